@@ -1,0 +1,52 @@
+# MCPeeker: `make demo` runs the main job on the embedded local OpenSearch; `make test` runs the tests.
+# Both install what they need, idempotently, on a fresh Debian 12 machine (as root).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+MCPEEKER := $(BIN)/mcpeeker
+PYTEST_ARGS ?=
+
+.PHONY: all deps venv debs suricata opensearch test demo demo-stop clean-cache lint
+
+all: test
+
+$(STAMP): pyproject.toml
+	@echo "==> python: creating $(VENV) and installing mcpeeker[dev]"
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --upgrade pip
+	@$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+debs:
+	@echo "==> debian: checking packages"
+	@bash scripts/install-debs.sh
+
+suricata:
+	@echo "==> suricata: checking Suricata 7 (bookworm-backports)"
+	@bash scripts/install-suricata.sh
+
+opensearch: venv debs
+	@echo "==> opensearch: assembling the local node (cached after the first run)"
+	@$(MCPEEKER) opensearch install
+
+deps: venv debs suricata opensearch
+
+test: deps
+	@echo "==> tests"
+	@$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+demo: deps
+	@bash scripts/demo.sh
+
+demo-stop: venv
+	@$(MCPEEKER) opensearch stop
+
+lint: venv
+	@$(BIN)/python -m pytest tests/test_rules_lint.py -q 2>/dev/null || true
+
+clean-cache:
+	rm -rf $${MCPEEKER_HOME:-$$HOME/.cache/mcpeeker}/dist

@@ -1,0 +1,69 @@
+"""`mcpeeker` command line: each command group lives in its own module with a `register(subparsers)`."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from typing import Sequence
+
+from rich.console import Console
+
+from . import __version__
+from .errors import MCPeekerError
+
+# One module per command group. Each exposes register(subparsers) and sets `func` on its parsers.
+COMMAND_MODULES: tuple[str, ...] = (
+    "mcpeeker.localnode.commands",
+    "mcpeeker.setup",
+    "mcpeeker.ingest.commands",
+    "mcpeeker.replay",
+    "mcpeeker.correlate.commands",
+    "mcpeeker.registry.commands",
+    "mcpeeker.feedback",
+    "mcpeeker.audit",
+    "mcpeeker.sigma_run",
+    "mcpeeker.analytics",
+    "mcpeeker.report",
+    "mcpeeker.dashboards",
+)
+
+err_console = Console(stderr=True)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mcpeeker", description="MCPeeker SIEM side: OpenSearch, ingest, correlation, registry.")
+    parser.add_argument("--version", action="version", version=f"mcpeeker {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            # A command group not built yet must not break the others.
+            if exc.name and exc.name.startswith("mcpeeker"):
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except MCPeekerError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,80 @@
+"""Load YAML configuration files and validate them against the JSON Schemas in `schemas/`.
+
+A bad file fails with the file name, the JSON path of the field and what the schema expected.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from .errors import ConfigError
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+# In a source checkout the schemas and configs live at the repository root; installed wheels carry a copy.
+REPO_ROOT = PACKAGE_DIR.parent.parent
+
+
+def _first_existing(*candidates: Path) -> Path:
+    for candidate in candidates:
+        if candidate.exists():
+            return candidate
+    return candidates[0]
+
+
+SCHEMA_DIR = _first_existing(REPO_ROOT / "schemas", PACKAGE_DIR / "data" / "schemas")
+CONFIG_DIR = _first_existing(REPO_ROOT / "configs", PACKAGE_DIR / "data" / "configs")
+
+
+@lru_cache(maxsize=None)
+def load_schema(name: str) -> dict[str, Any]:
+    path = SCHEMA_DIR / f"{name}.schema.json"
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path}: schema not found") from exc
+
+
+def _field_path(error: jsonschema.ValidationError) -> str:
+    parts = [str(p) for p in error.absolute_path]
+    return ".".join(parts) if parts else "(top level)"
+
+
+def validate(data: Any, schema_name: str, source: str) -> None:
+    """Raise ConfigError naming `source`, the field path and the expectation for the first error."""
+    schema = load_schema(schema_name)
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
+    if errors:
+        details = "; ".join(f"{_field_path(e)}: {e.message}" for e in errors[:5])
+        raise ConfigError(f"{source}: invalid configuration: {details}")
+
+
+def load_yaml(path: Path | str, schema_name: str | None = None) -> Any:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        raise ConfigError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from exc
+    if data is None:
+        data = {}
+    if schema_name:
+        validate(data, schema_name, str(path))
+    return data
+
+
+def load_named_config(name: str, override: Path | str | None = None) -> Any:
+    """Load `configs/<name>.yaml` (or an explicit file) validated by `schemas/<name>.schema.json`."""
+    path = Path(override) if override else CONFIG_DIR / f"{name}.yaml"
+    return load_yaml(path, name)

@@ -1,0 +1,218 @@
+"""Start, stop and inspect the embedded single-node OpenSearch (127.0.0.1 only)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import MCPeekerError
+from .assemble import Distribution, Progress, ensure_distribution, java_executable, mcpeeker_home
+
+LOG_CONFIG = Path(__file__).with_name("log4j2.properties")
+LAUNCHER_CLASS = "McpeekerNode"
+
+
+@dataclass(frozen=True)
+class NodeStatus:
+    running: bool
+    pid: int | None
+    url: str
+    version: str | None = None
+    health: str | None = None
+    home: str = ""
+    detail: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+class LocalNode:
+    """One node instance: `<base>/nodes/<name>/` holds its config, data, logs and pid file."""
+
+    def __init__(self, name: str = "default", http_port: int = 9200, transport_port: int | None = None,
+                 heap: str = "512m", base: Path | None = None) -> None:
+        # `base` holds node homes; the assembled distribution is always the shared cache in mcpeeker_home().
+        self.base = base or mcpeeker_home()
+        self.name = name
+        self.http_port = http_port
+        self.transport_port = transport_port or http_port + 100
+        self.heap = heap
+        self.home = self.base / "nodes" / name
+        self.pid_file = self.home / "node.pid"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    # --- process bookkeeping -------------------------------------------------------------
+    def _read_pid(self) -> int | None:
+        try:
+            return int(self.pid_file.read_text().strip())
+        except (OSError, ValueError):
+            return None
+
+    def _is_our_process(self, pid: int) -> bool:
+        """True when pid is alive and is this instance's launcher (guards against pid reuse)."""
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            return False
+        return LAUNCHER_CLASS.encode() in cmdline and str(self.home).encode() in cmdline
+
+    def _http_json(self, path: str, timeout: float = 2.0) -> dict[str, Any] | None:
+        try:
+            with urllib.request.urlopen(self.url + path, timeout=timeout) as response:
+                return json.loads(response.read())
+        except (urllib.error.URLError, OSError, ValueError):
+            return None
+
+    def _port_taken(self, port: int) -> bool:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                return True
+        return False
+
+    # --- public API ------------------------------------------------------------------------
+    def status(self) -> NodeStatus:
+        pid = self._read_pid()
+        if pid is None:
+            return NodeStatus(False, None, self.url, home=str(self.home), detail="not running (no pid file)")
+        if not self._is_our_process(pid):
+            return NodeStatus(False, pid, self.url, home=str(self.home),
+                              detail=f"not running (stale pid file {self.pid_file}: pid {pid} is gone)")
+        info = self._http_json("/")
+        health = self._http_json("/_cluster/health")
+        if info is None:
+            return NodeStatus(True, pid, self.url, home=str(self.home), detail="process up, HTTP not answering yet")
+        return NodeStatus(True, pid, self.url, version=info.get("version", {}).get("number"),
+                          health=(health or {}).get("status"), home=str(self.home), detail="running")
+
+    def _write_config(self) -> Path:
+        config = self.home / "config"
+        for sub in (config, self.home / "data", self.home / "logs"):
+            sub.mkdir(parents=True, exist_ok=True)
+        (config / "log4j2.properties").write_text(LOG_CONFIG.read_text())
+        (config / "opensearch.yml").write_text("\n".join([
+            "cluster.name: mcpeeker-local",
+            f"node.name: mcpeeker-{self.name}",
+            f"path.data: {self.home / 'data'}",
+            f"path.logs: {self.home / 'logs'}",
+            "network.host: 127.0.0.1",
+            f"http.port: {self.http_port}",
+            f"transport.port: {self.transport_port}",
+            "discovery.type: single-node",
+            # A laptop's disk may be fuller than the default watermarks allow; indexing must not stop.
+            "cluster.routing.allocation.disk.threshold_enabled: false",
+            "action.auto_create_index: true",
+            "",
+        ]))
+        return config
+
+    def _command(self, dist: Distribution, config: Path) -> list[str]:
+        return [
+            java_executable(), f"-Xms{self.heap}", f"-Xmx{self.heap}", "-XX:+UseSerialGC",
+            "-Djava.awt.headless=true", "-Dlog4j2.disable.jmx=true", "-Dfile.encoding=UTF-8",
+            f"-Dopensearch.path.home={self.home}", f"-Dopensearch.path.conf={config}",
+            f"-Djava.io.tmpdir={self.home / 'tmp'}",
+            "-cp", dist.classpath, LAUNCHER_CLASS, str(self.home), str(config), f"mcpeeker-{self.name}",
+        ]
+
+    def start(self, timeout: float = 120.0, progress: Progress = lambda _msg: None) -> NodeStatus:
+        current = self.status()
+        if current.running:
+            progress(f"reusing the running node (pid {current.pid})")
+            self._wait_green(timeout)
+            return self.status()
+        if current.pid is not None:
+            progress(f"removing stale pid file {self.pid_file} (pid {current.pid} is not running)")
+            self.pid_file.unlink(missing_ok=True)
+        for port in (self.http_port, self.transport_port):
+            if self._port_taken(port):
+                raise MCPeekerError(f"port {port} on 127.0.0.1 is taken by another process; "
+                                    f"stop it or choose another port with --port")
+        dist = ensure_distribution(mcpeeker_home(), progress)
+        config = self._write_config()
+        (self.home / "tmp").mkdir(exist_ok=True)
+        log_path = self.home / "logs" / "stdout.log"
+        progress(f"starting OpenSearch on {self.url}")
+        with open(log_path, "ab") as out:
+            process = subprocess.Popen(self._command(dist, config), stdout=out, stderr=subprocess.STDOUT,
+                                       stdin=subprocess.DEVNULL, start_new_session=True, cwd=self.home)
+        self.pid_file.write_text(f"{process.pid}\n")
+        try:
+            self._wait_green(timeout, process)
+        except MCPeekerError:
+            self.stop()
+            raise
+        return self.status()
+
+    def _http_put(self, path: str, body: dict[str, Any]) -> None:
+        request = urllib.request.Request(self.url + path, data=json.dumps(body).encode(), method="PUT",
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            response.read()
+
+    def _apply_single_node_defaults(self) -> None:
+        """A single node can host no replica: default every index to 0 replicas so health can be green."""
+        self._http_put("/_template/mcpeeker-local-defaults",
+                       {"index_patterns": ["*"], "order": -1, "settings": {"number_of_replicas": 0}})
+        try:
+            self._http_put("/_all/_settings?expand_wildcards=all", {"index": {"number_of_replicas": 0}})
+        except urllib.error.HTTPError as exc:
+            if exc.code != 404:  # 404: no index exists yet
+                raise
+
+    def _wait_green(self, timeout: float, process: subprocess.Popen | None = None) -> None:
+        deadline = time.monotonic() + timeout
+        defaults_applied = False
+        while time.monotonic() < deadline:
+            if process is not None and process.poll() is not None:
+                tail = (self.home / "logs" / "stdout.log").read_text(errors="replace")[-3000:]
+                raise MCPeekerError(f"OpenSearch exited with code {process.returncode} during start-up:\n{tail}")
+            health = self._http_json("/_cluster/health?wait_for_status=green&timeout=1s", timeout=3)
+            if health and not defaults_applied:
+                self._apply_single_node_defaults()
+                defaults_applied = True
+                continue
+            if health and health.get("status") == "green":
+                return
+            time.sleep(0.5)
+        raise MCPeekerError(f"OpenSearch did not become green within {timeout:.0f}s; see {self.home / 'logs'}")
+
+    def stop(self, timeout: float = 30.0) -> bool:
+        """Stop the node; True when a process was stopped. Escalates to SIGKILL after timeout."""
+        pid = self._read_pid()
+        if pid is None or not self._is_our_process(pid):
+            self.pid_file.unlink(missing_ok=True)
+            return False
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self._is_our_process(pid):
+            _reap(pid)
+            time.sleep(0.2)
+        if self._is_our_process(pid):
+            os.kill(pid, signal.SIGKILL)
+            time.sleep(0.5)
+            _reap(pid)
+        self.pid_file.unlink(missing_ok=True)
+        return True
+
+
+def _reap(pid: int) -> None:
+    """Collect the exit status when the node is our own child, so it does not linger as a zombie."""
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass

@@ -1,0 +1,107 @@
+"""Connection settings used by every command: flags > environment > configs/mcpeeker.yaml > defaults."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from .config import CONFIG_DIR, load_yaml
+
+DEFAULT_URL = "http://127.0.0.1:9200"
+
+ENV_VARS = {
+    "url": "MCPEEKER_URL",
+    "username": "MCPEEKER_USERNAME",
+    "password": "MCPEEKER_PASSWORD",
+    "api_key": "MCPEEKER_API_KEY",
+    "verify_tls": "MCPEEKER_VERIFY_TLS",
+    "ca_certs": "MCPEEKER_CA_CERTS",
+    "client_cert": "MCPEEKER_CLIENT_CERT",
+    "client_key": "MCPEEKER_CLIENT_KEY",
+    "index_prefix": "MCPEEKER_INDEX_PREFIX",
+    "backend": "MCPEEKER_BACKEND",
+    "site_key": "MCPEEKER_SITE_KEY",
+    "identity": "MCPEEKER_IDENTITY",
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    url: str = DEFAULT_URL
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    api_key: str | None = field(default=None, repr=False)
+    verify_tls: bool = True
+    ca_certs: str | None = None
+    client_cert: str | None = None
+    client_key: str | None = None
+    index_prefix: str = ""
+    backend: str = "opensearch"  # opensearch | elasticsearch
+    site_key: str | None = field(default=None, repr=False)
+    identity: str | None = None
+    timeout: float = 30.0
+
+    def index(self, name: str) -> str:
+        """Full index name for a logical name such as `mcp-findings`."""
+        return f"{self.index_prefix}{name}"
+
+    def site_key_bytes(self) -> bytes:
+        """The keyed-hash key. A deployment sets its own; the default only suits demos and tests."""
+        return (self.site_key or "mcpeeker-demo-site-key").encode()
+
+
+def _parse_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() not in {"0", "false", "no", "off"}
+
+
+def _from_mapping(base: Settings, values: dict[str, Any]) -> Settings:
+    known = {f.name for f in fields(Settings)}
+    clean: dict[str, Any] = {}
+    for key, value in values.items():
+        if key in known and value is not None:
+            clean[key] = _parse_bool(value) if key == "verify_tls" else value
+    return replace(base, **clean)
+
+
+def _config_file_values(path: Path | None) -> dict[str, Any]:
+    candidate = path or Path(os.environ.get("MCPEEKER_CONFIG", CONFIG_DIR / "mcpeeker.yaml"))
+    if not candidate.exists():
+        return {}
+    data = load_yaml(candidate, "mcpeeker")
+    conn = dict(data.get("connection", {}))
+    if "site_key" in data.get("privacy", {}):
+        conn["site_key"] = data["privacy"]["site_key"]
+    if "identity" in data:
+        conn["identity"] = data["identity"]
+    return conn
+
+
+def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("cluster connection")
+    group.add_argument("--url", help=f"OpenSearch/Elasticsearch URL (env MCPEEKER_URL, default {DEFAULT_URL})")
+    group.add_argument("--username", help="basic-auth user (env MCPEEKER_USERNAME)")
+    group.add_argument("--password", help="basic-auth password (env MCPEEKER_PASSWORD)")
+    group.add_argument("--api-key", dest="api_key", help="API key (env MCPEEKER_API_KEY)")
+    group.add_argument("--ca-certs", dest="ca_certs", help="CA bundle to verify the cluster's certificate")
+    group.add_argument("--client-cert", dest="client_cert", help="client certificate for mTLS")
+    group.add_argument("--client-key", dest="client_key", help="client key for mTLS")
+    group.add_argument("--insecure", dest="verify_tls", action="store_const", const=False, default=None,
+                       help="do NOT verify TLS certificates (verification is on by default)")
+    group.add_argument("--index-prefix", dest="index_prefix", help="prefix for every index name")
+    group.add_argument("--backend", choices=["opensearch", "elasticsearch"], help="client library to use")
+    group.add_argument("--config", dest="config_file", type=Path, help="configs/mcpeeker.yaml to read")
+
+
+def resolve(args: argparse.Namespace | None = None, env: dict[str, str] | None = None) -> Settings:
+    env = os.environ if env is None else env
+    config_path = getattr(args, "config_file", None) if args is not None else None
+    settings = _from_mapping(Settings(), _config_file_values(config_path))
+    settings = _from_mapping(settings, {key: env.get(var) for key, var in ENV_VARS.items()})
+    if args is not None:
+        settings = _from_mapping(settings, {f.name: getattr(args, f.name, None) for f in fields(Settings)})
+    return settings

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Install the Debian 12 packages MCPeeker's make targets need, only those missing (idempotent).
+# Each entry is "command:package": the package is installed when the command is not on PATH.
+set -euo pipefail
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+
+NEEDED=(
+  "javac:openjdk-17-jdk-headless"   # compiles the local OpenSearch node's launcher
+  "dpkg-deb:dpkg"
+  "tcpdump:tcpdump"                 # reads and writes the test pcaps
+  "mergecap:tshark"                 # mergecap/editcap for the pcap corpus and benches
+  "chromium:chromium"               # renders the HTML report in the browser test
+)
+missing=()
+for entry in "${NEEDED[@]}"; do
+  cmd="${entry%%:*}"; pkg="${entry##*:}"
+  command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
+done
+if [ "${#missing[@]}" -eq 0 ]; then
+  echo "debs: all present"
+  exit 0
+fi
+echo "debs: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "debs: done"

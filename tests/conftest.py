@@ -1,0 +1,75 @@
+"""Shared fixtures: one real local OpenSearch node per test session; each test gets its own index prefix."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from mcpeeker.client import make_client
+from mcpeeker.localnode import LocalNode
+from mcpeeker.settings import Settings
+from mcpeeker import setup as mcp_setup
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SHARED = REPO_ROOT.parent / "shared"
+PCAP_DIR = REPO_ROOT / "tests" / "pcaps"
+TEST_NODE_PORT = int(os.environ.get("MCPEEKER_TEST_PORT", "9250"))
+
+
+@pytest.fixture(scope="session")
+def os_url() -> Iterator[str]:
+    """URL of the test cluster: MCPEEKER_TEST_URL, or a local node started once for the session.
+
+    A node that cannot start is a test failure (an error), never a skip.
+    """
+    external = os.environ.get("MCPEEKER_TEST_URL")
+    if external:
+        yield external
+        return
+    node = LocalNode(name="test", http_port=TEST_NODE_PORT)
+    was_running = node.status().running
+    status = node.start(timeout=240)
+    yield status.url
+    if not was_running and not os.environ.get("MCPEEKER_KEEP_TEST_NODE"):
+        node.stop()
+
+
+def _new_prefix() -> str:
+    return f"t-{uuid.uuid4().hex[:10]}-"
+
+
+@pytest.fixture
+def os_settings(os_url: str) -> Iterator[Settings]:
+    """Settings with a unique index prefix and our templates installed; everything removed afterwards."""
+    settings = Settings(url=os_url, index_prefix=_new_prefix(), site_key="test-site-key-0123456789")
+    client = make_client(settings)
+    mcp_setup.install(settings, client)
+    yield settings
+    client.indices.delete(index=f"{settings.index_prefix}*", ignore_unavailable=True, expand_wildcards="all")
+    for name in mcp_setup.load_templates(settings.index_prefix):
+        client.indices.delete_index_template(name=f"{settings.index_prefix}{name}", ignore=[404])
+
+
+@pytest.fixture
+def os_client(os_settings: Settings):
+    return make_client(os_settings)
+
+
+@pytest.fixture(scope="session")
+def benign_pcap_dir() -> Path:
+    path = SHARED / "benign-pcaps" / "zeek-traces"
+    if not path.is_dir():
+        pytest.fail(f"benign corpus missing: {path} (shared/ must sit beside the repository)")
+    return path
+
+
+def require_binary(name: str, reason: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        pytest.skip(reason)
+    return path
