@@ -31,7 +31,7 @@ def os_url() -> Iterator[str]:
     if external:
         yield external
         return
-    node = LocalNode(name="test", http_port=TEST_NODE_PORT)
+    node = LocalNode(name=f"test-{TEST_NODE_PORT}", http_port=TEST_NODE_PORT)
     was_running = node.status().running
     status = node.start(timeout=240)
     yield status.url

@@ -31,7 +31,7 @@ def test_node_reports_opensearch_2_4_1_and_green(os_url: str) -> None:
 
 def test_cli_status_tells_the_truth(os_url: str) -> None:
     port = os_url.rsplit(":", 1)[1]
-    out = subprocess.run([sys.executable, "-m", "mcpeeker.cli", "opensearch", "status", "--name", "test",
+    out = subprocess.run([sys.executable, "-m", "mcpeeker.cli", "opensearch", "status", "--name", f"test-{port}",
                           "--port", port, "--json"], capture_output=True, text=True, check=True)
     status = json.loads(out.stdout)
     assert status["running"] is True and status["version"] == "2.4.1" and status["pid"] > 0
@@ -40,7 +40,7 @@ def test_cli_status_tells_the_truth(os_url: str) -> None:
 
 def test_second_start_reuses_running_node(os_url: str) -> None:
     port = int(os_url.rsplit(":", 1)[1])
-    node = LocalNode(name="test", http_port=port)
+    node = LocalNode(name=f"test-{port}", http_port=port)
     before = node.status().pid
     assert node.start(timeout=60).pid == before
 

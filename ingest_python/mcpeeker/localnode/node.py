@@ -48,6 +48,7 @@ class LocalNode:
         self.heap = heap
         self.home = self.base / "nodes" / name
         self.pid_file = self.home / "node.pid"
+        self.ports_file = self.home / "node.ports"
 
     @property
     def url(self) -> str:
@@ -85,6 +86,12 @@ class LocalNode:
         return False
 
     # --- public API ------------------------------------------------------------------------
+    def _running_port(self) -> int | None:
+        try:
+            return int(self.ports_file.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
     def status(self) -> NodeStatus:
         pid = self._read_pid()
         if pid is None:
@@ -92,6 +99,10 @@ class LocalNode:
         if not self._is_our_process(pid):
             return NodeStatus(False, pid, self.url, home=str(self.home),
                               detail=f"not running (stale pid file {self.pid_file}: pid {pid} is gone)")
+        running_port = self._running_port()
+        if running_port is not None and running_port != self.http_port:
+            return NodeStatus(True, pid, f"http://127.0.0.1:{running_port}", home=str(self.home),
+                              detail=f"running on port {running_port}, not {self.http_port}")
         info = self._http_json("/")
         health = self._http_json("/_cluster/health")
         if info is None:
@@ -131,6 +142,9 @@ class LocalNode:
 
     def start(self, timeout: float = 120.0, progress: Progress = lambda _msg: None) -> NodeStatus:
         current = self.status()
+        if current.running and current.url != self.url:
+            raise MCPeekerError(f"node instance {self.name!r} already runs at {current.url} (pid {current.pid}); "
+                                f"stop it first or use that port")
         if current.running:
             progress(f"reusing the running node (pid {current.pid})")
             self._wait_green(timeout)
@@ -151,6 +165,7 @@ class LocalNode:
             process = subprocess.Popen(self._command(dist, config), stdout=out, stderr=subprocess.STDOUT,
                                        stdin=subprocess.DEVNULL, start_new_session=True, cwd=self.home)
         self.pid_file.write_text(f"{process.pid}\n")
+        self.ports_file.write_text(f"{self.http_port} {self.transport_port}\n")
         try:
             self._wait_green(timeout, process)
         except MCPeekerError:
@@ -166,8 +181,16 @@ class LocalNode:
 
     def _apply_single_node_defaults(self) -> None:
         """A single node can host no replica: default every index to 0 replicas so health can be green."""
-        self._http_put("/_template/mcpeeker-local-defaults",
-                       {"index_patterns": ["*"], "order": -1, "settings": {"number_of_replicas": 0}})
+        # Earlier versions used a legacy template; it would shadow-warn on every index we create.
+        try:
+            request = urllib.request.Request(self.url + "/_template/mcpeeker-local-defaults", method="DELETE")
+            urllib.request.urlopen(request, timeout=10).read()
+        except urllib.error.HTTPError as exc:
+            if exc.code != 404:
+                raise
+        # Priority 0 composable template: any template of ours (or a user's) with a higher priority wins.
+        self._http_put("/_index_template/mcpeeker-local-defaults",
+                       {"index_patterns": ["*"], "priority": 0, "template": {"settings": {"number_of_replicas": 0}}})
         try:
             self._http_put("/_all/_settings?expand_wildcards=all", {"index": {"number_of_replicas": 0}})
         except urllib.error.HTTPError as exc:
@@ -207,6 +230,7 @@ class LocalNode:
             time.sleep(0.5)
             _reap(pid)
         self.pid_file.unlink(missing_ok=True)
+        self.ports_file.unlink(missing_ok=True)
         return True
 
 

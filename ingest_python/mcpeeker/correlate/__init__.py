@@ -1,0 +1,1 @@
+"""Correlation: evidence in `mcp-events-*` -> MCP instances -> scored, classified findings."""

@@ -1,0 +1,62 @@
+"""`mcpeeker correlate --once | --every 10s`."""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
+from rich.console import Console
+
+from ..client import make_client
+from ..durations import parse_duration
+from ..settings import add_connection_arguments, resolve
+from .engine import Correlator
+from .scoring import ScoringConfig
+
+console = Console(stderr=True)
+CYCLES = Counter("mcpeeker_correlation_cycles_total", "correlation cycles run", ["outcome"])
+CYCLE_SECONDS = Histogram("mcpeeker_correlation_cycle_seconds", "wall time of one correlation cycle")
+FINDINGS = Gauge("mcpeeker_findings", "findings known after the last cycle")
+WRITTEN = Counter("mcpeeker_findings_written_total", "findings created or changed")
+
+
+def _one_cycle(correlator: Correlator) -> None:
+    result = correlator.run_once()
+    CYCLES.labels("ok").inc()
+    CYCLE_SECONDS.observe(result.seconds)
+    FINDINGS.set(result.findings_total)
+    WRITTEN.inc(result.written)
+    console.print(f"correlate: {result.touched} instance(s) touched, {result.written} finding(s) written, "
+                  f"{result.deleted} merged away, {result.findings_total} total, "
+                  f"{len(result.expired_entries)} registry entr(y/ies) expired, {result.seconds:.2f}s", highlight=False)
+
+
+def cmd_correlate(args: argparse.Namespace) -> int:
+    settings = resolve(args)
+    correlator = Correlator(settings, make_client(settings), ScoringConfig.load(args.scoring))
+    if not args.every:
+        _one_cycle(correlator)
+        return 0
+    interval = parse_duration(args.every)
+    if args.metrics_port:
+        start_http_server(args.metrics_port, addr="127.0.0.1")
+    while True:
+        started = time.monotonic()
+        try:
+            _one_cycle(correlator)
+        except Exception as exc:  # a failed cycle is retried at the next tick; the service keeps running
+            CYCLES.labels("error").inc()
+            console.print(f"[red]correlate: cycle failed:[/] {exc}", highlight=False)
+        time.sleep(max(0.0, interval - (time.monotonic() - started)))
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("correlate", help="merge evidence into scored, classified findings")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--once", action="store_true", help="run one cycle (the default)")
+    mode.add_argument("--every", metavar="DURATION", help="run as a service, one cycle every DURATION (e.g. 10s)")
+    parser.add_argument("--scoring", help="scoring config (default configs/scoring.yaml)")
+    parser.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on 127.0.0.1:PORT")
+    add_connection_arguments(parser)
+    parser.set_defaults(func=cmd_correlate)

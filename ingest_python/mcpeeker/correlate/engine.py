@@ -1,0 +1,399 @@
+"""One correlation cycle: scheduled queries over `mcp-events-*` -> upserted findings in `mcp-findings`.
+
+Only composite aggregations, terms/min/max/top_hits and search_after are used, so the same code runs on
+OpenSearch and Elasticsearch without Painless, SQL or an alerting plugin.
+
+1. hosts:   address -> host id, from agent evidence (all time)
+2. touched: instance keys with evidence ingested since the watermark minus an overlap window
+3. facts:   all-time aggregates of every raw key belonging to a touched instance (exact, so re-runs agree)
+4. score:   every finding (touched or not) is re-scored against the registry, so an approval, expiry or
+            revocation takes effect at the next cycle even without new evidence
+5. write:   only findings whose content changed are written; re-running over the same data writes nothing
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Iterator
+
+from ..registry.model import InstanceFacts, effective_status, is_active, matches, normalise_url
+from ..roles import Actor
+from ..settings import Settings
+from ..timeutil import iso, parse_iso, utcnow
+from .instances import HostMap, finding_id, parse_key, raw_keys_of, resolve
+from .scoring import ScoringConfig, score_instance
+
+log = logging.getLogger(__name__)
+
+WATERMARK_ID = "correlation.watermark"
+EVIDENCE_TYPES = ("endpoint", "network", "attack", "judge")
+NETWORK_MODULES = {"zeek", "suricata"}
+# Facts kept per instance: output field -> event field aggregated with a small terms aggregation.
+FACT_FIELDS = {
+    "host_id": "host.id", "host_ip": "host.ip", "dst_ip": "destination.ip", "dst_port": "destination.port",
+    "server_name": "mcp.server.name", "server_version": "mcp.server.version",
+    "cfg_name": "mcp.config.server_name", "cfg_client": "mcp.config.client", "url": "mcp.server.url",
+    "transport": "mcp.transport", "spec_era": "mcp.spec_era", "protocol_version": "mcp.protocol.version",
+    "tool": "gen_ai.tool.name", "tools": "mcp.tools.names", "module": "event.module", "attack": "mcpeeker.attack.type",
+}
+
+
+@dataclass
+class InstanceAggregate:
+    """Evidence of one instance, merged over its raw keys."""
+
+    key: str
+    raw_keys: set[str] = field(default_factory=set)
+    counts: dict[str, int] = field(default_factory=dict)
+    refs: dict[str, list[str]] = field(default_factory=dict)
+    first_seen: str | None = None
+    last_seen: str | None = None
+    facts: dict[str, set[Any]] = field(default_factory=dict)
+
+    def merge_bucket(self, raw_key: str, bucket: dict[str, Any], max_refs: int) -> None:
+        self.raw_keys.add(raw_key)
+        for type_bucket in bucket["types"]["buckets"]:
+            etype = type_bucket["key"]
+            self.counts[etype] = self.counts.get(etype, 0) + type_bucket["doc_count"]
+            ids = [hit["_id"] for hit in type_bucket["refs"]["hits"]["hits"]]
+            self.refs[etype] = sorted(set(self.refs.get(etype, [])) | set(ids))[:max_refs]
+        first, last = bucket["first"].get("value_as_string"), bucket["last"].get("value_as_string")
+        if first and (self.first_seen is None or first < self.first_seen):
+            self.first_seen = first
+        if last and (self.last_seen is None or last > self.last_seen):
+            self.last_seen = last
+        for name in FACT_FIELDS:
+            values = {b.get("key_as_string", b["key"]) for b in bucket[name]["buckets"]}
+            if values:
+                self.facts.setdefault(name, set()).update(values)
+
+    def values(self, name: str) -> list[Any]:
+        return sorted(self.facts.get(name, set()), key=str)
+
+
+@dataclass(frozen=True)
+class CycleResult:
+    touched: int
+    findings_total: int
+    written: int
+    deleted: int
+    expired_entries: list[str]
+    seconds: float
+
+
+class Correlator:
+    def __init__(self, settings: Settings, client: Any, config: ScoringConfig | None = None) -> None:
+        self.settings, self.client = settings, client
+        self.config = config or ScoringConfig.load()
+        corr = self.config.correlation
+        self.page_size = int(corr.get("page_size", 1000))
+        self.max_refs = int(corr.get("max_refs", 20))
+        self.overlap = timedelta(seconds=int(corr.get("overlap_seconds", 600)))
+        self.lookback = timedelta(days=int(corr.get("first_run_lookback_days", 30)))
+        self.events = settings.index("mcp-events-*")
+        self.findings = settings.index("mcp-findings")
+        self.state = settings.index("mcp-state")
+
+    # --- query helpers -------------------------------------------------------------------
+    def _composite(self, query: dict[str, Any], sources: list[dict[str, Any]],
+                   aggs: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
+        after = None
+        while True:
+            composite: dict[str, Any] = {"size": self.page_size, "sources": sources}
+            if after:
+                composite["after"] = after
+            agg: dict[str, Any] = {"composite": composite}
+            if aggs:
+                agg["aggs"] = aggs
+            response = self.client.search(index=self.events, body={"size": 0, "query": query, "aggs": {"page": agg}},
+                                          params={"ignore_unavailable": "true", "allow_no_indices": "true"})
+            page = response.get("aggregations", {}).get("page")
+            if not page or not page["buckets"]:
+                return
+            yield from page["buckets"]
+            after = page.get("after_key")
+            if not after:
+                return
+
+    def _scan(self, index: str, query: dict[str, Any], sort_field: str) -> Iterator[dict[str, Any]]:
+        search_after = None
+        while True:
+            body: dict[str, Any] = {"size": self.page_size, "query": query, "sort": [{sort_field: "asc"}]}
+            if search_after:
+                body["search_after"] = search_after
+            hits = self.client.search(index=index, body=body)["hits"]["hits"]
+            if not hits:
+                return
+            yield from hits
+            search_after = hits[-1]["sort"]
+
+    # --- steps ---------------------------------------------------------------------------
+    def host_map(self) -> HostMap:
+        hosts = HostMap()
+        query = {"bool": {"filter": [{"term": {"event.module": "agent"}}, {"exists": {"field": "host.ip"}}]}}
+        sources = [{"host": {"terms": {"field": "host.id"}}}]
+        aggs = {"ips": {"terms": {"field": "host.ip", "size": 64}}}
+        for bucket in self._composite(query, sources, aggs):
+            hosts.add(bucket["key"]["host"], [b.get("key_as_string", b["key"]) for b in bucket["ips"]["buckets"]])
+        return hosts
+
+    def _window_query(self, since: datetime | None) -> dict[str, Any]:
+        has_key = {"exists": {"field": "mcpeeker.instance.key"}}
+        if since is None:
+            return {"bool": {"filter": [has_key]}}
+        since_iso = iso(since)
+        return {"bool": {"filter": [has_key], "minimum_should_match": 1, "should": [
+            {"range": {"event.ingested": {"gte": since_iso}}},
+            {"bool": {"must_not": {"exists": {"field": "event.ingested"}},
+                      "filter": {"range": {"@timestamp": {"gte": since_iso}}}}},
+        ]}}
+
+    def touched_keys(self, since: datetime | None) -> set[str]:
+        sources = [{"key": {"terms": {"field": "mcpeeker.instance.key"}}}]
+        return {b["key"]["key"] for b in self._composite(self._window_query(since), sources)}
+
+    def aggregate(self, raw_keys: set[str], hosts: HostMap) -> dict[str, InstanceAggregate]:
+        aggs: dict[str, Any] = {
+            "types": {"terms": {"field": "mcpeeker.evidence.type", "size": 10},
+                      "aggs": {"refs": {"top_hits": {"size": self.max_refs, "_source": False,
+                                                     "sort": [{"@timestamp": "desc"}]}}}},
+            "first": {"min": {"field": "@timestamp"}},
+            "last": {"max": {"field": "@timestamp"}},
+        }
+        for name, event_field in FACT_FIELDS.items():
+            aggs[name] = {"terms": {"field": event_field, "size": 20}}
+        instances: dict[str, InstanceAggregate] = {}
+        ordered = sorted(raw_keys)
+        for start in range(0, len(ordered), 1000):
+            batch = ordered[start:start + 1000]
+            query = {"bool": {"filter": [{"terms": {"mcpeeker.instance.key": batch}}]}}
+            for bucket in self._composite(query, [{"key": {"terms": {"field": "mcpeeker.instance.key"}}}], aggs):
+                raw = bucket["key"]["key"]
+                resolved = resolve(raw, hosts)
+                instance = instances.setdefault(resolved, InstanceAggregate(resolved))
+                instance.merge_bucket(raw, bucket, self.max_refs)
+        return instances
+
+    def existing_findings(self) -> dict[str, dict[str, Any]]:
+        self.client.indices.refresh(index=self.findings)
+        return {hit["_id"]: hit["_source"] for hit in self._scan(self.findings, {"match_all": {}}, "finding.id")}
+
+    def read_watermark(self) -> datetime | None:
+        doc = self.client.get(index=self.state, id=WATERMARK_ID, ignore=[404])
+        if not doc.get("found"):
+            return None
+        return parse_iso(doc["_source"]["value"]["at"])
+
+    def write_watermark(self, moment: datetime) -> None:
+        self.client.index(index=self.state, id=WATERMARK_ID,
+                          body={"@timestamp": iso(utcnow()), "name": WATERMARK_ID, "value": {"at": iso(moment)}},
+                          refresh="wait_for")
+
+    # --- building findings ---------------------------------------------------------------
+    def _facts_for_matching(self, instance: InstanceAggregate) -> InstanceFacts:
+        parts = parse_key(instance.key)
+        host_ids = instance.values("host_id")
+        urls = []
+        for url in instance.values("url"):
+            try:
+                urls.append(normalise_url(url))
+            except Exception:  # a malformed URL in evidence simply matches no entry
+                continue
+        if parts["kind"] == "url":
+            urls.append(parts["url"])
+        ports = instance.values("dst_port")
+        return InstanceFacts(
+            key=instance.key,
+            host_id=parts.get("host_id") or (host_ids[0] if host_ids else None),
+            host_ips=tuple(instance.values("host_ip")),
+            port=parts.get("port") or (int(ports[0]) if ports else None),
+            server_names=tuple(instance.values("server_name") + instance.values("cfg_name")
+                               + ([parts["server_name"]] if parts.get("server_name") else [])),
+            urls=tuple(urls),
+            server_ip=parts.get("ip") or (instance.values("dst_ip")[0] if instance.values("dst_ip") else None),
+        )
+
+    def _registry_match(self, facts: InstanceFacts, entries: list[dict[str, Any]], now: datetime) -> dict[str, Any] | None:
+        candidates = [e for e in entries if matches(e, facts)]
+        if not candidates:
+            return None
+        # An active approval wins over a pending, revoked or expired entry for the same server.
+        candidates.sort(key=lambda e: (not is_active(e, now), e["entry_id"]))
+        return candidates[0]
+
+    def build_finding(self, instance: InstanceAggregate, entries: list[dict[str, Any]], now: datetime) -> dict[str, Any] | None:
+        present = {t for t in EVIDENCE_TYPES if instance.counts.get(t)}
+        if not present:
+            return None  # only context records (plain conn/dns lines): not an MCP instance
+        attacks = set(instance.values("attack"))
+        if "attack" in present and NETWORK_MODULES & set(instance.values("module")):
+            present.add("network")  # an attack seen on the wire is MCP traffic seen on the wire
+        facts = self._facts_for_matching(instance)
+        entry = self._registry_match(facts, entries, now)
+        active = bool(entry) and is_active(entry, now)
+        score = score_instance(present, attacks, active, self.config)
+        parts = parse_key(instance.key)
+        fid = finding_id(instance.key)
+        doc: dict[str, Any] = {
+            "finding": {"id": fid, "status": "open", "summary": self._summary(instance, facts, present, entry, active, attacks)},
+            "first_seen": instance.first_seen, "last_seen": instance.last_seen, "@timestamp": instance.last_seen,
+            "score": score.score, "classification": score.classification, "severity": score.severity,
+            "instance": {"key": instance.key, "kind": parts["kind"], "raw_keys": sorted(instance.raw_keys)},
+            "host": {"id": facts.host_id, "ip": list(facts.host_ips)[:10]},
+            "destination": {"ip": facts.server_ip, "port": facts.port},
+            "mcp": {"server": {"name": (instance.values("server_name") or [None])[0],
+                               "version": (instance.values("server_version") or [None])[0]},
+                    "transport": instance.values("transport"), "spec_era": instance.values("spec_era"),
+                    "protocol": {"version": instance.values("protocol_version")},
+                    "config": {"client": instance.values("cfg_client"), "server_name": instance.values("cfg_name")},
+                    "tools": {"names": sorted(set(instance.values("tool")) | set(instance.values("tools")))[:50]}},
+            "evidence": {"types": sorted(present), "total": sum(instance.counts.get(t, 0) for t in EVIDENCE_TYPES),
+                         **{t: instance.counts.get(t, 0) for t in EVIDENCE_TYPES},
+                         "refs": sorted({r for refs in instance.refs.values() for r in refs}),
+                         "sources": instance.values("module")},
+            "attack": {"types": sorted(attacks)},
+            "registry": self._registry_fields(entry, now),
+            "scoring": {"contributions": score.contributions},
+        }
+        if not active:
+            doc["suggested_entry"] = self._suggested_entry(fid, facts)
+        return _drop_empty(doc)
+
+    @staticmethod
+    def _registry_fields(entry: dict[str, Any] | None, now: datetime) -> dict[str, Any]:
+        if entry is None:
+            return {"match": False}
+        return {"match": is_active(entry, now), "entry_id": entry["entry_id"], "owner": entry.get("owner"),
+                "team": entry.get("team"), "status": effective_status(entry, now), "expires": entry.get("expires")}
+
+    @staticmethod
+    def _suggested_entry(fid: str, facts: InstanceFacts) -> dict[str, Any]:
+        server = {"port": facts.port, "ip": facts.server_ip if not facts.host_id else None,
+                  "name": facts.server_names[0] if facts.server_names else None,
+                  "url": facts.urls[0] if facts.urls else None}
+        return _drop_empty({"owner": "", "team": "", "purpose": "", "source_finding": fid,
+                            "host": {"id": facts.host_id}, "server": server})
+
+    @staticmethod
+    def _summary(instance: InstanceAggregate, facts: InstanceFacts, present: set[str],
+                 entry: dict[str, Any] | None, active: bool, attacks: set[str]) -> str:
+        if active:
+            head = f"Registered MCP server (owner {entry.get('owner')})"
+        elif entry is not None:
+            head = f"MCP server with a {effective_status(entry, utcnow())} registry entry"
+        else:
+            head = "Unregistered MCP server"
+        name = facts.server_names[0] if facts.server_names else None
+        if name:
+            head += f" '{name}'"
+        if facts.host_id:
+            where = f" on host {facts.host_id[:12]}"
+            where += f" port {facts.port}" if facts.port else ""
+        elif facts.server_ip:
+            where = f" at {facts.server_ip}:{facts.port}"
+        else:
+            where = f" at {facts.urls[0]}" if facts.urls else ""
+        seen = {"endpoint": "agent", "network": "network", "judge": "judge"}
+        by = [seen[t] for t in ("endpoint", "network", "judge") if t in present]
+        text = f"{head}{where}, seen by {' and '.join(by) or 'attack sensors'}"
+        if attacks:
+            text += f"; attacks: {', '.join(sorted(attacks))}"
+        return text
+
+    # --- the cycle -----------------------------------------------------------------------
+    def run_once(self, actor: Actor | None = None) -> CycleResult:
+        from ..registry.store import Registry
+
+        started = utcnow()
+        clock = started.timestamp()
+        registry = Registry(self.settings, self.client, actor or Actor("correlator", "admin"),
+                            int(self.config.registry.get("default_ttl_days", 90)))
+        expired = registry.expire_due()
+        entries = registry.all()
+        watermark = self.read_watermark()
+        since = (watermark - self.overlap) if watermark else (started - self.lookback)
+        hosts = self.host_map()
+        existing = self.existing_findings()
+
+        touched = {resolve(k, hosts) for k in self.touched_keys(since)}
+        stale_ids: set[str] = set()
+        for fid, doc in existing.items():
+            key = doc.get("instance", {}).get("key", "")
+            if resolve(key, hosts) != key:  # a network-only instance whose host is now known
+                touched.add(resolve(key, hosts))
+                stale_ids.add(fid)
+        raw = set().union(*(raw_keys_of(k, hosts) for k in touched)) if touched else set()
+        fresh = self.aggregate(raw, hosts)
+
+        written = 0
+        actions: list[dict[str, Any]] = []
+        # Touched instances get fresh facts; every other finding is re-scored from its stored facts.
+        for key, instance in fresh.items():
+            doc = self.build_finding(instance, entries, started)
+            if doc and _differs(existing.get(doc["finding"]["id"]), doc):
+                actions.append(_upsert(self.findings, doc, started))
+        fresh_ids = {finding_id(k) for k in fresh}
+        for fid, old in existing.items():
+            if fid in fresh_ids or fid in stale_ids:
+                continue
+            doc = self.rescore_stored(old, entries, started)
+            if _differs(old, doc):
+                actions.append(_upsert(self.findings, doc, started))
+        for fid in stale_ids - fresh_ids:
+            actions.append({"_op_type": "delete", "_index": self.findings, "_id": fid})
+        if actions:
+            from ..client import bulk_helper
+
+            bulk_helper(self.settings).bulk(self.client, actions, refresh="wait_for", raise_on_error=True)
+            written = sum(1 for a in actions if a["_op_type"] == "index")
+        self.write_watermark(started)
+        return CycleResult(len(touched), len(existing) + len(fresh_ids - set(existing)), written,
+                           len(stale_ids - fresh_ids), expired, utcnow().timestamp() - clock)
+
+    def rescore_stored(self, old: dict[str, Any], entries: list[dict[str, Any]], now: datetime) -> dict[str, Any]:
+        """Re-evaluate a finding that saw no new evidence against the current registry."""
+        instance = InstanceAggregate(old["instance"]["key"], set(old["instance"].get("raw_keys", [])))
+        evidence = old.get("evidence", {})
+        instance.counts = {t: evidence.get(t, 0) for t in EVIDENCE_TYPES}
+        instance.refs = {"all": evidence.get("refs", [])}
+        instance.first_seen, instance.last_seen = old.get("first_seen"), old.get("last_seen")
+        mcp = old.get("mcp", {})
+        stored = {
+            "host_id": [old.get("host", {}).get("id")], "host_ip": old.get("host", {}).get("ip", []),
+            "dst_ip": [old.get("destination", {}).get("ip")], "dst_port": [old.get("destination", {}).get("port")],
+            "server_name": [mcp.get("server", {}).get("name")], "server_version": [mcp.get("server", {}).get("version")],
+            "cfg_name": mcp.get("config", {}).get("server_name", []), "cfg_client": mcp.get("config", {}).get("client", []),
+            "transport": mcp.get("transport", []), "spec_era": mcp.get("spec_era", []),
+            "protocol_version": mcp.get("protocol", {}).get("version", []), "tools": mcp.get("tools", {}).get("names", []),
+            "module": evidence.get("sources", []), "attack": old.get("attack", {}).get("types", []),
+        }
+        instance.facts = {k: {v for v in _as_list(vals) if v is not None} for k, vals in stored.items()}
+        doc = self.build_finding(instance, entries, now)
+        return doc if doc is not None else old
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _drop_empty(value: Any) -> Any:
+    if isinstance(value, dict):
+        cleaned = {k: _drop_empty(v) for k, v in value.items()}
+        return {k: v for k, v in cleaned.items() if v not in (None, [], {}, "") or k in ("match", "owner", "team", "purpose")}
+    return value
+
+
+def _comparable(doc: dict[str, Any] | None) -> dict[str, Any] | None:
+    if doc is None:
+        return None
+    return {k: v for k, v in doc.items() if k != "updated"}
+
+
+def _differs(old: dict[str, Any] | None, new: dict[str, Any]) -> bool:
+    return _comparable(old) != _comparable(new)
+
+
+def _upsert(index: str, doc: dict[str, Any], now: datetime) -> dict[str, Any]:
+    return {"_op_type": "index", "_index": index, "_id": doc["finding"]["id"], "_source": {**doc, "updated": iso(now)}}

@@ -1,0 +1,84 @@
+"""Instance keys (see docs/data-model.md) and how network keys join endpoint hosts."""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def finding_id(instance_key: str) -> str:
+    return hashlib.sha256(instance_key.encode()).hexdigest()[:20]
+
+
+def parse_key(key: str) -> dict[str, Any]:
+    """Split an instance key into its parts; unknown shapes come back as kind 'other'."""
+    kind, _, rest = key.partition(":")
+    if kind == "net":
+        address, _, port = rest.rpartition(":")
+        return {"kind": "net", "ip": address.strip("[]"), "port": int(port) if port.isdigit() else None}
+    if kind == "host":
+        host_id, _, tail = rest.partition(":")
+        sub, _, value = tail.partition(":")
+        if sub == "port" and value.isdigit():
+            return {"kind": "host_port", "host_id": host_id, "port": int(value)}
+        if sub == "cfg":
+            client, _, name = value.partition(":")
+            return {"kind": "host_cfg", "host_id": host_id, "client": client, "server_name": name}
+        return {"kind": "host", "host_id": host_id}
+    if kind == "url":
+        return {"kind": "url", "url": rest}
+    return {"kind": "other"}
+
+
+def joinable_address(value: str) -> bool:
+    """Loopback and link-local addresses say nothing about which host a network flow reached."""
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return not (address.is_loopback or address.is_link_local or address.is_unspecified)
+
+
+@dataclass
+class HostMap:
+    """Address -> host id, from what agents report. An address claimed by two hosts joins neither."""
+
+    by_ip: dict[str, str] = field(default_factory=dict)
+    ambiguous: set[str] = field(default_factory=set)
+    ips_of: dict[str, set[str]] = field(default_factory=dict)
+
+    def add(self, host_id: str, ips: list[str]) -> None:
+        for ip in ips:
+            if not joinable_address(ip):
+                continue
+            self.ips_of.setdefault(host_id, set()).add(ip)
+            owner = self.by_ip.get(ip)
+            if owner is not None and owner != host_id:
+                self.ambiguous.add(ip)
+            self.by_ip.setdefault(ip, host_id)
+
+    def host_for(self, ip: str) -> str | None:
+        return None if ip in self.ambiguous else self.by_ip.get(ip)
+
+
+def resolve(key: str, hosts: HostMap) -> str:
+    """The instance a raw key belongs to: a network key joins the host that owns its server address."""
+    parts = parse_key(key)
+    if parts["kind"] == "net" and parts["port"] is not None:
+        host_id = hosts.host_for(parts["ip"])
+        if host_id:
+            return f"host:{host_id}:port:{parts['port']}"
+    return key
+
+
+def raw_keys_of(resolved: str, hosts: HostMap) -> set[str]:
+    """Every raw key that resolves to `resolved` (itself plus the network keys of the host's addresses)."""
+    keys = {resolved}
+    parts = parse_key(resolved)
+    if parts["kind"] == "host_port":
+        for ip in hosts.ips_of.get(parts["host_id"], ()):
+            if hosts.host_for(ip) == parts["host_id"]:
+                keys.add(f"net:{ip}:{parts['port']}")
+    return keys

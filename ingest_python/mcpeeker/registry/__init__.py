@@ -1,0 +1,1 @@
+"""The registry of approved MCP servers (`mcp-registry`) and its lifecycle."""

@@ -1,0 +1,208 @@
+"""`mcpeeker registry add|list|show|approve|reject|revoke|renew|import|export|due|claim`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from ..client import make_client
+from ..correlate.scoring import ScoringConfig
+from ..errors import MCPeekerError
+from ..roles import authorize
+from ..settings import add_connection_arguments, resolve
+from ..timeutil import utcnow
+from .model import effective_status
+from .store import Registry, read_import_file, render_export, write_suricata_datasets
+
+console = Console()
+
+
+def _registry(args: argparse.Namespace, action: str) -> Registry:
+    settings = resolve(args)
+    if getattr(args, "as_identity", None):
+        from dataclasses import replace
+
+        settings = replace(settings, identity=args.as_identity)
+    actor = authorize(settings, f"registry.{action}")
+    ttl = int(ScoringConfig.load().registry.get("default_ttl_days", 90))
+    return Registry(settings, make_client(settings), actor, ttl)
+
+
+def _entry_table(entries: list[dict[str, Any]]) -> Table:
+    now = utcnow()
+    table = Table("entry", "status", "owner", "team", "server", "host", "expires")
+    for e in entries:
+        server = e.get("server", {})
+        where = server.get("url") or ":".join(str(x) for x in (server.get("ip") or server.get("name") or "", server.get("port") or "") if x)
+        host = e.get("host", {})
+        table.add_row(e["entry_id"], effective_status(e, now), e.get("owner") or "", e.get("team") or "",
+                      where, (host.get("id") or "")[:12] or host.get("ip") or host.get("name") or "", e.get("expires", "")[:10])
+    return table
+
+
+def _fields_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "owner": args.owner, "team": args.team, "purpose": args.purpose, "expires": args.expires,
+        "host": {"id": args.host_id, "name": args.host_name, "ip": args.host_ip},
+        "server": {"name": args.server_name, "port": args.port, "url": args.url_server, "ip": args.server_ip},
+    }
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    entry = _registry(args, "add").add(_fields_from_args(args))
+    console.print(f"added {entry['entry_id']} (pending) expires {entry['expires'][:10]}")
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    entries = _registry(args, "list").all()
+    if args.status:
+        entries = [e for e in entries if effective_status(e, utcnow()) == args.status]
+    if args.json:
+        print(json.dumps(entries, indent=2))
+    else:
+        console.print(_entry_table(entries))
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    entry = _registry(args, "show").get(args.entry_id)
+    print(json.dumps({**entry, "effective_status": effective_status(entry, utcnow())}, indent=2))
+    return 0
+
+
+def _transition(action: str):
+    def run(args: argparse.Namespace) -> int:
+        entry = _registry(args, action).apply(args.entry_id, action, note=args.note or "", days=getattr(args, "days", None))
+        console.print(f"{entry['entry_id']}: {entry['status']} (expires {entry['expires'][:10]})")
+        return 0
+    return run
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    registry = _registry(args, "import")
+    added, present, errors = registry.import_entries(read_import_file(args.file), str(args.file))
+    for error in errors:
+        console.print(f"[red]{error}[/]", highlight=False)
+    console.print(f"imported {added} new, {present} already present, {len(errors)} rejected")
+    return 1 if errors else 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    entries = _registry(args, "export").all()
+    if args.suricata_dataset:
+        ip_file, string_file = write_suricata_datasets(entries, Path(args.suricata_dataset))
+        console.print(f"wrote {ip_file} and {string_file}")
+        return 0
+    text = render_export(entries, args.format)
+    if args.out:
+        Path(args.out).write_text(text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_due(args: argparse.Namespace) -> int:
+    due = _registry(args, "due").due(args.days)
+    console.print(_entry_table(due))
+    if args.notify and due:
+        payload = {"text": f"{len(due)} MCP registry entr(y/ies) expire within {args.days} days",
+                   "entries": [{k: e.get(k) for k in ("entry_id", "owner", "team", "expires", "server")} for e in due]}
+        request = urllib.request.Request(args.notify, data=json.dumps(payload).encode(), method="POST",
+                                         headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                console.print(f"notified {args.notify}: HTTP {response.status}")
+        except OSError as exc:
+            raise MCPeekerError(f"--notify {args.notify}: {exc}") from exc
+    return 0
+
+
+def cmd_claim(args: argparse.Namespace) -> int:
+    """The developer flow: confirm ownership of a finding; creates a pending entry pre-filled from it."""
+    registry = _registry(args, "claim")
+    finding = registry.client.get(index=registry.settings.index("mcp-findings"), id=args.finding_id, ignore=[404])
+    if not finding.get("found"):
+        raise MCPeekerError(f"no finding {args.finding_id!r}")
+    source = finding["_source"]
+    suggested = source.get("suggested_entry") or {}
+    fields = {"owner": args.owner, "team": args.team, "purpose": args.purpose,
+              "host": suggested.get("host", {}), "server": suggested.get("server", {}),
+              "source_finding": args.finding_id}
+    entry = registry.add(fields)
+    console.print(f"claimed finding {args.finding_id}: entry {entry['entry_id']} is pending approval")
+    return 0
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    add_connection_arguments(parser)
+    parser.add_argument("--as", dest="as_identity", help="act as this identity (roles: configs/roles.yaml)")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("registry", help="approved MCP servers: lifecycle, import/export, reminders")
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    add = actions.add_parser("add", help="request approval for an MCP server (pending)")
+    add.add_argument("--owner", required=True)
+    add.add_argument("--team")
+    add.add_argument("--purpose", required=True, help="business justification")
+    add.add_argument("--host-id")
+    add.add_argument("--host-name")
+    add.add_argument("--host-ip")
+    add.add_argument("--server-name")
+    add.add_argument("--server-ip")
+    add.add_argument("--port", type=int)
+    add.add_argument("--server-url", dest="url_server")
+    add.add_argument("--expires", help="ISO date; default now + TTL (configs/scoring.yaml registry.default_ttl_days)")
+    add.set_defaults(func=cmd_add)
+
+    listing = actions.add_parser("list", help="list entries")
+    listing.add_argument("--status", choices=["pending", "approved", "rejected", "revoked", "expired"])
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(func=cmd_list)
+
+    show = actions.add_parser("show", help="one entry with its history")
+    show.add_argument("entry_id")
+    show.set_defaults(func=cmd_show)
+
+    for action, help_text in (("approve", "approve a pending entry"), ("reject", "reject a pending entry"),
+                              ("revoke", "revoke an approved entry"), ("renew", "extend an approved or expired entry")):
+        sub = actions.add_parser(action, help=help_text)
+        sub.add_argument("entry_id")
+        sub.add_argument("--note")
+        if action == "renew":
+            sub.add_argument("--days", type=int, help="new TTL in days")
+        sub.set_defaults(func=_transition(action))
+
+    imp = actions.add_parser("import", help="import entries from YAML or CSV (idempotent)")
+    imp.add_argument("file", type=Path)
+    imp.set_defaults(func=cmd_import)
+
+    exp = actions.add_parser("export", help="export entries (yaml/csv/json) or Suricata datasets")
+    exp.add_argument("--format", choices=["yaml", "csv", "json"], default="yaml")
+    exp.add_argument("--out")
+    exp.add_argument("--suricata-dataset", metavar="DIR", help="write mcpeeker-approved*.lst datasets into DIR")
+    exp.set_defaults(func=cmd_export)
+
+    due = actions.add_parser("due", help="approved entries expiring within N days")
+    due.add_argument("--days", type=int, default=14)
+    due.add_argument("--notify", metavar="WEBHOOK_URL", help="POST a JSON reminder to this URL")
+    due.set_defaults(func=cmd_due)
+
+    claim = actions.add_parser("claim", help="confirm ownership of a finding (creates a pending entry)")
+    claim.add_argument("finding_id")
+    claim.add_argument("--owner", required=True)
+    claim.add_argument("--team")
+    claim.add_argument("--purpose", required=True)
+    claim.set_defaults(func=cmd_claim)
+
+    for sub in actions.choices.values():
+        _common(sub)

@@ -1,0 +1,142 @@
+"""Registry entries, their lifecycle and how an entry matches an MCP instance. Pure functions only."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from ..errors import MCPeekerError
+from ..timeutil import iso, parse_iso
+
+STATUSES = ("pending", "approved", "rejected", "revoked", "expired")
+# action -> (statuses it may start from, status it leads to)
+TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
+    "approve": (("pending",), "approved"),
+    "reject": (("pending",), "rejected"),
+    "revoke": (("approved", "expired"), "revoked"),
+    "renew": (("approved", "expired"), "approved"),
+    "expire": (("approved",), "expired"),
+}
+SUBJECT_FIELDS = ("host.id", "host.name", "host.ip", "server.name", "server.port", "server.url", "server.ip")
+
+
+class RegistryError(MCPeekerError):
+    pass
+
+
+def _get(entry: dict[str, Any], dotted: str) -> Any:
+    value: Any = entry
+    for part in dotted.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def normalise_url(url: str) -> str:
+    """scheme://host:port/path with the default port made explicit, so spellings of one URL compare equal."""
+    parts = urlsplit(url.strip())
+    if not parts.scheme or not parts.hostname:
+        raise RegistryError(f"server.url {url!r} is not an absolute URL")
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return f"{parts.scheme}://{parts.hostname.lower()}:{port}{parts.path or '/'}"
+
+
+def entry_id_for(entry: dict[str, Any]) -> str:
+    """Deterministic id from what the entry approves, so importing the same file twice creates nothing new."""
+    subject = "|".join(f"{f}={_get(entry, f)}" for f in SUBJECT_FIELDS if _get(entry, f) not in (None, ""))
+    if not subject:
+        raise RegistryError("an entry needs at least one of host.id, host.ip, server.name, server.port, server.url, server.ip")
+    return "reg-" + hashlib.sha256(subject.encode()).hexdigest()[:16]
+
+
+def new_entry(fields: dict[str, Any], now: datetime, ttl_days: int, actor: str) -> dict[str, Any]:
+    entry = {
+        "owner": fields.get("owner"), "team": fields.get("team"), "purpose": fields.get("purpose") or "",
+        "host": {k: v for k, v in (fields.get("host") or {}).items() if v not in (None, "")},
+        "server": {k: v for k, v in (fields.get("server") or {}).items() if v not in (None, "")},
+        "source_finding": fields.get("source_finding"),
+    }
+    if not entry["owner"]:
+        raise RegistryError("owner is required")
+    if entry["server"].get("url"):
+        entry["server"]["url"] = normalise_url(entry["server"]["url"])
+    if "port" in entry["server"]:
+        port = entry["server"]["port"]
+        if not isinstance(port, int) and not str(port).isdigit() or not 0 < int(port) < 65536:
+            raise RegistryError(f"server.port {port!r} is not a TCP port")
+        entry["server"]["port"] = int(port)
+    entry["entry_id"] = fields.get("entry_id") or entry_id_for(entry)
+    expires = fields.get("expires")
+    entry.update({
+        "status": "pending",
+        "created": iso(now), "updated": iso(now),
+        "expires": iso(parse_iso(expires)) if expires else iso(now + timedelta(days=ttl_days)),
+        "history": [{"at": iso(now), "action": "add", "actor": actor, "to": "pending"}],
+    })
+    return entry
+
+
+def transition(entry: dict[str, Any], action: str, now: datetime, actor: str, note: str = "",
+               ttl_days: int | None = None) -> dict[str, Any]:
+    """Return the entry after `action`, or raise naming the illegal transition."""
+    allowed_from, target = TRANSITIONS[action]
+    # `expire` persists what effective_status already reports, so it looks at the stored status.
+    current = entry.get("status", "pending") if action == "expire" else effective_status(entry, now)
+    if current not in allowed_from:
+        raise RegistryError(f"{entry['entry_id']}: cannot {action} an entry that is {current} "
+                            f"(only from {', '.join(allowed_from)})")
+    updated = dict(entry)
+    updated["status"] = target
+    updated["updated"] = iso(now)
+    if action == "approve":
+        updated["approved_by"] = actor
+    if action == "renew" or (action == "approve" and parse_iso(entry["expires"]) <= now):
+        updated["expires"] = iso(now + timedelta(days=ttl_days or 90))
+    updated["history"] = list(entry.get("history", [])) + [
+        {"at": iso(now), "action": action, "actor": actor, "from": current, "to": target, "note": note}]
+    return updated
+
+
+def effective_status(entry: dict[str, Any], now: datetime) -> str:
+    if entry.get("status") == "approved" and parse_iso(entry["expires"]) <= now:
+        return "expired"
+    return entry.get("status", "pending")
+
+
+def is_active(entry: dict[str, Any], now: datetime) -> bool:
+    """Only an approved, unexpired entry lowers a score."""
+    return effective_status(entry, now) == "approved"
+
+
+@dataclass(frozen=True)
+class InstanceFacts:
+    """What matching needs to know of an MCP instance."""
+
+    key: str
+    host_id: str | None = None
+    host_ips: tuple[str, ...] = ()
+    port: int | None = None
+    server_names: tuple[str, ...] = ()
+    urls: tuple[str, ...] = ()
+    server_ip: str | None = None
+
+
+def matches(entry: dict[str, Any], facts: InstanceFacts) -> bool:
+    """Every subject field the entry names must agree with the instance; at least one must be named."""
+    host, server = entry.get("host", {}), entry.get("server", {})
+    checks: list[bool] = []
+    if host.get("id"):
+        checks.append(host["id"] == facts.host_id)
+    if host.get("ip"):
+        checks.append(host["ip"] in facts.host_ips or host["ip"] == facts.server_ip)
+    if server.get("ip"):
+        checks.append(server["ip"] == facts.server_ip or server["ip"] in facts.host_ips)
+    if server.get("port"):
+        checks.append(int(server["port"]) == facts.port)
+    if server.get("url"):
+        checks.append(server["url"] in facts.urls)
+    if server.get("name"):
+        checks.append(server["name"] in facts.server_names)
+    return bool(checks) and all(checks)

@@ -1,0 +1,176 @@
+"""Registry entries in `mcp-registry`; every change is appended to the audit chain."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any, Iterable
+
+import yaml
+
+from .. import audit
+from ..errors import MCPeekerError
+from ..roles import Actor
+from ..settings import Settings
+from ..timeutil import parse_iso, utcnow
+from .model import RegistryError, effective_status, new_entry, transition
+
+CSV_COLUMNS = ("entry_id", "status", "owner", "team", "purpose", "host.id", "host.name", "host.ip",
+               "server.name", "server.port", "server.url", "server.ip", "created", "expires")
+
+
+class Registry:
+    def __init__(self, settings: Settings, client: Any, actor: Actor, ttl_days: int = 90) -> None:
+        self.settings, self.client, self.actor, self.ttl_days = settings, client, actor, ttl_days
+        self.index = settings.index("mcp-registry")
+
+    # --- reading -------------------------------------------------------------------------
+    def get(self, entry_id: str) -> dict[str, Any]:
+        result = self.client.get(index=self.index, id=entry_id, ignore=[404])
+        if not result.get("found"):
+            raise RegistryError(f"no registry entry {entry_id!r}")
+        return result["_source"]
+
+    def all(self) -> list[dict[str, Any]]:
+        self.client.indices.refresh(index=self.index)
+        entries, search_after = [], None
+        while True:
+            body: dict[str, Any] = {"size": 1000, "sort": [{"entry_id": "asc"}], "query": {"match_all": {}}}
+            if search_after:
+                body["search_after"] = search_after
+            hits = self.client.search(index=self.index, body=body)["hits"]["hits"]
+            if not hits:
+                return entries
+            entries.extend(hit["_source"] for hit in hits)
+            search_after = hits[-1]["sort"]
+
+    def due(self, days: int) -> list[dict[str, Any]]:
+        now = utcnow()
+        horizon = now.timestamp() + days * 86400
+        return [e for e in self.all() if effective_status(e, now) == "approved"
+                and parse_iso(e["expires"]).timestamp() <= horizon]
+
+    # --- writing -------------------------------------------------------------------------
+    def _save(self, entry: dict[str, Any], action: str, detail: dict[str, Any] | None = None) -> dict[str, Any]:
+        self.client.index(index=self.index, id=entry["entry_id"], body=entry, refresh="wait_for")
+        content = {"entry_id": entry["entry_id"], "status": entry["status"], **(detail or {})}
+        audit.append(self.settings, self.client, self.actor, f"registry.{action}", "registry_entry",
+                     entry["entry_id"], content)
+        return entry
+
+    def add(self, fields: dict[str, Any]) -> dict[str, Any]:
+        entry = new_entry(fields, utcnow(), self.ttl_days, self.actor.name)
+        existing = self.client.get(index=self.index, id=entry["entry_id"], ignore=[404])
+        if existing.get("found"):
+            raise RegistryError(f"entry {entry['entry_id']} already exists for this server "
+                                f"(status {existing['_source']['status']}); use renew or approve")
+        return self._save(entry, "add", {"owner": entry["owner"], "team": entry["team"],
+                                         "server": entry["server"], "host": entry["host"]})
+
+    def apply(self, entry_id: str, action: str, note: str = "", days: int | None = None) -> dict[str, Any]:
+        entry = transition(self.get(entry_id), action, utcnow(), self.actor.name, note, days or self.ttl_days)
+        return self._save(entry, action, {"note": note, "expires": entry["expires"]})
+
+    def import_entries(self, rows: Iterable[dict[str, Any]], source: str) -> tuple[int, int, list[str]]:
+        """Add every row that is new; returns (added, already present, errors naming the row)."""
+        added, present, errors = 0, 0, []
+        for number, row in enumerate(rows, start=1):
+            try:
+                entry = new_entry(row, utcnow(), self.ttl_days, self.actor.name)
+                if self.client.get(index=self.index, id=entry["entry_id"], ignore=[404]).get("found"):
+                    present += 1
+                    continue
+                self._save(entry, "import", {"source": source, "row": number})
+                wanted = row.get("status", "pending")
+                if wanted == "approved":
+                    self.apply(entry["entry_id"], "approve", note=f"imported from {source}")
+                added += 1
+            except MCPeekerError as exc:
+                errors.append(f"{source}: entry {number}: {exc}")
+        return added, present, errors
+
+    def expire_due(self) -> list[str]:
+        """Persist `expired` for approved entries past their date (the effective status already says so)."""
+        now, expired = utcnow(), []
+        for entry in self.all():
+            if entry.get("status") == "approved" and effective_status(entry, now) == "expired":
+                self._save(transition(entry, "expire", now, self.actor.name), "expire")
+                expired.append(entry["entry_id"])
+        return expired
+
+
+# --- file formats ------------------------------------------------------------------------------
+def _unflatten(row: dict[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in row.items():
+        if value in (None, ""):
+            continue
+        target = out
+        *parents, leaf = key.split(".")
+        for parent in parents:
+            target = target.setdefault(parent, {})
+        target[leaf] = int(value) if leaf == "port" and str(value).isdigit() else value
+    return out
+
+
+def read_import_file(path: Path) -> list[dict[str, Any]]:
+    text = path.read_text(encoding="utf-8")
+    if path.suffix.lower() == ".csv":
+        return [_unflatten(row) for row in csv.DictReader(io.StringIO(text))]
+    data = yaml.safe_load(text)
+    rows = data.get("entries", data) if isinstance(data, dict) else data
+    if not isinstance(rows, list):
+        raise RegistryError(f"{path}: expected a list of entries (or a mapping with `entries:`)")
+    return rows
+
+
+def _flatten(entry: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for column in CSV_COLUMNS:
+        value: Any = entry
+        for part in column.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        out[column] = "" if value is None else value
+    return out
+
+
+def render_export(entries: list[dict[str, Any]], fmt: str) -> str:
+    clean = [{k: v for k, v in e.items() if k != "history"} for e in entries]
+    if fmt == "json":
+        return json.dumps(clean, indent=2, sort_keys=True) + "\n"
+    if fmt == "yaml":
+        return yaml.safe_dump({"entries": clean}, sort_keys=True)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS)
+    writer.writeheader()
+    writer.writerows(_flatten(e) for e in entries)
+    return buffer.getvalue()
+
+
+def write_suricata_datasets(entries: list[dict[str, Any]], directory: Path) -> tuple[Path, Path]:
+    """Approved servers as Suricata datasets (see suricata/README.md): addresses (type ip) and
+    host:port authorities (type string, base64 lines)."""
+    from urllib.parse import urlsplit
+
+    now = utcnow()
+    ips, authorities = set(), set()
+    for entry in entries:
+        if effective_status(entry, now) != "approved":
+            continue
+        server, host = entry.get("server", {}), entry.get("host", {})
+        address = server.get("ip") or host.get("ip")
+        if address:
+            ips.add(address)
+            if server.get("port"):
+                authorities.add(f"{address}:{server['port']}")
+        if server.get("url"):
+            parts = urlsplit(server["url"])
+            authorities.add(f"{parts.hostname}:{parts.port}")
+    directory.mkdir(parents=True, exist_ok=True)
+    ip_file, string_file = directory / "mcpeeker-approved-ip.lst", directory / "mcpeeker-approved.lst"
+    ip_file.write_text("".join(f"{ip}\n" for ip in sorted(ips)))
+    string_file.write_text("".join(base64.b64encode(a.encode()).decode() + "\n" for a in sorted(authorities)))
+    return ip_file, string_file

@@ -1,0 +1,265 @@
+"""Correlation, scoring, registry lifecycle and audit, end to end on the real local node.
+
+Network evidence comes from real Suricata over the project's SDK pcaps, ingested by the real
+`mcpeeker ingest`; endpoint evidence is an agent report (tests/fixtures/agent/) ingested the same way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import subprocess
+import sys
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from mcpeeker import audit
+from mcpeeker import setup as mcp_setup
+from mcpeeker.client import make_client
+from mcpeeker.correlate.engine import Correlator
+from mcpeeker.correlate.instances import finding_id
+from mcpeeker.feedback import add_feedback, timeline
+from mcpeeker.registry.store import Registry
+from mcpeeker.roles import Actor, PermissionDenied, authorize
+from mcpeeker.sensors.suricata import run_suricata
+from mcpeeker.settings import Settings
+from mcpeeker.timeutil import iso, utcnow
+
+REPO = Path(__file__).resolve().parent.parent
+PCAPS = REPO / "tests" / "pcaps"
+RULES = REPO / "suricata" / "mcp.rules"
+SITE_KEY = "test-site-key-0123456789"
+ADMIN = Actor("admin", "admin")
+
+# The agent on the host behind 10.20.0.3 (the notes server of mcp2025_py_streamable_sse.pcap).
+AGENT_HOST_IP = "10.20.0.3"
+AGENT_PORT = 8000
+
+
+def host_id_for(machine_id: str) -> str:
+    return hmac.new(SITE_KEY.encode(), machine_id.encode(), hashlib.sha256).hexdigest()
+
+
+HOST_ID = host_id_for("notes-server-machine-id")
+
+
+def agent_report(host_id: str, ip: str, port: int) -> dict[str, Any]:
+    """A scan report as mcpeeker-agent writes it (schemas/agent-event.schema.json)."""
+    return {
+        "schema": "mcpeeker.agent/1", "host_id": host_id, "timestamp": iso(utcnow()), "local_score": 22,
+        "agent": {"version": "0.1.0"},
+        "host": {"os": "linux", "ips": ["127.0.0.1", ip], "listening_ports": [22, port]},
+        "evidence": [
+            {"type": "process", "score": 11, "reason": "FastMCP server by command line",
+             "process": {"pid": 4242, "ppid": 1, "name": "python3", "cmdline": "python3 -m notes_server --port 8000",
+                         "matched": "fastmcp"}},
+            {"type": "listener", "score": 11, "reason": "listener owned by an MCP server process",
+             "listener": {"ip": "0.0.0.0", "port": port, "pid": 4242, "transport": "tcp"}},
+        ],
+    }
+
+
+def _cli(*args: str, settings: Settings) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "mcpeeker.cli", *args, "--url", settings.url,
+                           "--index-prefix", settings.index_prefix], capture_output=True, text=True,
+                          env={"MCPEEKER_SITE_KEY": SITE_KEY, "PATH": "/usr/bin:/bin", "HOME": str(Path.home())})
+
+
+@pytest.fixture(scope="module")
+def eve(tmp_path_factory) -> Path:
+    labels = json.loads((PCAPS / "labels.json").read_text())["pcaps"]
+    pcaps = [PCAPS / entry["file"] for entry in labels]
+    return run_suricata(pcaps, RULES, tmp_path_factory.mktemp("suricata"))
+
+
+@pytest.fixture(scope="module")
+def world(os_url: str, eve: Path, tmp_path_factory) -> Iterator[Settings]:
+    """Evidence of the whole pcap corpus plus one agent report, ingested with the real CLI."""
+    settings = Settings(url=os_url, index_prefix=f"corr-{hashlib.sha1(str(eve).encode()).hexdigest()[:8]}-",
+                        site_key=SITE_KEY, identity="admin")
+    client = make_client(settings)
+    mcp_setup.install(settings, client)
+    work = tmp_path_factory.mktemp("agent")
+    report = work / "report.ndjson"
+    report.write_text(json.dumps(agent_report(HOST_ID, AGENT_HOST_IP, AGENT_PORT)) + "\n")
+    for source, path in (("suricata", eve), ("agent", report)):
+        result = _cli("ingest", source, str(path), "--no-progress", "--dead-letter", str(work / "dead.log"),
+                      settings=settings)
+        assert result.returncode == 0, result.stdout + result.stderr
+    client.indices.refresh(index=settings.index("mcp-events-*"))
+    yield settings
+    client.indices.delete(index=f"{settings.index_prefix}*", expand_wildcards="all")
+    for name in mcp_setup.load_templates(settings.index_prefix):
+        client.indices.delete_index_template(name=f"{settings.index_prefix}{name}", ignore=[404])
+
+
+def _findings(settings: Settings) -> dict[str, dict[str, Any]]:
+    client = make_client(settings)
+    client.indices.refresh(index=settings.index("mcp-findings"))
+    hits = client.search(index=settings.index("mcp-findings"), body={"size": 500, "query": {"match_all": {}}})
+    return {h["_source"]["instance"]["key"]: h["_source"] for h in hits["hits"]["hits"]}
+
+
+def _correlate(settings: Settings):
+    return Correlator(settings, make_client(settings)).run_once(ADMIN)
+
+
+def test_findings_per_instance_with_expected_classification(world: Settings) -> None:
+    _correlate(world)
+    findings = _findings(world)
+    labels = json.loads((PCAPS / "labels.json").read_text())["pcaps"]
+
+    # The notes server: agent (process + listener) joined with network evidence through the host's address.
+    joined = findings[f"host:{HOST_ID}:port:{AGENT_PORT}"]
+    assert joined["classification"] == "unauthorized" and joined["score"] == 14
+    assert set(joined["evidence"]["types"]) >= {"endpoint", "network"}
+    assert f"net:{AGENT_HOST_IP}:{AGENT_PORT}" in joined["instance"]["raw_keys"]
+    assert f"net:{AGENT_HOST_IP}:{AGENT_PORT}" not in findings, "network-only instance must merge into the host"
+    assert "Unregistered MCP server" in joined["finding"]["summary"] and "agent and network" in joined["finding"]["summary"]
+    assert joined["suggested_entry"]["host"]["id"] == HOST_ID
+
+    # Every other MCP server of the corpus is a network-only instance: unregistered -> suspect.
+    for entry in labels:
+        server = entry["server"]
+        key = f"net:{server['ip']}:{server['port']}"
+        if entry["benign"]:
+            assert key not in findings, f"benign {entry['file']} produced a finding"
+        elif server["ip"] != AGENT_HOST_IP:
+            assert findings[key]["classification"] == "suspect", (entry["file"], findings[key])
+            assert findings[key]["finding"]["id"] == finding_id(key)
+
+    # Attack evidence raises severity on its own.
+    poisoned = findings["net:10.20.0.6:8000"]
+    assert "tool_poisoning" in poisoned["attack"]["types"] and poisoned["severity"] in {"high", "critical"}
+    injected = findings["net:10.20.0.8:8000"]
+    assert "command_injection" in injected["attack"]["types"] and injected["severity"] == "critical"
+
+
+def test_rerun_changes_nothing(world: Settings) -> None:
+    _correlate(world)
+    before = _findings(world)
+    result = _correlate(world)
+    assert result.written == 0 and result.deleted == 0
+    assert _findings(world) == before
+
+
+def test_registry_approval_expiry_and_attacks(world: Settings) -> None:
+    _correlate(world)
+    client = make_client(world)
+    registry = Registry(world, client, ADMIN)
+    key = f"host:{HOST_ID}:port:{AGENT_PORT}"
+
+    entry = registry.add({"owner": "alice", "team": "docs", "purpose": "team notes assistant",
+                          "host": {"id": HOST_ID}, "server": {"port": AGENT_PORT}})
+    _correlate(world)
+    assert _findings(world)[key]["classification"] == "unauthorized", "a pending entry must not lower the score"
+
+    registry.apply(entry["entry_id"], "approve")
+    _correlate(world)
+    approved = _findings(world)[key]
+    assert approved["classification"] == "authorized" and approved["registry"]["match"] is True
+    assert approved["score"] == 14 - 6 and approved["registry"]["owner"] == "alice"
+
+    # Expire it (as if 90 days passed): the next run stops lowering the score and persists the expiry.
+    stored = registry.get(entry["entry_id"])
+    stored["expires"] = iso(utcnow() - timedelta(minutes=1))
+    client.index(index=world.index("mcp-registry"), id=entry["entry_id"], body=stored, refresh="wait_for")
+    result = _correlate(world)
+    assert entry["entry_id"] in result.expired_entries
+    after = _findings(world)[key]
+    assert after["classification"] == "unauthorized" and after["registry"]["match"] is False
+    assert registry.get(entry["entry_id"])["status"] == "expired"
+
+    # Renewed, then revoked: revocation takes effect at the next run too.
+    registry.apply(entry["entry_id"], "renew")
+    _correlate(world)
+    assert _findings(world)[key]["classification"] == "authorized"
+    registry.apply(entry["entry_id"], "revoke", note="owner left")
+    _correlate(world)
+    assert _findings(world)[key]["classification"] == "unauthorized"
+
+    # A registered server that carries attack evidence keeps its severity.
+    poisoned = registry.add({"owner": "bob", "purpose": "math tools", "server": {"ip": "10.20.0.6", "port": 8000}})
+    registry.apply(poisoned["entry_id"], "approve")
+    _correlate(world)
+    finding = _findings(world)["net:10.20.0.6:8000"]
+    assert finding["classification"] == "authorized" and finding["severity"] in {"high", "critical"}
+
+    # Illegal transitions are refused with the entry and the states named.
+    with pytest.raises(Exception, match="cannot approve an entry that is revoked"):
+        registry.apply(entry["entry_id"], "approve")
+
+
+def test_claim_feedback_timeline_and_audit(world: Settings) -> None:
+    _correlate(world)
+    key = "net:10.20.0.9:8000"
+    fid = finding_id(key)
+    claimed = _cli("registry", "claim", fid, "--owner", "carol", "--purpose", "reporting", "--as", "developer",
+                   settings=world)
+    assert claimed.returncode == 0, claimed.stderr
+    pending = [e for e in Registry(world, make_client(world), ADMIN).all() if e.get("source_finding") == fid]
+    assert len(pending) == 1 and pending[0]["status"] == "pending"
+    assert pending[0]["server"] == {"ip": "10.20.0.9", "port": 8000}
+
+    client = make_client(world)
+    add_feedback(world, client, Actor("analyst", "analyst"), fid, "true_positive", "confirmed with the team")
+    rows = timeline(world, client, fid)
+    kinds = [row["kind"] for row in rows]
+    assert "verdict" in kinds and any(k.startswith("evidence/") for k in kinds)
+    assert [row["at"] for row in rows] == sorted(row["at"] for row in rows)
+
+    # A developer may not give verdicts; the CLI says who and what.
+    refused = _cli("feedback", fid, "--verdict", "benign", "--as", "developer", settings=world)
+    assert refused.returncode != 0 and "may not feedback.add" in refused.stderr
+    with pytest.raises(PermissionDenied):
+        authorize(replace(world, identity="developer"), "registry.approve")
+
+    count, problems = audit.verify(world, client)
+    assert count >= 2 and problems == []
+
+
+def _audit_world(os_settings: Settings, os_client) -> list[dict[str, Any]]:
+    actor = Actor("admin", "admin")
+    for n in range(5):
+        audit.append(os_settings, os_client, actor, "registry.add", "registry_entry", f"reg-{n}", {"n": n})
+    os_client.indices.refresh(index=os_settings.index("mcp-audit"))
+    hits = os_client.search(index=os_settings.index("mcp-audit"), body={"size": 10, "sort": [{"seq": "asc"}]})
+    return [h["_source"] for h in hits["hits"]["hits"]]
+
+
+def test_audit_detects_edit(os_settings: Settings, os_client) -> None:
+    records = _audit_world(os_settings, os_client)
+    assert audit.verify(os_settings, os_client)[1] == []
+    edited = dict(records[2], content_json=json.dumps({"n": 99}))
+    os_client.index(index=os_settings.index("mcp-audit"), id="3", body=edited, refresh="wait_for")
+    problems = audit.verify(os_settings, os_client)[1]
+    assert [(p.seq, "edited" in p.reason) for p in problems] == [(3, True)]
+
+
+def test_audit_detects_delete(os_settings: Settings, os_client) -> None:
+    _audit_world(os_settings, os_client)
+    os_client.delete(index=os_settings.index("mcp-audit"), id="2", refresh="wait_for")
+    problems = audit.verify(os_settings, os_client)[1]
+    assert problems and problems[0].seq == 3 and "2 missing" in problems[0].reason
+
+
+def test_audit_detects_reorder(os_settings: Settings, os_client) -> None:
+    records = _audit_world(os_settings, os_client)
+    # Swap the contents of records 2 and 4 while each keeps its own seq and document id.
+    index = os_settings.index("mcp-audit")
+    os_client.index(index=index, id="2", body=dict(records[3], seq=2), refresh="wait_for")
+    os_client.index(index=index, id="4", body=dict(records[1], seq=4), refresh="wait_for")
+    problems = audit.verify(os_settings, os_client)[1]
+    assert {p.seq for p in problems} >= {2, 4}
+
+
+def test_audit_verify_cli_names_the_record(os_settings: Settings, os_client) -> None:
+    _audit_world(os_settings, os_client)
+    os_client.delete(index=os_settings.index("mcp-audit"), id="4", refresh="wait_for")
+    result = _cli("audit", "verify", settings=replace(os_settings))
+    assert result.returncode == 1 and "seq 5" in result.stdout and "missing" in result.stdout
