@@ -1,0 +1,5 @@
+##! MCPeeker: Model Context Protocol (MCP) detection for Zeek.
+
+@load ./json
+@load ./main
+@load ./attacks

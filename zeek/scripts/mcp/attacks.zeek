@@ -1,0 +1,191 @@
+##! Notices for MCP servers and the attacks that ride on MCP.
+##!
+##! Every notice carries an identifier, so the usual Notice policy suppresses
+##! repeats (``$suppress_for`` below, or ``Notice::ignored_types`` and
+##! ``hook Notice::policy`` to silence a type altogether).
+
+@load base/frameworks/notice
+@load base/utils/patterns
+
+@load ./main
+
+module MCP;
+
+export {
+	redef enum Notice::Type += {
+		## An MCP server endpoint was seen for the first time (one per
+		## address and port).
+		Server_Detected,
+		## A ``tools/list`` result holds a tool description with hidden
+		## instructions for the model.
+		Tool_Poisoning,
+		## A server's tool definitions changed since they were last
+		## listed (rug pull).
+		Tool_Definitions_Changed,
+		## A ``tools/call`` or ``resources/read`` names a sensitive file.
+		Sensitive_File_Access,
+		## ``tools/call`` arguments carry shell command injection.
+		Command_Injection,
+		## A server answered tool requests that carried no
+		## ``Authorization`` header.
+		Unauthenticated_Server,
+	};
+
+	## Hidden-instruction markers in tool definitions (descriptions,
+	## parameter names and schemas), matched case-insensitively on the
+	## decoded JSON text of each tool.
+	const poisoning_patterns = /<important>|<\/important>|<secret>|<system>|do not (tell|mention|inform|reveal|notify)[^.\n]{0,40}user|don't (tell|mention|inform)[^.\n]{0,40}user|without (telling|informing|notifying) (the )?user|ignore (all )?(previous|prior|above) instructions|(read|cat|open|send|include)[^.\n]{0,60}(~\/\.ssh|\.ssh\/|id_rsa|\.aws\/credentials|mcp\.json|\.env[^a-z])|sidenote|before using this tool[^.\n]{0,40}(read|call|send)|otherwise the tool will not work/i
+	    &redef;
+
+	## Sensitive file names and paths, matched on the decoded arguments
+	## of ``tools/call`` and on ``resources/read`` URIs.
+	const sensitive_path_patterns = /[\/\\]\.ssh[\/\\\"]|id_(rsa|dsa|ecdsa|ed25519)([\"'. ]|\.pub)|\.aws[\/\\](credentials|config)|\/etc\/(passwd|shadow|gshadow|sudoers|master\.passwd)|\.kube[\/\\]config|\.docker[\/\\]config\.json|\.git-credentials|\.netrc|\.npmrc|\.pypirc|\.gnupg[\/\\]|[ \/\\\"]\.env(\.[a-zA-Z]+)?[ \";|&]|\.bash_history|\.config[\/\\]gcloud|\.azure[\/\\]|wallet\.dat/
+	    &redef;
+
+	## Shell injection in decoded ``tools/call`` arguments.
+	const injection_patterns = /;[ \t]*(curl|wget|nc|ncat|bash|sh|zsh|python[23]?|perl|rm|chmod)[ \t]|\|[ \t]*(ba|z|da)?sh[ \t\";]|\|[ \t]*(nc|ncat|netcat)[ \t]|\$\([^)]{1,200}\)|`[ \t]*(curl|wget|nc|bash|sh|id|whoami|uname|cat|rm|python[23]?|perl)([ \t][^`]{0,200})?`|&&[ \t]*(curl|wget|nc|bash|sh|rm)[ \t]|\/dev\/tcp\/|(curl|wget)[^|;\"]{1,200}\|[ \t]*(ba)?sh/
+	    &redef;
+
+	## Methods whose successful answer without credentials makes a server
+	## unauthenticated.
+	option unauthenticated_methods: set[string] = {
+		"tools/list",
+		"tools/call",
+		"resources/read",
+		"prompts/get",
+	};
+
+	## Suppression interval of :zeek:see:`MCP::Server_Detected` and
+	## :zeek:see:`MCP::Unauthenticated_Server`.
+	option server_notice_suppression = 1day;
+
+	## Suppression interval of the attack notices.
+	option attack_notice_suppression = 1hr;
+
+	## How long the last tool hash of a server is remembered.
+	option tools_hash_expire = 7days;
+}
+
+# Server endpoint (addr:port/path[#cursor]) -> last tools hash.
+global tool_hashes: table[string] of string &read_expire=tools_hash_expire;
+
+function matched_text(s: string, p: pattern): string
+	{
+	local m = match_pattern(s, p);
+	return m$matched ? cap(m$str, 200) : "";
+	}
+
+function server_desc(c: connection, rec: Info): string
+	{
+	local d = fmt("%s:%d", c$id$resp_h, port_to_count(c$id$resp_p));
+
+	if ( rec?$server_name )
+		d = fmt("%s (%s%s)", d, rec$server_name, rec?$server_version ? " " +
+		    rec$server_version : "");
+
+	return d;
+	}
+
+event MCP::server_seen(c: connection, rec: Info)
+	{
+	if ( c$id$resp_h in known_mcp_hosts )
+		return;
+
+	NOTICE([$note=Server_Detected, $conn=c, $msg=fmt(
+	    "MCP server at %s (%s, era %s)", server_desc(c, rec), rec$transport,
+	    rec?$spec_era ? rec$spec_era : "unknown"),
+	    $sub=rec?$method ? rec$method : "", $identifier=cat(c$id$resp_h,
+	    c$id$resp_p), $suppress_for=server_notice_suppression]);
+	}
+
+event MCP::message(c: connection, rec: Info)
+	{
+	if ( rec$direction != "response"
+	    || ! rec?$method
+	    || rec$method !in unauthenticated_methods )
+		return;
+
+	if ( rec$auth_present || rec?$error_code )
+		return;
+
+	if ( rec?$status_code && ( rec$status_code < 200 || rec$status_code >= 300 ) )
+		return;
+
+	NOTICE([$note=Unauthenticated_Server, $conn=c, $msg=fmt(
+	    "MCP server at %s answered %s without any Authorization header",
+	    server_desc(c, rec), rec$method), $identifier=cat(c$id$resp_h,
+	    c$id$resp_p), $suppress_for=server_notice_suppression]);
+	}
+
+event MCP::tools_listed(c: connection, rec: Info, server: string, tools: vector of
+    string)
+	{
+	for ( i in tools )
+		{
+		local text = json_unescape(tools[i]);
+
+		if ( poisoning_patterns !in text )
+			next;
+
+		local name = json_string(json_path(tools[i], vector("name")));
+		NOTICE([$note=Tool_Poisoning, $conn=c, $msg=fmt(
+		    "MCP tool '%s' of %s carries hidden instructions", cap(name,
+		    128), server_desc(c, rec)), $sub=matched_text(text,
+		    poisoning_patterns), $identifier=cat(server, "|", name),
+		    $suppress_for=attack_notice_suppression]);
+		}
+
+	if ( ! rec?$tools_hash )
+		return;
+
+	if ( server in tool_hashes && tool_hashes[server] != rec$tools_hash )
+		NOTICE([$note=Tool_Definitions_Changed, $conn=c, $msg=fmt("MCP tool definitions of %s changed since they were last listed",
+		    server_desc(c, rec)), $sub=fmt("%s -> %s",
+		    tool_hashes[server], rec$tools_hash), $identifier=cat(
+		    server, "|", rec$tools_hash),
+		    $suppress_for=attack_notice_suppression]);
+
+	if ( server in tool_hashes || |tool_hashes| < max_tracked )
+		tool_hashes[server] = rec$tools_hash;
+	}
+
+event MCP::tool_call(c: connection, rec: Info, tool: string, arguments: string)
+	{
+	local text = json_unescape(arguments);
+
+	if ( sensitive_path_patterns in text )
+		{
+		local path = matched_text(text, sensitive_path_patterns);
+		NOTICE([$note=Sensitive_File_Access, $conn=c, $msg=fmt(
+		    "MCP tools/call '%s' to %s names a sensitive file", cap(
+		    tool, 128), server_desc(c, rec)), $sub=path,
+		    $identifier=cat(c$id$orig_h, c$id$resp_h, c$id$resp_p, tool,
+		    path), $suppress_for=attack_notice_suppression]);
+		}
+
+	if ( injection_patterns in text )
+		{
+		local inj = matched_text(text, injection_patterns);
+		NOTICE([$note=Command_Injection, $conn=c, $msg=fmt(
+		    "MCP tools/call '%s' to %s carries shell injection", cap(
+		    tool, 128), server_desc(c, rec)), $sub=inj, $identifier=cat(
+		    c$id$orig_h, c$id$resp_h, c$id$resp_p, tool, inj),
+		    $suppress_for=attack_notice_suppression]);
+		}
+	}
+
+event MCP::resource_read(c: connection, rec: Info, uri: string)
+	{
+	# Close the value so that a path at the very end still has its
+	# terminator, as it has inside JSON arguments.
+	local text = uri + "\"";
+
+	if ( sensitive_path_patterns !in text )
+		return;
+
+	local path = matched_text(text, sensitive_path_patterns);
+	NOTICE([$note=Sensitive_File_Access, $conn=c, $msg=fmt(
+	    "MCP resources/read from %s names a sensitive file", server_desc(c,
+	    rec)), $sub=path, $identifier=cat(c$id$orig_h, c$id$resp_h,
+	    c$id$resp_p, uri), $suppress_for=attack_notice_suppression]);
+	}

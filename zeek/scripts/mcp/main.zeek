@@ -1,0 +1,1068 @@
+##! Model Context Protocol (MCP) analysis over HTTP.
+##!
+##! MCP clients and servers exchange JSON-RPC 2.0 messages over HTTP in two
+##! transports: Streamable HTTP (one POST per message, answered with JSON or an
+##! SSE stream) and the legacy HTTP+SSE transport of 2024-11-05 (``GET /sse``
+##! announces a POST endpoint with ``event: endpoint``; answers come back on
+##! the SSE stream). Both spec eras are recognised: 2025-era sessions
+##! (``initialize``, ``Mcp-Session-Id``, ``MCP-Protocol-Version``) and the
+##! stateless 2026-07-28 revision (``_meta`` on every request, ``Mcp-Method`` and
+##! ``Mcp-Name`` headers, ``server/discover``).
+##!
+##! The script reads bodies from :zeek:see:`http_entity_data` into per-message
+##! buffers bounded by :zeek:see:`MCP::max_body_bytes`, splits SSE streams at
+##! event boundaries as they arrive, and writes one ``mcp.log`` line per
+##! JSON-RPC message. A message only counts as MCP when it carries an MCP
+##! method name, answers a request that did, or has an MCP result shape; bare
+##! JSON-RPC 2.0 (Ethereum nodes, LSP, generic APIs) and MCP-looking headers
+##! alone never produce a line.
+
+@load base/frameworks/notice
+@load base/protocols/http
+@load base/utils/patterns
+
+@load ./json
+
+module MCP;
+
+export {
+	redef enum Log::ID += { LOG };
+
+	## A default logging policy hook for the stream.
+	global log_policy: Log::PolicyHook;
+
+	## One JSON-RPC message of an MCP conversation.
+	type Info: record {
+		## Time the message was seen (the end of its HTTP body or SSE
+		## event).
+		ts: time &log;
+		## Unique ID of the connection that carried the message.
+		uid: string &log;
+		## The connection's 4-tuple; the responder is the MCP server.
+		id: conn_id &log;
+		## ``request``, ``response`` or ``notification``.
+		direction: string &log;
+		## ``client`` or ``server``: the MCP role that sent the message.
+		sender: string &log;
+		## ``streamable_http`` or ``sse`` (legacy HTTP+SSE transport).
+		transport: string &log;
+		## ``2024-11-05``, ``2025`` (2025-03-26 to 2025-11-25) or
+		## ``2026-07-28``; unset when nothing in the exchange tells.
+		spec_era: string &log &optional;
+		## JSON-RPC method: from the body, else the ``Mcp-Method``
+		## header; for a response, the method of the request it answers.
+		method: string &log &optional;
+		## ``Mcp-Name`` header, else the tool or prompt name in the
+		## params of ``tools/call`` or ``prompts/get``.
+		mcp_name: string &log &optional;
+		## JSON-RPC id as text.
+		jsonrpc_id: string &log &optional;
+		## ``Mcp-Session-Id`` header or the legacy ``session_id`` /
+		## ``sessionId`` query value.
+		session_id: string &log &optional;
+		## ``MCP-Protocol-Version`` header, ``_meta``
+		## ``io.modelcontextprotocol/protocolVersion``, the
+		## ``protocolVersion`` of ``initialize``, or what the session
+		## negotiated earlier.
+		protocol_version: string &log &optional;
+		## ``clientInfo`` name (``initialize`` params or ``_meta``).
+		client_name: string &log &optional;
+		## ``clientInfo`` version.
+		client_version: string &log &optional;
+		## ``serverInfo`` name of an ``initialize`` or
+		## ``server/discover`` result, or remembered for the server.
+		server_name: string &log &optional;
+		## ``serverInfo`` version.
+		server_version: string &log &optional;
+		## Tool names of a ``tools/list`` result (at most
+		## :zeek:see:`MCP::max_tool_names`).
+		tool_names: vector of string &log &optional;
+		## Number of tools in a ``tools/list`` result.
+		tools_count: count &log &optional;
+		## SHA-256 (hex) over the sorted raw tool definitions of a
+		## ``tools/list`` result.
+		tools_hash: string &log &optional;
+		## ``uri`` of a ``resources/read`` request.
+		resource_uri: string &log &optional;
+		## HTTP method of the request that carried or caused the message.
+		http_method: string &log &optional;
+		## Path of the HTTP request, without its query.
+		path: string &log &optional;
+		## HTTP status code of the response.
+		status_code: count &log &optional;
+		## JSON-RPC error code of an error response.
+		error_code: int &log &optional;
+		## JSON-RPC error message (at most 256 bytes).
+		error_message: string &log &optional;
+		## Whether the HTTP request carried an ``Authorization`` header.
+		auth_present: bool &log &default=F;
+		## Scheme of that header (``Bearer``, ``Basic`` ...); the
+		## credential itself is never kept.
+		auth_scheme: string &log &optional;
+		## Whether the message was part of a JSON-RPC batch.
+		batch: bool &log &default=F;
+	};
+
+	## Largest HTTP body (or pending SSE event) buffered per message, in
+	## bytes. Longer bodies are cut; what was buffered is still parsed.
+	option max_body_bytes = 131072;
+
+	## An SSE stream is given up after this many events without a
+	## JSON-RPC message or an ``endpoint`` event, so that long non-MCP
+	## streams (LLM chat, notifications) cost nothing.
+	option sse_probe_events = 20;
+
+	## Servers (responders) whose traffic is not analysed.
+	option ignore_hosts: set[subnet] = set();
+
+	## Server ports whose traffic is not analysed.
+	option ignore_ports: set[port] = set();
+
+	## Known, approved MCP servers. Their messages are logged and checked
+	## for attacks, but :zeek:see:`MCP::Server_Detected` is not raised
+	## for them and ambiguous methods (``ping``) count as MCP at once.
+	option known_mcp_hosts: set[addr] = set();
+
+	## How long a request waits for its response (used to name the
+	## method of responses and to pair legacy SSE answers).
+	option pending_timeout = 5min;
+
+	## Largest number of requests waiting for an answer, over all
+	## connections.
+	option max_pending = 50000;
+
+	## Largest number of sessions and servers remembered.
+	option max_tracked = 50000;
+
+	## How long session facts (negotiated version, client and server
+	## names) are kept after their last use.
+	option session_expire = 1hr;
+
+	## How long server facts (server name, version) are kept after their
+	## last use.
+	option server_expire = 1day;
+
+	## Most tool names written in one ``mcp.log`` line.
+	option max_tool_names = 64;
+
+	## Methods that only MCP uses. ``initialize`` additionally needs a
+	## ``protocolVersion`` in its params (LSP has an ``initialize`` too)
+	## and ``ping`` needs a server already known to speak MCP.
+	option mcp_methods: set[string] = {
+		"initialize",
+		"notifications/initialized",
+		"ping",
+		"tools/list",
+		"tools/call",
+		"resources/list",
+		"resources/read",
+		"resources/templates/list",
+		"resources/subscribe",
+		"resources/unsubscribe",
+		"prompts/list",
+		"prompts/get",
+		"completion/complete",
+		"logging/setLevel",
+		"sampling/createMessage",
+		"elicitation/create",
+		"roots/list",
+		"server/discover",
+		"subscriptions/listen",
+		"tasks/get",
+		"tasks/list",
+		"tasks/result",
+		"tasks/cancel",
+		"notifications/cancelled",
+		"notifications/progress",
+		"notifications/message",
+		"notifications/resources/updated",
+		"notifications/resources/list_changed",
+		"notifications/tools/list_changed",
+		"notifications/prompts/list_changed",
+		"notifications/roots/list_changed",
+		"notifications/elicitation/complete",
+		"notifications/tasks/status",
+	};
+
+	## Error messages of the official SDKs' HTTP transports. A JSON-RPC
+	## error carrying one of them is MCP even without a known request.
+	const sdk_error_messages = /Not Acceptable: Client must accept|Mcp-Session-Id header is required|Missing session ID|No valid session ID provided|Session not found/
+	    &redef;
+
+	## Raised for every MCP message once its log record is complete (for
+	## requests: when the HTTP status of the answer is known).
+	global message: event(c: connection, rec: Info);
+
+	## Raised for a ``tools/list`` result. *server* names the server
+	## endpoint (``addr:port/path``, plus ``#cursor`` for later pages);
+	## *tools* holds the raw JSON definition of each tool.
+	global tools_listed: event(c: connection, rec: Info, server: string,
+	    tools: vector of string);
+
+	## Raised for a ``tools/call`` request. *arguments* is the raw JSON
+	## of the call's arguments (bounded by the body limit, never logged).
+	global tool_call: event(c: connection, rec: Info, tool: string,
+	    arguments: string);
+
+	## Raised for a ``resources/read`` request.
+	global resource_read: event(c: connection, rec: Info, uri: string);
+
+	## Raised for the first MCP message to or from a server endpoint that
+	## is not yet known (per address and port, while remembered).
+	global server_seen: event(c: connection, rec: Info);
+
+	## Event that can be handled to access the MCP record as it is sent
+	## to the logging framework.
+	global log_mcp: event(rec: Info);
+}
+
+# Parsing state of one HTTP message (request or reply).
+type MsgState: record {
+	# 0: not parsed, 1: JSON body, 2: SSE stream.
+	kind: count &default=0;
+	content_type: string &default="";
+	in_body: bool &default=F;
+	buf: string &default="";
+	overflow: bool &default=F;
+	sse_events: count &default=0;
+	sse_useful: bool &default=F;
+	mcp_method: string &optional;
+	mcp_name: string &optional;
+	session_id: string &optional;
+	protocol_version: string &optional;
+	auth_scheme: string &optional;
+	auth: bool &default=F;
+};
+
+# Per-connection state.
+type State: record {
+	req: MsgState;
+	resp: MsgState;
+	http_method: string &default="";
+	path: string &default="";
+	# Legacy HTTP+SSE session id: from the POST query, or from the
+	# endpoint event of a GET stream; empty if none.
+	legacy_session: string &default="";
+	# This connection carries a legacy SSE stream (endpoint event seen).
+	legacy_stream: bool &default=F;
+	# HTTP status of the current answer; 0 until it is known.
+	status_code: count &default=0;
+	# Request records of the current transaction, written once the
+	# status of the answer is known.
+	held: vector of Info;
+};
+
+# What a request left behind for its response.
+type Pending: record {
+	method: string;
+	name: string &optional;
+	auth: bool &default=F;
+	auth_scheme: string &optional;
+	client_name: string &optional;
+	client_version: string &optional;
+	protocol_version: string &optional;
+	cursor: string &optional;
+};
+
+# What a session negotiated.
+type SessionFacts: record {
+	protocol_version: string &optional;
+	client_name: string &optional;
+	client_version: string &optional;
+};
+
+# What a server said about itself.
+type ServerFacts: record {
+	name: string &optional;
+	version: string &optional;
+};
+
+redef record connection += {
+	mcp_state: State &optional;
+};
+
+# Requests waiting for their answer: [client, server, server port,
+# sender-tagged raw JSON-RPC id].
+global pending: table[addr, addr, port, string] of Pending
+    &create_expire=pending_timeout;
+
+# Sessions: "server-addr:port|session-id" -> facts.
+global sessions: table[string] of SessionFacts &read_expire=session_expire;
+
+# Servers that spoke MCP.
+global servers: table[addr, port] of ServerFacts &read_expire=server_expire;
+
+const sse_boundary = /\r\n\r\n|\n\n|\r\r/;
+const line_break = /\r\n|\n|\r/;
+
+event zeek_init() &priority=5
+	{
+	Log::create_stream(MCP::LOG, Log::Stream($columns=Info, $ev=log_mcp,
+	    $path="mcp", $policy=log_policy));
+	}
+
+function ignored(c: connection): bool
+	{
+	return c$id$resp_h in ignore_hosts || c$id$resp_p in ignore_ports;
+	}
+
+function new_msg_state(): MsgState
+	{
+	local m: MsgState;
+	return m;
+	}
+
+function get_state(c: connection): State
+	{
+	if ( ! c?$mcp_state )
+		{
+		local held: vector of Info;
+		c$mcp_state = State($req=new_msg_state(), $resp=new_msg_state(), $held=held);
+		}
+
+	return c$mcp_state;
+	}
+
+function session_key(c: connection, sid: string): string
+	{
+	return fmt("%s:%d|%s", c$id$resp_h, port_to_count(c$id$resp_p), sid);
+	}
+
+function server_key(c: connection, path: string): string
+	{
+	return fmt("%s:%d%s", c$id$resp_h, port_to_count(c$id$resp_p), path);
+	}
+
+# The session id of query strings of the legacy transport (Python SDK:
+# session_id, TypeScript SDK: sessionId).
+function query_session(uri: string): string
+	{
+	local m = match_pattern(uri, /[?&](session_id|sessionId)=[^&# ]+/);
+
+	if ( ! m$matched )
+		return "";
+
+	local kv = split_string1(m$str, /=/);
+	return |kv| == 2 ? kv[1] : "";
+	}
+
+function era_of_version(v: string): string
+	{
+	if ( v < "2025-03-26" )
+		return "2024-11-05";
+
+	if ( v < "2026-01-01" )
+		return "2025";
+
+	return "2026-07-28";
+	}
+
+function cap(s: string, n: count): string
+	{
+	return |s| > n ? sub_bytes(s, 1, n) : s;
+	}
+
+function write_rec(c: connection, rec: Info)
+	{
+	Log::write(MCP::LOG, rec);
+	event MCP::message(c, rec);
+	}
+
+function flush_held(c: connection)
+	{
+	local st = c$mcp_state;
+
+	for ( i in st$held )
+		{
+		local rec = st$held[i];
+
+		if ( st$status_code > 0 )
+			rec$status_code = st$status_code;
+
+		write_rec(c, rec);
+		}
+
+	local none: vector of Info;
+	st$held = none;
+	}
+
+# Is the method (with its params) an MCP method?
+function is_mcp_method(c: connection, method: string, params: string): bool
+	{
+	if ( method !in mcp_methods )
+		return F;
+
+	if ( method == "initialize" )
+		return |json_path(params, vector("protocolVersion"))| > 0;
+
+	if ( method == "ping" )
+		return [c$id$resp_h, c$id$resp_p] in servers
+		    || c$id$resp_h in known_mcp_hosts;
+
+	return T;
+	}
+
+# Infers the request method from the shape of a result.
+function method_from_result(result: string): string
+	{
+	local r = json_object(result);
+
+	if ( "serverInfo" in r && "protocolVersion" in r && "capabilities" in r )
+		return "initialize";
+
+	if ( "supportedVersions" in r && "capabilities" in r )
+		return "server/discover";
+
+	if ( "tools" in r )
+		{
+		local tools = json_array(r["tools"]);
+
+		if ( |tools| > 0 && "inputSchema" in json_object(tools[0]) )
+			return "tools/list";
+		}
+
+	return "";
+	}
+
+function remember_server(c: connection, rec: Info)
+	{
+	local h = c$id$resp_h;
+	local pt = c$id$resp_p;
+
+	if ( [h, pt] !in servers )
+		{
+		if ( |servers| >= max_tracked )
+			return;
+
+		local nsf: ServerFacts;
+		servers[h, pt] = nsf;
+		event MCP::server_seen(c, rec);
+		}
+
+	local sf = servers[h, pt];
+
+	if ( rec?$server_name )
+		sf$name = rec$server_name;
+	else if ( sf?$name )
+		rec$server_name = sf$name;
+
+	if ( rec?$server_version )
+		sf$version = rec$server_version;
+	else if ( sf?$version )
+		rec$server_version = sf$version;
+	}
+
+function remember_session(c: connection, rec: Info)
+	{
+	if ( ! rec?$session_id )
+		return;
+
+	local k = session_key(c, rec$session_id);
+
+	if ( k !in sessions )
+		{
+		if ( |sessions| >= max_tracked )
+			return;
+
+		local nss: SessionFacts;
+		sessions[k] = nss;
+		}
+
+	local sf = sessions[k];
+
+	if ( rec?$protocol_version )
+		sf$protocol_version = rec$protocol_version;
+	else if ( sf?$protocol_version )
+		rec$protocol_version = sf$protocol_version;
+
+	if ( rec?$client_name )
+		sf$client_name = rec$client_name;
+	else if ( sf?$client_name )
+		rec$client_name = sf$client_name;
+
+	if ( rec?$client_version )
+		sf$client_version = rec$client_version;
+	else if ( sf?$client_version )
+		rec$client_version = sf$client_version;
+	}
+
+function set_client_info(rec: Info, info: string)
+	{
+	if ( |info| == 0 )
+		return;
+
+	local ci = json_object(info);
+	local name = "name" in ci ? json_string(ci["name"]) : "";
+	local version = "version" in ci ? json_string(ci["version"]) : "";
+
+	if ( |name| > 0 )
+		rec$client_name = cap(name, 256);
+
+	if ( |version| > 0 )
+		rec$client_version = cap(version, 128);
+	}
+
+function set_server_info(rec: Info, info: string)
+	{
+	if ( |info| == 0 )
+		return;
+
+	local si = json_object(info);
+	local name = "name" in si ? json_string(si["name"]) : "";
+	local version = "version" in si ? json_string(si["version"]) : "";
+
+	if ( |name| > 0 )
+		rec$server_name = cap(name, 256);
+
+	if ( |version| > 0 )
+		rec$server_version = cap(version, 128);
+	}
+
+# Facts found in a request's params (both eras).
+function read_params(rec: Info, method: string, params: string)
+	{
+	local p = json_object(params);
+
+	if ( "_meta" in p )
+		{
+		local meta = json_object(p["_meta"]);
+
+		if ( "io.modelcontextprotocol/protocolVersion" in meta
+		    && ! rec?$protocol_version )
+			rec$protocol_version = cap(json_string(
+			    meta["io.modelcontextprotocol/protocolVersion"]),
+			    64);
+
+		if ( "io.modelcontextprotocol/clientInfo" in meta )
+			set_client_info(rec, meta["io.modelcontextprotocol/clientInfo"]);
+		}
+
+	if ( method == "initialize" )
+		{
+		if ( "protocolVersion" in p && ! rec?$protocol_version )
+			rec$protocol_version = cap(json_string(p["protocolVersion"]), 64);
+
+		if ( "clientInfo" in p )
+			set_client_info(rec, p["clientInfo"]);
+		}
+
+	if ( ( method == "tools/call" || method == "prompts/get" )
+	    && "name" in p
+	    && ! rec?$mcp_name )
+		rec$mcp_name = cap(json_string(p["name"]), 256);
+
+	if ( method == "resources/read" && "uri" in p )
+		rec$resource_uri = cap(json_string(p["uri"]), 1024);
+	}
+
+function set_era(c: connection, rec: Info, st: State, m: MsgState,
+    params: string)
+	{
+	if ( rec?$protocol_version )
+		{
+		rec$spec_era = era_of_version(rec$protocol_version);
+		return;
+		}
+
+	if ( m?$mcp_method
+	    || st$req?$mcp_method
+	    || ( rec?$method && ( rec$method == "server/discover" || rec$method == "subscriptions/listen" ) ) )
+		rec$spec_era = "2026-07-28";
+	else if ( rec$transport == "sse" )
+		rec$spec_era = "2024-11-05";
+	else if ( rec?$session_id || ( rec?$method && rec$method == "initialize" ) )
+		rec$spec_era = "2025";
+	}
+
+# The tools of a tools/list result: names, hash and the tools_listed event.
+function read_tools(c: connection, rec: Info, result: string, p: Pending)
+	{
+	local r = json_object(result);
+
+	if ( "tools" !in r )
+		return;
+
+	local tools = json_array(r["tools"]);
+	local names: vector of string;
+	local defs: vector of string;
+	local digests: vector of string;
+
+	for ( i in tools )
+		{
+		local t = json_object(tools[i]);
+		defs[|defs|] = tools[i];
+		local name = "name" in t ? json_string(t["name"]) : "";
+		local desc = "description" in t ? json_string(t["description"]) : "";
+		local schema = "inputSchema" in t ? json_canonical(t["inputSchema"], 16) : "";
+
+		if ( |name| > 0 && |names| < max_tool_names )
+			names[|names|] = cap(name, 128);
+
+		# What a rug pull changes: name, description and parameters.
+		# Key order, whitespace and era-specific extras (title,
+		# annotations, output schema, _meta) do not count.
+		digests[|digests|] = sha256_hash(name, "\x00", desc, "\x00", schema);
+		}
+
+	sort(digests, strcmp);
+	rec$tool_names = names;
+	rec$tools_count = |tools|;
+	rec$tools_hash = sha256_hash(join_string_vec(digests, ","));
+
+	local server = server_key(c, c$mcp_state$path);
+
+	if ( p?$cursor )
+		server = fmt("%s#%s", server, p$cursor);
+
+	event MCP::tools_listed(c, rec, server, defs);
+	}
+
+# One JSON-RPC message (an object, or one element of a batch).
+function read_message(c: connection, is_orig: bool, text: string, batch: bool)
+	{
+	local st = c$mcp_state;
+	local m = is_orig ? st$req : st$resp;
+	local msg = json_object(text);
+
+	if ( "jsonrpc" !in msg )
+		return;
+
+	local has_id = "id" in msg && msg["id"] != "null";
+	local rid = has_id ? msg["id"] : "";
+	local sender = is_orig ? "client" : "server";
+	local method = "";
+	local params = "params" in msg ? msg["params"] : "";
+	local p = Pending($method="");
+	local direction = "";
+
+	if ( "method" in msg )
+		{
+		method = json_string(msg["method"]);
+
+		if ( ! is_mcp_method(c, method, params) )
+			return;
+
+		direction = has_id ? "request" : "notification";
+		}
+	else if ( "result" in msg || "error" in msg )
+		{
+		direction = "response";
+		# A response answers a request of the other side.
+		local pid = ( is_orig ? "s" : "c" ) + rid;
+
+		if ( has_id && [c$id$orig_h, c$id$resp_h, c$id$resp_p, pid] in pending )
+			{
+			p = pending[c$id$orig_h, c$id$resp_h, c$id$resp_p, pid];
+			method = p$method;
+			delete pending[c$id$orig_h, c$id$resp_h, c$id$resp_p, pid];
+			}
+		else if ( "result" in msg )
+			method = method_from_result(msg["result"]);
+
+		if ( method == "" )
+			{
+			# An SDK transport error, or any answer of a server
+			# known to speak MCP, is still MCP.
+			local known = [c$id$resp_h, c$id$resp_p] in servers;
+
+			if ( "error" in msg )
+				{
+				local emsg = json_path(msg["error"], vector("message"));
+
+				if ( ! known && sdk_error_messages !in emsg )
+					return;
+				}
+			else if ( ! known )
+				return;
+			}
+		}
+	else
+		return;
+
+	local rec = Info($ts=network_time(), $uid=c$uid, $id=c$id,
+	    $direction=direction, $sender=sender, $transport="streamable_http");
+	rec$batch = batch;
+
+	if ( st$legacy_stream
+	    || ( |st$legacy_session| > 0 && ! st$req?$session_id && ! st$resp?$session_id ) )
+		rec$transport = "sse";
+
+	if ( method != "" )
+		rec$method = method;
+	else if ( st$req?$mcp_method )
+		rec$method = st$req$mcp_method;
+
+	if ( has_id )
+		rec$jsonrpc_id = cap(json_string(rid), 128);
+
+	if ( |st$http_method| > 0 )
+		rec$http_method = st$http_method;
+
+	if ( |st$path| > 0 )
+		rec$path = st$path;
+
+	# Server messages travel in the answer, whose status is known.
+	if ( ! is_orig && st$status_code > 0 )
+		rec$status_code = st$status_code;
+
+	if ( st$req?$mcp_name )
+		rec$mcp_name = st$req$mcp_name;
+
+	# Session: header of the request, or of the response that created
+	# it, or the legacy query value.
+	if ( st$req?$session_id )
+		rec$session_id = st$req$session_id;
+	else if ( st$resp?$session_id )
+		rec$session_id = st$resp$session_id;
+	else if ( |st$legacy_session| > 0 )
+		rec$session_id = st$legacy_session;
+
+	if ( st$req?$protocol_version )
+		rec$protocol_version = st$req$protocol_version;
+
+	# The HTTP request's credentials; for legacy SSE answers, those of the
+	# POST that carried the request.
+	rec$auth_present = st$req$auth || p$auth;
+
+	if ( st$req?$auth_scheme )
+		rec$auth_scheme = st$req$auth_scheme;
+	else if ( p?$auth_scheme )
+		rec$auth_scheme = p$auth_scheme;
+
+	if ( direction == "response" )
+		{
+		if ( p?$name && ! rec?$mcp_name )
+			rec$mcp_name = p$name;
+
+		if ( p?$client_name )
+			rec$client_name = p$client_name;
+
+		if ( p?$client_version )
+			rec$client_version = p$client_version;
+
+		if ( p?$protocol_version && ! rec?$protocol_version )
+			rec$protocol_version = p$protocol_version;
+
+		if ( "error" in msg )
+			{
+			local err = json_object(msg["error"]);
+
+			if ( "code" in err && /^-?[0-9]+$/ in err["code"] )
+				rec$error_code = to_int(err["code"]);
+
+			if ( "message" in err )
+				rec$error_message = cap(json_string(err["message"]), 256);
+			}
+		else
+			{
+			local result = msg["result"];
+
+			if ( method == "initialize" )
+				{
+				set_server_info(rec, json_path(result, vector("serverInfo")));
+				local pv = json_path(result, vector("protocolVersion"));
+
+				if ( |pv| > 0 )
+					rec$protocol_version = cap(json_string(pv), 64);
+				}
+			else if ( method == "server/discover" )
+				set_server_info(rec, json_path(result, vector("serverInfo")));
+			else if ( method == "tools/list" )
+				read_tools(c, rec, result, p);
+
+			# 2026-07-28 servers name themselves in the _meta of
+			# every result.
+			if ( ! rec?$server_name )
+				set_server_info(rec, json_path(result, vector("_meta",
+				    "io.modelcontextprotocol/serverInfo")));
+			}
+		}
+	else
+		read_params(rec, method, params);
+
+	remember_session(c, rec);
+	remember_server(c, rec);
+	set_era(c, rec, st, m, params);
+
+	if ( direction == "request" && has_id && |pending| < max_pending )
+		{
+		local np = Pending($method=method, $auth=rec$auth_present);
+
+		if ( rec?$auth_scheme )
+			np$auth_scheme = rec$auth_scheme;
+
+		if ( rec?$mcp_name )
+			np$name = rec$mcp_name;
+
+		if ( rec?$client_name )
+			np$client_name = rec$client_name;
+
+		if ( rec?$client_version )
+			np$client_version = rec$client_version;
+
+		if ( rec?$protocol_version )
+			np$protocol_version = rec$protocol_version;
+
+		local cursor = json_path(params, vector("cursor"));
+
+		if ( |cursor| > 0 )
+			np$cursor = cap(json_string(cursor), 128);
+
+		pending[c$id$orig_h, c$id$resp_h, c$id$resp_p, ( is_orig ? "c" : "s" ) + rid] = np;
+		}
+
+	if ( method == "tools/call" && direction == "request" )
+		event MCP::tool_call(c, rec, rec?$mcp_name ? rec$mcp_name : "", json_path(
+		    params, vector("arguments")));
+
+	if ( method == "resources/read" && rec?$resource_uri )
+		event MCP::resource_read(c, rec, rec$resource_uri);
+
+	# Client messages wait for the status of their HTTP answer, except
+	# when that answer has already begun (a client's reply inside an
+	# open stream is a POST of its own, so this is the normal case).
+	if ( is_orig )
+		st$held[|st$held|] = rec;
+	else
+		write_rec(c, rec);
+	}
+
+# A complete JSON text: one message or a batch.
+function read_json(c: connection, is_orig: bool, text: string)
+	{
+	# Cheap filter before any splitting: JSON-RPC names its version.
+	if ( strstr(text, "\"jsonrpc\"") == 0 )
+		return;
+
+	if ( /^[ \t\r\n]*\[/ in text )
+		{
+		local elems = json_array(text);
+
+		for ( i in elems )
+			read_message(c, is_orig, elems[i], T);
+		}
+	else
+		read_message(c, is_orig, text, F);
+	}
+
+# The endpoint event of the legacy transport: "data: /messages/?session_id=..".
+function read_endpoint(c: connection, data: string)
+	{
+	local st = c$mcp_state;
+	st$legacy_stream = T;
+	local sid = query_session(data);
+
+	if ( |sid| > 0 )
+		st$legacy_session = sid;
+	}
+
+# One SSE event (lines up to a blank line).
+function read_sse_event(c: connection, is_orig: bool, block: string)
+	{
+	local m = is_orig ? c$mcp_state$req : c$mcp_state$resp;
+	local lines = split_string(block, line_break);
+	local ev = "";
+	local data = "";
+	local have_data = F;
+
+	for ( i in lines )
+		{
+		local line = lines[i];
+
+		if ( /^data:/ in line )
+			{
+			local d = sub(line, /^data: ?/, "");
+			data = have_data ? data + "\n" + d : d;
+			have_data = T;
+			}
+		else if ( /^event:/ in line )
+			ev = strip(sub(line, /^event: ?/, ""));
+		}
+
+	++m$sse_events;
+
+	if ( ev == "endpoint" && have_data )
+		{
+		m$sse_useful = T;
+		read_endpoint(c, data);
+		return;
+		}
+
+	if ( have_data && strstr(data, "\"jsonrpc\"") > 0 )
+		{
+		m$sse_useful = T;
+		read_json(c, is_orig, data);
+		}
+	}
+
+function feed_sse(c: connection, is_orig: bool, data: string)
+	{
+	local m = is_orig ? c$mcp_state$req : c$mcp_state$resp;
+	local chunk = data;
+
+	if ( m$overflow )
+		{
+		# Skip the rest of an oversized event.
+		local skip = split_string1(chunk, sse_boundary);
+
+		if ( |skip| < 2 )
+			return;
+
+		m$overflow = F;
+		chunk = skip[1];
+		}
+
+	m$buf = m$buf + chunk;
+
+	while ( m$kind == 2 )
+		{
+		local parts = split_string1(m$buf, sse_boundary);
+
+		if ( |parts| < 2 )
+			break;
+
+		m$buf = parts[1];
+		read_sse_event(c, is_orig, parts[0]);
+
+		if ( ! m$sse_useful && m$sse_events >= sse_probe_events )
+			{
+			# Not an MCP stream: stop buffering it.
+			m$kind = 0;
+			m$buf = "";
+			}
+		}
+
+	if ( |m$buf| > max_body_bytes )
+		{
+		m$buf = "";
+		m$overflow = T;
+		}
+	}
+
+event http_request(c: connection, method: string, original_URI: string,
+    unescaped_URI: string, version: string)
+	{
+	if ( ignored(c) )
+		return;
+
+	local st = get_state(c);
+
+	# A request whose answer never came.
+	if ( |st$held| > 0 )
+		flush_held(c);
+
+	st$req = new_msg_state();
+	st$resp = new_msg_state();
+	st$status_code = 0;
+	st$http_method = method;
+	local pq = split_string1(original_URI, /\?/);
+	st$path = cap(pq[0], 512);
+	local sid = query_session(original_URI);
+
+	# A GET stream of the legacy transport keeps the session its endpoint
+	# event announced.
+	if ( |sid| > 0 )
+		st$legacy_session = sid;
+	else if ( ! st$legacy_stream )
+		st$legacy_session = "";
+	}
+
+event http_reply(c: connection, version: string, code: count, reason: string)
+	{
+	if ( ! c?$mcp_state )
+		return;
+
+	local st = c$mcp_state;
+
+	if ( code >= 100 && code < 200 )
+		return;
+
+	st$resp = new_msg_state();
+	st$status_code = code;
+
+	if ( |st$held| > 0 )
+		flush_held(c);
+	}
+
+event http_header(c: connection, is_orig: bool, original_name: string,
+    name: string, value: string)
+	{
+	if ( ! c?$mcp_state )
+		return;
+
+	local m = is_orig ? c$mcp_state$req : c$mcp_state$resp;
+
+	# Headers of nested MIME parts are not ours.
+	if ( m$in_body )
+		return;
+
+	if ( name == "CONTENT-TYPE" )
+		m$content_type = to_lower(value);
+	else if ( name == "MCP-METHOD" )
+		m$mcp_method = cap(value, 128);
+	else if ( name == "MCP-NAME" )
+		m$mcp_name = cap(value, 256);
+	else if ( name == "MCP-SESSION-ID" )
+		m$session_id = cap(value, 256);
+	else if ( name == "MCP-PROTOCOL-VERSION" )
+		m$protocol_version = cap(value, 64);
+	else if ( name == "AUTHORIZATION" && is_orig )
+		{
+		m$auth = T;
+		m$auth_scheme = cap(split_string1(strip(value), / /)[0], 32);
+		}
+	}
+
+event http_entity_data(c: connection, is_orig: bool, length: count,
+    data: string)
+	{
+	if ( ! c?$mcp_state )
+		return;
+
+	local m = is_orig ? c$mcp_state$req : c$mcp_state$resp;
+
+	if ( ! m$in_body )
+		{
+		m$in_body = T;
+
+		if ( /event-stream/ in m$content_type )
+			m$kind = 2;
+		else if ( /json/ in m$content_type )
+			m$kind = 1;
+		}
+
+	if ( m$kind == 1 )
+		{
+		if ( |m$buf| >= max_body_bytes )
+			return;
+
+		m$buf = m$buf + data;
+
+		if ( |m$buf| > max_body_bytes )
+			m$buf = sub_bytes(m$buf, 1, max_body_bytes);
+		}
+	else if ( m$kind == 2 )
+		feed_sse(c, is_orig, data);
+	}
+
+event http_message_done(c: connection, is_orig: bool, stat: http_message_stat)
+	{
+	if ( ! c?$mcp_state )
+		return;
+
+	local m = is_orig ? c$mcp_state$req : c$mcp_state$resp;
+
+	if ( m$kind == 1 && |m$buf| > 0 )
+		read_json(c, is_orig, m$buf);
+	else if ( m$kind == 2 && |m$buf| > 0 && ! m$overflow )
+		read_sse_event(c, is_orig, m$buf);
+
+	m$kind = 0;
+	m$buf = "";
+	}
+
+event connection_state_remove(c: connection)
+	{
+	if ( c?$mcp_state && |c$mcp_state$held| > 0 )
+		flush_held(c);
+	}
