@@ -13,6 +13,7 @@ OpenSearch and Elasticsearch without Painless, SQL or an alerting plugin.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -47,18 +48,16 @@ class InstanceAggregate:
     key: str
     raw_keys: set[str] = field(default_factory=set)
     counts: dict[str, int] = field(default_factory=dict)
-    refs: dict[str, list[str]] = field(default_factory=dict)
+    refs: list[str] = field(default_factory=list)
     first_seen: str | None = None
     last_seen: str | None = None
     facts: dict[str, set[Any]] = field(default_factory=dict)
 
-    def merge_bucket(self, raw_key: str, bucket: dict[str, Any], max_refs: int) -> None:
+    def merge_bucket(self, raw_key: str, bucket: dict[str, Any]) -> None:
         self.raw_keys.add(raw_key)
         for type_bucket in bucket["types"]["buckets"]:
             etype = type_bucket["key"]
             self.counts[etype] = self.counts.get(etype, 0) + type_bucket["doc_count"]
-            ids = [hit["_id"] for hit in type_bucket["refs"]["hits"]["hits"]]
-            self.refs[etype] = sorted(set(self.refs.get(etype, [])) | set(ids))[:max_refs]
         first, last = bucket["first"].get("value_as_string"), bucket["last"].get("value_as_string")
         if first and (self.first_seen is None or first < self.first_seen):
             self.first_seen = first
@@ -156,9 +155,7 @@ class Correlator:
 
     def aggregate(self, raw_keys: set[str], hosts: HostMap) -> dict[str, InstanceAggregate]:
         aggs: dict[str, Any] = {
-            "types": {"terms": {"field": "mcpeeker.evidence.type", "size": 10},
-                      "aggs": {"refs": {"top_hits": {"size": self.max_refs, "_source": False,
-                                                     "sort": [{"@timestamp": "desc"}]}}}},
+            "types": {"terms": {"field": "mcpeeker.evidence.type", "size": 10}},
             "first": {"min": {"field": "@timestamp"}},
             "last": {"max": {"field": "@timestamp"}},
         }
@@ -173,23 +170,12 @@ class Correlator:
                 raw = bucket["key"]["key"]
                 resolved = resolve(raw, hosts)
                 instance = instances.setdefault(resolved, InstanceAggregate(resolved))
-                instance.merge_bucket(raw, bucket, self.max_refs)
+                instance.merge_bucket(raw, bucket)
         return instances
 
     def existing_findings(self) -> dict[str, dict[str, Any]]:
         self.client.indices.refresh(index=self.findings)
         return {hit["_id"]: hit["_source"] for hit in self._scan(self.findings, {"match_all": {}}, "finding.id")}
-
-    def read_watermark(self) -> datetime | None:
-        doc = self.client.get(index=self.state, id=WATERMARK_ID, ignore=[404])
-        if not doc.get("found"):
-            return None
-        return parse_iso(doc["_source"]["value"]["at"])
-
-    def write_watermark(self, moment: datetime) -> None:
-        self.client.index(index=self.state, id=WATERMARK_ID,
-                          body={"@timestamp": iso(utcnow()), "name": WATERMARK_ID, "value": {"at": iso(moment)}},
-                          refresh="wait_for")
 
     # --- building findings ---------------------------------------------------------------
     def _facts_for_matching(self, instance: InstanceAggregate) -> InstanceFacts:
@@ -251,7 +237,7 @@ class Correlator:
                     "tools": {"names": sorted(set(instance.values("tool")) | set(instance.values("tools")))[:50]}},
             "evidence": {"types": sorted(present), "total": sum(instance.counts.get(t, 0) for t in EVIDENCE_TYPES),
                          **{t: instance.counts.get(t, 0) for t in EVIDENCE_TYPES},
-                         "refs": sorted({r for refs in instance.refs.values() for r in refs}),
+                         "refs": list(instance.refs),
                          "sources": instance.values("module")},
             "attack": {"types": sorted(attacks)},
             "registry": self._registry_fields(entry, now),
@@ -303,7 +289,47 @@ class Correlator:
         return text
 
     # --- the cycle -----------------------------------------------------------------------
+    def read_state(self) -> dict[str, Any]:
+        doc = self.client.get(index=self.state, id=WATERMARK_ID, ignore=[404])
+        return doc["_source"]["value"] if doc.get("found") else {}
+
+    def write_state(self, value: dict[str, Any]) -> None:
+        # get-by-id is real-time, so the state needs no refresh.
+        self.client.index(index=self.state, id=WATERMARK_ID,
+                          body={"@timestamp": iso(utcnow()), "name": WATERMARK_ID, "value": value})
+
+    def findings_by_id(self, ids: set[str]) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        ordered = sorted(ids)
+        for start in range(0, len(ordered), 1000):
+            response = self.client.mget(index=self.findings, body={"ids": ordered[start:start + 1000]})
+            found.update({d["_id"]: d["_source"] for d in response["docs"] if d.get("found")})
+        return found
+
+    def network_findings(self) -> Iterator[tuple[str, str]]:
+        query = {"term": {"instance.kind": "net"}}
+        self.client.indices.refresh(index=self.findings)
+        for hit in self._scan(self.findings, query, "finding.id"):
+            yield hit["_id"], hit["_source"]["instance"]["key"]
+
+    def attach_refs(self, docs: list[dict[str, Any]]) -> None:
+        """Evidence references (newest first) for the findings about to be written: one msearch per 200."""
+        if self.max_refs <= 0:
+            return
+        for start in range(0, len(docs), 200):
+            batch = docs[start:start + 200]
+            body: list[dict[str, Any]] = []
+            for doc in batch:
+                body.append({"index": self.events, "ignore_unavailable": True, "allow_no_indices": True})
+                body.append({"size": self.max_refs, "_source": False, "sort": [{"@timestamp": "desc"}],
+                             "query": {"terms": {"mcpeeker.instance.key": doc["instance"]["raw_keys"]}}})
+            for doc, response in zip(batch, self.client.msearch(body=body)["responses"]):
+                ids = [hit["_id"] for hit in response.get("hits", {}).get("hits", [])]
+                if ids:
+                    doc.setdefault("evidence", {})["refs"] = ids
+
     def run_once(self, actor: Actor | None = None) -> CycleResult:
+        from ..client import bulk_helper
         from ..registry.store import Registry
 
         started = utcnow()
@@ -312,44 +338,44 @@ class Correlator:
                             int(self.config.registry.get("default_ttl_days", 90)))
         expired = registry.expire_due()
         entries = registry.all()
-        watermark = self.read_watermark()
+        state = self.read_state()
+        watermark = parse_iso(state["at"]) if state.get("at") else None
         since = (watermark - self.overlap) if watermark else (started - self.lookback)
         hosts = self.host_map()
-        existing = self.existing_findings()
+        registry_fp, hosts_fp = _registry_fingerprint(entries, started), hosts.fingerprint()
 
         touched = {resolve(k, hosts) for k in self.touched_keys(since)}
         stale_ids: set[str] = set()
-        for fid, doc in existing.items():
-            key = doc.get("instance", {}).get("key", "")
-            if resolve(key, hosts) != key:  # a network-only instance whose host is now known
-                touched.add(resolve(key, hosts))
-                stale_ids.add(fid)
+        if hosts_fp != state.get("hosts_fp"):
+            # New host addresses: network-only findings whose server is now a known host merge into it.
+            for fid, key in self.network_findings():
+                if resolve(key, hosts) != key:
+                    touched.add(resolve(key, hosts))
+                    stale_ids.add(fid)
         raw = set().union(*(raw_keys_of(k, hosts) for k in touched)) if touched else set()
         fresh = self.aggregate(raw, hosts)
+        fresh_docs = [d for d in (self.build_finding(i, entries, started) for i in fresh.values()) if d]
+        fresh_ids = {d["finding"]["id"] for d in fresh_docs}
 
-        written = 0
-        actions: list[dict[str, Any]] = []
-        # Touched instances get fresh facts; every other finding is re-scored from its stored facts.
-        for key, instance in fresh.items():
-            doc = self.build_finding(instance, entries, started)
-            if doc and _differs(existing.get(doc["finding"]["id"]), doc):
-                actions.append(_upsert(self.findings, doc, started))
-        fresh_ids = {finding_id(k) for k in fresh}
-        for fid, old in existing.items():
-            if fid in fresh_ids or fid in stale_ids:
-                continue
-            doc = self.rescore_stored(old, entries, started)
-            if _differs(old, doc):
-                actions.append(_upsert(self.findings, doc, started))
-        for fid in stale_ids - fresh_ids:
-            actions.append({"_op_type": "delete", "_index": self.findings, "_id": fid})
+        # A changed registry (or a passing expiry date) can change any finding: re-score them all from
+        # their stored facts. Otherwise only the touched findings are read back.
+        rescore_all = registry_fp != state.get("registry_fp")
+        existing = self.existing_findings() if rescore_all else self.findings_by_id(fresh_ids)
+        changed = [d for d in fresh_docs if _differs(existing.get(d["finding"]["id"]), d, ignore_refs=True)]
+        self.attach_refs(changed)
+        if rescore_all:
+            for fid, old in existing.items():
+                if fid not in fresh_ids and fid not in stale_ids:
+                    doc = self.rescore_stored(old, entries, started)
+                    if _differs(old, doc):
+                        changed.append(doc)
+        actions = [_upsert(self.findings, doc, started) for doc in changed]
+        actions += [{"_op_type": "delete", "_index": self.findings, "_id": fid} for fid in stale_ids - fresh_ids]
         if actions:
-            from ..client import bulk_helper
-
-            bulk_helper(self.settings).bulk(self.client, actions, refresh="wait_for", raise_on_error=True)
-            written = sum(1 for a in actions if a["_op_type"] == "index")
-        self.write_watermark(started)
-        return CycleResult(len(touched), len(existing) + len(fresh_ids - set(existing)), written,
+            bulk_helper(self.settings).bulk(self.client, actions, raise_on_error=True, refresh=False)
+        self.write_state({"at": iso(started), "registry_fp": registry_fp, "hosts_fp": hosts_fp})
+        total = len(existing) if rescore_all else self.client.count(index=self.findings)["count"]
+        return CycleResult(len(touched), total + len(fresh_ids - set(existing)), len(changed),
                            len(stale_ids - fresh_ids), expired, utcnow().timestamp() - clock)
 
     def rescore_stored(self, old: dict[str, Any], entries: list[dict[str, Any]], now: datetime) -> dict[str, Any]:
@@ -357,7 +383,7 @@ class Correlator:
         instance = InstanceAggregate(old["instance"]["key"], set(old["instance"].get("raw_keys", [])))
         evidence = old.get("evidence", {})
         instance.counts = {t: evidence.get(t, 0) for t in EVIDENCE_TYPES}
-        instance.refs = {"all": evidence.get("refs", [])}
+        instance.refs = list(evidence.get("refs", []))
         instance.first_seen, instance.last_seen = old.get("first_seen"), old.get("last_seen")
         mcp = old.get("mcp", {})
         stored = {
@@ -385,14 +411,27 @@ def _drop_empty(value: Any) -> Any:
     return value
 
 
-def _comparable(doc: dict[str, Any] | None) -> dict[str, Any] | None:
+def _comparable(doc: dict[str, Any] | None, ignore_refs: bool) -> dict[str, Any] | None:
     if doc is None:
         return None
-    return {k: v for k, v in doc.items() if k != "updated"}
+    out = {k: v for k, v in doc.items() if k != "updated"}
+    if ignore_refs and "evidence" in out:
+        out["evidence"] = {k: v for k, v in out["evidence"].items() if k != "refs"}
+    return out
 
 
-def _differs(old: dict[str, Any] | None, new: dict[str, Any]) -> bool:
-    return _comparable(old) != _comparable(new)
+def _differs(old: dict[str, Any] | None, new: dict[str, Any], ignore_refs: bool = False) -> bool:
+    """Freshly aggregated findings carry no refs yet: they are fetched only for findings that changed."""
+    return _comparable(old, ignore_refs) != _comparable(new, ignore_refs)
+
+
+def _registry_fingerprint(entries: list[dict[str, Any]], now: datetime) -> str:
+    """Changes whenever any entry is added, changes state, or crosses its expiry date."""
+    import hashlib
+
+    parts = sorted(f"{e['entry_id']}|{effective_status(e, now)}|{e.get('expires')}|{json.dumps(e.get('host'), sort_keys=True)}|"
+                   f"{json.dumps(e.get('server'), sort_keys=True)}|{e.get('owner')}|{e.get('team')}" for e in entries)
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
 def _upsert(index: str, doc: dict[str, Any], now: datetime) -> dict[str, Any]:

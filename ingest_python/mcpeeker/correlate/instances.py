@@ -59,6 +59,10 @@ class HostMap:
                 self.ambiguous.add(ip)
             self.by_ip.setdefault(ip, host_id)
 
+    def fingerprint(self) -> str:
+        joined = sorted(f"{ip}={host}" for ip, host in self.by_ip.items() if ip not in self.ambiguous)
+        return hashlib.sha256("\n".join(joined).encode()).hexdigest()[:16]
+
     def host_for(self, ip: str) -> str | None:
         return None if ip in self.ambiguous else self.by_ip.get(ip)
 

@@ -1,0 +1,202 @@
+"""`mcpeeker-agent scan`: find MCP configs, processes and listeners; print, save or ship one NDJSON report."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import yaml
+
+from . import __version__
+from .clients import OS_NAMES, TableError, load_table
+from .discovery import DEFAULT_MAX_DEPTH, DEFAULT_MAX_ENTRIES
+from .explain import explain
+from .parsers import DEFAULT_MAX_BYTES
+from .scanner import ScanOptions, Scanner, current_os
+from .state import default_state_path
+
+DEMO_KEY = b"mcpeeker-demo-site-key"
+_CONFIG_KEYS = {"site_key": str, "homes": list, "project_roots": list, "max_depth": int, "max_files": int,
+                "max_bytes": int, "probe": bool, "probe_max": int, "probe_timeout": (int, float), "state": str,
+                "clients_table": str}
+
+
+class UsageError(Exception):
+    pass
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mcpeeker-agent", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"mcpeeker-agent {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    scan = sub.add_parser("scan", help="scan this endpoint once (or every --interval seconds)")
+    g = scan.add_argument_group("what to scan")
+    g.add_argument("--home", action="append", type=Path, help="home directory to scan (repeatable; default: yours)")
+    g.add_argument("--all-users", action="store_true", help="scan every home under /home, /Users, C:/Users (and /root)")
+    g.add_argument("--root", type=Path, help="filesystem root for absolute (managed) paths; fixtures use this")
+    g.add_argument("--os", dest="os_name", choices=OS_NAMES, help="path layout to use (default: this machine's)")
+    g.add_argument("--project-root", action="append", type=Path, help="where to look for project configs (default: the homes)")
+    g.add_argument("--max-depth", type=int, help=f"project discovery depth (default {DEFAULT_MAX_DEPTH})")
+    g.add_argument("--max-files", type=int, help=f"project discovery entry bound (default {DEFAULT_MAX_ENTRIES})")
+    g.add_argument("--max-bytes", type=int, help=f"config size cap (default {DEFAULT_MAX_BYTES})")
+    g.add_argument("--clients-table", type=Path, help="client table YAML replacing the built-in one")
+    g.add_argument("--no-processes", action="store_true", help="skip the process scan")
+    g.add_argument("--no-listeners", action="store_true", help="skip listening sockets (and the probe)")
+    g.add_argument("--probe", action="store_true", help="send an MCP initialize to local listeners (127.0.0.1 only)")
+    g.add_argument("--probe-max", type=int, help="at most this many ports probed (default 16)")
+    g.add_argument("--probe-timeout", type=float, help="seconds per probe step (default 0.5)")
+    o = scan.add_argument_group("privacy and state")
+    o.add_argument("--site-key", help="key of every keyed hash (env MCPEEKER_SITE_KEY; agent config; configs/mcpeeker.yaml)")
+    o.add_argument("--agent-config", type=Path, help="agent settings YAML (site_key, homes, project_roots, bounds …)")
+    o.add_argument("--state", type=Path, help=f"fingerprint state file (default {default_state_path()})")
+    o.add_argument("--no-state", action="store_true", help="do not read or write the state file")
+    o.add_argument("--machine-id", help=argparse.SUPPRESS)
+    o.add_argument("--explain", action="store_true", help="show what would be sent, in plain words, and send nothing")
+    out = scan.add_argument_group("output")
+    out.add_argument("-o", "--output", type=Path, help="append NDJSON reports to this file (default: stdout)")
+    out.add_argument("--ship", action="store_true", help="index the evidence into OpenSearch (project connection settings)")
+    out.add_argument("--interval", type=float, help="run as a service: scan every N seconds")
+    out.add_argument("--count", type=int, help="with --interval: stop after N scans")
+    try:
+        from mcpeeker.settings import add_connection_arguments
+
+        add_connection_arguments(scan)
+    except ImportError:  # agent installed without the SIEM package: no --ship
+        pass
+    scan.set_defaults(func=cmd_scan)
+    return parser
+
+
+def load_agent_config(path: Path | None) -> dict[str, Any]:
+    if path is None:
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    except yaml.YAMLError as exc:
+        raise UsageError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise UsageError(f"{path}: top level must be a mapping")
+    for key, value in data.items():
+        if key not in _CONFIG_KEYS:
+            raise UsageError(f"{path}: {key}: unknown setting (known: {', '.join(sorted(_CONFIG_KEYS))})")
+        if not isinstance(value, _CONFIG_KEYS[key]) or (isinstance(value, bool) and _CONFIG_KEYS[key] is int):
+            raise UsageError(f"{path}: {key}: expected {getattr(_CONFIG_KEYS[key], '__name__', 'number')}")
+    return data
+
+
+def resolve_site_key(args: argparse.Namespace, cfg: dict[str, Any]) -> tuple[bytes, str]:
+    """flag > MCPEEKER_SITE_KEY > agent config > configs/mcpeeker.yaml > demo key."""
+    if args.site_key:
+        return args.site_key.encode(), "flag"
+    if os.environ.get("MCPEEKER_SITE_KEY"):
+        return os.environ["MCPEEKER_SITE_KEY"].encode(), "environment"
+    if cfg.get("site_key"):
+        return str(cfg["site_key"]).encode(), "agent config"
+    try:
+        from mcpeeker.settings import resolve
+
+        settings = resolve(None)
+        if settings.site_key:
+            return settings.site_key.encode(), "configs/mcpeeker.yaml"
+    except Exception:  # noqa: BLE001 - a broken SIEM config must not stop the endpoint scan
+        pass
+    return DEMO_KEY, "demo default (set MCPEEKER_SITE_KEY)"
+
+
+def _homes(args: argparse.Namespace, cfg: dict[str, Any], root: Path) -> list[Path]:
+    homes = list(args.home or []) or [Path(h) for h in cfg.get("homes", [])]
+    if args.all_users:
+        for parent in ("home", "Users"):
+            base = root / parent
+            if base.is_dir():
+                homes += [p for p in sorted(base.iterdir()) if p.is_dir() and not p.name.startswith((".", "Public", "Default"))]
+        if (root / "root").is_dir():
+            homes.append(root / "root")
+    return homes or [Path.home()]
+
+
+def options_from_args(args: argparse.Namespace, cfg: dict[str, Any]) -> ScanOptions:
+    root = args.root or Path("/")
+    state = None if args.no_state else (args.state or (Path(cfg["state"]) if cfg.get("state") else default_state_path()))
+    try:
+        table = load_table(args.clients_table or cfg.get("clients_table"))
+    except (OSError, TableError, yaml.YAMLError) as exc:
+        raise UsageError(f"client table: {exc}") from exc
+    roots = args.project_root or ([Path(r) for r in cfg["project_roots"]] if "project_roots" in cfg else None)
+
+    def pick(flag: Any, key: str, default: Any) -> Any:
+        return flag if flag is not None else cfg.get(key, default)
+
+    return ScanOptions(
+        homes=_homes(args, cfg, root), os_name=args.os_name or current_os(), root=root, project_roots=roots,
+        max_depth=pick(args.max_depth, "max_depth", DEFAULT_MAX_DEPTH), max_files=pick(args.max_files, "max_files", DEFAULT_MAX_ENTRIES),
+        max_bytes=pick(args.max_bytes, "max_bytes", DEFAULT_MAX_BYTES), processes=not args.no_processes,
+        listeners=not args.no_listeners, probe=args.probe or bool(cfg.get("probe")),
+        probe_max=pick(args.probe_max, "probe_max", 16), probe_timeout=pick(args.probe_timeout, "probe_timeout", 0.5),
+        state_path=state, machine_id=args.machine_id, table=table)
+
+
+def _emit(report: dict[str, Any], args: argparse.Namespace) -> None:
+    line = json.dumps(report, separators=(",", ":"), ensure_ascii=False)
+    if args.output:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        with args.output.open("a", encoding="utf-8") as handle:
+            handle.write(line + "\n")
+    elif not args.ship:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+    if args.ship:
+        from mcpeeker.settings import resolve
+
+        from .ship import ship
+
+        count = ship(report, resolve(args))
+        print(f"shipped {count} evidence documents", file=sys.stderr)
+
+
+def cmd_scan(args: argparse.Namespace) -> int:
+    cfg = load_agent_config(args.agent_config)
+    options = options_from_args(args, cfg)
+    site_key, key_source = resolve_site_key(args, cfg)
+    runs = 0
+    while True:
+        report = Scanner(options, site_key).run()
+        if args.explain:
+            sys.stdout.write(explain(report, options, key_source))
+            return 0
+        _emit(report, args)
+        runs += 1
+        if not args.interval or (args.count and runs >= args.count):
+            return 0
+        time.sleep(max(0.0, args.interval - report["duration_ms"] / 1000))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except UsageError as exc:
+        print(f"mcpeeker-agent: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # noqa: BLE001 - shipping errors come from many libraries
+        if getattr(args, "ship", False):
+            print(f"mcpeeker-agent: error: shipping failed: {exc}", file=sys.stderr)
+            return 1
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,49 @@
+"""Compiled detection data from data/patterns.yaml (process patterns, secrets, known packages)."""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import yaml
+
+
+@dataclass(frozen=True)
+class Patterns:
+    process: tuple[tuple[str, re.Pattern[str], float], ...]
+    process_exclude: tuple[re.Pattern[str], ...]
+    genai_clients: frozenset[str]
+    stdio_runners: frozenset[str]
+    secrets: tuple[tuple[str, re.Pattern[str]], ...]
+    secret_key_names: re.Pattern[str]
+    secret_reference: re.Pattern[str]
+    placeholders: frozenset[str]
+    known_packages: tuple[str, ...]
+
+    def is_known_package(self, package: str) -> bool:
+        return any(fnmatch.fnmatchcase(package.lower(), p.lower()) for p in self.known_packages)
+
+
+def _raw() -> dict[str, Any]:
+    text = resources.files("mcpeeker_agent").joinpath("data/patterns.yaml").read_text(encoding="utf-8")
+    return yaml.safe_load(text)
+
+
+@lru_cache(maxsize=1)
+def load() -> Patterns:
+    raw = _raw()
+    return Patterns(
+        process=tuple((name, re.compile(rx, re.I), float(score)) for name, (rx, score) in raw["process_patterns"].items()),
+        process_exclude=tuple(re.compile(rx, re.I) for rx in raw["process_exclude"]),
+        genai_clients=frozenset(n.lower() for n in raw["genai_clients"]),
+        stdio_runners=frozenset(n.lower() for n in raw["stdio_runners"]),
+        secrets=tuple((kind, re.compile(rx)) for kind, rx in raw["secret_patterns"].items()),
+        secret_key_names=re.compile(raw["secret_key_names"]),
+        secret_reference=re.compile(raw["secret_reference"]),
+        placeholders=frozenset(v.lower() for v in raw["placeholder_values"]),
+        known_packages=tuple(raw["known_packages"]),
+    )

@@ -1,0 +1,295 @@
+"""One scan: config files -> servers, processes, listeners, optional probe -> one report (a dict that
+follows schemas/agent-event.schema.json)."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from . import SCHEMA, __version__
+from .clients import ClientTable, Layout, default_table
+from .discovery import DEFAULT_MAX_DEPTH, DEFAULT_MAX_ENTRIES, Candidate, project_candidates, user_candidates
+from .network import host_addresses, list_listeners, probe, probe_candidates
+from .parsers import DEFAULT_MAX_BYTES, DEFAULT_MAX_DEPTH as DEFAULT_NESTING, FileInfo, ParseError, parse, read_text
+from .patterns import load as load_patterns
+from .privacy import Hasher, truncate_utf8
+from .processes import ConfiguredCommand, classify, configured_command, list_processes, render, shorten_home
+from .servers import Server, instance_key, iter_definitions, normalise
+from .state import ServerRecord, State, diff
+
+SCORES = {"config": 0.5, "config_disabled": 0.2, "removed": 0.0, "listener": 0.6, "probe": 0.9}
+
+
+@dataclass
+class ScanOptions:
+    homes: list[Path]
+    os_name: str
+    root: Path = Path("/")
+    project_roots: list[Path] | None = None  # None: the homes
+    max_depth: int = DEFAULT_MAX_DEPTH
+    max_files: int = DEFAULT_MAX_ENTRIES
+    max_bytes: int = DEFAULT_MAX_BYTES
+    max_nesting: int = DEFAULT_NESTING
+    processes: bool = True
+    listeners: bool = True
+    probe: bool = False
+    probe_max: int = 16
+    probe_timeout: float = 0.5
+    state_path: Path | None = None
+    machine_id: str | None = None
+    table: ClientTable = field(default_factory=default_table)
+
+
+def current_os() -> str:
+    return {"darwin": "macos", "win32": "windows"}.get(sys.platform, "linux")
+
+
+def machine_id(root: Path = Path("/")) -> str:
+    for candidate in ("etc/machine-id", "var/lib/dbus/machine-id"):
+        try:
+            value = (root / candidate).read_text().strip()
+            if value:
+                return value
+        except OSError:
+            continue
+    if sys.platform == "win32":
+        try:
+            import winreg
+
+            with winreg.OpenKey(winreg.HKEY_LOCAL_MACHINE, r"SOFTWARE\Microsoft\Cryptography") as key:
+                return str(winreg.QueryValueEx(key, "MachineGuid")[0])
+        except OSError:
+            pass
+    return f"node:{uuid.getnode():012x}:{platform.node()}"
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass
+class _Found:
+    candidate: Candidate
+    info: FileInfo
+    server: Server
+    record: ServerRecord
+
+
+class Scanner:
+    def __init__(self, options: ScanOptions, site_key: bytes) -> None:
+        self.opt = options
+        self.hasher = Hasher(site_key)
+        self.patterns = load_patterns()
+        self.host_id = self.hasher.host_id(options.machine_id or machine_id(options.root if options.root != Path("/") else Path("/")))
+        self.errors: list[dict[str, str]] = []
+        self.homes = [str(h) for h in options.homes]
+        self.root = "" if options.root == Path("/") else str(options.root)
+
+    # -- configs -------------------------------------------------------------------------------
+    def _candidates(self) -> list[Candidate]:
+        out: list[Candidate] = []
+        for home in self.opt.homes:
+            out += user_candidates(self.opt.table, Layout(self.opt.os_name, home, self.opt.root))
+        roots = self.opt.project_roots if self.opt.project_roots is not None else self.opt.homes
+        disc = project_candidates(self.opt.table, roots, self.opt.max_depth, self.opt.max_files)
+        self.errors += [{"where": shorten_home(e["where"], self.homes), "error": e["error"]} for e in disc.errors]
+        seen: set[tuple[str, str]] = set()
+        unique: list[Candidate] = []
+        for cand in out + disc.candidates:
+            key = (os.path.normpath(cand.path), cand.spec.client + "/" + ",".join(".".join(k) for k in cand.spec.keys))
+            if key not in seen:
+                seen.add(key)
+                unique.append(cand)
+        return unique
+
+    def _show(self, path: str) -> str:
+        """Path as reported: home shortened to ~, a fixture root stripped back to /."""
+        shown = shorten_home(path, self.homes)
+        if self.root and shown.startswith(self.root):
+            shown = "/" + shown[len(self.root):].lstrip("/\\")
+        return shown
+
+    def _read_configs(self) -> tuple[list[_Found], set[str]]:
+        found: list[_Found] = []
+        unreadable: set[str] = set()
+        for cand in self._candidates():
+            shown = self._show(cand.path)
+            if not os.path.lexists(cand.path):
+                continue
+            try:
+                text, info = read_text(cand.path, self.opt.max_bytes)
+                doc = parse(text, cand.spec.format, self.opt.max_nesting)
+            except ParseError as exc:
+                unreadable.add(shown)
+                self.errors.append({"where": f"config:{shown}", "error": str(exc)})
+                continue
+            for name, key_path, definition in iter_definitions(doc, cand.spec.keys):
+                try:
+                    server = normalise(name, key_path, definition, cand.spec.client, self.hasher, self.patterns)
+                except (TypeError, ValueError, AttributeError) as exc:
+                    self.errors.append({"where": f"config:{shown}:{key_path}.{name}", "error": f"unusable server definition ({type(exc).__name__})"})
+                    continue
+                if server is None:
+                    continue
+                # Claude Code keeps per-project servers under projects.<path>: each is its own instance.
+                label = f"{name}@{shorten_home(key_path, self.homes)}" if key_path else name
+                ikey = instance_key(server, cand.spec.client, self.host_id)
+                rec = ServerRecord(cand.spec.client, cand.spec.scope, shown, label, server.fingerprint, ikey)
+                found.append(_Found(cand, info, server, rec))
+        return found, unreadable
+
+    def _config_evidence(self, item: _Found, change: str) -> dict[str, Any]:
+        s, spec = item.server, item.candidate.spec
+        risk = []
+        if s.secrets:
+            risk.append("committed_secret")
+        if s.package and not self.patterns.is_known_package(s.package):
+            risk.append("unknown_package")
+        config: dict[str, Any] = {
+            "client": spec.client, "scope": spec.scope, "server_name": item.record.name, "transport": s.transport,
+            "env_names": s.env_names, "header_names": s.header_names, "secrets": [h.as_dict() for h in s.secrets],
+            "fingerprint": s.fingerprint, "change": change, "disabled": s.disabled, "format": spec.format,
+        }
+        if s.command:
+            config["command"] = shorten_home(s.command, self.homes)
+            config["args"] = [shorten_home(a, self.homes) for a in s.args]
+        if s.url:
+            config["url"] = s.url
+        if s.package:
+            config["package"] = s.package
+        snippet = {item.record.name: {k: config[k] for k in ("command", "args", "url", "env_names", "header_names") if config.get(k)}}
+        reason = f"{spec.client} {spec.scope} config defines MCP server {item.record.name!r} ({s.transport})"
+        return {
+            "type": "file", "score": SCORES["config_disabled" if s.disabled else "config"], "reason": reason,
+            "snippet": truncate_utf8(json.dumps(snippet, separators=(",", ":"))), "instance_key": item.record.instance_key,
+            "risk": risk, "file": {"path": item.record.path, "mtime": _iso(item.info.mtime), "size": item.info.size},
+            "config": config,
+        }
+
+    @staticmethod
+    def _removed_evidence(rec: ServerRecord) -> dict[str, Any]:
+        return {"type": "file", "score": SCORES["removed"], "reason": f"MCP server {rec.name!r} removed from {rec.client} config",
+                "instance_key": rec.instance_key, "risk": [], "file": {"path": rec.path},
+                "config": {"client": rec.client, "scope": rec.scope, "server_name": rec.name,
+                           "fingerprint": rec.fingerprint, "change": "removed"}}
+
+    # -- the scan ------------------------------------------------------------------------------
+    def run(self) -> dict[str, Any]:
+        started, cpu0 = time.monotonic(), time.process_time()
+        now = time.time()
+        evidence: list[dict[str, Any]] = []
+        found, unreadable = self._read_configs()
+        evidence += self._diff_and_render(found, unreadable)
+        configured = [cc for f in found if f.server.transport == "stdio" and
+                      (cc := configured_command(f"{f.record.client}:{f.record.name}", f.record.instance_key,
+                                                f.server.raw_command, f.server.raw_args, f.server.package))]
+        mcp_pids: dict[int, tuple[str | None, dict[str, Any]]] = {}
+        if self.opt.processes:
+            evidence += self._process_evidence(configured, mcp_pids)
+        listening_ports: list[int] = []
+        if self.opt.listeners:
+            listeners_ev, listening_ports, listeners = self._listener_evidence(mcp_pids)
+            evidence += listeners_ev
+            if self.opt.probe:
+                evidence += self._probe_evidence(listeners, mcp_pids, found)
+        report = {
+            "schema": SCHEMA, "scan_id": uuid.uuid4().hex, "host_id": self.host_id, "timestamp": _iso(now),
+            "agent": {"version": __version__},
+            "host": {"os": self.opt.os_name, "ips": host_addresses(), "listening_ports": listening_ports},
+            "local_score": _combine(e["score"] for e in evidence),
+            "duration_ms": round((time.monotonic() - started) * 1000, 1),
+            "cpu_ms": round((time.process_time() - cpu0) * 1000, 1),
+            "evidence": evidence, "errors": self.errors,
+        }
+        return report
+
+    def _diff_and_render(self, found: list[_Found], unreadable: set[str]) -> list[dict[str, Any]]:
+        previous = State()
+        if self.opt.state_path is not None:
+            previous, problem = State.load(self.opt.state_path)
+            if problem:
+                self.errors.append({"where": "state", "error": problem})
+        changes, removed, nxt = diff(previous, [f.record for f in found], unreadable)
+        if self.opt.state_path is not None:
+            try:
+                nxt.save(self.opt.state_path)
+            except OSError as exc:
+                self.errors.append({"where": "state", "error": f"cannot write state file: {exc.strerror or exc}"})
+        out = [self._config_evidence(f, changes[f.record.key]) for f in found]
+        return out + [self._removed_evidence(r) for r in removed]
+
+    def _process_evidence(self, configured: list[ConfiguredCommand], mcp_pids: dict[int, tuple[str | None, dict[str, Any]]]) -> list[dict[str, Any]]:
+        procs, errors = list_processes()
+        self.errors += errors
+        self_pids = {os.getpid()}
+        matches = classify(procs, configured, self_pids, self.patterns)
+        out = []
+        for m in matches:
+            info = render(m, self.hasher.user_id, self.homes)
+            mcp_pids[m.proc.pid] = (m.instance_key, info)
+            ev: dict[str, Any] = {"type": "process", "score": m.score, "reason": m.reason, "risk": [], "process": info}
+            if m.instance_key:
+                ev["instance_key"] = m.instance_key
+            ev["snippet"] = ev["process"]["cmdline"]
+            out.append(ev)
+        return out
+
+    def _listener_evidence(self, mcp_procs: dict[int, tuple[str | None, dict[str, Any]]]):
+        scan = list_listeners()
+        self.errors += scan.errors
+        ports = sorted({l.port for l in scan.listeners})
+        out = []
+        for l in scan.listeners:
+            if l.pid is None or l.pid not in mcp_procs:
+                continue
+            config_key, proc_info = mcp_procs[l.pid]
+            listener: dict[str, Any] = {"ip": l.ip, "port": l.port, "pid": l.pid, "transport": "tcp"}
+            if config_key:
+                listener["config_instance_key"] = config_key
+            out.append({"type": "listener", "score": SCORES["listener"], "instance_key": f"host:{self.host_id}:port:{l.port}",
+                        "reason": f"MCP server process {l.pid} listens on {l.ip}:{l.port}",
+                        "risk": [] if l.loopback else ["exposed_listener"], "listener": listener,
+                        "process": {k: proc_info[k] for k in ("pid", "name", "exe", "cmdline", "user_id") if k in proc_info}})
+        return out, ports, scan.listeners
+
+    def _probe_evidence(self, listeners, mcp_pids: dict, found: list[_Found]) -> list[dict[str, Any]]:
+        preferred = [l.port for l in listeners if l.pid in mcp_pids]
+        paths: dict[int, str] = {}
+        from urllib.parse import urlsplit
+
+        for f in found:
+            if f.server.url and (parts := urlsplit(f.server.url)).hostname in ("127.0.0.1", "localhost", "::1"):
+                port = parts.port or 80
+                preferred.append(port)
+                paths.setdefault(port, parts.path or "/")
+        out = []
+        deadline = time.monotonic() + max(2.0, self.opt.probe_timeout * 4 * self.opt.probe_max)
+        for port in probe_candidates(listeners, preferred, self.opt.probe_max):
+            if time.monotonic() > deadline:
+                self.errors.append({"where": "probe", "error": "probe time budget exhausted"})
+                break
+            try_paths = (paths[port],) + tuple(p for p in ("/mcp", "/") if p != paths[port]) if port in paths else ("/mcp", "/")
+            result = probe(port, try_paths, self.opt.probe_timeout)
+            if not result.get("ok"):
+                continue
+            res = {k: result[k] for k in ("ok", "server_name", "server_version", "protocol_version", "url") if k in result}
+            out.append({"type": "probe", "score": SCORES["probe"], "instance_key": f"host:{self.host_id}:port:{port}",
+                        "reason": f"MCP initialize on 127.0.0.1:{port} answered by {res.get('server_name')!r}",
+                        "risk": [], "probe": res, "listener": {"ip": "127.0.0.1", "port": port, "transport": "tcp"}})
+        return out
+
+
+def _combine(scores) -> float:
+    """Noisy-OR of the evidence scores: more independent evidence, higher local score."""
+    remaining = 1.0
+    for s in scores:
+        remaining *= 1.0 - max(0.0, min(1.0, float(s)))
+    return round(1.0 - remaining, 4)

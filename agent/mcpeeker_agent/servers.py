@@ -1,0 +1,243 @@
+"""Find server definitions inside a parsed config and normalise them (names only, secrets fingerprinted)."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import shlex
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+from urllib.parse import urlsplit
+
+from .patterns import Patterns, load
+from .privacy import Hasher, SecretHit, redact_args, redact_url, secret_kind
+
+_COMMAND_KEYS = ("command", "cmd", "executable")
+_URL_KEYS = ("url", "serverUrl", "httpUrl", "uri", "endpoint")
+_TYPE_KEYS = ("type", "transport", "transportType")
+_ENV_KEYS = ("env", "envs", "environment")
+_HEADER_KEYS = ("headers", "http_headers", "requestHeaders")
+_TRANSPORTS = {
+    "stdio": "stdio", "local": "stdio", "command": "stdio",
+    "http": "streamable_http", "streamable-http": "streamable_http", "streamable_http": "streamable_http",
+    "streamablehttp": "streamable_http", "remote": "streamable_http", "sse": "sse",
+}
+# Goose extensions that are part of the client itself, not separate servers.
+_INTERNAL_TYPES = {"builtin", "platform", "frontend", "inline_python"}
+_DOCKER_VALUE_FLAGS = {"-e", "--env", "-v", "--volume", "-p", "--publish", "--name", "--network", "--net", "-w",
+                       "--workdir", "--env-file", "-u", "--user", "--mount", "--entrypoint", "--platform", "-l",
+                       "--label", "--cpus", "-m", "--memory", "--add-host", "--pull"}
+_RUNNERS = {"npx", "bunx", "uvx", "pipx", "pnpm", "yarn", "npm", "docker", "podman", "deno", "bun"}
+
+
+@dataclass
+class Server:
+    name: str
+    key_path: str
+    transport: str
+    command: str | None = None
+    args: list[str] = field(default_factory=list)
+    url: str | None = None
+    env_names: list[str] = field(default_factory=list)
+    header_names: list[str] = field(default_factory=list)
+    secrets: list[SecretHit] = field(default_factory=list)
+    fingerprint: str = ""
+    package: str | None = None
+    disabled: bool = False
+    raw_command: str | None = None  # unredacted, kept in memory only to match processes
+    raw_args: list[str] = field(default_factory=list)
+
+
+def iter_definitions(doc: Any, key_paths: tuple[tuple[str, ...], ...]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """(server name, scope label, definition) for every server under any of the key paths.
+
+    The label is empty unless the key path has `*` (Claude Code's projects.<dir>.mcpServers): then it
+    holds the matched keys, so the same name in two projects stays two servers.
+    """
+    for key_path in key_paths:
+        for where, container in _walk(doc, key_path, ()):
+            label = "/".join(w for w, k in zip(where, key_path) if k == "*")
+            if isinstance(container, dict):
+                for name, definition in container.items():
+                    if isinstance(definition, dict):
+                        yield str(name), label, definition
+            elif isinstance(container, list):
+                for i, definition in enumerate(container):
+                    if isinstance(definition, dict):
+                        yield str(definition.get("name") or f"#{i}"), label, definition
+
+
+def _walk(node: Any, path: tuple[str, ...], where: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], Any]]:
+    if not path:
+        yield where, node
+        return
+    if not isinstance(node, dict):
+        return
+    head, rest = path[0], path[1:]
+    if head == "*":
+        for key, child in node.items():
+            yield from _walk(child, rest, where + (str(key),))
+    elif head in node:
+        yield from _walk(node[head], rest, where + (head,))
+
+
+def normalise(name: str, key_path: str, definition: dict[str, Any], client: str, hasher: Hasher,
+              patterns: Patterns | None = None) -> Server | None:
+    """A `Server` for one definition, or None for client-internal entries (Goose builtins)."""
+    p = patterns or load()
+    kind = next((str(definition[k]) for k in _TYPE_KEYS if isinstance(definition.get(k), str)), "")
+    if kind.lower() in _INTERNAL_TYPES:
+        return None
+    command, args, extra_env = _command_and_args(definition)
+    url_key, url = next(((k, definition[k]) for k in _URL_KEYS if isinstance(definition.get(k), str)), (None, None))
+    server = Server(name=name, key_path=key_path, transport=_transport(kind, url_key, url, command, client))
+    server.raw_command, server.raw_args = command, list(args)
+    server.disabled = bool(definition.get("disabled")) or definition.get("enabled") is False
+    env = _mapping_or_names(next((definition[k] for k in _ENV_KEYS if k in definition), None)) | extra_env
+    headers = _mapping_or_names(next((definition[k] for k in _HEADER_KEYS if k in definition), None))
+    # Codex: header values taken from env vars at run time (names only, never secrets in the file).
+    headers.update({h: None for h in _mapping_or_names(definition.get("env_http_headers"))})
+    if isinstance(definition.get("bearer_token_env_var"), str):
+        headers["Authorization"] = None
+    for extra in ("env_vars", "env_keys"):
+        env.update({n: None for n in _mapping_or_names(definition.get(extra))})
+    server.env_names = sorted(env)
+    server.header_names = sorted(headers)
+    secrets: list[SecretHit] = []
+    for env_name, value in env.items():
+        if isinstance(value, str) and (k := secret_kind(value, env_name, p)):
+            secrets.append(SecretHit(k, hasher.secret_fingerprint(value), f"env.{env_name}"))
+    for header, value in headers.items():
+        if isinstance(value, str) and (k := secret_kind(value, header, p)):
+            secrets.append(SecretHit(k, hasher.secret_fingerprint(value), f"headers.{header}"))
+    if command:
+        red_cmd, found = redact_args([command], p)
+        server.command = red_cmd[0]
+        secrets += [SecretHit(k, hasher.secret_fingerprint(v), "command") for k, v in found]
+    red_args, found = redact_args(args, p)
+    server.args = red_args
+    secrets += [SecretHit(k, hasher.secret_fingerprint(v), "args") for k, v in found]
+    if url:
+        if k := secret_kind(url, None, p):
+            secrets.append(SecretHit(k, hasher.secret_fingerprint(url), "url"))
+        server.url = redact_url(url)
+        if server.url != url and not any(s.field == "url" for s in secrets):
+            secrets.append(SecretHit("url_token", hasher.secret_fingerprint(url), "url"))
+    server.secrets = secrets
+    server.package = package_of(command, args)
+    server.fingerprint = hasher.hex("server:" + json.dumps(definition, sort_keys=True, default=str))[:32]
+    return server
+
+
+def _command_and_args(definition: dict[str, Any]) -> tuple[str | None, list[str], dict[str, Any]]:
+    raw = next((definition[k] for k in _COMMAND_KEYS if k in definition), None)
+    extra_env: dict[str, Any] = {}
+    args_value = definition.get("args", [])
+    if isinstance(raw, dict):  # Zed's older {"command": {"path", "args", "env"}}
+        args_value = raw.get("args", args_value)
+        extra_env = _mapping_or_names(raw.get("env"))
+        raw = raw.get("path") or raw.get("command")
+    args = [str(a) for a in args_value] if isinstance(args_value, list) else (shlex.split(args_value) if isinstance(args_value, str) else [])
+    if isinstance(raw, list):
+        parts = [str(x) for x in raw]
+        return (parts[0] if parts else None), parts[1:] + args, extra_env
+    if isinstance(raw, str) and not args and " " in raw.strip():
+        try:  # "command": "npx -y @x/server" written as one string
+            parts = shlex.split(raw)
+            return parts[0], parts[1:], extra_env
+        except ValueError:
+            pass
+    return (str(raw) if raw is not None else None), args, extra_env
+
+
+def _mapping_or_names(value: Any) -> dict[str, Any]:
+    if isinstance(value, dict):
+        return {str(k): v for k, v in value.items()}
+    if isinstance(value, list):
+        out: dict[str, Any] = {}
+        for item in value:
+            if isinstance(item, str):
+                name, sep, val = item.partition("=")
+                out[name] = val if sep else None
+            elif isinstance(item, dict) and "name" in item:
+                out[str(item["name"])] = item.get("value")
+        return out
+    return {}
+
+
+def _transport(kind: str, url_key: str | None, url: str | None, command: str | None, client: str) -> str:
+    if kind and kind.lower() in _TRANSPORTS:
+        return _TRANSPORTS[kind.lower()]
+    if command and not url:
+        return "stdio"
+    if url_key == "httpUrl":
+        return "streamable_http"
+    if url:
+        if client == "gemini_cli" and url_key == "url":
+            return "sse"  # Gemini CLI: `url` is SSE, `httpUrl` streamable HTTP
+        return "sse" if urlsplit(url).path.rstrip("/").endswith("/sse") else "streamable_http"
+    return "stdio"
+
+
+def package_of(command: str | None, args: list[str]) -> str | None:
+    """The package a runner (npx, uvx, docker run …) starts, without its version."""
+    if not command:
+        return None
+    base = command.replace("\\", "/").rsplit("/", 1)[-1].lower().removesuffix(".exe").removesuffix(".cmd")
+    if base not in _RUNNERS:
+        return None
+    rest = list(args)
+    if base in {"pnpm", "yarn", "npm"}:
+        if not rest or rest[0] not in {"dlx", "exec", "x"}:
+            return None
+        rest = rest[1:]
+    if base in {"docker", "podman"}:
+        if "run" not in rest:
+            return None
+        rest = rest[rest.index("run") + 1:]
+    if base == "pipx" and rest[:1] == ["run"]:
+        rest = rest[1:]
+    skip_next = False
+    for i, arg in enumerate(rest):
+        if skip_next:
+            skip_next = False
+            continue
+        if arg in ("--from", "--package", "-p") and base in {"uvx", "npx", "pipx"} and i + 1 < len(rest):
+            return _strip_version(rest[i + 1])
+        if arg.startswith("--package=") or arg.startswith("--from="):
+            return _strip_version(arg.split("=", 1)[1])
+        if arg.startswith("-"):
+            skip_next = base in {"docker", "podman"} and arg in _DOCKER_VALUE_FLAGS
+            continue
+        return _strip_version(arg)
+    return None
+
+
+def _strip_version(spec: str) -> str:
+    if spec.startswith("@"):
+        scope, _, rest = spec[1:].partition("/")
+        return f"@{scope}/{rest.split('@', 1)[0]}" if rest else spec
+    spec = spec.split("==", 1)[0].split(">=", 1)[0].split("@", 1)[0]
+    head, sep, tail = spec.rpartition(":")  # docker image tag
+    return head if sep and "/" not in tail else spec
+
+
+def is_loopback_host(host: str | None) -> bool:
+    if not host:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def instance_key(server: Server, client: str, host_id: str) -> str:
+    if server.url:
+        parts = urlsplit(server.url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        if is_loopback_host(parts.hostname):
+            return f"host:{host_id}:port:{port}"
+        return f"url:{parts.scheme}://{parts.hostname}:{port}{parts.path or '/'}"
+    return f"host:{host_id}:cfg:{client}:{server.name}"

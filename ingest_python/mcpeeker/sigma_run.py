@@ -1,0 +1,189 @@
+"""`mcpeeker sigma run [--every 60s]`: run the Sigma rules (converted with our pySigma pipeline) as
+scheduled queries over mcp-events-* and write one `sigma.match` evidence document per matched event.
+
+Ids are deterministic (rule id + matched document), so overlapping windows and re-runs overwrite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+import yaml
+
+from .client import bulk_helper, make_client
+from .config import REPO_ROOT
+from .errors import MCPeekerError
+from .ingest.ids import document_id, events_index
+from .settings import Settings, add_connection_arguments, resolve
+
+DEFAULT_SIGMA_DIR = REPO_ROOT / "sigma"
+# Fields copied from the matched document, so correlation can attach the match to its instance.
+CARRY = ("host", "user", "process", "file", "destination", "source", "network", "mcp", "url")
+LEVEL_SCORE = {"informational": 0.1, "low": 0.3, "medium": 0.5, "high": 0.7, "critical": 0.9}
+LEVEL_CONFIDENCE = {"informational": "low", "low": "low", "medium": "medium", "high": "high", "critical": "high"}
+LEVEL_SEVERITY = {"informational": 1, "low": 21, "medium": 47, "high": 73, "critical": 99}
+
+
+@dataclass(frozen=True)
+class CompiledRule:
+    stem: str
+    id: str
+    title: str
+    level: str
+    query: str
+    evidence_type: str
+    attack_type: str | None
+    tags: tuple[str, ...]
+
+
+def parse_every(text: str) -> float:
+    """'60s', '5m', '1h' or plain seconds."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*", text)
+    if not m:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a duration such as 60s, 5m or 1h")
+    return float(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[m.group(2)]
+
+
+def compile_rules(sigma_dir: Path, backend: str) -> list[CompiledRule]:
+    """Convert every rule under sigma_dir/rules with the pipeline sigma_dir/pipelines/mcpeeker.yaml."""
+    try:
+        from sigma.collection import SigmaCollection
+        from sigma.processing.pipeline import ProcessingPipeline
+    except ImportError as exc:
+        raise MCPeekerError("sigma run needs the extra: pip install 'mcpeeker[sigma]'") from exc
+    if backend == "elasticsearch":
+        from sigma.backends.elasticsearch import LuceneBackend as Backend
+    else:
+        from sigma.backends.opensearch import OpensearchLuceneBackend as Backend
+    pipeline_path = sigma_dir / "pipelines" / "mcpeeker.yaml"
+    rules_dir = sigma_dir / "rules"
+    if not rules_dir.is_dir() or not pipeline_path.is_file():
+        raise MCPeekerError(f"{sigma_dir}: expected rules/*.yml and pipelines/mcpeeker.yaml (use --sigma-dir)")
+    pipeline = ProcessingPipeline.from_yaml(pipeline_path.read_text(encoding="utf-8"))
+    weights = _weights(sigma_dir / "evidence.yaml")
+    out: list[CompiledRule] = []
+    for path in sorted(rules_dir.glob("*.yml")):
+        try:
+            collection = SigmaCollection.from_yaml(path.read_text(encoding="utf-8"))
+            rule = collection.rules[0]
+            query = Backend(processing_pipeline=pipeline).convert(collection)[0]
+        except Exception as exc:  # noqa: BLE001 - pySigma raises many error types; name the file
+            raise MCPeekerError(f"{path}: cannot convert: {exc}") from exc
+        weight = weights.get(path.stem, {})
+        out.append(CompiledRule(stem=path.stem, id=str(rule.id), title=rule.title, level=str(rule.level or "medium").lower(),
+                                query=query, evidence_type=weight.get("evidence_type", "endpoint"),
+                                attack_type=weight.get("attack_type"), tags=tuple(str(t) for t in rule.tags)))
+    return out
+
+
+def _weights(path: Path) -> dict[str, dict[str, str]]:
+    if not path.is_file():
+        return {}
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    rules = data.get("rules") or {}
+    if not isinstance(rules, dict):
+        raise MCPeekerError(f"{path}: `rules` must be a mapping of rule file name -> weights")
+    return rules
+
+
+def _search(client: Any, settings: Settings, rule: CompiledRule, since: str, size: int) -> list[dict[str, Any]]:
+    body = {"size": size, "sort": [{"@timestamp": "asc"}], "query": {"bool": {
+        "must": [{"query_string": {"query": rule.query}}],
+        "filter": [{"range": {"@timestamp": {"gte": f"now-{since}"}}}],
+        "must_not": [{"term": {"event.module": "sigma"}}]}}}
+    res = client.search(index=settings.index("mcp-events-*"), body=body, ignore_unavailable=True, allow_no_indices=True)
+    return res["hits"]["hits"]
+
+
+def match_document(rule: CompiledRule, hit: dict[str, Any], settings: Settings) -> tuple[str, str, dict[str, Any]]:
+    src = hit["_source"]
+    doc: dict[str, Any] = {k: src[k] for k in CARRY if k in src}
+    ts = src.get("@timestamp") or datetime.now(timezone.utc).isoformat()
+    epoch = datetime.fromisoformat(str(ts).replace("Z", "+00:00")).timestamp()
+    doc_id = document_id("sigma", "match", f"{rule.id}\0{hit['_index']}\0{hit['_id']}".encode())
+    doc["@timestamp"] = ts
+    doc["event"] = {"id": doc_id, "module": "sigma", "dataset": "sigma.match", "kind": "alert",
+                    "severity": LEVEL_SEVERITY.get(rule.level, 47), "provider": "mcpeeker-sigma-run",
+                    "created": datetime.now(timezone.utc).isoformat()}
+    doc["rule"] = {"id": rule.id, "uuid": rule.id, "name": rule.title, "ruleset": "sigma", "category": rule.stem,
+                   "reference": f"sigma/rules/{rule.stem}.yml"}
+    if rule.tags:
+        doc["tags"] = list(rule.tags)
+    evidence = {"type": rule.evidence_type, "kind": "sigma", "score": LEVEL_SCORE.get(rule.level, 0.5),
+                "confidence": LEVEL_CONFIDENCE.get(rule.level, "medium"), "reason": rule.title[:1024]}
+    doc["mcpeeker"] = {"evidence": evidence, "source": {"file": f"{hit['_index']}/{hit['_id']}"}}
+    key = (src.get("mcpeeker") or {}).get("instance", {}).get("key")
+    if key:
+        doc["mcpeeker"]["instance"] = {"key": key}
+    if rule.attack_type:
+        doc["mcpeeker"]["attack"] = {"type": rule.attack_type}
+    return events_index(settings.index_prefix, epoch), doc_id, doc
+
+
+def run_once(settings: Settings, rules: list[CompiledRule], since: str, size: int) -> dict[str, int]:
+    client = make_client(settings)
+    counts: dict[str, int] = {}
+    actions: list[dict[str, Any]] = []
+    for rule in rules:
+        hits = _search(client, settings, rule, since, size)
+        counts[rule.stem] = len(hits)
+        for hit in hits:
+            index, doc_id, doc = match_document(rule, hit, settings)
+            actions.append({"_op_type": "index", "_index": index, "_id": doc_id, "_source": doc})
+    if actions:
+        _ok, errors = bulk_helper(settings).bulk(client, actions, raise_on_error=False, refresh="wait_for")
+        if errors:
+            raise MCPeekerError(f"{len(errors)} sigma.match documents rejected: {str(errors[0])[:300]}")
+    return counts
+
+
+def _iter_runs(every: float | None) -> Iterator[int]:
+    n = 0
+    while True:
+        yield n
+        n += 1
+        if every is None:
+            return
+        time.sleep(every)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    settings = resolve(args)
+    rules = compile_rules(args.sigma_dir, settings.backend)
+    for n in _iter_runs(args.every):
+        counts = run_once(settings, rules, args.since, args.max_hits)
+        total = sum(counts.values())
+        print(f"sigma run {n + 1}: {len(rules)} rules, {total} matches " +
+              " ".join(f"{k}={v}" for k, v in counts.items() if v), flush=True)
+        if args.count and n + 1 >= args.count:
+            break
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    settings = resolve(args)
+    for rule in compile_rules(args.sigma_dir, settings.backend):
+        print(f"{rule.stem}\t{rule.level}\t{rule.evidence_type}\t{rule.query}")
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    sigma = subparsers.add_parser("sigma", help="run the Sigma rules over mcp-events-* and write sigma.match evidence")
+    sub = sigma.add_subparsers(dest="sigma_command", metavar="COMMAND", required=True)
+    run = sub.add_parser("run", help="query every rule once, or every --every interval")
+    run.add_argument("--every", type=parse_every, metavar="DURATION", help="repeat every DURATION (60s, 5m, 1h)")
+    run.add_argument("--count", type=int, help=argparse.SUPPRESS)
+    run.add_argument("--since", default="1h", help="look back this far per run (OpenSearch date math unit, default %(default)s)")
+    run.add_argument("--max-hits", type=int, default=1000, help="matches fetched per rule and run (default %(default)s)")
+    lst = sub.add_parser("list", help="print every rule's converted query")
+    for p in (run, lst):
+        p.add_argument("--sigma-dir", type=Path, default=DEFAULT_SIGMA_DIR, help="directory with rules/ and pipelines/")
+        add_connection_arguments(p)
+    run.set_defaults(func=cmd_run)
+    lst.set_defaults(func=cmd_list)

@@ -1,0 +1,652 @@
+#!/usr/bin/env python3
+"""Generate the MCP test pcaps in tests/pcaps/ from real SDK traffic.
+
+    sudo python tests/pcaps/generate.py [--only SCENARIO ...] [--list] [--keep-raw] [--out DIR]
+
+Every scenario runs inside its own network namespace (loopback with a 1500-byte MTU, so
+segments look like Ethernet LAN traffic and ports never clash with services on the host):
+the server starts, tcpdump captures `lo`, the client runs, then tcpprep/tcprewrite map the
+client side to 10.10.0.N and the server side to 10.20.0.N and fix the checksums.  The SDKs
+live in a cache directory outside the repository (see README.md); they are installed on
+first use with the pinned versions below.  labels.json is merged by file name: keys this
+script does not own (e.g. suricata_sids, zeek_notices) are preserved.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+SCENARIO_DIR = HERE / "scenarios"
+CACHE = Path(os.environ.get("MCPEEKER_PCAPGEN_CACHE", Path.home() / ".cache" / "mcpeeker" / "pcapgen"))
+
+# Pinned SDK versions: bump deliberately and regenerate, the labels name them.
+PY_ENVS: dict[str, list[str]] = {
+    "mcp2": ["mcp==2.3.0", "aiohttp==3.14.5", "requests==2.34.2"],
+    "mcp1": ["mcp==1.30.0"],
+    "mcp0": ["mcp==1.2.1", "pydantic==2.10.6"],  # 1.2.1 breaks with pydantic >= 2.11
+}
+NPM_DEPS: dict[str, str] = {
+    "@modelcontextprotocol/sdk": "1.32.2",
+    "@modelcontextprotocol/server-everything": "2026.8.31",
+    "@modelcontextprotocol/server": "2.4.0",
+    "@modelcontextprotocol/client": "2.4.0",
+    "@modelcontextprotocol/node": "2.1.2",
+}
+OWNED_KEYS = (
+    "file", "scenario", "description", "benign", "era", "protocol_version", "sdk", "client_sdk",
+    "transport", "server", "client", "auth", "expected",
+)  # fmt: skip
+
+
+@dataclass
+class Scenario:
+    id: str
+    description: str
+    n: int  # client 10.10.0.n, server 10.20.0.n
+    server_cmd: list[str]
+    client_cmd: list[str]
+    port: int
+    path: str
+    host: str
+    era: str = "none"
+    protocol_version: str = ""
+    sdk: str = "none"  # key into sdk_versions(): the server's SDK
+    client_sdk: str = ""
+    transport: str = "none"
+    auth: str = "none"
+    expected: list[str] = field(default_factory=list)
+    benign: bool = False
+    node_cwd: bool = False  # run from the node cache dir (ESM resolution of node_modules)
+    settle: float = 0.5
+
+    @property
+    def file(self) -> str:
+        return f"{self.id}.pcap"
+
+
+def py(env: str, script: str) -> list[str]:
+    return [str(CACHE / env / "bin" / "python"), str(SCENARIO_DIR / script)]
+
+
+def node(script: str) -> list[str]:
+    return ["node", script]
+
+
+EVERYTHING = "node_modules/@modelcontextprotocol/server-everything/dist/index.js"
+MCP_BASE = ["mcp_server", "mcp_client"]
+
+
+def scenarios() -> list[Scenario]:  # noqa: PLR0915 - one table, read top to bottom
+    s: list[Scenario] = []
+    add = s.append
+
+    # --- 2026-07-28 era (stateless, server/discover, Mcp-Method) -------------------------
+    add(Scenario(
+        "mcp2026_py_streamable_json", "Python mcp 2.x MCPServer on FastMCP defaults; 2.x Client negotiates "
+        "2026-07-28 with server/discover, then tools/resources/prompts with _meta envelope and Mcp-Method/Mcp-Name",
+        1, py("mcp2", "py_server.py") + ["--port", "8000"],
+        py("mcp2", "py_client.py") + ["--url", "http://tools.corp.example:8000/mcp"],
+        8000, "/mcp", "tools.corp.example", era="2026-07-28", protocol_version="2026-07-28", sdk="py2",
+        transport="streamable_http_json", expected=MCP_BASE + ["mcp_2026", "unauthenticated"],
+    ))
+    add(Scenario(
+        "mcp2026_ts_streamable_json", "TypeScript SDK 2.x createMcpHandler server; 2.x Client with "
+        "versionNegotiation auto (server/discover, 2026-07-28)",
+        2, node("ts_server.mjs") + ["--sdk", "v2", "--port", "3000"],
+        node("ts_client.mjs") + ["--sdk", "v2", "--url", "http://assist.corp.example:3000/mcp"],
+        3000, "/mcp", "assist.corp.example", era="2026-07-28", protocol_version="2026-07-28", sdk="ts2",
+        transport="streamable_http_json", expected=MCP_BASE + ["mcp_2026", "unauthenticated"], node_cwd=True,
+    ))
+    add(Scenario(
+        "mcp2026_ts_streamable_sse", "TypeScript SDK 2.x createMcpHandler with responseMode 'sse': 2026-07-28 "
+        "requests answered as SSE-framed JSON-RPC (no session); 2.x Client",
+        23, node("ts_server.mjs") + ["--sdk", "v2", "--response-mode", "sse", "--port", "3000",
+                                     "--name", "docs-search"],
+        node("ts_client.mjs") + ["--sdk", "v2", "--url", "http://docs.corp.example:3000/mcp"],
+        3000, "/mcp", "docs.corp.example", era="2026-07-28", protocol_version="2026-07-28", sdk="ts2",
+        transport="streamable_http_sse", expected=MCP_BASE + ["mcp_2026", "mcp_sse_response", "unauthenticated"],
+        node_cwd=True,
+    ))
+    add(Scenario(
+        "mcp2026_py_subscriptions_listen", "Python mcp 2.x (2026-07-28): the client opens a subscriptions/listen "
+        "SSE stream, calls a tool that adds a tool, receives the tools list-changed event and re-lists",
+        25, py("mcp2", "py_server.py") + ["--port", "8000", "--profile", "dynamic", "--name", "finance-tools"],
+        py("mcp2", "py_client.py") + ["--url", "http://finance.corp.example:8000/mcp", "--plan", "listen"],
+        8000, "/mcp", "finance.corp.example", era="2026-07-28", protocol_version="2026-07-28", sdk="py2",
+        transport="streamable_http_json", expected=MCP_BASE + ["mcp_2026", "mcp_subscriptions_listen",
+                                                               "mcp_sse_response", "unauthenticated"],
+    ))
+    # --- 2025 era (initialize handshake) ---------------------------------------------------
+    add(Scenario(
+        "mcp2025_py_streamable_sse", "Python mcp 1.x FastMCP defaults (stateful Streamable HTTP, SSE-framed "
+        "responses, Mcp-Session-Id), 1.x ClientSession: initialize, tools, resources, prompts, DELETE",
+        3, py("mcp1", "py_server.py") + ["--port", "8000"],
+        py("mcp1", "py_client.py") + ["--url", "http://notes.corp.example:8000/mcp"],
+        8000, "/mcp", "notes.corp.example", era="2025", protocol_version="2025-11-25", sdk="py1",
+        transport="streamable_http_sse", expected=MCP_BASE + ["mcp_initialize", "mcp_session", "mcp_sse_response",
+                                                              "unauthenticated"],
+    ))
+    add(Scenario(
+        "mcp2025_ts_streamable_sse", "server-everything (TypeScript SDK 1.x) streamableHttp, stateful with "
+        "SSE-framed responses; TypeScript 1.x Client",
+        4, node(EVERYTHING) + ["streamableHttp"],
+        node("ts_client.mjs") + ["--sdk", "v1", "--url", "http://everything.corp.example:3001/mcp"],
+        3001, "/mcp", "everything.corp.example", era="2025", protocol_version="2025-11-25", sdk="ts1",
+        transport="streamable_http_sse", expected=MCP_BASE + ["mcp_initialize", "mcp_session", "mcp_sse_response",
+                                                              "unauthenticated"], node_cwd=True,
+    ))
+    add(Scenario(
+        "mcp2025_py_sse_legacy", "Python mcp 1.x FastMCP legacy HTTP+SSE transport: GET /sse, event: endpoint, "
+        "POST /messages/?session_id=, responses as SSE events",
+        5, py("mcp1", "py_server.py") + ["--port", "8000", "--transport", "sse"],
+        py("mcp1", "py_client.py") + ["--url", "http://wiki.corp.example:8000/sse", "--transport", "sse"],
+        8000, "/sse", "wiki.corp.example", era="2025", protocol_version="2025-11-25", sdk="py1", transport="sse",
+        expected=MCP_BASE + ["mcp_initialize", "mcp_legacy_sse", "unauthenticated"],
+    ))
+    # --- attacks ---------------------------------------------------------------------------
+    add(Scenario(
+        "attack_tool_poisoning_py", "Python mcp 1.x server whose tool 'add' hides <IMPORTANT> instructions "
+        "(read ~/.ssh/id_rsa, pass as sidenote, do not tell the user) in its description",
+        6, py("mcp1", "py_server.py") + ["--port", "8000", "--profile", "poisoned", "--name", "math-helper"],
+        py("mcp1", "py_client.py") + ["--url", "http://math.corp.example:8000/mcp", "--plan", "poisoned"],
+        8000, "/mcp", "math.corp.example", era="2025", protocol_version="2025-11-25", sdk="py1",
+        transport="streamable_http_sse", expected=MCP_BASE + ["mcp_initialize", "mcp_session", "mcp_sse_response",
+                                                              "unauthenticated", "tool_poisoning"],
+    ))
+    add(Scenario(
+        "attack_sensitive_files_py", "tools/call read_file with ~/.ssh/id_rsa, ~/.aws/credentials, /etc/shadow "
+        "and .env (Python mcp 1.x, stateful Streamable HTTP)",
+        7, py("mcp1", "py_server.py") + ["--port", "8000", "--profile", "files", "--name", "workspace-tools"],
+        py("mcp1", "py_client.py") + ["--url", "http://workspace.corp.example:8000/mcp", "--plan", "sensitive"],
+        8000, "/mcp", "workspace.corp.example", era="2025", protocol_version="2025-11-25", sdk="py1",
+        transport="streamable_http_sse", expected=MCP_BASE + ["mcp_initialize", "mcp_session", "mcp_sse_response",
+                                                              "unauthenticated", "sensitive_file"],
+    ))
+    add(Scenario(
+        "attack_command_injection_py2026", "tools/call run_command carrying '; curl ... | sh', $(...), backticks "
+        "and '| nc' (Python mcp 2.x, 2026-07-28)",
+        8, py("mcp2", "py_server.py") + ["--port", "8000", "--profile", "files", "--name", "devops-tools"],
+        py("mcp2", "py_client.py") + ["--url", "http://devops.corp.example:8000/mcp", "--plan", "injection"],
+        8000, "/mcp", "devops.corp.example", era="2026-07-28", protocol_version="2026-07-28", sdk="py2",
+        transport="streamable_http_json", expected=MCP_BASE + ["mcp_2026", "unauthenticated", "command_injection"],
+    ))
+    add(Scenario(
+        "mcp2025_py_streamable_json_stateless", "Python mcp 1.x FastMCP with stateless_http and json_response: "
+        "initialize handshake, plain JSON answers, no Mcp-Session-Id",
+        9, py("mcp1", "py_server.py") + ["--port", "8000", "--stateless", "--json-response"],
+        py("mcp1", "py_client.py") + ["--url", "http://reports.corp.example:8000/mcp"],
+        8000, "/mcp", "reports.corp.example", era="2025", protocol_version="2025-11-25", sdk="py1",
+        transport="streamable_http_json", expected=MCP_BASE + ["mcp_initialize", "unauthenticated"],
+    ))
+    add(Scenario(
+        "mcp2025_ts_streamable_json_stateless", "TypeScript SDK 1.x McpServer with a stateless Streamable HTTP "
+        "transport (sessionIdGenerator undefined, enableJsonResponse); TypeScript 1.x Client",
+        10, node("ts_server.mjs") + ["--sdk", "v1", "--mode", "stateless-json", "--port", "3000"],
+        node("ts_client.mjs") + ["--sdk", "v1", "--url", "http://kb.corp.example:3000/mcp"],
+        3000, "/mcp", "kb.corp.example", era="2025", protocol_version="2025-11-25", sdk="ts1",
+        transport="streamable_http_json", expected=MCP_BASE + ["mcp_initialize", "unauthenticated"], node_cwd=True,
+    ))
+    add(Scenario(
+        "mcp2025_ts_sse_legacy", "server-everything (TypeScript SDK 1.x) legacy HTTP+SSE transport: GET /sse, "
+        "event: endpoint, POST /message?sessionId=; TypeScript 1.x SSEClientTransport",
+        11, node(EVERYTHING) + ["sse"],
+        node("ts_client.mjs") + ["--sdk", "v1", "--transport", "sse", "--url", "http://everything-sse.corp.example:3001/sse"],
+        3001, "/sse", "everything-sse.corp.example", era="2025", protocol_version="2025-11-25", sdk="ts1",
+        transport="sse", expected=MCP_BASE + ["mcp_initialize", "mcp_legacy_sse", "unauthenticated"], node_cwd=True,
+    ))
+    add(Scenario(
+        "mcp2024_py_sse_legacy", "Python mcp 1.2.1 (2024-11-05 only) FastMCP over HTTP+SSE with its 1.2.1 client",
+        12, py("mcp0", "py_server.py") + ["--port", "8000", "--transport", "sse"],
+        py("mcp0", "py_client.py") + ["--url", "http://legacy.corp.example:8000/sse", "--transport", "sse"],
+        8000, "/sse", "legacy.corp.example", era="2024-11-05", protocol_version="2024-11-05", sdk="py0",
+        transport="sse", expected=MCP_BASE + ["mcp_initialize", "mcp_legacy_sse", "unauthenticated"],
+    ))
+    add(Scenario(
+        "mcp2025_py2_legacy_handshake", "Python mcp 2.x server and 2.x Client forced to mode='legacy': the "
+        "initialize handshake (2025-11-25) from the 2.x SDK, stateful with SSE-framed responses",
+        13, py("mcp2", "py_server.py") + ["--port", "8000"],
+        py("mcp2", "py_client.py") + ["--url", "http://calendar.corp.example:8000/mcp", "--mode", "legacy"],
+        8000, "/mcp", "calendar.corp.example", era="2025", protocol_version="2025-11-25", sdk="py2",
+        transport="streamable_http_sse", expected=MCP_BASE + ["mcp_initialize", "mcp_session", "mcp_sse_response",
+                                                              "unauthenticated"],
+    ))
+    add(Scenario(
+        "mcp2026_py_nondefault_port_path", "Python mcp 2.x server on a non-default port and path "
+        "(18443, /api/v2/agent-tools), 2026-07-28 client",
+        14, py("mcp2", "py_server.py") + ["--port", "18443", "--path", "/api/v2/agent-tools", "--name", "crm-agent"],
+        py("mcp2", "py_client.py") + ["--url", "http://crm.corp.example:18443/api/v2/agent-tools"],
+        18443, "/api/v2/agent-tools", "crm.corp.example", era="2026-07-28", protocol_version="2026-07-28",
+        sdk="py2", transport="streamable_http_json", expected=MCP_BASE + ["mcp_2026", "unauthenticated"],
+    ))
+    add(Scenario(
+        "mcp2025_py_nondefault_port_path", "Python mcp 1.x FastMCP stateful on a non-default port and path "
+        "(27124, /internal/assistant/rpc), 2025 handshake with SSE-framed responses",
+        15, py("mcp1", "py_server.py") + ["--port", "27124", "--path", "/internal/assistant/rpc", "--name", "hr-bot"],
+        py("mcp1", "py_client.py") + ["--url", "http://hr.corp.example:27124/internal/assistant/rpc",
+                                      "--plan", "tools"],
+        27124, "/internal/assistant/rpc", "hr.corp.example", era="2025", protocol_version="2025-11-25", sdk="py1",
+        transport="streamable_http_sse", expected=MCP_BASE + ["mcp_initialize", "mcp_session", "mcp_sse_response",
+                                                              "unauthenticated"],
+    ))
+    add(Scenario(
+        "attack_tool_poisoning_ts2026", "TypeScript SDK 2.x server (2026-07-28) listing a tool whose description "
+        "hides <IMPORTANT> instructions and a sidenote parameter",
+        16, node("ts_server.mjs") + ["--sdk", "v2", "--profile", "poisoned", "--port", "3000", "--name", "calc"],
+        node("ts_client.mjs") + ["--sdk", "v2", "--url", "http://calc.corp.example:3000/mcp", "--plan", "poisoned"],
+        3000, "/mcp", "calc.corp.example", era="2026-07-28", protocol_version="2026-07-28", sdk="ts2",
+        transport="streamable_http_json", expected=MCP_BASE + ["mcp_2026", "unauthenticated", "tool_poisoning"],
+        node_cwd=True,
+    ))
+    add(Scenario(
+        "attack_rug_pull_py", "Python mcp 1.x server whose tool definition changes between two sessions of the "
+        "same client: benign fact_of_the_day first, then a poisoned description with a sidenote parameter",
+        17, py("mcp1", "py_server.py") + ["--port", "8000", "--profile", "rugpull", "--name", "daily-facts"],
+        py("mcp1", "py_client.py") + ["--url", "http://facts.corp.example:8000/mcp", "--plan", "rugpull",
+                                      "--sessions", "2"],
+        8000, "/mcp", "facts.corp.example", era="2025", protocol_version="2025-11-25", sdk="py1",
+        transport="streamable_http_sse", expected=MCP_BASE + ["mcp_initialize", "mcp_session", "mcp_sse_response",
+                                                              "unauthenticated", "rug_pull", "tool_poisoning"],
+    ))
+    add(Scenario(
+        "attack_rug_pull_py2026", "Python mcp 2.x server (2026-07-28): two client connections, the second "
+        "tools/list returns a changed, poisoned fact_of_the_day definition",
+        24, py("mcp2", "py_server.py") + ["--port", "8000", "--profile", "rugpull", "--name", "daily-facts"],
+        py("mcp2", "py_client.py") + ["--url", "http://facts2.corp.example:8000/mcp", "--plan", "rugpull",
+                                      "--sessions", "2"],
+        8000, "/mcp", "facts2.corp.example", era="2026-07-28", protocol_version="2026-07-28", sdk="py2",
+        transport="streamable_http_json", expected=MCP_BASE + ["mcp_2026", "unauthenticated", "rug_pull",
+                                                               "tool_poisoning"],
+    ))
+    add(Scenario(
+        "attack_sensitive_files_ts", "TypeScript SDK 1.x stateless JSON server; tools/call read_file with "
+        "~/.ssh/id_rsa, ~/.aws/credentials, /etc/shadow, .env",
+        18, node("ts_server.mjs") + ["--sdk", "v1", "--mode", "stateless-json", "--profile", "files", "--port", "3000"],
+        node("ts_client.mjs") + ["--sdk", "v1", "--url", "http://files.corp.example:3000/mcp", "--plan", "sensitive"],
+        3000, "/mcp", "files.corp.example", era="2025", protocol_version="2025-11-25", sdk="ts1",
+        transport="streamable_http_json", expected=MCP_BASE + ["mcp_initialize", "unauthenticated", "sensitive_file"],
+        node_cwd=True,
+    ))
+    add(Scenario(
+        "attack_command_injection_ts", "TypeScript SDK 1.x stateful server (SSE-framed responses); tools/call "
+        "run_command with '; curl ... | sh', $(...), backticks and '| nc'",
+        19, node("ts_server.mjs") + ["--sdk", "v1", "--mode", "stateful-sse", "--profile", "files", "--port", "3000"],
+        node("ts_client.mjs") + ["--sdk", "v1", "--url", "http://ci.corp.example:3000/mcp", "--plan", "injection"],
+        3000, "/mcp", "ci.corp.example", era="2025", protocol_version="2025-11-25", sdk="ts1",
+        transport="streamable_http_sse", expected=MCP_BASE + ["mcp_initialize", "mcp_session", "mcp_sse_response",
+                                                              "unauthenticated", "command_injection"],
+        node_cwd=True,
+    ))
+    add(Scenario(
+        "mcp2025_py_probe_errors", "A scanner-like requests client against Python mcp 1.x FastMCP: the SDK's "
+        "406 Not Acceptable, missing-session 400 and 'Session not found' answers, then a valid handshake",
+        22, py("mcp1", "py_server.py") + ["--port", "8000", "--name", "ticket-bot"],
+        py("mcp2", "mcp_probe.py") + ["--url", "http://tickets.corp.example:8000/mcp"],
+        8000, "/mcp", "tickets.corp.example", era="2025", protocol_version="2025-06-18", sdk="py1",
+        client_sdk="none", transport="streamable_http_sse",
+        expected=MCP_BASE + ["mcp_initialize", "mcp_session", "mcp_sse_response", "unauthenticated",
+                             "mcp_error_fingerprint"],
+    ))
+    add(Scenario(
+        "mcp2025_ts_batch", "A requests client negotiating 2025-03-26 with server-everything (TypeScript SDK "
+        "1.x) and sending a JSON-RPC batch (tools/list, prompts/list, resources/list)",
+        26, node(EVERYTHING) + ["streamableHttp"],
+        py("mcp2", "mcp_probe.py") + ["--mode", "batch", "--url", "http://inventory-mcp.corp.example:3001/mcp"],
+        3001, "/mcp", "inventory-mcp.corp.example", era="2025", protocol_version="2025-03-26", sdk="ts1",
+        client_sdk="none", transport="streamable_http_sse", node_cwd=True,
+        expected=MCP_BASE + ["mcp_initialize", "mcp_session", "mcp_sse_response", "unauthenticated", "mcp_batch"],
+    ))
+    # --- authentication (the SDK only allows plain-http issuers on localhost) -------------------
+    add(Scenario(
+        "auth_bearer_py", "Python mcp 1.x FastMCP resource server with a token verifier; the client sends "
+        "Authorization: Bearer on every request (no 401 on the wire)",
+        20, py("mcp1", "py_server.py") + ["--port", "8000", "--profile", "bearer", "--public-url",
+                                          "http://localhost:8000", "--token", "mcpeeker-test-token-0001"],
+        py("mcp1", "py_client.py") + ["--url", "http://localhost:8000/mcp", "--token", "mcpeeker-test-token-0001"],
+        8000, "/mcp", "localhost", era="2025", protocol_version="2025-11-25", sdk="py1",
+        transport="streamable_http_sse", auth="bearer",
+        expected=MCP_BASE + ["mcp_initialize", "mcp_session", "mcp_sse_response"],
+    ))
+    add(Scenario(
+        "auth_oauth_discovery_py", "Python mcp 1.x FastMCP with the SDK's OAuth authorization server: 401 with "
+        "WWW-Authenticate resource_metadata, GET /.well-known/oauth-protected-resource/mcp, AS metadata, "
+        "dynamic registration, authorize, token, then MCP with Bearer (OAuthClientProvider)",
+        21, py("mcp1", "py_server.py") + ["--port", "8000", "--profile", "oauth", "--public-url", "http://localhost:8000"],
+        py("mcp1", "py_client.py") + ["--url", "http://localhost:8000/mcp", "--oauth", "--plan", "tools"],
+        8000, "/mcp", "localhost", era="2025", protocol_version="2025-11-25", sdk="py1",
+        transport="streamable_http_sse", auth="oauth_discovery",
+        expected=MCP_BASE + ["mcp_initialize", "mcp_session", "mcp_sse_response", "oauth_discovery"],
+    ))
+    # --- benign look-alikes ------------------------------------------------------------------
+    add(Scenario(
+        "benign_eth_jsonrpc", "Ethereum-style JSON-RPC 2.0 node (eth_blockNumber, eth_getBalance, eth_call, "
+        "net_version, a batch) served by python http.server, queried with urllib",
+        101, py("mcp2", "benign_servers.py") + ["eth", "--port", "8545"],
+        py("mcp2", "benign_clients.py") + ["eth", "--url", "http://eth-node.corp.example:8545/"],
+        8545, "/", "eth-node.corp.example", benign=True,
+    ))
+    add(Scenario(
+        "benign_llm_sse", "LLM chat completion streaming over SSE (OpenAI-style data: {\"choices\": ...} and "
+        "data: [DONE]) from an aiohttp server, read with requests",
+        102, py("mcp2", "benign_servers.py") + ["llm", "--port", "8080"],
+        py("mcp2", "benign_clients.py") + ["llm", "--url", "http://llm-gw.corp.example:8080/v1/chat/completions"],
+        8080, "/v1/chat/completions", "llm-gw.corp.example", benign=True,
+    ))
+    add(Scenario(
+        "benign_jsonrpc_api", "Generic JSON-RPC 2.0 inventory API (aiohttp) with calls, a notification and a "
+        "batch, from requests",
+        103, py("mcp2", "benign_servers.py") + ["jsonrpc", "--port", "8081"],
+        py("mcp2", "benign_clients.py") + ["jsonrpc", "--url", "http://inventory.corp.example:8081/api/rpc"],
+        8081, "/api/rpc", "inventory.corp.example", benign=True,
+    ))
+    add(Scenario(
+        "benign_notification_sse", "Notification feed over SSE (event: notification, id:, retry:, keep-alive "
+        "comments) from a node:http server, read by a node:http client",
+        104, node("benign_notify.mjs") + ["server", "--port", "8090"],
+        node("benign_notify.mjs") + ["client", "--url", "http://notify.corp.example:8090/events"],
+        8090, "/events", "notify.corp.example", benign=True,
+    ))
+    add(Scenario(
+        "benign_web_forms", "Ordinary web pages, a search form (GET) and a contact form (POST "
+        "application/x-www-form-urlencoded) from python http.server, fetched with urllib",
+        105, py("mcp2", "benign_servers.py") + ["web", "--port", "8088"],
+        py("mcp2", "benign_clients.py") + ["web", "--url", "http://portal.corp.example:8088/"],
+        8088, "/", "portal.corp.example", benign=True,
+    ))
+    add(Scenario(
+        "benign_rest_mentions", "JSON REST API (aiohttp) whose string values mention jsonrpc, tools/call and mcp "
+        "(articles about MCP), read and written with requests",
+        106, py("mcp2", "benign_servers.py") + ["rest", "--port", "8082"],
+        py("mcp2", "benign_clients.py") + ["rest", "--url", "http://blog.corp.example:8082/api/articles"],
+        8082, "/api/articles", "blog.corp.example", benign=True,
+    ))
+    return s
+
+
+# --- environment ------------------------------------------------------------------------------
+
+
+def run(cmd: list[str], **kw: Any) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(cmd, check=True, text=True, **kw)
+
+
+def ensure_tools() -> None:
+    missing = [t for t in ("tcpdump", "tcpprep", "tcprewrite", "ip", "node", "npm") if not shutil.which(t)]
+    if missing:
+        sys.exit(f"generate.py: missing tools: {', '.join(missing)} (see tests/pcaps/README.md)")
+    if os.geteuid() != 0:
+        sys.exit("generate.py: needs root (network namespaces and tcpdump)")
+    node_major = int(run(["node", "--version"], capture_output=True).stdout.strip().lstrip("v").split(".")[0])
+    if node_major < 20:
+        sys.exit(f"generate.py: Node.js >= 20 needed (the TypeScript SDK 2.x packages), found {node_major}")
+
+
+def ensure_envs(needed: set[str]) -> None:
+    CACHE.mkdir(parents=True, exist_ok=True)
+    for env, pins in PY_ENVS.items():
+        if env not in needed:
+            continue
+        vdir = CACHE / env
+        stamp = vdir / ".pins"
+        if stamp.exists() and stamp.read_text() == "\n".join(pins):
+            continue
+        print(f"[env] creating {vdir} with {' '.join(pins)}", flush=True)
+        if not (vdir / "bin" / "python").exists():
+            run([sys.executable, "-m", "venv", str(vdir)])
+        run([str(vdir / "bin" / "pip"), "install", "-q", *pins])
+        stamp.write_text("\n".join(pins))
+    if needed & {"ts1", "ts2"}:
+        ndir = CACHE / "node"
+        ndir.mkdir(exist_ok=True)
+        pkg = {"name": "mcpeeker-pcapgen", "private": True, "dependencies": NPM_DEPS}
+        stamp = ndir / ".pins"
+        if not (stamp.exists() and stamp.read_text() == json.dumps(NPM_DEPS, sort_keys=True)):
+            print(f"[env] npm install in {ndir}", flush=True)
+            (ndir / "package.json").write_text(json.dumps(pkg, indent=2))
+            run(["npm", "install", "--no-audit", "--no-fund", "--save-exact"], cwd=ndir)
+            stamp.write_text(json.dumps(NPM_DEPS, sort_keys=True))
+        for f in SCENARIO_DIR.glob("*.mjs"):  # ESM resolves node_modules next to the script
+            shutil.copy2(f, ndir / f.name)
+
+
+def sdk_versions() -> dict[str, str]:
+    def pyver(env: str) -> str:
+        out = subprocess.run([str(CACHE / env / "bin" / "python"), "-c",
+                              "import importlib.metadata as m; print(m.version('mcp'))"],
+                             capture_output=True, text=True)  # fmt: skip
+        return out.stdout.strip() or "unknown"
+
+    def npmver(pkg: str) -> str:
+        p = CACHE / "node" / "node_modules" / pkg / "package.json"
+        return json.loads(p.read_text())["version"] if p.exists() else "unknown"
+
+    return {
+        "py2": f"python-mcp-{pyver('mcp2')}" if (CACHE / "mcp2").exists() else "python-mcp-unknown",
+        "py1": f"python-mcp-{pyver('mcp1')}" if (CACHE / "mcp1").exists() else "python-mcp-unknown",
+        "py0": f"python-mcp-{pyver('mcp0')}" if (CACHE / "mcp0").exists() else "python-mcp-unknown",
+        "ts1": f"typescript-sdk-{npmver('@modelcontextprotocol/sdk')}",
+        "ts2": f"typescript-sdk-{npmver('@modelcontextprotocol/server')}",
+        "none": "none",
+    }
+
+
+def envs_for(sc: Scenario) -> set[str]:
+    words = " ".join(sc.server_cmd + sc.client_cmd)
+    need = {e for e in PY_ENVS if f"/{e}/" in words}
+    if sc.node_cwd:
+        need |= {"ts1", "ts2"}
+    return need
+
+
+# --- capture ------------------------------------------------------------------------------------
+
+
+class Netns:
+    """A throw-away network namespace with an Ethernet-like lo and an /etc/hosts for the lab names."""
+
+    def __init__(self, name: str, hosts: list[str]) -> None:
+        self.name = name
+        self.etc = Path("/etc/netns") / name
+        self.etc.mkdir(parents=True, exist_ok=True)
+        lines = ["127.0.0.1 localhost"] + [f"127.0.0.1 {h}" for h in hosts]
+        (self.etc / "hosts").write_text("\n".join(lines) + "\n")
+        subprocess.run(["ip", "netns", "del", name], capture_output=True)
+        run(["ip", "netns", "add", name])
+        # MTU 1500 and no segmentation offload: tcpdump on lo would otherwise see 64 KB
+        # super-segments instead of the Ethernet-sized frames a LAN sensor sees.
+        run(["ip", "netns", "exec", name, "ip", "link", "set", "lo", "up", "mtu", "1500",
+             "gso_max_size", "1500", "gso_max_segs", "1"])  # fmt: skip
+
+    def cmd(self, argv: list[str]) -> list[str]:
+        return ["ip", "netns", "exec", self.name, *argv]
+
+    def close(self) -> None:
+        subprocess.run(["ip", "netns", "del", self.name], capture_output=True)
+        shutil.rmtree(self.etc, ignore_errors=True)
+
+
+def wait_port(ns: Netns, port: int, timeout: float = 30.0) -> None:
+    probe = (
+        "import socket,sys,time\n"
+        f"end=time.time()+{timeout}\n"
+        "while time.time()<end:\n"
+        "    try:\n"
+        f"        socket.create_connection(('127.0.0.1',{port}),1).close(); sys.exit(0)\n"
+        "    except OSError: time.sleep(0.2)\n"
+        "sys.exit(1)\n"
+    )
+    if subprocess.run(ns.cmd([sys.executable, "-c", probe])).returncode != 0:
+        raise RuntimeError(f"server did not listen on port {port} within {timeout}s")
+
+
+def stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 8.0) -> None:
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def capture(sc: Scenario, raw: Path, logdir: Path) -> None:
+    ns = Netns(f"mcpgen-{os.getpid()}", [sc.host])
+    cwd = CACHE / "node" if sc.node_cwd else SCENARIO_DIR
+    env = dict(os.environ, PORT=str(sc.port), PYTHONUNBUFFERED="1")
+    slog = open(logdir / f"{sc.id}.server.log", "wb")  # noqa: SIM115 - closed in finally
+    server = tcpdump = None
+    try:
+        server = subprocess.Popen(ns.cmd(sc.server_cmd), cwd=cwd, env=env, stdout=slog, stderr=slog)
+        wait_port(ns, sc.port)
+        # The readiness probe above is not captured: tcpdump starts after it.
+        tcpdump = subprocess.Popen(
+            ns.cmd(["tcpdump", "-i", "lo", "-U", "-s", "0", "-w", str(raw), f"tcp port {sc.port}"]),
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        assert tcpdump.stderr is not None
+        tcpdump.stderr.readline()  # "listening on lo ..." once the capture is armed
+        time.sleep(0.2)
+        client = subprocess.run(ns.cmd(sc.client_cmd), cwd=cwd, env=env, capture_output=True, timeout=120)
+        (logdir / f"{sc.id}.client.log").write_bytes(client.stdout + b"\n--- stderr ---\n" + client.stderr)
+        if client.returncode != 0:
+            raise RuntimeError(f"client failed ({client.returncode}), see {logdir}/{sc.id}.client.log:\n"
+                               + client.stderr.decode(errors="replace")[-2000:])  # fmt: skip
+        time.sleep(sc.settle)
+        stop(server)  # before tcpdump, so lingering streams close on the wire
+        time.sleep(0.5)
+    finally:
+        if tcpdump is not None:
+            stop(tcpdump, signal.SIGINT)
+        if server is not None:
+            stop(server)
+        slog.close()
+        ns.close()
+
+
+def rewrite(sc: Scenario, raw: Path, out: Path, work: Path) -> None:
+    """Client side -> 10.10.0.n, server side -> 10.20.0.n, distinct MACs, fixed checksums."""
+    services = work / f"{sc.id}.services"
+    services.write_text(f"mcp-test {sc.port}/tcp\n")
+    cache = work / f"{sc.id}.cache"
+    run(["tcpprep", "--port", f"--services={services}", "-i", str(raw), "-o", str(cache)], capture_output=True)
+    cli, srv = f"10.10.0.{sc.n}", f"10.20.0.{sc.n}"
+    cmac, smac = f"02:00:0a:0a:00:{sc.n:02x}", f"02:00:0a:14:00:{sc.n:02x}"
+    run([
+        "tcprewrite", f"--cachefile={cache}", f"--endpoints={cli}:{srv}", "--fixcsum",
+        f"--enet-smac={cmac},{smac}", f"--enet-dmac={smac},{cmac}",
+        "-i", str(raw), "-o", str(out),
+    ], capture_output=True)  # fmt: skip
+
+
+# --- labels -------------------------------------------------------------------------------------
+
+
+def label(sc: Scenario, versions: dict[str, str]) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "file": sc.file,
+        "scenario": sc.id,
+        "description": sc.description,
+        "benign": sc.benign,
+        "era": sc.era,
+        "protocol_version": sc.protocol_version or None,
+        "sdk": versions[sc.sdk],
+        "client_sdk": versions[sc.client_sdk or sc.sdk],
+        "transport": sc.transport,
+        "server": {"ip": f"10.20.0.{sc.n}", "port": sc.port, "path": sc.path, "host": sc.host},
+        "client": {"ip": f"10.10.0.{sc.n}"},
+        "auth": sc.auth,
+        "expected": sorted(set(sc.expected)),
+    }
+    return entry
+
+
+def merge_labels(path: Path, new: list[dict[str, Any]]) -> None:
+    doc: dict[str, Any] = {"version": 1, "pcaps": []}
+    if path.exists():
+        doc = json.loads(path.read_text())
+    by_file = {e["file"]: e for e in doc.get("pcaps", [])}
+    for entry in new:
+        old = by_file.get(entry["file"], {})
+        kept = {k: v for k, v in old.items() if k not in OWNED_KEYS}
+        by_file[entry["file"]] = entry | kept
+    doc["version"] = 1
+    doc["pcaps"] = sorted(by_file.values(), key=lambda e: e["file"])
+    path.write_text(json.dumps(doc, indent=2) + "\n")
+
+
+# --- main ---------------------------------------------------------------------------------------
+
+
+def check_unique(all_sc: list[Scenario]) -> None:
+    ids = [sc.id for sc in all_sc]
+    ns = [sc.n for sc in all_sc]
+    if len(set(ids)) != len(ids) or len(set(ns)) != len(ns):
+        sys.exit("generate.py: scenario ids and address numbers must be unique")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--only", nargs="+", metavar="SCENARIO", help="generate only these scenarios")
+    ap.add_argument("--list", action="store_true", help="list scenarios and exit")
+    ap.add_argument("--keep-raw", action="store_true", help="keep the raw loopback captures and logs")
+    ap.add_argument("--out", type=Path, default=HERE, help="output directory for pcaps and labels.json "
+                    "(default: tests/pcaps; use another one to try a regeneration without touching the corpus)")
+    args = ap.parse_args()
+
+    all_sc = scenarios()
+    check_unique(all_sc)
+    if args.list:
+        for sc in all_sc:
+            print(f"{sc.id:40} {sc.description}")
+        return
+    chosen = all_sc
+    if args.only:
+        unknown = set(args.only) - {sc.id for sc in all_sc}
+        if unknown:
+            sys.exit(f"generate.py: unknown scenario(s): {', '.join(sorted(unknown))} (try --list)")
+        chosen = [sc for sc in all_sc if sc.id in args.only]
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    ensure_tools()
+    ensure_envs(set().union(*(envs_for(sc) for sc in chosen)))
+    versions = sdk_versions()
+    work = Path(tempfile.mkdtemp(prefix="mcpeeker-pcapgen-"))
+    entries, failed = [], []
+    for sc in chosen:
+        raw = work / f"{sc.id}.raw.pcap"
+        out = args.out / sc.file
+        print(f"[{sc.id}] capturing", flush=True)
+        try:
+            capture(sc, raw, work)
+            rewrite(sc, raw, out, work)
+        except (RuntimeError, subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
+            print(f"[{sc.id}] FAILED: {exc}", file=sys.stderr, flush=True)
+            failed.append(sc.id)
+            continue
+        size = out.stat().st_size
+        print(f"[{sc.id}] wrote {out.name} ({size} bytes)", flush=True)
+        if size > 200_000:
+            print(f"[{sc.id}] warning: larger than 200 KB", file=sys.stderr)
+        entries.append(label(sc, versions))
+    merge_labels(args.out / "labels.json", entries)
+    if args.keep_raw or failed:
+        print(f"raw captures and logs kept in {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+    if failed:
+        sys.exit(f"generate.py: failed scenarios: {', '.join(failed)}")
+
+
+if __name__ == "__main__":
+    main()
