@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import shutil
 import uuid
@@ -32,11 +34,31 @@ def os_url() -> Iterator[str]:
         yield external
         return
     node = LocalNode(name=f"test-{TEST_NODE_PORT}", http_port=TEST_NODE_PORT)
-    was_running = node.status().running
-    status = node.start(timeout=240)
+    # Several pytest sessions may share the node (developers run suites side by side): each registers
+    # itself, and the last one to leave stops the node.
+    sessions = node.home / "sessions"
+    sessions.mkdir(parents=True, exist_ok=True)
+    me = sessions / str(os.getpid())
+    with _node_lock(node):
+        me.touch()
+        status = node.start(timeout=240)
     yield status.url
-    if not was_running and not os.environ.get("MCPEEKER_KEEP_TEST_NODE"):
-        node.stop()
+    with _node_lock(node):
+        me.unlink(missing_ok=True)
+        alive = [p for p in sessions.iterdir() if p.name.isdigit() and Path(f"/proc/{p.name}").exists()]
+        if not alive and not os.environ.get("MCPEEKER_KEEP_TEST_NODE"):
+            node.stop()
+
+
+@contextlib.contextmanager
+def _node_lock(node: LocalNode) -> Iterator[None]:
+    node.home.mkdir(parents=True, exist_ok=True)
+    with open(node.home / "fixture.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _new_prefix() -> str:
