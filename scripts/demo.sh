@@ -1,32 +1,40 @@
 #!/usr/bin/env bash
-# The main job on the embedded local OpenSearch: start the node, install templates, replay the test
-# traffic through Suricata (and Zeek when installed), ingest the agent fixtures, correlate, report.
+# The main job on the embedded local OpenSearch: start the node, install templates, replay the SDK
+# traffic corpus through the sensors, scan a demo endpoint with the agent, run the Sigma rules,
+# correlate, print the findings and write the HTML report.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 M=.venv/bin/mcpeeker
 step() { printf '\n\033[1;36m==> %s\033[0m\n' "$*"; }
+WORK=$(mktemp -d -t mcpeeker-demo-XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
 
 step "starting the local OpenSearch node"
 URL=$($M opensearch start)
 export MCPEEKER_URL="$URL"
 step "installing index templates"
 $M setup
-if $M replay --help >/dev/null 2>&1; then
-  step "replaying tests/pcaps/*.pcap through the sensors"
-  $M replay tests/pcaps/*.pcap
-fi
-if $M ingest --help >/dev/null 2>&1 && ls tests/fixtures/agent/*.ndjson >/dev/null 2>&1; then
-  step "ingesting endpoint agent reports"
-  $M ingest agent tests/fixtures/agent/*.ndjson || true
-fi
-if $M correlate --help >/dev/null 2>&1; then
-  step "correlating evidence into findings"
-  $M correlate --once
-fi
-if $M report --help >/dev/null 2>&1; then
-  step "writing the HTML report"
-  $M report --out report.html
-fi
-step "status"
-$M opensearch status
+
+step "replaying tests/pcaps/*.pcap through Suricata (and Zeek when installed)"
+$M replay tests/pcaps/*.pcap
+
+step "scanning a demo endpoint (a fixture home with 17 MCP clients' configs) with mcpeeker-agent"
+HOME_DIR=$(.venv/bin/python -c "import sys; from pathlib import Path; sys.path.insert(0, 'tests/agent'); \
+from homes import make_home; print(make_home(Path(sys.argv[1]), 'linux').home)" "$WORK")
+.venv/bin/mcpeeker-agent scan --home "$HOME_DIR" --root "$WORK" --no-state --no-processes --no-listeners \
+  -o "$WORK/agent.ndjson"
+$M ingest agent "$WORK/agent.ndjson" --no-progress --dead-letter "$WORK/dead-letter.log"
+
+step "running the Sigma rules over the evidence"
+$M sigma run
+
+step "correlating evidence into findings"
+$M correlate --once
+
+step "findings"
+$M finding list --size 50
+
+step "writing the HTML report"
+$M report --out report.html
+echo "report: $(pwd)/report.html"
 echo "The node keeps running at $URL; stop it with: make demo-stop"

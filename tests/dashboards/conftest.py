@@ -1,0 +1,32 @@
+"""Fixtures for the dashboard, analytics and report tests: one seeded index set per test module."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from mcpeeker import setup as mcp_setup
+from mcpeeker.client import make_client
+from mcpeeker.settings import Settings
+
+from .seed import Seeded, seed
+
+
+@pytest.fixture(scope="session")
+def seeded(os_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
+    """Templates installed under a unique prefix and realistic evidence, findings and registry data indexed.
+
+    Session scope: seeding runs the real pipeline and takes a few seconds; the tests only read.
+    """
+    settings = Settings(url=os_url, index_prefix=f"t-{uuid.uuid4().hex[:10]}-", site_key="test-site-key-0123456789")
+    client = make_client(settings)
+    mcp_setup.install(settings, client)
+    try:
+        yield seed(settings, Path(tmp_path_factory.mktemp("seed")))
+    finally:
+        client.indices.delete(index=f"{settings.index_prefix}*", ignore_unavailable=True, expand_wildcards="all")
+        for name in mcp_setup.load_templates(settings.index_prefix):
+            client.indices.delete_index_template(name=f"{settings.index_prefix}{name}", ignore=[404])
