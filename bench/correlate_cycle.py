@@ -74,7 +74,7 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the bench node running")
     args = parser.parse_args()
 
-    node = LocalNode(name="bench", http_port=args.port, heap=args.heap)
+    node = LocalNode(name="bench-correlate", http_port=args.port, heap=args.heap)
     status = node.start(timeout=300)
     settings = Settings(url=status.url, index_prefix="bench-", site_key="bench-site-key-0123")
     client = make_client(settings)

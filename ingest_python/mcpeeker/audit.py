@@ -63,7 +63,8 @@ def append(settings: Settings, client: Any, actor: Actor, action: str, object_ty
         }
         record["mac"] = compute_mac(settings, record)
         try:
-            client.index(index=index, id=str(record["seq"]), body=record, op_type="create", refresh="wait_for")
+            # No refresh wait: the next append refreshes before it reads the head of the chain.
+            client.index(index=index, id=str(record["seq"]), body=record, op_type="create")
             return record
         except Exception as exc:  # ConflictError of either client: another writer took this seq
             if getattr(exc, "status_code", None) != 409 and "409" not in str(exc)[:40]:

@@ -23,7 +23,7 @@ from ..registry.model import InstanceFacts, effective_status, is_active, matches
 from ..roles import Actor
 from ..settings import Settings
 from ..timeutil import iso, parse_iso, utcnow
-from .instances import HostMap, finding_id, parse_key, raw_keys_of, resolve
+from .instances import HostMap, finding_id, joinable_address, parse_key, raw_keys_of, resolve
 from .scoring import ScoringConfig, score_instance
 
 log = logging.getLogger(__name__)
@@ -190,15 +190,18 @@ class Correlator:
         if parts["kind"] == "url":
             urls.append(parts["url"])
         ports = instance.values("dst_port")
+        # A listener's bind address (0.0.0.0, 127.0.0.1) says nothing about where the server is reached.
+        server_ips = [ip for ip in instance.values("dst_ip") if joinable_address(str(ip))]
+        host_ips = [ip for ip in instance.values("host_ip") if joinable_address(str(ip))]
         return InstanceFacts(
             key=instance.key,
             host_id=parts.get("host_id") or (host_ids[0] if host_ids else None),
-            host_ips=tuple(instance.values("host_ip")),
+            host_ips=tuple(host_ips),
             port=parts.get("port") or (int(ports[0]) if ports else None),
             server_names=tuple(instance.values("server_name") + instance.values("cfg_name")
                                + ([parts["server_name"]] if parts.get("server_name") else [])),
             urls=tuple(urls),
-            server_ip=parts.get("ip") or (instance.values("dst_ip")[0] if instance.values("dst_ip") else None),
+            server_ip=parts.get("ip") or (server_ips[0] if server_ips else None) or (host_ips[0] if host_ips else None),
         )
 
     def _registry_match(self, facts: InstanceFacts, entries: list[dict[str, Any]], now: datetime) -> dict[str, Any] | None:

@@ -55,7 +55,8 @@ class Registry:
 
     # --- writing -------------------------------------------------------------------------
     def _save(self, entry: dict[str, Any], action: str, detail: dict[str, Any] | None = None) -> dict[str, Any]:
-        self.client.index(index=self.index, id=entry["entry_id"], body=entry, refresh="wait_for")
+        # get-by-id is real-time and all() refreshes first, so writes need not wait for a refresh.
+        self.client.index(index=self.index, id=entry["entry_id"], body=entry)
         content = {"entry_id": entry["entry_id"], "status": entry["status"], **(detail or {})}
         audit.append(self.settings, self.client, self.actor, f"registry.{action}", "registry_entry",
                      entry["entry_id"], content)

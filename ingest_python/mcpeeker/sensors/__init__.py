@@ -1,0 +1,1 @@
+"""Wrappers around the network sensors (Suricata, Zeek) used by replay, tests and bench."""
