@@ -1,0 +1,201 @@
+"""mcpeeker-agent scan reports (schemas/agent-event.schema.json) -> one endpoint evidence document per
+evidence item plus one scan summary document."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+from urllib.parse import urlsplit
+
+import jsonschema
+
+from ...config import load_schema
+from .. import privacy
+from .common import (
+    Context, Doc, NormaliseError, Output, Table, apply_table, as_bool, as_int, as_ip, as_str, as_str_list,
+    base_doc, finish, parse_iso, put, redacted_text, redacted_url,
+)
+
+# agent evidence type -> (event.dataset suffix, mcpeeker.evidence.kind)
+KINDS: dict[str, tuple[str, str]] = {
+    "file": ("config", "config"),
+    "process": ("process", "process"),
+    "listener": ("listener", "listener"),
+    "probe": ("probe", "probe"),
+}
+# Risk flags that are attack-like conditions on the endpoint (data model: mcpeeker.attack.type).
+RISK_ATTACKS = frozenset({"committed_secret", "exposed_listener"})
+
+FILE: Table = (
+    ("path", ("file", "path"), lambda v: privacy.cut_snippet(as_str(v))),
+    ("mtime", ("file", "mtime"), as_str),
+    ("size", ("file", "size"), as_int),
+)
+
+CONFIG: Table = (
+    ("client", ("mcp", "config", "client"), as_str),
+    ("scope", ("mcp", "config", "scope"), as_str),
+    ("server_name", ("mcp", "config", "server_name"), as_str),
+    ("transport", ("mcp", "transport"), as_str),
+    ("command", ("mcp", "server", "command"), redacted_text),
+    ("args", ("mcp", "server", "args"), lambda v: [redacted_text(a) for a in as_str_list(v)]),
+    ("url", ("mcp", "server", "url"), redacted_url),
+    ("env_names", ("mcp", "config", "env_names"), as_str_list),
+    ("header_names", ("mcp", "config", "header_names"), as_str_list),
+    ("fingerprint", ("mcp", "config", "fingerprint"), as_str),
+    ("change", ("mcp", "config", "change"), as_str),
+)
+
+PROCESS: Table = (
+    ("pid", ("process", "pid"), as_int),
+    ("ppid", ("process", "parent", "pid"), as_int),
+    ("name", ("process", "name"), as_str),
+    ("exe", ("process", "executable"), lambda v: privacy.cut_snippet(as_str(v))),
+    ("cmdline", ("process", "command_line"), redacted_text),
+    ("start", ("process", "start"), as_str),
+    ("parent_name", ("process", "parent", "name"), as_str),
+    ("matched", ("process", "matched"), as_str),
+)
+
+LISTENER: Table = (
+    ("ip", ("destination", "ip"), as_ip),
+    ("port", ("destination", "port"), as_int),
+    ("pid", ("process", "pid"), as_int),
+    ("transport", ("network", "transport"), as_str),
+)
+
+PROBE: Table = (
+    ("ok", ("mcp", "probe", "ok"), as_bool),
+    ("server_name", ("mcp", "server", "name"), as_str),
+    ("server_version", ("mcp", "server", "version"), as_str),
+    ("protocol_version", ("mcp", "protocol", "version"), as_str),
+    ("url", ("mcp", "server", "url"), redacted_url),
+)
+
+
+@lru_cache(maxsize=1)
+def _validator() -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(load_schema("agent-event"))
+
+
+def _validate(data: dict) -> None:
+    errors = sorted(_validator().iter_errors(data), key=lambda e: list(e.absolute_path))
+    if errors:
+        first = errors[0]
+        where = ".".join(str(p) for p in first.absolute_path) or "(top level)"
+        raise NormaliseError(f"field {where!r}: {first.message[:300]}")
+
+
+def _confidence(score: float) -> str:
+    return "high" if score >= 0.8 else "medium" if score >= 0.5 else "low"
+
+
+def _derived_key(host_id: str, item: dict) -> str | None:
+    """The instance key of the data model when the agent did not give one."""
+    config, listener, probe = item.get("config") or {}, item.get("listener") or {}, item.get("probe") or {}
+    if listener.get("port") is not None:
+        return f"host:{host_id}:port:{listener['port']}"
+    if config.get("server_name"):
+        return f"host:{host_id}:cfg:{config.get('client', 'unknown')}:{config['server_name']}"
+    url = config.get("url") or probe.get("url")
+    if isinstance(url, str) and url:
+        try:
+            parts = urlsplit(url)
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError:
+            return None
+        return f"url:{parts.scheme}://{parts.hostname}:{port}{parts.path}"
+    return None
+
+
+def _host(doc: Doc, report: dict, ctx: Context) -> None:
+    put(doc, ("host", "id"), report["host_id"])
+    host = report.get("host") or {}
+    if host.get("os"):
+        put(doc, ("host", "os", "type"), host["os"])
+    ips = []
+    for ip in host.get("ips") or []:
+        try:
+            ips.append(as_ip(ip))
+        except ValueError:
+            continue  # a malformed address must not reject the host's evidence
+    if ips:
+        put(doc, ("host", "ip"), ips)
+    version = (report.get("agent") or {}).get("version")
+    put(doc, ("agent", "type"), "mcpeeker-agent")
+    if isinstance(version, str):
+        put(doc, ("agent", "version"), version)
+
+
+def _item_doc(report: dict, item: dict, iso: str, ctx: Context, file: str, line: int) -> Doc:
+    dataset, kind = KINDS[item["type"]]
+    doc = base_doc(timestamp=iso, module="agent", dataset=f"agent.{dataset}", kind="event", evidence_type="endpoint",
+                   evidence_kind=kind, file=file, line=line)
+    _host(doc, report, ctx)
+    score = float(item["score"])
+    put(doc, ("mcpeeker", "evidence", "score"), score)
+    put(doc, ("mcpeeker", "evidence", "confidence"), _confidence(score))
+    if item.get("reason"):
+        put(doc, ("mcpeeker", "evidence", "reason"), privacy.cut_snippet(privacy.redact_text(item["reason"])))
+    if item.get("snippet"):
+        put(doc, ("mcpeeker", "snippet"), privacy.snippet(item["snippet"]))
+    risks = item.get("risk") or []
+    attacks = [r for r in risks if r in RISK_ATTACKS]
+    if attacks:
+        put(doc, ("mcpeeker", "attack", "type"), attacks)
+    if risks:
+        doc["tags"] = [f"risk:{r}" for r in risks]
+    apply_table(doc, item.get("file") or {}, FILE)
+    config = item.get("config") or {}
+    apply_table(doc, config, CONFIG)
+    secrets = [s for s in config.get("secrets") or [] if isinstance(s, dict)]
+    if secrets:
+        # Only the kind and the agent's keyed fingerprint: never the value.
+        put(doc, ("mcp", "config", "secret_kinds"), sorted({str(s["kind"]) for s in secrets if "kind" in s}))
+        put(doc, ("mcp", "config", "secret_fingerprints"), [str(s["fingerprint"]) for s in secrets if "fingerprint" in s])
+    process = item.get("process") or {}
+    apply_table(doc, process, PROCESS)
+    if isinstance(process.get("user_id"), str) and process["user_id"]:
+        put(doc, ("process", "user", "id"), privacy.ensure_keyed(ctx.site_key, process["user_id"]))
+    apply_table(doc, item.get("listener") or {}, LISTENER)
+    apply_table(doc, item.get("probe") or {}, PROBE)
+    key = item.get("instance_key") or _derived_key(report["host_id"], item)
+    if key:
+        put(doc, ("mcpeeker", "instance", "key"), privacy.redact_url(key))
+    return doc
+
+
+def _summary_doc(report: dict, iso: str, ctx: Context, file: str, line: int) -> Doc:
+    doc = base_doc(timestamp=iso, module="agent", dataset="agent.scan", kind="state", evidence_type="context",
+                   evidence_kind="scan_summary", file=file, line=line)
+    _host(doc, report, ctx)
+    put(doc, ("mcpeeker", "evidence", "score"), float(report["local_score"]))
+    counts: dict[str, int] = {}
+    for item in report["evidence"]:
+        counts[item["type"]] = counts.get(item["type"], 0) + 1
+    scan: dict[str, Any] = {"evidence_count": len(report["evidence"]), "evidence_by_type": counts}
+    if report.get("scan_id"):
+        scan["id"] = report["scan_id"]
+    if report.get("duration_ms") is not None:
+        scan["duration_ms"] = report["duration_ms"]
+        put(doc, ("event", "duration"), int(float(report["duration_ms"]) * 1_000_000))
+    errors = report.get("errors") or []
+    if errors:
+        scan["error_count"] = len(errors)
+        scan["errors"] = [privacy.snippet(f"{e['where']}: {e['error']}", 256) for e in errors[:10]]
+    ports = (report.get("host") or {}).get("listening_ports")
+    if ports:
+        scan["listening_ports"] = ports[:1000]
+    doc["mcpeeker"]["scan"] = scan
+    return doc
+
+
+def normalise_agent(rtype: str, data: dict, raw: bytes, ctx: Context, file: str, line: int) -> list[Output]:
+    _validate(data)
+    iso, epoch = parse_iso(data["timestamp"], "timestamp")
+    out: list[Output] = []
+    for i, item in enumerate(data["evidence"]):
+        doc = _item_doc(data, item, iso, ctx, file, line)
+        out.append(finish(doc, ctx, epoch, "agent", "report", raw, part=str(i)))
+    out.append(finish(_summary_doc(data, iso, ctx, file, line), ctx, epoch, "agent", "report", raw, part="scan"))
+    return out

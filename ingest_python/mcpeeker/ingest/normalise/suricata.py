@@ -1,0 +1,266 @@
+"""Suricata eve.json (`alert`, `http`, `tls`, `flow`, `fileinfo`, `anomaly`) -> evidence documents.
+
+Alerts of our rules (msg prefix "MCPEEKER") weigh as the rule's `mcpeeker_evidence` metadata says (network or
+attack, attack type from `mcpeeker_detection`); every other signature is supporting context.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from .. import privacy
+from .common import (
+    Context, Doc, NormaliseError, Output, Table, Unsupported, apply_table, as_bool, as_int, as_ip, as_port,
+    as_str, base_doc, finish, id_str, lower_str, net_instance_key, parse_iso, put, redacted_url,
+)
+
+OUR_PREFIX = "MCPEEKER"
+ATTACK_TYPES = frozenset({"tool_poisoning", "rug_pull", "sensitive_file", "command_injection", "unauthenticated"})
+
+COMMON: Table = (
+    ("flow_id", ("suricata", "flow_id"), id_str),
+    ("src_ip", ("source", "ip"), as_ip),
+    ("src_port", ("source", "port"), as_port),
+    ("dest_ip", ("destination", "ip"), as_ip),
+    ("dest_port", ("destination", "port"), as_port),
+    ("proto", ("network", "transport"), lower_str),
+    ("app_proto", ("suricata", "app_proto"), as_str),
+    ("community_id", ("network", "community_id"), as_str),
+    ("host", ("observer", "hostname"), as_str),
+    ("in_iface", ("observer", "ingress", "interface", "name"), as_str),
+)
+
+ALERT: Table = (
+    ("signature_id", ("suricata", "signature_id"), as_int),
+    ("signature", ("suricata", "signature"), as_str),
+    ("signature", ("rule", "name"), as_str),
+    ("category", ("suricata", "category"), as_str),
+    ("category", ("rule", "category"), as_str),
+    ("severity", ("suricata", "severity"), as_int),
+    ("severity", ("event", "severity"), as_int),
+    ("rev", ("rule", "version"), id_str),
+    ("action", ("event", "action"), as_str),
+)
+
+HTTP: Table = (
+    ("hostname", ("url", "domain"), as_str),
+    ("url", ("url", "original"), redacted_url),
+    ("http_method", ("http", "request", "method"), as_str),
+    ("status", ("http", "response", "status_code"), as_int),
+    ("http_user_agent", ("user_agent", "original"), as_str),
+    ("http_content_type", ("http", "response", "mime_type"), as_str),
+    ("http_refer", ("http", "request", "referrer"), redacted_url),
+    ("length", ("http", "response", "body", "bytes"), as_int),
+    ("protocol", ("http", "version"), lambda v: as_str(v).removeprefix("HTTP/")),
+)
+
+TLS: Table = (
+    ("sni", ("tls", "client", "server_name"), as_str),
+    ("version", ("tls", "version"), as_str),
+    ("subject", ("tls", "server", "subject"), as_str),
+    ("issuerdn", ("tls", "server", "issuer"), as_str),
+    ("fingerprint", ("tls", "server", "hash", "sha1"), as_str),
+)
+
+FLOW: Table = (
+    ("pkts_toserver", ("source", "packets"), as_int),
+    ("pkts_toclient", ("destination", "packets"), as_int),
+    ("bytes_toserver", ("source", "bytes"), as_int),
+    ("bytes_toclient", ("destination", "bytes"), as_int),
+    ("state", ("suricata", "flow", "state"), as_str),
+    ("reason", ("suricata", "flow", "reason"), as_str),
+    ("alerted", ("suricata", "flow", "alerted"), as_bool),
+    ("age", ("suricata", "flow", "age"), as_int),
+)
+
+FILEINFO: Table = (
+    ("filename", ("file", "name"), lambda v: privacy.cut_snippet(privacy.redact_url(as_str(v)))),
+    ("size", ("file", "size"), as_int),
+    ("sha256", ("file", "hash", "sha256"), as_str),
+    ("magic", ("file", "mime_magic"), as_str),
+    ("state", ("suricata", "file", "state"), as_str),
+)
+
+ANOMALY: Table = (
+    ("type", ("error", "type"), as_str),
+    ("event", ("event", "action"), as_str),
+    ("layer", ("suricata", "anomaly", "layer"), as_str),
+    ("code", ("suricata", "anomaly", "code"), as_int),
+)
+
+# HTTP headers Suricata may log (http.request_headers, when enabled): MCP headers are facts, Authorization is
+# only a presence bit and a scheme, every other value is dropped.
+MCP_HEADERS: dict[str, tuple[str, ...]] = {
+    "mcp-session-id": ("mcp", "session", "id"),
+    "mcp-protocol-version": ("mcp", "protocol", "version"),
+    "mcp-method": ("mcp", "method", "name"),
+    "mcp-name": ("mcp", "name"),
+}
+
+
+def _sub(data: dict, key: str) -> dict:
+    value = data.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise NormaliseError(f"field {key!r}: expected an object, got {type(value).__name__}")
+    return value
+
+
+def _headers(doc: Doc, http: dict) -> None:
+    headers = http.get("request_headers")
+    if not isinstance(headers, list):
+        return
+    for header in headers:
+        if not isinstance(header, dict):
+            continue
+        name = str(header.get("name", "")).lower()
+        value = header.get("value")
+        if name == "authorization":
+            put(doc, ("mcp", "auth", "present"), True)
+            if isinstance(value, str) and value.strip():
+                put(doc, ("mcp", "auth", "scheme"), value.split(None, 1)[0].lower()[:32])
+        elif name in MCP_HEADERS and isinstance(value, str):
+            put(doc, MCP_HEADERS[name], value[:256])
+
+
+def _doc(data: dict, *, dataset: str, kind: str, ev_type: str, ev_kind: str, file: str, line: int) -> tuple[Doc, float]:
+    iso, epoch = parse_iso(data.get("timestamp"), "timestamp")
+    doc = base_doc(timestamp=iso, module="suricata", dataset=f"suricata.{dataset}", kind=kind, evidence_type=ev_type,
+                   evidence_kind=ev_kind, file=file, line=line)
+    apply_table(doc, data, COMMON)
+    app = data.get("app_proto")
+    if isinstance(app, str) and app not in ("failed", "unknown"):
+        put(doc, ("network", "protocol"), app.lower())
+    return doc, epoch
+
+
+def _http_part(doc: Doc, data: dict) -> None:
+    http = _sub(data, "http")
+    if http:
+        apply_table(doc, http, HTTP)
+        url = doc.get("url")
+        if url and "original" in url:
+            path, _, query = url["original"].partition("?")
+            url["path"] = path
+            if query:
+                url["query"] = query
+        _headers(doc, http)
+
+
+def _server(doc: Doc, data: dict) -> tuple[Any, Any]:
+    """The server end of the flow: Suricata 7 logs the flow's own direction in flow.{src,dest}_*; a to_client
+    alert's packet goes server -> client, so its source is the server."""
+    flow = data.get("flow")
+    if isinstance(flow, dict) and flow.get("dest_ip") is not None:
+        try:
+            return as_ip(flow["dest_ip"]), as_port(flow.get("dest_port"))
+        except (ValueError, TypeError):
+            pass
+    src, dst = doc.get("source", {}), doc.get("destination", {})
+    if data.get("direction") == "to_client":
+        return src.get("ip"), src.get("port")
+    return dst.get("ip"), dst.get("port")
+
+
+def _metadata(alert: dict) -> dict[str, list[str]]:
+    meta = alert.get("metadata")
+    if not isinstance(meta, dict):
+        return {}
+    return {str(k): [str(v) for v in vs] if isinstance(vs, list) else [str(vs)] for k, vs in meta.items()}
+
+
+def alert(data: dict, ctx: Context, file: str, line: int) -> tuple[Doc, float]:
+    body = _sub(data, "alert")
+    signature = body.get("signature")
+    ours = isinstance(signature, str) and signature.startswith(OUR_PREFIX)
+    meta = _metadata(body) if ours else {}
+    ev_type = (meta.get("mcpeeker_evidence") or ["network"])[0] if ours else "context"
+    if ours and ev_type not in ("network", "attack"):
+        ev_type = "network"
+    doc, epoch = _doc(data, dataset="alert", kind="alert", ev_type=ev_type, ev_kind="alert", file=file, line=line)
+    apply_table(doc, body, ALERT)
+    put(doc, ("rule", "ruleset"), "mcpeeker" if ours else "suricata")
+    if "signature_id" in body:
+        put(doc, ("rule", "id"), id_str(body["signature_id"]))
+    _http_part(doc, data)
+    tls = _sub(data, "tls")
+    if tls:
+        apply_table(doc, tls, TLS)
+    if ours:
+        detection = (meta.get("mcpeeker_detection") or [None])[0]
+        if ev_type == "attack" and detection in ATTACK_TYPES:
+            put(doc, ("mcpeeker", "attack", "type"), detection)
+        if detection:
+            put(doc, ("mcpeeker", "evidence", "reason"), detection)
+        confidence = (meta.get("confidence") or [None])[0]
+        if confidence and confidence.lower() in ("low", "medium", "high"):
+            put(doc, ("mcpeeker", "evidence", "confidence"), confidence.lower())
+        era = (meta.get("mcp_era") or [None])[0]
+        if era and era != "any":
+            put(doc, ("mcp", "spec_era"), {"2024": "2024-11-05", "2026": "2026-07-28"}.get(era, era))
+        ip, port = _server(doc, data)
+        key = net_instance_key(ip, port)
+        if key:
+            put(doc, ("mcpeeker", "instance", "key"), key)
+    payload = data.get("payload_printable")
+    if isinstance(payload, str) and payload:
+        put(doc, ("mcpeeker", "snippet"), privacy.snippet(payload))
+    return doc, epoch
+
+
+def http(data: dict, ctx: Context, file: str, line: int) -> tuple[Doc, float]:
+    doc, epoch = _doc(data, dataset="http", kind="event", ev_type="context", ev_kind="http", file=file, line=line)
+    _http_part(doc, data)
+    return doc, epoch
+
+
+def tls(data: dict, ctx: Context, file: str, line: int) -> tuple[Doc, float]:
+    doc, epoch = _doc(data, dataset="tls", kind="event", ev_type="context", ev_kind="tls", file=file, line=line)
+    body = _sub(data, "tls")
+    apply_table(doc, body, TLS)
+    for key, path in (("ja3", ("tls", "client", "ja3")), ("ja3s", ("tls", "server", "ja3s"))):
+        part = body.get(key)
+        if isinstance(part, dict) and isinstance(part.get("hash"), str):
+            put(doc, path, part["hash"])
+    sni = doc.get("tls", {}).get("client", {}).get("server_name")
+    if sni:
+        put(doc, ("destination", "domain"), sni)
+    return doc, epoch
+
+
+def flow(data: dict, ctx: Context, file: str, line: int) -> tuple[Doc, float]:
+    doc, epoch = _doc(data, dataset="flow", kind="event", ev_type="context", ev_kind="flow", file=file, line=line)
+    apply_table(doc, _sub(data, "flow"), FLOW)
+    src, dst = doc.get("source", {}).get("bytes"), doc.get("destination", {}).get("bytes")
+    if src is not None or dst is not None:
+        put(doc, ("network", "bytes"), (src or 0) + (dst or 0))
+    return doc, epoch
+
+
+def fileinfo(data: dict, ctx: Context, file: str, line: int) -> tuple[Doc, float]:
+    app = data.get("app_proto")
+    doc, epoch = _doc(data, dataset="fileinfo", kind="event", ev_type="context",
+                      ev_kind="http" if app == "http" else "flow", file=file, line=line)
+    apply_table(doc, _sub(data, "fileinfo"), FILEINFO)
+    _http_part(doc, data)
+    return doc, epoch
+
+
+def anomaly(data: dict, ctx: Context, file: str, line: int) -> tuple[Doc, float]:
+    doc, epoch = _doc(data, dataset="anomaly", kind="event", ev_type="context", ev_kind="flow", file=file, line=line)
+    apply_table(doc, _sub(data, "anomaly"), ANOMALY)
+    return doc, epoch
+
+
+SURICATA: dict[str, Callable[[dict, Context, str, int], tuple[Doc, float]]] = {
+    "alert": alert, "http": http, "tls": tls, "flow": flow, "fileinfo": fileinfo, "anomaly": anomaly,
+}
+
+
+def normalise_suricata(rtype: str, data: dict, raw: bytes, ctx: Context, file: str, line: int) -> list[Output]:
+    fn = SURICATA.get(rtype)
+    if fn is None:
+        raise Unsupported(f"Suricata event_type {rtype!r} is not ingested")
+    doc, epoch = fn(data, ctx, file, line)
+    return [finish(doc, ctx, epoch, "suricata", rtype, raw)]

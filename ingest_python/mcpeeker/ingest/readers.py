@@ -1,0 +1,387 @@
+"""Readers: bytes on disk -> `Record` (one parsed log line) or `BadLine` (why a line cannot be read).
+
+Zeek logs in JSON (`LogAscii::use_json=T`, one object per line) and in Zeek's TSV format (`#separator`,
+`#fields`, `#types` header, `#close` footer), plain or gzip, current or rotated names; Suricata eve.json;
+the agent's NDJSON. A reader never raises on content: every unreadable line becomes a `BadLine` naming
+file and line, so the caller dead-letters it and carries on.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import re
+import sys
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Callable, Iterator, Protocol
+
+import orjson
+
+MAX_LINE = 1 << 20  # 1 MiB: longer lines are dead-lettered without being held in memory
+
+SOURCES = ("zeek", "suricata", "agent")
+
+
+@dataclass(slots=True)
+class Record:
+    source: str  # zeek | suricata | agent
+    rtype: str  # Zeek log path ("conn"), eve event_type ("alert"), "report" for the agent
+    data: dict
+    raw: bytes  # the line as read, without its newline: the identity the document _id hashes
+    file: str
+    line: int
+    end: int  # byte offset just after this line: where a checkpoint may resume
+
+
+@dataclass(slots=True)
+class BadLine:
+    file: str
+    line: int
+    end: int
+    reason: str
+    raw: bytes = b""
+
+
+Parsed = Record | BadLine | None
+
+
+class LineParser(Protocol):
+    def parse(self, raw: bytes, line: int, end: int) -> Parsed: ...
+
+
+# ---------------------------------------------------------------------------------------------- lines
+
+class LineReader:
+    """Lines of a binary stream with line numbers and end offsets, in bounded memory.
+
+    `final=False` (follow mode) leaves an incomplete last line unread so a writer can finish it; overlong
+    lines are reported as None and skipped up to their newline, even across calls.
+    """
+
+    def __init__(self, fh: BinaryIO, line: int = 0, offset: int = 0) -> None:
+        self.fh = fh
+        self.line = line
+        self.offset = offset
+        self._skipping = False  # inside an overlong line whose end has not been read yet
+
+    def lines(self, final: bool = True) -> Iterator[tuple[int, int, bytes | None]]:
+        fh = self.fh
+        while True:
+            start = self.offset
+            chunk = fh.readline(MAX_LINE + 1)
+            if not chunk:
+                return
+            if self._skipping:
+                self.offset += len(chunk)
+                if chunk.endswith(b"\n"):
+                    self._skipping = False
+                continue
+            if not chunk.endswith(b"\n"):
+                if len(chunk) > MAX_LINE:
+                    self.offset += len(chunk)
+                    self.line += 1
+                    self._skipping = True
+                    yield self.line, self.offset, None
+                    continue
+                if not final:
+                    # Incomplete line: rewind so the next poll reads it whole.
+                    fh.seek(start)
+                    return
+            self.offset += len(chunk)
+            self.line += 1
+            yield self.line, self.offset, chunk.rstrip(b"\r\n")
+
+
+# -------------------------------------------------------------------------------------------- helpers
+
+def _excerpt(raw: bytes, limit: int = 200) -> bytes:
+    return raw[:limit]
+
+
+def _json_object(raw: bytes) -> tuple[dict | None, str]:
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        msg = str(exc)
+        if "UTF-8" in msg or "utf-8" in msg or "surrogate" in msg:
+            return None, f"invalid UTF-8: {msg}"
+        return None, f"malformed or truncated JSON: {msg}"
+    if not isinstance(data, dict):
+        return None, f"expected a JSON object, got {type(data).__name__}"
+    return data, ""
+
+
+# ----------------------------------------------------------------------------------------------- zeek
+
+_ROTATED = re.compile(r"^([A-Za-z0-9_]+?)(?:[._-].*)?$")
+
+
+def zeek_log_type_from_name(path: str) -> str | None:
+    """`conn.log`, `conn.2024-01-01-00-00-00.log`, `conn.00:00:00-01:00:00.log.gz` -> `conn`."""
+    name = os.path.basename(path)
+    for suffix in (".gz", ".log", ".json"):
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+    base = name.split(".", 1)[0]
+    return base if base and _ROTATED.match(base) else None
+
+
+def _unescape(value: str) -> str:
+    # Zeek TSV escapes a backslash as \\ and non-printables as \xNN; its JSON writer keeps \xNN as text
+    # too, so only the backslash escape is undone: both formats then yield the same strings.
+    return value.replace("\\\\", "\\") if "\\\\" in value else value
+
+
+def _to_bool(value: str) -> bool:
+    if value == "T":
+        return True
+    if value == "F":
+        return False
+    raise ValueError(f"expected T or F, got {value!r}")
+
+
+_SCALAR: dict[str, Callable[[str], object]] = {
+    "time": float, "interval": float, "double": float,
+    "count": int, "int": int, "port": int,
+    "bool": _to_bool,
+    "addr": str, "subnet": str, "enum": str,
+    "string": _unescape, "pattern": _unescape, "func": _unescape, "file": _unescape,
+}
+
+
+def _converter(zeek_type: str, set_sep: str, empty: str) -> Callable[[str], object]:
+    inner_type = None
+    for container in ("set[", "vector[", "table["):
+        if zeek_type.startswith(container) and zeek_type.endswith("]"):
+            inner_type = zeek_type[len(container):-1]
+    if inner_type is None:
+        return _SCALAR.get(zeek_type, _unescape)
+    inner = _SCALAR.get(inner_type, _unescape)
+
+    def convert(value: str) -> list:
+        if value == empty:
+            return []
+        return [inner(v) for v in value.split(set_sep)]
+
+    return convert
+
+
+class ZeekParser:
+    """Both Zeek formats, switching per line: `#` starts a header, `{` a JSON record, anything else is TSV."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.name_type = zeek_log_type_from_name(file)
+        self.sep = "\t"
+        self.set_sep = ","
+        self.empty = "(empty)"
+        self.unset = "-"
+        self.path: str | None = None
+        self.fields: list[str] | None = None
+        self.types: list[str] | None = None
+        self.converters: list[Callable[[str], object]] | None = None
+
+    # Header lines (#fields etc.) are state, not records; a follow-mode restart replays them first.
+    def header(self, raw: bytes) -> None:
+        text = raw.decode("utf-8", "replace")
+        if text.startswith("#separator"):
+            value = text[len("#separator"):].strip()
+            try:
+                self.sep = value.encode().decode("unicode_escape") if value else "\t"
+            except UnicodeDecodeError:
+                self.sep = "\t"
+            return
+        key, _, rest = text.partition(self.sep)
+        if key == "#set_separator":
+            self.set_sep = rest or ","
+        elif key == "#empty_field":
+            self.empty = rest
+        elif key == "#unset_field":
+            self.unset = rest
+        elif key == "#path":
+            self.path = rest or None
+        elif key == "#fields":
+            self.fields = rest.split(self.sep)
+            self.converters = None
+        elif key == "#types":
+            self.types = rest.split(self.sep)
+            self.converters = None
+
+    def _build_converters(self) -> list[Callable[[str], object]]:
+        assert self.fields is not None
+        types = self.types or ["string"] * len(self.fields)
+        if len(types) != len(self.fields):
+            types = ["string"] * len(self.fields)
+        self.converters = [_converter(t, self.set_sep, self.empty) for t in types]
+        return self.converters
+
+    def parse(self, raw: bytes, line: int, end: int) -> Parsed:
+        first = raw[:1]
+        if first == b"#":
+            self.header(raw)
+            return None
+        if first == b"{":
+            return self._parse_json(raw, line, end)
+        if not raw.strip():
+            return None
+        return self._parse_tsv(raw, line, end)
+
+    def _parse_json(self, raw: bytes, line: int, end: int) -> Parsed:
+        data, error = _json_object(raw)
+        if data is None:
+            return BadLine(self.file, line, end, error, _excerpt(raw))
+        path = data.pop("_path", None)
+        rtype = path if isinstance(path, str) and path else self.name_type
+        if not rtype:
+            return BadLine(self.file, line, end, "cannot tell the Zeek log type (no _path field, file name not <type>.log)", _excerpt(raw))
+        return Record("zeek", rtype, data, raw, self.file, line, end)
+
+    def _parse_tsv(self, raw: bytes, line: int, end: int) -> Parsed:
+        if self.fields is None:
+            return BadLine(self.file, line, end, "not a Zeek record: neither JSON nor TSV after a #fields header", _excerpt(raw))
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return BadLine(self.file, line, end, f"invalid UTF-8 at byte {exc.start}", _excerpt(raw))
+        values = text.split(self.sep)
+        fields = self.fields
+        if len(values) != len(fields):
+            return BadLine(self.file, line, end, f"expected {len(fields)} tab-separated fields, got {len(values)}", _excerpt(raw))
+        converters = self.converters or self._build_converters()
+        unset = self.unset
+        data: dict = {}
+        for name, value, convert in zip(fields, values, converters):
+            if value == unset:
+                continue
+            try:
+                data[name] = convert(value)
+            except (ValueError, TypeError) as exc:
+                return BadLine(self.file, line, end, f"field {name!r}: {exc}", _excerpt(raw))
+        rtype = self.path or self.name_type
+        if not rtype:
+            return BadLine(self.file, line, end, "cannot tell the Zeek log type (no #path header, file name not <type>.log)", _excerpt(raw))
+        return Record("zeek", rtype, data, raw, self.file, line, end)
+
+
+# ---------------------------------------------------------------------------------- eve.json, agent
+
+class EveParser:
+    def __init__(self, file: str) -> None:
+        self.file = file
+
+    def parse(self, raw: bytes, line: int, end: int) -> Parsed:
+        if not raw.strip():
+            return None
+        data, error = _json_object(raw)
+        if data is None:
+            return BadLine(self.file, line, end, error, _excerpt(raw))
+        event_type = data.get("event_type")
+        if not isinstance(event_type, str) or not event_type:
+            return BadLine(self.file, line, end, "eve record without a string event_type", _excerpt(raw))
+        return Record("suricata", event_type, data, raw, self.file, line, end)
+
+
+class AgentParser:
+    def __init__(self, file: str) -> None:
+        self.file = file
+
+    def parse(self, raw: bytes, line: int, end: int) -> Parsed:
+        if not raw.strip():
+            return None
+        data, error = _json_object(raw)
+        if data is None:
+            return BadLine(self.file, line, end, error, _excerpt(raw))
+        return Record("agent", "report", data, raw, self.file, line, end)
+
+
+PARSERS: dict[str, Callable[[str], LineParser]] = {"zeek": ZeekParser, "suricata": EveParser, "agent": AgentParser}
+
+
+def make_parser(source: str, file: str) -> LineParser:
+    return PARSERS[source](file)
+
+
+# ---------------------------------------------------------------------------------------------- files
+
+def is_gzip(path: str | Path) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(2) == b"\x1f\x8b"
+    except OSError:
+        return False
+
+
+def open_input(path: str) -> BinaryIO:
+    """A binary stream: stdin for `-`, gunzipped for gzip files (by magic, not only by name)."""
+    if path == "-":
+        return sys.stdin.buffer
+    if is_gzip(path):
+        return gzip.open(path, "rb")  # type: ignore[return-value]
+    return open(path, "rb", buffering=1 << 20)
+
+
+def _looks_like(source: str, path: Path) -> bool:
+    name = path.name
+    if source == "zeek":
+        return name.endswith((".log", ".log.gz")) or (name.endswith((".json", ".json.gz")) and not name.startswith("eve"))
+    if source == "suricata":
+        return name.startswith("eve") and (".json" in name)
+    return name.endswith((".ndjson", ".jsonl", ".json", ".ndjson.gz", ".jsonl.gz", ".json.gz"))
+
+
+def expand_paths(source: str, paths: list[str]) -> tuple[list[str], list[str]]:
+    """Files to read (explicit files always; directories walked for files named like `source` logs) and
+    the files found in directories that were skipped because they are not."""
+    files: list[str] = []
+    skipped: list[str] = []
+    for p in paths:
+        if p == "-":
+            files.append(p)
+            continue
+        path = Path(p)
+        if path.is_dir():
+            for child in sorted(c for c in path.rglob("*") if c.is_file()):
+                (files if _looks_like(source, child) else skipped).append(str(child))
+        else:
+            files.append(str(path))
+    return files, skipped
+
+
+def read_file(source: str, path: str) -> Iterator[Record | BadLine]:
+    """Every record and bad line of one file, in order (one-shot mode)."""
+    label = "<stdin>" if path == "-" else path
+    parser = make_parser(source, label)
+    try:
+        fh = open_input(path)
+    except OSError as exc:
+        yield BadLine(label, 0, 0, f"cannot open: {exc.strerror or exc}")
+        return
+    # The one-shot loop is LineReader.lines(final=True) inlined: this is the hot path of a bulk ingest.
+    parse = parser.parse
+    readline = fh.readline
+    line = offset = 0
+    skipping = False
+    try:
+        while True:
+            chunk = readline(MAX_LINE + 1)
+            if not chunk:
+                return
+            offset += len(chunk)
+            if skipping:
+                skipping = not chunk.endswith(b"\n")
+                continue
+            line += 1
+            if len(chunk) > MAX_LINE and not chunk.endswith(b"\n"):
+                skipping = True
+                yield BadLine(label, line, offset, f"line longer than {MAX_LINE} bytes")
+                continue
+            result = parse(chunk.rstrip(b"\r\n"), line, offset)
+            if result is not None:
+                yield result
+    except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as exc:
+        yield BadLine(label, line + 1, offset, f"cannot read further: {exc}")
+    finally:
+        if fh is not sys.stdin.buffer:
+            fh.close()
