@@ -35,6 +35,6 @@ step "findings"
 $M finding list --size 50
 
 step "writing the HTML report"
-$M report --out report.html
+$M report --out report.html --quiet
 echo "report: $(pwd)/report.html"
 echo "The node keeps running at $URL; stop it with: make demo-stop"

@@ -23,7 +23,7 @@ from .settings import Settings, add_connection_arguments, resolve
 from .timeutil import iso, utcnow
 
 GENESIS_MAC = "0" * 64
-console = Console()
+console = Console(soft_wrap=True)
 
 
 def _key(settings: Settings) -> bytes:

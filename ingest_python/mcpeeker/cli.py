@@ -29,7 +29,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "mcpeeker.dashboards",
 )
 
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 def build_parser() -> argparse.ArgumentParser:

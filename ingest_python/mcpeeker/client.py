@@ -47,7 +47,8 @@ def make_client(settings: Settings) -> Any:
                              **_auth_kwargs(settings, "elasticsearch"), **_tls_kwargs(settings))
     from opensearchpy import OpenSearch
 
-    return OpenSearch(hosts=[settings.url], timeout=settings.timeout, http_compress=False,
+    # pool_maxsize: ingest delivers from a sender thread while the reader thread may query too.
+    return OpenSearch(hosts=[settings.url], timeout=settings.timeout, http_compress=False, pool_maxsize=8,
                       **_auth_kwargs(settings, "opensearch"), **_tls_kwargs(settings))
 
 

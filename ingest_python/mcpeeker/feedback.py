@@ -19,7 +19,7 @@ from .settings import Settings, add_connection_arguments, resolve
 from .timeutil import iso, utcnow
 
 VERDICTS = ("true_positive", "false_positive", "benign", "needs_info")
-console = Console()
+console = Console(soft_wrap=True)
 
 
 def _finding(settings: Settings, client: Any, finding_id: str) -> dict[str, Any]:

@@ -18,7 +18,7 @@ TEMPLATE_DIR = Path(__file__).with_name("templates")
 # Indices with a fixed name are created up front so that readers never hit "index not found".
 FIXED_INDICES = ("mcp-findings", "mcp-registry", "mcp-feedback", "mcp-audit", "mcp-state")
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from ..settings import add_connection_arguments, resolve
 from .engine import Correlator
 from .scoring import ScoringConfig
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 CYCLES = Counter("mcpeeker_correlation_cycles_total", "correlation cycles run", ["outcome"])
 CYCLE_SECONDS = Histogram("mcpeeker_correlation_cycle_seconds", "wall time of one correlation cycle")
 FINDINGS = Gauge("mcpeeker_findings", "findings known after the last cycle")

@@ -10,7 +10,7 @@ from rich.console import Console
 from .assemble import ensure_distribution, mcpeeker_home
 from .node import LocalNode
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 
 
 def _node(args: argparse.Namespace) -> LocalNode:

@@ -21,7 +21,7 @@ from ..timeutil import utcnow
 from .model import effective_status
 from .store import Registry, read_import_file, render_export, write_suricata_datasets
 
-console = Console()
+console = Console(soft_wrap=True)
 
 
 def _registry(args: argparse.Namespace, action: str) -> Registry:
