@@ -263,21 +263,6 @@ def _agent_fixture_scan(settings: Settings, workdir: Path) -> str:
     return json.loads(report.read_text().splitlines()[0])["host_id"]
 
 
-def _mark_scan_errors(client: Any, settings: Settings) -> None:
-    """The agent normaliser keeps scan errors in mcpeeker.scan.errors, which the template does not map. The
-    Devices dashboard reads the ECS fields event.outcome / error.message; set them the way the normaliser
-    should (reported to the ingest owner) so the panel is tested against the documents it will see."""
-    index = settings.index("mcp-events-*")
-    hits = client.search(index=index, body={"size": 100, "query": {"term": {"event.dataset": "agent.scan"}}})["hits"]["hits"]
-    for hit in hits:
-        scan = hit["_source"].get("mcpeeker", {}).get("scan", {})
-        if scan.get("errors"):
-            source = dict(hit["_source"])
-            source.setdefault("event", {})["outcome"] = "failure"
-            source["error"] = {"message": scan["errors"][0], "type": "scan_error"}
-            client.index(index=hit["_index"], id=hit["_id"], body=source)
-
-
 # ------------------------------------------------------------------------------------ SIEM pipeline
 
 ADMIN = Actor("secops-lead", "admin")
@@ -328,7 +313,6 @@ def seed(settings: Settings, workdir: Path) -> Seeded:
     _ingest(settings, "suricata", _write_lines(workdir / "eve.json", _eve_lines(now)), workdir)
     _ingest(settings, "agent", _write_lines(workdir / "agent.ndjson", _agent_reports(now)), workdir)
     client.indices.refresh(index=settings.index("mcp-events-*"))
-    _mark_scan_errors(client, settings)
     client.indices.refresh(index=settings.index("mcp-events-*"))
 
     lapse = _registry(settings, client, now)

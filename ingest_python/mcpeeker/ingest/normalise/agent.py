@@ -183,6 +183,12 @@ def _summary_doc(report: dict, iso: str, ctx: Context, file: str, line: int) -> 
     if errors:
         scan["error_count"] = len(errors)
         scan["errors"] = [privacy.snippet(f"{e['where']}: {e['error']}", 256) for e in errors[:10]]
+        # ECS fields, so dashboards and `analytics coverage` can find scans that hit errors.
+        put(doc, ("event", "outcome"), "failure")
+        put(doc, ("error", "message"), scan["errors"][0])
+        put(doc, ("error", "type"), "scan_error")
+    else:
+        put(doc, ("event", "outcome"), "success")
     ports = (report.get("host") or {}).get("listening_ports")
     if ports:
         scan["listening_ports"] = ports[:1000]
