@@ -33,7 +33,7 @@ def os_url() -> Iterator[str]:
     if external:
         yield external
         return
-    node = LocalNode(name=f"test-{TEST_NODE_PORT}", http_port=TEST_NODE_PORT)
+    node = LocalNode(name=f"test-{TEST_NODE_PORT}", http_port=TEST_NODE_PORT, heap="1g")
     # Several pytest sessions may share the node (developers run suites side by side): each registers
     # itself, and the last one to leave stops the node.
     sessions = node.home / "sessions"
