@@ -190,6 +190,10 @@ def test_registry_approval_expiry_and_attacks(world: Settings) -> None:
     finding = _findings(world)["net:10.20.0.6:8000"]
     assert finding["classification"] == "authorized" and finding["severity"] in {"high", "critical"}
 
+    # A narrow entry approves its own server only: the other servers on port 8000 stay suspect.
+    for other in ("net:10.20.0.5:8000", "net:10.20.0.9:8000"):
+        assert _findings(world)[other]["classification"] == "suspect"
+
     # Illegal transitions are refused with the entry and the states named.
     with pytest.raises(Exception, match="cannot approve an entry that is revoked"):
         registry.apply(entry["entry_id"], "approve")
@@ -223,6 +227,26 @@ def test_claim_feedback_timeline_and_audit(world: Settings) -> None:
     assert count >= 2 and problems == []
 
 
+def test_approval_without_new_evidence_and_rerun_after_it(world: Settings) -> None:
+    """Approving a claimed entry takes effect from stored facts alone, and the next run writes nothing."""
+    client = make_client(world)
+    _correlate(world)
+    key = "net:10.20.0.10:3000"
+    registry = Registry(world, client, ADMIN)
+    claimed = registry.add({"owner": "dora", "purpose": "kb", "source_finding": finding_id(key),
+                            **{k: v for k, v in _findings(world)[key]["suggested_entry"].items() if k in ("host", "server")}})
+    # Move the watermark past the overlap so the instance has no "new" evidence at the next cycle.
+    correlator = Correlator(world, client)
+    state = correlator.read_state()
+    state["at"] = iso(utcnow() + timedelta(hours=1))
+    correlator.write_state(state)
+    registry.apply(claimed["entry_id"], "approve")
+    result = correlator.run_once(ADMIN)
+    assert result.touched == 0, "no instance has new evidence: the approval must work from stored facts"
+    assert _findings(world)[key]["classification"] == "authorized"
+    assert correlator.run_once(ADMIN).written == 0
+
+
 def _audit_world(os_settings: Settings, os_client) -> list[dict[str, Any]]:
     actor = Actor("admin", "admin")
     for n in range(5):
@@ -246,6 +270,23 @@ def test_audit_detects_delete(os_settings: Settings, os_client) -> None:
     os_client.delete(index=os_settings.index("mcp-audit"), id="2", refresh="wait_for")
     problems = audit.verify(os_settings, os_client)[1]
     assert problems and problems[0].seq == 3 and "2 missing" in problems[0].reason
+
+
+def test_audit_detects_deleting_the_newest_records(os_settings: Settings, os_client) -> None:
+    _audit_world(os_settings, os_client)
+    os_client.delete(index=os_settings.index("mcp-audit"), id="5", refresh="wait_for")
+    problems = audit.verify(os_settings, os_client)[1]
+    assert [(p.seq, "missing at the end" in p.reason) for p in problems] == [(5, True)]
+
+
+def test_audit_detects_swapped_documents(os_settings: Settings, os_client) -> None:
+    records = _audit_world(os_settings, os_client)
+    # Whole documents moved: each keeps its own seq and MAC but sits under the other's id.
+    index = os_settings.index("mcp-audit")
+    os_client.index(index=index, id="2", body=records[3], refresh="wait_for")
+    os_client.index(index=index, id="4", body=records[1], refresh="wait_for")
+    problems = audit.verify(os_settings, os_client)[1]
+    assert any("moved or reordered" in p.reason for p in problems)
 
 
 def test_audit_detects_reorder(os_settings: Settings, os_client) -> None:

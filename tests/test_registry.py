@@ -16,11 +16,14 @@ from pathlib import Path
 
 import yaml
 
+import pytest
+
 from mcpeeker.client import make_client
+from mcpeeker.registry.model import RegistryError
 from mcpeeker.registry.store import Registry
 from mcpeeker.roles import Actor
 from mcpeeker.settings import Settings
-from mcpeeker.timeutil import iso, utcnow
+from mcpeeker.timeutil import iso, parse_iso, utcnow
 
 ADMIN = Actor("admin", "admin")
 
@@ -37,8 +40,8 @@ def test_import_is_idempotent_and_names_bad_rows(os_settings: Settings, tmp_path
         {"owner": "alice", "team": "docs", "purpose": "notes", "status": "approved",
          "server": {"ip": "10.20.0.3", "port": 8000}},
         {"owner": "bob", "purpose": "wiki", "server": {"url": "https://wiki.corp.example/mcp"}},
-        {"owner": "", "purpose": "no owner", "server": {"port": 1}},
-        {"owner": "carol", "purpose": "bad port", "server": {"port": 70000}},
+        {"owner": "", "purpose": "no owner", "server": {"ip": "10.0.0.1", "port": 1}},
+        {"owner": "carol", "purpose": "bad port", "server": {"ip": "10.0.0.1", "port": 70000}},
     ]}))
     first = cli(os_settings, "registry", "import", str(source))
     assert first.returncode == 1, "rejected rows must make the exit code non-zero"
@@ -85,9 +88,9 @@ def test_export_formats_and_suricata_datasets(os_settings: Settings, tmp_path: P
 def test_due_lists_expiring_entries_and_notifies(os_settings: Settings) -> None:
     client = make_client(os_settings)
     registry = Registry(os_settings, client, ADMIN)
-    soon = registry.add({"owner": "alice", "purpose": "soon", "server": {"port": 8000},
+    soon = registry.add({"owner": "alice", "purpose": "soon", "server": {"ip": "10.20.0.3", "port": 8000},
                          "expires": iso(utcnow() + timedelta(days=3))})
-    later = registry.add({"owner": "bob", "purpose": "later", "server": {"port": 9000}})
+    later = registry.add({"owner": "bob", "purpose": "later", "server": {"ip": "10.20.0.3", "port": 9000}})
     for entry in (soon, later):
         registry.apply(entry["entry_id"], "approve")
 
@@ -115,7 +118,7 @@ def test_due_lists_expiring_entries_and_notifies(os_settings: Settings) -> None:
 
 def test_roles_guard_the_cli(os_settings: Settings) -> None:
     registry = Registry(os_settings, make_client(os_settings), ADMIN)
-    entry = registry.add({"owner": "alice", "purpose": "x", "server": {"port": 8000}})
+    entry = registry.add({"owner": "alice", "purpose": "x", "server": {"ip": "10.20.0.3", "port": 8000}})
     refused = cli(os_settings, "registry", "approve", entry["entry_id"], identity="developer")
     assert refused.returncode == 2 and "identity 'developer' (role developer) may not registry.approve" in refused.stderr
     assert registry.get(entry["entry_id"])["status"] == "pending"
@@ -123,3 +126,43 @@ def test_roles_guard_the_cli(os_settings: Settings) -> None:
     assert unknown.returncode == 2 and "identity 'mallory' has no role" in unknown.stderr
     assert cli(os_settings, "registry", "approve", entry["entry_id"], identity="admin").returncode == 0
     assert replace(os_settings).index("mcp-registry").startswith(os_settings.index_prefix)
+
+
+def test_entries_must_say_where_and_lifecycle_edges(os_settings: Settings) -> None:
+    registry = Registry(os_settings, make_client(os_settings), ADMIN)
+    with pytest.raises(RegistryError, match="a port alone would approve every server on it"):
+        registry.add({"owner": "mallory", "purpose": "everything on 8000", "server": {"port": 8000}})
+    with pytest.raises(RegistryError, match="expires 'notadate' is not an ISO date"):
+        registry.add({"owner": "a", "purpose": "p", "server": {"name": "x"}, "expires": "notadate"})
+    with pytest.raises(RegistryError, match="server.url 'http://h:99999/'"):
+        registry.add({"owner": "a", "purpose": "p", "server": {"url": "http://h:99999/"}})
+
+    # The default TTL runs from the approval; an explicit expiry is kept; a renewal never shortens.
+    entry = registry.add({"owner": "alice", "purpose": "notes", "server": {"ip": "10.20.0.3", "port": 8000}})
+    approved = registry.apply(entry["entry_id"], "approve")
+    assert parse_iso(approved["expires"]) > utcnow() + timedelta(days=89)
+    short = registry.add({"owner": "bob", "purpose": "trial", "server": {"name": "trial-mcp"},
+                          "expires": iso(utcnow() + timedelta(days=3))})
+    assert parse_iso(registry.apply(short["entry_id"], "approve")["expires"]) < utcnow() + timedelta(days=4)
+    assert registry.apply(entry["entry_id"], "renew", days=1)["expires"] == approved["expires"]
+
+    # A revoked server can be requested again: the same entry reopens as pending.
+    registry.apply(entry["entry_id"], "revoke")
+    again = registry.add({"owner": "carol", "purpose": "notes, new owner", "server": {"ip": "10.20.0.3", "port": 8000}})
+    assert again["entry_id"] == entry["entry_id"] and again["status"] == "pending" and again["owner"] == "carol"
+    assert [h["action"] for h in again["history"]][-2:] == ["revoke", "reopen"]
+
+
+def test_cli_errors_are_one_clear_line(os_settings: Settings, tmp_path: Path) -> None:
+    down = replace(os_settings, url="http://127.0.0.1:9")
+    result = cli(down, "registry", "list")
+    assert result.returncode == 2 and "cannot reach http://127.0.0.1:9" in result.stderr
+    assert "Traceback" not in result.stderr
+    missing = replace(os_settings, index_prefix="never-set-up-")
+    result = cli(missing, "finding", "list")
+    assert result.returncode == 2 and "run `mcpeeker setup` first" in result.stderr and "Traceback" not in result.stderr
+    result = cli(os_settings, "registry", "add", "--owner", "a", "--purpose", "p", "--server-name", "x",
+                 "--expires", "notadate")
+    assert result.returncode == 2 and "expires 'notadate' is not an ISO date" in result.stderr
+    result = cli(os_settings, "registry", "import", str(tmp_path / "missing.yaml"))
+    assert result.returncode == 2 and "missing.yaml: cannot read" in result.stderr

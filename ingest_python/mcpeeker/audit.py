@@ -26,13 +26,19 @@ GENESIS_MAC = "0" * 64
 console = Console(soft_wrap=True)
 
 
+HEAD_ID = "audit.head"
+
+
 def _key(settings: Settings) -> bytes:
-    # A key of its own, derived from the site key, so the audit key never equals the hashing key.
+    """The chain's own key (audit_key / MCPEEKER_AUDIT_KEY). Endpoint agents hold the site key, so a chain
+    keyed only from it could be re-signed by anyone with an agent config: set an audit key in production."""
+    if settings.audit_key:
+        return settings.audit_key.encode()
     return hmac.new(settings.site_key_bytes(), b"mcpeeker-audit-chain", hashlib.sha256).digest()
 
 
 def _canonical(record: dict[str, Any]) -> bytes:
-    signed = {k: record[k] for k in ("seq", "@timestamp", "actor", "action", "object", "content_json", "prev_mac")}
+    signed = {k: record.get(k) for k in ("seq", "@timestamp", "actor", "action", "object", "content_json", "prev_mac")}
     return json.dumps(signed, sort_keys=True, separators=(",", ":")).encode()
 
 
@@ -65,6 +71,10 @@ def append(settings: Settings, client: Any, actor: Actor, action: str, object_ty
         try:
             # No refresh wait: the next append refreshes before it reads the head of the chain.
             client.index(index=index, id=str(record["seq"]), body=record, op_type="create")
+            # The head (newest seq and MAC) lets verify notice records deleted from the end of the chain.
+            client.index(index=settings.index("mcp-state"), id=HEAD_ID, body={
+                "@timestamp": record["@timestamp"], "name": HEAD_ID,
+                "value": {"seq": record["seq"], "mac": record["mac"]}})
             return record
         except Exception as exc:  # ConflictError of either client: another writer took this seq
             if getattr(exc, "status_code", None) != 409 and "409" not in str(exc)[:40]:
@@ -83,7 +93,7 @@ def _records(client: Any, index: str) -> Iterator[dict[str, Any]]:
     client.indices.refresh(index=index)
     search_after = None
     while True:
-        body: dict[str, Any] = {"size": 1000, "sort": [{"seq": "asc"}, {"_id": "asc"}], "query": {"match_all": {}}}
+        body: dict[str, Any] = {"size": 1000, "sort": [{"seq": "asc"}, {"mac": "asc"}], "query": {"match_all": {}}}
         if search_after:
             body["search_after"] = search_after
         hits = client.search(index=index, body=body)["hits"]["hits"]
@@ -115,6 +125,14 @@ def verify(settings: Settings, client: Any) -> tuple[int, list[Problem]]:
             problems.append(Problem(seq, record["_id"], "does not chain to the previous record: reordered or a predecessor was removed"))
         prev_mac = record.get("mac", "")
         expected_seq = (seq + 1) if isinstance(seq, int) else expected_seq + 1
+    head = client.get(index=settings.index("mcp-state"), id=HEAD_ID, ignore=[404])
+    if head.get("found"):
+        last = head["_source"]["value"]
+        if last["seq"] >= expected_seq:
+            missing = f"{expected_seq}" if last["seq"] == expected_seq else f"{expected_seq}-{last['seq']}"
+            problems.append(Problem(last["seq"], str(last["seq"]), f"record(s) {missing} missing at the end of the chain: deleted"))
+        elif last["mac"] != prev_mac:
+            problems.append(Problem(last["seq"], str(last["seq"]), "the newest record does not match the recorded head"))
     return count, problems
 
 

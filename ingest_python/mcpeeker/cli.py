@@ -53,6 +53,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if not args.verbose:
+        # The client libraries log every failed request with a traceback; our error line says it once.
+        for noisy in ("opensearch", "elastic_transport", "elasticsearch", "urllib3"):
+            logging.getLogger(noisy).setLevel(logging.ERROR)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
@@ -63,6 +67,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        message = cluster_error_message(exc, getattr(args, "url", None) or "the cluster")
+        if message is None:
+            raise
+        err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+        return 2
+
+
+def cluster_error_message(exc: Exception, url: str) -> str | None:
+    """One clear line for the client errors of opensearch-py and elasticsearch-py; None for anything else."""
+    module = type(exc).__module__.split(".")[0]
+    if module not in {"opensearchpy", "elasticsearch", "elastic_transport"}:
+        return None
+    name = type(exc).__name__
+    text = str(exc)
+    if name in {"ConnectionError", "ConnectionTimeout", "SSLError", "TransportError"} and "Connection" in text + name:
+        return f"cannot reach {url}: {text[:300]} (is it running? `mcpeeker opensearch start` starts the local node)"
+    if "index_not_found" in text:
+        return f"{text[:300]}: run `mcpeeker setup` first (with the same --index-prefix)"
+    if name in {"AuthenticationException", "AuthorizationException"}:
+        return f"{url} refused the credentials: {text[:300]}"
+    return f"{url} answered with an error: {name} {text[:400]}"
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+from datetime import datetime, timezone
 import json
 from dataclasses import replace
 from typing import Any
@@ -16,7 +17,7 @@ from .client import make_client
 from .errors import MCPeekerError
 from .roles import Actor, authorize
 from .settings import Settings, add_connection_arguments, resolve
-from .timeutil import iso, utcnow
+from .timeutil import iso, parse_iso, utcnow
 
 VERDICTS = ("true_positive", "false_positive", "benign", "needs_info")
 console = Console(soft_wrap=True)
@@ -48,8 +49,9 @@ def timeline(settings: Settings, client: Any, finding_id: str, limit: int = 200)
     finding = _finding(settings, client, finding_id)
     raw_keys = finding.get("instance", {}).get("raw_keys") or [finding["instance"]["key"]]
     rows: list[dict[str, Any]] = []
+    # The newest evidence matters most on a busy finding; the rows are put back in time order below.
     events = client.search(index=settings.index("mcp-events-*"), params={"ignore_unavailable": "true"}, body={
-        "size": limit, "sort": [{"@timestamp": "asc"}],
+        "size": limit, "sort": [{"@timestamp": "desc"}],
         "query": {"terms": {"mcpeeker.instance.key": raw_keys}}})
     for hit in events["hits"]["hits"]:
         src = hit["_source"]
@@ -74,7 +76,7 @@ def timeline(settings: Settings, client: Any, finding_id: str, limit: int = 200)
         if src["action"].startswith("registry."):
             rows.append({"at": src["@timestamp"], "kind": "registry", "source": src["actor"]["name"],
                          "detail": f"{src['action']} {src['object']['id']}", "id": hit["_id"]})
-    return sorted(rows, key=lambda r: r["at"] or "")
+    return sorted(rows, key=lambda r: parse_iso(r["at"]) if r["at"] else datetime.min.replace(tzinfo=timezone.utc))
 
 
 def cmd_feedback(args: argparse.Namespace) -> int:

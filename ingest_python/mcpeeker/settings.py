@@ -25,6 +25,7 @@ ENV_VARS = {
     "backend": "MCPEEKER_BACKEND",
     "site_key": "MCPEEKER_SITE_KEY",
     "identity": "MCPEEKER_IDENTITY",
+    "audit_key": "MCPEEKER_AUDIT_KEY",
 }
 
 
@@ -42,6 +43,7 @@ class Settings:
     backend: str = "opensearch"  # opensearch | elasticsearch
     site_key: str | None = field(default=None, repr=False)
     identity: str | None = None
+    audit_key: str | None = field(default=None, repr=False)
     timeout: float = 30.0
 
     def index(self, name: str) -> str:
@@ -78,6 +80,8 @@ def _config_file_values(path: Path | None) -> dict[str, Any]:
         conn["site_key"] = data["privacy"]["site_key"]
     if "identity" in data:
         conn["identity"] = data["identity"]
+    if "key" in data.get("audit", {}):
+        conn["audit_key"] = data["audit"]["key"]
     return conn
 
 

@@ -10,6 +10,7 @@ from rich.console import Console
 
 from ..client import make_client
 from ..durations import parse_duration
+from ..roles import authorize
 from ..settings import add_connection_arguments, resolve
 from .engine import Correlator
 from .scoring import ScoringConfig
@@ -34,6 +35,7 @@ def _one_cycle(correlator: Correlator) -> None:
 
 def cmd_correlate(args: argparse.Namespace) -> int:
     settings = resolve(args)
+    authorize(settings, "correlation.run")
     correlator = Correlator(settings, make_client(settings), ScoringConfig.load(args.scoring))
     if not args.every:
         _one_cycle(correlator)

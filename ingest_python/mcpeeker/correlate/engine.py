@@ -91,6 +91,10 @@ class Correlator:
         self.max_refs = int(corr.get("max_refs", 20))
         self.overlap = timedelta(seconds=int(corr.get("overlap_seconds", 600)))
         self.lookback = timedelta(days=int(corr.get("first_run_lookback_days", 30)))
+        self.host_map_days = int(corr.get("host_map_days", 7))
+        # Evidence delivered late (a spool drained after an outage longer than the overlap) carries an old
+        # event.ingested: a periodic full sweep re-aggregates every instance so nothing stays unseen.
+        self.full_sweep = timedelta(seconds=int(corr.get("full_sweep_seconds", 3600)))
         self.events = settings.index("mcp-events-*")
         self.findings = settings.index("mcp-findings")
         self.state = settings.index("mcp-state")
@@ -131,7 +135,10 @@ class Correlator:
     # --- steps ---------------------------------------------------------------------------
     def host_map(self) -> HostMap:
         hosts = HostMap()
-        query = {"bool": {"filter": [{"term": {"event.module": "agent"}}, {"exists": {"field": "host.ip"}}]}}
+        # Only recent reports: on DHCP networks an address moves between hosts, and an old claim must not
+        # make it ambiguous forever.
+        recent = {"range": {"@timestamp": {"gte": f"now-{self.host_map_days}d"}}}
+        query = {"bool": {"filter": [{"term": {"event.module": "agent"}}, {"exists": {"field": "host.ip"}}, recent]}}
         sources = [{"host": {"terms": {"field": "host.id"}}}]
         aggs = {"ips": {"terms": {"field": "host.ip", "size": 64}}}
         for bucket in self._composite(query, sources, aggs):
@@ -229,7 +236,9 @@ class Correlator:
             "finding": {"id": fid, "status": "open", "summary": self._summary(instance, facts, present, entry, active, attacks)},
             "first_seen": instance.first_seen, "last_seen": instance.last_seen, "@timestamp": instance.last_seen,
             "score": score.score, "classification": score.classification, "severity": score.severity,
-            "instance": {"key": instance.key, "kind": parts["kind"], "raw_keys": sorted(instance.raw_keys)},
+            # Every fact is kept (unindexed) so a re-score without new evidence sees exactly what a fresh build saw.
+            "instance": {"key": instance.key, "kind": parts["kind"], "raw_keys": sorted(instance.raw_keys),
+                         "facts": {name: instance.values(name) for name in FACT_FIELDS if instance.facts.get(name)}},
             "host": {"id": facts.host_id, "ip": list(facts.host_ips)[:10]},
             "destination": {"ip": facts.server_ip, "port": facts.port},
             "mcp": {"server": {"name": (instance.values("server_name") or [None])[0],
@@ -343,7 +352,12 @@ class Correlator:
         entries = registry.all()
         state = self.read_state()
         watermark = parse_iso(state["at"]) if state.get("at") else None
-        since = (watermark - self.overlap) if watermark else (started - self.lookback)
+        last_sweep = parse_iso(state["full_sweep_at"]) if state.get("full_sweep_at") else None
+        sweep = last_sweep is None or started - last_sweep >= self.full_sweep
+        if sweep:
+            since = None if watermark else started - self.lookback
+        else:
+            since = watermark - self.overlap if watermark else started - self.lookback
         hosts = self.host_map()
         registry_fp, hosts_fp = _registry_fingerprint(entries, started), hosts.fingerprint()
 
@@ -376,7 +390,8 @@ class Correlator:
         actions += [{"_op_type": "delete", "_index": self.findings, "_id": fid} for fid in stale_ids - fresh_ids]
         if actions:
             bulk_helper(self.settings).bulk(self.client, actions, raise_on_error=True, refresh=False)
-        self.write_state({"at": iso(started), "registry_fp": registry_fp, "hosts_fp": hosts_fp})
+        self.write_state({"at": iso(started), "registry_fp": registry_fp, "hosts_fp": hosts_fp,
+                          "full_sweep_at": iso(started) if sweep else state.get("full_sweep_at")})
         total = len(existing) if rescore_all else self.client.count(index=self.findings)["count"]
         return CycleResult(len(touched), total + len(fresh_ids - set(existing)), len(changed),
                            len(stale_ids - fresh_ids), expired, utcnow().timestamp() - clock)
@@ -388,23 +403,9 @@ class Correlator:
         instance.counts = {t: evidence.get(t, 0) for t in EVIDENCE_TYPES}
         instance.refs = list(evidence.get("refs", []))
         instance.first_seen, instance.last_seen = old.get("first_seen"), old.get("last_seen")
-        mcp = old.get("mcp", {})
-        stored = {
-            "host_id": [old.get("host", {}).get("id")], "host_ip": old.get("host", {}).get("ip", []),
-            "dst_ip": [old.get("destination", {}).get("ip")], "dst_port": [old.get("destination", {}).get("port")],
-            "server_name": [mcp.get("server", {}).get("name")], "server_version": [mcp.get("server", {}).get("version")],
-            "cfg_name": mcp.get("config", {}).get("server_name", []), "cfg_client": mcp.get("config", {}).get("client", []),
-            "transport": mcp.get("transport", []), "spec_era": mcp.get("spec_era", []),
-            "protocol_version": mcp.get("protocol", {}).get("version", []), "tools": mcp.get("tools", {}).get("names", []),
-            "module": evidence.get("sources", []), "attack": old.get("attack", {}).get("types", []),
-        }
-        instance.facts = {k: {v for v in _as_list(vals) if v is not None} for k, vals in stored.items()}
+        instance.facts = {name: set(values) for name, values in old["instance"].get("facts", {}).items()}
         doc = self.build_finding(instance, entries, now)
         return doc if doc is not None else old
-
-
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
 
 
 def _drop_empty(value: Any) -> Any:

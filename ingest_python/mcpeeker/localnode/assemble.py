@@ -106,9 +106,13 @@ def _system_debian_mirror() -> str:
             text = Path(path).read_text()
         except OSError:
             continue
-        for block in text.split("\n\n"):
-            if "bookworm" in block and "security" not in block:
-                match = deb822.search(block) or one_line.search(block)
+        # deb822 stanzas are separated by blank lines; one-line sources are one entry per line.
+        entries = text.split("\n\n") if path.endswith(".sources") else text.splitlines()
+        for entry in entries:
+            suites = re.search(r"^Suites:(.*)$", entry, re.MULTILINE)
+            suite_words = suites.group(1).split() if suites else entry.split()
+            if "bookworm" in suite_words:
+                match = deb822.search(entry) or one_line.search(entry + " ")
                 if match:
                     return match.group(1)
     raise MCPeekerError("no Debian bookworm mirror found in /etc/apt sources: cannot fetch OpenSearch packages")

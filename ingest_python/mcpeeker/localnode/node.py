@@ -73,6 +73,12 @@ class LocalNode:
         try:
             with urllib.request.urlopen(self.url + path, timeout=timeout) as response:
                 return json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            # _cluster/health?wait_for_status answers 408 with the health body when the wait times out.
+            try:
+                return json.loads(exc.read()) if exc.code == 408 else None
+            except ValueError:
+                return None
         except (urllib.error.URLError, OSError, ValueError):
             return None
 

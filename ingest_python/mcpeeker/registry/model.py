@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -15,12 +15,16 @@ STATUSES = ("pending", "approved", "rejected", "revoked", "expired")
 # action -> (statuses it may start from, status it leads to)
 TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
     "approve": (("pending",), "approved"),
+    "reopen": (("rejected", "revoked"), "pending"),
     "reject": (("pending",), "rejected"),
     "revoke": (("approved", "expired"), "revoked"),
     "renew": (("approved", "expired"), "approved"),
     "expire": (("approved",), "expired"),
 }
-SUBJECT_FIELDS = ("host.id", "host.name", "host.ip", "server.name", "server.port", "server.url", "server.ip")
+# What an entry approves. host.name is descriptive only: hosts are known by keyed ids, not names.
+SUBJECT_FIELDS = ("host.id", "host.ip", "server.name", "server.port", "server.url", "server.ip")
+# An entry must say where the server is, or name it fleet-wide: a bare port would approve every server on it.
+LOCATORS = ("host.id", "host.ip", "server.ip", "server.url", "server.name")
 
 
 class RegistryError(MCPeekerError):
@@ -36,10 +40,13 @@ def _get(entry: dict[str, Any], dotted: str) -> Any:
 
 def normalise_url(url: str) -> str:
     """scheme://host:port/path with the default port made explicit, so spellings of one URL compare equal."""
-    parts = urlsplit(url.strip())
+    parts = urlsplit(str(url).strip())
     if not parts.scheme or not parts.hostname:
         raise RegistryError(f"server.url {url!r} is not an absolute URL")
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError as exc:
+        raise RegistryError(f"server.url {url!r}: {exc}") from exc
     return f"{parts.scheme}://{parts.hostname.lower()}:{port}{parts.path or '/'}"
 
 
@@ -60,6 +67,9 @@ def new_entry(fields: dict[str, Any], now: datetime, ttl_days: int, actor: str) 
     }
     if not entry["owner"]:
         raise RegistryError("owner is required")
+    if not any(_get(entry, f) not in (None, "") for f in LOCATORS):
+        raise RegistryError("an entry must name where the server is (host.id, host.ip, server.ip or server.url) "
+                            "or the server's name fleet-wide (server.name); a port alone would approve every server on it")
     if entry["server"].get("url"):
         entry["server"]["url"] = normalise_url(entry["server"]["url"])
     if "port" in entry["server"]:
@@ -68,14 +78,27 @@ def new_entry(fields: dict[str, Any], now: datetime, ttl_days: int, actor: str) 
             raise RegistryError(f"server.port {port!r} is not a TCP port")
         entry["server"]["port"] = int(port)
     entry["entry_id"] = fields.get("entry_id") or entry_id_for(entry)
-    expires = fields.get("expires")
     entry.update({
         "status": "pending",
         "created": iso(now), "updated": iso(now),
-        "expires": iso(parse_iso(expires)) if expires else iso(now + timedelta(days=ttl_days)),
+        "expires": _expiry(fields.get("expires"), now, ttl_days),
+        "expires_requested": fields.get("expires") not in (None, ""),
         "history": [{"at": iso(now), "action": "add", "actor": actor, "to": "pending"}],
     })
     return entry
+
+
+def _expiry(value: Any, now: datetime, ttl_days: int) -> str:
+    if value in (None, ""):
+        return iso(now + timedelta(days=ttl_days))
+    if isinstance(value, date) and not isinstance(value, datetime):
+        value = datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
+    if isinstance(value, datetime):
+        return iso(value if value.tzinfo else value.replace(tzinfo=timezone.utc))
+    try:
+        return iso(parse_iso(str(value)))
+    except ValueError as exc:
+        raise RegistryError(f"expires {value!r} is not an ISO date or date-time") from exc
 
 
 def transition(entry: dict[str, Any], action: str, now: datetime, actor: str, note: str = "",
@@ -92,8 +115,11 @@ def transition(entry: dict[str, Any], action: str, now: datetime, actor: str, no
     updated["updated"] = iso(now)
     if action == "approve":
         updated["approved_by"] = actor
-    if action == "renew" or (action == "approve" and parse_iso(entry["expires"]) <= now):
-        updated["expires"] = iso(now + timedelta(days=ttl_days or 90))
+    fresh = now + timedelta(days=ttl_days or 90)
+    if action == "approve" and not entry.get("expires_requested"):
+        updated["expires"] = iso(fresh)  # the default TTL runs from the approval, not from the request
+    elif action == "renew":
+        updated["expires"] = iso(max(parse_iso(entry["expires"]), fresh))  # a renewal never shortens
     updated["history"] = list(entry.get("history", [])) + [
         {"at": iso(now), "action": action, "actor": actor, "from": current, "to": target, "note": note}]
     return updated

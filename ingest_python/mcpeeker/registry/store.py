@@ -29,10 +29,13 @@ class Registry:
 
     # --- reading -------------------------------------------------------------------------
     def get(self, entry_id: str) -> dict[str, Any]:
+        return self._get_versioned(entry_id)[0]
+
+    def _get_versioned(self, entry_id: str) -> tuple[dict[str, Any], dict[str, int]]:
         result = self.client.get(index=self.index, id=entry_id, ignore=[404])
         if not result.get("found"):
             raise RegistryError(f"no registry entry {entry_id!r}")
-        return result["_source"]
+        return result["_source"], {"if_seq_no": result["_seq_no"], "if_primary_term": result["_primary_term"]}
 
     def all(self) -> list[dict[str, Any]]:
         self.client.indices.refresh(index=self.index)
@@ -54,9 +57,17 @@ class Registry:
                 and parse_iso(e["expires"]).timestamp() <= horizon]
 
     # --- writing -------------------------------------------------------------------------
-    def _save(self, entry: dict[str, Any], action: str, detail: dict[str, Any] | None = None) -> dict[str, Any]:
+    def _save(self, entry: dict[str, Any], action: str, detail: dict[str, Any] | None = None,
+              version: dict[str, int] | None = None) -> dict[str, Any]:
+        """Write an entry; with `version`, only if nobody changed it since it was read (else 409)."""
         # get-by-id is real-time and all() refreshes first, so writes need not wait for a refresh.
-        self.client.index(index=self.index, id=entry["entry_id"], body=entry)
+        params: dict[str, Any] = dict(version) if version else {"op_type": "create"}
+        try:
+            self.client.index(index=self.index, id=entry["entry_id"], body=entry, **params)
+        except Exception as exc:  # ConflictError of either client
+            if getattr(exc, "status_code", None) == 409:
+                raise RegistryError(f"{entry['entry_id']} was changed by someone else meanwhile; run the command again") from exc
+            raise
         content = {"entry_id": entry["entry_id"], "status": entry["status"], **(detail or {})}
         audit.append(self.settings, self.client, self.actor, f"registry.{action}", "registry_entry",
                      entry["entry_id"], content)
@@ -65,20 +76,31 @@ class Registry:
     def add(self, fields: dict[str, Any]) -> dict[str, Any]:
         entry = new_entry(fields, utcnow(), self.ttl_days, self.actor.name)
         existing = self.client.get(index=self.index, id=entry["entry_id"], ignore=[404])
-        if existing.get("found"):
-            raise RegistryError(f"entry {entry['entry_id']} already exists for this server "
-                                f"(status {existing['_source']['status']}); use renew or approve")
-        return self._save(entry, "add", {"owner": entry["owner"], "team": entry["team"],
-                                         "server": entry["server"], "host": entry["host"]})
+        detail = {"owner": entry["owner"], "team": entry["team"], "server": entry["server"], "host": entry["host"]}
+        if not existing.get("found"):
+            return self._save(entry, "add", detail)
+        old = existing["_source"]
+        if old.get("status") in ("rejected", "revoked"):
+            # A server once rejected or revoked may be requested again: the entry reopens as pending.
+            reopened = transition(old, "reopen", utcnow(), self.actor.name, note=fields.get("purpose") or "")
+            reopened.update({k: entry[k] for k in ("owner", "team", "purpose", "expires", "expires_requested")})
+            version = {"if_seq_no": existing["_seq_no"], "if_primary_term": existing["_primary_term"]}
+            return self._save(reopened, "reopen", detail, version)
+        raise RegistryError(f"entry {entry['entry_id']} already exists for this server "
+                            f"(status {old['status']}); use renew or approve")
 
     def apply(self, entry_id: str, action: str, note: str = "", days: int | None = None) -> dict[str, Any]:
-        entry = transition(self.get(entry_id), action, utcnow(), self.actor.name, note, days or self.ttl_days)
-        return self._save(entry, action, {"note": note, "expires": entry["expires"]})
+        current, version = self._get_versioned(entry_id)
+        entry = transition(current, action, utcnow(), self.actor.name, note, days or self.ttl_days)
+        return self._save(entry, action, {"note": note, "expires": entry["expires"]}, version)
 
     def import_entries(self, rows: Iterable[dict[str, Any]], source: str) -> tuple[int, int, list[str]]:
         """Add every row that is new; returns (added, already present, errors naming the row)."""
         added, present, errors = 0, 0, []
         for number, row in enumerate(rows, start=1):
+            if not isinstance(row, dict):
+                errors.append(f"{source}: entry {number}: expected a mapping, got {type(row).__name__}")
+                continue
             try:
                 entry = new_entry(row, utcnow(), self.ttl_days, self.actor.name)
                 if self.client.get(index=self.index, id=entry["entry_id"], ignore=[404]).get("found"):
@@ -98,7 +120,13 @@ class Registry:
         now, expired = utcnow(), []
         for entry in self.all():
             if entry.get("status") == "approved" and effective_status(entry, now) == "expired":
-                self._save(transition(entry, "expire", now, self.actor.name), "expire")
+                current, version = self._get_versioned(entry["entry_id"])
+                if current.get("status") != "approved" or effective_status(current, now) != "expired":
+                    continue  # renewed or revoked since the listing
+                try:
+                    self._save(transition(current, "expire", now, self.actor.name), "expire", version=version)
+                except RegistryError:
+                    continue  # changed concurrently (e.g. renewed): the next cycle looks again
                 expired.append(entry["entry_id"])
         return expired
 
@@ -118,10 +146,16 @@ def _unflatten(row: dict[str, str]) -> dict[str, Any]:
 
 
 def read_import_file(path: Path) -> list[dict[str, Any]]:
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RegistryError(f"{path}: cannot read: {exc}") from exc
     if path.suffix.lower() == ".csv":
         return [_unflatten(row) for row in csv.DictReader(io.StringIO(text))]
-    data = yaml.safe_load(text)
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise RegistryError(f"{path}: not valid YAML: {exc}") from exc
     rows = data.get("entries", data) if isinstance(data, dict) else data
     if not isinstance(rows, list):
         raise RegistryError(f"{path}: expected a list of entries (or a mapping with `entries:`)")
