@@ -144,7 +144,8 @@ def _follow(settings: Settings, path: Path, work: Path, *extra: str) -> subproce
     cmd = [sys.executable, "-m", "mcpeeker.cli", "ingest", "zeek", str(path), "--follow", *_conn(settings),
            "--checkpoint", str(work / "checkpoint.json"), "--spool-dir", str(work / "spool"),
            "--dead-letter", str(work / "dead.log"), "--poll-interval", "0.05", *extra]
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=open(work / "stderr.log", "ab"))
+    # stdout to a file, not a pipe nobody reads: a full pipe would block the ingestor mid-test.
+    return subprocess.Popen(cmd, stdout=open(work / "stdout.log", "ab"), stderr=open(work / "stderr.log", "ab"))
 
 
 def _wait(predicate: Callable[[], bool], timeout: float, what: str, proc: subprocess.Popen | None = None) -> None:
