@@ -1,28 +1,53 @@
 #!/usr/bin/env bash
 # The main job on the embedded local OpenSearch: start the node, install templates, replay the SDK
-# traffic corpus through the sensors, scan a demo endpoint with the agent, run the Sigma rules,
-# correlate, print the findings and write the HTML report.
+# traffic corpus through the sensors, run a real MCP server here and scan this endpoint with the agent,
+# run the Sigma rules, correlate, show the findings, approve one server, correlate again, write the report.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 M=.venv/bin/mcpeeker
+PY=.venv/bin/python
 step() { printf '\n\033[1;36m==> %s\033[0m\n' "$*"; }
 WORK=$(mktemp -d -t mcpeeker-demo-XXXXXX)
-trap 'rm -rf "$WORK"' EXIT
+SERVER_PID=""
+cleanup() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null; rm -rf "$WORK"; }
+trap cleanup EXIT
 
 step "starting the local OpenSearch node"
 URL=$($M opensearch start)
 export MCPEEKER_URL="$URL"
+# The demo keeps its data under its own prefix and starts clean, so it can be run again and again.
+export MCPEEKER_INDEX_PREFIX=demo-
+$PY -c "from mcpeeker.client import make_client; from mcpeeker.settings import resolve; \
+c = make_client(resolve()); c.indices.delete(index='demo-*', expand_wildcards='all', ignore_unavailable=True); \
+[c.indices.delete_index_template(name=t['name']) for t in c.indices.get_index_template(name='demo-*', ignore=[404]).get('index_templates', [])]"
 step "installing index templates"
 $M setup
 
 step "replaying tests/pcaps/*.pcap through Suricata (and Zeek when installed)"
 $M replay tests/pcaps/*.pcap
 
-step "scanning a demo endpoint (a fixture home with 17 MCP clients' configs) with mcpeeker-agent"
-HOME_DIR=$(.venv/bin/python -c "import sys; from pathlib import Path; sys.path.insert(0, 'tests/agent'); \
+# The corpus's 'notes' server answers at 10.20.0.3:8000. Run a real MCP server (official Python SDK) on
+# port 8000 here and tell the agent this host is reached at 10.20.0.3: endpoint and network evidence join.
+DEMO_PORT=8000
+AGENT_ARGS=(--no-processes --no-listeners)
+if ! $PY -c "import socket,sys; s=socket.socket(); sys.exit(s.connect_ex(('127.0.0.1', $DEMO_PORT)) == 0)"; then
+  echo "port $DEMO_PORT is taken here: the endpoint/network join is left out of this demo run"
+else
+  step "starting a real MCP server (python mcp SDK) on port $DEMO_PORT"
+  $PY tests/agent/mcp_server_demo.py 0.0.0.0 $DEMO_PORT > "$WORK/server.log" 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 1 40); do
+    $PY -c "import socket,sys; s=socket.socket(); sys.exit(s.connect_ex(('127.0.0.1', $DEMO_PORT)) != 0)" && break
+    sleep 0.25
+  done
+  AGENT_ARGS=(--host-address 10.20.0.3)
+fi
+
+step "scanning this endpoint with mcpeeker-agent (plus a fixture home with 17 MCP clients' configs)"
+HOME_DIR=$($PY -c "import sys; from pathlib import Path; sys.path.insert(0, 'tests/agent'); \
 from homes import make_home; print(make_home(Path(sys.argv[1]), 'linux').home)" "$WORK")
-.venv/bin/mcpeeker-agent scan --home "$HOME_DIR" --root "$WORK" --no-state --no-processes --no-listeners \
-  -o "$WORK/agent.ndjson"
+.venv/bin/mcpeeker-agent scan --home "$HOME_DIR" --root "$WORK" --no-state --machine-id mcpeeker-demo-host \
+  "${AGENT_ARGS[@]}" -o "$WORK/agent.ndjson"
 $M ingest agent "$WORK/agent.ndjson" --no-progress --dead-letter "$WORK/dead-letter.log"
 
 step "running the Sigma rules over the evidence"
@@ -32,9 +57,22 @@ step "correlating evidence into findings"
 $M correlate --once
 
 step "findings"
-$M finding list --size 50
+$M finding list --size 60
+
+if [ -n "$SERVER_PID" ]; then
+  step "the owner confirms the server (claim), an admin approves it, correlation re-classifies it"
+  FID=$($M finding list --json --size 500 | $PY -c "import json,sys; print(next(f['finding']['id'] for f in json.load(sys.stdin) \
+if f['instance']['key'].startswith('host:') and f['instance']['key'].endswith(':port:$DEMO_PORT')))")
+  $M finding show "$FID" | head -20 || true
+  $M registry claim "$FID" --owner alice --team docs --purpose "team notes assistant" --as developer
+  ENTRY=$($M registry list --json --as admin | $PY -c "import json,sys; print(next(e['entry_id'] for e in json.load(sys.stdin) \
+if e.get('source_finding') == '$FID'))")
+  $M registry approve "$ENTRY" --note "reviewed in the demo" --as admin
+  $M correlate --once
+  $M finding show "$FID" | head -3 || true
+  $M audit verify
+fi
 
 step "writing the HTML report"
 $M report --out report.html --quiet
-echo "report: $(pwd)/report.html"
-echo "The node keeps running at $URL; stop it with: make demo-stop"
+echo "The node keeps running at $URL (indices demo-*); stop it with: make demo-stop"

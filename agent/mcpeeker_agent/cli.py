@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
 import os
 import sys
@@ -45,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--max-files", type=int, help=f"project discovery entry bound (default {DEFAULT_MAX_ENTRIES})")
     g.add_argument("--max-bytes", type=int, help=f"config size cap (default {DEFAULT_MAX_BYTES})")
     g.add_argument("--clients-table", type=Path, help="client table YAML replacing the built-in one")
+    g.add_argument("--host-address", action="append", default=[], metavar="IP", type=_ip_address,
+                   help="an address this host is reached at that it cannot see itself (NAT, load balancer); repeatable")
     g.add_argument("--no-processes", action="store_true", help="skip the process scan")
     g.add_argument("--no-listeners", action="store_true", help="skip listening sockets (and the probe)")
     g.add_argument("--probe", action="store_true", help="send an MCP initialize to local listeners (127.0.0.1 only)")
@@ -140,7 +143,14 @@ def options_from_args(args: argparse.Namespace, cfg: dict[str, Any]) -> ScanOpti
         max_bytes=pick(args.max_bytes, "max_bytes", DEFAULT_MAX_BYTES), processes=not args.no_processes,
         listeners=not args.no_listeners, probe=args.probe or bool(cfg.get("probe")),
         probe_max=pick(args.probe_max, "probe_max", 16), probe_timeout=pick(args.probe_timeout, "probe_timeout", 0.5),
-        state_path=state, machine_id=args.machine_id, table=table)
+        state_path=state, machine_id=args.machine_id, table=table, extra_addresses=args.host_address)
+
+
+def _ip_address(value: str) -> str:
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not an IP address: {value!r}") from exc
 
 
 def _emit(report: dict[str, Any], args: argparse.Namespace) -> None:

@@ -46,6 +46,8 @@ class ScanOptions:
     state_path: Path | None = None
     machine_id: str | None = None
     table: ClientTable = field(default_factory=default_table)
+    # Addresses the host is reached at but cannot see on its interfaces (NAT, a load balancer, a container host).
+    extra_addresses: list[str] = field(default_factory=list)
 
 
 def current_os() -> str:
@@ -203,7 +205,7 @@ class Scanner:
         report = {
             "schema": SCHEMA, "scan_id": uuid.uuid4().hex, "host_id": self.host_id, "timestamp": _iso(now),
             "agent": {"version": __version__},
-            "host": {"os": self.opt.os_name, "ips": host_addresses(), "listening_ports": listening_ports},
+            "host": {"os": self.opt.os_name, "ips": sorted(set(host_addresses()) | set(self.opt.extra_addresses)), "listening_ports": listening_ports},
             "local_score": _combine(e["score"] for e in evidence),
             "duration_ms": round((time.monotonic() - started) * 1000, 1),
             "cpu_ms": round((time.process_time() - cpu0) * 1000, 1),

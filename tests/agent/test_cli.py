@@ -76,3 +76,12 @@ def test_bad_clients_table(linux_home, tmp_path):
     res = run(_base(linux_home) + ["--clients-table", str(table)])
     assert res.returncode == 2
     assert "clients.x.files[0].format" in res.stderr
+
+
+def test_host_address_joins_the_reported_addresses(linux_home, tmp_path):
+    res = run(_base(linux_home) + ["--no-state", "--host-address", "10.20.0.3", "--host-address", "2001:db8::7"])
+    assert res.returncode == 0, res.stderr
+    ips = json.loads(res.stdout)["host"]["ips"]
+    assert "10.20.0.3" in ips and "2001:db8::7" in ips
+    bad = run(_base(linux_home) + ["--no-state", "--host-address", "not-an-ip"])
+    assert bad.returncode == 2 and "not an IP address: 'not-an-ip'" in bad.stderr
