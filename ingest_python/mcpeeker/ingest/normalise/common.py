@@ -305,3 +305,16 @@ def net_instance_key(ip: Any, port: Any) -> str | None:
     if ip is None or port is None:
         return None
     return f"net:{ip}:{port}"
+
+
+def dispatcher(source: str, table: dict[str, Callable[[dict, Context, str, int], tuple[Doc, float]]],
+               what: str) -> Callable[[str, dict, bytes, Context, str, int], list[Output]]:
+    """One normaliser for a source: pick the record type's function from `table`, then finish the document."""
+    def normalise(rtype: str, data: dict, raw: bytes, ctx: Context, file: str, line: int) -> list[Output]:
+        fn = table.get(rtype)
+        if fn is None:
+            raise Unsupported(f"{what} {rtype!r} is not ingested")
+        doc, epoch = fn(data, ctx, file, line)
+        return [finish(doc, ctx, epoch, source, rtype, raw)]
+    normalise.__name__ = f"normalise_{source}"
+    return normalise

@@ -10,8 +10,9 @@ from typing import Any, Callable
 
 from .. import privacy
 from .common import (
-    Context, Doc, NormaliseError, Output, Table, Unsupported, apply_table, as_bool, as_int, as_ip, as_port,
-    as_str, base_doc, finish, id_str, lower_str, net_instance_key, parse_iso, put, redacted_url,
+    dispatcher,
+    Context, Doc, NormaliseError, Table, apply_table, as_bool, as_int, as_ip, as_port,
+    as_str, base_doc, id_str, lower_str, net_instance_key, parse_iso, put, redacted_url,
 )
 
 OUR_PREFIX = "MCPEEKER"
@@ -258,9 +259,4 @@ SURICATA: dict[str, Callable[[dict, Context, str, int], tuple[Doc, float]]] = {
 }
 
 
-def normalise_suricata(rtype: str, data: dict, raw: bytes, ctx: Context, file: str, line: int) -> list[Output]:
-    fn = SURICATA.get(rtype)
-    if fn is None:
-        raise Unsupported(f"Suricata event_type {rtype!r} is not ingested")
-    doc, epoch = fn(data, ctx, file, line)
-    return [finish(doc, ctx, epoch, "suricata", rtype, raw)]
+normalise_suricata = dispatcher("suricata", SURICATA, "Suricata event_type")

@@ -6,8 +6,9 @@ from typing import Callable
 
 from .. import privacy
 from .common import (
-    Context, Doc, NormaliseError, Output, Table, Unsupported, apply_table, as_bool, as_float, as_int, as_ip,
-    as_port, as_str, as_str_list, base_doc, epoch_to_iso, finish, first_str, id_str, lower_str,
+    dispatcher,
+    Context, Doc, NormaliseError, Table, apply_table, as_bool, as_float, as_int, as_ip,
+    as_port, as_str, as_str_list, base_doc, epoch_to_iso, first_str, id_str, lower_str,
     net_instance_key, parse_iso, put, redacted_text, redacted_url,
 )
 
@@ -235,10 +236,5 @@ ZEEK: dict[str, Callable[[dict, Context, str, int], tuple[Doc, float]]] = {
 }
 
 
-def normalise_zeek(rtype: str, data: dict, raw: bytes, ctx: Context, file: str, line: int) -> list[Output]:
-    fn = ZEEK.get(rtype)
-    if fn is None:
-        raise Unsupported(f"Zeek log type {rtype!r} is not ingested")
-    doc, epoch = fn(data, ctx, file, line)
-    return [finish(doc, ctx, epoch, "zeek", rtype, raw)]
+normalise_zeek = dispatcher("zeek", ZEEK, "Zeek log type")
 
