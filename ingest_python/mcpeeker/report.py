@@ -291,7 +291,7 @@ def _score(value: Any) -> str:
 def _server(f: dict[str, Any]) -> str:
     name = str(_one(_get(f, "mcp.server.name")) or _one(_get(f, "mcp.config.server_name")) or "")
     ip, port = _one(_get(f, "destination.ip")), _one(_get(f, "destination.port"))
-    where = f"{ip}:{port}" if ip else ""
+    where = (f"{ip}:{port}" if port is not None else str(ip)) if ip else (f"port {port}" if port is not None else "")
     return " ".join(p for p in (name, f"({where})" if where and name else where) if p)
 
 

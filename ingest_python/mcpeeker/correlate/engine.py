@@ -208,7 +208,9 @@ class Correlator:
             server_names=tuple(instance.values("server_name") + instance.values("cfg_name")
                                + ([parts["server_name"]] if parts.get("server_name") else [])),
             urls=tuple(urls),
-            server_ip=parts.get("ip") or (server_ips[0] if server_ips else None) or (host_ips[0] if host_ips else None),
+            # A listener is reached at its host's address; a stdio server from a config has no address at all.
+            server_ip=parts.get("ip") or (server_ips[0] if server_ips else None)
+            or (host_ips[0] if host_ips and parts["kind"] == "host_port" else None),
         )
 
     def _registry_match(self, facts: InstanceFacts, entries: list[dict[str, Any]], now: datetime) -> dict[str, Any] | None:
