@@ -71,24 +71,26 @@ def _cli(*args: str, settings: Settings) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def eve(tmp_path_factory) -> Path:
+def eve(tmp_path_factory) -> list[Path]:
+    # One Suricata run per pcap, as `mcpeeker replay` does: in directory mode Suricata orders files by mtime,
+    # and these captures were made at different times, so one run over all of them is order-dependent.
     labels = json.loads((PCAPS / "labels.json").read_text())["pcaps"]
-    pcaps = [PCAPS / entry["file"] for entry in labels]
-    return run_suricata(pcaps, RULES, tmp_path_factory.mktemp("suricata"))
+    base = tmp_path_factory.mktemp("suricata")
+    return [run_suricata(PCAPS / entry["file"], RULES, base / f"{i:02d}") for i, entry in enumerate(labels)]
 
 
 @pytest.fixture(scope="module")
-def world(os_url: str, eve: Path, tmp_path_factory) -> Iterator[Settings]:
+def world(os_url: str, eve: list[Path], tmp_path_factory) -> Iterator[Settings]:
     """Evidence of the whole pcap corpus plus one agent report, ingested with the real CLI."""
-    settings = Settings(url=os_url, index_prefix=f"corr-{hashlib.sha1(str(eve).encode()).hexdigest()[:8]}-",
+    settings = Settings(url=os_url, index_prefix=f"corr-{hashlib.sha1(str(eve[0]).encode()).hexdigest()[:8]}-",
                         site_key=SITE_KEY, identity="admin")
     client = make_client(settings)
     mcp_setup.install(settings, client)
     work = tmp_path_factory.mktemp("agent")
     report = work / "report.ndjson"
     report.write_text(json.dumps(agent_report(HOST_ID, AGENT_HOST_IP, AGENT_PORT)) + "\n")
-    for source, path in (("suricata", eve), ("agent", report)):
-        result = _cli("ingest", source, str(path), "--no-progress", "--dead-letter", str(work / "dead.log"),
+    for source, paths in (("suricata", eve), ("agent", [report])):
+        result = _cli("ingest", source, *map(str, paths), "--no-progress", "--dead-letter", str(work / "dead.log"),
                       settings=settings)
         assert result.returncode == 0, result.stdout + result.stderr
     client.indices.refresh(index=settings.index("mcp-events-*"))

@@ -92,12 +92,11 @@ def _stage_pcaps(pcaps: Iterable[Path], stage: Path) -> int:
             with gzip.open(pcap, "rb") as src, target.open("wb") as dst:
                 shutil.copyfileobj(src, dst)
         else:
-            # Suricata's directory reader skips symlinks: hard-link, or copy across filesystems.
+            # Suricata's directory reader skips symlinks, and a hard link would share the original's mtime.
             target = stage / f"{index:05d}_{pcap.name}"
-            try:
-                os.link(pcap.resolve(), target)
-            except OSError:
-                shutil.copyfile(pcap, target)
+            shutil.copyfile(pcap, target)
+        # Suricata reads a directory in modification-time order: make that the order we were given.
+        os.utime(target, (1_000_000_000 + index, 1_000_000_000 + index))
         count += 1
     return count
 
