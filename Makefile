@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 MCPEEKER := $(BIN)/mcpeeker
 PYTEST_ARGS ?=
 
-.PHONY: all deps venv debs suricata opensearch test demo demo-stop clean-cache lint
+.PHONY: all deps venv debs suricata opensearch test demo demo-stop clean-cache
 
 all: test
 
@@ -44,9 +44,6 @@ demo: deps
 
 demo-stop: venv
 	@$(MCPEEKER) opensearch stop
-
-lint: venv
-	@$(BIN)/python -m pytest tests/test_rules_lint.py -q 2>/dev/null || true
 
 clean-cache:
 	rm -rf $${MCPEEKER_HOME:-$$HOME/.cache/mcpeeker}/dist
