@@ -18,6 +18,7 @@ from rich.console import Console
 
 from .client import make_client
 from .errors import MCPeekerError
+from .paging import scan_sorted
 from .roles import Actor, authorize
 from .settings import Settings, add_connection_arguments, resolve
 from .timeutil import iso, utcnow
@@ -91,17 +92,8 @@ class Problem:
 
 def _records(client: Any, index: str) -> Iterator[dict[str, Any]]:
     client.indices.refresh(index=index)
-    search_after = None
-    while True:
-        body: dict[str, Any] = {"size": 1000, "sort": [{"seq": "asc"}, {"mac": "asc"}], "query": {"match_all": {}}}
-        if search_after:
-            body["search_after"] = search_after
-        hits = client.search(index=index, body=body)["hits"]["hits"]
-        if not hits:
-            return
-        for hit in hits:
-            yield {"_id": hit["_id"], **hit["_source"]}
-        search_after = hits[-1]["sort"]
+    for hit in scan_sorted(client, index, {"match_all": {}}, [{"seq": "asc"}, {"mac": "asc"}]):
+        yield {"_id": hit["_id"], **hit["_source"]}
 
 
 def verify(settings: Settings, client: Any) -> tuple[int, list[Problem]]:

@@ -13,12 +13,14 @@ OpenSearch and Elasticsearch without Painless, SQL or an alerting plugin.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Iterator
 
+from ..paging import scan_sorted
 from ..registry.model import InstanceFacts, effective_status, is_active, matches, normalise_url
 from ..roles import Actor
 from ..settings import Settings
@@ -120,18 +122,6 @@ class Correlator:
             if not after:
                 return
 
-    def _scan(self, index: str, query: dict[str, Any], sort_field: str) -> Iterator[dict[str, Any]]:
-        search_after = None
-        while True:
-            body: dict[str, Any] = {"size": self.page_size, "query": query, "sort": [{sort_field: "asc"}]}
-            if search_after:
-                body["search_after"] = search_after
-            hits = self.client.search(index=index, body=body)["hits"]["hits"]
-            if not hits:
-                return
-            yield from hits
-            search_after = hits[-1]["sort"]
-
     # --- steps ---------------------------------------------------------------------------
     def host_map(self) -> HostMap:
         hosts = HostMap()
@@ -182,7 +172,7 @@ class Correlator:
 
     def existing_findings(self) -> dict[str, dict[str, Any]]:
         self.client.indices.refresh(index=self.findings)
-        return {hit["_id"]: hit["_source"] for hit in self._scan(self.findings, {"match_all": {}}, "finding.id")}
+        return {hit["_id"]: hit["_source"] for hit in scan_sorted(self.client, self.findings, {"match_all": {}}, [{"finding.id": "asc"}], self.page_size)}
 
     # --- building findings ---------------------------------------------------------------
     def _facts_for_matching(self, instance: InstanceAggregate) -> InstanceFacts:
@@ -235,7 +225,7 @@ class Correlator:
         parts = parse_key(instance.key)
         fid = finding_id(instance.key)
         doc: dict[str, Any] = {
-            "finding": {"id": fid, "status": "open", "summary": self._summary(instance, facts, present, entry, active, attacks)},
+            "finding": {"id": fid, "status": "open", "summary": self._summary(instance, facts, present, entry, active, attacks, now)},
             "first_seen": instance.first_seen, "last_seen": instance.last_seen, "@timestamp": instance.last_seen,
             "score": score.score, "classification": score.classification, "severity": score.severity,
             # Every fact is kept (unindexed) so a re-score without new evidence sees exactly what a fresh build saw.
@@ -278,11 +268,11 @@ class Correlator:
 
     @staticmethod
     def _summary(instance: InstanceAggregate, facts: InstanceFacts, present: set[str],
-                 entry: dict[str, Any] | None, active: bool, attacks: set[str]) -> str:
+                 entry: dict[str, Any] | None, active: bool, attacks: set[str], now: datetime) -> str:
         if active:
             head = f"Registered MCP server (owner {entry.get('owner')})"
         elif entry is not None:
-            head = f"MCP server with a {effective_status(entry, utcnow())} registry entry"
+            head = f"MCP server with a {effective_status(entry, now)} registry entry"
         else:
             head = "Unregistered MCP server"
         name = facts.server_names[0] if facts.server_names else None
@@ -323,7 +313,7 @@ class Correlator:
     def network_findings(self) -> Iterator[tuple[str, str]]:
         query = {"term": {"instance.kind": "net"}}
         self.client.indices.refresh(index=self.findings)
-        for hit in self._scan(self.findings, query, "finding.id"):
+        for hit in scan_sorted(self.client, self.findings, query, [{"finding.id": "asc"}], self.page_size):
             yield hit["_id"], hit["_source"]["instance"]["key"]
 
     def attach_refs(self, docs: list[dict[str, Any]]) -> None:
@@ -350,8 +340,10 @@ class Correlator:
         clock = started.timestamp()
         registry = Registry(self.settings, self.client, actor or Actor("correlator", "admin"),
                             int(self.config.registry.get("default_ttl_days", 90)))
-        expired = registry.expire_due()
         entries = registry.all()
+        expired = registry.expire_due(entries)
+        if expired:
+            entries = registry.all()
         state = self.read_state()
         watermark = parse_iso(state["at"]) if state.get("at") else None
         last_sweep = parse_iso(state["full_sweep_at"]) if state.get("full_sweep_at") else None
@@ -433,8 +425,6 @@ def _differs(old: dict[str, Any] | None, new: dict[str, Any], ignore_refs: bool 
 
 def _registry_fingerprint(entries: list[dict[str, Any]], now: datetime) -> str:
     """Changes whenever any entry is added, changes state, or crosses its expiry date."""
-    import hashlib
-
     parts = sorted(f"{e['entry_id']}|{effective_status(e, now)}|{e.get('expires')}|{json.dumps(e.get('host'), sort_keys=True)}|"
                    f"{json.dumps(e.get('server'), sort_keys=True)}|{e.get('owner')}|{e.get('team')}" for e in entries)
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]

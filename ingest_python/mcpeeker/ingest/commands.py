@@ -141,7 +141,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     if args.follow and "-" in args.paths:
         raise MCPeekerError("--follow cannot read standard input; give file paths")
     if args.source != "agent" and "-" in args.paths:
-        raise MCPeekerError(f"'-' (standard input) is only for 'ingest agent'")
+        raise MCPeekerError("'-' (standard input) is only for 'ingest agent'")
     settings = resolve(args)
     client = make_client(settings)
     if not args.no_setup:

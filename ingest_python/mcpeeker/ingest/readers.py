@@ -267,9 +267,11 @@ class ZeekParser:
 
 # ---------------------------------------------------------------------------------- eve.json, agent
 
-class EveParser:
-    def __init__(self, file: str) -> None:
-        self.file = file
+class JsonLineParser:
+    """One JSON object per line; `record_type` names the record's type or says why it has none."""
+
+    def __init__(self, file: str, source: str, record_type: Callable[[dict], tuple[str | None, str]]) -> None:
+        self.file, self.source, self.record_type = file, source, record_type
 
     def parse(self, raw: bytes, line: int, end: int) -> Parsed:
         if not raw.strip():
@@ -277,23 +279,25 @@ class EveParser:
         data, error = _json_object(raw)
         if data is None:
             return BadLine(self.file, line, end, error, _excerpt(raw))
-        event_type = data.get("event_type")
-        if not isinstance(event_type, str) or not event_type:
-            return BadLine(self.file, line, end, "eve record without a string event_type", _excerpt(raw))
-        return Record("suricata", event_type, data, raw, self.file, line, end)
+        rtype, problem = self.record_type(data)
+        if rtype is None:
+            return BadLine(self.file, line, end, problem, _excerpt(raw))
+        return Record(self.source, rtype, data, raw, self.file, line, end)
 
 
-class AgentParser:
-    def __init__(self, file: str) -> None:
-        self.file = file
+def _eve_type(data: dict) -> tuple[str | None, str]:
+    event_type = data.get("event_type")
+    if not isinstance(event_type, str) or not event_type:
+        return None, "eve record without a string event_type"
+    return event_type, ""
 
-    def parse(self, raw: bytes, line: int, end: int) -> Parsed:
-        if not raw.strip():
-            return None
-        data, error = _json_object(raw)
-        if data is None:
-            return BadLine(self.file, line, end, error, _excerpt(raw))
-        return Record("agent", "report", data, raw, self.file, line, end)
+
+def EveParser(file: str) -> JsonLineParser:  # noqa: N802 (a parser factory, named like the classes beside it)
+    return JsonLineParser(file, "suricata", _eve_type)
+
+
+def AgentParser(file: str) -> JsonLineParser:  # noqa: N802
+    return JsonLineParser(file, "agent", lambda _data: ("report", ""))
 
 
 PARSERS: dict[str, Callable[[str], LineParser]] = {"zeek": ZeekParser, "suricata": EveParser, "agent": AgentParser}

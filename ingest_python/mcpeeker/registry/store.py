@@ -13,6 +13,7 @@ import yaml
 
 from .. import audit
 from ..errors import MCPeekerError
+from ..paging import scan_sorted
 from ..roles import Actor
 from ..settings import Settings
 from ..timeutil import parse_iso, utcnow
@@ -39,16 +40,7 @@ class Registry:
 
     def all(self) -> list[dict[str, Any]]:
         self.client.indices.refresh(index=self.index)
-        entries, search_after = [], None
-        while True:
-            body: dict[str, Any] = {"size": 1000, "sort": [{"entry_id": "asc"}], "query": {"match_all": {}}}
-            if search_after:
-                body["search_after"] = search_after
-            hits = self.client.search(index=self.index, body=body)["hits"]["hits"]
-            if not hits:
-                return entries
-            entries.extend(hit["_source"] for hit in hits)
-            search_after = hits[-1]["sort"]
+        return [hit["_source"] for hit in scan_sorted(self.client, self.index, {"match_all": {}}, [{"entry_id": "asc"}])]
 
     def due(self, days: int) -> list[dict[str, Any]]:
         now = utcnow()
@@ -115,10 +107,10 @@ class Registry:
                 errors.append(f"{source}: entry {number}: {exc}")
         return added, present, errors
 
-    def expire_due(self) -> list[str]:
+    def expire_due(self, entries: list[dict[str, Any]] | None = None) -> list[str]:
         """Persist `expired` for approved entries past their date (the effective status already says so)."""
         now, expired = utcnow(), []
-        for entry in self.all():
+        for entry in self.all() if entries is None else entries:
             if entry.get("status") == "approved" and effective_status(entry, now) == "expired":
                 current, version = self._get_versioned(entry["entry_id"])
                 if current.get("status") != "approved" or effective_status(current, now) != "expired":
