@@ -21,6 +21,7 @@ import pytest
 from mcpeeker import audit
 from mcpeeker import setup as mcp_setup
 from mcpeeker.client import make_client
+from mcpeeker.correlate import aggregate
 from mcpeeker.correlate.engine import Correlator
 from mcpeeker.correlate.instances import finding_id
 from mcpeeker.feedback import add_feedback, timeline
@@ -256,6 +257,39 @@ def _audit_world(os_settings: Settings, os_client) -> list[dict[str, Any]]:
     os_client.indices.refresh(index=os_settings.index("mcp-audit"))
     hits = os_client.search(index=os_settings.index("mcp-audit"), body={"size": 10, "sort": [{"seq": "asc"}]})
     return [h["_source"] for h in hits["hits"]["hits"]]
+
+
+def _evidence_view(settings: Settings) -> tuple[Any, ...]:
+    evidence = aggregate.EvidenceAggregator(make_client(settings), settings.index("mcp-events-*"), refs_per_type=3)
+    keys = evidence.keys([])
+    stats = evidence.stats(keys)
+    facts, refs = evidence.facts_and_refs(keys)
+    return keys, stats, facts, refs
+
+
+def test_partitioned_aggregation_agrees_with_key_lookups(world: Settings, monkeypatch) -> None:
+    """The two ways of selecting keys (a terms query by name; hash partitions of every key, retried with
+    more partitions when one overflows) must give the same stats, facts and references."""
+    by_name = _evidence_view(world)
+    keys, stats, facts, refs = by_name
+    assert len(keys) >= 10 and any(k.startswith("net:") for k in keys) and any(k.startswith("host:") for k in keys)
+    assert {"module", "dst_ip", "host_id"} <= {name for f in facts.values() for name in f}, facts
+    assert any(r for r in refs.values())
+    monkeypatch.setattr(aggregate, "KEY_FILTER_MAX", 0)
+    monkeypatch.setattr(aggregate, "SIZE_SLACK", 0)
+    # An estimate far below the truth: the first partitions overflow and must be split until they fit.
+    monkeypatch.setattr(aggregate.EvidenceAggregator, "_cardinality", lambda self, filters: 2)
+    monkeypatch.setattr(aggregate, "BUCKET_BUDGET", 16)
+    partitions: list[int] = []
+    search = aggregate.EvidenceAggregator._search
+
+    def counting(self, passes, filters, scopes):
+        partitions.append(len(scopes))
+        return search(self, passes, filters, scopes)
+
+    monkeypatch.setattr(aggregate.EvidenceAggregator, "_search", counting)
+    assert _evidence_view(world) == by_name
+    assert partitions[0] == 1 and max(partitions) >= 4, partitions
 
 
 def test_audit_detects_edit(os_settings: Settings, os_client) -> None:

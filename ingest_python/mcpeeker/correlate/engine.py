@@ -1,14 +1,16 @@
 """One correlation cycle: scheduled queries over `mcp-events-*` -> upserted findings in `mcp-findings`.
 
-Only composite aggregations, terms/min/max/top_hits and search_after are used, so the same code runs on
-OpenSearch and Elasticsearch without Painless, SQL or an alerting plugin.
+Only composite, terms, cardinality, min/max and top_hits aggregations and search_after are used, so the same
+code runs on OpenSearch and Elasticsearch without Painless, SQL or an alerting plugin.
 
 1. hosts:   address -> host id, from agent evidence (all time)
 2. touched: instance keys with evidence ingested since the watermark minus an overlap window
-3. facts:   all-time aggregates of every raw key belonging to a touched instance (exact, so re-runs agree)
-4. score:   every finding (touched or not) is re-scored against the registry, so an approval, expiry or
+3. stats:   all-time counts per evidence type and first/last seen of every raw key of a touched instance
+4. rebuild: only instances whose stats differ from their stored finding get their facts and evidence
+            references aggregated (exact, all time, so re-runs agree) and their finding rebuilt
+5. score:   every finding (touched or not) is re-scored against the registry, so an approval, expiry or
             revocation takes effect at the next cycle even without new evidence
-5. write:   only findings whose content changed are written; re-running over the same data writes nothing
+6. write:   only findings whose content changed are written; re-running over the same data writes nothing
 """
 
 from __future__ import annotations
@@ -25,58 +27,17 @@ from ..registry.model import InstanceFacts, effective_status, is_active, matches
 from ..roles import Actor
 from ..settings import Settings
 from ..timeutil import iso, parse_iso, utcnow
+from .aggregate import EVIDENCE_TYPES, FACT_FIELDS, NETWORK_MODULES, EvidenceAggregator, InstanceAggregate
 from .instances import HostMap, finding_id, joinable_address, parse_key, raw_keys_of, resolve
 from .scoring import ScoringConfig, score_instance
 
 log = logging.getLogger(__name__)
 
 WATERMARK_ID = "correlation.watermark"
-EVIDENCE_TYPES = ("endpoint", "network", "attack", "judge")
-NETWORK_MODULES = {"zeek", "suricata"}
-# Facts kept per instance: output field -> event field aggregated with a small terms aggregation.
-FACT_FIELDS = {
-    "host_id": "host.id", "host_ip": "host.ip", "dst_ip": "destination.ip", "dst_port": "destination.port",
-    "server_name": "mcp.server.name", "server_version": "mcp.server.version",
-    "cfg_name": "mcp.config.server_name", "cfg_client": "mcp.config.client", "url": "mcp.server.url",
-    "transport": "mcp.transport", "spec_era": "mcp.spec_era", "protocol_version": "mcp.protocol.version",
-    "tool": "gen_ai.tool.name", "tools": "mcp.tools.names", "module": "event.module", "attack": "mcpeeker.attack.type",
-}
-
-
-@dataclass
-class InstanceAggregate:
-    """Evidence of one instance, merged over its raw keys."""
-
-    key: str
-    raw_keys: set[str] = field(default_factory=set)
-    counts: dict[str, int] = field(default_factory=dict)
-    refs: list[str] = field(default_factory=list)
-    first_seen: str | None = None
-    last_seen: str | None = None
-    facts: dict[str, set[Any]] = field(default_factory=dict)
-
-    def merge_bucket(self, raw_key: str, bucket: dict[str, Any]) -> None:
-        self.raw_keys.add(raw_key)
-        for type_bucket in bucket["types"]["buckets"]:
-            etype = type_bucket["key"]
-            self.counts[etype] = self.counts.get(etype, 0) + type_bucket["doc_count"]
-        first, last = bucket["first"].get("value_as_string"), bucket["last"].get("value_as_string")
-        if first and (self.first_seen is None or first < self.first_seen):
-            self.first_seen = first
-        if last and (self.last_seen is None or last > self.last_seen):
-            self.last_seen = last
-        for name in FACT_FIELDS:
-            values = {b.get("key_as_string", b["key"]) for b in bucket[name]["buckets"]}
-            if values:
-                self.facts.setdefault(name, set()).update(values)
-
-    def values(self, name: str) -> list[Any]:
-        return sorted(self.facts.get(name, set()), key=str)
-
-
 @dataclass(frozen=True)
 class CycleResult:
     touched: int
+    rebuilt: int
     findings_total: int
     written: int
     deleted: int
@@ -90,7 +51,7 @@ class Correlator:
         self.config = config or ScoringConfig.load()
         corr = self.config.correlation
         self.page_size = int(corr.get("page_size", 1000))
-        self.max_refs = int(corr.get("max_refs", 20))
+        self.refs_per_type = int(corr.get("max_refs", 5))
         self.overlap = timedelta(seconds=int(corr.get("overlap_seconds", 600)))
         self.lookback = timedelta(days=int(corr.get("first_run_lookback_days", 30)))
         self.host_map_days = int(corr.get("host_map_days", 7))
@@ -100,6 +61,7 @@ class Correlator:
         self.events = settings.index("mcp-events-*")
         self.findings = settings.index("mcp-findings")
         self.state = settings.index("mcp-state")
+        self.evidence = EvidenceAggregator(client, self.events, self.refs_per_type)
 
     # --- query helpers -------------------------------------------------------------------
     def _composite(self, query: dict[str, Any], sources: list[dict[str, Any]],
@@ -135,40 +97,36 @@ class Correlator:
             hosts.add(bucket["key"]["host"], [b.get("key_as_string", b["key"]) for b in bucket["ips"]["buckets"]])
         return hosts
 
-    def _window_query(self, since: datetime | None) -> dict[str, Any]:
-        has_key = {"exists": {"field": "mcpeeker.instance.key"}}
+    @staticmethod
+    def _window_filters(since: datetime | None) -> list[dict[str, Any]]:
         if since is None:
-            return {"bool": {"filter": [has_key]}}
+            return []
         since_iso = iso(since)
-        return {"bool": {"filter": [has_key], "minimum_should_match": 1, "should": [
+        return [{"bool": {"minimum_should_match": 1, "should": [
             {"range": {"event.ingested": {"gte": since_iso}}},
             {"bool": {"must_not": {"exists": {"field": "event.ingested"}},
                       "filter": {"range": {"@timestamp": {"gte": since_iso}}}}},
-        ]}}
+        ]}}]
 
     def touched_keys(self, since: datetime | None) -> set[str]:
-        sources = [{"key": {"terms": {"field": "mcpeeker.instance.key"}}}]
-        return {b["key"]["key"] for b in self._composite(self._window_query(since), sources)}
+        return self.evidence.keys(self._window_filters(since))
 
-    def aggregate(self, raw_keys: set[str], hosts: HostMap) -> dict[str, InstanceAggregate]:
-        aggs: dict[str, Any] = {
-            "types": {"terms": {"field": "mcpeeker.evidence.type", "size": 10}},
-            "first": {"min": {"field": "@timestamp"}},
-            "last": {"max": {"field": "@timestamp"}},
-        }
-        for name, event_field in FACT_FIELDS.items():
-            aggs[name] = {"terms": {"field": event_field, "size": 20}}
+    def instance_stats(self, raw_keys: set[str] | None, hosts: HostMap) -> dict[str, InstanceAggregate]:
+        """Counts and first/last seen of every instance, merged over its raw keys (None: every key)."""
         instances: dict[str, InstanceAggregate] = {}
-        ordered = sorted(raw_keys)
-        for start in range(0, len(ordered), 1000):
-            batch = ordered[start:start + 1000]
-            query = {"bool": {"filter": [{"terms": {"mcpeeker.instance.key": batch}}]}}
-            for bucket in self._composite(query, [{"key": {"terms": {"field": "mcpeeker.instance.key"}}}], aggs):
-                raw = bucket["key"]["key"]
-                resolved = resolve(raw, hosts)
-                instance = instances.setdefault(resolved, InstanceAggregate(resolved))
-                instance.merge_bucket(raw, bucket)
+        for raw, stats in self.evidence.stats(raw_keys).items():
+            resolved = resolve(raw, hosts)
+            instances.setdefault(resolved, InstanceAggregate(resolved)).add_stats(raw, stats)
         return instances
+
+    def add_facts(self, instances: list[InstanceAggregate]) -> None:
+        """Facts and evidence references of these instances, from all of their evidence."""
+        raw = set().union(*(i.raw_keys for i in instances)) if instances else set()
+        facts, refs = self.evidence.facts_and_refs(raw)
+        for instance in instances:
+            for key in instance.raw_keys:
+                instance.add_facts(facts.get(key, {}))
+                instance.add_refs(refs.get(key, {}), self.refs_per_type)
 
     def existing_findings(self) -> dict[str, dict[str, Any]]:
         self.client.indices.refresh(index=self.findings)
@@ -216,7 +174,7 @@ class Correlator:
         if not present:
             return None  # only context records (plain conn/dns lines): not an MCP instance
         attacks = set(instance.values("attack"))
-        if "attack" in present and NETWORK_MODULES & set(instance.values("module")):
+        if "attack" in present and set(NETWORK_MODULES) & set(instance.values("module")):
             present.add("network")  # an attack seen on the wire is MCP traffic seen on the wire
         facts = self._facts_for_matching(instance)
         entry = self._registry_match(facts, entries, now)
@@ -230,6 +188,7 @@ class Correlator:
             "score": score.score, "classification": score.classification, "severity": score.severity,
             # Every fact is kept (unindexed) so a re-score without new evidence sees exactly what a fresh build saw.
             "instance": {"key": instance.key, "kind": parts["kind"], "raw_keys": sorted(instance.raw_keys),
+                         "evidence_fp": _evidence_fingerprint(instance),
                          "facts": {name: instance.values(name) for name in FACT_FIELDS if instance.facts.get(name)}},
             "host": {"id": facts.host_id, "ip": list(facts.host_ips)[:10]},
             "destination": {"ip": facts.server_ip, "port": facts.port},
@@ -241,7 +200,9 @@ class Correlator:
                     "tools": {"names": sorted(set(instance.values("tool")) | set(instance.values("tools")))[:50]}},
             "evidence": {"types": sorted(present), "total": sum(instance.counts.get(t, 0) for t in EVIDENCE_TYPES),
                          **{t: instance.counts.get(t, 0) for t in EVIDENCE_TYPES},
-                         "refs": list(instance.refs),
+                         # newest first per type; `refs` is all of them, for an ids query
+                         "refs": [ref for t in EVIDENCE_TYPES for ref in instance.refs.get(t, [])],
+                         "refs_by_type": {t: instance.refs[t] for t in EVIDENCE_TYPES if instance.refs.get(t)},
                          "sources": instance.values("module")},
             "attack": {"types": sorted(attacks)},
             "registry": self._registry_fields(entry, now),
@@ -302,6 +263,19 @@ class Correlator:
         self.client.index(index=self.state, id=WATERMARK_ID,
                           body={"@timestamp": iso(utcnow()), "name": WATERMARK_ID, "value": value})
 
+    def current_fingerprints(self, fingerprints: set[str]) -> set[str]:
+        """Which of these evidence fingerprints a stored finding already has: a terms aggregation, so no
+        document is fetched (reading 10^4 findings back would be most of a cycle)."""
+        current: set[str] = set()
+        ordered = sorted(fingerprints)
+        for start in range(0, len(ordered), 10_000):
+            chunk = ordered[start:start + 10_000]
+            body = {"size": 0, "track_total_hits": False, "query": {"terms": {"instance.evidence_fp": chunk}},
+                    "aggs": {"fp": {"terms": {"field": "instance.evidence_fp", "size": len(chunk)}}}}
+            response = self.client.search(index=self.findings, body=body, ignore_unavailable=True)
+            current.update(b["key"] for b in response.get("aggregations", {}).get("fp", {}).get("buckets", []))
+        return current
+
     def findings_by_id(self, ids: set[str]) -> dict[str, dict[str, Any]]:
         found: dict[str, dict[str, Any]] = {}
         ordered = sorted(ids)
@@ -315,22 +289,6 @@ class Correlator:
         self.client.indices.refresh(index=self.findings)
         for hit in scan_sorted(self.client, self.findings, query, [{"finding.id": "asc"}], self.page_size):
             yield hit["_id"], hit["_source"]["instance"]["key"]
-
-    def attach_refs(self, docs: list[dict[str, Any]]) -> None:
-        """Evidence references (newest first) for the findings about to be written: one msearch per 200."""
-        if self.max_refs <= 0:
-            return
-        for start in range(0, len(docs), 200):
-            batch = docs[start:start + 200]
-            body: list[dict[str, Any]] = []
-            for doc in batch:
-                body.append({"index": self.events, "ignore_unavailable": True, "allow_no_indices": True})
-                body.append({"size": self.max_refs, "_source": False, "sort": [{"@timestamp": "desc"}],
-                             "query": {"terms": {"mcpeeker.instance.key": doc["instance"]["raw_keys"]}}})
-            for doc, response in zip(batch, self.client.msearch(body=body)["responses"]):
-                ids = [hit["_id"] for hit in response.get("hits", {}).get("hits", [])]
-                if ids:
-                    doc.setdefault("evidence", {})["refs"] = ids
 
     def run_once(self, actor: Actor | None = None) -> CycleResult:
         from ..client import bulk_helper
@@ -364,63 +322,77 @@ class Correlator:
                     touched.add(resolve(key, hosts))
                     stale_ids.add(fid)
         raw = set().union(*(raw_keys_of(k, hosts) for k in touched)) if touched else set()
-        fresh = self.aggregate(raw, hosts)
-        fresh_docs = [d for d in (self.build_finding(i, entries, started) for i in fresh.values()) if d]
-        fresh_ids = {d["finding"]["id"] for d in fresh_docs}
+        # Without a window every key is touched: one scan of all keys beats asking for each one by name.
+        instances = self.instance_stats(None if since is None else raw, hosts)
 
         # A changed registry (or a passing expiry date) can change any finding: re-score them all from
-        # their stored facts. Otherwise only the touched findings are read back.
+        # their stored facts. Otherwise only the findings whose evidence changed are read back.
         rescore_all = registry_fp != state.get("registry_fp")
-        existing = self.existing_findings() if rescore_all else self.findings_by_id(fresh_ids)
-        changed = [d for d in fresh_docs if _differs(existing.get(d["finding"]["id"]), d, ignore_refs=True)]
-        self.attach_refs(changed)
+        fingerprints = {key: _evidence_fingerprint(instance) for key, instance in instances.items()}
+        current = self.current_fingerprints(set(fingerprints.values()))
+        rebuild = [instances[key] for key, fp in fingerprints.items() if fp not in current]
+        self.add_facts(rebuild)
+        docs = [d for d in (self.build_finding(i, entries, started) for i in rebuild) if d]
+        existing = self.existing_findings() if rescore_all else self.findings_by_id({d["finding"]["id"] for d in docs})
+        changed = [d for d in docs if _differs(existing.get(d["finding"]["id"]), d)]
+        rebuilt_ids = {finding_id(i.key) for i in rebuild}
+        ids = {finding_id(key) for key in instances}
         if rescore_all:
             for fid, old in existing.items():
-                if fid not in fresh_ids and fid not in stale_ids:
+                if fid not in rebuilt_ids and fid not in stale_ids:
                     doc = self.rescore_stored(old, entries, started)
                     if _differs(old, doc):
                         changed.append(doc)
         actions = [_upsert(self.findings, doc, started) for doc in changed]
-        actions += [{"_op_type": "delete", "_index": self.findings, "_id": fid} for fid in stale_ids - fresh_ids]
+        actions += [{"_op_type": "delete", "_index": self.findings, "_id": fid} for fid in stale_ids - ids]
         if actions:
             bulk_helper(self.settings).bulk(self.client, actions, raise_on_error=True, refresh=False)
+            # One refresh: the count below, dashboards and the next cycle see what was just written.
+            self.client.indices.refresh(index=self.findings)
         self.write_state({"at": iso(started), "registry_fp": registry_fp, "hosts_fp": hosts_fp,
                           "full_sweep_at": iso(started) if sweep else state.get("full_sweep_at")})
-        total = len(existing) if rescore_all else self.client.count(index=self.findings)["count"]
-        return CycleResult(len(touched), total + len(fresh_ids - set(existing)), len(changed),
-                           len(stale_ids - fresh_ids), expired, utcnow().timestamp() - clock)
+        total = self.client.count(index=self.findings)["count"]
+        return CycleResult(len(touched), len(rebuild), total, len(changed),
+                           len(stale_ids - ids), expired, utcnow().timestamp() - clock)
 
     def rescore_stored(self, old: dict[str, Any], entries: list[dict[str, Any]], now: datetime) -> dict[str, Any]:
         """Re-evaluate a finding that saw no new evidence against the current registry."""
         instance = InstanceAggregate(old["instance"]["key"], set(old["instance"].get("raw_keys", [])))
         evidence = old.get("evidence", {})
         instance.counts = {t: evidence.get(t, 0) for t in EVIDENCE_TYPES}
-        instance.refs = list(evidence.get("refs", []))
+        instance.refs = {t: list(ids) for t, ids in evidence.get("refs_by_type", {}).items()}
         instance.first_seen, instance.last_seen = old.get("first_seen"), old.get("last_seen")
         instance.facts = {name: set(values) for name, values in old["instance"].get("facts", {}).items()}
         doc = self.build_finding(instance, entries, now)
         return doc if doc is not None else old
 
 
-def _drop_empty(value: Any) -> Any:
-    if isinstance(value, dict):
-        cleaned = {k: _drop_empty(v) for k, v in value.items()}
-        return {k: v for k, v in cleaned.items() if v not in (None, [], {}, "") or k in ("match", "owner", "team", "purpose")}
-    return value
+_KEPT_EMPTY = frozenset(("match", "owner", "team", "purpose"))  # empty on purpose: shown as blanks to fill in
 
 
-def _comparable(doc: dict[str, Any] | None, ignore_refs: bool) -> dict[str, Any] | None:
-    if doc is None:
-        return None
-    out = {k: v for k, v in doc.items() if k != "updated"}
-    if ignore_refs and "evidence" in out:
-        out["evidence"] = {k: v for k, v in out["evidence"].items() if k != "refs"}
-    return out
+def _drop_empty(value: dict[str, Any]) -> dict[str, Any]:
+    cleaned: dict[str, Any] = {}
+    for key, item in value.items():
+        if type(item) is dict:
+            item = _drop_empty(item)
+        if (item is None or item == "" or (type(item) in (list, dict) and not item)) and key not in _KEPT_EMPTY:
+            continue
+        cleaned[key] = item
+    return cleaned
 
 
-def _differs(old: dict[str, Any] | None, new: dict[str, Any], ignore_refs: bool = False) -> bool:
-    """Freshly aggregated findings carry no refs yet: they are fetched only for findings that changed."""
-    return _comparable(old, ignore_refs) != _comparable(new, ignore_refs)
+def _differs(old: dict[str, Any] | None, new: dict[str, Any]) -> bool:
+    if old is None:
+        return True
+    return {k: v for k, v in old.items() if k != "updated"} != new
+
+
+def _evidence_fingerprint(instance: InstanceAggregate) -> str:
+    """Changes when the instance's evidence does. Evidence is only ever added (or aged out with its index),
+    so equal counts, first and last seen over the same raw keys mean nothing new arrived."""
+    parts = [instance.key, *(str(instance.counts.get(t, 0)) for t in EVIDENCE_TYPES),
+             instance.first_seen or "", instance.last_seen or "", *sorted(instance.raw_keys)]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:24]
 
 
 def _registry_fingerprint(entries: list[dict[str, Any]], now: datetime) -> str:
