@@ -15,6 +15,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator
 
+from ..paging import composite_pairs
+
 log = logging.getLogger(__name__)
 
 KEY_FIELD = "mcpeeker.instance.key"
@@ -36,7 +38,6 @@ ADDRESS_FACTS = ("dst_ip", "dst_port")
 # hold a key-terms queue of its own, so these are read as (key, value) pairs with a composite aggregation
 # over just the documents that have the field.
 PER_HOST_FACTS = ("host_id", "host_ip", "dst_ip", "dst_port", "url", "cfg_name", "cfg_client")
-PAIRS_PAGE = 10_000
 
 KEY_FILTER_MAX = 3000    # more keys than this: scanning every key beats looking each one up
 KEY_CHUNK = 1000         # keys per `terms` query
@@ -64,7 +65,7 @@ class InstanceAggregate:
     last_seen: str | None = None
     facts: dict[str, set[Any]] = field(default_factory=dict)
     refs: dict[str, list[str]] = field(default_factory=dict)  # evidence type -> newest evidence ids
-    _ref_times: dict[str, list[tuple[str, str]]] = field(default_factory=dict, repr=False)
+    _ref_times: dict[str, list[tuple[int, str]]] = field(default_factory=dict, repr=False)
 
     def add_stats(self, raw_key: str, stats: KeyStats) -> None:
         self.raw_keys.add(raw_key)
@@ -79,8 +80,8 @@ class InstanceAggregate:
         for name, values in facts.items():
             self.facts.setdefault(name, set()).update(values)
 
-    def add_refs(self, refs: dict[str, list[tuple[str, str]]], per_type: int) -> None:
-        """refs: evidence type -> (timestamp, id) of one raw key's newest evidence; keeps the newest overall."""
+    def add_refs(self, refs: dict[str, list[tuple[int, str]]], per_type: int) -> None:
+        """refs: evidence type -> (epoch ms, id) of one raw key's newest evidence; keeps the newest overall."""
         for etype, pairs in refs.items():
             newest = sorted(set(pairs) | set(self._ref_times.get(etype, [])), reverse=True)[:per_type]
             self._ref_times[etype] = newest
@@ -109,6 +110,23 @@ class _Pass:
         return {"a": {"terms": {"field": self.field, "size": self.values}, "aggs": {"k": keys}}}
 
 
+_STATS = _Pass("stats", TYPE_FIELD, 32, {"first": {"min": {"field": "@timestamp"}}, "last": {"max": {"field": "@timestamp"}}})
+
+
+def _stats(rows: Iterable[tuple[str, Any, str, dict[str, Any]]]) -> dict[str, KeyStats]:
+    out: dict[str, KeyStats] = {}
+    for _, etype, key, bucket in rows:
+        stats = out.setdefault(key, KeyStats())
+        stats.counts[etype] = bucket["doc_count"]
+        first = bucket.get("first", {}).get("value_as_string")
+        last = bucket.get("last", {}).get("value_as_string")
+        if first and (stats.first is None or first < stats.first):
+            stats.first = first
+        if last and (stats.last is None or last > stats.last):
+            stats.last = last
+    return out
+
+
 class _Incomplete(Exception):
     """A partition held more keys (or buckets) than one response may carry: use more partitions."""
 
@@ -122,39 +140,39 @@ class EvidenceAggregator:
         """Every instance key with a document matching `filters`."""
         return {key for _, _, key, _ in self._run([_Pass("keys", TYPE_FIELD, 32)], filters, None)}
 
+    def count_keys(self, filters: list[dict[str, Any]]) -> int:
+        """About how many instance keys have a document matching `filters`."""
+        return self._cardinality(filters)
+
     def stats(self, keys: set[str] | None) -> dict[str, KeyStats]:
         """Document counts per evidence type, first and last @timestamp, per key (all time)."""
-        inner = {"first": {"min": {"field": "@timestamp"}}, "last": {"max": {"field": "@timestamp"}}}
-        out: dict[str, KeyStats] = {}
-        for _, etype, key, bucket in self._run([_Pass("stats", TYPE_FIELD, 32, inner)], [], keys):
-            stats = out.setdefault(key, KeyStats())
-            stats.counts[etype] = bucket["doc_count"]
-            first, last = bucket["first"].get("value_as_string"), bucket["last"].get("value_as_string")
-            if first and (stats.first is None or first < stats.first):
-                stats.first = first
-            if last and (stats.last is None or last > stats.last):
-                stats.last = last
-        return out
+        return _stats(self._run([_STATS], [], keys))
 
-    def facts_and_refs(self, keys: set[str]) -> tuple[dict[str, dict[str, set[Any]]], dict[str, dict[str, list[tuple[str, str]]]]]:
+    def keys_and_stats(self, filters: list[dict[str, Any]]) -> tuple[set[str], dict[str, KeyStats]]:
+        """keys(filters) and stats of every key, side by side in one request: when most keys are in the
+        window anyway, two parallel scans beat a scan followed by looking up thousands of keys by name."""
+        rows = list(self._run([_Pass("keys", TYPE_FIELD, 32, filters=tuple(filters)), _STATS], [], None))
+        return {row[2] for row in rows if row[0] == "keys"}, _stats(row for row in rows if row[0] == "stats")
+
+    def facts_and_refs(self, keys: set[str]) -> tuple[dict[str, dict[str, set[Any]]], dict[str, dict[str, list[tuple[int, str]]]]]:
         """Per key: every fact's distinct values, and the newest evidence ids per evidence type."""
         not_network = {"bool": {"must_not": [{"terms": {"event.module": list(NETWORK_MODULES)}}]}}
         passes = [_Pass(name, event_field, FACT_VALUES, filters=({"exists": {"field": event_field}},))
                   for name, event_field in FACT_FIELDS.items() if name not in PER_HOST_FACTS]
         if self.refs_per_type > 0:
-            top = {"r": {"top_hits": {"size": self.refs_per_type, "sort": [{"@timestamp": "desc"}], "_source": False,
-                                      "docvalue_fields": [{"field": "@timestamp", "format": "strict_date_optional_time"}]}}}
+            top = {"r": {"top_hits": {"size": self.refs_per_type, "sort": [{"@timestamp": "desc"}], "_source": False}}}
             passes.append(_Pass("refs", TYPE_FIELD, 32, top, filters=({"terms": {TYPE_FIELD: list(EVIDENCE_TYPES)}},)))
         facts: dict[str, dict[str, set[Any]]] = {}
-        refs: dict[str, dict[str, list[tuple[str, str]]]] = {}
+        refs: dict[str, dict[str, list[tuple[int, str]]]] = {}
         for name in PER_HOST_FACTS:
             filters = [{"exists": {"field": FACT_FIELDS[name]}}] + ([not_network] if name in ADDRESS_FACTS else [])
             for value, key in self._pairs(FACT_FIELDS[name], filters, keys):
                 facts.setdefault(key, {}).setdefault(name, set()).add(value)
         for name, value, key, bucket in self._run(passes, [], keys):
             if name == "refs":
-                refs.setdefault(key, {})[value] = [(hit["fields"]["@timestamp"][0], hit["_id"])
-                                                   for hit in bucket["r"]["hits"]["hits"]]
+                # sort[0] is the hit's @timestamp in epoch milliseconds
+                hits = bucket.get("r", {}).get("hits", {}).get("hits", [])
+                refs.setdefault(key, {})[value] = [(hit["sort"][0], hit["_id"]) for hit in hits]
             else:
                 facts.setdefault(key, {}).setdefault(name, set()).add(value)
         for key in keys:
@@ -167,21 +185,10 @@ class EvidenceAggregator:
         """(value, key) for every key in `keys` whose documents matching `filters` carry `value_field`."""
         scopes = ([[*filters, {"terms": {KEY_FIELD: chunk}}] for chunk in _chunks(sorted(keys), KEY_CHUNK)]
                   if len(keys) <= KEY_FILTER_MAX else [filters])
-        sources = [{"k": {"terms": {"field": KEY_FIELD}}}, {"v": {"terms": {"field": value_field}}}]
         for scope in scopes:
-            after = None
-            while True:
-                composite: dict[str, Any] = {"size": PAIRS_PAGE, "sources": sources, **({"after": after} if after else {})}
-                response = self.client.search(index=self.index, body={"size": 0, "track_total_hits": False, "query": _query(scope),
-                                                                      "aggs": {"p": {"composite": composite}}},
-                                              ignore_unavailable=True, allow_no_indices=True)
-                page = response.get("aggregations", {}).get("p")
-                if not page or not page["buckets"]:
-                    break
-                yield from ((b["key"]["v"], b["key"]["k"]) for b in page["buckets"] if b["key"]["k"] in keys)
-                after = page.get("after_key")
-                if not after:
-                    break
+            for key, value in composite_pairs(self.client, self.index, (KEY_FIELD, value_field), _query(scope)):
+                if key in keys:
+                    yield value, key
 
     def _run(self, passes: list[_Pass], filters: list[dict[str, Any]], keys: set[str] | None
              ) -> Iterator[tuple[str, Any, str, dict[str, Any]]]:
@@ -230,9 +237,19 @@ class EvidenceAggregator:
             body.append({"index": self.index, "ignore_unavailable": True, "allow_no_indices": True})
             body.append({"size": 0, "track_total_hits": False, "query": _query(scope_filters + list(p.filters)),
                          "aggs": p.aggs(include, size)})
-        responses = self.client.msearch(body=body, params={"request_timeout": 300})["responses"]
+        responses = self.client.msearch(body=body, params={"request_timeout": 300, "filter_path": RESPONSE_FIELDS})["responses"]
         for (p, _, _, _), response in zip(requests, responses):
             yield from _rows(p, response)
+
+
+# Only what _rows reads: top_hits answers are large, and most of their bytes are not needed.
+_BUCKETS = "responses.aggregations.a.buckets"
+RESPONSE_FIELDS = ",".join([
+    "responses.error", "responses.aggregations.a.sum_other_doc_count", f"{_BUCKETS}.key", f"{_BUCKETS}.key_as_string",
+    f"{_BUCKETS}.k.sum_other_doc_count", f"{_BUCKETS}.k.buckets.key", f"{_BUCKETS}.k.buckets.doc_count",
+    f"{_BUCKETS}.k.buckets.first.value_as_string", f"{_BUCKETS}.k.buckets.last.value_as_string",
+    f"{_BUCKETS}.k.buckets.r.hits.hits._id", f"{_BUCKETS}.k.buckets.r.hits.hits.sort",
+])
 
 
 def _rows(p: _Pass, response: dict[str, Any]) -> Iterator[tuple[str, Any, str, dict[str, Any]]]:
@@ -246,12 +263,13 @@ def _rows(p: _Pass, response: dict[str, Any]) -> Iterator[tuple[str, Any, str, d
         return
     if values.get("sum_other_doc_count"):
         log.warning("correlation: more than %d distinct values of %s; the rest are not kept as facts", p.values, p.field)
-    for value_bucket in values["buckets"]:
-        keys = value_bucket["k"]
+    # filter_path drops empty parts of an answer: every lookup below tolerates their absence.
+    for value_bucket in values.get("buckets", []):
+        keys = value_bucket.get("k", {})
         if keys.get("sum_other_doc_count"):
             raise _Incomplete()
         value = value_bucket.get("key_as_string", value_bucket["key"])
-        for key_bucket in keys["buckets"]:
+        for key_bucket in keys.get("buckets", []):
             yield p.name, value, key_bucket["key"], key_bucket
 
 

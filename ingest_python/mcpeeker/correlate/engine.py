@@ -22,12 +22,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Iterator
 
-from ..paging import scan_sorted
+from ..paging import composite_pairs, scan_sorted
 from ..registry.model import InstanceFacts, effective_status, is_active, matches, normalise_url
 from ..roles import Actor
 from ..settings import Settings
 from ..timeutil import iso, parse_iso, utcnow
-from .aggregate import EVIDENCE_TYPES, FACT_FIELDS, NETWORK_MODULES, EvidenceAggregator, InstanceAggregate
+from .aggregate import (EVIDENCE_TYPES, FACT_FIELDS, KEY_FILTER_MAX, NETWORK_MODULES, EvidenceAggregator,
+                        InstanceAggregate, KeyStats)
 from .instances import HostMap, finding_id, joinable_address, parse_key, raw_keys_of, resolve
 from .scoring import ScoringConfig, score_instance
 
@@ -63,27 +64,6 @@ class Correlator:
         self.state = settings.index("mcp-state")
         self.evidence = EvidenceAggregator(client, self.events, self.refs_per_type)
 
-    # --- query helpers -------------------------------------------------------------------
-    def _composite(self, query: dict[str, Any], sources: list[dict[str, Any]],
-                   aggs: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
-        after = None
-        while True:
-            composite: dict[str, Any] = {"size": self.page_size, "sources": sources}
-            if after:
-                composite["after"] = after
-            agg: dict[str, Any] = {"composite": composite}
-            if aggs:
-                agg["aggs"] = aggs
-            response = self.client.search(index=self.events, body={"size": 0, "query": query, "aggs": {"page": agg}},
-                                          params={"ignore_unavailable": "true", "allow_no_indices": "true"})
-            page = response.get("aggregations", {}).get("page")
-            if not page or not page["buckets"]:
-                return
-            yield from page["buckets"]
-            after = page.get("after_key")
-            if not after:
-                return
-
     # --- steps ---------------------------------------------------------------------------
     def host_map(self) -> HostMap:
         hosts = HostMap()
@@ -91,10 +71,11 @@ class Correlator:
         # make it ambiguous forever.
         recent = {"range": {"@timestamp": {"gte": f"now-{self.host_map_days}d"}}}
         query = {"bool": {"filter": [{"term": {"event.module": "agent"}}, {"exists": {"field": "host.ip"}}, recent]}}
-        sources = [{"host": {"terms": {"field": "host.id"}}}]
-        aggs = {"ips": {"terms": {"field": "host.ip", "size": 64}}}
-        for bucket in self._composite(query, sources, aggs):
-            hosts.add(bucket["key"]["host"], [b.get("key_as_string", b["key"]) for b in bucket["ips"]["buckets"]])
+        ips: dict[str, list[str]] = {}
+        for host, ip in composite_pairs(self.client, self.events, ("host.id", "host.ip"), query):
+            ips.setdefault(host, []).append(ip)
+        for host, addresses in ips.items():
+            hosts.add(host, addresses)
         return hosts
 
     @staticmethod
@@ -108,15 +89,23 @@ class Correlator:
                       "filter": {"range": {"@timestamp": {"gte": since_iso}}}}},
         ]}}]
 
-    def touched_keys(self, since: datetime | None) -> set[str]:
-        return self.evidence.keys(self._window_filters(since))
+    def window_stats(self, since: datetime | None) -> tuple[set[str], dict[str, KeyStats] | None]:
+        """Raw keys with evidence in the window, and (when the window holds most keys) stats of every key."""
+        window = self._window_filters(since)
+        if since is None:
+            stats = self.evidence.stats(None)
+            return set(stats), stats
+        if self.evidence.count_keys(window) > KEY_FILTER_MAX:
+            return self.evidence.keys_and_stats(window)
+        return self.evidence.keys(window), None
 
-    def instance_stats(self, raw_keys: set[str] | None, hosts: HostMap) -> dict[str, InstanceAggregate]:
-        """Counts and first/last seen of every instance, merged over its raw keys (None: every key)."""
+    def instance_stats(self, raw_keys: set[str], hosts: HostMap, known: dict[str, KeyStats] | None) -> dict[str, InstanceAggregate]:
+        """Counts and first/last seen of every instance, merged over its raw keys."""
+        stats = {k: known[k] for k in raw_keys if k in known} if known is not None else self.evidence.stats(raw_keys)
         instances: dict[str, InstanceAggregate] = {}
-        for raw, stats in self.evidence.stats(raw_keys).items():
+        for raw, key_stats in stats.items():
             resolved = resolve(raw, hosts)
-            instances.setdefault(resolved, InstanceAggregate(resolved)).add_stats(raw, stats)
+            instances.setdefault(resolved, InstanceAggregate(resolved)).add_stats(raw, key_stats)
         return instances
 
     def add_facts(self, instances: list[InstanceAggregate]) -> None:
@@ -313,7 +302,8 @@ class Correlator:
         hosts = self.host_map()
         registry_fp, hosts_fp = _registry_fingerprint(entries, started), hosts.fingerprint()
 
-        touched = {resolve(k, hosts) for k in self.touched_keys(since)}
+        window_keys, known_stats = self.window_stats(since)
+        touched = {resolve(k, hosts) for k in window_keys}
         stale_ids: set[str] = set()
         if hosts_fp != state.get("hosts_fp"):
             # New host addresses: network-only findings whose server is now a known host merge into it.
@@ -322,8 +312,7 @@ class Correlator:
                     touched.add(resolve(key, hosts))
                     stale_ids.add(fid)
         raw = set().union(*(raw_keys_of(k, hosts) for k in touched)) if touched else set()
-        # Without a window every key is touched: one scan of all keys beats asking for each one by name.
-        instances = self.instance_stats(None if since is None else raw, hosts)
+        instances = self.instance_stats(raw, hosts, known_stats)
 
         # A changed registry (or a passing expiry date) can change any finding: re-score them all from
         # their stored facts. Otherwise only the findings whose evidence changed are read back.
