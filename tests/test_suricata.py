@@ -148,6 +148,33 @@ def test_rule_conventions() -> None:
     assert not problems, "\n".join(problems)
 
 
+# Prefilter policy (suricata/README.md, "Cost"): every response body is scanned for the file.data
+# fast patterns, so only the MCP result tokens may live there; no rule may prefilter on http.header
+# (that builds the normalised header block of every transaction).
+PREFILTER_BUFFERS = {"http.request_body", "http.header_names", "http.uri", "http.stat_code", "http.content_type",
+                     "file.data"}
+BODY_FAST_PATTERNS = {"serverInfo|22|", "|22|inputSchema|22|", "|22|supportedVersions|22|"}
+
+
+def _fast_pattern(raw: str) -> tuple[str, str]:
+    """(sticky buffer, content) that carries the rule's fast_pattern."""
+    before = raw.split("fast_pattern;", 1)[0]
+    buffer = re.findall(r"\b(http\.[a-z_]+|file\.data);", before)[-1]
+    content = re.findall(r'content:"([^"]*)";', before)[-1]
+    return buffer, content
+
+
+def test_prefilter_policy() -> None:
+    problems = []
+    for r in _rules():
+        buffer, content = _fast_pattern(r["raw"])
+        if buffer not in PREFILTER_BUFFERS:
+            problems.append(f"sid {r['sid']}: fast_pattern in {buffer}")
+        if buffer == "file.data" and content not in BODY_FAST_PATTERNS:
+            problems.append(f"sid {r['sid']}: response-body fast_pattern {content!r} (allowed: {sorted(BODY_FAST_PATTERNS)})")
+    assert not problems, "\n".join(problems)
+
+
 def test_flowbits_are_set_before_checked() -> None:
     set_bits, checked = set(), set()
     for r in _rules():
