@@ -91,3 +91,13 @@ def test_snippet_is_at_most_1kb_of_valid_utf8_and_a_prefix(text: str) -> None:
     raw = cut.encode("utf-8", "surrogatepass")
     assert len(raw) <= 1024
     assert text.startswith(cut)
+
+
+def test_long_runs_of_name_characters_are_redacted_exactly() -> None:
+    # 64 KB runs of word characters or dashes next to secret names (an attacker's HTTP body in an eve payload, a
+    # dead-lettered line) once cost minutes of regex backtracking per line; the result must stay exact.
+    run = "x" * 65536
+    text = f"key {run} api_key=Zq9supersecretvalue {run} --password Zq9othersecret {'-' * 65536}"
+    out = privacy.redact_text(text)
+    assert "Zq9supersecretvalue" not in out and "Zq9othersecret" not in out
+    assert out == f"key {run} api_key=REDACTED {run} --password REDACTED {'-' * 65536}"

@@ -31,15 +31,23 @@ def document_id(source: str, record_type: str, raw: bytes, part: str = "") -> st
 
 
 _DAY_CACHE: dict[tuple[str, int], str] = {}
+# (prefix, day, name) of the previous call, replaced as a whole (safe across threads): consecutive events share a day.
+_LAST: tuple[str | None, int | None, str] = (None, None, "")
 
 
 def events_index(prefix: str, epoch_seconds: float) -> str:
     """`{prefix}mcp-events-YYYY.MM.DD` of the UTC day of the observation."""
-    key = (prefix, int(epoch_seconds // 86400))
+    global _LAST
+    day = int(epoch_seconds // 86400)
+    last = _LAST
+    if day == last[1] and prefix == last[0]:
+        return last[2]
+    key = (prefix, day)
     name = _DAY_CACHE.get(key)
     if name is None:
         suffix = datetime.fromtimestamp(key[1] * 86400, timezone.utc).strftime("%Y.%m.%d")
         name = f"{prefix}{EVENTS_INDEX}{suffix}"
         if len(_DAY_CACHE) < 100_000:
             _DAY_CACHE[key] = name
+    _LAST = (prefix, day, name)
     return name

@@ -3,9 +3,7 @@ bad or skipped line accounted for (dead-letter or skip counters)."""
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Protocol
 
 import orjson
@@ -13,6 +11,8 @@ import orjson
 from .deadletter import DeadLetter
 from .normalise import Context, NormaliseError, Unsupported, normalise
 from .readers import BadLine, Record
+
+_dumps = orjson.dumps
 
 
 class Sink(Protocol):
@@ -29,22 +29,15 @@ class ReadStats:
 
 
 class Pipeline:
+    """`event.ingested` is not set here: the deliverer stamps it when a batch is sent (see deliver.py)."""
+
     def __init__(self, ctx: Context, sink: Sink, deadletter: DeadLetter, stats: ReadStats | None = None) -> None:
         self.ctx = ctx
         self.sink = sink
         self.deadletter = deadletter
         self.stats = stats or ReadStats()
         self._reported: set[tuple[str, str]] = set()
-        self._now = 0.0
-        self._ingested = ""
         self._meta_prefix: dict[str, bytes] = {}
-
-    def _ingested_now(self) -> str:
-        now = time.time()
-        if now - self._now >= 1.0:
-            self._now = now
-            self._ingested = datetime.fromtimestamp(now, timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
-        return self._ingested
 
     def _action(self, index: str, doc_id: str) -> bytes:
         prefix = self._meta_prefix.get(index)
@@ -61,29 +54,41 @@ class Pipeline:
         try:
             outputs = normalise(item, self.ctx)
         except Unsupported as exc:
-            stats.skipped += 1
-            key = f"{item.source}.{item.rtype}"
-            stats.skipped_types[key] = stats.skipped_types.get(key, 0) + 1
-            if (item.file, item.rtype) not in self._reported:
-                self._reported.add((item.file, item.rtype))
-                self.deadletter.write(item.file, item.line, f"{exc}: lines of this type in this file are skipped",
-                                      source=item.source)
+            self._skipped(item, exc)
             return
         except NormaliseError as exc:
             self.bad(item.file, item.line, str(exc), item.raw, item.source)
             return
-        ingested = self._ingested_now()
+        single: bytes | None = None
         try:
-            actions = []
-            for index, doc_id, doc, epoch in outputs:
-                doc["event"]["ingested"] = ingested
-                actions.append((self._action(index, doc_id) + orjson.dumps(doc) + b"\n", epoch))
+            # Every document of the record is serialised before any is handed over: a record is delivered whole.
+            if len(outputs) == 1:  # the usual case: one line, one document
+                index, doc_id, doc, epoch = outputs[0]
+                single = self._action(index, doc_id) + _dumps(doc) + b"\n"
+            else:
+                actions = [(self._action(index, doc_id) + _dumps(doc) + b"\n", epoch)
+                           for index, doc_id, doc, epoch in outputs]
         except (TypeError, orjson.JSONEncodeError) as exc:  # e.g. a TSV count beyond 64 bits
             self.bad(item.file, item.line, f"cannot serialise the document: {exc}", item.raw, item.source)
             return
+        if single is not None:
+            self.sink.add(single, item.file, item.line, epoch)
+            stats.documents += 1
+            return
+        add, file, line = self.sink.add, item.file, item.line
         for action, epoch in actions:
-            self.sink.add(action, item.file, item.line, epoch)
-        stats.documents += len(outputs)
+            add(action, file, line, epoch)
+        stats.documents += len(actions)
+
+    def _skipped(self, item: Record, exc: Unsupported) -> None:
+        stats = self.stats
+        stats.skipped += 1
+        key = f"{item.source}.{item.rtype}"
+        stats.skipped_types[key] = stats.skipped_types.get(key, 0) + 1
+        if (item.file, item.rtype) not in self._reported:
+            self._reported.add((item.file, item.rtype))
+            self.deadletter.write(item.file, item.line, f"{exc}: lines of this type in this file are skipped",
+                                  source=item.source)
 
     def bad(self, file: str, line: int, reason: str, raw: bytes = b"", source: str = "") -> None:
         self.stats.bad += 1

@@ -168,6 +168,32 @@ def _converter(zeek_type: str, set_sep: str, empty: str) -> Callable[[str], obje
     return convert
 
 
+_INLINE: dict[str, str] = {  # straight-line forms of the scalar converters above, for compiled header parsers
+    "time": "float(v)", "interval": "float(v)", "double": "float(v)",
+    "count": "int(v)", "int": "int(v)", "port": "int(v)",
+    "addr": "v", "subnet": "v", "enum": "v",
+    "string": "v.replace('\\\\\\\\', '\\\\') if '\\\\\\\\' in v else v",
+}
+
+
+def compile_tsv(fields: list[str], converters: list[Callable[[str], object]], types: list[str],
+                unset: str) -> Callable[[list[str]], dict]:
+    """A parser for one `#fields`/`#types` header: values -> record, one line of generated code per field (no
+    per-field function call for scalars). It raises what the converters raise; the caller then re-runs the
+    generic loop to name the field."""
+    env: dict[str, object] = {"U": unset}
+    lines = ["def parse(values):", "    data = {}"]
+    for i, (name, zeek_type) in enumerate(zip(fields, types)):
+        expr = _INLINE.get(zeek_type)
+        if expr is None:
+            env[f"c{i}"] = converters[i]
+            expr = f"c{i}(v)"
+        lines += [f"    v = values[{i}]", "    if v != U:", f"        data[{name!r}] = {expr}"]
+    lines.append("    return data")
+    exec(compile("\n".join(lines), "<zeek tsv header>", "exec"), env)  # noqa: S102 - field names only as repr() literals
+    return env["parse"]  # type: ignore[return-value]
+
+
 class ZeekParser:
     """Both Zeek formats, switching per line: `#` starts a header, `{` a JSON record, anything else is TSV."""
 
@@ -182,6 +208,7 @@ class ZeekParser:
         self.fields: list[str] | None = None
         self.types: list[str] | None = None
         self.converters: list[Callable[[str], object]] | None = None
+        self.fast: Callable[[list[str]], dict] | None = None
 
     # Header lines (#fields etc.) are state, not records; a follow-mode restart replays them first.
     def header(self, raw: bytes) -> None:
@@ -200,22 +227,31 @@ class ZeekParser:
             self.empty = rest
         elif key == "#unset_field":
             self.unset = rest
+            self.fast = None
         elif key == "#path":
             self.path = rest or None
         elif key == "#fields":
             self.fields = rest.split(self.sep)
-            self.converters = None
+            self.converters = self.fast = None
         elif key == "#types":
             self.types = rest.split(self.sep)
-            self.converters = None
+            self.converters = self.fast = None
 
-    def _build_converters(self) -> list[Callable[[str], object]]:
+    def _types(self) -> list[str]:
         assert self.fields is not None
         types = self.types or ["string"] * len(self.fields)
         if len(types) != len(self.fields):
             types = ["string"] * len(self.fields)
-        self.converters = [_converter(t, self.set_sep, self.empty) for t in types]
+        return types
+
+    def _build_converters(self) -> list[Callable[[str], object]]:
+        self.converters = [_converter(t, self.set_sep, self.empty) for t in self._types()]
         return self.converters
+
+    def _compile(self) -> Callable[[list[str]], dict]:
+        converters = self.converters or self._build_converters()
+        self.fast = compile_tsv(self.fields or [], converters, self._types(), self.unset)
+        return self.fast
 
     def parse(self, raw: bytes, line: int, end: int) -> Parsed:
         first = raw[:1]
@@ -249,20 +285,25 @@ class ZeekParser:
         fields = self.fields
         if len(values) != len(fields):
             return BadLine(self.file, line, end, f"expected {len(fields)} tab-separated fields, got {len(values)}", _excerpt(raw))
-        converters = self.converters or self._build_converters()
-        unset = self.unset
-        data: dict = {}
-        for name, value, convert in zip(fields, values, converters):
-            if value == unset:
-                continue
-            try:
-                data[name] = convert(value)
-            except (ValueError, TypeError) as exc:
-                return BadLine(self.file, line, end, f"field {name!r}: {exc}", _excerpt(raw))
+        try:
+            data = (self.fast or self._compile())(values)
+        except (ValueError, TypeError):
+            return self._bad_field(values, raw, line, end)
         rtype = self.path or self.name_type
         if not rtype:
             return BadLine(self.file, line, end, "cannot tell the Zeek log type (no #path header, file name not <type>.log)", _excerpt(raw))
         return Record("zeek", rtype, data, raw, self.file, line, end)
+
+    def _bad_field(self, values: list[str], raw: bytes, line: int, end: int) -> BadLine:
+        """The generic per-field loop, only to name the first field that does not convert."""
+        for name, value, convert in zip(self.fields or [], values, self.converters or []):
+            if value == self.unset:
+                continue
+            try:
+                convert(value)
+            except (ValueError, TypeError) as exc:
+                return BadLine(self.file, line, end, f"field {name!r}: {exc}", _excerpt(raw))
+        return BadLine(self.file, line, end, "a field does not convert", _excerpt(raw))  # not reached: conversions are pure
 
 
 # ---------------------------------------------------------------------------------- eve.json, agent
@@ -274,7 +315,7 @@ class JsonLineParser:
         self.file, self.source, self.record_type = file, source, record_type
 
     def parse(self, raw: bytes, line: int, end: int) -> Parsed:
-        if not raw.strip():
+        if not raw or raw.isspace():  # blank (bytes.isspace: the ASCII whitespace bytes.strip() removes)
             return None
         data, error = _json_object(raw)
         if data is None:

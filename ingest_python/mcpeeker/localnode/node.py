@@ -39,13 +39,14 @@ class LocalNode:
     """One node instance: `<base>/nodes/<name>/` holds its config, data, logs and pid file."""
 
     def __init__(self, name: str = "default", http_port: int = 9200, transport_port: int | None = None,
-                 heap: str = "512m", base: Path | None = None) -> None:
+                 heap: str = "512m", base: Path | None = None, settings: dict[str, str] | None = None) -> None:
         # `base` holds node homes; the assembled distribution is always the shared cache in mcpeeker_home().
         self.base = base or mcpeeker_home()
         self.name = name
         self.http_port = http_port
         self.transport_port = transport_port or http_port + 100
         self.heap = heap
+        self.settings = dict(settings or {})  # extra static node settings (opensearch.yml)
         self.home = self.base / "nodes" / name
         self.pid_file = self.home / "node.pid"
         self.ports_file = self.home / "node.ports"
@@ -133,6 +134,7 @@ class LocalNode:
             # A laptop's disk may be fuller than the default watermarks allow; indexing must not stop.
             "cluster.routing.allocation.disk.threshold_enabled: false",
             "action.auto_create_index: true",
+            *(f"{key}: {value}" for key, value in self.settings.items()),
             "",
         ]))
         return config

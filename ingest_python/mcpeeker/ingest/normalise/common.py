@@ -126,8 +126,24 @@ def lower_str(value: Any) -> str:
     return as_str(value).lower()
 
 
+_URL_CACHE: dict[str, str] = {}
+_URL_CACHE_MAX = 16384  # entries of at most _URL_CACHED_LEN characters: bounded memory
+_URL_CACHED_LEN = 512
+
+
 def redacted_url(value: Any) -> str:
-    return privacy.cut_snippet(privacy.redact_url(as_str(value)))
+    """Redacted and cut to a snippet; the same URIs recur (an MCP endpoint, a polled path), so recent results are
+    kept in a bounded cache."""
+    text = as_str(value)
+    url = _URL_CACHE.get(text)
+    if url is not None:
+        return url
+    url = privacy.cut_snippet(privacy.redact_url(text))
+    if len(text) <= _URL_CACHED_LEN:
+        if len(_URL_CACHE) >= _URL_CACHE_MAX:
+            _URL_CACHE.clear()
+        _URL_CACHE[text] = url
+    return url
 
 
 def redacted_text(value: Any) -> str:
@@ -170,7 +186,7 @@ def compile_table(table: Table) -> Callable[[Doc, dict], None]:
     """Turn a mapping table into straight-line Python (one `get`, one converter call and one store per row, each
     intermediate object looked up or created once per document): the table stays the single source of truth,
     the generated code avoids a generic loop and repeated path walks per field."""
-    env: dict[str, Any] = {"_NE": NormaliseError, "_ERRORS": _ERRORS, "_IPC": _IP_CACHE}
+    env: dict[str, Any] = {"_NE": NormaliseError, "_ERRORS": _ERRORS, "_IPC": _IP_CACHE, "_URLC": _URL_CACHE, "_S": as_str}
     nodes: dict[tuple[str, ...], str] = {(): "doc"}
     for _, path, _ in table:
         for depth in range(1, len(path)):
@@ -199,6 +215,11 @@ def compile_table(table: Table) -> Callable[[Doc, dict], None]:
                 as_port: f"v = v if v.__class__ is int and 0 <= v <= 65535 else c{i}(v)",
                 as_float: f"v = v if v.__class__ is float else c{i}(v)",
                 as_ip: f"v = (_IPC.get(v) if v.__class__ is str else None) or c{i}(v)",
+                as_bool: f"v = v if v.__class__ is bool else c{i}(v)",
+                lower_str: f"v = v.lower() if v.__class__ is str else c{i}(v)",
+                id_str: f"v = v if v.__class__ is str else str(v) if v.__class__ is int else c{i}(v)",
+                redacted_url: f"v = (_URLC.get(v) if v.__class__ is str else None) or c{i}(v)",
+                as_str_list: f"v = [x if x.__class__ is str else _S(x) for x in v] if v.__class__ is list else c{i}(v)",
             }.get(convert, f"v = c{i}(v)")
             lines += ["        try:", f"            {call}", "        except _ERRORS as exc:",
                       f"            raise _NE('field ' + {src!r:} + ': ' + str(exc)) from None"]
@@ -211,51 +232,85 @@ def compile_table(table: Table) -> Callable[[Doc, dict], None]:
     return env["apply"]
 
 
-def apply_table(doc: Doc, data: dict, table: Table) -> None:
+def compiled(table: Table) -> Callable[[Doc, dict], None]:
+    """The compiled form of a table (compiled once; modules bind it at import so a record pays no lookup)."""
     fn = _COMPILED.get(id(table))
     if fn is None:
         fn = _COMPILED[id(table)] = compile_table(table)
-    fn(doc, data)
+        _KEEP.append(table)  # the id stays this table's while the table lives
+    return fn
 
 
-_SECOND_CACHE: list[Any] = [None, ""]  # last whole second seen and its "YYYY-MM-DDTHH:MM:SS" text
+_KEEP: list[Table] = []
+
+
+def apply_table(doc: Doc, data: dict, table: Table) -> None:
+    compiled(table)(doc, data)
+
+
+_SECONDS: dict[int, str] = {}  # whole second -> "YYYY-MM-DDTHH:MM:SS" (bounded; logs revisit recent seconds)
 
 
 def epoch_to_iso(ts: float) -> str:
-    """`YYYY-MM-DDTHH:MM:SS.ffffffZ`; logs are nearly sorted, so the date part is cached per second."""
+    """`YYYY-MM-DDTHH:MM:SS.ffffffZ`; the date-time part is cached per second."""
     try:
         sec = int(ts // 1)
         micro = round((ts - sec) * 1e6)
         if micro >= 1_000_000:
             sec, micro = sec + 1, micro - 1_000_000
-        if _SECOND_CACHE[0] != sec:
-            _SECOND_CACHE[1] = datetime.fromtimestamp(sec, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
-            _SECOND_CACHE[0] = sec
+        text = _SECONDS.get(sec)
+        if text is None:
+            text = datetime.fromtimestamp(sec, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+            if len(_SECONDS) >= 65536:
+                _SECONDS.clear()
+            _SECONDS[sec] = text
     except (OverflowError, OSError, ValueError) as exc:
         raise NormaliseError(f"timestamp out of range: {ts!r}: {exc}") from None
-    return f"{_SECOND_CACHE[1]}.{micro:06d}Z"
+    return f"{text}.{micro:06d}Z"
 
 
 _DAY_EPOCH: dict[str, float] = {}
+_MINUTE_EPOCH: dict[str, float] = {}  # "YYYY-MM-DDTHH:MM:" -> epoch of that minute (bounded)
 
 
-def _fast_suricata_time(text: str) -> tuple[str, float] | None:
-    """Suricata's own `2026-11-23T16:39:37.809609+0000`, without datetime parsing; None for anything else."""
-    if len(text) != 31 or not text.endswith("+0000") or text[10] != "T" or text[19] != ".":
-        return None
-    day = text[:10]
+def _minute_epoch(head: str) -> float | None:
+    day = head[:10]
     base = _DAY_EPOCH.get(day)
     try:
         if base is None:
             base = datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=timezone.utc).timestamp()
             if len(_DAY_EPOCH) < 100_000:
                 _DAY_EPOCH[day] = base
-        hour, minute, second = int(text[11:13]), int(text[14:16]), float(text[17:26])
+        hour, minute = int(head[11:13]), int(head[14:16])
     except ValueError:
         return None
-    if hour > 23 or minute > 59 or second >= 60 or text[13] != ":" or text[16] != ":" or not text[20:26].isdigit():
+    if hour > 23 or minute > 59 or head[13] != ":" or head[16] != ":":
         return None
-    return text[:26] + "Z", base + hour * 3600 + minute * 60 + second
+    # The same additions, in the same order, as for the whole timestamp: the sum is bit-identical.
+    base = base + hour * 3600 + minute * 60
+    if len(_MINUTE_EPOCH) >= 65536:
+        _MINUTE_EPOCH.clear()
+    _MINUTE_EPOCH[head] = base
+    return base
+
+
+def _fast_suricata_time(text: str) -> tuple[str, float] | None:
+    """Suricata's own `2026-11-23T16:39:37.809609+0000`, without datetime parsing; None for anything else."""
+    if len(text) != 31 or not text.endswith("+0000") or text[10] != "T" or text[19] != ".":
+        return None
+    head = text[:17]
+    base = _MINUTE_EPOCH.get(head)
+    if base is None:
+        base = _minute_epoch(head)
+        if base is None:
+            return None
+    try:
+        second = float(text[17:26])
+    except ValueError:
+        return None
+    if second >= 60 or not text[20:26].isdigit():
+        return None
+    return text[:26] + "Z", base + second
 
 
 def parse_iso(value: Any, field: str) -> tuple[str, float]:
@@ -295,6 +350,22 @@ def base_doc(*, timestamp: str, module: str, dataset: str, kind: str, evidence_t
     }
 
 
+def doc_start(*, module: str, dataset: str, kind: str, evidence_type: str,
+              evidence_kind: str) -> Callable[[str, str, int], Doc]:
+    """`base_doc` with the constant part bound once per record type: (timestamp, file, line) -> document."""
+    def start(timestamp: str, file: str, line: int) -> Doc:
+        return {
+            "@timestamp": timestamp,
+            "event": {"kind": kind, "module": module, "dataset": dataset},
+            "mcpeeker": {
+                "evidence": {"type": evidence_type, "kind": evidence_kind},
+                "source": {"file": file, "line": line},
+                "schema_version": SCHEMA_VERSION,
+            },
+        }
+    return start
+
+
 def finish(doc: Doc, ctx: Context, epoch: float, source: str, rtype: str, raw: bytes, part: str = "") -> Output:
     doc_id = document_id(source, rtype, raw, part)
     doc["event"]["id"] = doc_id
@@ -315,6 +386,8 @@ def dispatcher(source: str, table: dict[str, Callable[[dict, Context, str, int],
         if fn is None:
             raise Unsupported(f"{what} {rtype!r} is not ingested")
         doc, epoch = fn(data, ctx, file, line)
-        return [finish(doc, ctx, epoch, source, rtype, raw)]
+        doc_id = document_id(source, rtype, raw)
+        doc["event"]["id"] = doc_id
+        return [(events_index(ctx.index_prefix, epoch), doc_id, doc, epoch)]
     normalise.__name__ = f"normalise_{source}"
     return normalise

@@ -11,8 +11,8 @@ from typing import Any, Callable
 from .. import privacy
 from .common import (
     dispatcher,
-    Context, Doc, NormaliseError, Table, apply_table, as_bool, as_int, as_ip, as_port,
-    as_str, base_doc, id_str, lower_str, net_instance_key, parse_iso, put, redacted_url,
+    Context, Doc, NormaliseError, Table, as_bool, as_int, as_ip, as_port, as_str, compiled, doc_start, id_str,
+    lower_str, net_instance_key, parse_iso, put, redacted_url,
 )
 
 OUR_PREFIX = "MCPEEKER"
@@ -125,21 +125,34 @@ def _headers(doc: Doc, http: dict) -> None:
             put(doc, MCP_HEADERS[name], value[:256])
 
 
+_COMMON, _ALERT, _HTTP, _TLS = compiled(COMMON), compiled(ALERT), compiled(HTTP), compiled(TLS)
+_FLOW, _FILEINFO, _ANOMALY = compiled(FLOW), compiled(FILEINFO), compiled(ANOMALY)
+_STARTS: dict[tuple[str, str, str, str], Callable[[str, str, int], Doc]] = {}
+
+
 def _doc(data: dict, *, dataset: str, kind: str, ev_type: str, ev_kind: str, file: str, line: int) -> tuple[Doc, float]:
     iso, epoch = parse_iso(data.get("timestamp"), "timestamp")
-    doc = base_doc(timestamp=iso, module="suricata", dataset=f"suricata.{dataset}", kind=kind, evidence_type=ev_type,
-                   evidence_kind=ev_kind, file=file, line=line)
-    apply_table(doc, data, COMMON)
+    key = (dataset, kind, ev_type, ev_kind)
+    start = _STARTS.get(key)
+    if start is None:  # a handful of combinations: the constant part of the document is bound once per each
+        start = _STARTS[key] = doc_start(module="suricata", dataset=f"suricata.{dataset}", kind=kind,
+                                         evidence_type=ev_type, evidence_kind=ev_kind)
+    doc = start(iso, file, line)
+    _COMMON(doc, data)
     app = data.get("app_proto")
-    if isinstance(app, str) and app not in ("failed", "unknown"):
-        put(doc, ("network", "protocol"), app.lower())
+    if app.__class__ is str and app not in ("failed", "unknown"):
+        network = doc.get("network")
+        if network is None:
+            doc["network"] = {"protocol": app.lower()}
+        else:
+            network["protocol"] = app.lower()
     return doc, epoch
 
 
 def _http_part(doc: Doc, data: dict) -> None:
     http = _sub(data, "http")
     if http:
-        apply_table(doc, http, HTTP)
+        _HTTP(doc, http)
         url = doc.get("url")
         if url and "original" in url:
             path, _, query = url["original"].partition("?")
@@ -164,40 +177,48 @@ def _server(doc: Doc, data: dict) -> tuple[Any, Any]:
     return dst.get("ip"), dst.get("port")
 
 
-def _metadata(alert: dict) -> dict[str, list[str]]:
-    meta = alert.get("metadata")
-    if not isinstance(meta, dict):
-        return {}
-    return {str(k): [str(v) for v in vs] if isinstance(vs, list) else [str(vs)] for k, vs in meta.items()}
+_MISSING = object()
+
+
+def _meta_first(meta: dict, key: str) -> str | None:
+    """The first value of a rule metadata key as text (Suricata logs each key as a list), None when absent or empty."""
+    values = meta.get(key, _MISSING)
+    if values is _MISSING:
+        return None
+    if isinstance(values, list):
+        return str(values[0]) if values else None
+    return str(values)
 
 
 def alert(data: dict, ctx: Context, file: str, line: int) -> tuple[Doc, float]:
     body = _sub(data, "alert")
     signature = body.get("signature")
     ours = isinstance(signature, str) and signature.startswith(OUR_PREFIX)
-    meta = _metadata(body) if ours else {}
-    ev_type = (meta.get("mcpeeker_evidence") or ["network"])[0] if ours else "context"
+    meta = body.get("metadata") if ours else None
+    if not isinstance(meta, dict):
+        meta = {}
+    ev_type = (_meta_first(meta, "mcpeeker_evidence") or "network") if ours else "context"
     if ours and ev_type not in ("network", "attack"):
         ev_type = "network"
     doc, epoch = _doc(data, dataset="alert", kind="alert", ev_type=ev_type, ev_kind="alert", file=file, line=line)
-    apply_table(doc, body, ALERT)
+    _ALERT(doc, body)
     put(doc, ("rule", "ruleset"), "mcpeeker" if ours else "suricata")
     if "signature_id" in body:
         put(doc, ("rule", "id"), id_str(body["signature_id"]))
     _http_part(doc, data)
     tls = _sub(data, "tls")
     if tls:
-        apply_table(doc, tls, TLS)
+        _TLS(doc, tls)
     if ours:
-        detection = (meta.get("mcpeeker_detection") or [None])[0]
+        detection = _meta_first(meta, "mcpeeker_detection")
         if ev_type == "attack" and detection in ATTACK_TYPES:
             put(doc, ("mcpeeker", "attack", "type"), detection)
         if detection:
             put(doc, ("mcpeeker", "evidence", "reason"), detection)
-        confidence = (meta.get("confidence") or [None])[0]
+        confidence = _meta_first(meta, "confidence")
         if confidence and confidence.lower() in ("low", "medium", "high"):
             put(doc, ("mcpeeker", "evidence", "confidence"), confidence.lower())
-        era = (meta.get("mcp_era") or [None])[0]
+        era = _meta_first(meta, "mcp_era")
         if era and era != "any":
             put(doc, ("mcp", "spec_era"), {"2024": "2024-11-05", "2026": "2026-07-28"}.get(era, era))
         ip, port = _server(doc, data)
@@ -219,7 +240,7 @@ def http(data: dict, ctx: Context, file: str, line: int) -> tuple[Doc, float]:
 def tls(data: dict, ctx: Context, file: str, line: int) -> tuple[Doc, float]:
     doc, epoch = _doc(data, dataset="tls", kind="event", ev_type="context", ev_kind="tls", file=file, line=line)
     body = _sub(data, "tls")
-    apply_table(doc, body, TLS)
+    _TLS(doc, body)
     for key, path in (("ja3", ("tls", "client", "ja3")), ("ja3s", ("tls", "server", "ja3s"))):
         part = body.get(key)
         if isinstance(part, dict) and isinstance(part.get("hash"), str):
@@ -232,7 +253,7 @@ def tls(data: dict, ctx: Context, file: str, line: int) -> tuple[Doc, float]:
 
 def flow(data: dict, ctx: Context, file: str, line: int) -> tuple[Doc, float]:
     doc, epoch = _doc(data, dataset="flow", kind="event", ev_type="context", ev_kind="flow", file=file, line=line)
-    apply_table(doc, _sub(data, "flow"), FLOW)
+    _FLOW(doc, _sub(data, "flow"))
     src, dst = doc.get("source", {}).get("bytes"), doc.get("destination", {}).get("bytes")
     if src is not None or dst is not None:
         put(doc, ("network", "bytes"), (src or 0) + (dst or 0))
@@ -243,14 +264,14 @@ def fileinfo(data: dict, ctx: Context, file: str, line: int) -> tuple[Doc, float
     app = data.get("app_proto")
     doc, epoch = _doc(data, dataset="fileinfo", kind="event", ev_type="context",
                       ev_kind="http" if app == "http" else "flow", file=file, line=line)
-    apply_table(doc, _sub(data, "fileinfo"), FILEINFO)
+    _FILEINFO(doc, _sub(data, "fileinfo"))
     _http_part(doc, data)
     return doc, epoch
 
 
 def anomaly(data: dict, ctx: Context, file: str, line: int) -> tuple[Doc, float]:
     doc, epoch = _doc(data, dataset="anomaly", kind="event", ev_type="context", ev_kind="flow", file=file, line=line)
-    apply_table(doc, _sub(data, "anomaly"), ANOMALY)
+    _ANOMALY(doc, _sub(data, "anomaly"))
     return doc, epoch
 
 

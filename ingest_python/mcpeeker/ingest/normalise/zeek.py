@@ -7,8 +7,8 @@ from typing import Callable
 from .. import privacy
 from .common import (
     dispatcher,
-    Context, Doc, NormaliseError, Table, apply_table, as_bool, as_float, as_int, as_ip,
-    as_port, as_str, as_str_list, base_doc, epoch_to_iso, first_str, id_str, lower_str,
+    Context, Doc, NormaliseError, Table, as_bool, as_float, as_int, as_ip, as_port, as_str, as_str_list,
+    base_doc, compiled, doc_start, epoch_to_iso, first_str, id_str, lower_str,
     net_instance_key, parse_iso, put, redacted_text, redacted_url,
 )
 
@@ -123,6 +123,8 @@ MCP_NOTICES: dict[str, tuple[str, str | None]] = {
 
 def _timestamp(data: dict) -> tuple[str, float]:
     ts = data.get("ts")
+    if ts.__class__ is float:  # the usual case: epoch seconds
+        return epoch_to_iso(ts), ts
     if ts is None:
         raise NormaliseError("field 'ts': missing")
     if isinstance(ts, str) and "T" in ts:  # LogAscii::json_timestamps = JSON::TS_ISO8601
@@ -134,11 +136,28 @@ def _timestamp(data: dict) -> tuple[str, float]:
     return epoch_to_iso(epoch), epoch
 
 
+def _starter(dataset: str, kind: str, ev_type: str, ev_kind: str) -> Callable[[dict, str, int], tuple[Doc, float]]:
+    start = doc_start(module="zeek", dataset=f"zeek.{dataset}", kind=kind, evidence_type=ev_type, evidence_kind=ev_kind)
+
+    def doc(data: dict, file: str, line: int) -> tuple[Doc, float]:
+        iso, epoch = _timestamp(data)
+        return start(iso, file, line), epoch
+    return doc
+
+
 def _doc(data: dict, *, dataset: str, kind: str, ev_type: str, ev_kind: str, file: str, line: int) -> tuple[Doc, float]:
     iso, epoch = _timestamp(data)
     doc = base_doc(timestamp=iso, module="zeek", dataset=f"zeek.{dataset}", kind=kind, evidence_type=ev_type,
                    evidence_kind=ev_kind, file=file, line=line)
     return doc, epoch
+
+
+_CONN_DOC, _CONN = _starter("conn", "event", "context", "flow"), compiled(CONN)
+_HTTP_DOC, _HTTP = _starter("http", "event", "context", "http"), compiled(HTTP)
+_SSL_DOC, _SSL = _starter("ssl", "event", "context", "tls"), compiled(SSL)
+_DNS_DOC, _DNS = _starter("dns", "event", "context", "dns"), compiled(DNS)
+_MCP_DOC, _MCP = _starter("mcp", "event", "network", "mcp_message"), compiled(MCP)
+_NOTICE = compiled(NOTICE)
 
 
 def _user(doc: Doc, data: dict, ctx: Context) -> None:
@@ -158,17 +177,19 @@ def _url_path(doc: Doc) -> None:
 
 
 def conn(data: dict, ctx: Context, file: str, line: int) -> tuple[Doc, float]:
-    doc, epoch = _doc(data, dataset="conn", kind="event", ev_type="context", ev_kind="flow", file=file, line=line)
-    apply_table(doc, data, CONN)
-    src, dst = doc.get("source", {}).get("bytes"), doc.get("destination", {}).get("bytes")
+    doc, epoch = _CONN_DOC(data, file, line)
+    _CONN(doc, data)
+    src, dst = doc.get("source"), doc.get("destination")
+    src = src.get("bytes") if src else None
+    dst = dst.get("bytes") if dst else None
     if src is not None or dst is not None:
         put(doc, ("network", "bytes"), (src or 0) + (dst or 0))
     return doc, epoch
 
 
 def http(data: dict, ctx: Context, file: str, line: int) -> tuple[Doc, float]:
-    doc, epoch = _doc(data, dataset="http", kind="event", ev_type="context", ev_kind="http", file=file, line=line)
-    apply_table(doc, data, HTTP)
+    doc, epoch = _HTTP_DOC(data, file, line)
+    _HTTP(doc, data)
     put(doc, ("network", "protocol"), "http")
     _url_path(doc)
     _user(doc, data, ctx)
@@ -176,8 +197,8 @@ def http(data: dict, ctx: Context, file: str, line: int) -> tuple[Doc, float]:
 
 
 def ssl(data: dict, ctx: Context, file: str, line: int) -> tuple[Doc, float]:
-    doc, epoch = _doc(data, dataset="ssl", kind="event", ev_type="context", ev_kind="tls", file=file, line=line)
-    apply_table(doc, data, SSL)
+    doc, epoch = _SSL_DOC(data, file, line)
+    _SSL(doc, data)
     put(doc, ("network", "protocol"), "tls")
     sni = doc.get("tls", {}).get("client", {}).get("server_name")
     if sni:
@@ -186,8 +207,8 @@ def ssl(data: dict, ctx: Context, file: str, line: int) -> tuple[Doc, float]:
 
 
 def dns(data: dict, ctx: Context, file: str, line: int) -> tuple[Doc, float]:
-    doc, epoch = _doc(data, dataset="dns", kind="event", ev_type="context", ev_kind="dns", file=file, line=line)
-    apply_table(doc, data, DNS)
+    doc, epoch = _DNS_DOC(data, file, line)
+    _DNS(doc, data)
     put(doc, ("network", "protocol"), "dns")
     return doc, epoch
 
@@ -196,7 +217,7 @@ def notice(data: dict, ctx: Context, file: str, line: int) -> tuple[Doc, float]:
     note = data.get("note")
     ev_type, attack = MCP_NOTICES.get(note, ("context", None)) if isinstance(note, str) else ("context", None)
     doc, epoch = _doc(data, dataset="notice", kind="alert", ev_type=ev_type, ev_kind="notice", file=file, line=line)
-    apply_table(doc, data, NOTICE)
+    _NOTICE(doc, data)
     if isinstance(note, str):
         put(doc, ("rule", "name"), note)
         put(doc, ("rule", "ruleset"), "zeek-notice")
@@ -214,8 +235,8 @@ def notice(data: dict, ctx: Context, file: str, line: int) -> tuple[Doc, float]:
 
 
 def mcp(data: dict, ctx: Context, file: str, line: int) -> tuple[Doc, float]:
-    doc, epoch = _doc(data, dataset="mcp", kind="event", ev_type="network", ev_kind="mcp_message", file=file, line=line)
-    apply_table(doc, data, MCP)
+    doc, epoch = _MCP_DOC(data, file, line)
+    _MCP(doc, data)
     put(doc, ("network", "protocol"), "mcp")
     mcp_doc = doc.get("mcp", {})
     if mcp_doc.get("method", {}).get("name") == "tools/call" and "name" in mcp_doc:
