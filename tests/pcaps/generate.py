@@ -128,6 +128,16 @@ def scenarios() -> list[Scenario]:  # noqa: PLR0915 - one table, read top to bot
         transport="streamable_http_json", expected=MCP_BASE + ["mcp_2026", "mcp_subscriptions_listen",
                                                                "mcp_sse_response", "unauthenticated"],
     ))
+    add(Scenario(
+        "mcp2026_py_sse_legacy", "Python mcp 2.x server and 2.x Client (mode auto) over the legacy HTTP+SSE "
+        "transport: 2026-07-28 negotiated with server/discover, every POST /messages/ carries the _meta "
+        "envelope but no Mcp-Method header (the SDK's SSE transport sends none)",
+        27, py("mcp2", "py_server.py") + ["--port", "8000", "--transport", "sse", "--name", "kb-search"],
+        py("mcp2", "py_client.py") + ["--url", "http://kb-legacy.corp.example:8000/sse", "--transport", "sse",
+                                      "--mode", "auto"],
+        8000, "/sse", "kb-legacy.corp.example", era="2026-07-28", protocol_version="2026-07-28", sdk="py2",
+        transport="sse", expected=MCP_BASE + ["mcp_2026", "mcp_legacy_sse", "unauthenticated"],
+    ))
     # --- 2025 era (initialize handshake) ---------------------------------------------------
     add(Scenario(
         "mcp2025_py_streamable_sse", "Python mcp 1.x FastMCP defaults (stateful Streamable HTTP, SSE-framed "
@@ -279,6 +289,15 @@ def scenarios() -> list[Scenario]:  # noqa: PLR0915 - one table, read top to bot
         node_cwd=True,
     ))
     add(Scenario(
+        "attack_sensitive_resources_py2026", "Python mcp 2.x server exposing a file:///{+path} resource template; "
+        "the 2.x Client (2026-07-28) lists templates and calls resources/read on file:///home/dev/.ssh/id_rsa, "
+        "~/.aws/credentials and /srv/app/.env",
+        28, py("mcp2", "py_server.py") + ["--port", "8000", "--profile", "file-resources", "--name", "workstation-files"],
+        py("mcp2", "py_client.py") + ["--url", "http://devbox.corp.example:8000/mcp", "--plan", "secret-resources"],
+        8000, "/mcp", "devbox.corp.example", era="2026-07-28", protocol_version="2026-07-28", sdk="py2",
+        transport="streamable_http_json", expected=MCP_BASE + ["mcp_2026", "unauthenticated", "sensitive_file"],
+    ))
+    add(Scenario(
         "attack_command_injection_ts", "TypeScript SDK 1.x stateful server (SSE-framed responses); tools/call "
         "run_command with '; curl ... | sh', $(...), backticks and '| nc'",
         19, node("ts_server.mjs") + ["--sdk", "v1", "--mode", "stateful-sse", "--profile", "files", "--port", "3000"],
@@ -306,6 +325,17 @@ def scenarios() -> list[Scenario]:  # noqa: PLR0915 - one table, read top to bot
         3001, "/mcp", "inventory-mcp.corp.example", era="2025", protocol_version="2025-03-26", sdk="ts1",
         client_sdk="none", transport="streamable_http_sse", node_cwd=True,
         expected=MCP_BASE + ["mcp_initialize", "mcp_session", "mcp_sse_response", "unauthenticated", "mcp_batch"],
+    ))
+    add(Scenario(
+        "mcp2025_ts_probe_missing_session", "A scanner-like requests client against a single-session TypeScript "
+        "SDK 1.x server (one stateful transport): the SDK's 406, then after a valid handshake tools/list without "
+        "Mcp-Session-Id (400 'Mcp-Session-Id header is required') and with an unknown one (404 'Session not found')",
+        29, node("ts_server.mjs") + ["--sdk", "v1", "--mode", "single-session", "--port", "3000", "--name", "build-bot"],
+        py("mcp2", "mcp_probe.py") + ["--mode", "session", "--url", "http://build.corp.example:3000/mcp"],
+        3000, "/mcp", "build.corp.example", era="2025", protocol_version="2025-06-18", sdk="ts1",
+        client_sdk="none", transport="streamable_http_sse", node_cwd=True,
+        expected=MCP_BASE + ["mcp_initialize", "mcp_session", "mcp_sse_response", "unauthenticated",
+                             "mcp_error_fingerprint"],
     ))
     # --- authentication (the SDK only allows plain-http issuers on localhost) -------------------
     add(Scenario(

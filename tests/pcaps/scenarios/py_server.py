@@ -128,6 +128,8 @@ def register_profile(mcp: Any, profile: str) -> None:
         register_files(mcp)
     elif profile == "dynamic":
         register_dynamic(mcp)
+    elif profile == "file-resources":
+        register_file_resources(mcp)
     else:
         raise SystemExit(f"unknown profile {profile!r}")
 
@@ -185,6 +187,20 @@ def register_files(mcp: Any) -> None:
     def search_logs(query: str) -> str:
         """Search the application logs."""
         return "no matches"
+
+
+def register_file_resources(mcp: Any) -> None:
+    """2.x only: a workspace server exposing local files as a file:// resource template.
+
+    `{+path}` (RFC 6570 reserved expansion) lets the value span several path segments; the
+    SDK's default ResourceSecurity still rejects `..` and absolute values, which these
+    relative paths are not.  Nothing is read: every URI answers with canned text.
+    """
+
+    @mcp.resource("file:///{+path}", name="workspace_file", mime_type="text/plain")
+    def workspace_file(path: str) -> str:
+        """A file of the developer workstation, by absolute path."""
+        return f"error: /{path}: permission denied (test server does not read files)"
 
 
 def auth_kwargs(args: argparse.Namespace) -> dict[str, Any]:

@@ -10,7 +10,7 @@ import * as z from 'zod';
 const { values: opt } = parseArgs({
   options: {
     sdk: { type: 'string', default: 'v1' },
-    mode: { type: 'string', default: 'stateless-json' }, // stateless-json | stateful-sse | modern
+    mode: { type: 'string', default: 'stateless-json' }, // stateless-json | stateful-sse | single-session | modern
     profile: { type: 'string', default: 'basic' },
     port: { type: 'string', default: '3000' },
     path: { type: 'string', default: '/mcp' },
@@ -67,6 +67,17 @@ async function v1Handler() {
   const { StreamableHTTPServerTransport } = await import('@modelcontextprotocol/sdk/server/streamableHttp.js');
   const { isInitializeRequest } = await import('@modelcontextprotocol/sdk/types.js');
   const makeServer = () => { const s = new McpServer({ name: opt.name, version: '1.0.0' }); register(s); return s; };
+  if (opt.mode === 'single-session') {
+    // One stateful transport for the whole process (a single-client server): every request goes
+    // straight to it, so the SDK's own session checks answer requests without or with a wrong
+    // Mcp-Session-Id (400 "Bad Request: Mcp-Session-Id header is required", 404 "Session not found").
+    const single = new StreamableHTTPServerTransport({ sessionIdGenerator: () => randomUUID() });
+    await makeServer().connect(single);
+    return async (req, res) => {
+      const body = req.method === 'POST' ? await readBody(req) : undefined;
+      await single.handleRequest(req, res, body);
+    };
+  }
   const sessions = new Map();
   return async (req, res) => {
     const body = req.method === 'POST' ? await readBody(req) : undefined;
