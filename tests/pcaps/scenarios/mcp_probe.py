@@ -63,27 +63,28 @@ def errors(url: str) -> None:
         r = s.post(url, json={"jsonrpc": "2.0", "id": 3, "method": "tools/list"},
                    headers=BOTH | {"Mcp-Session-Id": "0123456789abcdef0123456789abcdef"}, timeout=10)  # fmt: skip
         print("unknown session:", r.status_code, r.text[:120])
-        r = s.post(url, json=INIT, headers=BOTH, timeout=10)
-        sid = r.headers["mcp-session-id"]
-        print("initialize:", r.status_code, r.text[:200])
-        hdrs = BOTH | {"Mcp-Session-Id": sid, "MCP-Protocol-Version": "2025-06-18"}
-        r = s.post(url, json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=hdrs, timeout=10)
-        print("initialized:", r.status_code)
+        hdrs = _open_session(s, url)
         r = s.post(url, json={"jsonrpc": "2.0", "id": 4, "method": "tools/list"}, headers=hdrs, timeout=10)
         print("tools/list:", r.status_code, r.text[:200])
         print("delete:", s.delete(url, headers=hdrs, timeout=10).status_code)
+
+
+def _open_session(s: requests.Session, url: str) -> dict[str, str]:
+    """initialize + notifications/initialized; the headers every later request of the session carries."""
+    r = s.post(url, json=INIT, headers=BOTH, timeout=10)
+    sid = r.headers["mcp-session-id"]
+    print("initialize:", r.status_code, r.text[:200])
+    hdrs = BOTH | {"Mcp-Session-Id": sid, "MCP-Protocol-Version": "2025-06-18"}
+    r = s.post(url, json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=hdrs, timeout=10)
+    print("initialized:", r.status_code)
+    return hdrs
 
 
 def session_checks(url: str) -> None:
     with requests.Session() as s:
         r = s.post(url, json=INIT, headers={"Accept": "application/json"}, timeout=10)
         print("no event-stream accept:", r.status_code, r.text[:120])
-        r = s.post(url, json=INIT, headers=BOTH, timeout=10)
-        sid = r.headers["mcp-session-id"]
-        print("initialize:", r.status_code, r.text[:200])
-        hdrs = BOTH | {"Mcp-Session-Id": sid, "MCP-Protocol-Version": "2025-06-18"}
-        r = s.post(url, json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=hdrs, timeout=10)
-        print("initialized:", r.status_code)
+        hdrs = _open_session(s, url)
         r = s.post(url, json={"jsonrpc": "2.0", "id": 2, "method": "tools/list"}, headers=BOTH, timeout=10)
         print("no session:", r.status_code, r.text[:120])
         r = s.post(url, json={"jsonrpc": "2.0", "id": 3, "method": "tools/list"},

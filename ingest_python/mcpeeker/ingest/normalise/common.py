@@ -339,15 +339,8 @@ def parse_iso(value: Any, field: str) -> tuple[str, float]:
 
 def base_doc(*, timestamp: str, module: str, dataset: str, kind: str, evidence_type: str,
              evidence_kind: str, file: str, line: int) -> Doc:
-    return {
-        "@timestamp": timestamp,
-        "event": {"kind": kind, "module": module, "dataset": dataset},
-        "mcpeeker": {
-            "evidence": {"type": evidence_type, "kind": evidence_kind},
-            "source": {"file": file, "line": line},
-            "schema_version": SCHEMA_VERSION,
-        },
-    }
+    return doc_start(module=module, dataset=dataset, kind=kind, evidence_type=evidence_type,
+                     evidence_kind=evidence_kind)(timestamp, file, line)
 
 
 def doc_start(*, module: str, dataset: str, kind: str, evidence_type: str,
