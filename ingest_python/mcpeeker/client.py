@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
 from .errors import MCPeekerError
 from .settings import Settings
 
@@ -38,33 +36,6 @@ def _tls_kwargs(settings: Settings) -> dict[str, Any]:
     return kwargs
 
 
-def _orjson_serializer() -> Any:
-    from opensearchpy.exceptions import SerializationError
-    from opensearchpy.serializer import JSONSerializer
-
-    class OrjsonSerializer(JSONSerializer):
-        """opensearch-py's JSON serializer on orjson: a correlation cycle reads multi-megabyte aggregation answers
-        and writes thousands of findings. Dates and other non-JSON types still go through the parent's default()."""
-
-        options = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_NON_STR_KEYS
-
-        def loads(self, s: Any) -> Any:
-            try:
-                return orjson.loads(s)
-            except orjson.JSONDecodeError as exc:
-                raise SerializationError(s, exc) from exc
-
-        def dumps(self, data: Any) -> Any:
-            if isinstance(data, str):
-                return data
-            try:
-                return orjson.dumps(data, default=self.default, option=self.options).decode()
-            except (TypeError, orjson.JSONEncodeError) as exc:
-                raise SerializationError(data, exc) from exc
-
-    return OrjsonSerializer()
-
-
 def make_client(settings: Settings) -> Any:
     """Return a synchronous client. The OpenSearch and Elasticsearch clients share the APIs we use."""
     if settings.backend == "elasticsearch":
@@ -78,7 +49,7 @@ def make_client(settings: Settings) -> Any:
 
     # pool_maxsize: ingest delivers from a sender thread while the reader thread may query too.
     return OpenSearch(hosts=[settings.url], timeout=settings.timeout, http_compress=False, pool_maxsize=8,
-                      serializer=_orjson_serializer(), **_auth_kwargs(settings, "opensearch"), **_tls_kwargs(settings))
+                      **_auth_kwargs(settings, "opensearch"), **_tls_kwargs(settings))
 
 
 def bulk_helper(settings: Settings):
