@@ -8,7 +8,8 @@ does the real work: address join, all-time aggregation of 20k raw keys into 10k 
 registry matching and the findings upsert. The overlap window is set to cover all the evidence, so every
 cycle has the 1 M documents in its window. Prints the first cycle (every finding built from nothing), the
 steady cycle over the same data (median of 3; nothing to write), a cycle after 1% of hosts got new
-evidence, and an hourly full sweep. Before every cycle 1,000 context records (no instance key) are indexed
+evidence, an hourly full sweep, and a cycle after one registry approval (every finding re-scored from its
+stored facts). Before every cycle 1,000 context records (no instance key) are indexed
 and refreshed, as a sensor's ordinary logs keep arriving: so no cycle is answered from the shard request
 cache or from global ordinals of an unchanged index.
 """
@@ -28,6 +29,7 @@ from mcpeeker import setup as mcp_setup
 from mcpeeker.client import make_client
 from mcpeeker.correlate.engine import Correlator
 from mcpeeker.localnode import LocalNode
+from mcpeeker.registry.store import Registry
 from mcpeeker.roles import Actor
 from mcpeeker.settings import Settings
 
@@ -97,7 +99,8 @@ def main() -> int:
     events = "bench-mcp-events-*"
     kept = client.count(index=events, ignore_unavailable=True, allow_no_indices=True)["count"] if args.reuse else 0
     if kept >= args.docs:
-        client.indices.delete(index="bench-mcp-findings*,bench-mcp-state*", expand_wildcards="all", ignore_unavailable=True)
+        client.indices.delete(index="bench-mcp-findings*,bench-mcp-state*,bench-mcp-registry*,bench-mcp-audit*",
+                              expand_wildcards="all", ignore_unavailable=True)
         mcp_setup.install(settings, client)
         client.delete_by_query(index=events, body={"query": {"bool": {"must_not": {"exists": {"field": "mcpeeker.instance.key"}}}}},
                                refresh=True)
@@ -150,8 +153,17 @@ def main() -> int:
     correlator.write_state(state)
     sweep = cycle()
     print(f"cycle 4 (full sweep):     {sweep.seconds:6.2f}s  touched={sweep.touched:,} rebuilt={sweep.rebuilt:,} written={sweep.written:,}")
+    # An analyst approves one server: a changed registry re-scores every finding from its stored facts.
+    registry = Registry(settings, client, actor)
+    entry = registry.add({"owner": "bench", "team": "bench", "purpose": "bench approval",
+                          "server": {"ip": host_ip(1), "port": 8001}})
+    registry.apply(entry["entry_id"], "approve")
+    approved = cycle()
+    print(f"cycle 5 (registry change): {approved.seconds:5.2f}s  touched={approved.touched:,} rebuilt={approved.rebuilt:,} "
+          f"written={approved.written:,}")
     print(f"RESULT correlation_cycle_seconds first={first.seconds:.2f} steady={second.seconds:.2f} "
-          f"incremental={third.seconds:.2f} sweep={sweep.seconds:.2f} hosts={args.hosts} docs={indexed} target=2.0")
+          f"incremental={third.seconds:.2f} sweep={sweep.seconds:.2f} registry={approved.seconds:.2f} "
+          f"hosts={args.hosts} docs={indexed} target=2.0")
     if not args.keep:
         client.indices.delete(index="bench-*", expand_wildcards="all", ignore_unavailable=True)
         node.stop()

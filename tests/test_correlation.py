@@ -112,6 +112,17 @@ def _correlate(settings: Settings):
     return Correlator(settings, make_client(settings)).run_once(ADMIN)
 
 
+def _assert_full_rescore_agrees(settings: Settings) -> None:
+    """A registry change re-scores only the findings it can alter: forgetting which entries the last cycle saw
+    re-scores every finding, and that must change nothing."""
+    correlator = Correlator(settings, make_client(settings))
+    state = correlator.read_state()
+    assert state.get("registry_entries"), "the cycle keeps one fingerprint per registry entry"
+    correlator.write_state({k: v for k, v in state.items() if k not in ("registry_entries", "registry_fp")})
+    result = correlator.run_once(ADMIN)
+    assert result.written == 0 and result.deleted == 0
+
+
 def test_findings_per_instance_with_expected_classification(world: Settings) -> None:
     _correlate(world)
     findings = _findings(world)
@@ -164,6 +175,7 @@ def test_registry_approval_expiry_and_attacks(world: Settings) -> None:
 
     registry.apply(entry["entry_id"], "approve")
     _correlate(world)
+    _assert_full_rescore_agrees(world)
     approved = _findings(world)[key]
     assert approved["classification"] == "authorized" and approved["registry"]["match"] is True
     assert approved["score"] == 14 - 6 and approved["registry"]["owner"] == "alice"
@@ -174,6 +186,7 @@ def test_registry_approval_expiry_and_attacks(world: Settings) -> None:
     client.index(index=world.index("mcp-registry"), id=entry["entry_id"], body=stored, refresh="wait_for")
     result = _correlate(world)
     assert entry["entry_id"] in result.expired_entries
+    _assert_full_rescore_agrees(world)
     after = _findings(world)[key]
     assert after["classification"] == "unauthorized" and after["registry"]["match"] is False
     assert registry.get(entry["entry_id"])["status"] == "expired"
@@ -184,12 +197,14 @@ def test_registry_approval_expiry_and_attacks(world: Settings) -> None:
     assert _findings(world)[key]["classification"] == "authorized"
     registry.apply(entry["entry_id"], "revoke", note="owner left")
     _correlate(world)
+    _assert_full_rescore_agrees(world)
     assert _findings(world)[key]["classification"] == "unauthorized"
 
     # A registered server that carries attack evidence keeps its severity.
     poisoned = registry.add({"owner": "bob", "purpose": "math tools", "server": {"ip": "10.20.0.6", "port": 8000}})
     registry.apply(poisoned["entry_id"], "approve")
     _correlate(world)
+    _assert_full_rescore_agrees(world)
     finding = _findings(world)["net:10.20.0.6:8000"]
     assert finding["classification"] == "authorized" and finding["severity"] in {"high", "critical"}
 

@@ -6,11 +6,14 @@ from typing import Any, Iterator
 
 
 def scan_sorted(client: Any, index: str, query: dict[str, Any], sort: list[dict[str, str]],
-                page_size: int = 1000) -> Iterator[dict[str, Any]]:
-    """Yield the hits of `query` on `index` ordered by `sort`, which must end in a unique tie-breaker."""
+                page_size: int = 1000, source: list[str] | None = None) -> Iterator[dict[str, Any]]:
+    """Yield the hits of `query` on `index` ordered by `sort`, which must end in a unique tie-breaker;
+    `source` limits each hit's `_source` to those fields."""
     search_after = None
     while True:
         body: dict[str, Any] = {"size": page_size, "query": query, "sort": sort}
+        if source is not None:
+            body["_source"] = source
         if search_after:
             body["search_after"] = search_after
         hits = client.search(index=index, body=body)["hits"]["hits"]

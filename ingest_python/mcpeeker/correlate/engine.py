@@ -117,9 +117,27 @@ class Correlator:
                 instance.add_facts(facts.get(key, {}))
                 instance.add_refs(refs.get(key, {}), self.refs_per_type)
 
-    def existing_findings(self) -> dict[str, dict[str, Any]]:
+    def registry_affected(self, entries: list[dict[str, Any]], changed_ids: set[str] | None,
+                          now: datetime) -> dict[str, dict[str, Any]]:
+        """Stored findings a registry change can alter: those linked to a changed (or removed) entry and those a
+        changed entry now matches. An unchanged finding matched by no changed entry keeps the same candidates,
+        so the same winner. `changed_ids` None (no per-entry state yet) means every finding."""
         self.client.indices.refresh(index=self.findings)
-        return {hit["_id"]: hit["_source"] for hit in scan_sorted(self.client, self.findings, {"match_all": {}}, [{"finding.id": "asc"}], self.page_size)}
+        sort = [{"finding.id": "asc"}]
+        if changed_ids is None:
+            return {hit["_id"]: hit["_source"] for hit in scan_sorted(self.client, self.findings, {"match_all": {}}, sort, self.page_size)}
+        changed = [e for e in entries if e["entry_id"] in changed_ids]
+        source = ["instance.key", "instance.raw_keys", "instance.facts", "registry.entry_id"]
+        affected = set()
+        for hit in scan_sorted(self.client, self.findings, {"match_all": {}}, sort, self.page_size, source=source):
+            stored = hit["_source"]
+            if stored.get("registry", {}).get("entry_id") in changed_ids:
+                affected.add(hit["_id"])
+            elif changed:
+                facts = self._facts_for_matching(_stored_instance(stored))
+                if any(matches(e, facts) for e in changed):
+                    affected.add(hit["_id"])
+        return self.findings_by_id(affected)
 
     # --- building findings ---------------------------------------------------------------
     def _facts_for_matching(self, instance: InstanceAggregate) -> InstanceFacts:
@@ -300,7 +318,8 @@ class Correlator:
         else:
             since = watermark - self.overlap if watermark else started - self.lookback
         hosts = self.host_map()
-        registry_fp, hosts_fp = _registry_fingerprint(entries, started), hosts.fingerprint()
+        entry_fps = _entry_fingerprints(entries, started)
+        registry_fp, hosts_fp = _registry_fingerprint(entry_fps), hosts.fingerprint()
 
         window_keys, known_stats = self.window_stats(since)
         touched = {resolve(k, hosts) for k in window_keys}
@@ -314,20 +333,21 @@ class Correlator:
         raw = set().union(*(raw_keys_of(k, hosts) for k in touched)) if touched else set()
         instances = self.instance_stats(raw, hosts, known_stats)
 
-        # A changed registry (or a passing expiry date) can change any finding: re-score them all from
-        # their stored facts. Otherwise only the findings whose evidence changed are read back.
-        rescore_all = registry_fp != state.get("registry_fp")
         fingerprints = {key: _evidence_fingerprint(instance) for key, instance in instances.items()}
         current = self.current_fingerprints(set(fingerprints.values()))
         rebuild = [instances[key] for key, fp in fingerprints.items() if fp not in current]
         self.add_facts(rebuild)
         docs = [d for d in (self.build_finding(i, entries, started) for i in rebuild) if d]
-        existing = self.existing_findings() if rescore_all else self.findings_by_id({d["finding"]["id"] for d in docs})
+        existing = self.findings_by_id({d["finding"]["id"] for d in docs})
         changed = [d for d in docs if _differs(existing.get(d["finding"]["id"]), d)]
         rebuilt_ids = {finding_id(i.key) for i in rebuild}
         ids = {finding_id(key) for key in instances}
-        if rescore_all:
-            for fid, old in existing.items():
+        if registry_fp != state.get("registry_fp"):
+            # A changed registry (or a passing expiry date) re-scores, from their stored facts, the findings
+            # it can alter; findings whose evidence changed were rebuilt above.
+            known = state.get("registry_entries")
+            changed_ids = _changed_entries(known, entry_fps) if isinstance(known, dict) else None
+            for fid, old in self.registry_affected(entries, changed_ids, started).items():
                 if fid not in rebuilt_ids and fid not in stale_ids:
                     doc = self.rescore_stored(old, entries, started)
                     if _differs(old, doc):
@@ -338,7 +358,7 @@ class Correlator:
             bulk_helper(self.settings).bulk(self.client, actions, raise_on_error=True, refresh=False)
             # One refresh: the count below, dashboards and the next cycle see what was just written.
             self.client.indices.refresh(index=self.findings)
-        self.write_state({"at": iso(started), "registry_fp": registry_fp, "hosts_fp": hosts_fp,
+        self.write_state({"at": iso(started), "registry_fp": registry_fp, "registry_entries": entry_fps, "hosts_fp": hosts_fp,
                           "full_sweep_at": iso(started) if sweep else state.get("full_sweep_at")})
         total = self.client.count(index=self.findings)["count"]
         return CycleResult(len(touched), len(rebuild), total, len(changed),
@@ -346,14 +366,19 @@ class Correlator:
 
     def rescore_stored(self, old: dict[str, Any], entries: list[dict[str, Any]], now: datetime) -> dict[str, Any]:
         """Re-evaluate a finding that saw no new evidence against the current registry."""
-        instance = InstanceAggregate(old["instance"]["key"], set(old["instance"].get("raw_keys", [])))
-        evidence = old.get("evidence", {})
-        instance.counts = {t: evidence.get(t, 0) for t in EVIDENCE_TYPES}
-        instance.refs = {t: list(ids) for t, ids in evidence.get("refs_by_type", {}).items()}
-        instance.first_seen, instance.last_seen = old.get("first_seen"), old.get("last_seen")
-        instance.facts = {name: set(values) for name, values in old["instance"].get("facts", {}).items()}
-        doc = self.build_finding(instance, entries, now)
+        doc = self.build_finding(_stored_instance(old), entries, now)
         return doc if doc is not None else old
+
+
+def _stored_instance(old: dict[str, Any]) -> InstanceAggregate:
+    """The aggregate a stored finding was built from (its facts are kept for this), as far as `old` holds it."""
+    instance = InstanceAggregate(old["instance"]["key"], set(old["instance"].get("raw_keys", [])))
+    evidence = old.get("evidence", {})
+    instance.counts = {t: evidence.get(t, 0) for t in EVIDENCE_TYPES}
+    instance.refs = {t: list(ids) for t, ids in evidence.get("refs_by_type", {}).items()}
+    instance.first_seen, instance.last_seen = old.get("first_seen"), old.get("last_seen")
+    instance.facts = {name: set(values) for name, values in old["instance"].get("facts", {}).items()}
+    return instance
 
 
 _KEPT_EMPTY = frozenset(("match", "owner", "team", "purpose"))  # empty on purpose: shown as blanks to fill in
@@ -384,11 +409,24 @@ def _evidence_fingerprint(instance: InstanceAggregate) -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:24]
 
 
-def _registry_fingerprint(entries: list[dict[str, Any]], now: datetime) -> str:
-    """Changes whenever any entry is added, changes state, or crosses its expiry date."""
-    parts = sorted(f"{e['entry_id']}|{effective_status(e, now)}|{e.get('expires')}|{json.dumps(e.get('host'), sort_keys=True)}|"
-                   f"{json.dumps(e.get('server'), sort_keys=True)}|{e.get('owner')}|{e.get('team')}" for e in entries)
-    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+def _entry_fingerprints(entries: list[dict[str, Any]], now: datetime) -> dict[str, str]:
+    """entry id -> what a finding shows of it; changes when the entry changes state, crosses its expiry date or
+    is edited where matching or findings can see it."""
+    def fingerprint(e: dict[str, Any]) -> str:
+        part = (f"{effective_status(e, now)}|{e.get('expires')}|{json.dumps(e.get('host'), sort_keys=True)}|"
+                f"{json.dumps(e.get('server'), sort_keys=True)}|{e.get('owner')}|{e.get('team')}")
+        return hashlib.sha256(part.encode()).hexdigest()[:16]
+    return {e["entry_id"]: fingerprint(e) for e in entries}
+
+
+def _registry_fingerprint(entry_fps: dict[str, str]) -> str:
+    """Changes whenever any entry is added, removed or changes (see `_entry_fingerprints`)."""
+    return hashlib.sha256("\n".join(f"{k}|{v}" for k, v in sorted(entry_fps.items())).encode()).hexdigest()[:16]
+
+
+def _changed_entries(before: dict[str, str], now: dict[str, str]) -> set[str]:
+    """Ids of entries added, removed or changed between two cycles."""
+    return {k for k in before.keys() | now.keys() if before.get(k) != now.get(k)}
 
 
 def _upsert(index: str, doc: dict[str, Any], now: datetime) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 
@@ -32,6 +33,7 @@ def parse_key(key: str) -> dict[str, Any]:
     return {"kind": "other"}
 
 
+@lru_cache(maxsize=65536)  # asked per address of every finding on each re-score: the same few thousand addresses
 def joinable_address(value: str) -> bool:
     """Loopback and link-local addresses say nothing about which host a network flow reached."""
     try:
