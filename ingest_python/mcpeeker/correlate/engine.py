@@ -117,8 +117,7 @@ class Correlator:
                 instance.add_facts(facts.get(key, {}))
                 instance.add_refs(refs.get(key, {}), self.refs_per_type)
 
-    def registry_affected(self, entries: list[dict[str, Any]], changed_ids: set[str] | None,
-                          now: datetime) -> dict[str, dict[str, Any]]:
+    def registry_affected(self, entries: list[dict[str, Any]], changed_ids: set[str] | None) -> dict[str, dict[str, Any]]:
         """Stored findings a registry change can alter: those linked to a changed (or removed) entry and those a
         changed entry now matches. An unchanged finding matched by no changed entry keeps the same candidates,
         so the same winner. `changed_ids` None (no per-entry state yet) means every finding."""
@@ -347,7 +346,7 @@ class Correlator:
             # it can alter; findings whose evidence changed were rebuilt above.
             known = state.get("registry_entries")
             changed_ids = _changed_entries(known, entry_fps) if isinstance(known, dict) else None
-            for fid, old in self.registry_affected(entries, changed_ids, started).items():
+            for fid, old in self.registry_affected(entries, changed_ids).items():
                 if fid not in rebuilt_ids and fid not in stale_ids:
                     doc = self.rescore_stored(old, entries, started)
                     if _differs(old, doc):
