@@ -318,7 +318,7 @@ class Correlator:
             since = watermark - self.overlap if watermark else started - self.lookback
         hosts = self.host_map()
         entry_fps = _entry_fingerprints(entries, started)
-        registry_fp, hosts_fp = _registry_fingerprint(entry_fps), hosts.fingerprint()
+        hosts_fp = hosts.fingerprint()
 
         window_keys, known_stats = self.window_stats(since)
         touched = {resolve(k, hosts) for k in window_keys}
@@ -341,10 +341,10 @@ class Correlator:
         changed = [d for d in docs if _differs(existing.get(d["finding"]["id"]), d)]
         rebuilt_ids = {finding_id(i.key) for i in rebuild}
         ids = {finding_id(key) for key in instances}
-        if registry_fp != state.get("registry_fp"):
+        known = state.get("registry_entries")
+        if known != entry_fps:
             # A changed registry (or a passing expiry date) re-scores, from their stored facts, the findings
             # it can alter; findings whose evidence changed were rebuilt above.
-            known = state.get("registry_entries")
             changed_ids = _changed_entries(known, entry_fps) if isinstance(known, dict) else None
             for fid, old in self.registry_affected(entries, changed_ids).items():
                 if fid not in rebuilt_ids and fid not in stale_ids:
@@ -357,7 +357,7 @@ class Correlator:
             bulk_helper(self.settings).bulk(self.client, actions, raise_on_error=True, refresh=False)
             # One refresh: the count below, dashboards and the next cycle see what was just written.
             self.client.indices.refresh(index=self.findings)
-        self.write_state({"at": iso(started), "registry_fp": registry_fp, "registry_entries": entry_fps, "hosts_fp": hosts_fp,
+        self.write_state({"at": iso(started), "registry_entries": entry_fps, "hosts_fp": hosts_fp,
                           "full_sweep_at": iso(started) if sweep else state.get("full_sweep_at")})
         total = self.client.count(index=self.findings)["count"]
         return CycleResult(len(touched), len(rebuild), total, len(changed),
@@ -416,11 +416,6 @@ def _entry_fingerprints(entries: list[dict[str, Any]], now: datetime) -> dict[st
                 f"{json.dumps(e.get('server'), sort_keys=True)}|{e.get('owner')}|{e.get('team')}")
         return hashlib.sha256(part.encode()).hexdigest()[:16]
     return {e["entry_id"]: fingerprint(e) for e in entries}
-
-
-def _registry_fingerprint(entry_fps: dict[str, str]) -> str:
-    """Changes whenever any entry is added, removed or changes (see `_entry_fingerprints`)."""
-    return hashlib.sha256("\n".join(f"{k}|{v}" for k, v in sorted(entry_fps.items())).encode()).hexdigest()[:16]
 
 
 def _changed_entries(before: dict[str, str], now: dict[str, str]) -> set[str]:
