@@ -32,6 +32,8 @@ def _conn(settings: Settings) -> list[str]:
 
 def _count(client: Any, settings: Settings, query: dict | None = None) -> int:
     pattern = f"{settings.index_prefix}mcp-events-*"
+    # The ingestor may have just created a daily index: count once its shards are active, not mid-creation (503).
+    client.cluster.health(index=pattern, wait_for_status="yellow")  # the server waits up to 30 s
     client.indices.refresh(index=pattern, ignore_unavailable=True, allow_no_indices=True)
     body = {"query": query} if query else None
     return client.count(index=pattern, body=body, ignore_unavailable=True, allow_no_indices=True)["count"]
