@@ -8,8 +8,8 @@ does the real work: address join, all-time aggregation of 20k raw keys into 10k 
 registry matching and the findings upsert. The overlap window is set to cover all the evidence, so every
 cycle has the 1 M documents in its window. Prints the first cycle (every finding built from nothing), the
 steady cycle over the same data (median of 3; nothing to write), a cycle after 1% of hosts got new
-evidence, an hourly full sweep, and a cycle after one registry approval (every finding re-scored from its
-stored facts). Before every cycle 1,000 context records (no instance key) are indexed
+evidence, an hourly full sweep, and a cycle after one registry approval (the findings that approval can
+alter re-scored from their stored facts; every finding is read to decide which). Before every cycle 1,000 context records (no instance key) are indexed
 and refreshed, as a sensor's ordinary logs keep arriving: so no cycle is answered from the shard request
 cache or from global ordinals of an unchanged index.
 """
@@ -153,7 +153,7 @@ def main() -> int:
     correlator.write_state(state)
     sweep = cycle()
     print(f"cycle 4 (full sweep):     {sweep.seconds:6.2f}s  touched={sweep.touched:,} rebuilt={sweep.rebuilt:,} written={sweep.written:,}")
-    # An analyst approves one server: a changed registry re-scores every finding from its stored facts.
+    # An analyst approves one server: the cycle re-scores the findings the new entry can alter.
     registry = Registry(settings, client, actor)
     entry = registry.add({"owner": "bench", "team": "bench", "purpose": "bench approval",
                           "server": {"ip": host_ip(1), "port": 8001}})
