@@ -12,8 +12,12 @@ PYTEST_ARGS ?=
 
 all: test
 
-$(STAMP): pyproject.toml
-	@echo "==> python: creating $(VENV) and installing mcpeeker[dev]"
+# The ingest hot path is compiled in place (setup.py, Cython): a change to its sources rebuilds it.
+NATIVE_SOURCES := setup.py $(wildcard ingest_python/mcpeeker/ingest/*.py ingest_python/mcpeeker/ingest/*.pyx \
+	ingest_python/mcpeeker/ingest/normalise/*.py)
+
+$(STAMP): pyproject.toml $(NATIVE_SOURCES) | debs
+	@echo "==> python: creating $(VENV) and installing mcpeeker[dev] (compiling the ingest hot path)"
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install --quiet --upgrade pip
 	@$(BIN)/python -m pip install --quiet -e '.[dev]'
@@ -23,7 +27,7 @@ venv: $(STAMP)
 
 debs:
 	@echo "==> debian: checking packages"
-	@bash scripts/install-debs.sh
+	@PYTHON=$(PYTHON) bash scripts/install-debs.sh
 
 suricata:
 	@echo "==> suricata: checking Suricata 7 (bookworm-backports)"

@@ -5,7 +5,8 @@ Generates a mixed log set (Zeek JSON + Zeek TSV + Suricata eve.json + agent NDJS
 sensor output (shared/zeek-logs, eve.json Suricata writes over tests/pcaps, a real mcpeeker-agent report), then:
 
 1. normalisation: read + parse + normalise + serialise every line on one core (no cluster), next to the cost of
-   the JSON parse alone (orjson.loads of the same lines; for TSV the tab split), in events/s;
+   the JSON parse alone (orjson.loads of the same lines; for TSV the tab split), in events/s; each file --repeat
+   times, the median counting; it says which hot-path modules run compiled (setup.py builds them with Cython);
 2. end-to-end into a local node: documents/s of `mcpeeker ingest` (a subprocess, everything included) and of
    `opensearchpy.helpers.bulk` of the same documents pre-built in memory, in one run, and their ratio;
 3. peak RSS of `mcpeeker ingest` at several input sizes (should be flat).
@@ -20,6 +21,7 @@ import gc
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -154,10 +156,43 @@ class NullSink:
         self.bytes += len(action)
 
 
-def bench_normalise(files: dict[str, list[Path]]) -> None:
+def _native_summary() -> str:
+    from mcpeeker.ingest import native
+
+    status = native.status()
+    compiled = [name.rsplit(".", 1)[1] for name, ok in status.items() if ok]
+    if not compiled:
+        return "none compiled (pure Python)"
+    return f"{len(compiled)}/{len(status)} hot-path modules compiled ({', '.join(compiled)})"
+
+
+def _time_file(source: str, path: Path, lines: list[bytes], tsv: bool) -> tuple[float, float, int]:
+    """CPU seconds of the parse alone and of the full path over one file, and the documents made."""
+    gc.collect()
+    t0 = time.process_time()
+    if tsv:
+        for line in lines:
+            line.decode().split("\t")
+    else:
+        for line in lines:
+            orjson.loads(line)
+    parse = time.process_time() - t0
+    sink = NullSink()
+    pipeline = Pipeline(Context("bench-", b"bench-key"), sink, DeadLetter(None))
+    t0 = time.process_time()
+    for item in read_file(source, str(path)):
+        pipeline.feed(item)
+    full = time.process_time() - t0
+    assert pipeline.stats.bad == 0, (path, pipeline.stats)
+    return parse, full, sink.docs
+
+
+def bench_normalise(files: dict[str, list[Path]], repeat: int) -> None:
     print("\n== 1. normalisation on one core (read + parse + normalise + serialise; no cluster)")
     print(f"   CPU time of this process (the machine's load average is {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; "
           f"reference loop sum(range(1000)): {_reference_us():.1f} us)")
+    print(f"   native: {_native_summary()}")
+    print(f"   each file {repeat} times; the median of its timings counts (the machine's noise is a few per cent)")
     print(f"{'source':<12}{'lines':>10}{'docs':>10}{'parse only ev/s':>18}{'full ev/s':>14}{'full/parse':>12}")
     totals = [0, 0, 0.0, 0.0]
     for source, paths in files.items():
@@ -166,28 +201,17 @@ def bench_normalise(files: dict[str, list[Path]]) -> None:
             data = path.read_bytes()
             lines = [line for line in data.splitlines() if line and not line.startswith(b"#")]
             tsv = not data.startswith(b"{")
-            gc.collect()
-            t0 = time.process_time()
-            if tsv:
-                for line in lines:
-                    line.decode().split("\t")
-            else:
-                for line in lines:
-                    orjson.loads(line)
-            parse = time.process_time() - t0
-            sink = NullSink()
-            pipeline = Pipeline(Context("bench-", b"bench-key"), sink, DeadLetter(None))
-            t0 = time.process_time()
-            for item in read_file(source, str(path)):
-                pipeline.feed(item)
-            full = time.process_time() - t0
-            assert pipeline.stats.bad == 0, (path, pipeline.stats)
+            del data
+            runs = [_time_file(source, path, lines, tsv) for _ in range(repeat)]
+            parse = statistics.median(r[0] for r in runs)
+            full = statistics.median(r[1] for r in runs)
+            docs = runs[0][2]
             n = len(lines)
             totals[0] += n
-            totals[1] += sink.docs
+            totals[1] += docs
             totals[2] += parse
             totals[3] += full
-            print(f"{label:<12}\n{'':<12}{n:>10,}{sink.docs:>10,}{n / parse:>18,.0f}{n / full:>14,.0f}{parse / full:>12.2f}")
+            print(f"{label:<12}\n{'':<12}{n:>10,}{docs:>10,}{n / parse:>18,.0f}{n / full:>14,.0f}{parse / full:>12.2f}")
     n, docs, parse, full = totals
     print(f"{'ALL':<12}{n:>10,}{docs:>10,}{n / parse:>18,.0f}{n / full:>14,.0f}{parse / full:>12.2f}")
     print(f"normalisation: {n / full:,.0f} events/s/core (target >= 100,000); JSON parse alone: {n / parse:,.0f} events/s")
@@ -321,6 +345,7 @@ def main() -> None:
     parser.add_argument("--node-port", type=int, default=9280)
     parser.add_argument("--node-heap", default="2g")
     parser.add_argument("--skip-e2e", action="store_true", help="normalisation only (no cluster needed)")
+    parser.add_argument("--repeat", type=int, default=3, help="normalisation passes per file; the median counts")
     parser.add_argument("--rss-sizes", default="100000,300000", help="extra input sizes for the RSS series")
     parser.add_argument("--workdir", type=Path, help="keep the generated logs here")
     args = parser.parse_args()
@@ -333,7 +358,7 @@ def main() -> None:
         size = sum(p.stat().st_size for ps in files.values() for p in ps)
         print(f"generated {lines:,} events ({size / 1e6:.0f} MB) in {time.perf_counter() - t0:.0f} s: "
               + ", ".join(f"{k} {v:.0%}" for k, v in MIX.items()))
-        bench_normalise(files)
+        bench_normalise(files, args.repeat)
         if not args.skip_e2e:
             node = None
             url = args.url

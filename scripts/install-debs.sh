@@ -11,12 +11,18 @@ NEEDED=(
   "tcpdump:tcpdump"                 # reads and writes the test pcaps
   "mergecap:tshark"                 # mergecap/editcap for the pcap corpus and benches
   "chromium:chromium"               # renders the HTML report in the browser test
+  "gcc:gcc"                         # compiles the ingest hot path (setup.py, Cython)
 )
 missing=()
 for entry in "${NEEDED[@]}"; do
   cmd="${entry%%:*}"; pkg="${entry##*:}"
   command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
 done
+# The headers of the Python the venv is made from, for the same build (Debian's python3 keeps them apart).
+if ! "${PYTHON:-python3}" -c 'import os, sys, sysconfig
+sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' 2>/dev/null; then
+  missing+=("python3-dev")
+fi
 if [ "${#missing[@]}" -eq 0 ]; then
   echo "debs: all present"
   exit 0

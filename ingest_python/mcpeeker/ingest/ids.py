@@ -16,13 +16,17 @@ ID_LENGTH = 32
 _PREFIXES: dict[str, bytes] = {}
 
 
+def id_prefix(source: str, record_type: str) -> bytes:
+    return f"{source}\0{record_type}\0".encode()
+
+
 def document_id(source: str, record_type: str, raw: bytes, part: str = "") -> str:
     """First 32 hex chars of SHA-256(source NUL type NUL raw [NUL part]); `raw` is the line without its newline.
     `part` numbers the documents of one record (an agent report's evidence items)."""
     key = source + record_type
     prefix = _PREFIXES.get(key)
     if prefix is None:
-        prefix = f"{source}\0{record_type}\0".encode()
+        prefix = id_prefix(source, record_type)
         if len(_PREFIXES) < 10_000:
             _PREFIXES[key] = prefix
     if part:

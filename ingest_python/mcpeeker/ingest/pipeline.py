@@ -39,11 +39,12 @@ class Pipeline:
         self._reported: set[tuple[str, str]] = set()
         self._meta_prefix: dict[str, bytes] = {}
 
-    def _action(self, index: str, doc_id: str) -> bytes:
+    def _action(self, index: str, doc_id: str, doc: dict) -> bytes:
+        """The bulk action and source lines of one document, built in one allocation."""
         prefix = self._meta_prefix.get(index)
         if prefix is None:
             prefix = self._meta_prefix[index] = b'{"index":{"_index":' + orjson.dumps(index) + b',"_id":"'
-        return prefix + doc_id.encode() + b'"}}\n'
+        return b"".join((prefix, doc_id.encode(), b'"}}\n', _dumps(doc), b"\n"))
 
     def feed(self, item: Record | BadLine) -> None:
         stats = self.stats
@@ -64,9 +65,9 @@ class Pipeline:
             # Every document of the record is serialised before any is handed over: a record is delivered whole.
             if len(outputs) == 1:  # the usual case: one line, one document
                 index, doc_id, doc, epoch = outputs[0]
-                single = self._action(index, doc_id) + _dumps(doc) + b"\n"
+                single = self._action(index, doc_id, doc)
             else:
-                actions = [(self._action(index, doc_id) + _dumps(doc) + b"\n", epoch)
+                actions = [(self._action(index, doc_id, doc), epoch)
                            for index, doc_id, doc, epoch in outputs]
         except (TypeError, orjson.JSONEncodeError) as exc:  # e.g. a TSV count beyond 64 bits
             self.bad(item.file, item.line, f"cannot serialise the document: {exc}", item.raw, item.source)

@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import jsonschema
+import jsonschema_rs
 
 from ...config import load_schema
 from .. import privacy
@@ -78,7 +79,16 @@ def _validator() -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator(load_schema("agent-event"))
 
 
+@lru_cache(maxsize=1)
+def _fast_validator() -> Any:
+    return jsonschema_rs.validator_for(load_schema("agent-event"))
+
+
 def _validate(data: dict) -> None:
+    # A compiled validator answers "valid?" in about 2 us where the reference takes about 300 us per report; the
+    # reference (jsonschema) still decides, and names the field, whenever the answer is no.
+    if _fast_validator().is_valid(data):
+        return
     errors = sorted(_validator().iter_errors(data), key=lambda e: list(e.absolute_path))
     if errors:
         first = errors[0]

@@ -7,13 +7,15 @@ dead-letters with file and line.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable
 
 from .. import privacy
-from ..ids import document_id, events_index
+from ..ids import ID_LENGTH, document_id, events_index, id_prefix
+from ..native import tables_module
 
 SCHEMA_VERSION = "1"
 
@@ -182,7 +184,30 @@ _ERRORS = (ValueError, TypeError, OverflowError)
 _COMPILED: dict[int, Callable[[Doc, dict], None]] = {}
 
 
+# Converters with an inline fast path in the native applier (ingest/_tables.pyx numbers them the same way).
+_NATIVE_KINDS: dict[Converter, int] = {
+    as_str: 1, as_int: 2, as_port: 3, as_float: 4, as_ip: 5, as_bool: 6, lower_str: 7, id_str: 8,
+    redacted_url: 9, as_str_list: 10, first_str: 11,
+}
+
+_native = tables_module()
+NativeTable = _native.NativeTable if _native is not None else None
+NATIVE_TABLES = NativeTable is not None
+
+
+def compile_table_native(table: Table) -> Callable[[Doc, dict], None]:
+    """The table as a native applier: the same stores and errors as `compile_table_python`, 1.6-1.8x faster."""
+    if NativeTable is None:
+        raise RuntimeError("the native table applier (mcpeeker.ingest._tables) is not built")
+    rows = [(src, path, convert, _NATIVE_KINDS.get(convert, 0)) for src, path, convert in table]
+    return NativeTable(rows, NormaliseError, _ERRORS, _IP_CACHE, _URL_CACHE, as_str)
+
+
 def compile_table(table: Table) -> Callable[[Doc, dict], None]:
+    return compile_table_native(table) if NativeTable is not None else compile_table_python(table)
+
+
+def compile_table_python(table: Table) -> Callable[[Doc, dict], None]:
     """Turn a mapping table into straight-line Python (one `get`, one converter call and one store per row, each
     intermediate object looked up or created once per document): the table stays the single source of truth,
     the generated code avoids a generic loop and repeated path walks per field."""
@@ -222,7 +247,7 @@ def compile_table(table: Table) -> Callable[[Doc, dict], None]:
                 as_str_list: f"v = [x if x.__class__ is str else _S(x) for x in v] if v.__class__ is list else c{i}(v)",
             }.get(convert, f"v = c{i}(v)")
             lines += ["        try:", f"            {call}", "        except _ERRORS as exc:",
-                      f"            raise _NE('field ' + {src!r:} + ': ' + str(exc)) from None"]
+                      f"            raise _NE({f'field {src!r}: '!r} + str(exc)) from None"]
         lines.append("        if v is not None:")
         lines += ensure(path[:-1], "            ")
         lines.append(f"            {nodes[path[:-1]]}[{path[-1]!r}] = v")
@@ -251,7 +276,7 @@ def apply_table(doc: Doc, data: dict, table: Table) -> None:
 _SECONDS: dict[int, str] = {}  # whole second -> "YYYY-MM-DDTHH:MM:SS" (bounded; logs revisit recent seconds)
 
 
-def epoch_to_iso(ts: float) -> str:
+def epoch_to_iso_python(ts: float) -> str:
     """`YYYY-MM-DDTHH:MM:SS.ffffffZ`; the date-time part is cached per second."""
     try:
         sec = int(ts // 1)
@@ -267,6 +292,11 @@ def epoch_to_iso(ts: float) -> str:
     except (OverflowError, OSError, ValueError) as exc:
         raise NormaliseError(f"timestamp out of range: {ts!r}: {exc}") from None
     return f"{text}.{micro:06d}Z"
+
+
+# The native form when built (about 5x faster; it asks the reference for each new second and for odd input).
+epoch_to_iso: Callable[[float], str] = (_native.NativeIso(epoch_to_iso_python) if _native is not None
+                                        else epoch_to_iso_python)
 
 
 _DAY_EPOCH: dict[str, float] = {}
@@ -294,7 +324,12 @@ def _minute_epoch(head: str) -> float | None:
     return base
 
 
-def _fast_suricata_time(text: str) -> tuple[str, float] | None:
+def _minute_base(head: str) -> float | None:
+    base = _MINUTE_EPOCH.get(head)
+    return base if base is not None else _minute_epoch(head)
+
+
+def _fast_suricata_time_python(text: str) -> tuple[str, float] | None:
     """Suricata's own `2026-11-23T16:39:37.809609+0000`, without datetime parsing; None for anything else."""
     if len(text) != 31 or not text.endswith("+0000") or text[10] != "T" or text[19] != ".":
         return None
@@ -311,6 +346,12 @@ def _fast_suricata_time(text: str) -> tuple[str, float] | None:
     if second >= 60 or not text[20:26].isdigit():
         return None
     return text[:26] + "Z", base + second
+
+
+# The native form when built (about 3x faster; it leaves any other shape to the reference).
+_fast_suricata_time: Callable[[str], tuple[str, float] | None] = (
+    _native.NativeSuricataTime(_fast_suricata_time_python, _minute_base) if _native is not None
+    else _fast_suricata_time_python)
 
 
 def parse_iso(value: Any, field: str) -> tuple[str, float]:
@@ -374,12 +415,16 @@ def net_instance_key(ip: Any, port: Any) -> str | None:
 def dispatcher(source: str, table: dict[str, Callable[[dict, Context, str, int], tuple[Doc, float]]],
                what: str) -> Callable[[str, dict, bytes, Context, str, int], list[Output]]:
     """One normaliser for a source: pick the record type's function from `table`, then finish the document."""
+    # ids.document_id(source, rtype, raw) with its prefix bound per record type: this runs once per ingested line.
+    prefixes = {rtype: id_prefix(source, rtype) for rtype in table}
+    sha256 = hashlib.sha256
+
     def normalise(rtype: str, data: dict, raw: bytes, ctx: Context, file: str, line: int) -> list[Output]:
         fn = table.get(rtype)
         if fn is None:
             raise Unsupported(f"{what} {rtype!r} is not ingested")
         doc, epoch = fn(data, ctx, file, line)
-        doc_id = document_id(source, rtype, raw)
+        doc_id = sha256(prefixes[rtype] + raw).hexdigest()[:ID_LENGTH]
         doc["event"]["id"] = doc_id
         return [(events_index(ctx.index_prefix, epoch), doc_id, doc, epoch)]
     normalise.__name__ = f"normalise_{source}"

@@ -16,6 +16,7 @@ from .common import (
 )
 
 OUR_PREFIX = "MCPEEKER"
+SPEC_ERAS = {"2024": "2024-11-05", "2026": "2026-07-28"}  # rule metadata mcp_era -> the spec revision
 ATTACK_TYPES = frozenset({"tool_poisoning", "rug_pull", "sensitive_file", "command_injection", "unauthenticated"})
 
 COMMON: Table = (
@@ -75,7 +76,7 @@ FLOW: Table = (
 )
 
 FILEINFO: Table = (
-    ("filename", ("file", "name"), lambda v: privacy.cut_snippet(privacy.redact_url(as_str(v)))),
+    ("filename", ("file", "name"), redacted_url),  # Suricata logs the request path here: redacted as a URL
     ("size", ("file", "size"), as_int),
     ("sha256", ("file", "hash", "sha256"), as_str),
     ("magic", ("file", "mime_magic"), as_str),
@@ -127,16 +128,26 @@ def _headers(doc: Doc, http: dict) -> None:
 
 _COMMON, _ALERT, _HTTP, _TLS = compiled(COMMON), compiled(ALERT), compiled(HTTP), compiled(TLS)
 _FLOW, _FILEINFO, _ANOMALY = compiled(FLOW), compiled(FILEINFO), compiled(ANOMALY)
-_STARTS: dict[tuple[str, str, str, str], Callable[[str, str, int], Doc]] = {}
+Start = Callable[[str, str, int], Doc]
 
 
-def _doc(data: dict, *, dataset: str, kind: str, ev_type: str, ev_kind: str, file: str, line: int) -> tuple[Doc, float]:
+def _start(dataset: str, kind: str, ev_type: str, ev_kind: str) -> Start:
+    """The constant part of a document of one kind, bound once (at import) rather than per record."""
+    return doc_start(module="suricata", dataset=f"suricata.{dataset}", kind=kind, evidence_type=ev_type,
+                     evidence_kind=ev_kind)
+
+
+_ALERT_STARTS = {ev_type: _start("alert", "alert", ev_type, "alert") for ev_type in ("network", "attack", "context")}
+_HTTP_START = _start("http", "event", "context", "http")
+_TLS_START = _start("tls", "event", "context", "tls")
+_FLOW_START = _start("flow", "event", "context", "flow")
+_FILEINFO_STARTS = {"http": _start("fileinfo", "event", "context", "http"),
+                    "flow": _start("fileinfo", "event", "context", "flow")}
+_ANOMALY_START = _start("anomaly", "event", "context", "flow")
+
+
+def _doc(data: dict, start: Start, file: str, line: int) -> tuple[Doc, float]:
     iso, epoch = parse_iso(data.get("timestamp"), "timestamp")
-    key = (dataset, kind, ev_type, ev_kind)
-    start = _STARTS.get(key)
-    if start is None:  # a handful of combinations: the constant part of the document is bound once per each
-        start = _STARTS[key] = doc_start(module="suricata", dataset=f"suricata.{dataset}", kind=kind,
-                                         evidence_type=ev_type, evidence_kind=ev_kind)
     doc = start(iso, file, line)
     _COMMON(doc, data)
     app = data.get("app_proto")
@@ -159,7 +170,8 @@ def _http_part(doc: Doc, data: dict) -> None:
             url["path"] = path
             if query:
                 url["query"] = query
-        _headers(doc, http)
+        if "request_headers" in http:  # only when the sensor logs them (http.request_headers)
+            _headers(doc, http)
 
 
 def _server(doc: Doc, data: dict) -> tuple[Any, Any]:
@@ -200,7 +212,7 @@ def alert(data: dict, ctx: Context, file: str, line: int) -> tuple[Doc, float]:
     ev_type = (_meta_first(meta, "mcpeeker_evidence") or "network") if ours else "context"
     if ours and ev_type not in ("network", "attack"):
         ev_type = "network"
-    doc, epoch = _doc(data, dataset="alert", kind="alert", ev_type=ev_type, ev_kind="alert", file=file, line=line)
+    doc, epoch = _doc(data, _ALERT_STARTS[ev_type], file, line)
     _ALERT(doc, body)
     put(doc, ("rule", "ruleset"), "mcpeeker" if ours else "suricata")
     if "signature_id" in body:
@@ -210,21 +222,24 @@ def alert(data: dict, ctx: Context, file: str, line: int) -> tuple[Doc, float]:
     if tls:
         _TLS(doc, tls)
     if ours:
+        # doc["mcpeeker"] and its "evidence" come from the document start; no table writes below "mcpeeker".
+        ours_part = doc["mcpeeker"]
+        evidence = ours_part["evidence"]
         detection = _meta_first(meta, "mcpeeker_detection")
         if ev_type == "attack" and detection in ATTACK_TYPES:
-            put(doc, ("mcpeeker", "attack", "type"), detection)
+            ours_part["attack"] = {"type": detection}
         if detection:
-            put(doc, ("mcpeeker", "evidence", "reason"), detection)
+            evidence["reason"] = detection
         confidence = _meta_first(meta, "confidence")
         if confidence and confidence.lower() in ("low", "medium", "high"):
-            put(doc, ("mcpeeker", "evidence", "confidence"), confidence.lower())
+            evidence["confidence"] = confidence.lower()
         era = _meta_first(meta, "mcp_era")
         if era and era != "any":
-            put(doc, ("mcp", "spec_era"), {"2024": "2024-11-05", "2026": "2026-07-28"}.get(era, era))
+            put(doc, ("mcp", "spec_era"), SPEC_ERAS.get(era, era))
         ip, port = _server(doc, data)
         key = net_instance_key(ip, port)
         if key:
-            put(doc, ("mcpeeker", "instance", "key"), key)
+            ours_part["instance"] = {"key": key}
     payload = data.get("payload_printable")
     if isinstance(payload, str) and payload:
         put(doc, ("mcpeeker", "snippet"), privacy.snippet(payload))
@@ -232,13 +247,13 @@ def alert(data: dict, ctx: Context, file: str, line: int) -> tuple[Doc, float]:
 
 
 def http(data: dict, ctx: Context, file: str, line: int) -> tuple[Doc, float]:
-    doc, epoch = _doc(data, dataset="http", kind="event", ev_type="context", ev_kind="http", file=file, line=line)
+    doc, epoch = _doc(data, _HTTP_START, file, line)
     _http_part(doc, data)
     return doc, epoch
 
 
 def tls(data: dict, ctx: Context, file: str, line: int) -> tuple[Doc, float]:
-    doc, epoch = _doc(data, dataset="tls", kind="event", ev_type="context", ev_kind="tls", file=file, line=line)
+    doc, epoch = _doc(data, _TLS_START, file, line)
     body = _sub(data, "tls")
     _TLS(doc, body)
     for key, path in (("ja3", ("tls", "client", "ja3")), ("ja3s", ("tls", "server", "ja3s"))):
@@ -252,7 +267,7 @@ def tls(data: dict, ctx: Context, file: str, line: int) -> tuple[Doc, float]:
 
 
 def flow(data: dict, ctx: Context, file: str, line: int) -> tuple[Doc, float]:
-    doc, epoch = _doc(data, dataset="flow", kind="event", ev_type="context", ev_kind="flow", file=file, line=line)
+    doc, epoch = _doc(data, _FLOW_START, file, line)
     _FLOW(doc, _sub(data, "flow"))
     src, dst = doc.get("source", {}).get("bytes"), doc.get("destination", {}).get("bytes")
     if src is not None or dst is not None:
@@ -262,15 +277,14 @@ def flow(data: dict, ctx: Context, file: str, line: int) -> tuple[Doc, float]:
 
 def fileinfo(data: dict, ctx: Context, file: str, line: int) -> tuple[Doc, float]:
     app = data.get("app_proto")
-    doc, epoch = _doc(data, dataset="fileinfo", kind="event", ev_type="context",
-                      ev_kind="http" if app == "http" else "flow", file=file, line=line)
+    doc, epoch = _doc(data, _FILEINFO_STARTS["http" if app == "http" else "flow"], file, line)
     _FILEINFO(doc, _sub(data, "fileinfo"))
     _http_part(doc, data)
     return doc, epoch
 
 
 def anomaly(data: dict, ctx: Context, file: str, line: int) -> tuple[Doc, float]:
-    doc, epoch = _doc(data, dataset="anomaly", kind="event", ev_type="context", ev_kind="flow", file=file, line=line)
+    doc, epoch = _doc(data, _ANOMALY_START, file, line)
     _ANOMALY(doc, _sub(data, "anomaly"))
     return doc, epoch
 
