@@ -312,7 +312,9 @@ def test_agent_fast_validation_agrees_with_jsonschema(data: st.DataObject, agent
 PIPELINE_SCRIPT = """
 import hashlib, json, sys
 from mcpeeker.ingest import native
+from mcpeeker.ingest.deadletter import DeadLetter
 from mcpeeker.ingest.normalise import Context
+from mcpeeker.ingest.pipeline import Pipeline
 from mcpeeker.ingest.readers import read_file
 
 class Sink:
