@@ -120,9 +120,9 @@ cdef class NativeTable:
         elif kind == K_FLOAT:
             if type(v) is float:
                 return v
-        elif kind == K_IP:
+        elif kind == K_IP or kind == K_URL:  # the converters' own caches of checked addresses, redacted URLs
             if type(v) is str:
-                hit = PyDict_GetItem(self.ip_cache, v)
+                hit = PyDict_GetItem(self.ip_cache if kind == K_IP else self.url_cache, v)
                 if hit != NULL:
                     return <object> hit
         elif kind == K_BOOL:
@@ -136,11 +136,6 @@ cdef class NativeTable:
                 return v
             if type(v) is int:
                 return str(v)
-        elif kind == K_URL:
-            if type(v) is str:
-                hit = PyDict_GetItem(self.url_cache, v)
-                if hit != NULL:
-                    return <object> hit
         elif kind == K_STR_LIST:
             if type(v) is list:
                 return [x if type(x) is str else self.as_str(x) for x in <list> v]
