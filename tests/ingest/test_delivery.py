@@ -81,6 +81,21 @@ def test_ingesting_twice_creates_no_duplicates(os_settings: Settings, os_client:
     assert attack > 0 and keyed > attack
 
 
+def test_one_shot_ingest_returns_with_its_documents_searchable(os_settings: Settings, os_client: Any,
+                                                                agent_report: Path, tmp_path: Path) -> None:
+    """`mcpeeker ingest …` then `mcpeeker correlate --once` (the demo, CI replays) must not race the refresh."""
+    reports = [orjson.loads(line) for line in agent_report.read_bytes().splitlines()]
+    pattern = f"{os_settings.index_prefix}mcp-events-*"
+    args = ["agent", str(agent_report), *_conn(os_settings), "--dead-letter", str(tmp_path / "dead.log")]
+    assert _ingest(args, tmp_path) == 0
+    # The same daily indices again, empty and with scheduled refreshes off: only the ingest's refresh shows the docs.
+    for index in os_client.indices.get(index=pattern):
+        os_client.indices.delete(index=index)
+        os_client.indices.create(index=index, body={"settings": {"index": {"refresh_interval": "-1"}}})
+    assert _ingest(args, tmp_path) == 0
+    assert os_client.count(index=pattern)["count"] == sum(len(r["evidence"]) + 1 for r in reports)
+
+
 def test_bad_lines_are_dead_lettered_and_the_rest_flows(os_settings: Settings, os_client: Any, zeek_logs: Path,
                                                         tmp_path: Path) -> None:
     good = (zeek_logs / "json" / "http_bro.org" / "http.log").read_bytes().splitlines()

@@ -173,6 +173,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         if checkpoint is not None:
             checkpoint.flush()
         deadletter.close()
+    if not args.follow and delivery_stats.indexed and not left:
+        _make_searchable(client, settings)
     summary = Summary(read=read_stats.read, documents=read_stats.documents, indexed=delivery_stats.indexed,
                       rejected=read_stats.bad + delivery_stats.rejected, dead_lettered=deadletter.count,
                       skipped=read_stats.skipped, spooled_left=left, seconds=time.monotonic() - started)
@@ -183,6 +185,15 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         raise MCPeekerError(f"cluster {settings.url} unreachable: {left:,} documents wait in {spool_dir} "
                             "and are sent first by the next 'mcpeeker ingest'")
     return 1 if summary.rejected else 0
+
+
+def _make_searchable(client: Any, settings: Settings) -> None:
+    """One-shot: what the command indexed is searchable when it returns, so a correlation run straight after it
+    sees all of it instead of what the last scheduled refresh (1 s) happened to catch."""
+    try:
+        client.indices.refresh(index=settings.index("mcp-events-*"), ignore_unavailable=True, allow_no_indices=True)
+    except Exception as exc:  # noqa: BLE001 - the documents are indexed; they become searchable at the next refresh
+        logging.getLogger(__name__).warning("refresh after the ingest failed (%s): the documents show within a second", exc)
 
 
 def _run_once(args: argparse.Namespace, pipeline: Pipeline) -> list[str]:
