@@ -137,6 +137,18 @@ def test_agent_reads_standard_input(os_settings: Settings, os_client: Any, agent
     reports = [orjson.loads(line) for line in agent_report.read_bytes().splitlines()]
     assert _count(os_client, os_settings) == sum(len(r["evidence"]) + 1 for r in reports)
     assert b"read 2" in proc.stderr and b"rejected 0" in proc.stderr
+    assert b"runs interpreted" not in proc.stderr  # the hot path is compiled in CI (tests/ingest/test_native.py)
+
+
+def test_ingest_says_when_the_hot_path_runs_interpreted(os_settings: Settings, agent_report: Path,
+                                                        tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "mcpeeker.cli", "ingest", "agent", str(agent_report),
+                           *_conn(os_settings), "--spool-dir", str(tmp_path / "spool"),
+                           "--dead-letter", str(tmp_path / "dead.log")],
+                          capture_output=True, timeout=120, env={**os.environ, "MCPEEKER_PURE_PYTHON": "1"})
+    assert proc.returncode == 0, proc.stderr.decode()
+    said = " ".join(proc.stderr.decode().split())  # the console wraps long lines
+    assert "the ingest hot path runs interpreted here (_tables: MCPEEKER_PURE_PYTHON is set), about 20 % slower" in said
 
 
 # ----------------------------------------------------------------------------------- follow mode

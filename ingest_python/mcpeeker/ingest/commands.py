@@ -20,6 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from ..client import make_client
 from ..errors import MCPeekerError
 from ..settings import Settings, add_connection_arguments, resolve
+from . import native
 from .deadletter import DeadLetter
 from .deliver import Deliverer, DeliveryStats
 from .normalise import Context
@@ -120,6 +121,12 @@ def _print_summary(summary: Summary, deadletter: DeadLetter, read_stats: ReadSta
                       f"skipped, e.g. {skipped_files[0]}[/]", highlight=False)
     if deadletter.count and deadletter.path:
         console.print(f"dead letters: {deadletter.path}", highlight=False)
+    slow = native.interpreted()
+    if slow:
+        hint = "" if all("MCPEEKER_PURE_PYTHON" in s for s in slow) else \
+            ": reinstall with a C compiler and the Python headers (`make venv`)"
+        console.print(f"[yellow]note: the ingest hot path runs interpreted here ({', '.join(slow)}), about 20 % "
+                      f"slower{hint}[/]", highlight=False)
 
 
 def _checkpoint_path(args: argparse.Namespace) -> Path:

@@ -69,3 +69,11 @@ def stale() -> list[str]:
             if os.path.exists(source) and os.path.getmtime(source) > os.path.getmtime(built):
                 found.append(f"{name}: {os.path.basename(source)} is newer than {os.path.basename(built)}")
     return found
+
+
+def interpreted() -> list[str]:
+    """What of the hot path runs interpreted here: modules not compiled, and the native pieces when turned off."""
+    slow = [name.rsplit(".", 1)[1] for name, compiled in status().items() if not compiled]
+    if tables_module() is None and "_tables" not in slow:
+        slow.append("_tables: MCPEEKER_PURE_PYTHON is set")
+    return slow
