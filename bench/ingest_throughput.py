@@ -35,6 +35,7 @@ import psutil
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "ingest_python"))
 
+from mcpeeker.ingest import native  # noqa: E402
 from mcpeeker.ingest.normalise import Context  # noqa: E402
 from mcpeeker.ingest.pipeline import Pipeline  # noqa: E402
 from mcpeeker.ingest.deadletter import DeadLetter  # noqa: E402
@@ -156,16 +157,6 @@ class NullSink:
         self.bytes += len(action)
 
 
-def _native_summary() -> str:
-    from mcpeeker.ingest import native
-
-    status = native.status()
-    compiled = [name.rsplit(".", 1)[1] for name, ok in status.items() if ok]
-    if not compiled:
-        return "none compiled (pure Python)"
-    return f"{len(compiled)}/{len(status)} hot-path modules compiled ({', '.join(compiled)})"
-
-
 def _time_file(source: str, path: Path, lines: list[bytes], tsv: bool) -> tuple[float, float, int]:
     """CPU seconds of the parse alone and of the full path over one file, and the documents made."""
     gc.collect()
@@ -191,7 +182,7 @@ def bench_normalise(files: dict[str, list[Path]], repeat: int) -> None:
     print("\n== 1. normalisation on one core (read + parse + normalise + serialise; no cluster)")
     print(f"   CPU time of this process (the machine's load average is {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; "
           f"reference loop sum(range(1000)): {_reference_us():.1f} us)")
-    print(f"   native: {_native_summary()}")
+    print(f"   native: {native.summary()}")
     print(f"   each file {repeat} times; the median of its timings counts (the machine's noise is a few per cent)")
     print(f"{'source':<12}{'lines':>10}{'docs':>10}{'parse only ev/s':>18}{'full ev/s':>14}{'full/parse':>12}")
     totals = [0, 0, 0.0, 0.0]

@@ -77,3 +77,12 @@ def interpreted() -> list[str]:
     if tables_module() is None and "_tables" not in slow:
         slow.append("_tables: MCPEEKER_PURE_PYTHON is set")
     return slow
+
+
+def summary() -> str:
+    """One line for benches and reports: how much of the hot path is compiled."""
+    modules = status()
+    compiled = [name.rsplit(".", 1)[1] for name, ok in modules.items() if ok]
+    if not compiled:
+        return "none compiled (pure Python)"
+    return f"{len(compiled)}/{len(modules)} hot-path modules compiled ({', '.join(compiled)})"
