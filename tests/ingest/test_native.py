@@ -27,7 +27,7 @@ from hypothesis import HealthCheck, example, given, settings, strategies as st
 from mcpeeker.config import load_schema
 from mcpeeker.ingest import native
 from mcpeeker.ingest.normalise import Context, agent, common, suricata, zeek
-from mcpeeker.ingest.readers import ZeekParser, compile_tsv_python, read_file
+from mcpeeker.ingest.readers import ZeekParser, compile_tsv_python, read_file, tsv_kind
 
 from .conftest import REPO_ROOT, SITE_KEY
 
@@ -218,7 +218,7 @@ def test_tsv_headers_on_generated_lines(data: st.DataObject) -> None:
     converters = parser._build_converters()
     values = data.draw(st.lists(_cells | st.sampled_from([unset, empty, set_sep]), min_size=len(types),
                                 max_size=len(types)), label="values")
-    compiled = native_module.NativeTsv(fields, types, converters, unset, empty, set_sep)
+    compiled = native_module.NativeTsv(fields, [tsv_kind(t) for t in types], converters, unset, empty, set_sep)
     reference = compile_tsv_python(fields, converters, types, unset)
     assert _tsv_outcome(compiled, values) == _tsv_outcome(reference, values)
 

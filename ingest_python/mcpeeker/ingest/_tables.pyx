@@ -191,7 +191,7 @@ cdef class NativeTable:
             PyDict_SetItem(<object> nodes[node], self.leaves[i], v)
 
 
-# Zeek TSV value kinds with an inline form (readers._SCALAR and readers._converter say the same in Python).
+# Zeek TSV value kinds, as readers.tsv_kind numbers them from readers._SCALAR.
 cdef enum:
     T_CALL = 0
     T_AS_IS = 1
@@ -199,22 +199,6 @@ cdef enum:
     T_INT = 3
     T_STRING = 4  # Zeek's backslash escape undone
     T_LIST = 8  # added to the kind of the elements: set[...], vector[...], table[...]
-
-_TSV_KINDS = {
-    "time": T_FLOAT, "interval": T_FLOAT, "double": T_FLOAT,
-    "count": T_INT, "int": T_INT, "port": T_INT,
-    "addr": T_AS_IS, "subnet": T_AS_IS, "enum": T_AS_IS,
-    "string": T_STRING, "pattern": T_STRING, "func": T_STRING, "file": T_STRING,
-}
-
-
-def _tsv_kind(str zeek_type):
-    for container in ("set[", "vector[", "table["):
-        if zeek_type.startswith(container) and zeek_type.endswith("]"):
-            inner = _TSV_KINDS.get(zeek_type[len(container):-1], T_CALL)
-            return T_LIST + inner if inner != T_CALL else T_CALL
-    # Unknown scalar types are strings to readers._converter too.
-    return _TSV_KINDS.get(zeek_type, T_STRING if zeek_type != "bool" else T_CALL)
 
 
 cdef inline object _scalar(int kind, str v):
@@ -242,14 +226,14 @@ cdef class NativeTsv:
     def __cinit__(self):
         self.kinds = NULL
 
-    def __init__(self, fields, types, converters, str unset, str empty, str set_sep):
+    def __init__(self, fields, kinds, converters, str unset, str empty, str set_sep):
         cdef int i
         self.n = len(fields)
         self.kinds = <int *> malloc(max(self.n, 1) * sizeof(int))
         if self.kinds == NULL:
             raise MemoryError()
         for i in range(self.n):
-            self.kinds[i] = _tsv_kind(types[i])
+            self.kinds[i] = kinds[i]
         self.names = tuple(fields)
         self.converters = tuple(converters)
         self.unset, self.empty, self.set_sep = unset, empty, set_sep

@@ -170,11 +170,16 @@ _SCALAR: dict[str, Callable[[str], object]] = {
 }
 
 
-def _converter(zeek_type: str, set_sep: str, empty: str) -> Callable[[str], object]:
-    inner_type = None
+def _container_inner(zeek_type: str) -> str | None:
+    """`set[string]`, `vector[count]`, `table[addr]` -> the element type; None for a scalar type."""
     for container in ("set[", "vector[", "table["):
         if zeek_type.startswith(container) and zeek_type.endswith("]"):
-            inner_type = zeek_type[len(container):-1]
+            return zeek_type[len(container):-1]
+    return None
+
+
+def _converter(zeek_type: str, set_sep: str, empty: str) -> Callable[[str], object]:
+    inner_type = _container_inner(zeek_type)
     if inner_type is None:
         return _SCALAR.get(zeek_type, _unescape)
     inner = _SCALAR.get(inner_type, _unescape)
@@ -187,12 +192,19 @@ def _converter(zeek_type: str, set_sep: str, empty: str) -> Callable[[str], obje
     return convert
 
 
-_INLINE: dict[str, str] = {  # straight-line forms of the scalar converters above, for compiled header parsers
-    "time": "float(v)", "interval": "float(v)", "double": "float(v)",
-    "count": "int(v)", "int": "int(v)", "port": "int(v)",
-    "addr": "v", "subnet": "v", "enum": "v",
-    "string": "v.replace('\\\\\\\\', '\\\\') if '\\\\\\\\' in v else v",
+# How a value converts in a compiled header parser, from _SCALAR: 0 through its converter, 1 as it is, 2 float(),
+# 3 int(), 4 the backslash unescape; LIST + that for the elements of a container (_tables.pyx numbers them alike).
+_KIND_OF: dict[Callable[[str], object], int] = {str: 1, float: 2, int: 3, _unescape: 4}
+LIST = 8
+_INLINE: dict[int, str] = {  # the Python forms of the scalar kinds
+    1: "v", 2: "float(v)", 3: "int(v)", 4: "v.replace('\\\\\\\\', '\\\\') if '\\\\\\\\' in v else v",
 }
+
+
+def tsv_kind(zeek_type: str) -> int:
+    inner_type = _container_inner(zeek_type)
+    kind = _KIND_OF.get(_SCALAR.get(inner_type if inner_type is not None else zeek_type, _unescape), 0)
+    return LIST + kind if inner_type is not None and kind else kind
 
 
 def compile_tsv(fields: list[str], converters: list[Callable[[str], object]], types: list[str],
@@ -201,7 +213,7 @@ def compile_tsv(fields: list[str], converters: list[Callable[[str], object]], ty
     native = tables_module()
     if native is None:
         return compile_tsv_python(fields, converters, types, unset)
-    return native.NativeTsv(fields, types, converters, unset, empty, set_sep)
+    return native.NativeTsv(fields, [tsv_kind(t) for t in types], converters, unset, empty, set_sep)
 
 
 def compile_tsv_python(fields: list[str], converters: list[Callable[[str], object]], types: list[str],
@@ -212,7 +224,7 @@ def compile_tsv_python(fields: list[str], converters: list[Callable[[str], objec
     env: dict[str, object] = {"U": unset}
     lines = ["def parse(values):", "    data = {}"]
     for i, (name, zeek_type) in enumerate(zip(fields, types)):
-        expr = _INLINE.get(zeek_type)
+        expr = _INLINE.get(tsv_kind(zeek_type))
         if expr is None:
             env[f"c{i}"] = converters[i]
             expr = f"c{i}(v)"

@@ -192,7 +192,6 @@ _NATIVE_KINDS: dict[Converter, int] = {
 
 _native = tables_module()
 NativeTable = _native.NativeTable if _native is not None else None
-NATIVE_TABLES = NativeTable is not None
 
 
 def compile_table_native(table: Table) -> Callable[[Doc, dict], None]:
