@@ -332,12 +332,9 @@ def _fast_suricata_time_python(text: str) -> tuple[str, float] | None:
     """Suricata's own `2026-11-23T16:39:37.809609+0000`, without datetime parsing; None for anything else."""
     if len(text) != 31 or not text.endswith("+0000") or text[10] != "T" or text[19] != ".":
         return None
-    head = text[:17]
-    base = _MINUTE_EPOCH.get(head)
+    base = _minute_base(text[:17])
     if base is None:
-        base = _minute_epoch(head)
-        if base is None:
-            return None
+        return None
     try:
         second = float(text[17:26])
     except ValueError:
