@@ -3,3 +3,4 @@
 @load ./json
 @load ./main
 @load ./attacks
+@load ./oauth

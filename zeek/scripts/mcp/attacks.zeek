@@ -49,6 +49,8 @@ export {
 	## Methods whose successful answer without credentials makes a server
 	## unauthenticated.
 	option unauthenticated_methods: set[string] = {
+		"initialize",
+		"server/discover",
 		"tools/list",
 		"tools/call",
 		"resources/read",
@@ -66,8 +68,27 @@ export {
 	option tools_hash_expire = 7days;
 }
 
-# Server endpoint (addr:port/path[#cursor]) -> last tools hash.
-global tool_hashes: table[string] of string &read_expire=tools_hash_expire;
+# Server endpoint (addr:port/path[#cursor]) -> tool name -> digest of its
+# definition, as last listed.
+global tool_digests: table[string] of table[string] of string
+    &read_expire=tools_hash_expire;
+
+# Names of the tools whose definition differs between *old* and *new*. Tools
+# added or removed are not a rug pull (servers announce those with
+# notifications/tools/list_changed); a tool that keeps its name but changes
+# what it says or takes is.
+function changed_tools(old: table[string] of string, new: table[string] of
+    string): vector of string
+	{
+	local changed: vector of string;
+
+	for ( name, digest in new )
+		if ( name in old && old[name] != digest )
+			changed += name;
+
+	sort(changed, strcmp);
+	return changed;
+	}
 
 function matched_text(s: string, p: pattern): string
 	{
@@ -135,18 +156,23 @@ event MCP::tools_listed(c: connection, rec: Info, server: string, tools: vector 
 		    $suppress_for=attack_notice_suppression]);
 		}
 
-	if ( ! rec?$tools_hash )
+	if ( ! rec?$tool_digests )
 		return;
 
-	if ( server in tool_hashes && tool_hashes[server] != rec$tools_hash )
-		NOTICE([$note=Tool_Definitions_Changed, $conn=c, $msg=fmt("MCP tool definitions of %s changed since they were last listed",
-		    server_desc(c, rec)), $sub=fmt("%s -> %s",
-		    tool_hashes[server], rec$tools_hash), $identifier=cat(
-		    server, "|", rec$tools_hash),
-		    $suppress_for=attack_notice_suppression]);
+	if ( server in tool_digests )
+		{
+		local changed = changed_tools(tool_digests[server], rec$tool_digests);
 
-	if ( server in tool_hashes || |tool_hashes| < max_tracked )
-		tool_hashes[server] = rec$tools_hash;
+		if ( |changed| > 0 )
+			NOTICE([$note=Tool_Definitions_Changed, $conn=c, $msg=fmt("MCP tool definitions of %s changed since they were last listed: %s",
+			    server_desc(c, rec), cap(join_string_vec(changed,
+			    ","), 200)), $sub=rec$tools_hash, $identifier=cat(
+			    server, "|", rec$tools_hash),
+			    $suppress_for=attack_notice_suppression]);
+		}
+
+	if ( server in tool_digests || |tool_digests| < max_tracked )
+		tool_digests[server] = rec$tool_digests;
 	}
 
 event MCP::tool_call(c: connection, rec: Info, tool: string, arguments: string)

@@ -1,30 +1,40 @@
 ##! Small JSON helpers for the MCP scripts.
 ##!
-##! These helpers take one level of a JSON text apart at a time: an object
-##! becomes a table of member name to raw member text, an array a vector of raw
-##! element texts. They only use string built-in functions that exist in every
-##! Zeek release from 6.0 LTS on, need no target type, and tolerate truncated
-##! input (members that ended before the cut are returned). Callers only hand
-##! them bodies that are already bounded by :zeek:see:`MCP::max_body_bytes`.
+##! :zeek:see:`MCP::json_parse` walks a JSON text once and returns the raw text
+##! of every value down to a given depth, keyed by its path, so a message is
+##! taken apart in one pass and every later lookup is a table access. The
+##! other helpers are built on it. They only use string built-in functions
+##! that exist in every Zeek release from 6.0 LTS on, need no target type, and
+##! tolerate truncated or garbled input: values that ended before the cut are
+##! returned, nothing is reported. (Zeek's ``from_json`` needs one fixed target
+##! type, raises a reporter error on every truncated or mistyped body, and
+##! cannot return raw sub-texts; see zeek/README.md for the measurement.)
+##! Callers only hand them bodies that are already bounded by
+##! :zeek:see:`MCP::max_body_bytes`.
 
 module MCP;
 
 export {
-	## One member of a JSON object (*key* set) or one element of a JSON
-	## array (*key* empty). *value* is the raw JSON text of the value,
-	## stripped of surrounding whitespace (strings keep their quotes).
-	type JsonItem: record {
-		key: string;
-		value: string;
-	};
+	## Separates the members of a path in the table of
+	## :zeek:see:`MCP::json_parse` (a byte that raw JSON text cannot hold).
+	const json_sep = "\x1f";
 
-	## Splits the outermost JSON object or array in *s* into its members or
-	## elements.
-	global json_items: function(s: string): vector of JsonItem;
+	## Walks the JSON object or array in *s* once and returns the raw text
+	## (stripped of surrounding whitespace; strings keep their quotes) of
+	## every value nested at most *max_depth* levels deep, keyed by its path:
+	## member names and array indexes joined by :zeek:see:`MCP::json_sep`.
+	## Array elements are numbered from 0; the elements of a cut array end
+	## at the first missing index. The outermost value itself is not
+	## stored. A member name that occurs twice keeps its last value.
+	global json_parse: function(s: string, max_depth: count): table[string] of
+	    string;
+
+	## The path of *key* below *parent* in a :zeek:see:`MCP::json_parse`
+	## table.
+	global json_key: function(parent: string, key: string): string;
 
 	## Returns the members of the JSON object in *s* as name -> raw value.
-	## A name that occurs twice keeps its last value, as most JSON readers
-	## do. Returns an empty table if *s* holds no object.
+	## Returns an empty table if *s* holds no object.
 	global json_object: function(s: string): table[string] of string;
 
 	## Returns the raw elements of the JSON array in *s*.
@@ -56,22 +66,73 @@ export {
 # of single bytes.
 const json_structural = /[\"\\\{\}\[\],:]/;
 
-function json_items(s: string): vector of JsonItem
+# An open object or array whose members are recorded.
+type JsonFrame: record {
+	path: string;
+	is_obj: bool;
+	# Objects: the next string is a member name.
+	expect_key: bool;
+	# A value has begun since the last separator.
+	have_val: bool;
+	# Byte offset (0-based) where the current value begins.
+	val_start: count;
+	# Raw name of the current member (objects).
+	key: string &default="";
+	# Index of the current element (arrays).
+	n: count &default=0;
+};
+
+function json_key(parent: string, key: string): string
 	{
-	local res: vector of JsonItem;
+	return |parent| == 0 ? key : parent + json_sep + key;
+	}
+
+function new_frame(path: string, is_obj: bool, start: count): JsonFrame
+	{
+	return JsonFrame($path=path, $is_obj=is_obj, $expect_key=is_obj,
+	    $have_val=! is_obj, $val_start=start);
+	}
+
+# Stores the value that ends at byte offset *end* in frame *f*.
+function json_store(doc: table[string] of string, s: string, f: JsonFrame,
+    end: count)
+	{
+	if ( ! f$have_val || end <= f$val_start )
+		return;
+
+	local v = strip(sub_bytes(s, f$val_start + 1, end - f$val_start));
+
+	if ( |v| == 0 )
+		return;
+
+	if ( f$is_obj )
+		{
+		if ( |f$key| > 0 )
+			doc[json_key(f$path, f$key)] = v;
+		}
+	else
+		{
+		doc[json_key(f$path, cat(f$n))] = v;
+		++f$n;
+		}
+	}
+
+function json_parse(s: string, max_depth: count): table[string] of string
+	{
+	local doc: table[string] of string;
 	local parts = split_string_all(s, json_structural);
-	local depth = 0;
+	local stack: vector of JsonFrame;
+	# Containers open below the recorded frames.
+	local deep = 0;
 	local in_str = F;
 	local esc = F;
-	local is_obj = F;
-	local expect_key = F;
-	local have_val = F;
-	local key = "";
 	local key_start = 0;
-	local val_start = 0;
 	# Byte offset (0-based) of the current part inside s.
 	local pos = 0;
 	local i = 0;
+
+	if ( max_depth == 0 )
+		return doc;
 
 	while ( i < |parts| )
 		{
@@ -94,69 +155,64 @@ function json_items(s: string): vector of JsonItem
 				{
 				in_str = F;
 
-				if ( depth == 1 && is_obj && expect_key )
-					key = sub_bytes(s, key_start + 1, pos - key_start);
+				if ( deep == 0 && |stack| > 0 && stack[|stack| - 1]$expect_key )
+					stack[|stack| - 1]$key = sub_bytes(s, key_start + 1, pos - key_start);
 				}
 			}
 		else if ( p == "\"" )
 			{
 			in_str = T;
-
-			if ( depth == 1 && is_obj && expect_key )
-				key_start = pos + 1;
+			key_start = pos + 1;
 			}
 		else if ( p == "{" || p == "[" )
 			{
-			++depth;
-
-			if ( depth == 1 )
+			if ( |stack| == 0 )
 				{
-				is_obj = p == "{";
-				expect_key = is_obj;
-				have_val = ! is_obj;
-				val_start = pos + 1;
+				# The outermost value: anything before it is ignored.
+				if ( deep == 0 )
+					stack += new_frame("", p == "{", pos + 1);
 				}
+			else if ( deep == 0 && |stack| < max_depth )
+				{
+				local top = stack[|stack| - 1];
+				stack += new_frame(json_key(top$path, top$is_obj ? top$key : cat(top$n)), p ==
+				    "{", pos + 1);
+				}
+			else
+				++deep;
 			}
 		else if ( p == "}" || p == "]" )
 			{
-			if ( depth == 1 )
+			if ( deep > 0 )
+				--deep;
+			else if ( |stack| > 0 )
 				{
-				if ( have_val && pos > val_start )
-					{
-					local last = strip(sub_bytes(s, val_start + 1, pos - val_start));
+				local f = stack[|stack| - 1];
+				json_store(doc, s, f, pos);
 
-					if ( |last| > 0 && ( ! is_obj || |key| > 0 ) )
-						res[|res|] = JsonItem($key=key, $value=last);
-					}
+				if ( |stack| == 1 )
+					return doc;
 
-				return res;
+				resize(stack, |stack| - 1);
 				}
-
-			if ( depth > 0 )
-				--depth;
 			}
-		else if ( depth == 1 )
+		else if ( deep == 0 && |stack| > 0 )
 			{
-			if ( p == ":" && is_obj && expect_key )
+			local cur = stack[|stack| - 1];
+
+			if ( p == ":" && cur$is_obj && cur$expect_key )
 				{
-				expect_key = F;
-				have_val = T;
-				val_start = pos + 1;
+				cur$expect_key = F;
+				cur$have_val = T;
+				cur$val_start = pos + 1;
 				}
 			else if ( p == "," )
 				{
-				if ( have_val && pos > val_start )
-					{
-					local v = strip(sub_bytes(s, val_start + 1, pos - val_start));
-
-					if ( |v| > 0 && ( ! is_obj || |key| > 0 ) )
-						res[|res|] = JsonItem($key=key, $value=v);
-					}
-
-				key = "";
-				expect_key = is_obj;
-				have_val = ! is_obj;
-				val_start = pos + 1;
+				json_store(doc, s, cur, pos);
+				cur$key = "";
+				cur$expect_key = cur$is_obj;
+				cur$have_val = ! cur$is_obj;
+				cur$val_start = pos + 1;
 				}
 			}
 
@@ -164,22 +220,18 @@ function json_items(s: string): vector of JsonItem
 		++i;
 		}
 
-	return res;
+	return doc;
 	}
 
 function json_object(s: string): table[string] of string
 	{
-	local res: table[string] of string;
-
 	if ( /^[ \t\r\n]*\{/ !in s )
-		return res;
+		{
+		local none: table[string] of string;
+		return none;
+		}
 
-	local items = json_items(s);
-
-	for ( i in items )
-		res[items[i]$key] = items[i]$value;
-
-	return res;
+	return json_parse(s, 1);
 	}
 
 function json_array(s: string): vector of string
@@ -189,10 +241,14 @@ function json_array(s: string): vector of string
 	if ( /^[ \t\r\n]*\[/ !in s )
 		return res;
 
-	local items = json_items(s);
+	local doc = json_parse(s, 1);
+	local i = 0;
 
-	for ( i in items )
-		res[|res|] = items[i]$value;
+	while ( cat(i) in doc )
+		{
+		res += doc[cat(i)];
+		++i;
+		}
 
 	return res;
 	}

@@ -82,6 +82,9 @@ export {
 		## SHA-256 (hex) over the sorted raw tool definitions of a
 		## ``tools/list`` result.
 		tools_hash: string &log &optional;
+		## Digest of each tool definition of a ``tools/list`` result
+		## (name, description and canonical input schema), by tool name.
+		tool_digests: table[string] of string &optional;
 		## ``uri`` of a ``resources/read`` request.
 		resource_uri: string &log &optional;
 		## HTTP method of the request that carried or caused the message.
@@ -94,10 +97,11 @@ export {
 		error_code: int &log &optional;
 		## JSON-RPC error message (at most 256 bytes).
 		error_message: string &log &optional;
-		## Whether the HTTP request carried an ``Authorization`` header.
+		## Whether the HTTP request carried a credential (an
+		## ``Authorization`` or ``X-API-Key`` header).
 		auth_present: bool &log &default=F;
-		## Scheme of that header (``Bearer``, ``Basic`` ...); the
-		## credential itself is never kept.
+		## Scheme of that header (``Bearer``, ``Basic`` ...,
+		## ``X-API-Key``); the credential itself is never kept.
 		auth_scheme: string &log &optional;
 		## Whether the message was part of a JSON-RPC batch.
 		batch: bool &log &default=F;
@@ -144,6 +148,10 @@ export {
 
 	## Most tool names written in one ``mcp.log`` line.
 	option max_tool_names = 64;
+
+	## Most per-tool digests kept for one ``tools/list`` result (what
+	## tells a changed tool from an added one).
+	option max_tool_digests = 512;
 
 	## Methods that only MCP uses. ``initialize`` additionally needs a
 	## ``protocolVersion`` in its params (LSP has an ``initialize`` too)
@@ -216,10 +224,19 @@ export {
 	global log_mcp: event(rec: Info);
 }
 
+# How a body is read.
+type BodyKind: enum {
+	## Not (or no longer) read.
+	BODY_NONE,
+	## Buffered and parsed as one JSON text when complete.
+	BODY_JSON,
+	## Split into SSE events as it arrives.
+	BODY_SSE,
+};
+
 # Parsing state of one HTTP message (request or reply).
 type MsgState: record {
-	# 0: not parsed, 1: JSON body, 2: SSE stream.
-	kind: count &default=0;
+	kind: BodyKind &default=BODY_NONE;
 	content_type: string &default="";
 	in_body: bool &default=F;
 	buf: string &default="";
@@ -233,6 +250,17 @@ type MsgState: record {
 	auth_scheme: string &optional;
 	auth: bool &default=F;
 };
+
+# One JSON-RPC message: the json_parse table of the JSON text that carried it
+# and the message's path inside it (a batch element's index, else empty).
+type Message: record {
+	doc: table[string] of string;
+	base: string &default="";
+};
+
+# How deep json_parse records a message: result > tools > N > inputSchema,
+# params > _meta > clientInfo > name.
+const max_message_depth = 4;
 
 # Per-connection state.
 type State: record {
@@ -301,6 +329,37 @@ event zeek_init() &priority=5
 	    $path="mcp", $policy=log_policy));
 	}
 
+# Raw text at *keys* below the message, or "".
+function mget(m: Message, keys: vector of string): string
+	{
+	local k = m$base;
+
+	for ( i in keys )
+		k = json_key(k, keys[i]);
+
+	return k in m$doc ? m$doc[k] : "";
+	}
+
+function mhas(m: Message, keys: vector of string): bool
+	{
+	return |mget(m, keys)| > 0;
+	}
+
+# *keys* followed by *key*.
+function child(keys: vector of string, key: string): vector of string
+	{
+	local r = copy(keys);
+	r += key;
+	return r;
+	}
+
+# The raw JSON-RPC id, or "" for none and null.
+function rid_of(m: Message): string
+	{
+	local rid = mget(m, vector("id"));
+	return rid == "null" ? "" : rid;
+	}
+
 function ignored(c: connection): bool
 	{
 	return c$id$resp_h in ignore_hosts || c$id$resp_p in ignore_ports;
@@ -312,12 +371,15 @@ function new_msg_state(): MsgState
 	return m;
 	}
 
+global finalize_mcp: Conn::RemovalHook;
+
 function get_state(c: connection): State
 	{
 	if ( ! c?$mcp_state )
 		{
 		local held: vector of Info;
 		c$mcp_state = State($req=new_msg_state(), $resp=new_msg_state(), $held=held);
+		Conn::register_removal_hook(c, finalize_mcp);
 		}
 
 	return c$mcp_state;
@@ -387,13 +449,13 @@ function flush_held(c: connection)
 	}
 
 # Is the method (with its params) an MCP method?
-function is_mcp_method(c: connection, method: string, params: string): bool
+function is_mcp_method(c: connection, method: string, m: Message): bool
 	{
 	if ( method !in mcp_methods )
 		return F;
 
 	if ( method == "initialize" )
-		return |json_path(params, vector("protocolVersion"))| > 0;
+		return mhas(m, vector("params", "protocolVersion"));
 
 	if ( method == "ping" )
 		return [c$id$resp_h, c$id$resp_p] in servers
@@ -403,23 +465,19 @@ function is_mcp_method(c: connection, method: string, params: string): bool
 	}
 
 # Infers the request method from the shape of a result.
-function method_from_result(result: string): string
+function method_from_result(m: Message): string
 	{
-	local r = json_object(result);
-
-	if ( "serverInfo" in r && "protocolVersion" in r && "capabilities" in r )
+	if ( mhas(m, vector("result", "serverInfo"))
+	    && mhas(m, vector("result", "protocolVersion"))
+	    && mhas(m, vector("result", "capabilities")) )
 		return "initialize";
 
-	if ( "supportedVersions" in r && "capabilities" in r )
+	if ( mhas(m, vector("result", "supportedVersions"))
+	    && mhas(m, vector("result", "capabilities")) )
 		return "server/discover";
 
-	if ( "tools" in r )
-		{
-		local tools = json_array(r["tools"]);
-
-		if ( |tools| > 0 && "inputSchema" in json_object(tools[0]) )
-			return "tools/list";
-		}
+	if ( mhas(m, vector("result", "tools", "0", "inputSchema")) )
+		return "tools/list";
 
 	return "";
 	}
@@ -486,14 +544,11 @@ function remember_session(c: connection, rec: Info)
 		rec$client_version = sf$client_version;
 	}
 
-function set_client_info(rec: Info, info: string)
+# clientInfo of initialize params or of the 2026-07-28 _meta, at *keys*.
+function set_client_info(rec: Info, m: Message, keys: vector of string)
 	{
-	if ( |info| == 0 )
-		return;
-
-	local ci = json_object(info);
-	local name = "name" in ci ? json_string(ci["name"]) : "";
-	local version = "version" in ci ? json_string(ci["version"]) : "";
+	local name = json_string(mget(m, child(keys, "name")));
+	local version = json_string(mget(m, child(keys, "version")));
 
 	if ( |name| > 0 )
 		rec$client_name = cap(name, 256);
@@ -502,14 +557,11 @@ function set_client_info(rec: Info, info: string)
 		rec$client_version = cap(version, 128);
 	}
 
-function set_server_info(rec: Info, info: string)
+# serverInfo of a result, at *keys*.
+function set_server_info(rec: Info, m: Message, keys: vector of string)
 	{
-	if ( |info| == 0 )
-		return;
-
-	local si = json_object(info);
-	local name = "name" in si ? json_string(si["name"]) : "";
-	local version = "version" in si ? json_string(si["version"]) : "";
+	local name = json_string(mget(m, child(keys, "name")));
+	local version = json_string(mget(m, child(keys, "version")));
 
 	if ( |name| > 0 )
 		rec$server_name = cap(name, 256);
@@ -519,44 +571,46 @@ function set_server_info(rec: Info, info: string)
 	}
 
 # Facts found in a request's params (both eras).
-function read_params(rec: Info, method: string, params: string)
+function read_params(rec: Info, method: string, m: Message)
 	{
-	local p = json_object(params);
+	local pv = mget(m, vector("params", "_meta",
+	    "io.modelcontextprotocol/protocolVersion"));
 
-	if ( "_meta" in p )
-		{
-		local meta = json_object(p["_meta"]);
+	if ( |pv| > 0 && ! rec?$protocol_version )
+		rec$protocol_version = cap(json_string(pv), 64);
 
-		if ( "io.modelcontextprotocol/protocolVersion" in meta
-		    && ! rec?$protocol_version )
-			rec$protocol_version = cap(json_string(
-			    meta["io.modelcontextprotocol/protocolVersion"]),
-			    64);
-
-		if ( "io.modelcontextprotocol/clientInfo" in meta )
-			set_client_info(rec, meta["io.modelcontextprotocol/clientInfo"]);
-		}
+	set_client_info(rec, m, vector("params", "_meta",
+	    "io.modelcontextprotocol/clientInfo"));
 
 	if ( method == "initialize" )
 		{
-		if ( "protocolVersion" in p && ! rec?$protocol_version )
-			rec$protocol_version = cap(json_string(p["protocolVersion"]), 64);
+		pv = mget(m, vector("params", "protocolVersion"));
 
-		if ( "clientInfo" in p )
-			set_client_info(rec, p["clientInfo"]);
+		if ( |pv| > 0 && ! rec?$protocol_version )
+			rec$protocol_version = cap(json_string(pv), 64);
+
+		set_client_info(rec, m, vector("params", "clientInfo"));
 		}
 
 	if ( ( method == "tools/call" || method == "prompts/get" )
-	    && "name" in p
 	    && ! rec?$mcp_name )
-		rec$mcp_name = cap(json_string(p["name"]), 256);
+		{
+		local name = mget(m, vector("params", "name"));
 
-	if ( method == "resources/read" && "uri" in p )
-		rec$resource_uri = cap(json_string(p["uri"]), 1024);
+		if ( |name| > 0 )
+			rec$mcp_name = cap(json_string(name), 256);
+		}
+
+	if ( method == "resources/read" )
+		{
+		local uri = mget(m, vector("params", "uri"));
+
+		if ( |uri| > 0 )
+			rec$resource_uri = cap(json_string(uri), 1024);
+		}
 	}
 
-function set_era(c: connection, rec: Info, st: State, m: MsgState,
-    params: string)
+function set_era(c: connection, rec: Info, st: State, ms: MsgState)
 	{
 	if ( rec?$protocol_version )
 		{
@@ -564,7 +618,7 @@ function set_era(c: connection, rec: Info, st: State, m: MsgState,
 		return;
 		}
 
-	if ( m?$mcp_method
+	if ( ms?$mcp_method
 	    || st$req?$mcp_method
 	    || ( rec?$method && ( rec$method == "server/discover" || rec$method == "subscriptions/listen" ) ) )
 		rec$spec_era = "2026-07-28";
@@ -575,39 +629,45 @@ function set_era(c: connection, rec: Info, st: State, m: MsgState,
 	}
 
 # The tools of a tools/list result: names, hash and the tools_listed event.
-function read_tools(c: connection, rec: Info, result: string, p: Pending)
+function read_tools(c: connection, rec: Info, m: Message, p: Pending)
 	{
-	local r = json_object(result);
-
-	if ( "tools" !in r )
-		return;
-
-	local tools = json_array(r["tools"]);
 	local names: vector of string;
 	local defs: vector of string;
 	local digests: vector of string;
+	local by_name: table[string] of string;
+	local i = 0;
 
-	for ( i in tools )
+	while ( mhas(m, vector("result", "tools", cat(i))) )
 		{
-		local t = json_object(tools[i]);
-		defs[|defs|] = tools[i];
-		local name = "name" in t ? json_string(t["name"]) : "";
-		local desc = "description" in t ? json_string(t["description"]) : "";
-		local schema = "inputSchema" in t ? json_canonical(t["inputSchema"], 16) : "";
+		local t = vector("result", "tools", cat(i));
+		defs += mget(m, t);
+		local name = json_string(mget(m, child(t, "name")));
+		local desc = json_string(mget(m, child(t, "description")));
+		local schema = json_canonical(mget(m, child(t, "inputSchema")), 16);
 
 		if ( |name| > 0 && |names| < max_tool_names )
-			names[|names|] = cap(name, 128);
+			names += cap(name, 128);
 
 		# What a rug pull changes: name, description and parameters.
 		# Key order, whitespace and era-specific extras (title,
 		# annotations, output schema, _meta) do not count.
-		digests[|digests|] = sha256_hash(name, "\x00", desc, "\x00", schema);
+		local digest = sha256_hash(name, "\x00", desc, "\x00", schema);
+		digests += digest;
+
+		if ( |by_name| < max_tool_digests )
+			by_name[name] = digest;
+
+		++i;
 		}
+
+	if ( i == 0 && ! mhas(m, vector("result", "tools")) )
+		return;
 
 	sort(digests, strcmp);
 	rec$tool_names = names;
-	rec$tools_count = |tools|;
+	rec$tools_count = i;
 	rec$tools_hash = sha256_hash(join_string_vec(digests, ","));
+	rec$tool_digests = by_name;
 
 	local server = server_key(c, c$mcp_state$path);
 
@@ -617,82 +677,22 @@ function read_tools(c: connection, rec: Info, result: string, p: Pending)
 	event MCP::tools_listed(c, rec, server, defs);
 	}
 
-# One JSON-RPC message (an object, or one element of a batch).
-function read_message(c: connection, is_orig: bool, text: string, batch: bool)
+# The log record of a message, with what the HTTP exchange says.
+function new_record(c: connection, is_orig: bool, direction: string, m: Message,
+    batch: bool): Info
 	{
 	local st = c$mcp_state;
-	local m = is_orig ? st$req : st$resp;
-	local msg = json_object(text);
-
-	if ( "jsonrpc" !in msg )
-		return;
-
-	local has_id = "id" in msg && msg["id"] != "null";
-	local rid = has_id ? msg["id"] : "";
-	local sender = is_orig ? "client" : "server";
-	local method = "";
-	local params = "params" in msg ? msg["params"] : "";
-	local p = Pending($method="");
-	local direction = "";
-
-	if ( "method" in msg )
-		{
-		method = json_string(msg["method"]);
-
-		if ( ! is_mcp_method(c, method, params) )
-			return;
-
-		direction = has_id ? "request" : "notification";
-		}
-	else if ( "result" in msg || "error" in msg )
-		{
-		direction = "response";
-		# A response answers a request of the other side.
-		local pid = ( is_orig ? "s" : "c" ) + rid;
-
-		if ( has_id && [c$id$orig_h, c$id$resp_h, c$id$resp_p, pid] in pending )
-			{
-			p = pending[c$id$orig_h, c$id$resp_h, c$id$resp_p, pid];
-			method = p$method;
-			delete pending[c$id$orig_h, c$id$resp_h, c$id$resp_p, pid];
-			}
-		else if ( "result" in msg )
-			method = method_from_result(msg["result"]);
-
-		if ( method == "" )
-			{
-			# An SDK transport error, or any answer of a server
-			# known to speak MCP, is still MCP.
-			local known = [c$id$resp_h, c$id$resp_p] in servers;
-
-			if ( "error" in msg )
-				{
-				local emsg = json_path(msg["error"], vector("message"));
-
-				if ( ! known && sdk_error_messages !in emsg )
-					return;
-				}
-			else if ( ! known )
-				return;
-			}
-		}
-	else
-		return;
-
 	local rec = Info($ts=network_time(), $uid=c$uid, $id=c$id,
-	    $direction=direction, $sender=sender, $transport="streamable_http");
-	rec$batch = batch;
+	    $direction=direction, $sender=is_orig ? "client" : "server",
+	    $transport="streamable_http", $batch=batch);
 
 	if ( st$legacy_stream
 	    || ( |st$legacy_session| > 0 && ! st$req?$session_id && ! st$resp?$session_id ) )
 		rec$transport = "sse";
 
-	if ( method != "" )
-		rec$method = method;
-	else if ( st$req?$mcp_method )
-		rec$method = st$req$mcp_method;
+	local rid = mget(m, vector("id"));
 
-	if ( has_id )
+	if ( |rid| > 0 && rid != "null" )
 		rec$jsonrpc_id = cap(json_string(rid), 128);
 
 	if ( |st$http_method| > 0 )
@@ -720,71 +720,43 @@ function read_message(c: connection, is_orig: bool, text: string, batch: bool)
 	if ( st$req?$protocol_version )
 		rec$protocol_version = st$req$protocol_version;
 
-	# The HTTP request's credentials; for legacy SSE answers, those of the
-	# POST that carried the request.
-	rec$auth_present = st$req$auth || p$auth;
+	rec$auth_present = st$req$auth;
 
 	if ( st$req?$auth_scheme )
 		rec$auth_scheme = st$req$auth_scheme;
-	else if ( p?$auth_scheme )
-		rec$auth_scheme = p$auth_scheme;
 
-	if ( direction == "response" )
-		{
-		if ( p?$name && ! rec?$mcp_name )
-			rec$mcp_name = p$name;
+	return rec;
+	}
 
-		if ( p?$client_name )
-			rec$client_name = p$client_name;
-
-		if ( p?$client_version )
-			rec$client_version = p$client_version;
-
-		if ( p?$protocol_version && ! rec?$protocol_version )
-			rec$protocol_version = p$protocol_version;
-
-		if ( "error" in msg )
-			{
-			local err = json_object(msg["error"]);
-
-			if ( "code" in err && /^-?[0-9]+$/ in err["code"] )
-				rec$error_code = to_int(err["code"]);
-
-			if ( "message" in err )
-				rec$error_message = cap(json_string(err["message"]), 256);
-			}
-		else
-			{
-			local result = msg["result"];
-
-			if ( method == "initialize" )
-				{
-				set_server_info(rec, json_path(result, vector("serverInfo")));
-				local pv = json_path(result, vector("protocolVersion"));
-
-				if ( |pv| > 0 )
-					rec$protocol_version = cap(json_string(pv), 64);
-				}
-			else if ( method == "server/discover" )
-				set_server_info(rec, json_path(result, vector("serverInfo")));
-			else if ( method == "tools/list" )
-				read_tools(c, rec, result, p);
-
-			# 2026-07-28 servers name themselves in the _meta of
-			# every result.
-			if ( ! rec?$server_name )
-				set_server_info(rec, json_path(result, vector("_meta",
-				    "io.modelcontextprotocol/serverInfo")));
-			}
-		}
-	else
-		read_params(rec, method, params);
-
+# Remembers what the message says and writes it. Client messages wait for
+# the status of their HTTP answer, except when that answer has already begun
+# (a client's reply inside an open stream is a POST of its own, so this is
+# the normal case).
+function finish_message(c: connection, is_orig: bool, rec: Info)
+	{
+	local st = c$mcp_state;
 	remember_session(c, rec);
 	remember_server(c, rec);
-	set_era(c, rec, st, m, params);
+	set_era(c, rec, st, is_orig ? st$req : st$resp);
 
-	if ( direction == "request" && has_id && |pending| < max_pending )
+	if ( is_orig )
+		st$held += rec;
+	else
+		write_rec(c, rec);
+	}
+
+# A request or notification: *method* is already known to be MCP.
+function read_request(c: connection, is_orig: bool, m: Message, method: string,
+    batch: bool)
+	{
+	local has_id = rid_of(m) != "";
+	local rec = new_record(c, is_orig, has_id ? "request" : "notification", m,
+	    batch);
+	rec$method = method;
+	read_params(rec, method, m);
+	finish_message(c, is_orig, rec);
+
+	if ( has_id && |pending| < max_pending )
 		{
 		local np = Pending($method=method, $auth=rec$auth_present);
 
@@ -803,46 +775,150 @@ function read_message(c: connection, is_orig: bool, text: string, batch: bool)
 		if ( rec?$protocol_version )
 			np$protocol_version = rec$protocol_version;
 
-		local cursor = json_path(params, vector("cursor"));
+		local cursor = mget(m, vector("params", "cursor"));
 
 		if ( |cursor| > 0 )
 			np$cursor = cap(json_string(cursor), 128);
 
-		pending[c$id$orig_h, c$id$resp_h, c$id$resp_p, ( is_orig ? "c" : "s" ) + rid] = np;
+		pending[c$id$orig_h, c$id$resp_h, c$id$resp_p, ( is_orig ? "c" : "s" ) +
+		    rid_of(m)] = np;
 		}
 
-	if ( method == "tools/call" && direction == "request" )
-		event MCP::tool_call(c, rec, rec?$mcp_name ? rec$mcp_name : "", json_path(
-		    params, vector("arguments")));
-
-	if ( method == "resources/read" && rec?$resource_uri )
+	if ( method == "tools/call" )
+		event MCP::tool_call(c, rec, rec?$mcp_name ? rec$mcp_name : "", mget(m,
+		    vector("params", "arguments")));
+	else if ( method == "resources/read" && rec?$resource_uri )
 		event MCP::resource_read(c, rec, rec$resource_uri);
-
-	# Client messages wait for the status of their HTTP answer, except
-	# when that answer has already begun (a client's reply inside an
-	# open stream is a POST of its own, so this is the normal case).
-	if ( is_orig )
-		st$held[|st$held|] = rec;
-	else
-		write_rec(c, rec);
 	}
 
-# A complete JSON text: one message or a batch.
+# A result or error: MCP when it answers an MCP request, has an MCP result
+# shape, is an SDK transport error, or comes from a server known to speak
+# MCP.
+function read_response(c: connection, is_orig: bool, m: Message, batch: bool)
+	{
+	local rid = rid_of(m);
+	local is_error = mhas(m, vector("error"));
+	local p = Pending($method="");
+	# A response answers a request of the other side.
+	local pk = ( is_orig ? "s" : "c" ) + rid;
+
+	if ( rid != "" && [c$id$orig_h, c$id$resp_h, c$id$resp_p, pk] in pending )
+		{
+		p = pending[c$id$orig_h, c$id$resp_h, c$id$resp_p, pk];
+		delete pending[c$id$orig_h, c$id$resp_h, c$id$resp_p, pk];
+		}
+	else if ( ! is_error )
+		p$method = method_from_result(m);
+
+	local known = [c$id$resp_h, c$id$resp_p] in servers;
+	local emsg = json_string(mget(m, vector("error", "message")));
+
+	if ( p$method == ""
+	    && ! known
+	    && ( ! is_error || sdk_error_messages !in emsg ) )
+		return;
+
+	local rec = new_record(c, is_orig, "response", m, batch);
+
+	if ( p$method != "" )
+		rec$method = p$method;
+	else if ( c$mcp_state$req?$mcp_method )
+		rec$method = c$mcp_state$req$mcp_method;
+
+	# For legacy SSE answers, the credentials of the POST that carried the
+	# request.
+	rec$auth_present = rec$auth_present || p$auth;
+
+	if ( ! rec?$auth_scheme && p?$auth_scheme )
+		rec$auth_scheme = p$auth_scheme;
+
+	if ( p?$name && ! rec?$mcp_name )
+		rec$mcp_name = p$name;
+
+	if ( p?$client_name )
+		rec$client_name = p$client_name;
+
+	if ( p?$client_version )
+		rec$client_version = p$client_version;
+
+	if ( p?$protocol_version && ! rec?$protocol_version )
+		rec$protocol_version = p$protocol_version;
+
+	if ( is_error )
+		{
+		local code = mget(m, vector("error", "code"));
+
+		if ( /^-?[0-9]+$/ in code )
+			rec$error_code = to_int(code);
+
+		if ( |emsg| > 0 )
+			rec$error_message = cap(emsg, 256);
+		}
+	else
+		{
+		if ( p$method == "initialize" )
+			{
+			set_server_info(rec, m, vector("result", "serverInfo"));
+			local pv = mget(m, vector("result", "protocolVersion"));
+
+			if ( |pv| > 0 )
+				rec$protocol_version = cap(json_string(pv), 64);
+			}
+		else if ( p$method == "server/discover" )
+			set_server_info(rec, m, vector("result", "serverInfo"));
+		else if ( p$method == "tools/list" )
+			read_tools(c, rec, m, p);
+
+		# 2026-07-28 servers name themselves in the _meta of every
+		# result.
+		if ( ! rec?$server_name )
+			set_server_info(rec, m, vector("result", "_meta",
+			    "io.modelcontextprotocol/serverInfo"));
+		}
+
+	finish_message(c, is_orig, rec);
+	}
+
+# One JSON-RPC message (an object, or one element of a batch).
+function read_message(c: connection, is_orig: bool, m: Message, batch: bool)
+	{
+	if ( ! mhas(m, vector("jsonrpc")) )
+		return;
+
+	local raw_method = mget(m, vector("method"));
+
+	if ( |raw_method| > 0 )
+		{
+		local method = json_string(raw_method);
+
+		if ( is_mcp_method(c, method, m) )
+			read_request(c, is_orig, m, method, batch);
+		}
+	else if ( mhas(m, vector("result")) || mhas(m, vector("error")) )
+		read_response(c, is_orig, m, batch);
+	}
+
+# A complete JSON text: one message or a batch. The text is walked once;
+# every later lookup reads the table that walk built.
 function read_json(c: connection, is_orig: bool, text: string)
 	{
-	# Cheap filter before any splitting: JSON-RPC names its version.
+	# Cheap filter before any parsing: JSON-RPC names its version.
 	if ( strstr(text, "\"jsonrpc\"") == 0 )
 		return;
 
 	if ( /^[ \t\r\n]*\[/ in text )
 		{
-		local elems = json_array(text);
+		local batch = Message($doc=json_parse(text, max_message_depth + 1));
+		local i = 0;
 
-		for ( i in elems )
-			read_message(c, is_orig, elems[i], T);
+		while ( cat(i) in batch$doc )
+			{
+			read_message(c, is_orig, Message($doc=batch$doc, $base=cat(i)), T);
+			++i;
+			}
 		}
 	else
-		read_message(c, is_orig, text, F);
+		read_message(c, is_orig, Message($doc=json_parse(text, max_message_depth)), F);
 	}
 
 # The endpoint event of the legacy transport: "data: /messages/?session_id=..".
@@ -914,7 +990,7 @@ function feed_sse(c: connection, is_orig: bool, data: string)
 
 	m$buf = m$buf + chunk;
 
-	while ( m$kind == 2 )
+	while ( m$kind == BODY_SSE )
 		{
 		local parts = split_string1(m$buf, sse_boundary);
 
@@ -927,7 +1003,7 @@ function feed_sse(c: connection, is_orig: bool, data: string)
 		if ( ! m$sse_useful && m$sse_events >= sse_probe_events )
 			{
 			# Not an MCP stream: stop buffering it.
-			m$kind = 0;
+			m$kind = BODY_NONE;
 			m$buf = "";
 			}
 		}
@@ -1011,6 +1087,12 @@ event http_header(c: connection, is_orig: bool, original_name: string,
 		m$auth = T;
 		m$auth_scheme = cap(split_string1(strip(value), / /)[0], 32);
 		}
+	else if ( name == "X-API-KEY" && is_orig )
+		{
+		# A static key instead of OAuth: still a credential.
+		m$auth = T;
+		m$auth_scheme = "X-API-Key";
+		}
 	}
 
 event http_entity_data(c: connection, is_orig: bool, length: count,
@@ -1026,12 +1108,12 @@ event http_entity_data(c: connection, is_orig: bool, length: count,
 		m$in_body = T;
 
 		if ( /event-stream/ in m$content_type )
-			m$kind = 2;
+			m$kind = BODY_SSE;
 		else if ( /json/ in m$content_type )
-			m$kind = 1;
+			m$kind = BODY_JSON;
 		}
 
-	if ( m$kind == 1 )
+	if ( m$kind == BODY_JSON )
 		{
 		if ( |m$buf| >= max_body_bytes )
 			return;
@@ -1041,7 +1123,7 @@ event http_entity_data(c: connection, is_orig: bool, length: count,
 		if ( |m$buf| > max_body_bytes )
 			m$buf = sub_bytes(m$buf, 1, max_body_bytes);
 		}
-	else if ( m$kind == 2 )
+	else if ( m$kind == BODY_SSE )
 		feed_sse(c, is_orig, data);
 	}
 
@@ -1052,16 +1134,17 @@ event http_message_done(c: connection, is_orig: bool, stat: http_message_stat)
 
 	local m = is_orig ? c$mcp_state$req : c$mcp_state$resp;
 
-	if ( m$kind == 1 && |m$buf| > 0 )
+	if ( m$kind == BODY_JSON && |m$buf| > 0 )
 		read_json(c, is_orig, m$buf);
-	else if ( m$kind == 2 && |m$buf| > 0 && ! m$overflow )
+	else if ( m$kind == BODY_SSE && |m$buf| > 0 && ! m$overflow )
 		read_sse_event(c, is_orig, m$buf);
 
-	m$kind = 0;
+	m$kind = BODY_NONE;
 	m$buf = "";
 	}
 
-event connection_state_remove(c: connection)
+# Requests whose answer never came are written when the connection goes.
+hook finalize_mcp(c: connection)
 	{
 	if ( c?$mcp_state && |c$mcp_state$held| > 0 )
 		flush_held(c);

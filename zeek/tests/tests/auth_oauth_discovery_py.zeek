@@ -9,7 +9,7 @@
 # @TEST-EXEC: grep -qx 'response initialize 2025 streamable_http' mcp.fields
 # @TEST-EXEC: grep -qx 'response tools/list 2025 streamable_http' mcp.fields
 # @TEST-EXEC: grep -qx 'request tools/call 2025 streamable_http' mcp.fields
-# @TEST-EXEC: printf 'MCP::Server_Detected\n' >notices.expected
+# @TEST-EXEC: printf 'MCP::OAuth_Discovery\nMCP::Server_Detected\n' >notices.expected
 # @TEST-EXEC: diff -u notices.expected notices
 # @TEST-EXEC: zeek-cut direction sender transport spec_era method mcp_name jsonrpc_id session_id protocol_version client_name client_version server_name server_version tool_names tools_count tools_hash resource_uri http_method path status_code error_code auth_present auth_scheme batch <mcp.log >mcp.log.cut
 # @TEST-EXEC: zeek-cut note msg sub src dst p <notice.log >notice.log.cut
