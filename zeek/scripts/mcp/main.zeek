@@ -323,10 +323,41 @@ global servers: table[addr, port] of ServerFacts &read_expire=server_expire;
 const sse_boundary = /\r\n\r\n|\n\n|\r\r/;
 const line_break = /\r\n|\n|\r/;
 
+# What MCP text holds somewhere, one of: an MCP method name as a "method"
+# value, an MCP result shape, an SDK transport error. Built from mcp_methods
+# (and rebuilt when the option changes), so a body that holds none of them
+# costs one pattern match instead of a parse.
+const mcp_result_markers = /\"(serverInfo|supportedVersions|inputSchema)\"/;
+global mcp_text: pattern = mcp_result_markers;
+
+function build_mcp_text(methods: set[string]): pattern
+	{
+	local alts: vector of string;
+
+	for ( method in methods )
+		alts += convert_for_pattern(method);
+
+	sort(alts, strcmp);
+	# \x22 is the double quote, which a pattern otherwise reads as the
+	# start of a literal.
+	return string_to_pattern(fmt(
+	    "\\x22method\\x22[ \\t\\r\\n]*:[ \\t\\r\\n]*\\x22(%s)\\x22",
+	    join_string_vec(alts, "|")), F) | mcp_result_markers |
+	    sdk_error_messages;
+	}
+
+function mcp_methods_changed(id: string, new_value: set[string]): set[string]
+	{
+	mcp_text = build_mcp_text(new_value);
+	return new_value;
+	}
+
 event zeek_init() &priority=5
 	{
 	Log::create_stream(MCP::LOG, Log::Stream($columns=Info, $ev=log_mcp,
 	    $path="mcp", $policy=log_policy));
+	mcp_text = build_mcp_text(mcp_methods);
+	Option::set_change_handler("MCP::mcp_methods", mcp_methods_changed);
 	}
 
 # Raw text at *keys* below the message, or "".
@@ -902,8 +933,15 @@ function read_message(c: connection, is_orig: bool, m: Message, batch: bool)
 # every later lookup reads the table that walk built.
 function read_json(c: connection, is_orig: bool, text: string)
 	{
-	# Cheap filter before any parsing: JSON-RPC names its version.
+	# Cheap filters before any parsing: JSON-RPC names its version, and
+	# MCP text holds an MCP marker unless its server is known to speak MCP
+	# (whose answers to MCP requests need no marker).
 	if ( strstr(text, "\"jsonrpc\"") == 0 )
+		return;
+
+	if ( [c$id$resp_h, c$id$resp_p] !in servers
+	    && c$id$resp_h !in known_mcp_hosts
+	    && mcp_text !in text )
 		return;
 
 	if ( /^[ \t\r\n]*\[/ in text )
