@@ -61,10 +61,11 @@ export {
 	global json_unescape: function(s: string): string;
 }
 
-# The characters that structure JSON text. Everything between two of them is
-# either string content or a scalar, so the scanner walks these tokens instead
-# of single bytes.
-const json_structural = /[\"\\\{\}\[\],:]/;
+# The tokens that structure JSON text: a whole string literal (escapes
+# included) or one of the structural characters. Everything between two of
+# them is a scalar or white space, so the walker visits one token per string
+# instead of one per quote and escape.
+const json_token = /\"([^\"\\]|\\.)*\"|[\{\}\[\],:]/;
 
 # An open object or array whose members are recorded.
 type JsonFrame: record {
@@ -120,13 +121,10 @@ function json_store(doc: table[string] of string, s: string, f: JsonFrame,
 function json_parse(s: string, max_depth: count): table[string] of string
 	{
 	local doc: table[string] of string;
-	local parts = split_string_all(s, json_structural);
+	local parts = split_string_all(s, json_token);
 	local stack: vector of JsonFrame;
 	# Containers open below the recorded frames.
 	local deep = 0;
-	local in_str = F;
-	local esc = F;
-	local key_start = 0;
 	# Byte offset (0-based) of the current part inside s.
 	local pos = 0;
 	local i = 0;
@@ -138,82 +136,67 @@ function json_parse(s: string, max_depth: count): table[string] of string
 		{
 		local p = parts[i];
 
-		if ( i % 2 == 0 )
+		# Even parts lie between tokens; a string literal is one token.
+		if ( i % 2 == 1 && deep == 0 )
 			{
-			# Text between structural characters: an escaped character
-			# at its start has been consumed.
-			if ( esc && |p| > 0 )
-				esc = F;
-			}
-		else if ( in_str )
-			{
-			if ( esc )
-				esc = F;
-			else if ( p == "\\" )
-				esc = T;
-			else if ( p == "\"" )
+			if ( |p| > 1 )
 				{
-				in_str = F;
-
-				if ( deep == 0 && |stack| > 0 && stack[|stack| - 1]$expect_key )
-					stack[|stack| - 1]$key = sub_bytes(s, key_start + 1, pos - key_start);
+				if ( |stack| > 0 && stack[|stack| - 1]$expect_key )
+					stack[|stack| - 1]$key = sub_bytes(p, 2, |p| - 2);
 				}
-			}
-		else if ( p == "\"" )
-			{
-			in_str = T;
-			key_start = pos + 1;
-			}
-		else if ( p == "{" || p == "[" )
-			{
-			if ( |stack| == 0 )
+			else if ( p == "{" || p == "[" )
 				{
-				# The outermost value: anything before it is ignored.
-				if ( deep == 0 )
+				if ( |stack| == 0 )
 					stack += new_frame("", p == "{", pos + 1);
+				else if ( |stack| < max_depth )
+					{
+					local top = stack[|stack| - 1];
+					stack += new_frame(json_key(top$path, top$is_obj ? top$key : cat(top$n)), p ==
+					    "{", pos + 1);
+					}
+				else
+					++deep;
 				}
-			else if ( deep == 0 && |stack| < max_depth )
+			else if ( p == "}" || p == "]" )
 				{
-				local top = stack[|stack| - 1];
-				stack += new_frame(json_key(top$path, top$is_obj ? top$key : cat(top$n)), p ==
-				    "{", pos + 1);
+				if ( |stack| > 0 )
+					{
+					local f = stack[|stack| - 1];
+					json_store(doc, s, f, pos);
+
+					if ( |stack| == 1 )
+						return doc;
+
+					resize(stack, |stack| - 1);
+					}
 				}
-			else
-				++deep;
-			}
-		else if ( p == "}" || p == "]" )
-			{
-			if ( deep > 0 )
-				--deep;
 			else if ( |stack| > 0 )
 				{
-				local f = stack[|stack| - 1];
-				json_store(doc, s, f, pos);
+				local cur = stack[|stack| - 1];
 
-				if ( |stack| == 1 )
-					return doc;
-
-				resize(stack, |stack| - 1);
+				if ( p == ":" && cur$is_obj && cur$expect_key )
+					{
+					cur$expect_key = F;
+					cur$have_val = T;
+					cur$val_start = pos + 1;
+					}
+				else if ( p == "," )
+					{
+					json_store(doc, s, cur, pos);
+					cur$key = "";
+					cur$expect_key = cur$is_obj;
+					cur$have_val = ! cur$is_obj;
+					cur$val_start = pos + 1;
+					}
 				}
 			}
-		else if ( deep == 0 && |stack| > 0 )
+		else if ( i % 2 == 1 )
 			{
-			local cur = stack[|stack| - 1];
-
-			if ( p == ":" && cur$is_obj && cur$expect_key )
-				{
-				cur$expect_key = F;
-				cur$have_val = T;
-				cur$val_start = pos + 1;
-				}
-			else if ( p == "," )
-				{
-				json_store(doc, s, cur, pos);
-				cur$key = "";
-				cur$expect_key = cur$is_obj;
-				cur$have_val = ! cur$is_obj;
-				cur$val_start = pos + 1;
-				}
+			# Below the recorded frames only nesting counts.
+			if ( p == "{" || p == "[" )
+				++deep;
+			else if ( p == "}" || p == "]" )
+				--deep;
 			}
 
 		pos += |p|;
