@@ -219,6 +219,21 @@ export {
 	## is not yet known (per address and port, while remembered).
 	global server_seen: event(c: connection, rec: Info);
 
+	## Raised for OAuth discovery of a server (the authorization spec of
+	## 2025-06-18 and later): a ``401`` whose ``WWW-Authenticate`` names
+	## ``resource_metadata`` (RFC 9728), or a ``GET`` of the
+	## protected-resource metadata. *what* says which.
+	global oauth_discovery: event(c: connection, what: string);
+
+	## Path prefix of the protected-resource metadata document (RFC 9728).
+	const oauth_metadata_path = /^\/\.well-known\/oauth-protected-resource/ &redef;
+
+	## A ``WWW-Authenticate`` challenge that names protected-resource
+	## metadata.
+	const oauth_challenge_pattern =
+	    /[rR][eE][sS][oO][uU][rR][cC][eE]_[mM][eE][tT][aA][dD][aA][tT][aA]=/
+	    &redef;
+
 	## Event that can be handled to access the MCP record as it is sent
 	## to the logging framework.
 	global log_mcp: event(rec: Info);
@@ -1061,6 +1076,9 @@ event http_request(c: connection, method: string, original_URI: string,
 
 	local st = get_state(c);
 
+	if ( method == "GET" && oauth_metadata_path in original_URI )
+		event MCP::oauth_discovery(c, "protected-resource metadata requested");
+
 	# A request whose answer never came.
 	if ( |st$held| > 0 )
 		flush_held(c);
@@ -1131,6 +1149,11 @@ event http_header(c: connection, is_orig: bool, original_name: string,
 		m$auth = T;
 		m$auth_scheme = "X-API-Key";
 		}
+	else if ( name == "WWW-AUTHENTICATE"
+	    && ! is_orig
+	    && c$mcp_state$status_code == 401
+	    && oauth_challenge_pattern in value )
+		event MCP::oauth_discovery(c, "401 challenge names resource_metadata");
 	}
 
 event http_entity_data(c: connection, is_orig: bool, length: count,
