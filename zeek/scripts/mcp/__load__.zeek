@@ -4,3 +4,5 @@
 @load ./main
 @load ./attacks
 @load ./oauth
+@load ./cluster
+@load ./registry

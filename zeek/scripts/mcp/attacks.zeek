@@ -66,10 +66,16 @@ export {
 
 	## How long the last tool hash of a server is remembered.
 	option tools_hash_expire = 7days;
+
+	## Decides where the rug-pull check of a ``tools/list`` result runs:
+	## here, unless a handler breaks out of the hook (cluster.zeek does
+	## after handing the digests to the proxy that owns the server).
+	global tools_hash_policy: hook(c: connection, rec: Info, server: string);
 }
 
 # Server endpoint (addr:port/path[#cursor]) -> tool name -> digest of its
-# definition, as last listed.
+# definition, as last listed. In a cluster, the proxy that owns the server
+# endpoint keeps it (cluster.zeek).
 global tool_digests: table[string] of table[string] of string
     &read_expire=tools_hash_expire;
 
@@ -88,6 +94,33 @@ function changed_tools(old: table[string] of string, new: table[string] of
 
 	sort(changed, strcmp);
 	return changed;
+	}
+
+# Remembers the tool digests of a server endpoint (at most max_tracked
+# endpoints); returns the names of the tools changed since the last listing.
+function update_tool_digests(server: string, digests: table[string] of string)
+    : vector of string
+	{
+	local changed: vector of string;
+
+	if ( server in tool_digests )
+		changed = changed_tools(tool_digests[server], digests);
+
+	if ( server in tool_digests || |tool_digests| < max_tracked )
+		tool_digests[server] = digests;
+
+	return changed;
+	}
+
+# The Tool_Definitions_Changed notice, without its connection.
+function tools_changed_notice(server: string, desc: string, changed: vector of
+    string, tools_hash: string): Notice::Info
+	{
+	return Notice::Info($note=Tool_Definitions_Changed, $msg=fmt(
+	    "MCP tool definitions of %s changed since they were last listed: %s",
+	    desc, cap(join_string_vec(changed, ","), 200)), $sub=tools_hash,
+	    $identifier=cat(server, "|", tools_hash),
+	    $suppress_for=attack_notice_suppression);
 	}
 
 function matched_text(s: string, p: pattern): string
@@ -156,23 +189,18 @@ event MCP::tools_listed(c: connection, rec: Info, server: string, tools: vector 
 		    $suppress_for=attack_notice_suppression]);
 		}
 
-	if ( ! rec?$tool_digests )
+	if ( ! rec?$tool_digests || ! hook tools_hash_policy(c, rec, server) )
 		return;
 
-	if ( server in tool_digests )
-		{
-		local changed = changed_tools(tool_digests[server], rec$tool_digests);
+	local changed = update_tool_digests(server, rec$tool_digests);
 
-		if ( |changed| > 0 )
-			NOTICE([$note=Tool_Definitions_Changed, $conn=c, $msg=fmt("MCP tool definitions of %s changed since they were last listed: %s",
-			    server_desc(c, rec), cap(join_string_vec(changed,
-			    ","), 200)), $sub=rec$tools_hash, $identifier=cat(
-			    server, "|", rec$tools_hash),
-			    $suppress_for=attack_notice_suppression]);
-		}
+	if ( |changed| == 0 )
+		return;
 
-	if ( server in tool_digests || |tool_digests| < max_tracked )
-		tool_digests[server] = rec$tool_digests;
+	local n = tools_changed_notice(server, server_desc(c, rec), changed,
+	    rec$tools_hash);
+	n$conn = c;
+	NOTICE(n);
 	}
 
 event MCP::tool_call(c: connection, rec: Info, tool: string, arguments: string)
