@@ -1,4 +1,4 @@
-"""`mcpeeker registry add|list|show|approve|reject|revoke|renew|import|export|due|claim`."""
+"""`mcpeeker registry add|list|show|approve|reject|revoke|renew|import|export|due|claim|push`."""
 
 from __future__ import annotations
 
@@ -141,6 +141,38 @@ def cmd_claim(args: argparse.Namespace) -> int:
     return 0
 
 
+def _broker_target(value: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise argparse.ArgumentTypeError(f"{value!r} is not HOST:PORT")
+    return host, int(port)
+
+
+def cmd_push(args: argparse.Namespace) -> int:
+    """Approved servers to running Zeek sensors (zeek/scripts/mcp/registry.zeek): Broker and/or a Config file."""
+    from .push import approved_hosts, push_broker, write_config_file
+
+    if not args.broker and not args.file:
+        raise MCPeekerError("registry push: give --broker HOST:PORT (repeatable) and/or --file PATH")
+    approved = approved_hosts(_registry(args, "push").all(), utcnow())
+    listed = ", ".join(str(a) for a in approved.addresses) or "none"
+    console.print(f"{len(approved.addresses)} approved server address(es): {listed}", highlight=False)
+    if approved.port_scoped:
+        console.print(f"{len(approved.port_scoped)} entr(y/ies) approve one port; Zeek's known_mcp_hosts approves "
+                      f"the address: {', '.join(approved.port_scoped)}", highlight=False)
+    if approved.without_address:
+        console.print(f"not pushed, no IP address (server.name, host.id or a URL host name): "
+                      f"{', '.join(approved.without_address)}", highlight=False)
+    if args.file:
+        console.print(f"wrote {write_config_file(args.file, approved.addresses)}", highlight=False)
+    for host, port in args.broker or ():
+        result = push_broker(host, port, approved.addresses, timeout=args.timeout)
+        console.print(f"{host}:{port}: Zeek ({result.node}) applied {result.applied} address(es) "
+                      f"in {result.seconds * 1000:.1f} ms", highlight=False)
+    return 0
+
+
 def _common(parser: argparse.ArgumentParser) -> None:
     add_connection_arguments(parser)
     parser.add_argument("--as", dest="as_identity", help="act as this identity (roles: configs/roles.yaml)")
@@ -203,6 +235,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     claim.add_argument("--team")
     claim.add_argument("--purpose", required=True)
     claim.set_defaults(func=cmd_claim)
+
+    push = actions.add_parser("push", help="approved server addresses to running Zeek sensors (Broker and/or file)")
+    push.add_argument("--broker", metavar="HOST:PORT", type=_broker_target, action="append",
+                      help="a Zeek listening for registry pushes (MCP::registry_listen/registry_port, or a cluster "
+                           "manager); repeatable")
+    push.add_argument("--file", type=Path, metavar="PATH",
+                      help="write a Zeek Config framework file (Config::config_files), replaced atomically")
+    push.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for each Zeek's answer")
+    push.set_defaults(func=cmd_push)
 
     for sub in actions.choices.values():
         _common(sub)
