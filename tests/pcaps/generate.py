@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -358,6 +359,113 @@ def scenarios() -> list[Scenario]:  # noqa: PLR0915 - one table, read top to bot
         transport="streamable_http_sse", auth="oauth_discovery",
         expected=MCP_BASE + ["mcp_initialize", "mcp_session", "mcp_sse_response", "oauth_discovery"],
     ))
+    # --- bad input (sensor robustness): SDK servers behind a middleware, tolerant clients ------
+    bad_mcp = MCP_BASE + ["mcp_initialize", "unauthenticated"]
+    add(Scenario(
+        "badinput_mcp2026_py_gzip", "Python mcp 2.x server behind Starlette's GZipMiddleware (minimum_size 0): "
+        "every JSON answer Content-Encoding: gzip; 2.x Client (2026-07-28, server/discover)",
+        40, py("mcp2", "badinput_servers.py") + ["mcp", "--break", "gzip", "--port", "8000", "--name", "press-kit"],
+        py("mcp2", "py_client.py") + ["--url", "http://press.corp.example:8000/mcp"],
+        8000, "/mcp", "press.corp.example", era="2026-07-28", protocol_version="2026-07-28", sdk="py2",
+        transport="streamable_http_json", expected=MCP_BASE + ["mcp_2026", "unauthenticated"],
+    ))
+    add(Scenario(
+        "badinput_mcp2025_py_chunked_bytes", "http.client sends every request body (initialize, "
+        "notifications/initialized, tools/list, tools/call) Transfer-Encoding: chunked, one byte per chunk (one "
+        "send() each, TCP_NODELAY); the Python mcp 1.x stateless JSON server's answers go out chunked one byte per "
+        "chunk too",
+        41, py("mcp1", "badinput_servers.py") + ["mcp", "--break", "chunk-bytes", "--stateless", "--json-response",
+                                                 "--port", "8000", "--name", "edge-tools"],
+        py("mcp2", "badinput_clients.py") + ["chunked", "--url", "http://edge.corp.example:8000/mcp"],
+        8000, "/mcp", "edge.corp.example", era="2025", protocol_version="2025-11-25", sdk="py1", client_sdk="none",
+        transport="streamable_http_json", expected=bad_mcp,
+    ))
+    add(Scenario(
+        "badinput_mcp2025_py_tools_list_10mb", "Python mcp 1.x stateless JSON server whose tools/list answer is "
+        "about 10 MB (export_catalog's description lists the product catalogue, between get_weather/add_numbers "
+        "and catalog_status); 1.x ClientSession lists and calls get_weather",
+        42, py("mcp1", "badinput_servers.py") + ["mcp", "--profile", "huge-tools", "--stateless", "--json-response",
+                                                 "--port", "8000", "--name", "catalog"],
+        py("mcp1", "py_client.py") + ["--url", "http://catalog.corp.example:8000/mcp", "--plan", "tools"],
+        8000, "/mcp", "catalog.corp.example", era="2025", protocol_version="2025-11-25", sdk="py1",
+        transport="streamable_http_json", expected=bad_mcp,
+    ))
+    add(Scenario(
+        "badinput_mcp2025_py_truncated", "Python mcp 1.x stateless JSON server that sends half of its tools/call "
+        "answer under the full Content-Length and closes; then a requests/http.client client sends a tools/call "
+        "whose Content-Length exceeds the body, stalls and gives up; a last tools/list is answered normally",
+        43, py("mcp1", "badinput_servers.py") + ["mcp", "--break", "truncate", "--stateless", "--json-response",
+                                                 "--port", "8000", "--name", "report-hub"],
+        py("mcp2", "badinput_clients.py") + ["probe", "--mode", "truncated", "--url", "http://reports-hub.corp.example:8000/mcp"],
+        8000, "/mcp", "reports-hub.corp.example", era="2025", protocol_version="2025-11-25", sdk="py1",
+        client_sdk="none", transport="streamable_http_json", expected=bad_mcp,
+    ))
+    add(Scenario(
+        "badinput_mcp2025_py_garbled_json", "Python mcp 1.x stateless JSON server answering initialize and the "
+        "first tools/list correctly, then invalid JSON made from its own answers: line noise (tools/call), JSON cut "
+        "mid-string (resources/read), lost colons and stray brackets (prompts/get), two answers run together "
+        "(tools/list); requests client",
+        44, py("mcp1", "badinput_servers.py") + ["mcp", "--break", "garble", "--stateless", "--json-response",
+                                                 "--port", "8000", "--name", "kb-index"],
+        py("mcp2", "badinput_clients.py") + ["probe", "--mode", "garbled", "--url", "http://kb-index.corp.example:8000/mcp"],
+        8000, "/mcp", "kb-index.corp.example", era="2025", protocol_version="2025-11-25", sdk="py1",
+        client_sdk="none", transport="streamable_http_json", expected=bad_mcp,
+    ))
+    add(Scenario(
+        "badinput_mcp2025_py_invalid_utf8", "Invalid UTF-8 inside JSON strings: a requests client sends an "
+        "initialize and a tools/call encoded as Latin-1 (the 1.x SDK answers 500), and the Python mcp 1.x "
+        "stateless JSON server's answers carry a Latin-1 degree sign, a cut euro sign and CESU-8 surrogates in "
+        "tool descriptions, tool results and a resource",
+        45, py("mcp1", "badinput_servers.py") + ["mcp", "--break", "utf8", "--profile", "utf8", "--stateless",
+                                                 "--json-response", "--port", "8000", "--name", "meteo"],
+        py("mcp2", "badinput_clients.py") + ["probe", "--mode", "utf8", "--url", "http://meteo.corp.example:8000/mcp"],
+        8000, "/mcp", "meteo.corp.example", era="2025", protocol_version="2025-11-25", sdk="py1",
+        client_sdk="none", transport="streamable_http_json", expected=bad_mcp,
+    ))
+    add(Scenario(
+        "badinput_mcp2025_py_json_bomb", "JSON nesting bombs in tools/call arguments (100,000 nested arrays: a "
+        "200 KB body; 10,000 nested arrays; 5,000 nested objects) sent by a requests client to a Python mcp 1.x "
+        "stateless JSON server (500 answers), then an ordinary tools/call",
+        46, py("mcp1", "badinput_servers.py") + ["mcp", "--stateless", "--json-response", "--port", "8000",
+                                                 "--name", "fuzz-target"],
+        py("mcp2", "badinput_clients.py") + ["probe", "--mode", "bomb", "--url", "http://fuzz.corp.example:8000/mcp"],
+        8000, "/mcp", "fuzz.corp.example", era="2025", protocol_version="2025-11-25", sdk="py1",
+        client_sdk="none", transport="streamable_http_json", expected=bad_mcp,
+    ))
+    add(Scenario(
+        "badinput_mcp2025_py_sse_long", "Python mcp 1.x stateful server (SSE-framed answers): tools/call "
+        "tail_build_log streams 200 log messages (about 650 bytes each) and 200 progress notifications over "
+        "about 10 s on the POST's event stream before its result; 1.x ClientSession",
+        47, py("mcp1", "badinput_servers.py") + ["mcp", "--profile", "long-stream", "--port", "8000",
+                                                 "--name", "ci-runner"],
+        py("mcp1", "badinput_clients.py") + ["sdk-long", "--url", "http://ci-runner.corp.example:8000/mcp"],
+        8000, "/mcp", "ci-runner.corp.example", era="2025", protocol_version="2025-11-25", sdk="py1",
+        transport="streamable_http_sse", expected=MCP_BASE + ["mcp_initialize", "mcp_session", "mcp_sse_response",
+                                                              "unauthenticated"],
+    ))
+    add(Scenario(
+        "benign_badinput_jsonrpc_10mb", "A 10 MB JSON-RPC 2.0 request (catalog.bulkUpsert of 90,000 items) "
+        "from requests to an aiohttp JSON-RPC service, then a small call",
+        110, py("mcp2", "badinput_servers.py") + ["bulk-rpc", "--port", "8081"],
+        py("mcp2", "badinput_clients.py") + ["bulk-rpc", "--url", "http://catalog-api.corp.example:8081/rpc"],
+        8081, "/rpc", "catalog-api.corp.example", benign=True,
+    ))
+    add(Scenario(
+        "benign_badinput_json_bomb", "JSON nesting bombs posted with requests to an aiohttp document store: "
+        "100,000 nested arrays to its REST endpoint (400), 30,000 nested arrays as the params of a JSON-RPC 2.0 "
+        "request to its /rpc endpoint (-32700), then ordinary requests",
+        111, py("mcp2", "badinput_servers.py") + ["json-api", "--port", "8082"],
+        py("mcp2", "badinput_clients.py") + ["json-bomb", "--url", "http://docs-store.corp.example:8082/api/v1/documents"],
+        8082, "/api/v1/documents", "docs-store.corp.example", benign=True,
+    ))
+    add(Scenario(
+        "benign_badinput_sse_endless", "Two SSE feeds that never end (aiohttp): host metrics data: events and "
+        "JSON-RPC 2.0 eth_subscription notifications, one every 20 ms each; the requests client gives up after "
+        "6 s while the server is still streaming",
+        112, py("mcp2", "badinput_servers.py") + ["feeds", "--port", "8090"],
+        py("mcp2", "badinput_clients.py") + ["feeds", "--url", "http://telemetry.corp.example:8090/stream"],
+        8090, "/stream", "telemetry.corp.example", benign=True,
+    ))
     # --- benign look-alikes ------------------------------------------------------------------
     add(Scenario(
         "benign_eth_jsonrpc", "Ethereum-style JSON-RPC 2.0 node (eth_blockNumber, eth_getBalance, eth_call, "
@@ -540,8 +648,9 @@ def capture(sc: Scenario, raw: Path, logdir: Path) -> None:
         server = subprocess.Popen(ns.cmd(sc.server_cmd), cwd=cwd, env=env, stdout=slog, stderr=slog)
         wait_port(ns, sc.port)
         # The readiness probe above is not captured: tcpdump starts after it.
+        # -B: a 64 MiB kernel buffer, so the 10 MB bad-input bodies are captured without drops.
         tcpdump = subprocess.Popen(
-            ns.cmd(["tcpdump", "-i", "lo", "-U", "-s", "0", "-w", str(raw), f"tcp port {sc.port}"]),
+            ns.cmd(["tcpdump", "-i", "lo", "-U", "-s", "0", "-B", "65536", "-w", str(raw), f"tcp port {sc.port}"]),
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )  # fmt: skip
         assert tcpdump.stderr is not None
@@ -562,6 +671,11 @@ def capture(sc: Scenario, raw: Path, logdir: Path) -> None:
             stop(server)
         slog.close()
         ns.close()
+    assert tcpdump is not None and tcpdump.stderr is not None
+    stats = tcpdump.stderr.read().decode(errors="replace")
+    dropped = re.search(r"(\d+) packets? dropped by kernel", stats)
+    if dropped and int(dropped.group(1)):
+        raise RuntimeError(f"tcpdump dropped packets: {stats.strip()}")
 
 
 def rewrite(sc: Scenario, raw: Path, out: Path, work: Path) -> None:
