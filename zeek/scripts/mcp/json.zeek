@@ -19,6 +19,12 @@ export {
 	## :zeek:see:`MCP::json_parse` (a byte that raw JSON text cannot hold).
 	const json_sep = "\x1f";
 
+	## Key of the parse status in a :zeek:see:`MCP::json_parse` table:
+	## ``ok`` (one complete JSON value), ``cut`` (the text ended inside
+	## it) or ``bad`` (not JSON: the walk stopped at the first token out of
+	## place; what was recorded before it stays).
+	const json_status = "\x1e";
+
 	## Walks the JSON object or array in *s* once and returns the raw text
 	## (stripped of surrounding whitespace; strings keep their quotes) of
 	## every value nested at most *max_depth* levels deep, keyed by its path:
@@ -65,6 +71,15 @@ export {
 # included) or one of the structural characters. Everything between two of
 # them is a scalar or white space, so the walker visits one token per string
 # instead of one per quote and escape.
+# White space only (or nothing).
+const json_space = /^[ \t\r\n]*$/;
+
+function json_bad(doc: table[string] of string): table[string] of string
+	{
+	doc[json_status] = "bad";
+	return doc;
+	}
+
 const json_token = /\"([^\"\\]|\\.)*\"|[\{\}\[\],:]/;
 
 # An open object or array whose members are recorded.
@@ -125,9 +140,14 @@ function json_parse(s: string, max_depth: count): table[string] of string
 	local stack: vector of JsonFrame;
 	# Containers open below the recorded frames.
 	local deep = 0;
+	# Whether the last token (or scalar) ended a value; else a value may
+	# begin (at the start, after "{", "[", ":" or ",").
+	local after_value = F;
 	# Byte offset (0-based) of the current part inside s.
 	local pos = 0;
 	local i = 0;
+
+	doc[json_status] = "cut";
 
 	if ( max_depth == 0 )
 		return doc;
@@ -136,41 +156,81 @@ function json_parse(s: string, max_depth: count): table[string] of string
 		{
 		local p = parts[i];
 
-		# Even parts lie between tokens; a string literal is one token.
-		if ( i % 2 == 1 && deep == 0 )
+		if ( i % 2 == 0 )
 			{
-			if ( |p| > 1 )
+			# Between tokens: white space, or a scalar where a value may
+			# begin.
+			if ( |p| > 0 && json_space !in p )
 				{
-				if ( |stack| > 0 && stack[|stack| - 1]$expect_key )
-					stack[|stack| - 1]$key = sub_bytes(p, 2, |p| - 2);
-				}
-			else if ( p == "{" || p == "[" )
-				{
-				if ( |stack| == 0 )
-					stack += new_frame("", p == "{", pos + 1);
-				else if ( |stack| < max_depth )
-					{
-					local top = stack[|stack| - 1];
-					stack += new_frame(json_key(top$path, top$is_obj ? top$key : cat(top$n)), p ==
-					    "{", pos + 1);
-					}
-				else
-					++deep;
-				}
-			else if ( p == "}" || p == "]" )
-				{
-				if ( |stack| > 0 )
-					{
-					local f = stack[|stack| - 1];
-					json_store(doc, s, f, pos);
+				if ( after_value )
+					return json_bad(doc);
 
-					if ( |stack| == 1 )
-						return doc;
-
-					resize(stack, |stack| - 1);
-					}
+				after_value = T;
 				}
+			}
+		else if ( |p| > 1 )
+			{
+			# A string literal: a member name or a value.
+			if ( after_value )
+				return json_bad(doc);
+
+			after_value = T;
+
+			if ( deep == 0 && |stack| > 0 && stack[|stack| - 1]$expect_key )
+				stack[|stack| - 1]$key = sub_bytes(p, 2, |p| - 2);
+			}
+		else if ( p == "{" || p == "[" )
+			{
+			if ( after_value )
+				return json_bad(doc);
+
+			if ( deep > 0 || |stack| >= max_depth )
+				++deep;
+			else if ( |stack| == 0 )
+				stack += new_frame("", p == "{", pos + 1);
+			else
+				{
+				local top = stack[|stack| - 1];
+				stack += new_frame(json_key(top$path, top$is_obj ? top$key : cat(top$n)), p ==
+				    "{", pos + 1);
+				}
+			}
+		else if ( p == "}" || p == "]" )
+			{
+			after_value = T;
+
+			if ( deep > 0 )
+				--deep;
 			else if ( |stack| > 0 )
+				{
+				local f = stack[|stack| - 1];
+				json_store(doc, s, f, pos);
+
+				if ( |stack| == 1 )
+					{
+					# The outermost value is complete: only white space
+					# may follow.
+					if ( json_space !in sub_bytes(s, pos + 2, |s|) )
+						return json_bad(doc);
+
+					doc[json_status] = "ok";
+					return doc;
+					}
+
+				resize(stack, |stack| - 1);
+				}
+			else
+				return json_bad(doc);
+			}
+		else
+			{
+			# ":" or ",": only after a value.
+			if ( ! after_value )
+				return json_bad(doc);
+
+			after_value = F;
+
+			if ( deep == 0 && |stack| > 0 )
 				{
 				local cur = stack[|stack| - 1];
 
@@ -190,14 +250,6 @@ function json_parse(s: string, max_depth: count): table[string] of string
 					}
 				}
 			}
-		else if ( i % 2 == 1 )
-			{
-			# Below the recorded frames only nesting counts.
-			if ( p == "{" || p == "[" )
-				++deep;
-			else if ( p == "}" || p == "]" )
-				--deep;
-			}
 
 		pos += |p|;
 		++i;
@@ -214,7 +266,9 @@ function json_object(s: string): table[string] of string
 		return none;
 		}
 
-	return json_parse(s, 1);
+	local doc = json_parse(s, 1);
+	delete doc[json_status];
+	return doc;
 	}
 
 function json_array(s: string): vector of string

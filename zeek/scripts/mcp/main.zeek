@@ -271,6 +271,10 @@ type MsgState: record {
 type Message: record {
 	doc: table[string] of string;
 	base: string &default="";
+	# The text ended inside the message (the body limit, or a peer that
+	# stopped mid-body): members after the cut are missing, so a tools
+	# list is not read.
+	cut: bool &default=F;
 };
 
 # How deep json_parse records a message: result > tools > N > inputSchema,
@@ -441,11 +445,17 @@ function server_key(c: connection, path: string): string
 	return fmt("%s:%d%s", c$id$resp_h, port_to_count(c$id$resp_p), path);
 	}
 
+const legacy_session_query = /[?&](session_id|sessionId)=[^&# ]+/;
+
 # The session id of query strings of the legacy transport (Python SDK:
 # session_id, TypeScript SDK: sessionId).
 function query_session(uri: string): string
 	{
-	local m = match_pattern(uri, /[?&](session_id|sessionId)=[^&# ]+/);
+	# Most URIs have no session: one pattern test instead of a match record.
+	if ( legacy_session_query !in uri )
+		return "";
+
+	local m = match_pattern(uri, legacy_session_query);
 
 	if ( ! m$matched )
 		return "";
@@ -853,6 +863,9 @@ function read_response(c: connection, is_orig: bool, m: Message, batch: bool)
 		p = pending[c$id$orig_h, c$id$resp_h, c$id$resp_p, pk];
 		delete pending[c$id$orig_h, c$id$resp_h, c$id$resp_p, pk];
 		}
+	else if ( m$cut )
+		# A cut answer is MCP only as the answer to a known request.
+		return;
 	else if ( ! is_error )
 		p$method = method_from_result(m);
 
@@ -912,7 +925,7 @@ function read_response(c: connection, is_orig: bool, m: Message, batch: bool)
 			}
 		else if ( p$method == "server/discover" )
 			set_server_info(rec, m, vector("result", "serverInfo"));
-		else if ( p$method == "tools/list" )
+		else if ( p$method == "tools/list" && ! m$cut )
 			read_tools(c, rec, m, p);
 
 		# 2026-07-28 servers name themselves in the _meta of every
@@ -940,12 +953,24 @@ function read_message(c: connection, is_orig: bool, m: Message, batch: bool)
 		if ( is_mcp_method(c, method, m) )
 			read_request(c, is_orig, m, method, batch);
 		}
-	else if ( mhas(m, vector("result")) || mhas(m, vector("error")) )
+	else if ( mhas(m, vector("result"))
+	    || mhas(m, vector("error"))
+	    || ( m$cut && rid_of(m) != "" ) )
 		read_response(c, is_orig, m, batch);
 	}
 
-# A complete JSON text: one message or a batch. The text is walked once;
-# every later lookup reads the table that walk built.
+# Whether the walk gave something to read: JSON, complete or cut (by the
+# body limit, or a peer that stopped mid-body; marked on the message).
+function parsed(m: Message): bool
+	{
+	local status = m$doc[json_status];
+	m$cut = status == "cut";
+	return status != "bad";
+	}
+
+# A JSON text: one message or a batch. The text is walked once; every later
+# lookup reads the table that walk built. Text that is not JSON gives no
+# message.
 function read_json(c: connection, is_orig: bool, text: string)
 	{
 	# Cheap filters before any parsing: JSON-RPC names its version, and
@@ -962,16 +987,26 @@ function read_json(c: connection, is_orig: bool, text: string)
 	if ( /^[ \t\r\n]*\[/ in text )
 		{
 		local batch = Message($doc=json_parse(text, max_message_depth + 1));
+
+		if ( ! parsed(batch) )
+			return;
+
 		local i = 0;
 
 		while ( cat(i) in batch$doc )
 			{
-			read_message(c, is_orig, Message($doc=batch$doc, $base=cat(i)), T);
+			read_message(c, is_orig, Message($doc=batch$doc, $base=cat(i),
+			    $cut=batch$cut), T);
 			++i;
 			}
 		}
 	else
-		read_message(c, is_orig, Message($doc=json_parse(text, max_message_depth)), F);
+		{
+		local m = Message($doc=json_parse(text, max_message_depth));
+
+		if ( parsed(m) )
+			read_message(c, is_orig, m, F);
+		}
 	}
 
 # The endpoint event of the legacy transport: "data: /messages/?session_id=..".
@@ -1176,13 +1211,16 @@ event http_entity_data(c: connection, is_orig: bool, length: count,
 
 	if ( m$kind == BODY_JSON )
 		{
-		if ( |m$buf| >= max_body_bytes )
+		if ( m$overflow )
 			return;
 
 		m$buf = m$buf + data;
 
 		if ( |m$buf| > max_body_bytes )
+			{
 			m$buf = sub_bytes(m$buf, 1, max_body_bytes);
+			m$overflow = T;
+			}
 		}
 	else if ( m$kind == BODY_SSE )
 		feed_sse(c, is_orig, data);
