@@ -256,6 +256,9 @@ type MsgState: record {
 	in_body: bool &default=F;
 	buf: string &default="";
 	overflow: bool &default=F;
+	# JSON bodies: the chunks so far and their length.
+	chunks: vector of string &default=vector();
+	buffered: count &default=0;
 	sse_events: count &default=0;
 	sse_useful: bool &default=F;
 	mcp_method: string &optional;
@@ -1211,16 +1214,13 @@ event http_entity_data(c: connection, is_orig: bool, length: count,
 
 	if ( m$kind == BODY_JSON )
 		{
-		if ( m$overflow )
+		# Chunks are joined once at the end: appending to one string
+		# would copy the body again with every chunk.
+		if ( m$buffered >= max_body_bytes )
 			return;
 
-		m$buf = m$buf + data;
-
-		if ( |m$buf| > max_body_bytes )
-			{
-			m$buf = sub_bytes(m$buf, 1, max_body_bytes);
-			m$overflow = T;
-			}
+		m$chunks += data;
+		m$buffered += |data|;
 		}
 	else if ( m$kind == BODY_SSE )
 		feed_sse(c, is_orig, data);
@@ -1233,13 +1233,19 @@ event http_message_done(c: connection, is_orig: bool, stat: http_message_stat)
 
 	local m = is_orig ? c$mcp_state$req : c$mcp_state$resp;
 
-	if ( m$kind == BODY_JSON && |m$buf| > 0 )
-		read_json(c, is_orig, m$buf);
+	if ( m$kind == BODY_JSON && m$buffered > 0 )
+		{
+		local text = join_string_vec(m$chunks, "");
+		read_json(c, is_orig, m$buffered > max_body_bytes ? sub_bytes(text, 1,
+		    max_body_bytes) : text);
+		}
 	else if ( m$kind == BODY_SSE && |m$buf| > 0 && ! m$overflow )
 		read_sse_event(c, is_orig, m$buf);
 
 	m$kind = BODY_NONE;
 	m$buf = "";
+	m$chunks = vector();
+	m$buffered = 0;
 	}
 
 # Requests whose answer never came are written when the connection goes.
