@@ -383,33 +383,23 @@ event zeek_init() &priority=5
 	}
 
 # Raw text at *keys* below the message, or "".
-function mget(m: Message, keys: vector of string): string
+# Paths are member names (and array indexes) joined by MCP::json_sep, "\x1f":
+# written out as literals, so that a lookup builds no vector.
+function mget(m: Message, path: string): string
 	{
-	local k = m$base;
-
-	for ( i in keys )
-		k = json_key(k, keys[i]);
-
+	local k = |m$base| == 0 ? path : m$base + json_sep + path;
 	return k in m$doc ? m$doc[k] : "";
 	}
 
-function mhas(m: Message, keys: vector of string): bool
+function mhas(m: Message, path: string): bool
 	{
-	return |mget(m, keys)| > 0;
-	}
-
-# *keys* followed by *key*.
-function child(keys: vector of string, key: string): vector of string
-	{
-	local r = copy(keys);
-	r += key;
-	return r;
+	return |mget(m, path)| > 0;
 	}
 
 # The raw JSON-RPC id, or "" for none and null.
 function rid_of(m: Message): string
 	{
-	local rid = mget(m, vector("id"));
+	local rid = mget(m, "id");
 	return rid == "null" ? "" : rid;
 	}
 
@@ -514,7 +504,7 @@ function is_mcp_method(c: connection, method: string, m: Message): bool
 		return F;
 
 	if ( method == "initialize" )
-		return mhas(m, vector("params", "protocolVersion"));
+		return mhas(m, "params\x1fprotocolVersion");
 
 	if ( method == "ping" )
 		return [c$id$resp_h, c$id$resp_p] in servers
@@ -526,16 +516,16 @@ function is_mcp_method(c: connection, method: string, m: Message): bool
 # Infers the request method from the shape of a result.
 function method_from_result(m: Message): string
 	{
-	if ( mhas(m, vector("result", "serverInfo"))
-	    && mhas(m, vector("result", "protocolVersion"))
-	    && mhas(m, vector("result", "capabilities")) )
+	if ( mhas(m, "result\x1fserverInfo")
+	    && mhas(m, "result\x1fprotocolVersion")
+	    && mhas(m, "result\x1fcapabilities") )
 		return "initialize";
 
-	if ( mhas(m, vector("result", "supportedVersions"))
-	    && mhas(m, vector("result", "capabilities")) )
+	if ( mhas(m, "result\x1fsupportedVersions")
+	    && mhas(m, "result\x1fcapabilities") )
 		return "server/discover";
 
-	if ( mhas(m, vector("result", "tools", "0", "inputSchema")) )
+	if ( mhas(m, "result\x1ftools\x1f0\x1finputSchema") )
 		return "tools/list";
 
 	return "";
@@ -604,10 +594,10 @@ function remember_session(c: connection, rec: Info)
 	}
 
 # clientInfo of initialize params or of the 2026-07-28 _meta, at *keys*.
-function set_client_info(rec: Info, m: Message, keys: vector of string)
+function set_client_info(rec: Info, m: Message, path: string)
 	{
-	local name = json_string(mget(m, child(keys, "name")));
-	local version = json_string(mget(m, child(keys, "version")));
+	local name = json_string(mget(m, json_key(path, "name")));
+	local version = json_string(mget(m, json_key(path, "version")));
 
 	if ( |name| > 0 )
 		rec$client_name = cap(name, 256);
@@ -617,10 +607,10 @@ function set_client_info(rec: Info, m: Message, keys: vector of string)
 	}
 
 # serverInfo of a result, at *keys*.
-function set_server_info(rec: Info, m: Message, keys: vector of string)
+function set_server_info(rec: Info, m: Message, path: string)
 	{
-	local name = json_string(mget(m, child(keys, "name")));
-	local version = json_string(mget(m, child(keys, "version")));
+	local name = json_string(mget(m, json_key(path, "name")));
+	local version = json_string(mget(m, json_key(path, "version")));
 
 	if ( |name| > 0 )
 		rec$server_name = cap(name, 256);
@@ -632,29 +622,29 @@ function set_server_info(rec: Info, m: Message, keys: vector of string)
 # Facts found in a request's params (both eras).
 function read_params(rec: Info, method: string, m: Message)
 	{
-	local pv = mget(m, vector("params", "_meta",
-	    "io.modelcontextprotocol/protocolVersion"));
+	local pv = mget(m,
+	    "params\x1f_meta\x1fio.modelcontextprotocol/protocolVersion");
 
 	if ( |pv| > 0 && ! rec?$protocol_version )
 		rec$protocol_version = cap(json_string(pv), 64);
 
-	set_client_info(rec, m, vector("params", "_meta",
-	    "io.modelcontextprotocol/clientInfo"));
+	set_client_info(rec, m,
+	    "params\x1f_meta\x1fio.modelcontextprotocol/clientInfo");
 
 	if ( method == "initialize" )
 		{
-		pv = mget(m, vector("params", "protocolVersion"));
+		pv = mget(m, "params\x1fprotocolVersion");
 
 		if ( |pv| > 0 && ! rec?$protocol_version )
 			rec$protocol_version = cap(json_string(pv), 64);
 
-		set_client_info(rec, m, vector("params", "clientInfo"));
+		set_client_info(rec, m, "params\x1fclientInfo");
 		}
 
 	if ( ( method == "tools/call" || method == "prompts/get" )
 	    && ! rec?$mcp_name )
 		{
-		local name = mget(m, vector("params", "name"));
+		local name = mget(m, "params\x1fname");
 
 		if ( |name| > 0 )
 			rec$mcp_name = cap(json_string(name), 256);
@@ -662,7 +652,7 @@ function read_params(rec: Info, method: string, m: Message)
 
 	if ( method == "resources/read" )
 		{
-		local uri = mget(m, vector("params", "uri"));
+		local uri = mget(m, "params\x1furi");
 
 		if ( |uri| > 0 )
 			rec$resource_uri = cap(json_string(uri), 1024);
@@ -696,13 +686,18 @@ function read_tools(c: connection, rec: Info, m: Message, p: Pending)
 	local by_name: table[string] of string;
 	local i = 0;
 
-	while ( mhas(m, vector("result", "tools", cat(i))) )
+	while ( T )
 		{
-		local t = vector("result", "tools", cat(i));
-		defs += mget(m, t);
-		local name = json_string(mget(m, child(t, "name")));
-		local desc = json_string(mget(m, child(t, "description")));
-		local schema = json_canonical(mget(m, child(t, "inputSchema")), 16);
+		local t = "result\x1ftools\x1f" + cat(i);
+		local def = mget(m, t);
+
+		if ( |def| == 0 )
+			break;
+
+		defs += def;
+		local name = json_string(mget(m, json_key(t, "name")));
+		local desc = json_string(mget(m, json_key(t, "description")));
+		local schema = json_canonical(mget(m, json_key(t, "inputSchema")), 16);
 
 		if ( |name| > 0 && |names| < max_tool_names )
 			names += cap(name, 128);
@@ -719,7 +714,7 @@ function read_tools(c: connection, rec: Info, m: Message, p: Pending)
 		++i;
 		}
 
-	if ( i == 0 && ! mhas(m, vector("result", "tools")) )
+	if ( i == 0 && ! mhas(m, "result\x1ftools") )
 		return;
 
 	sort(digests, strcmp);
@@ -749,7 +744,7 @@ function new_record(c: connection, is_orig: bool, direction: string, m: Message,
 	    || ( |st$legacy_session| > 0 && ! st$req?$session_id && ! st$resp?$session_id ) )
 		rec$transport = "sse";
 
-	local rid = mget(m, vector("id"));
+	local rid = mget(m, "id");
 
 	if ( |rid| > 0 && rid != "null" )
 		rec$jsonrpc_id = cap(json_string(rid), 128);
@@ -834,7 +829,7 @@ function read_request(c: connection, is_orig: bool, m: Message, method: string,
 		if ( rec?$protocol_version )
 			np$protocol_version = rec$protocol_version;
 
-		local cursor = mget(m, vector("params", "cursor"));
+		local cursor = mget(m, "params\x1fcursor");
 
 		if ( |cursor| > 0 )
 			np$cursor = cap(json_string(cursor), 128);
@@ -845,7 +840,7 @@ function read_request(c: connection, is_orig: bool, m: Message, method: string,
 
 	if ( method == "tools/call" )
 		event MCP::tool_call(c, rec, rec?$mcp_name ? rec$mcp_name : "", mget(m,
-		    vector("params", "arguments")));
+		    "params\x1farguments"));
 	else if ( method == "resources/read" && rec?$resource_uri )
 		event MCP::resource_read(c, rec, rec$resource_uri);
 	}
@@ -856,7 +851,7 @@ function read_request(c: connection, is_orig: bool, m: Message, method: string,
 function read_response(c: connection, is_orig: bool, m: Message, batch: bool)
 	{
 	local rid = rid_of(m);
-	local is_error = mhas(m, vector("error"));
+	local is_error = mhas(m, "error");
 	local p = Pending($method="");
 	# A response answers a request of the other side.
 	local pk = ( is_orig ? "s" : "c" ) + rid;
@@ -873,7 +868,7 @@ function read_response(c: connection, is_orig: bool, m: Message, batch: bool)
 		p$method = method_from_result(m);
 
 	local known = [c$id$resp_h, c$id$resp_p] in servers;
-	local emsg = json_string(mget(m, vector("error", "message")));
+	local emsg = json_string(mget(m, "error\x1fmessage"));
 
 	if ( p$method == ""
 	    && ! known
@@ -908,7 +903,7 @@ function read_response(c: connection, is_orig: bool, m: Message, batch: bool)
 
 	if ( is_error )
 		{
-		local code = mget(m, vector("error", "code"));
+		local code = mget(m, "error\x1fcode");
 
 		if ( /^-?[0-9]+$/ in code )
 			rec$error_code = to_int(code);
@@ -920,22 +915,21 @@ function read_response(c: connection, is_orig: bool, m: Message, batch: bool)
 		{
 		if ( p$method == "initialize" )
 			{
-			set_server_info(rec, m, vector("result", "serverInfo"));
-			local pv = mget(m, vector("result", "protocolVersion"));
+			set_server_info(rec, m, "result\x1fserverInfo");
+			local pv = mget(m, "result\x1fprotocolVersion");
 
 			if ( |pv| > 0 )
 				rec$protocol_version = cap(json_string(pv), 64);
 			}
 		else if ( p$method == "server/discover" )
-			set_server_info(rec, m, vector("result", "serverInfo"));
+			set_server_info(rec, m, "result\x1fserverInfo");
 		else if ( p$method == "tools/list" && ! m$cut )
 			read_tools(c, rec, m, p);
 
 		# 2026-07-28 servers name themselves in the _meta of every
 		# result.
 		if ( ! rec?$server_name )
-			set_server_info(rec, m, vector("result", "_meta",
-			    "io.modelcontextprotocol/serverInfo"));
+			set_server_info(rec, m, "result\x1f_meta\x1fio.modelcontextprotocol/serverInfo");
 		}
 
 	finish_message(c, is_orig, rec);
@@ -944,10 +938,10 @@ function read_response(c: connection, is_orig: bool, m: Message, batch: bool)
 # One JSON-RPC message (an object, or one element of a batch).
 function read_message(c: connection, is_orig: bool, m: Message, batch: bool)
 	{
-	if ( ! mhas(m, vector("jsonrpc")) )
+	if ( ! mhas(m, "jsonrpc") )
 		return;
 
-	local raw_method = mget(m, vector("method"));
+	local raw_method = mget(m, "method");
 
 	if ( |raw_method| > 0 )
 		{
@@ -956,8 +950,8 @@ function read_message(c: connection, is_orig: bool, m: Message, batch: bool)
 		if ( is_mcp_method(c, method, m) )
 			read_request(c, is_orig, m, method, batch);
 		}
-	else if ( mhas(m, vector("result"))
-	    || mhas(m, vector("error"))
+	else if ( mhas(m, "result")
+	    || mhas(m, "error")
 	    || ( m$cut && rid_of(m) != "" ) )
 		read_response(c, is_orig, m, batch);
 	}
