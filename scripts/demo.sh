@@ -23,7 +23,8 @@ c = make_client(resolve()); c.indices.delete(index='demo-*', expand_wildcards='a
 step "installing index templates"
 $M setup
 
-step "replaying tests/pcaps/*.pcap through Suricata (and Zeek when installed)"
+step "replaying tests/pcaps/*.pcap through Suricata and Zeek (zeek on PATH or /opt/zeek/bin/zeek)"
+# replay prints which sensors ran ("sensors: suricata 7.x, zeek 7.0.11"), and how to get Zeek when it is missing.
 $M replay tests/pcaps/*.pcap
 
 # The corpus's 'notes' server answers at 10.20.0.3:8000. Run a real MCP server (official Python SDK) on

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import shutil
 import uuid
 from pathlib import Path
 from typing import Iterator
@@ -17,9 +16,8 @@ from mcpeeker.localnode import LocalNode
 from mcpeeker.settings import Settings
 from mcpeeker import setup as mcp_setup
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-SHARED = REPO_ROOT.parent / "shared"
-PCAP_DIR = REPO_ROOT / "tests" / "pcaps"
+from paths import PCAP_DIR, REPO_ROOT, SHARED, require_shared  # noqa: F401  (tests/ is on sys.path)
+
 TEST_NODE_PORT = int(os.environ.get("MCPEEKER_TEST_PORT", "9250"))
 
 
@@ -84,14 +82,4 @@ def os_client(os_settings: Settings):
 
 @pytest.fixture(scope="session")
 def benign_pcap_dir() -> Path:
-    path = SHARED / "benign-pcaps" / "zeek-traces"
-    if not path.is_dir():
-        pytest.fail(f"benign corpus missing: {path} (shared/ must sit beside the repository)")
-    return path
-
-
-def require_binary(name: str, reason: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        pytest.skip(reason)
-    return path
+    return require_shared(SHARED / "benign-pcaps" / "zeek-traces", "benign pcap corpus")

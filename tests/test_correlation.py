@@ -2,6 +2,7 @@
 
 Network evidence comes from real Suricata over the project's SDK pcaps, ingested by the real
 `mcpeeker ingest`; endpoint evidence is an agent report (tests/fixtures/agent/) ingested the same way.
+With Zeek, `mcpeeker replay` runs both sensors over the same pcaps and each server is one finding.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import hmac
 import json
 import subprocess
 import sys
+import uuid
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -30,6 +32,8 @@ from mcpeeker.roles import Actor, PermissionDenied, authorize
 from mcpeeker.sensors.suricata import run_suricata
 from mcpeeker.settings import Settings
 from mcpeeker.timeutil import iso, utcnow
+
+from paths import require_zeek
 
 REPO = Path(__file__).resolve().parent.parent
 PCAPS = REPO / "tests" / "pcaps"
@@ -355,3 +359,69 @@ def test_audit_verify_cli_names_the_record(os_settings: Settings, os_client) -> 
     os_client.delete(index=os_settings.index("mcp-audit"), id="4", refresh="wait_for")
     result = _cli("audit", "verify", settings=replace(os_settings))
     assert result.returncode == 1 and "seq 5" in result.stdout and "missing" in result.stdout
+
+
+# ------------------------------------------------------------------------------------ Zeek and Suricata together
+
+@pytest.fixture(scope="module")
+def both_sensors(os_url: str, tmp_path_factory) -> Iterator[Settings]:
+    """`mcpeeker replay` of every labelled pcap through Suricata and Zeek, plus the agent report, correlated."""
+    zeek = require_zeek()
+    settings = Settings(url=os_url, index_prefix=f"both-{uuid.uuid4().hex[:8]}-", site_key=SITE_KEY, identity="admin")
+    client = make_client(settings)
+    mcp_setup.install(settings, client)
+    work = tmp_path_factory.mktemp("both")
+    labels = json.loads((PCAPS / "labels.json").read_text())["pcaps"]
+    env = {"MCPEEKER_SITE_KEY": SITE_KEY, "PATH": "/usr/bin:/bin", "HOME": str(Path.home()), "COLUMNS": "250",
+           "MCPEEKER_ZEEK": str(zeek), "MCPEEKER_STATE_DIR": str(work / "state")}
+    replay = subprocess.run([sys.executable, "-m", "mcpeeker.cli", "replay", *(str(PCAPS / e["file"]) for e in labels),
+                             "--keep", str(work / "out"), "--url", settings.url, "--index-prefix", settings.index_prefix],
+                            capture_output=True, text=True, env=env, timeout=1200)
+    assert replay.returncode == 0, replay.stdout[-3000:] + replay.stderr[-3000:]
+    assert "sensors: suricata 7." in replay.stderr and ", zeek " in replay.stderr, replay.stderr
+    report = work / "report.ndjson"
+    report.write_text(json.dumps(agent_report(HOST_ID, AGENT_HOST_IP, AGENT_PORT)) + "\n")
+    result = _cli("ingest", "agent", str(report), "--no-progress", "--dead-letter", str(work / "dead.log"),
+                  settings=settings)
+    assert result.returncode == 0, result.stdout + result.stderr
+    client.indices.refresh(index=settings.index("mcp-events-*"))
+    _correlate(settings)
+    yield settings
+    client.indices.delete(index=f"{settings.index_prefix}*", expand_wildcards="all")
+    for name in mcp_setup.load_templates(settings.index_prefix):
+        client.indices.delete_index_template(name=f"{settings.index_prefix}{name}", ignore=[404])
+
+
+@pytest.mark.zeek
+@pytest.mark.slow
+def test_a_server_seen_by_zeek_and_suricata_is_one_finding(both_sensors: Settings) -> None:
+    findings = _findings(both_sensors)
+    labels = json.loads((PCAPS / "labels.json").read_text())["pcaps"]
+    servers = {f"net:{e['server']['ip']}:{e['server']['port']}": e for e in labels if not e["benign"]}
+    for net_key, entry in servers.items():
+        holders = [key for key, f in findings.items() if net_key in f["instance"]["raw_keys"]]
+        assert len(holders) == 1, f"{entry['file']}: {net_key} is in findings {holders}"
+        finding = findings[holders[0]]
+        sources = set(finding["evidence"]["sources"])
+        assert {"zeek", "suricata"} <= sources, (entry["file"], finding["evidence"])
+        assert "network" in finding["evidence"]["types"], entry["file"]
+        # Zeek alone sees a rug pull (tool definitions changing across sessions): it lands on the same finding.
+        attacks = set(finding.get("attack", {}).get("types", []))
+        for tag in ("rug_pull", "tool_poisoning", "sensitive_file", "command_injection", "unauthenticated"):
+            assert (tag in attacks) == (tag in entry["expected"]), (entry["file"], tag, attacks)
+    # Nothing else: no finding keyed on a client, a second address form or a benign server.
+    assert len(findings) == len(servers), sorted(set(findings) - set(servers))
+
+    joined = findings[f"host:{HOST_ID}:port:{AGENT_PORT}"]
+    assert set(joined["evidence"]["sources"]) == {"agent", "suricata", "zeek"}
+    assert joined["instance"]["raw_keys"] == [f"host:{HOST_ID}:port:{AGENT_PORT}", f"net:{AGENT_HOST_IP}:{AGENT_PORT}"]
+    assert set(joined["evidence"]["types"]) >= {"endpoint", "network", "attack"}
+
+
+@pytest.mark.zeek
+@pytest.mark.slow
+def test_both_sensors_rerun_changes_nothing(both_sensors: Settings) -> None:
+    before = _findings(both_sensors)
+    result = _correlate(both_sensors)
+    assert result.written == 0 and result.deleted == 0
+    assert _findings(both_sensors) == before

@@ -22,13 +22,15 @@ import suricata.update.rule as surule
 
 from mcpeeker.sensors import suricata as sur
 
+from paths import SHARED, require_shared
+
 REPO = Path(__file__).resolve().parents[1]
 RULES = REPO / "suricata" / "mcp.rules"
 README = REPO / "suricata" / "README.md"
 INDEX = REPO / "suricata" / "index.yaml"
 PCAPS = REPO / "tests" / "pcaps"
 LABELS = PCAPS / "labels.json"
-BENIGN_CORPUS = REPO.parent / "shared" / "benign-pcaps"
+BENIGN_CORPUS = SHARED / "benign-pcaps"
 
 # labels.json "expected" tags that Suricata is responsible for (rug_pull is Zeek's: it needs
 # per-server state across sessions). Each maps to rules by their mcpeeker_detection metadata.
@@ -260,8 +262,7 @@ def test_benign_pcap_raises_nothing(entry: dict[str, Any], label_results: dict[s
 
 @pytest.mark.suricata
 def test_benign_corpus_raises_none_of_our_sids(suricata_bin: Path, tmp_path: Path) -> None:
-    if not BENIGN_CORPUS.is_dir():
-        pytest.fail(f"benign corpus {BENIGN_CORPUS} missing (the repo must be cloned next to shared/)")
+    require_shared(BENIGN_CORPUS, "benign pcap corpus")
     pcaps = [p for p in BENIGN_CORPUS.rglob("*") if p.is_file() and sur._is_pcap_name(p)]
     eve = sur.run_suricata(BENIGN_CORPUS, RULES, tmp_path, binary=suricata_bin)
     log = (tmp_path / "suricata.log").read_text()

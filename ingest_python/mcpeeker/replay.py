@@ -4,8 +4,6 @@ what they wrote and print the MCP servers and alerts found. The network team's a
 from __future__ import annotations
 
 import argparse
-import shutil
-import subprocess
 import tempfile
 import time
 from collections import Counter
@@ -17,7 +15,6 @@ import orjson
 from rich.console import Console
 from rich.table import Table
 
-from .config import REPO_ROOT
 from .errors import MCPeekerError
 from .ingest.deadletter import DeadLetter
 from .ingest.normalise import Context
@@ -28,7 +25,6 @@ from .settings import add_connection_arguments, resolve
 console = Console()
 err = Console(stderr=True)
 
-ZEEK_SCRIPTS = REPO_ROOT / "zeek" / "scripts"
 PCAP_SUFFIXES = (".pcap", ".pcapng", ".cap")
 
 
@@ -64,7 +60,7 @@ def run_suricata_all(pcaps: list[Path], rules: Path, outdir: Path) -> tuple[list
         from .sensors.suricata import find_suricata, run_suricata
         find_suricata()
     except MCPeekerError as exc:
-        return [], str(exc)
+        return [], f"not usable \N{EM DASH} skipped ({exc})"
     eves = []
     for i, pcap in enumerate(pcaps):
         eves.append(run_suricata(pcap, rules, outdir / "suricata" / f"{i:03d}-{pcap.stem}"))
@@ -72,19 +68,29 @@ def run_suricata_all(pcaps: list[Path], rules: Path, outdir: Path) -> tuple[list
 
 
 def run_zeek_all(pcaps: list[Path], outdir: Path) -> tuple[list[Path], str | None]:
-    zeek = shutil.which("zeek")
+    """JSON logs of Zeek with our package, one run per pcap (zeek on PATH, $MCPEEKER_ZEEK or /opt/zeek/bin/zeek)."""
+    from .sensors.zeek import find_zeek, how_to_get, run_zeek
+
+    zeek = find_zeek()
     if zeek is None:
-        return [], "zeek is not on PATH: Zeek analysis skipped (Suricata results only)"
+        return [], f"not installed \N{EM DASH} skipped, Suricata results only ({how_to_get()})"
     logs: list[Path] = []
     for i, pcap in enumerate(pcaps):
-        work = outdir / "zeek" / f"{i:03d}-{pcap.stem}"
-        work.mkdir(parents=True, exist_ok=True)
-        proc = subprocess.run([zeek, "-C", "-r", str(pcap.resolve()), str(ZEEK_SCRIPTS), "LogAscii::use_json=T"],
-                              cwd=work, capture_output=True, text=True, timeout=600)
-        if proc.returncode != 0:
-            raise MCPeekerError(f"zeek failed on {pcap} (exit {proc.returncode}): {proc.stderr.strip()[-1500:]}")
-        logs.extend(sorted(work.glob("*.log")))
+        logs.extend(run_zeek(pcap, outdir / "zeek" / f"{i:03d}-{pcap.stem}", binary=zeek))
     return logs, None
+
+
+def sensor_versions(suricata_ran: bool, zeek_ran: bool) -> str:
+    """`sensors: suricata 7.0.10, zeek 7.0.11`: which sensors this replay ran."""
+    parts = []
+    if suricata_ran:
+        from .sensors.suricata import find_suricata, suricata_version
+        parts.append("suricata " + ".".join(map(str, suricata_version(find_suricata()))))
+    if zeek_ran:
+        from .sensors.zeek import find_zeek, zeek_version
+        zeek = find_zeek()
+        parts.append(f"zeek {zeek_version(zeek)}" if zeek else "zeek")
+    return "sensors: " + (", ".join(parts) or "none")
 
 
 @dataclass
@@ -191,9 +197,10 @@ def _replay(args: argparse.Namespace, pcaps: list[Path], outdir: Path) -> int:
     started = time.monotonic()
     eves, suricata_skip = run_suricata_all(pcaps, args.rules or DEFAULT_RULES, outdir)
     zeek_logs, zeek_skip = run_zeek_all(pcaps, outdir)
-    for reason in (suricata_skip, zeek_skip):
+    err.print(sensor_versions(bool(eves), not zeek_skip), highlight=False)
+    for name, reason in (("suricata", suricata_skip), ("zeek", zeek_skip)):
         if reason:
-            err.print(f"[yellow]skipped:[/] {reason}", highlight=False)
+            err.print(f"[yellow]{name}:[/] {reason}", highlight=False, soft_wrap=True)
     if not eves and not zeek_logs:
         raise MCPeekerError("neither Suricata nor Zeek could run; nothing to replay")
     err.print(f"{len(pcaps)} pcap(s): Suricata wrote {len(eves)} eve.json, Zeek wrote {len(zeek_logs)} logs "

@@ -1,31 +1,61 @@
-"""Fixtures of real sensor output for the ingest tests: Zeek 7 logs (shared/zeek-logs), eve.json written by
-Suricata over the project pcaps, and reports written by the mcpeeker-agent over a fixture home."""
+"""Fixtures of real sensor output for the ingest tests: Zeek 7 logs of public traces (tests/data/zeek-logs), the
+logs Zeek writes with our package over the project pcaps, eve.json written by Suricata over the project pcaps, and
+reports written by the mcpeeker-agent over a fixture home."""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from mcpeeker.ingest.normalise import Context
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SHARED = REPO_ROOT.parent / "shared"
-ZEEK_LOGS = SHARED / "zeek-logs"
-PCAPS = REPO_ROOT / "tests" / "pcaps"
+from paths import DATA_DIR, PCAP_DIR as PCAPS, REPO_ROOT, SHARED, ZEEK_SCRIPTS, require_zeek  # noqa: F401
+
+# Zeek 7.0.11's own output of 19 public traces, both writers (a copy of shared/zeek-logs, README inside).
+ZEEK_LOGS = DATA_DIR / "zeek-logs"
 RULES = REPO_ROOT / "suricata" / "mcp.rules"
 SITE_KEY = b"test-site-key-0123456789"
+ZEEK_WRITERS = ("json", "tsv")
 
 
 @pytest.fixture(scope="session")
 def zeek_logs() -> Path:
-    if not (ZEEK_LOGS / "json").is_dir():
-        pytest.fail(f"real Zeek logs missing: {ZEEK_LOGS} (shared/ must sit beside the repository)")
+    assert (ZEEK_LOGS / "json").is_dir() and (ZEEK_LOGS / "tsv").is_dir(), f"{ZEEK_LOGS}: real Zeek logs missing"
     return ZEEK_LOGS
+
+
+@pytest.fixture(scope="session")
+def zeek_mcp_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Path]]:
+    """writer ("json", "tsv") -> pcap name -> the directory of logs Zeek wrote with our package over that pcap.
+
+    `zeek -D -C -r PCAP zeek/scripts` (and again with LogAscii::use_json=T) for every labelled pcap; -D seeds
+    Zeek's random numbers with zero, so both runs give each connection the same uid."""
+    from mcpeeker.sensors.zeek import run_zeek
+
+    zeek = require_zeek()
+    base = tmp_path_factory.mktemp("zeek-mcp")
+    entries = json.loads((PCAPS / "labels.json").read_text())["pcaps"]
+    jobs = [(writer, entry["file"]) for writer in ZEEK_WRITERS for entry in entries]
+
+    def run(job: tuple[str, str]) -> Path:
+        writer, name = job
+        out = base / writer / Path(name).stem
+        run_zeek(PCAPS / name, out, binary=zeek, json=writer == "json", scripts=ZEEK_SCRIPTS, options=("-D",))
+        return out
+
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        dirs = list(pool.map(run, jobs))
+    runs: dict[str, dict[str, Path]] = {writer: {} for writer in ZEEK_WRITERS}
+    for (writer, name), out in zip(jobs, dirs):
+        runs[writer][name] = out
+    return runs
 
 
 @pytest.fixture(scope="session")

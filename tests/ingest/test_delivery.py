@@ -21,6 +21,7 @@ from mcpeeker.client import make_client
 from mcpeeker.ingest.deadletter import parse_entry
 from mcpeeker.ingest.normalise import Context, Unsupported, normalise
 from mcpeeker.ingest.readers import Record, expand_paths, read_file
+from mcpeeker.sensors.zeek import find_zeek, zeek_version
 from mcpeeker.settings import Settings
 
 pytestmark = pytest.mark.opensearch
@@ -338,13 +339,22 @@ def test_replay_runs_the_sensors_ingests_and_lists_the_servers(os_settings: Sett
     for entry in labels["pcaps"]:
         key = f"net:{entry['server']['ip']}:{entry['server']['port']}"
         assert (key in out) != entry["benign"], (entry["file"], key)
-    if shutil.which("zeek") is None:
-        assert b"Zeek analysis skipped" in proc.stderr
+    err = proc.stderr.decode()
+    # The same lookup as replay's: zeek on PATH, $MCPEEKER_ZEEK or /opt/zeek/bin/zeek.
+    zeek = find_zeek()
+    if zeek is None:
+        assert "sensors: suricata 7." in err and "zeek: not installed" in err and "zeek.org" in err, err
+    else:
+        assert "sensors: suricata 7." in err and f"zeek {zeek_version(zeek)}" in err, err
     eves = sorted(keep.glob("suricata/*/eve.json"))
     assert len(eves) == len(pcaps)
+    zeek_logs = sorted(keep.glob("zeek/*/*.log"))
+    assert bool(zeek_logs) == (zeek is not None)
     expected = set()
     for eve in eves:
         expected |= _expected_ids("suricata", [str(eve)], os_settings)
+    for log in zeek_logs:
+        expected |= _expected_ids("zeek", [str(log)], os_settings)
     assert _count(os_client, os_settings) == len(expected) > 0
 
 

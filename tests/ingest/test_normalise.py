@@ -15,7 +15,7 @@ from mcpeeker.ingest.normalise import Context, Unsupported, normalise
 from mcpeeker.ingest.normalise.common import get
 from mcpeeker.ingest.readers import BadLine, Record, read_file
 
-from .conftest import REPO_ROOT, SHARED, SITE_KEY
+from .conftest import SITE_KEY
 
 EVIDENCE_TYPES = {"endpoint", "network", "attack", "judge", "context"}
 ATTACK_TYPES = {"tool_poisoning", "rug_pull", "sensitive_file", "command_injection", "unauthenticated",
@@ -175,34 +175,175 @@ def test_agent_report_failing_the_schema_names_the_field(ctx: Context) -> None:
 
 
 # ------------------------------------------------------------------------------------------ zeek MCP
+# Real Zeek output of the labelled pcaps with our package (conftest.zeek_mcp_runs), in both writers.
 
-def _zeek_mcp_logs() -> list[Path]:
-    roots = [SHARED / "zeek-runs", REPO_ROOT / "zeek" / "tests" / "Baseline"]
-    return sorted(p for root in roots if root.is_dir() for p in root.rglob("*") if p.name in ("mcp.log", "notice.log"))
+# mcp.log field (zeek/scripts/mcp/main.zeek, MCP::Info) -> document path (docs/data-model.md).
+MCP_LOG_FIELDS = {
+    "uid": "zeek.uid", "id.orig_h": "source.ip", "id.orig_p": "source.port", "id.resp_h": "destination.ip",
+    "id.resp_p": "destination.port", "direction": "mcp.direction", "sender": "mcp.sender", "transport": "mcp.transport",
+    "spec_era": "mcp.spec_era", "method": "mcp.method.name", "mcp_name": "mcp.name", "jsonrpc_id": "jsonrpc.request.id",
+    "session_id": "mcp.session.id", "protocol_version": "mcp.protocol.version", "client_name": "mcp.client.name",
+    "client_version": "mcp.client.version", "server_name": "mcp.server.name", "server_version": "mcp.server.version",
+    "tool_names": "mcp.tools.names", "tools_count": "mcp.tools.count", "tools_hash": "mcp.tools.hash",
+    "resource_uri": "mcp.resource.uri", "http_method": "http.request.method", "path": "url.path",
+    "status_code": "http.response.status_code", "error_code": "mcp.error.code", "error_message": "mcp.error.message",
+    "auth_present": "mcp.auth.present", "auth_scheme": "mcp.auth.scheme", "batch": "mcp.batch",
+}
+# Copied through redaction of secret-looking values: equal unless they carry one.
+MCP_LOG_REDACTED = {"resource_uri", "path", "error_message"}
+# Zeek notice -> (evidence type, attack type), as docs/data-model.md and scoring expect them.
+MCP_NOTICE_MAPPING = {
+    "MCP::Server_Detected": ("network", None),
+    "MCP::Tool_Poisoning": ("attack", "tool_poisoning"),
+    "MCP::Tool_Definitions_Changed": ("attack", "rug_pull"),
+    "MCP::Sensitive_File_Access": ("attack", "sensitive_file"),
+    "MCP::Command_Injection": ("attack", "command_injection"),
+    "MCP::Unauthenticated_Server": ("attack", "unauthenticated"),
+    "MCP::OAuth_Discovery": ("network", None),
+}
+ZEEK_WRITERS = ("json", "tsv")
 
 
-def test_zeek_mcp_and_notice_logs(ctx: Context) -> None:
-    logs = _zeek_mcp_logs()
-    if not logs:
-        pytest.skip("no Zeek mcp.log/notice.log yet (zeek not installed here; none in shared/zeek-runs or zeek baselines)")
-    from mcpeeker.ingest.normalise import NormaliseError
+def _path(doc: dict, dotted: str):
+    return get(doc, tuple(dotted.split(".")))
 
-    mcp_docs = 0
-    for log in logs:
+
+def _records_and_docs(log: Path, ctx: Context) -> list[tuple[Record, list[dict]]]:
+    """Each record of a log with its documents (checked against what every document must carry)."""
+    out = []
+    for item in read_file("zeek", str(log)):
+        assert not isinstance(item, BadLine), item
         docs = []
-        for item in read_file("zeek", str(log)):
-            assert not isinstance(item, BadLine), item
-            try:
-                docs.extend(normalise(item, ctx))
-            except NormaliseError as exc:
-                # btest baselines may canonify timestamps (XXXXXXXXXX.XXXXXX); nothing else may fail.
-                assert "'ts'" in str(exc) and "Baseline" in str(log), (log, item.line, exc)
-        for index, doc_id, doc, _ in docs:
+        for index, doc_id, doc, _ in normalise(item, ctx):
             _check_common(index, doc_id, doc, ctx)
-            if doc["event"]["dataset"] == "zeek.mcp":
-                mcp_docs += 1
-                assert doc["mcpeeker"]["evidence"]["type"] == "network"
-                assert doc["mcpeeker"]["instance"]["key"] == f"net:{doc['destination']['ip']}:{doc['destination']['port']}"
-            elif doc["zeek"]["notice"]["note"].startswith("MCP::"):
-                assert doc["mcpeeker"]["evidence"]["type"] in ("network", "attack")
-    assert mcp_docs > 0
+            docs.append(doc)
+        out.append((item, docs))
+    return out
+
+
+def _label_entries(labels: dict) -> list[dict]:
+    return labels["pcaps"]
+
+
+@pytest.mark.zeek
+@pytest.mark.parametrize("writer", ZEEK_WRITERS)
+def test_zeek_mcp_log_lines_become_mcp_documents(writer: str, zeek_mcp_runs: dict, labels: dict, ctx: Context) -> None:
+    total = 0
+    for entry in _label_entries(labels):
+        log = zeek_mcp_runs[writer][entry["file"]] / "mcp.log"
+        if entry["benign"]:
+            assert not log.exists(), f"{entry['file']}: Zeek wrote mcp.log for a benign pcap"
+            continue
+        assert log.is_file(), f"{entry['file']}: Zeek wrote no mcp.log"
+        server_key = f"net:{entry['server']['ip']}:{entry['server']['port']}"
+        pairs = _records_and_docs(log, ctx)
+        assert pairs, f"{log}: empty"
+        for record, docs in pairs:
+            where = f"{entry['file']} mcp.log:{record.line}"
+            assert len(docs) == 1, where
+            doc = docs[0]
+            unmapped = set(record.data) - set(MCP_LOG_FIELDS) - {"ts"}
+            assert not unmapped, f"{where}: mcp.log fields {sorted(unmapped)} have no mapping in normalise/zeek.py MCP"
+            assert doc["event"]["dataset"] == "zeek.mcp" and doc["event"]["kind"] == "event", where
+            assert doc["mcpeeker"]["evidence"] == {"type": "network", "kind": "mcp_message"}, where
+            assert doc["mcpeeker"]["instance"]["key"] == server_key, where
+            assert doc["network"]["protocol"] == "mcp", where
+            for field, target in MCP_LOG_FIELDS.items():
+                value = record.data.get(field)
+                if value is None or value == []:
+                    assert _path(doc, target) is None, f"{where}: {target} set from an unset {field}"
+                    continue
+                got = _path(doc, target)
+                assert got is not None, f"{where}: {field}={value!r} not mapped to {target}"
+                if field in MCP_LOG_REDACTED:
+                    assert got == value or "REDACTED" in got, f"{where}: {target}={got!r} from {value!r}"
+                else:
+                    assert got == value, f"{where}: {target}={got!r}, mcp.log {field}={value!r}"
+            if record.data.get("method") == "tools/call" and record.data.get("mcp_name"):
+                assert doc["gen_ai"]["tool"]["name"] == record.data["mcp_name"], where
+            total += 1
+    assert total > 100, f"only {total} mcp.log lines over the corpus"
+
+
+@pytest.mark.zeek
+@pytest.mark.parametrize("writer", ZEEK_WRITERS)
+def test_zeek_mcp_notices_map_to_evidence_and_attack_types(writer: str, zeek_mcp_runs: dict, labels: dict,
+                                                           ctx: Context) -> None:
+    seen: set[str] = set()
+    for entry in _label_entries(labels):
+        log = zeek_mcp_runs[writer][entry["file"]] / "notice.log"
+        server_key = f"net:{entry['server']['ip']}:{entry['server']['port']}"
+        notes = set()
+        for record, docs in (_records_and_docs(log, ctx) if log.exists() else []):
+            note = record.data["note"]
+            where = f"{entry['file']} notice.log:{record.line} {note}"
+            doc, = docs
+            assert doc["event"]["dataset"] == "zeek.notice" and doc["event"]["kind"] == "alert", where
+            assert doc["rule"] == {"name": note, "ruleset": "zeek-notice"}, where
+            assert doc["zeek"]["notice"]["note"] == note, where
+            if not note.startswith("MCP::"):
+                assert doc["mcpeeker"]["evidence"]["type"] == "context", where
+                continue
+            notes.add(note)
+            ev_type, attack = MCP_NOTICE_MAPPING[note]
+            assert doc["mcpeeker"]["evidence"]["type"] == ev_type, where
+            assert doc["mcpeeker"]["evidence"]["kind"] == "notice", where
+            assert get(doc, ("mcpeeker", "attack", "type")) == attack, where
+            assert doc["mcpeeker"]["instance"]["key"] == server_key, where
+            assert (doc["destination"]["ip"], doc["destination"]["port"]) == (entry["server"]["ip"],
+                                                                               entry["server"]["port"]), where
+            assert doc["zeek"]["notice"]["msg"] and doc["mcpeeker"]["snippet"], where
+            if attack:
+                assert attack in entry["expected"], f"{where}: {attack} is not among the label's {entry['expected']}"
+        assert notes == set(entry["zeek_notices"]), f"{entry['file']}: MCP notices {sorted(notes)}, label {entry['zeek_notices']}"
+        seen |= notes
+    assert seen == set(MCP_NOTICE_MAPPING), f"the corpus raises {sorted(seen)}"
+
+
+_BOOKKEEPING = (("event", "id"), ("mcpeeker", "source"))
+
+
+def _microseconds(value):
+    """Zeek's TSV writer prints intervals with 6 decimals, its JSON writer with all of them."""
+    if isinstance(value, float):
+        return round(value, 6)
+    if isinstance(value, dict):
+        return {k: _microseconds(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_microseconds(v) for v in value]
+    return value
+
+
+def _comparable(log: Path, ctx: Context) -> list[dict]:
+    """The documents of a log without bookkeeping, in a canonical order (Zeek may order a log's lines differently
+    from run to run)."""
+    docs = []
+    for item in read_file("zeek", str(log)):
+        assert not isinstance(item, BadLine), item
+        try:
+            outputs = normalise(item, ctx)
+        except Unsupported:
+            continue
+        for _, _, doc, _ in outputs:
+            doc = orjson.loads(orjson.dumps(doc))
+            for path in _BOOKKEEPING:  # the document id hashes the raw line; file/line say where it was read
+                parent = get(doc, path[:-1]) if len(path) > 1 else doc
+                parent.pop(path[-1], None)
+            docs.append(_microseconds(doc))
+    return sorted(docs, key=lambda d: orjson.dumps(d, option=orjson.OPT_SORT_KEYS))
+
+
+@pytest.mark.zeek
+def test_zeek_json_and_tsv_give_the_same_documents(zeek_mcp_runs: dict, labels: dict, ctx: Context) -> None:
+    compared = Counter()
+    for entry in _label_entries(labels):
+        json_dir, tsv_dir = (zeek_mcp_runs[w][entry["file"]] for w in ZEEK_WRITERS)
+        names = sorted(p.name for p in json_dir.glob("*.log"))
+        assert names == sorted(p.name for p in tsv_dir.glob("*.log")), entry["file"]
+        for name in names:
+            json_docs, tsv_docs = _comparable(json_dir / name, ctx), _comparable(tsv_dir / name, ctx)
+            assert len(json_docs) == len(tsv_docs), f"{entry['file']} {name}"
+            for n, (j, t) in enumerate(zip(json_docs, tsv_docs), 1):
+                assert j == t, f"{entry['file']} {name} document {n}: JSON and TSV differ"
+            compared[name] += len(json_docs)
+    assert compared["mcp.log"] > 100 and compared["notice.log"] > 30 and compared["http.log"] > 100, compared

@@ -118,6 +118,7 @@ MCP_NOTICES: dict[str, tuple[str, str | None]] = {
     "MCP::Sensitive_File_Access": ("attack", "sensitive_file"),
     "MCP::Command_Injection": ("attack", "command_injection"),
     "MCP::Unauthenticated_Server": ("attack", "unauthenticated"),
+    "MCP::OAuth_Discovery": ("network", None),  # an OAuth-protected MCP server (RFC 9728 discovery)
 }
 
 
