@@ -18,6 +18,7 @@
 ##! alone never produce a line.
 
 @load base/frameworks/notice
+@load base/frameworks/files
 @load base/protocols/http
 @load base/utils/patterns
 
@@ -233,6 +234,10 @@ export {
 	const oauth_challenge_pattern =
 	    /[rR][eE][sS][oO][uU][rR][cC][eE]_[mM][eE][tT][aA][dD][aA][tT][aA]=/
 	    &redef;
+
+	## Body data of a JSON or SSE HTTP message (a stream event of the
+	## file analysis framework's data-event analyzer).
+	global body_data: event(f: fa_file, data: string);
 
 	## Event that can be handled to access the MCP record as it is sent
 	## to the logging framework.
@@ -1188,36 +1193,61 @@ event http_header(c: connection, is_orig: bool, original_name: string,
 		event MCP::oauth_discovery(c, "401 challenge names resource_metadata");
 	}
 
-event http_entity_data(c: connection, is_orig: bool, length: count,
-    data: string)
+# Bodies come through the file analysis framework, which carries every HTTP
+# body anyway: a data-event analyzer is attached only to JSON and SSE bodies,
+# so other bodies (pages, downloads) cost no script event per chunk, as
+# http_entity_data would.
+event file_over_new_connection(f: fa_file, c: connection, is_orig: bool)
 	{
-	if ( ! c?$mcp_state )
+	if ( ! c?$mcp_state || ! f?$source || f$source != "HTTP" )
 		return;
 
 	local m = is_orig ? c$mcp_state$req : c$mcp_state$resp;
 
-	if ( ! m$in_body )
+	# The first file of a message is its body (or its first MIME part):
+	# later headers belong to nested parts.
+	if ( m$in_body )
+		return;
+
+	m$in_body = T;
+
+	if ( /event-stream/ in m$content_type )
+		m$kind = BODY_SSE;
+	else if ( /json/ in m$content_type )
+		m$kind = BODY_JSON;
+	else
+		return;
+
+	Files::add_analyzer(f, Files::ANALYZER_DATA_EVENT, [
+	    $stream_event=MCP::body_data]);
+	}
+
+event MCP::body_data(f: fa_file, data: string)
+	{
+	# An empty chunk marks the end of the file.
+	if ( |data| == 0 || ! f?$is_orig )
+		return;
+
+	for ( _, c in f$conns )
 		{
-		m$in_body = T;
+		if ( ! c?$mcp_state )
+			next;
 
-		if ( /event-stream/ in m$content_type )
-			m$kind = BODY_SSE;
-		else if ( /json/ in m$content_type )
-			m$kind = BODY_JSON;
+		local m = f$is_orig ? c$mcp_state$req : c$mcp_state$resp;
+
+		if ( m$kind == BODY_JSON )
+			{
+			# Chunks are joined once at the end: appending to one
+			# string would copy the body again with every chunk.
+			if ( m$buffered >= max_body_bytes )
+				return;
+
+			m$chunks += data;
+			m$buffered += |data|;
+			}
+		else if ( m$kind == BODY_SSE )
+			feed_sse(c, f$is_orig, data);
 		}
-
-	if ( m$kind == BODY_JSON )
-		{
-		# Chunks are joined once at the end: appending to one string
-		# would copy the body again with every chunk.
-		if ( m$buffered >= max_body_bytes )
-			return;
-
-		m$chunks += data;
-		m$buffered += |data|;
-		}
-	else if ( m$kind == BODY_SSE )
-		feed_sse(c, is_orig, data);
 	}
 
 event http_message_done(c: connection, is_orig: bool, stat: http_message_stat)
