@@ -17,13 +17,13 @@ from . import __version__
 from .clients import OS_NAMES, TableError, load_table
 from .discovery import DEFAULT_MAX_DEPTH, DEFAULT_MAX_ENTRIES
 from .explain import explain
-from .parsers import DEFAULT_MAX_BYTES
-from .scanner import ScanOptions, Scanner, current_os
+from .parsers import DEFAULT_MAX_BYTES, DEFAULT_MAX_STREAM_BYTES
+from .scanner import Scanner, ScanOptions, current_os
 from .state import default_state_path
 
 DEMO_KEY = b"mcpeeker-demo-site-key"
 _CONFIG_KEYS = {"site_key": str, "homes": list, "project_roots": list, "max_depth": int, "max_files": int,
-                "max_bytes": int, "probe": bool, "probe_max": int, "probe_timeout": (int, float), "state": str,
+                "max_bytes": int, "max_stream_bytes": int, "probe": bool, "probe_max": int, "probe_timeout": (int, float), "state": str,
                 "clients_table": str}
 
 
@@ -45,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--max-depth", type=int, help=f"project discovery depth (default {DEFAULT_MAX_DEPTH})")
     g.add_argument("--max-files", type=int, help=f"project discovery entry bound (default {DEFAULT_MAX_ENTRIES})")
     g.add_argument("--max-bytes", type=int, help=f"config size cap (default {DEFAULT_MAX_BYTES})")
+    g.add_argument("--max-stream-bytes", type=int,
+                   help=f"JSON files over --max-bytes are streamed for their server keys up to this size (default {DEFAULT_MAX_STREAM_BYTES})")
     g.add_argument("--clients-table", type=Path, help="client table YAML replacing the built-in one")
     g.add_argument("--host-address", action="append", default=[], metavar="IP", type=_ip_address,
                    help="an address this host is reached at that it cannot see itself (NAT, load balancer); repeatable")
@@ -140,7 +142,8 @@ def options_from_args(args: argparse.Namespace, cfg: dict[str, Any]) -> ScanOpti
     return ScanOptions(
         homes=_homes(args, cfg, root), os_name=args.os_name or current_os(), root=root, project_roots=roots,
         max_depth=pick(args.max_depth, "max_depth", DEFAULT_MAX_DEPTH), max_files=pick(args.max_files, "max_files", DEFAULT_MAX_ENTRIES),
-        max_bytes=pick(args.max_bytes, "max_bytes", DEFAULT_MAX_BYTES), processes=not args.no_processes,
+        max_bytes=pick(args.max_bytes, "max_bytes", DEFAULT_MAX_BYTES),
+        max_stream_bytes=pick(args.max_stream_bytes, "max_stream_bytes", DEFAULT_MAX_STREAM_BYTES), processes=not args.no_processes,
         listeners=not args.no_listeners, probe=args.probe or bool(cfg.get("probe")),
         probe_max=pick(args.probe_max, "probe_max", 16), probe_timeout=pick(args.probe_timeout, "probe_timeout", 0.5),
         state_path=state, machine_id=args.machine_id, table=table, extra_addresses=args.host_address)

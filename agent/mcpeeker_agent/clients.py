@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 OS_NAMES = ("linux", "macos", "windows")
-FORMATS = {"json", "jsonc", "toml", "yaml"}
+FORMATS = {"json", "jsonc", "toml", "yaml", "xml"}
 SCOPES = {"user", "project", "managed"}
 
 
@@ -29,6 +29,15 @@ class FileSpec:
     keys: tuple[tuple[str, ...], ...]
     paths: dict[str, tuple[str, ...]] = field(default_factory=dict)  # os -> patterns
     project: tuple[str, ...] = ()
+    # Key paths whose `*` is a project directory (Claude Code's projects.<dir>.mcpServers): their servers are
+    # project-scoped whatever the file's scope.
+    project_keys: tuple[tuple[str, ...], ...] = ()
+    # The key paths lead to ONE definition (a Claude Desktop extension manifest); its name is this top-level
+    # key of the file, else the name of the file's directory.
+    name_key: str | None = None
+
+    def all_keys(self) -> tuple[tuple[str, ...], ...]:
+        return self.keys + self.project_keys
 
 
 @dataclass(frozen=True)
@@ -52,7 +61,7 @@ class Layout:
     def base_dirs(self) -> dict[str, Path]:
         if self.os == "windows":
             return {"appdata": self.home / "AppData" / "Roaming", "localappdata": self.home / "AppData" / "Local",
-                    "programdata": self.root / "ProgramData"}
+                    "programdata": self.root / "ProgramData", "programfiles": self.root / "Program Files"}
         if self.os == "macos":
             support = self.home / "Library" / "Application Support"
             return {"appdata": support, "localappdata": support, "programdata": self.root / "Library" / "Application Support"}
@@ -114,6 +123,12 @@ def _parse_spec(client: str, spec: Any, where: str) -> FileSpec:
     keys = spec.get("keys")
     if not isinstance(keys, list) or not keys or not all(isinstance(k, list) and k for k in keys):
         raise TableError(f"{where}.keys: expected a list of key paths (lists of keys)")
+    project_keys = spec.get("project_keys") or []
+    if not isinstance(project_keys, list) or not all(isinstance(k, list) and "*" in k for k in project_keys):
+        raise TableError(f"{where}.project_keys: expected a list of key paths with a `*` (the project directory)")
+    name_key = spec.get("name_key")
+    if name_key is not None and not isinstance(name_key, str):
+        raise TableError(f"{where}.name_key: expected a string")
     paths: dict[str, tuple[str, ...]] = {}
     for os_name, patterns in (spec.get("paths") or {}).items():
         targets = OS_NAMES if os_name == "all" else (os_name,)
@@ -125,7 +140,8 @@ def _parse_spec(client: str, spec: Any, where: str) -> FileSpec:
     if not paths and not project:
         raise TableError(f"{where}: needs `paths` or `project`")
     return FileSpec(client=client, scope=spec["scope"], format=spec["format"],
-                    keys=tuple(tuple(str(k) for k in path) for path in keys), paths=paths, project=project)
+                    keys=tuple(tuple(str(k) for k in path) for path in keys), paths=paths, project=project,
+                    project_keys=tuple(tuple(str(k) for k in path) for path in project_keys), name_key=name_key)
 
 
 @lru_cache(maxsize=1)

@@ -3,6 +3,7 @@ the configured roots (bounded in depth and entries, never following symlinked di
 
 from __future__ import annotations
 
+import fnmatch
 import os
 from collections import deque
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ SKIP_DIRS = frozenset({
 class Candidate:
     path: str
     spec: FileSpec
+    project_dir: str | None = None  # the project directory a project-level file belongs to
 
 
 @dataclass
@@ -42,19 +44,25 @@ def user_candidates(table: ClientTable, layout: Layout) -> list[Candidate]:
     return out
 
 
-def _triggers(table: ClientTable) -> dict[str, list[tuple[FileSpec, str]]]:
-    """First path component of each project pattern -> the specs it may lead to."""
+def _triggers(table: ClientTable) -> tuple[dict[str, list[tuple[FileSpec, str]]], list[tuple[str, FileSpec, str]]]:
+    """First path component of each project pattern -> the specs it may lead to; patterns whose first
+    component is itself a glob (`*.code-workspace`) are matched against every directory's entries."""
     out: dict[str, list[tuple[FileSpec, str]]] = {}
+    globbed: list[tuple[str, FileSpec, str]] = []
     for spec, rel in table.project_specs():
-        out.setdefault(rel.split("/", 1)[0], []).append((spec, rel))
-    return out
+        first = rel.split("/", 1)[0]
+        if any(ch in first for ch in "*?["):
+            globbed.append((first, spec, rel))
+        else:
+            out.setdefault(first, []).append((spec, rel))
+    return out, globbed
 
 
 def project_candidates(table: ClientTable, roots: list[Path], max_depth: int = DEFAULT_MAX_DEPTH,
                        max_entries: int = DEFAULT_MAX_ENTRIES) -> Discovery:
     """Breadth-first walk of every root; a directory holding a trigger name gets its patterns checked."""
     found = Discovery()
-    triggers = _triggers(table)
+    triggers, globbed = _triggers(table)
     for root in roots:
         queue: deque[tuple[str, int]] = deque([(str(root), 0)])
         visited: set[tuple[int, int]] = set()
@@ -75,13 +83,13 @@ def project_candidates(table: ClientTable, roots: list[Path], max_depth: int = D
             found.entries_seen += len(entries)
             names = {e.name for e in entries}
             hits = names & triggers.keys()
-            if hits:
+            matched = [(spec, rel) for first, spec, rel in globbed if any(fnmatch.fnmatchcase(n, first) for n in names)]
+            if hits or matched:
                 found.project_dirs += 1
-                for name in hits:
-                    for spec, rel in triggers[name]:
-                        path = os.path.join(current, rel)
-                        paths = _glob(path) if any(ch in rel for ch in "*?[") else [path]
-                        found.candidates.extend(Candidate(p, spec) for p in paths)
+                for spec, rel in [pair for name in sorted(hits) for pair in triggers[name]] + matched:
+                    path = os.path.join(current, rel)
+                    paths = _glob(path) if any(ch in rel for ch in "*?[") else [path]
+                    found.candidates.extend(Candidate(p, spec, current) for p in paths)
             if found.entries_seen >= max_entries:
                 found.errors.append({"where": f"discover:{root}",
                                      "error": f"stopped at the entry bound ({max_entries}); raise --max-files to go further"})

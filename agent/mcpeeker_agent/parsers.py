@@ -17,6 +17,9 @@ import yaml
 from . import jsonc
 
 DEFAULT_MAX_BYTES = 4 * 1024 * 1024
+# Plain-JSON files over DEFAULT_MAX_BYTES (Claude Code's ~/.claude.json grows with every prompt) are streamed
+# for their server keys only (jsonstream.py) up to this size.
+DEFAULT_MAX_STREAM_BYTES = 512 * 1024 * 1024
 DEFAULT_MAX_DEPTH = 64
 MAX_NODES = 200_000  # YAML aliases can make a small file a huge graph
 
@@ -96,6 +99,8 @@ def parse(text: str, fmt: str, max_depth: int = DEFAULT_MAX_DEPTH) -> Any:
             data = tomllib.loads(text)
         elif fmt == "yaml":
             data = yaml.safe_load(text)
+        elif fmt == "xml":
+            data = jetbrains_xml(text)
         else:
             raise ParseError(f"unknown format {fmt!r}")
     except json.JSONDecodeError as exc:
@@ -138,3 +143,74 @@ def check_depth(data: Any, max_depth: int) -> None:
         if depth > max_depth:
             raise ParseError(f"nesting deeper than the cap ({max_depth})")
         stack.extend((child, depth + 1) for child in children)
+
+
+# JetBrains AI Assistant (2025.1-2025.2) keeps its MCP servers in IDE settings XML: options/llm.mcpServers.xml
+# (component McpApplicationServerCommands) and a project's .idea/workspace.xml (McpProjectServerCommands).
+# Entries sit directly in the component or under <commands>/<urls>; each carries <option name= value=> pairs
+# and name/value lists for the environment and headers. From 2025.3 the definitions moved to JSON
+# (~/.ai/mcp/mcp.json), and the XML keeps only each server's name and state: entries with neither a command
+# nor a URL are skipped.
+_JB_COMPONENTS = {"McpApplicationServerCommands", "McpProjectServerCommands"}
+
+
+def jetbrains_xml(text: str) -> dict[str, Any]:
+    """The AI Assistant servers of an IDE settings XML file, as {"mcpServers": {name: definition}}."""
+    import xml.etree.ElementTree as ET
+
+    if "<!DOCTYPE" in text or "<!ENTITY" in text:
+        raise ParseError("XML with a DOCTYPE or entity declarations is not read")
+    try:
+        root = ET.fromstring(text)
+    except ET.ParseError as exc:
+        line, col = getattr(exc, "position", (0, 0))
+        raise ParseError(f"invalid XML at line {line} column {col + 1}") from exc
+    servers: dict[str, Any] = {}
+    for component in root.iter("component"):
+        if component.get("name") not in _JB_COMPONENTS:
+            continue
+        for child in component:
+            for entry in (list(child) if child.tag in ("commands", "urls") else [child]):
+                name, definition = _jb_entry(entry)
+                if name:
+                    servers[name] = definition
+    return {"mcpServers": servers}
+
+
+def _jb_entry(entry: Any) -> tuple[str | None, dict[str, Any]]:
+    options: dict[str, str] = {}
+    lists: dict[str, dict[str, str | None]] = {"env": {}, "headers": {}}
+
+    def walk(node: Any, target: dict[str, str | None] | None) -> None:
+        label = node.get("name") if node.tag == "option" else node.tag
+        key, value = node.get("name") or node.get("key"), node.get("value")
+        if target is not None:
+            if key:
+                target[key] = value
+        elif label in ("envs", "env", "environment"):
+            target = lists["env"]
+        elif label == "headers":
+            target = lists["headers"]
+        elif node.tag == "option" and key and value is not None:
+            options.setdefault(key, value)
+        for kid in node:
+            walk(kid, target)
+
+    walk(entry, None)
+    definition: dict[str, Any] = {}
+    command = options.get("programPath") or options.get("command")
+    url = options.get("url") or options.get("serverUrl")
+    if command:
+        definition["command"] = command
+        if options.get("arguments"):
+            definition["args"] = options["arguments"]
+    if url:
+        definition["url"] = url
+    if not options.get("name") or not definition:
+        return None, {}
+    if options.get("enabled") == "false":
+        definition["disabled"] = True
+    for kind, values in lists.items():
+        if values:
+            definition[kind] = values
+    return options["name"], definition

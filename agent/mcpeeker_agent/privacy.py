@@ -20,6 +20,8 @@ _SECRET_FLAG = re.compile(r"^--?(?:[\w-]*(?:key|token|secret|password|passwd|pwd
 _KV = re.compile(r"^(--?[\w.-]+|[A-Za-z_][\w.-]*)=(.*)$", re.S)
 _URL_QUERY_SECRET = re.compile(r"([?&][^=&#]*(?:key|token|secret|password|auth|sig)[^=&#]*=)[^&#]*", re.I)
 _URL_USERINFO = re.compile(r"(://)[^/@\s]+@")
+# A user's home directory inside a path or command line (not one of the scanned homes, which become ~).
+_USER_HOME = re.compile(r"(?<![\w.:/\\-])(?:/home|/Users|[A-Za-z]:[\\/]Users)[\\/]([^\\/\s\"':;,]+)")
 
 
 class Hasher:
@@ -108,6 +110,12 @@ def redact_args(args: list[str], patterns: Patterns | None = None) -> tuple[list
             out.append(arg)
         previous_is_secret_flag = bool(_SECRET_FLAG.match(arg)) and "=" not in arg
     return out, found
+
+
+def mask_user_homes(text: str, user_id) -> str:
+    """/home/bob/x, /Users/bob/x, C:\\Users\\bob\\x -> ~<first 12 hex of bob's keyed user id>/x: another user's
+    home (not scanned, so not written as ~) carries no user name in clear; the prefix matches `user_id`."""
+    return _USER_HOME.sub(lambda m: "~" + user_id(m.group(1))[:12], text)
 
 
 def truncate_utf8(text: str, limit: int = SNIPPET_MAX_BYTES) -> str:

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 import psutil
 
 from .patterns import Patterns, load
-from .privacy import redact_args, truncate_utf8
+from .privacy import mask_user_homes, redact_args, truncate_utf8
 
 _ATTRS = ["pid", "ppid", "name", "exe", "cmdline", "username", "create_time"]
 _GENERIC_COMMANDS = {"node", "npx", "npm", "pnpm", "bunx", "bun", "deno", "uvx", "uv", "python", "python3",
@@ -154,8 +154,8 @@ def render(match: Match, hasher_user, homes: list[str]) -> dict[str, object]:
     proc = match.proc
     argv, _found = redact_args(proc.argv)
     info: dict[str, object] = {
-        "pid": proc.pid, "name": proc.name, "exe": shorten_home(proc.exe, homes),
-        "cmdline": truncate_utf8(shorten_home(" ".join(argv), homes)), "matched": match.matched,
+        "pid": proc.pid, "name": proc.name, "exe": mask_user_homes(shorten_home(proc.exe, homes), hasher_user),
+        "cmdline": truncate_utf8(mask_user_homes(shorten_home(" ".join(argv), homes), hasher_user)), "matched": match.matched,
     }
     if proc.ppid is not None:
         info["ppid"] = proc.ppid

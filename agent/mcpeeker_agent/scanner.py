@@ -14,15 +14,39 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from . import SCHEMA, __version__
+from . import SCHEMA, __version__, jsonstream
 from .clients import ClientTable, Layout, default_table
-from .discovery import DEFAULT_MAX_DEPTH, DEFAULT_MAX_ENTRIES, Candidate, project_candidates, user_candidates
+from .discovery import (
+    DEFAULT_MAX_DEPTH,
+    DEFAULT_MAX_ENTRIES,
+    Candidate,
+    project_candidates,
+    user_candidates,
+)
 from .network import host_addresses, list_listeners, probe, probe_candidates
-from .parsers import DEFAULT_MAX_BYTES, DEFAULT_MAX_DEPTH as DEFAULT_NESTING, FileInfo, ParseError, parse, read_text
+from .parsers import (
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_STREAM_BYTES,
+    FileInfo,
+    ParseError,
+    check_depth,
+    parse,
+    read_text,
+)
+from .parsers import (
+    DEFAULT_MAX_DEPTH as DEFAULT_NESTING,
+)
 from .patterns import load as load_patterns
-from .privacy import Hasher, truncate_utf8
-from .processes import ConfiguredCommand, classify, configured_command, list_processes, render, shorten_home
-from .servers import Server, instance_key, iter_definitions, normalise
+from .privacy import Hasher, mask_user_homes, truncate_utf8
+from .processes import (
+    ConfiguredCommand,
+    classify,
+    configured_command,
+    list_processes,
+    render,
+    shorten_home,
+)
+from .servers import Server, instance_key, iter_definitions, iter_single, normalise
 from .state import ServerRecord, State, diff
 
 SCORES = {"config": 0.5, "config_disabled": 0.2, "removed": 0.0, "listener": 0.6, "probe": 0.9}
@@ -37,6 +61,7 @@ class ScanOptions:
     max_depth: int = DEFAULT_MAX_DEPTH
     max_files: int = DEFAULT_MAX_ENTRIES
     max_bytes: int = DEFAULT_MAX_BYTES
+    max_stream_bytes: int = DEFAULT_MAX_STREAM_BYTES
     max_nesting: int = DEFAULT_NESTING
     processes: bool = True
     listeners: bool = True
@@ -83,6 +108,7 @@ class _Found:
     info: FileInfo
     server: Server
     record: ServerRecord
+    project: tuple[str, str] | None = None  # (project directory as shown, keyed project id)
 
 
 class Scanner:
@@ -117,7 +143,60 @@ class Scanner:
         shown = shorten_home(path, self.homes)
         if self.root and shown.startswith(self.root):
             shown = "/" + shown[len(self.root):].lstrip("/\\")
-        return shown
+        return self._mask_user_home(shown)
+
+    def _mask_user_home(self, shown: str) -> str:
+        """/home/bob/x (a home that was not scanned) -> ~<keyed hash of bob>/x: no user name in clear."""
+        return mask_user_homes(shown, self.hasher.user_id)
+
+    def _norm(self, path: str) -> str:
+        """A directory as one string per place: forward slashes, no trailing slash, fixture root stripped,
+        lower case on Windows (its paths are case-insensitive)."""
+        norm = path.replace("\\", "/").rstrip("/") or "/"
+        root = self.root.replace("\\", "/").rstrip("/")
+        if root and (norm == root or norm.startswith(root + "/")):
+            norm = norm[len(root):] or "/"
+        return norm.lower() if self.opt.os_name == "windows" else norm
+
+    def _project(self, directory: str) -> tuple[str, str]:
+        """(project directory as reported, keyed project id). The id joins a project's servers across files
+        (~/.claude.json's projects.<dir> and <dir>/.mcp.json) without sending the path; the path is sent
+        with the scanned home as ~ and any other user's home as ~<keyed hash>."""
+        norm = self._norm(directory)
+        project_id = self.hasher.hex("project:" + norm)[:32]
+        for home in sorted((self._norm(h) for h in self.homes), key=len, reverse=True):
+            if home not in ("", "/") and (norm == home or norm.startswith(home + "/")):
+                return "~" + norm[len(home):], project_id
+        shown = norm if self.opt.os_name != "windows" else directory.replace("\\", "/").rstrip("/")
+        return self._mask_user_home(shown), project_id
+
+    def _load(self, cand: Candidate) -> tuple[Any, FileInfo]:
+        spec = cand.spec
+        if spec.format == "json" and jsonstream.is_large(cand.path, self.opt.max_bytes):
+            # Too large to load (Claude Code's ~/.claude.json): only the server keys are read.
+            wanted = spec.all_keys() + (((spec.name_key,),) if spec.name_key else ())
+            doc, info = jsonstream.extract(cand.path, wanted, self.opt.max_stream_bytes, self.opt.max_bytes,
+                                           self.opt.max_nesting)
+            check_depth(doc, self.opt.max_nesting)
+            return doc, info
+        text, info = read_text(cand.path, self.opt.max_bytes)
+        return parse(text, spec.format, self.opt.max_nesting), info
+
+    @staticmethod
+    def _definitions(doc: Any, cand: Candidate):
+        """(name, project directory or None, definition) of every server the file defines."""
+        spec = cand.spec
+        if spec.name_key:
+            named = doc.get(spec.name_key) if isinstance(doc, dict) else None
+            fallback = os.path.basename(os.path.dirname(cand.path))
+            for definition in iter_single(doc, spec.keys):
+                yield (str(named) if isinstance(named, (str, int)) and str(named) else fallback), cand.project_dir, definition
+        else:
+            for name, _label, definition in iter_definitions(doc, spec.keys):
+                yield name, cand.project_dir, definition
+        # Claude Code's local scope: ~/.claude.json projects.<dir>.mcpServers, servers of one project.
+        for name, label, definition in iter_definitions(doc, spec.project_keys):
+            yield name, label, definition
 
     def _read_configs(self) -> tuple[list[_Found], set[str]]:
         found: list[_Found] = []
@@ -127,48 +206,54 @@ class Scanner:
             if not os.path.lexists(cand.path):
                 continue
             try:
-                text, info = read_text(cand.path, self.opt.max_bytes)
-                doc = parse(text, cand.spec.format, self.opt.max_nesting)
+                doc, info = self._load(cand)
             except ParseError as exc:
                 unreadable.add(shown)
                 self.errors.append({"where": f"config:{shown}", "error": str(exc)})
                 continue
-            for name, key_path, definition in iter_definitions(doc, cand.spec.keys):
+            for name, project_dir, definition in self._definitions(doc, cand):
                 try:
-                    server = normalise(name, key_path, definition, cand.spec.client, self.hasher, self.patterns)
+                    server = normalise(name, "", definition, cand.spec.client, self.hasher, self.patterns)
                 except (TypeError, ValueError, AttributeError) as exc:
-                    self.errors.append({"where": f"config:{shown}:{key_path}.{name}", "error": f"unusable server definition ({type(exc).__name__})"})
+                    self.errors.append({"where": f"config:{shown}:{name}", "error": f"unusable server definition ({type(exc).__name__})"})
                     continue
                 if server is None:
                     continue
-                # Claude Code keeps per-project servers under projects.<path>: each is its own instance.
-                label = f"{name}@{shorten_home(key_path, self.homes)}" if key_path else name
+                project = self._project(project_dir) if project_dir else None
+                scope = "project" if project else cand.spec.scope
+                # Servers of several projects in one file (~/.claude.json) stay apart: name@project.
+                local = project is not None and cand.project_dir is None
+                label = f"{name}@{project[0]}" if local else name
                 ikey = instance_key(server, cand.spec.client, self.host_id)
-                rec = ServerRecord(cand.spec.client, cand.spec.scope, shown, label, server.fingerprint, ikey)
-                found.append(_Found(cand, info, server, rec))
+                rec = ServerRecord(cand.spec.client, scope, shown, label, server.fingerprint, ikey)
+                found.append(_Found(cand, info, server, rec, project))
         return found, unreadable
 
     def _config_evidence(self, item: _Found, change: str) -> dict[str, Any]:
-        s, spec = item.server, item.candidate.spec
+        s, spec, scope = item.server, item.candidate.spec, item.record.scope
         risk = []
         if s.secrets:
             risk.append("committed_secret")
         if s.package and not self.patterns.is_known_package(s.package):
             risk.append("unknown_package")
         config: dict[str, Any] = {
-            "client": spec.client, "scope": spec.scope, "server_name": item.record.name, "transport": s.transport,
+            "client": spec.client, "scope": scope, "server_name": item.record.name, "transport": s.transport,
             "env_names": s.env_names, "header_names": s.header_names, "secrets": [h.as_dict() for h in s.secrets],
-            "fingerprint": s.fingerprint, "change": change, "disabled": s.disabled, "format": spec.format,
+            "fingerprint": s.fingerprint, "change": change, "disabled": s.disabled,
         }
+        if spec.format != "xml":  # the report schema names json, jsonc, toml and yaml
+            config["format"] = spec.format
+        if item.project:
+            config["project"], config["project_id"] = item.project
         if s.command:
-            config["command"] = shorten_home(s.command, self.homes)
-            config["args"] = [shorten_home(a, self.homes) for a in s.args]
+            config["command"] = self._mask_user_home(shorten_home(s.command, self.homes))
+            config["args"] = [self._mask_user_home(shorten_home(a, self.homes)) for a in s.args]
         if s.url:
             config["url"] = s.url
         if s.package:
             config["package"] = s.package
         snippet = {item.record.name: {k: config[k] for k in ("command", "args", "url", "env_names", "header_names") if config.get(k)}}
-        reason = f"{spec.client} {spec.scope} config defines MCP server {item.record.name!r} ({s.transport})"
+        reason = f"{spec.client} {scope} config defines MCP server {item.record.name!r} ({s.transport})"
         return {
             "type": "file", "score": SCORES["config_disabled" if s.disabled else "config"], "reason": reason,
             "snippet": truncate_utf8(json.dumps(snippet, separators=(",", ":"))), "instance_key": item.record.instance_key,

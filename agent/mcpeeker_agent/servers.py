@@ -67,6 +67,14 @@ def iter_definitions(doc: Any, key_paths: tuple[tuple[str, ...], ...]) -> Iterat
                         yield str(definition.get("name") or f"#{i}"), label, definition
 
 
+def iter_single(doc: Any, key_paths: tuple[tuple[str, ...], ...]) -> Iterator[dict[str, Any]]:
+    """The definitions the key paths lead to when each is ONE server (a Claude Desktop extension manifest)."""
+    for key_path in key_paths:
+        for _where, node in _walk(doc, key_path, ()):
+            if isinstance(node, dict):
+                yield node
+
+
 def _walk(node: Any, path: tuple[str, ...], where: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], Any]]:
     if not path:
         yield where, node

@@ -10,7 +10,7 @@ import pytest
 
 from mcpeeker_agent.scanner import ScanOptions, Scanner
 
-from .homes import Home, make_home
+from .homes import SITE_KEY, Home, make_home
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((REPO / "schemas" / "agent-event.schema.json").read_text())
@@ -24,7 +24,7 @@ def validate_report(report: dict) -> None:
 def scan_home(home: Home, **kw) -> dict:
     opts = dict(homes=[home.home], os_name=home.os, root=home.root, processes=False, listeners=False, machine_id="test-machine")
     opts.update(kw)
-    report = Scanner(ScanOptions(**opts), b"test-site-key").run()
+    report = Scanner(ScanOptions(**opts), SITE_KEY).run()
     validate_report(report)
     return report
 
