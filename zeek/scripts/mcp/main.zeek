@@ -1124,8 +1124,8 @@ event http_request(c: connection, method: string, original_URI: string,
 	st$resp = new_msg_state();
 	st$status_code = 0;
 	st$http_method = method;
-	local pq = split_string1(original_URI, /\?/);
-	st$path = cap(pq[0], 512);
+	local q = strstr(original_URI, "?");
+	st$path = cap(q == 0 ? original_URI : sub_bytes(original_URI, 1, q - 1), 512);
 	local sid = query_session(original_URI);
 
 	# A GET stream of the legacy transport keeps the session its endpoint
@@ -1256,6 +1256,10 @@ event http_message_done(c: connection, is_orig: bool, stat: http_message_stat)
 		return;
 
 	local m = is_orig ? c$mcp_state$req : c$mcp_state$resp;
+
+	# Most bodies were never ours.
+	if ( m$kind == BODY_NONE )
+		return;
 
 	if ( m$kind == BODY_JSON && m$buffered > 0 )
 		{
