@@ -60,6 +60,7 @@ class Match:
     reason: str
     parent: Proc | None
     instance_key: str | None = None
+    sdk: dict[str, object] | None = None  # custom SDK server evidence (sdk.py)
 
 
 @dataclass
@@ -161,6 +162,8 @@ def render(match: Match, hasher_user, homes: list[str]) -> dict[str, object]:
         info["ppid"] = proc.ppid
     if match.parent is not None:
         info["parent_name"] = match.parent.name
+    if match.sdk:
+        info["sdk"] = match.sdk
     if proc.username:
         info["user_id"] = hasher_user(proc.username)
     if proc.create_time:

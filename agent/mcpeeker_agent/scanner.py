@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from . import SCHEMA, __version__, jsonstream
+from . import SCHEMA, __version__, jsonstream, sdk
 from .clients import ClientTable, Layout, default_table
 from .discovery import (
     DEFAULT_MAX_DEPTH,
@@ -40,6 +40,7 @@ from .patterns import load as load_patterns
 from .privacy import Hasher, mask_user_homes, truncate_utf8
 from .processes import (
     ConfiguredCommand,
+    Match,
     classify,
     configured_command,
     list_processes,
@@ -49,6 +50,8 @@ from .processes import (
 from .servers import Server, instance_key, iter_definitions, iter_single, normalise
 from .state import ServerRecord, State, diff
 
+SDK_MAX_PROCESSES = 64  # listening processes whose scripts are read per scan
+SDK_TIME_BUDGET = 3.0  # seconds
 SCORES = {"config": 0.5, "config_disabled": 0.2, "removed": 0.0, "listener": 0.6, "probe": 0.9}
 
 
@@ -279,11 +282,13 @@ class Scanner:
                       (cc := configured_command(f"{f.record.client}:{f.record.name}", f.record.instance_key,
                                                 f.server.raw_command, f.server.raw_args, f.server.package))]
         mcp_pids: dict[int, tuple[str | None, dict[str, Any]]] = {}
+        scan = list_listeners() if self.opt.listeners else None
         if self.opt.processes:
-            evidence += self._process_evidence(configured, mcp_pids)
+            listening = {l.pid for l in scan.listeners if l.pid is not None} if scan else set()
+            evidence += self._process_evidence(configured, mcp_pids, listening)
         listening_ports: list[int] = []
-        if self.opt.listeners:
-            listeners_ev, listening_ports, listeners = self._listener_evidence(mcp_pids)
+        if scan is not None:
+            listeners_ev, listening_ports, listeners = self._listener_evidence(mcp_pids, scan)
             evidence += listeners_ev
             if self.opt.probe:
                 evidence += self._probe_evidence(listeners, mcp_pids, found)
@@ -313,11 +318,13 @@ class Scanner:
         out = [self._config_evidence(f, changes[f.record.key]) for f in found]
         return out + [self._removed_evidence(r) for r in removed]
 
-    def _process_evidence(self, configured: list[ConfiguredCommand], mcp_pids: dict[int, tuple[str | None, dict[str, Any]]]) -> list[dict[str, Any]]:
+    def _process_evidence(self, configured: list[ConfiguredCommand], mcp_pids: dict[int, tuple[str | None, dict[str, Any]]],
+                          listening: set[int] = frozenset()) -> list[dict[str, Any]]:
         procs, errors = list_processes()
         self.errors += errors
         self_pids = {os.getpid()}
         matches = classify(procs, configured, self_pids, self.patterns)
+        matches = self._sdk_matches(procs, matches, listening - self_pids)
         out = []
         for m in matches:
             info = render(m, self.hasher.user_id, self.homes)
@@ -329,8 +336,34 @@ class Scanner:
             out.append(ev)
         return out
 
-    def _listener_evidence(self, mcp_procs: dict[int, tuple[str | None, dict[str, Any]]]):
-        scan = list_listeners()
+    def _sdk_matches(self, procs, matches: list[Match], listening: set[int]) -> list[Match]:
+        """Listening Python / Node processes whose code uses an MCP SDK (a custom server found without --probe)."""
+        by_pid = {m.proc.pid: m for m in matches}
+        deadline = time.monotonic() + SDK_TIME_BUDGET
+        for pid in sorted(listening)[:SDK_MAX_PROCESSES]:
+            proc = procs.get(pid)
+            if proc is None or not proc.argv or any(rx.search(proc.cmdline) for rx in self.patterns.process_exclude):
+                continue
+            if time.monotonic() > deadline:
+                self.errors.append({"where": "sdk", "error": "time budget for reading listening processes' scripts exhausted"})
+                break
+            finding = sdk.inspect(proc.argv, proc.exe, sdk.process_cwd(pid), pid)
+            if finding is None:
+                continue
+            info = finding.as_dict(self._show)
+            reason = (f"listening {finding.language} process runs code that uses the MCP SDK "
+                      f"({', '.join(finding.indicators)}; confidence {finding.confidence})")
+            match = by_pid.get(pid)
+            if match is None:
+                parent = procs.get(proc.ppid) if proc.ppid else None
+                by_pid[pid] = Match(proc, finding.score, f"sdk:{finding.language}", reason, parent, sdk=info)
+            else:
+                match.sdk = info
+                if finding.score > match.score:
+                    match.score, match.matched, match.reason = finding.score, f"sdk:{finding.language}", reason
+        return list(by_pid.values())
+
+    def _listener_evidence(self, mcp_procs: dict[int, tuple[str | None, dict[str, Any]]], scan):
         self.errors += scan.errors
         ports = sorted({l.port for l in scan.listeners})
         out = []
