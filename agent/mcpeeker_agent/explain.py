@@ -19,6 +19,9 @@ def explain(report: dict[str, Any], options: Any, key_source: str) -> str:
         "    Env and header VALUES are never sent; a value that looks like a committed secret is reported",
         "    only as its kind and a keyed fingerprint.",
         "  - snippets are at most 1 KB and are built from the fields above, never copied from the file.",
+        "  - project directories: the scanned home as ~, another user's home as ~<keyed hash>, plus a keyed id.",
+        "  - scripts of listening Python/Node processes are read here (256 KB at most) for MCP SDK imports;",
+        "    only the fixed indicator names are sent, never the script's content.",
         "",
         f"Scanned homes: {', '.join('~' if i == 0 else str(h) for i, h in enumerate(options.homes))}; OS layout: {options.os_name};"
         f" processes: {'yes' if options.processes else 'no'}; listeners: {'yes' if options.listeners else 'no'};"
@@ -33,10 +36,16 @@ def explain(report: dict[str, Any], options: Any, key_source: str) -> str:
         cfg = ev.get("config")
         if cfg:
             lines.append(f"      file {ev.get('file', {}).get('path')} ({cfg.get('client')}, {cfg.get('scope')}, {cfg.get('change')})")
+            if cfg.get("project"):
+                lines.append(f"      project {cfg['project']} (keyed project id {cfg.get('project_id')})")
             if cfg.get("env_names"):
                 lines.append(f"      env names: {', '.join(cfg['env_names'])}")
             for s in cfg.get("secrets", []):
                 lines.append(f"      committed secret in {s['field']}: kind {s['kind']}, fingerprint {s['fingerprint']} (value not sent)")
+        found = (ev.get("process") or {}).get("sdk")
+        if found:
+            lines.append(f"      script {found['script']} was read on this host (its content is not sent): "
+                         f"{', '.join(found['indicators'])}, confidence {found['confidence']}")
         if ev.get("risk"):
             lines.append(f"      risk: {', '.join(ev['risk'])}")
     if report.get("errors"):
