@@ -36,9 +36,9 @@ def configs(report: dict) -> dict[tuple[str, str, str], dict]:
 
 @pytest.fixture(params=["linux", "macos", "windows"])
 def any_home(request, tmp_path) -> Home:
-    return make_home(tmp_path, request.param)
+    return make_home(tmp_path, request.param, extended=True)
 
 
 @pytest.fixture
 def linux_home(tmp_path) -> Home:
-    return make_home(tmp_path, "linux")
+    return make_home(tmp_path, "linux", extended=True)
