@@ -19,8 +19,15 @@ from pathlib import Path
 
 import pytest
 import zeekscript
-
-from paths import LABELS, PCAP_DIR, REPO_ROOT, SHARED, require_shared, require_zeek, zeek_env
+from paths import (
+    LABELS,
+    PCAP_DIR,
+    REPO_ROOT,
+    SHARED,
+    require_shared,
+    require_zeek,
+    zeek_env,
+)
 
 ZEEK_DIR = REPO_ROOT / "zeek"
 BTEST_DIR = ZEEK_DIR / "tests"
@@ -96,7 +103,7 @@ def test_zkg_meta_is_valid() -> None:
     script_dir = REPO_ROOT / pkg["script_dir"]
     assert script_dir.is_dir(), f"{meta_path}: script_dir {pkg['script_dir']} does not exist"
     assert (script_dir / "__load__.zeek").is_file(), f"{meta_path}: {pkg['script_dir']}/__load__.zeek missing"
-    assert re.search(r"^\s*zeek\s*>=\s*6\.0", pkg["depends"], re.M), f"{meta_path}: depends must require zeek >=6.0"
+    assert re.search(r"^\s*zeek\s*>=\s*6\.0", pkg["depends"], re.MULTILINE), f"{meta_path}: depends must require zeek >=6.0"
     assert "btest" in pkg["test_command"] and "zeek/tests" in pkg["test_command"]
     assert re.fullmatch(r"\d+\.\d+\.\d+", pkg["version"].strip()), f"{meta_path}: version is not x.y.z"
     assert (BTEST_DIR / "btest.cfg").is_file()
@@ -164,11 +171,11 @@ def _benign_traces() -> list[Path]:
     )
 
 
-def _zeek_problems(zeek: Path, trace: Path, workdir: Path, package: bool) -> list[str]:
+def _zeek_problems(zeek: Path, trace: Path, workdir: Path, scripts: list[str]) -> list[str]:
     """Problems of one run: reporter errors, anything reported from our scripts, MCP logs or notices."""
     workdir.mkdir(parents=True, exist_ok=True)
     proc = subprocess.run(
-        [str(zeek), "-C", "-r", str(trace), *([str(ZEEK_DIR / "scripts")] if package else [])],
+        [str(zeek), "-C", "-r", str(trace), *scripts],
         cwd=workdir,
         capture_output=True,
         text=True,
@@ -203,12 +210,20 @@ def _run_zeek(zeek: Path, trace: Path, workdir: Path) -> list[str]:
         unpacked = workdir / Path(trace.stem).name
         unpacked.write_bytes(gzip.decompress(trace.read_bytes()))
         trace = unpacked
-    problems = _zeek_problems(zeek, trace, workdir / "package", package=True)
+    problems = _zeek_problems(zeek, trace, workdir / "package", [str(ZEEK_DIR / "scripts")])
     if problems:
         # Zeek's own base scripts and analyzers stumble over some of Zeek's own test traces (fuzzer finds,
         # pcapng files libpcap refuses): what Zeek reports without our package too is not ours.
-        bare = set(_zeek_problems(zeek, trace, workdir / "bare", package=False))
+        bare = set(_zeek_problems(zeek, trace, workdir / "bare", []))
         problems = [p for p in problems if p not in bare]
+    if any(p.startswith("exit -") for p in problems):
+        # A crash inside one of Zeek's C++ analyzers can hang on how memory is laid out (Zeek 7.0.11's SMTP BDAT
+        # analyzer on smtp/smtp-bdat-gap.pcap crashes with Zeek's own `local` policy, without our package, and
+        # not bare). Scripts cannot crash Zeek: when the same trace also crashes Zeek with only its own site
+        # policy loaded, the crash is Zeek's.
+        control = _zeek_problems(zeek, trace, workdir / "local", ["local"])
+        if any(p.startswith("exit -") for p in control):
+            problems = [p for p in problems if not p.startswith("exit -")]
     return problems
 
 
