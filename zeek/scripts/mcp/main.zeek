@@ -1165,38 +1165,48 @@ event http_header(c: connection, is_orig: bool, original_name: string,
 	if ( m$in_body )
 		return;
 
-	if ( name == "CONTENT-TYPE" )
-		m$content_type = to_lower(value);
-	else if ( name == "MCP-METHOD" )
-		m$mcp_method = cap(value, 128);
-	else if ( name == "MCP-NAME" )
-		m$mcp_name = cap(value, 256);
-	else if ( name == "MCP-SESSION-ID" )
-		m$session_id = cap(value, 256);
-	else if ( name == "MCP-PROTOCOL-VERSION" )
-		m$protocol_version = cap(value, 64);
-	else if ( name == "AUTHORIZATION" && is_orig )
+	# One hash lookup per header: most headers are none of these.
+	switch ( name )
 		{
-		m$auth = T;
-		m$auth_scheme = cap(split_string1(strip(value), / /)[0], 32);
+		case "CONTENT-TYPE":
+			m$content_type = to_lower(value);
+			break;
+		case "MCP-METHOD":
+			m$mcp_method = cap(value, 128);
+			break;
+		case "MCP-NAME":
+			m$mcp_name = cap(value, 256);
+			break;
+		case "MCP-SESSION-ID":
+			m$session_id = cap(value, 256);
+			break;
+		case "MCP-PROTOCOL-VERSION":
+			m$protocol_version = cap(value, 64);
+			break;
+		case "AUTHORIZATION":
+			if ( is_orig )
+				{
+				m$auth = T;
+				m$auth_scheme = cap(split_string1(strip(value), / /)[0], 32);
+				}
+			break;
+		case "X-API-KEY":
+			# A static key instead of OAuth: still a credential.
+			if ( is_orig )
+				{
+				m$auth = T;
+				m$auth_scheme = "X-API-Key";
+				}
+			break;
+		case "WWW-AUTHENTICATE":
+			if ( ! is_orig
+			    && c$mcp_state$status_code == 401
+			    && oauth_challenge_pattern in value )
+				event MCP::oauth_discovery(c, "401 challenge names resource_metadata");
+			break;
 		}
-	else if ( name == "X-API-KEY" && is_orig )
-		{
-		# A static key instead of OAuth: still a credential.
-		m$auth = T;
-		m$auth_scheme = "X-API-Key";
-		}
-	else if ( name == "WWW-AUTHENTICATE"
-	    && ! is_orig
-	    && c$mcp_state$status_code == 401
-	    && oauth_challenge_pattern in value )
-		event MCP::oauth_discovery(c, "401 challenge names resource_metadata");
 	}
 
-# Bodies come through the file analysis framework, which carries every HTTP
-# body anyway: a data-event analyzer is attached only to JSON and SSE bodies,
-# so other bodies (pages, downloads) cost no script event per chunk, as
-# http_entity_data would.
 event file_over_new_connection(f: fa_file, c: connection, is_orig: bool)
 	{
 	if ( ! c?$mcp_state || ! f?$source || f$source != "HTTP" )
