@@ -109,30 +109,6 @@ function new_frame(path: string, is_obj: bool, start: count): JsonFrame
 	    $have_val=! is_obj, $val_start=start);
 	}
 
-# Stores the value that ends at byte offset *end* in frame *f*.
-function json_store(doc: table[string] of string, s: string, f: JsonFrame,
-    end: count)
-	{
-	if ( ! f$have_val || end <= f$val_start )
-		return;
-
-	local v = strip(sub_bytes(s, f$val_start + 1, end - f$val_start));
-
-	if ( |v| == 0 )
-		return;
-
-	if ( f$is_obj )
-		{
-		if ( |f$key| > 0 )
-			doc[json_key(f$path, f$key)] = v;
-		}
-	else
-		{
-		doc[json_key(f$path, cat(f$n))] = v;
-		++f$n;
-		}
-	}
-
 function json_parse(s: string, max_depth: count): table[string] of string
 	{
 	local doc: table[string] of string;
@@ -179,75 +155,103 @@ function json_parse(s: string, max_depth: count): table[string] of string
 			if ( deep == 0 && |stack| > 0 && stack[|stack| - 1]$expect_key )
 				stack[|stack| - 1]$key = sub_bytes(p, 2, |p| - 2);
 			}
-		else if ( p == "{" || p == "[" )
-			{
-			if ( after_value )
-				return json_bad(doc);
-
-			if ( deep > 0 || |stack| >= max_depth )
-				++deep;
-			else if ( |stack| == 0 )
-				stack += new_frame("", p == "{", pos + 1);
-			else
-				{
-				local top = stack[|stack| - 1];
-				stack += new_frame(json_key(top$path, top$is_obj ? top$key : cat(top$n)), p ==
-				    "{", pos + 1);
-				}
-			}
-		else if ( p == "}" || p == "]" )
-			{
-			after_value = T;
-
-			if ( deep > 0 )
-				--deep;
-			else if ( |stack| > 0 )
-				{
-				local f = stack[|stack| - 1];
-				json_store(doc, s, f, pos);
-
-				if ( |stack| == 1 )
-					{
-					# The outermost value is complete: only white space
-					# may follow.
-					if ( json_space !in sub_bytes(s, pos + 2, |s|) )
-						return json_bad(doc);
-
-					doc[json_status] = "ok";
-					return doc;
-					}
-
-				resize(stack, |stack| - 1);
-				}
-			else
-				return json_bad(doc);
-			}
 		else
 			{
-			# ":" or ",": only after a value.
-			if ( ! after_value )
-				return json_bad(doc);
-
-			after_value = F;
-
-			if ( deep == 0 && |stack| > 0 )
+			# One structural character: one hash lookup, not a chain of
+			# string comparisons.
+			switch ( p )
 				{
-				local cur = stack[|stack| - 1];
+				case "{", "[":
+					if ( after_value )
+						return json_bad(doc);
 
-				if ( p == ":" && cur$is_obj && cur$expect_key )
-					{
-					cur$expect_key = F;
-					cur$have_val = T;
-					cur$val_start = pos + 1;
-					}
-				else if ( p == "," )
-					{
-					json_store(doc, s, cur, pos);
-					cur$key = "";
-					cur$expect_key = cur$is_obj;
-					cur$have_val = ! cur$is_obj;
-					cur$val_start = pos + 1;
-					}
+					if ( deep > 0 || |stack| >= max_depth )
+						++deep;
+					else if ( |stack| == 0 )
+						stack += new_frame("", p == "{", pos + 1);
+					else
+						{
+						local top = stack[|stack| - 1];
+						local child = top$is_obj ? top$key : cat(top$n);
+						stack += new_frame(|top$path| == 0 ? child : top$path + json_sep + child, p ==
+						    "{", pos + 1);
+						}
+					break;
+				case ":":
+					if ( ! after_value )
+						return json_bad(doc);
+
+					after_value = F;
+
+					if ( deep == 0 && |stack| > 0 )
+						{
+						local kf = stack[|stack| - 1];
+
+						if ( kf$is_obj && kf$expect_key )
+							{
+							kf$expect_key = F;
+							kf$have_val = T;
+							kf$val_start = pos + 1;
+							}
+						}
+					break;
+				case ",", "}", "]":
+					local closing = p != ",";
+
+					if ( ! closing && ! after_value )
+						return json_bad(doc);
+
+					after_value = closing;
+
+					if ( deep > 0 )
+						{
+						if ( closing )
+							--deep;
+						break;
+						}
+
+					if ( |stack| == 0 )
+						return json_bad(doc);
+
+					local f = stack[|stack| - 1];
+
+					# The value that ends here.
+					if ( f$have_val && pos > f$val_start )
+						{
+						local v = strip(sub_bytes(s, f$val_start + 1, pos - f$val_start));
+
+						if ( |v| > 0 )
+							{
+							if ( ! f$is_obj )
+								{
+								doc[|f$path| == 0 ? cat(f$n) : f$path + json_sep + cat(f$n)] = v;
+								++f$n;
+								}
+							else if ( |f$key| > 0 )
+								doc[|f$path| == 0 ? f$key : f$path + json_sep + f$key] = v;
+							}
+						}
+
+					if ( ! closing )
+						{
+						f$key = "";
+						f$expect_key = f$is_obj;
+						f$have_val = ! f$is_obj;
+						f$val_start = pos + 1;
+						}
+					else if ( |stack| == 1 )
+						{
+						# The outermost value is complete: only white
+						# space may follow.
+						if ( json_space !in sub_bytes(s, pos + 2, |s|) )
+							return json_bad(doc);
+
+						doc[json_status] = "ok";
+						return doc;
+						}
+					else
+						resize(stack, |stack| - 1);
+					break;
 				}
 			}
 
