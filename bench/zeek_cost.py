@@ -34,6 +34,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import statistics
@@ -334,6 +335,49 @@ def zeek_run(zeek: Zeek, pcap: Path, with_pkg: bool, rundir: Path, extra: tuple[
     return Run(float(out[1]), int(out[2]), wall)
 
 
+def instructions(zeek: Zeek, pcap: Path, with_pkg: bool, rundir: Path) -> int:
+    """Instructions of one `zeek -C -r pcap [package]` under callgrind: the same count every run, whatever else
+    the machine does (CPU seconds here vary by +-20 %)."""
+    rundir.mkdir(parents=True, exist_ok=True)
+    cmd = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", zeek.exe, "-C", "-r", str(pcap),
+           *([str(zeek.package)] if with_pkg else [])]
+    proc = subprocess.run(cmd, cwd=rundir, capture_output=True, text=True, check=False)
+    found = re.search(r"Collected : (\d+)", proc.stderr)
+    if proc.returncode != 0 or not found:
+        raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}): {proc.stderr[-2000:]}")
+    return int(found.group(1))
+
+
+def measure_instructions(zeek: Zeek, pcaps: dict[str, Path], packets: int, work: Path) -> dict[str, Any]:
+    """Instruction ratios on the first `packets` packets of each mix, with start-up (the first 10 packets)
+    measured apart, so that the per-traffic ratio says what the package costs on traffic alone."""
+    out: dict[str, Any] = {}
+    for mix, pcap in pcaps.items():
+        head, tiny = work / f"{mix}-head.pcap", work / f"{mix}-tiny.pcap"
+        sc.write_head(pcap, head, packets)
+        sc.write_head(pcap, tiny, 10)
+        n = {(part, pkg): instructions(zeek, p, pkg, work / "callgrind")
+             for part, p in (("head", head), ("startup", tiny)) for pkg in (False, True)}
+        bare_traffic = n["head", False] - n["startup", False]
+        pkg_traffic = n["head", True] - n["startup", True]
+        out[mix] = {"packets": packets, "bare": n["head", False], "package": n["head", True],
+                    "ratio": n["head", True] / n["head", False],
+                    "startup_bare": n["startup", False], "startup_package": n["startup", True],
+                    "per_traffic_ratio": pkg_traffic / bare_traffic}
+    return out
+
+
+def report_instructions(res: dict[str, Any]) -> None:
+    print(f"\n{'instructions':12} {'packets':>8} {'bare':>14} {'package':>14} {'ratio':>7} {'start-up +':>12} "
+          f"{'per-traffic':>12} {'target':>7}")
+    for mix, r in res.items():
+        print(f"{mix:12} {r['packets']:8d} {r['bare']:14,d} {r['package']:14,d} {r['ratio']:7.3f} "
+              f"{r['startup_package'] - r['startup_bare']:12,d} {r['per_traffic_ratio']:12.3f} "
+              f"{'<= ' + str(TARGETS[mix]):>7}")
+    print("(callgrind instruction counts: deterministic; start-up measured on the first 10 packets and taken out "
+          "of the per-traffic ratio)")
+
+
 def log_rows(path: Path) -> Iterator[dict[str, str]]:
     fields: list[str] = []
     with path.open(errors="replace") as fh:
@@ -576,6 +620,9 @@ def main() -> int:
     ap.add_argument("--package", type=Path, default=PACKAGE,
                     help="Zeek package directory to measure (default: zeek/scripts of this checkout)")
     ap.add_argument("--json", action="store_true", help="also print the results as one JSON object on stdout")
+    ap.add_argument("--instructions", type=int, metavar="PACKETS", default=0,
+                    help="also count instructions (valgrind callgrind) on the first PACKETS packets of each mix: "
+                         "a deterministic ratio beside the noisy CPU seconds (e.g. 20000)")
     args = ap.parse_args()
     if args.mcp_copies is None:
         args.mcp_copies = max(1, round(4 * args.size_mb / 60))
@@ -629,6 +676,10 @@ def main() -> int:
             series = measure(zeek, pcaps, head, args.pairs, work, progress)
         res = analyse(series)
         report(res, info, args.pairs, zeek_version)
+        if args.instructions:
+            say(f"counting instructions under callgrind on the first {args.instructions} packets of each mix")
+            info["instructions"] = measure_instructions(zeek, pcaps, args.instructions, work)
+            report_instructions(info["instructions"])
         ok = all(res[m]["cpu_ok"] and res[m]["memory_ok"] for m in MIXES)
         if args.json:
             print(json.dumps({"zeek": zeek_version, "pairs": args.pairs,
