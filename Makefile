@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 MCPEEKER := $(BIN)/mcpeeker
 PYTEST_ARGS ?=
 
-.PHONY: all deps venv debs suricata opensearch test demo demo-stop clean-cache
+.PHONY: all deps venv debs suricata opensearch test demo demo-stop clean-cache catalogue generate
 
 all: test
 
@@ -48,6 +48,11 @@ demo: deps
 
 demo-stop: venv
 	@$(MCPEEKER) opensearch stop
+
+# Files generated from the detection catalogue (detections/): zeek/scripts/mcp/indicators.zeek, the templated pcre
+# of suricata/mcp.rules and docs/detections.md. Needs only PyYAML; tests/test_catalogue.py fails while they are stale.
+catalogue generate:
+	@$(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON)) scripts/catalogue.py
 
 clean-cache:
 	rm -rf $${MCPEEKER_HOME:-$$HOME/.cache/mcpeeker}/dist

@@ -2,6 +2,7 @@
 
 @load ./json
 @load ./main
+@load ./indicators
 @load ./attacks
 @load ./oauth
 @load ./cluster

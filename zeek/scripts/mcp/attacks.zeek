@@ -1,5 +1,9 @@
 ##! Notices for MCP servers and the attacks that ride on MCP.
 ##!
+##! The patterns they match with (``MCP::poisoning_patterns``,
+##! ``MCP::sensitive_path_patterns``, ``MCP::injection_patterns``) are in
+##! indicators.zeek, generated from the detection catalogue.
+##!
 ##! Every notice carries an identifier, so the usual Notice policy suppresses
 ##! repeats (``$suppress_for`` below, or ``Notice::ignored_types`` and
 ##! ``hook Notice::policy`` to silence a type altogether).
@@ -8,6 +12,7 @@
 @load base/utils/patterns
 
 @load ./main
+@load ./indicators
 
 module MCP;
 
@@ -30,21 +35,6 @@ export {
 		## ``Authorization`` header.
 		Unauthenticated_Server,
 	};
-
-	## Hidden-instruction markers in tool definitions (descriptions,
-	## parameter names and schemas), matched case-insensitively on the
-	## decoded JSON text of each tool.
-	const poisoning_patterns = /<important>|<\/important>|<secret>|<system>|do not (tell|mention|inform|reveal|notify)[^.\n]{0,40}user|don't (tell|mention|inform)[^.\n]{0,40}user|without (telling|informing|notifying) (the )?user|ignore (all )?(previous|prior|above) instructions|(read|cat|open|send|include)[^.\n]{0,60}(~\/\.ssh|\.ssh\/|id_rsa|\.aws\/credentials|mcp\.json|\.env[^a-z])|sidenote|before using this tool[^.\n]{0,40}(read|call|send)|otherwise the tool will not work/i
-	    &redef;
-
-	## Sensitive file names and paths, matched on the decoded arguments
-	## of ``tools/call`` and on ``resources/read`` URIs.
-	const sensitive_path_patterns = /[\/\\]\.ssh[\/\\\"]|id_(rsa|dsa|ecdsa|ed25519)([\"'. ]|\.pub)|\.aws[\/\\](credentials|config)|\/etc\/(passwd|shadow|gshadow|sudoers|master\.passwd)|\.kube[\/\\]config|\.docker[\/\\]config\.json|\.git-credentials|\.netrc|\.npmrc|\.pypirc|\.gnupg[\/\\]|[ \/\\\"]\.env(\.[a-zA-Z]+)?[ \";|&]|\.bash_history|\.config[\/\\]gcloud|\.azure[\/\\]|wallet\.dat/
-	    &redef;
-
-	## Shell injection in decoded ``tools/call`` arguments.
-	const injection_patterns = /;[ \t]*(curl|wget|nc|ncat|bash|sh|zsh|python[23]?|perl|rm|chmod)[ \t]|\|[ \t]*(ba|z|da)?sh[ \t\";]|\|[ \t]*(nc|ncat|netcat)[ \t]|\$\([^)]{1,200}\)|`[ \t]*(curl|wget|nc|bash|sh|id|whoami|uname|cat|rm|python[23]?|perl)([ \t][^`]{0,200})?`|&&[ \t]*(curl|wget|nc|bash|sh|rm)[ \t]|\/dev\/tcp\/|(curl|wget)[^|;\"]{1,200}\|[ \t]*(ba)?sh/
-	    &redef;
 
 	## Methods whose successful answer without credentials makes a server
 	## unauthenticated.
