@@ -171,6 +171,9 @@ def test_agent_risk_names_exist_and_are_claimed_once() -> None:
     assert [s for s, n in claims.items() if n > 1] == []
 
 
+def test_sigma_evidence_file_is_gone() -> None:
+    assert not (SIGMA / "evidence.yaml").exists(), "Sigma weights come from the catalogue (keyed by rule id)"
+
 
 # --- what the sensors' own metadata says agrees with the catalogue -------------------------------------------------
 
@@ -253,6 +256,49 @@ def test_label_tags_are_in_the_vocabulary() -> None:
     known = set(VOCAB["attack_types"]) | set(VOCAB["network_detections"])
     odd = {t for e in _labels() for t in e["expected"] if t not in known and not t.startswith("mcp_")}
     assert not odd, f"labels.json tags outside the vocabulary: {sorted(odd)}"
+
+
+# --- readers of the catalogue --------------------------------------------------------------------------------------
+
+
+def test_normalisers_read_the_catalogue() -> None:
+    from mcpeeker import catalogue
+    from mcpeeker.ingest.normalise import agent, suricata, zeek
+
+    assert zeek.MCP_NOTICES == catalogue.implementations("zeek")
+    assert set(zeek.MCP_NOTICES) == set(_claims("zeek"))
+    assert suricata.ATTACK_TYPES == frozenset(VOCAB["attack_types"])
+    assert agent.RISK_ATTACKS == {r: BY_ID_RISK[r]["attack_type"] for r in BY_ID_RISK if "attack_type" in BY_ID_RISK[r]}
+
+
+BY_ID_RISK = {risk: e for e in ENTRIES for risk in e["implementations"].get("agent") or []}
+
+
+def test_sigma_weights_are_keyed_by_rule_id() -> None:
+    from mcpeeker import catalogue
+
+    weights = catalogue.implementations("sigma")
+    for entry in ENTRIES:
+        for rid in entry["implementations"].get("sigma") or []:
+            assert weights[rid] == (VOCAB["evidence"][entry["evidence"]]["scores_as"], entry.get("attack_type"))
+
+
+def test_scoring_severities_come_from_the_vocabulary(tmp_path: Path) -> None:
+    from mcpeeker.correlate.scoring import ScoringConfig
+    from mcpeeker.errors import ConfigError
+
+    config = ScoringConfig.load()
+    assert set(config.attack_severity) == set(VOCAB["attack_types"])
+    data = yaml.safe_load((REPO / "configs" / "scoring.yaml").read_text())
+    assert set(data.get("attack_severity") or {}) <= set(VOCAB["attack_types"])
+    data["attack_severity"] = {"rug_pull": "critical"}
+    path = tmp_path / "scoring.yaml"
+    path.write_text(yaml.safe_dump(data))
+    assert ScoringConfig.load(path).attack_severity["rug_pull"] == "critical"
+    data["attack_severity"] = {"rugpull": "critical"}
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError, match="rugpull"):
+        ScoringConfig.load(path)
 
 
 # --- generated files -----------------------------------------------------------------------------------------------

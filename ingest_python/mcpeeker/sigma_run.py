@@ -14,8 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
-import yaml
-
+from . import catalogue
 from .client import bulk_helper, make_client
 from .config import REPO_ROOT
 from .errors import MCPeekerError
@@ -66,7 +65,7 @@ def compile_rules(sigma_dir: Path, backend: str) -> list[CompiledRule]:
     if not rules_dir.is_dir() or not pipeline_path.is_file():
         raise MCPeekerError(f"{sigma_dir}: expected rules/*.yml and pipelines/mcpeeker.yaml (use --sigma-dir)")
     pipeline = ProcessingPipeline.from_yaml(pipeline_path.read_text(encoding="utf-8"))
-    weights = _weights(sigma_dir / "evidence.yaml")
+    weights = catalogue.implementations("sigma")
     out: list[CompiledRule] = []
     for path in sorted(rules_dir.glob("*.yml")):
         try:
@@ -75,21 +74,13 @@ def compile_rules(sigma_dir: Path, backend: str) -> list[CompiledRule]:
             query = Backend(processing_pipeline=pipeline).convert(collection)[0]
         except Exception as exc:  # noqa: BLE001 - pySigma raises many error types; name the file
             raise MCPeekerError(f"{path}: cannot convert: {exc}") from exc
-        weight = weights.get(path.stem, {})
+        # Keyed by the rule's id, so a renamed file keeps its weight; a rule the catalogue does not name (a site's
+        # own, under --sigma-dir) is endpoint evidence.
+        evidence_type, attack_type = weights.get(str(rule.id), ("endpoint", None))
         out.append(CompiledRule(stem=path.stem, id=str(rule.id), title=rule.title, level=str(rule.level or "medium").lower(),
-                                query=query, evidence_type=weight.get("evidence_type", "endpoint"),
-                                attack_type=weight.get("attack_type"), tags=tuple(str(t) for t in rule.tags)))
+                                query=query, evidence_type=evidence_type, attack_type=attack_type,
+                                tags=tuple(str(t) for t in rule.tags)))
     return out
-
-
-def _weights(path: Path) -> dict[str, dict[str, str]]:
-    if not path.is_file():
-        return {}
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    rules = data.get("rules") or {}
-    if not isinstance(rules, dict):
-        raise MCPeekerError(f"{path}: `rules` must be a mapping of rule file name -> weights")
-    return rules
 
 
 def _search(client: Any, settings: Settings, rule: CompiledRule, since: str, size: int) -> list[dict[str, Any]]:

@@ -6,7 +6,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import catalogue
 from ..config import load_named_config
+from ..errors import ConfigError
 
 SEVERITY_ORDER = ("info", "low", "medium", "high", "critical")
 SCORED_TYPES = ("endpoint", "judge", "network")
@@ -20,7 +22,7 @@ class ScoringConfig:
     unauthorized_min: float
     registry_match_authorizes: bool = True
     unregistered_floor: str = "suspect"
-    attack_severity: dict[str, str] = field(default_factory=dict)
+    attack_severity: dict[str, str] = field(default_factory=catalogue.attack_severities)
     classification_severity: dict[str, str] = field(default_factory=dict)
     correlation: dict[str, Any] = field(default_factory=dict)
     registry: dict[str, Any] = field(default_factory=dict)
@@ -34,12 +36,23 @@ class ScoringConfig:
             unauthorized_min=data["classification"]["unauthorized_min"],
             registry_match_authorizes=data["classification"].get("registry_match_authorizes", True),
             unregistered_floor=data["classification"].get("unregistered_floor", "suspect"),
-            attack_severity=data.get("attack_severity", {}),
+            attack_severity=attack_severities(data.get("attack_severity") or {}, path or "configs/scoring.yaml"),
             classification_severity=data.get("classification_severity",
                                              {"authorized": "info", "suspect": "low", "unauthorized": "medium"}),
             correlation=data.get("correlation", {}),
             registry=data.get("registry", {}),
         )
+
+
+def attack_severities(overrides: dict[str, str], source: Any = "configs/scoring.yaml") -> dict[str, str]:
+    """Every attack type's severity: the catalogue's default (detections/_vocabulary.yaml), unless the site
+    overrides it. An override for a type the catalogue does not know is a typo, not a new type."""
+    defaults = catalogue.attack_severities()
+    unknown = sorted(set(overrides) - set(defaults))
+    if unknown:
+        raise ConfigError(f"{source}: attack_severity: unknown attack types {unknown} "
+                          f"(known: {sorted(defaults)}, detections/_vocabulary.yaml)")
+    return {**defaults, **overrides}
 
 
 @dataclass(frozen=True)

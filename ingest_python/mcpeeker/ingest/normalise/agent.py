@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 import jsonschema
 import jsonschema_rs
 
+from ... import catalogue
 from ...config import load_schema
 from .. import privacy
 from .common import (
@@ -24,8 +25,11 @@ KINDS: dict[str, tuple[str, str]] = {
     "listener": ("listener", "listener"),
     "probe": ("probe", "probe"),
 }
-# Risk flags that are attack-like conditions on the endpoint (data model: mcpeeker.attack.type).
-RISK_ATTACKS = frozenset({"committed_secret", "exposed_listener"})
+# Risk flag -> attack type, for the flags that are attack-like conditions on the endpoint (data model:
+# mcpeeker.attack.type), from the detection catalogue (detections/, docs/detections.md).
+RISK_ATTACKS: dict[str, str] = {
+    risk: attack for risk, (ev_type, attack) in catalogue.implementations("agent").items() if ev_type == "attack" and attack
+}
 
 FILE: Table = (
     ("path", ("file", "path"), lambda v: privacy.cut_snippet(as_str(v))),
@@ -150,7 +154,7 @@ def _item_doc(report: dict, item: dict, iso: str, ctx: Context, file: str, line:
     if item.get("snippet"):
         put(doc, ("mcpeeker", "snippet"), privacy.snippet(item["snippet"]))
     risks = item.get("risk") or []
-    attacks = [r for r in risks if r in RISK_ATTACKS]
+    attacks = [RISK_ATTACKS[r] for r in risks if r in RISK_ATTACKS]
     if attacks:
         put(doc, ("mcpeeker", "attack", "type"), attacks)
     if risks:

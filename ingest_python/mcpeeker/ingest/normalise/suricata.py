@@ -1,13 +1,15 @@
 """Suricata eve.json (`alert`, `http`, `tls`, `flow`, `fileinfo`, `anomaly`) -> evidence documents.
 
 Alerts of our rules (msg prefix "MCPEEKER") weigh as the rule's `mcpeeker_evidence` metadata says (network or
-attack, attack type from `mcpeeker_detection`); every other signature is supporting context.
+attack, attack type from `mcpeeker_detection`, one of the catalogue's attack types; tests/test_catalogue.py keeps
+the metadata of every rule in line with its catalogue entry); every other signature is supporting context.
 """
 
 from __future__ import annotations
 
 from typing import Any, Callable
 
+from ... import catalogue
 from .. import privacy
 from .common import (
     dispatcher,
@@ -17,7 +19,7 @@ from .common import (
 
 OUR_PREFIX = "MCPEEKER"
 SPEC_ERAS = {"2024": "2024-11-05", "2026": "2026-07-28"}  # rule metadata mcp_era -> the spec revision
-ATTACK_TYPES = frozenset({"tool_poisoning", "rug_pull", "sensitive_file", "command_injection", "unauthenticated"})
+ATTACK_TYPES = frozenset(catalogue.vocabulary()["attack_types"])  # detections/_vocabulary.yaml
 
 COMMON: Table = (
     ("flow_id", ("suricata", "flow_id"), id_str),

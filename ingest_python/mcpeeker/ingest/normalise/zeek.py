@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+from ... import catalogue
 from .. import privacy
 from .common import (
     dispatcher,
@@ -110,16 +111,9 @@ MCP: Table = CONN_ID + (
     ("batch", ("mcp", "batch"), as_bool),
 )
 
-# Zeek notice -> (evidence type, attack type). Notes not listed here are supporting context.
-MCP_NOTICES: dict[str, tuple[str, str | None]] = {
-    "MCP::Server_Detected": ("network", None),
-    "MCP::Tool_Poisoning": ("attack", "tool_poisoning"),
-    "MCP::Tool_Definitions_Changed": ("attack", "rug_pull"),
-    "MCP::Sensitive_File_Access": ("attack", "sensitive_file"),
-    "MCP::Command_Injection": ("attack", "command_injection"),
-    "MCP::Unauthenticated_Server": ("attack", "unauthenticated"),
-    "MCP::OAuth_Discovery": ("network", None),  # an OAuth-protected MCP server (RFC 9728 discovery)
-}
+# Zeek notice -> (evidence type, attack type), from the detection catalogue (detections/, docs/detections.md).
+# Notes not listed there are supporting context.
+MCP_NOTICES: dict[str, tuple[str, str | None]] = catalogue.implementations("zeek")
 
 
 def _timestamp(data: dict) -> tuple[str, float]:
