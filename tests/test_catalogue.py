@@ -562,3 +562,21 @@ def test_data_model_lists_the_attack_types() -> None:
                if ln.startswith("| `mcpeeker.attack.type` |"))
     listed = set(re.findall(r"`([a-z_]+)`", row.split("|")[2]))
     assert listed == set(VOCAB["attack_types"])
+
+
+def test_btest_generator_agrees_with_the_catalogue() -> None:
+    """zeek/tests/Scripts/gen-pcap-tests maps label tags to the notices the catalogue says implement them."""
+    from importlib.machinery import SourceFileLoader
+
+    path = REPO / "zeek" / "tests" / "Scripts" / "gen-pcap-tests"
+    loader = SourceFileLoader("gen_pcap_tests", str(path))
+    module = importlib.util.module_from_spec(importlib.util.spec_from_loader(loader.name, loader))
+    loader.exec_module(module)
+    notices_by_tag: dict[str, set[str]] = {}
+    for entry in ENTRIES:
+        tag = entry.get("attack_type") or {"MCP-NET-001": "mcp_server", "MCP-NET-006": "oauth_discovery"}.get(entry["id"])
+        if tag:
+            notices_by_tag.setdefault(tag, set()).update(entry["implementations"].get("zeek") or [])
+    wrong = {tag: notice for tag, notice in module.NOTICE_FOR_TAG.items()
+             if tag in notices_by_tag and notice not in notices_by_tag[tag]}
+    assert not wrong, f"gen-pcap-tests maps tags to notices no catalogue entry of that tag names: {wrong}"

@@ -236,7 +236,9 @@ def test_mcp_http_matches_label(e: dict[str, Any]) -> None:
         assert b"GET /.well-known/oauth-protected-resource" in req
         assert b"\r\nauthorization: bearer " in low_req  # the client came back with a token
     if "tool_poisoning" in expected:
-        assert b"<IMPORTANT>" in resp and b"sidenote" in resp and b"~/.ssh" in resp
+        assert re.search(rb"<(important|system|secret|hidden|instructions?)>", resp, re.IGNORECASE), e["file"]
+        if b"<IMPORTANT>" in resp:  # the classic write-up: read a secret file, pass it as sidenote
+            assert b"sidenote" in resp and b"~/.ssh" in resp, e["file"]
     if "rug_pull" in expected:
         lists = tool_lists(resp)
         assert len(lists) >= 2 and lists[0] != lists[-1], f"{e['file']}: tool list did not change"

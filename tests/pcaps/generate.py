@@ -271,6 +271,14 @@ def scenarios() -> list[Scenario]:  # noqa: PLR0915 - one table, read top to bot
                                                               "unauthenticated", "rug_pull", "tool_poisoning"],
     ))
     add(Scenario(
+        "attack_tool_poisoning_tags_py2026", "Python mcp 2.x server (2026-07-28) whose tools hide instructions in "
+        "<SYSTEM> and <secret> tags, with no <IMPORTANT>: each instruction tag fires on its own",
+        30, py("mcp2", "py_server.py") + ["--port", "8000", "--profile", "poisoned-tags", "--name", "crm-tools"],
+        py("mcp2", "py_client.py") + ["--url", "http://crm.corp.example:8000/mcp", "--plan", "tools"],
+        8000, "/mcp", "crm.corp.example", era="2026-07-28", protocol_version="2026-07-28", sdk="py2",
+        transport="streamable_http_json", expected=MCP_BASE + ["mcp_2026", "unauthenticated", "tool_poisoning"],
+    ))
+    add(Scenario(
         "attack_rug_pull_py2026", "Python mcp 2.x server (2026-07-28): two client connections, the second "
         "tools/list returns a changed, poisoned fact_of_the_day definition",
         24, py("mcp2", "py_server.py") + ["--port", "8000", "--profile", "rugpull", "--name", "daily-facts"],
