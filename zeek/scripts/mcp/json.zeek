@@ -341,41 +341,78 @@ function json_string(raw: string): string
 	return raw;
 	}
 
-function json_canonical(s: string, depth: count): string
+# The canonical text of the value *raw* at *path* of a json_parse table, whose
+# object member names are listed by parent path in *names*.
+function json_canonical_at(doc: table[string] of string, names: table[string] of
+    vector of string, path: string, raw: string, depth: count): string
 	{
-	local v = strip(s);
-
 	if ( depth == 0 )
-		return v;
+		return raw;
 
-	if ( /^\{/ in v )
+	local out: vector of string;
+	local first = sub_bytes(raw, 1, 1);
+
+	if ( first == "{" )
 		{
-		local obj = json_object(v);
-		local keys: vector of string;
+		if ( path in names )
+			{
+			local keys = names[path];
+			sort(keys, strcmp);
 
-		for ( k in obj )
-			keys[|keys|] = k;
+			for ( _, k in keys )
+				{
+				local kp = json_key(path, k);
+				out += "\"" + k + "\":" + json_canonical_at(doc, names, kp, doc[kp], depth - 1);
+				}
+			}
 
-		sort(keys, strcmp);
-		local members: vector of string;
-
-		for ( i in keys )
-			members[|members|] = "\"" + keys[i] + "\":" + json_canonical(obj[keys[i]],
-			    depth - 1);
-
-		return "{" + join_string_vec(members, ",") + "}";
+		return "{" + join_string_vec(out, ",") + "}";
 		}
 
-	if ( /^\[/ in v )
+	if ( first == "[" )
 		{
-		local elems = json_array(v);
-		local out: vector of string;
+		local i = 0;
 
-		for ( j in elems )
-			out[|out|] = json_canonical(elems[j], depth - 1);
+		while ( json_key(path, cat(i)) in doc )
+			{
+			local ip = json_key(path, cat(i));
+			out += json_canonical_at(doc, names, ip, doc[ip], depth - 1);
+			++i;
+			}
 
 		return "[" + join_string_vec(out, ",") + "]";
 		}
 
-	return v;
+	return raw;
+	}
+
+function json_canonical(s: string, depth: count): string
+	{
+	local v = strip(s);
+	local first = sub_bytes(v, 1, 1);
+
+	if ( depth == 0 || ( first != "{" && first != "[" ) )
+		return v;
+
+	# One walk of the whole value; then the member names of each object,
+	# by the path of the object.
+	local doc = json_parse(v, depth);
+	local names: table[string] of vector of string;
+
+	for ( k, _ in doc )
+		{
+		if ( k == json_status )
+			next;
+
+		local parts = split_string(k, /\x1f/);
+		local name = parts[|parts| - 1];
+		local parent = |parts| == 1 ? "" : sub_bytes(k, 1, |k| - |name| - 1);
+
+		if ( parent !in names )
+			names[parent] = vector();
+
+		names[parent] += name;
+		}
+
+	return json_canonical_at(doc, names, "", v, depth);
 	}
