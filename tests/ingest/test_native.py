@@ -354,6 +354,7 @@ def test_compiled_pipeline_equals_pure_python(tmp_path: Path, zeek_logs: Path, e
     shutil.copytree(REPO_ROOT / "ingest_python", pure / "ingest_python",
                     ignore=shutil.ignore_patterns("*.so", "*.c", "__pycache__", "*.egg-info"))
     shutil.copytree(REPO_ROOT / "schemas", pure / "schemas")
+    shutil.copytree(REPO_ROOT / "detections", pure / "detections")  # the catalogue the normalisers read
     env = {k: v for k, v in os.environ.items() if k != "MCPEEKER_PURE_PYTHON"}
     compiled = _run_pipeline(REPO_ROOT / "ingest_python", specs, env)
     reference = _run_pipeline(pure / "ingest_python", specs, env)
