@@ -9,9 +9,11 @@
 ##! stateless 2026-07-28 revision (``_meta`` on every request, ``Mcp-Method`` and
 ##! ``Mcp-Name`` headers, ``server/discover``).
 ##!
-##! The script reads bodies from :zeek:see:`http_entity_data` into per-message
-##! buffers bounded by :zeek:see:`MCP::max_body_bytes`, splits SSE streams at
-##! event boundaries as they arrive, and writes one ``mcp.log`` line per
+##! The script reads JSON and SSE bodies through the file analysis framework
+##! (a data-event analyzer on those bodies only) into per-message buffers
+##! bounded by :zeek:see:`MCP::max_body_bytes`, splits SSE streams at event
+##! boundaries as they arrive, walks each JSON text once
+##! (:zeek:see:`MCP::json_parse`), and writes one ``mcp.log`` line per
 ##! JSON-RPC message. A message only counts as MCP when it carries an MCP
 ##! method name, answers a request that did, or has an MCP result shape; bare
 ##! JSON-RPC 2.0 (Ethereum nodes, LSP, generic APIs) and MCP-looking headers
