@@ -37,6 +37,7 @@ PY_ENVS: dict[str, list[str]] = {
     "mcp2": ["mcp==2.3.0", "aiohttp==3.14.5", "requests==2.34.2"],
     "mcp1": ["mcp==1.30.0"],
     "mcp0": ["mcp==1.2.1", "pydantic==2.10.6"],  # 1.2.1 breaks with pydantic >= 2.11
+    "lsp": ["pygls==2.1.1", "lsprotocol==2025.0.0", "aiohttp==3.14.5", "requests==2.34.2"],  # benign LSP over HTTP
 }
 NPM_DEPS: dict[str, str] = {
     "@modelcontextprotocol/sdk": "1.32.2",
@@ -516,6 +517,14 @@ def scenarios() -> list[Scenario]:  # noqa: PLR0915 - one table, read top to bot
         106, py("mcp2", "benign_servers.py") + ["rest", "--port", "8082"],
         py("mcp2", "benign_clients.py") + ["rest", "--url", "http://blog.corp.example:8082/api/articles"],
         8082, "/api/articles", "blog.corp.example", benign=True,
+    ))
+    add(Scenario(
+        "benign_lsp_http", "Language Server Protocol over HTTP: a pygls LanguageServer behind an aiohttp "
+        "endpoint, lsprotocol-typed client messages (initialize with capabilities and clientInfo, answered with "
+        "serverInfo; initialized, didOpen, hover, completion, shutdown) posted with requests, no Authorization",
+        107, py("lsp", "lsp_http.py") + ["server", "--port", "2087"],
+        py("lsp", "lsp_http.py") + ["client", "--url", "http://lsp.corp.example:2087/lsp"],
+        2087, "/lsp", "lsp.corp.example", benign=True,
     ))
     return s
 
