@@ -19,7 +19,6 @@ polling the file every 20 ms.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -43,6 +42,7 @@ from mcpeeker.registry.store import Registry
 from mcpeeker.roles import Actor
 from mcpeeker.settings import Settings
 from mcpeeker.timeutil import utcnow
+from paths import missing, require_zeek
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PCAPS = REPO_ROOT / "tests" / "pcaps"
@@ -53,13 +53,21 @@ WITHIN = 10.0  # seconds from a push to its effect on MCP::Server_Detected
 
 
 def live_zeek(test):
-    """A test against a running Zeek (on PATH) and the registry on the local OpenSearch node."""
-    for mark in (pytest.mark.zeek, pytest.mark.opensearch, pytest.mark.slow,
-                 pytest.mark.skipif(shutil.which("zeek") is None,
-                                    reason="zeek not on PATH: install Zeek >= 6.0 (e.g. /opt/zeek) and put its bin/ "
-                                           "on PATH")):
+    """A test against a running Zeek (tests/paths.require_zeek: skipped without Zeek, failed under CI) and the
+    registry on the local OpenSearch node."""
+    for mark in (pytest.mark.zeek, pytest.mark.opensearch, pytest.mark.slow, pytest.mark.usefixtures("zeek_bin")):
         test = mark(test)
     return test
+
+
+ZEEK: list[str] = []  # the zeek binary, set by the zeek_bin fixture
+
+
+@pytest.fixture
+def zeek_bin() -> Path:
+    zeek = require_zeek()
+    ZEEK[:] = [str(zeek)]
+    return zeek
 
 HARNESS = r"""
 # Test harness: every MCP session is a fresh chance for MCP::Server_Detected.
@@ -140,7 +148,7 @@ class LiveZeek:
         pcap = timeline_pcap(workdir / "timeline.pcap", 90)
         with open(workdir / "zeek.stdout", "w") as stdout, open(workdir / "zeek.stderr", "w") as stderr:
             self.proc = subprocess.Popen(
-                ["zeek", "-C", "-r", str(pcap), "--pseudo-realtime", str(PACKAGE), "harness.zeek", *extra],
+                [*ZEEK, "-C", "-r", str(pcap), "--pseudo-realtime", str(PACKAGE), "harness.zeek", *extra],
                 cwd=workdir, stdout=stdout, stderr=stderr)
 
     def events(self) -> list[Event]:
@@ -251,7 +259,7 @@ def test_broker_push_reaches_running_zeek(os_settings: Settings, tmp_path: Path)
     try:
         load_broker()
     except PushError as exc:
-        pytest.skip(str(exc))
+        missing(str(exc))
     registry, entry_id = registry_with_entries(os_settings)
     port = free_port()
     zeek = LiveZeek(tmp_path / "zeek", ["MCP::registry_listen=127.0.0.1", f"MCP::registry_port={port}/tcp"])
@@ -321,6 +329,6 @@ def test_broker_problems_are_named(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     try:
         broker = load_broker()
     except PushError as exc:
-        pytest.skip(str(exc))
+        missing(str(exc))
     with pytest.raises(PushError, match=f"cannot reach Zeek's Broker endpoint at 127.0.0.1:{(port := free_port())}"):
         push.push_broker("127.0.0.1", port, (), timeout=2.0, broker=broker)
