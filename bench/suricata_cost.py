@@ -1,25 +1,29 @@
 #!/usr/bin/env python3
-"""CPU cost of suricata/mcp.rules on a mixed pcap: MCP traffic plus plenty of ordinary HTTP.
+"""Marginal CPU cost of suricata/mcp.rules on top of ET Open, on ordinary and MCP-heavy traffic.
 
-    sudo .venv/bin/python bench/suricata_cost.py [--size-mb 60] [--runs 7] [--workdir DIR] [--pcap MIXED]
+    sudo .venv/bin/python bench/suricata_cost.py [--etopen DIR] [--size-mb 60] [--pairs 7] [--workdir DIR]
 
 1. Ordinary HTTP is generated for real: a local HTTP server (pages, JSON API, form posts,
    downloads, a non-MCP SSE feed, an Ethereum-style JSON-RPC endpoint) and a keep-alive client
    run in a throw-away network namespace whose loopback has a 1500-byte MTU, captured with
-   tcpdump. Needs root (network namespace, packet capture).
-2. The MCP pcaps of tests/pcaps/ (real SDK traffic) are copied into the capture many times,
-   spread over its duration, each copy on its own 10.x.<copy>.y addresses so flows never merge.
-   The number of copies grows with --size-mb (4 per 60 MB by default), so a larger pcap keeps
-   the same traffic mix: the same MCP share and the same kinds of ordinary HTTP, only more of it.
-3. `suricata -r mixed.pcap` runs with mcp.rules and with an empty rule file, alternating, and
-   the user+sys CPU time of each Suricata process is taken from wait4(). Printed: CPU seconds
-   per run, the median of each, and the ratio (target <= 1.10).
-4. Start-up: the same two rule sets on a pcap of the first packets of the mix (rule loading,
-   MPM/SPM build and pcre JIT, but almost no traffic), so the report also gives the start-up
-   CPU of each rule set and the per-traffic ratio with start-up taken out of both sides.
+   tcpdump. Needs root (network namespace, packet capture). That capture is the `ordinary` mix.
+2. The `mcp-heavy` mix: the MCP pcaps of tests/pcaps/ (real SDK traffic) copied into the capture
+   many times, spread over its duration, each copy on its own 10.x.<copy>.y addresses so flows
+   never merge. The number of copies grows with --size-mb (4 per 60 MB by default).
+3. Real sensors run a full rule set, so the baseline is ET Open (--etopen, default
+   ../shared/etopen beside the repository, every *.rules concatenated). One `suricata
+   --unix-socket` per rule set, each loaded once: ET Open; ET Open + mcp.rules; a second ET Open
+   (A/A control, the noise floor); and, as information, an empty rule file and mcp.rules alone.
+   Each pcap is fed as `suricatasc -c "pcap-file PCAP DIR"` does (same JSON protocol) to every
+   sensor in turn, order flipped every pair; the CPU of a pcap is the difference of the sensor
+   process's utime+stime (/proc/PID/stat) before it and after `pcap-file-number` is 0 and
+   `pcap-current` is None, so rule loading is not counted.
+4. Printed: rules loaded/failed per sensor (`ruleset-stats`), and per mix the median [min-max]
+   of the paired ratios ET Open+ours / ET Open (target <= 1.05 on ordinary traffic), the A/A
+   ratio, and mcp.rules / empty rule file (information; an empty rule file turns detection off).
+   MCPEEKER alerts with ET Open loaded are checked against tests/pcaps/labels.json.
 
---pcap reuses a mixed pcap built earlier (e.g. kept with --workdir) and skips generation.
-
+--pcap-ordinary / --pcap-mcp reuse pcaps kept with --workdir and skip generation.
 The generated pcaps are written to --workdir (default: a temp dir), never to the repository.
 """
 
@@ -36,7 +40,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -270,26 +273,150 @@ def build_mixed(http_pcap: Path, out: Path, mcp_copies: int) -> dict[str, int]:
             "mcp_files": len(mcp_files), "mcp_copies": mcp_copies}
 
 
-# --- measurement ----------------------------------------------------------------------------------
+# --- measurement: one long-running Suricata per rule set, pcaps fed through the unix socket ----------
+
+# Variables ET Open rules use (Suricata's default suricata.yaml), for a sensor whose home network holds
+# the generated traffic: loopback (ordinary HTTP) and 10.x (MCP copies). EXTERNAL_NET "any" as in
+# suricata-test.yaml, HTTP_PORTS with the bench server's 8080, so ET Open inspects the ordinary HTTP as a
+# web sensor would (with the default "80" most ET HTTP rules would skip it and ours would look dearer).
+ETOPEN_VARS = {
+    "vars.address-groups.HOME_NET": "[127.0.0.0/8,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16]",
+    "vars.address-groups.EXTERNAL_NET": "any",
+    **{f"vars.address-groups.{k}": "$HOME_NET" for k in (
+        "HTTP_SERVERS", "SMTP_SERVERS", "SQL_SERVERS", "DNS_SERVERS", "TELNET_SERVERS", "DC_SERVERS",
+        "DNP3_SERVER", "DNP3_CLIENT", "MODBUS_CLIENT", "MODBUS_SERVER", "ENIP_CLIENT", "ENIP_SERVER")},
+    "vars.address-groups.AIM_SERVERS": "$EXTERNAL_NET",
+    "vars.port-groups.HTTP_PORTS": "[80,8080]",
+    "vars.port-groups.SHELLCODE_PORTS": "!80",
+    "vars.port-groups.ORACLE_PORTS": "1521",
+    "vars.port-groups.SSH_PORTS": "22",
+    "vars.port-groups.DNP3_PORTS": "20000",
+    "vars.port-groups.MODBUS_PORTS": "502",
+    "vars.port-groups.FILE_DATA_PORTS": "[$HTTP_PORTS,110,143]",
+    "vars.port-groups.FTP_PORTS": "21",
+    "vars.port-groups.GENEVE_PORTS": "6081",
+    "vars.port-groups.VXLAN_PORTS": "4789",
+    "vars.port-groups.TEREDO_PORTS": "3544",
+}
+CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
-def cpu_of_run(
-    pcap: Path, rules: Path, outdir: Path, exe: Path, extra: tuple[str, ...] = ()
-) -> tuple[float, Counter[int]]:
-    """Run Suricata once; return its user+sys CPU seconds (wait4) and MCPEEKER alert counts."""
-    outdir.mkdir(parents=True, exist_ok=True)
-    for stale in ("eve.json", "suricata.log"):
-        (outdir / stale).unlink(missing_ok=True)
-    cmd = [str(exe), "-c", str(sur.DEFAULT_CONFIG), "-S", str(rules), "-r", str(pcap), "-l", str(outdir),
-           "-k", "none", "--runmode", "single", "--set", "threshold-file=/dev/null", *extra]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-        raise SystemExit(f"suricata failed ({proc.returncode}): {err[-2000:]}")
-    eve = outdir / "eve.json"
-    return usage.ru_utime + usage.ru_stime, (sur.alert_sid_counts(eve) if eve.exists() else Counter())
+def default_etopen() -> Path:
+    return REPO.parent / "shared" / "etopen"
+
+
+def etopen_rules(etopen: Path, out: Path) -> tuple[int, list[str]]:
+    """Concatenate every *.rules of the ET Open snapshot; return (enabled rules, files)."""
+    if not etopen.is_dir():
+        raise SystemExit(f"suricata_cost.py: ET Open directory {etopen} not found "
+                         "(give the snapshot's directory with --etopen DIR)")
+    files = sorted(etopen.glob("*.rules"))
+    if not files:
+        raise SystemExit(f"suricata_cost.py: no *.rules in {etopen}")
+    enabled = 0
+    with out.open("w") as fh:
+        for f in files:
+            text = f.read_text(errors="replace")
+            enabled += sum(1 for ln in text.splitlines() if ln.startswith(("alert", "drop", "pass", "reject")))
+            fh.write(text)
+            fh.write("\n")
+    return enabled, [f.name for f in files]
+
+
+class Sensor:
+    """`suricata --unix-socket` with one rule set; pcaps are fed as `suricatasc -c "pcap-file …"` does."""
+
+    def __init__(self, name: str, rules: Path, exe: Path, work: Path, sets: list[str]) -> None:
+        self.name, self.rules = name, rules
+        self.dir = work / f"sensor-{name.replace('+', '-').replace(' ', '-')}"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.sock = self.dir / "suricata.socket"
+        self.sock.unlink(missing_ok=True)
+        cmd = [str(exe), "-c", str(sur.DEFAULT_CONFIG), "-S", str(rules), "-l", str(self.dir), "-k", "none",
+               f"--unix-socket={self.sock}", "--set", "threshold-file=/dev/null", "--set", "runmode=single",
+               *(x for kv in sets for x in ("--set", kv))]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=(self.dir / "stderr.txt").open("w"))
+        self.runs = 0
+
+    def wait_ready(self, timeout: float = 900) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                err = (self.dir / "stderr.txt").read_text(errors="replace")[-2000:]
+                raise SystemExit(f"suricata ({self.name}) exited {self.proc.returncode}: {err}")
+            if self.sock.exists():
+                try:
+                    self.command("uptime")
+                    return
+                except OSError:
+                    pass
+            time.sleep(0.5)
+        raise SystemExit(f"suricata ({self.name}) not ready after {timeout:.0f}s")
+
+    def command(self, name: str, arguments: dict[str, str] | None = None) -> object:
+        """One command over the unix socket (protocol 0.2, the one suricatasc speaks)."""
+        import json
+        import socket
+
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(60)
+            s.connect(str(self.sock))
+
+            def call(msg: dict[str, object], end: str = "\n") -> dict[str, object]:
+                s.sendall((json.dumps(msg) + end).encode())
+                buf = b""
+                while True:
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        raise OSError("socket closed")
+                    buf += chunk
+                    try:
+                        return json.loads(buf)  # type: ignore[no-any-return]
+                    except ValueError:
+                        continue
+
+            if call({"version": "0.2"}, "").get("return") != "OK":
+                raise OSError("unix socket refused protocol 0.2")
+            msg: dict[str, object] = {"command": name}
+            if arguments:
+                msg["arguments"] = arguments
+            reply = call(msg)
+        if reply.get("return") != "OK":
+            raise SystemExit(f"suricata ({self.name}) {name}: {reply}")
+        return reply.get("message")
+
+    def cpu(self) -> float:
+        """utime+stime of the suricata process (all its threads), seconds."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+    def process(self, pcap: Path) -> tuple[float, Path]:
+        """Feed one pcap; return the CPU seconds the process spent until it was done, and its eve dir."""
+        out = self.dir / f"pcap-{self.runs}"
+        self.runs += 1
+        out.mkdir(exist_ok=True)
+        (out / "eve.json").unlink(missing_ok=True)
+        before = self.cpu()
+        self.command("pcap-file", {"filename": str(pcap), "output-dir": str(out)})
+        while True:
+            time.sleep(0.02)
+            if self.command("pcap-file-number") == 0 and self.command("pcap-current") == "None":
+                break
+        return self.cpu() - before, out
+
+    def ruleset(self) -> tuple[int, int]:
+        stats = self.command("ruleset-stats")
+        first = stats[0] if isinstance(stats, list) else stats
+        return int(first["rules_loaded"]), int(first["rules_failed"])  # type: ignore[index]
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
 
 
 def expected_alerts(copies: int) -> int:
@@ -299,47 +426,132 @@ def expected_alerts(copies: int) -> int:
     return copies * sum(sum(e.get("suricata_sids", {}).values()) for e in labels)
 
 
+def ours(eve: Path) -> list[dict[str, object]]:
+    if not eve.exists():
+        return []
+    return [a for a in sur.read_eve(eve, "alert") if sur.SID_MIN <= a["alert"]["signature_id"] <= sur.SID_MAX]
+
+
+def spread(values: list[float]) -> str:
+    return f"{statistics.median(values):.3f} [{min(values):.3f}-{max(values):.3f}]"
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--etopen", type=Path, default=default_etopen(),
+                    help="ET Open snapshot directory (*.rules, classification.config); default ../shared/etopen")
     ap.add_argument("--size-mb", type=int, default=60, help="ordinary HTTP to generate (MB of payload)")
-    ap.add_argument("--mcp-copies", type=int, help="copies of each MCP test pcap mixed in "
+    ap.add_argument("--mcp-copies", type=int, help="copies of each MCP test pcap in the MCP-heavy mix "
                     "(default: 4 per 60 MB of ordinary HTTP, i.e. the same mix at any size)")
-    ap.add_argument("--runs", type=int, default=7, help="Suricata runs per rule set (alternating)")
-    ap.add_argument("--workdir", type=Path, help="keep generated pcaps here (default: temp dir, removed)")
-    ap.add_argument("--pcap", type=Path, help="reuse this mixed pcap instead of generating one")
+    ap.add_argument("--pairs", type=int, default=7, help="alternated pairs per mix")
+    ap.add_argument("--workdir", type=Path, help="keep generated pcaps and sensor logs here (default: temp dir, removed)")
+    ap.add_argument("--pcap-ordinary", type=Path, help="reuse this ordinary pcap (no MCP) instead of generating one")
+    ap.add_argument("--pcap-mcp", type=Path, help="reuse this MCP-heavy pcap (needs --pcap-ordinary)")
     ap.add_argument("--rules", type=Path, default=RULES, help="rule file to measure (default: suricata/mcp.rules)")
+    ap.add_argument("--no-empty", action="store_true", help="skip the information ratio against an empty rule file")
     ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                    help="extra Suricata --set for every run (e.g. a sensor's body limits)")
+                    help="extra Suricata --set for every sensor (e.g. a sensor's body limits)")
     args = ap.parse_args()
     if args.mcp_copies is None:
         args.mcp_copies = max(1, round(4 * args.size_mb / 60))
+    if args.pcap_mcp and not args.pcap_ordinary:
+        ap.error("--pcap-mcp needs --pcap-ordinary")
+    if not args.etopen.is_dir():
+        raise SystemExit(f"suricata_cost.py: ET Open directory {args.etopen} not found "
+                         "(give the snapshot's directory with --etopen DIR)")
 
     exe = sur.find_suricata()
-    work = args.workdir or Path(tempfile.mkdtemp(prefix="mcpeeker-bench-"))
+    work = (args.workdir or Path(tempfile.mkdtemp(prefix="mcpeeker-bench-"))).resolve()
     work.mkdir(parents=True, exist_ok=True)
+    sensors: list[Sensor] = []
     try:
-        mixed = args.pcap or work / "mixed.pcap"
-        if args.pcap:
-            print(f"reusing {mixed} (expected alerts assume --mcp-copies {args.mcp_copies})")
-        else:
-            http_pcap = work / "ordinary-http.pcap"
+        ordinary = args.pcap_ordinary or work / "ordinary-http.pcap"
+        mcp = args.pcap_mcp or work / "mcp-heavy.pcap"
+        if not args.pcap_ordinary:
             t0 = time.monotonic()
-            sent, tcpdump_stats = capture_ordinary_http(http_pcap, args.size_mb, work)
-            info = build_mixed(http_pcap, mixed, args.mcp_copies)
-            print(f"generated in {time.monotonic() - t0:.1f}s")
-            print(f"  ordinary HTTP {info['http_bytes'] / 1e6:.1f} MB (client counted {sent / 1e6:.1f} MB; "
+            sent, tcpdump_stats = capture_ordinary_http(ordinary, args.size_mb, work)
+            print(f"ordinary HTTP generated in {time.monotonic() - t0:.1f}s (client counted {sent / 1e6:.1f} MB; "
                   f"tcpdump: {tcpdump_stats})")
-            print(f"  MCP {info['mcp_bytes'] / 1e6:.1f} MB = {info['mcp_files']} test pcaps x {info['mcp_copies']} copies")
-        size, packets = mixed.stat().st_size, count_packets(mixed)
-        print(f"mixed pcap: {mixed} {size / 1e6:.1f} MB, {packets} packets; rules: {args.rules}")
-        if size < 50 * 1e6:
-            print(f"WARNING: mixed pcap is {size / 1e6:.1f} MB, below the 50 MB the issue asks for")
-        head = work / "startup.pcap"
-        head_packets = write_head(mixed, head, 200)
-        result = measure(args, exe, mixed, head, work)
-        report(result, size, packets, head_packets, args.runs)
-        return 0 if result.ratio <= 1.10 else 1
+        if not args.pcap_mcp:
+            info = build_mixed(ordinary, mcp, args.mcp_copies)
+            print(f"  MCP-heavy mix: + {info['mcp_bytes'] / 1e6:.1f} MB MCP = {info['mcp_files']} test pcaps "
+                  f"x {info['mcp_copies']} copies")
+        mixes = {"ordinary": ordinary, "mcp-heavy": mcp}
+        for name, pcap in mixes.items():
+            print(f"{name}: {pcap} {pcap.stat().st_size / 1e6:.1f} MB, {count_packets(pcap)} packets")
+
+        et = work / "etopen.rules"
+        et_enabled, et_files = etopen_rules(args.etopen, et)
+        both = work / "etopen+mcp.rules"
+        both.write_text(et.read_text() + "\n" + args.rules.read_text())
+        empty = work / "empty.rules"
+        empty.write_text("")
+        print(f"ET Open: {args.etopen} ({len(et_files)} files, {et_enabled} enabled rules); ours: {args.rules}")
+        sets = [f"{k}={v}" for k, v in ETOPEN_VARS.items()]
+        classification = args.etopen / "classification.config"
+        if classification.exists():
+            sets.append(f"classification-file={classification}")
+        sets += args.overrides
+        specs = {"etopen": et, "etopen+mcp": both, "etopen-AA": et}
+        if not args.no_empty:
+            specs |= {"empty": empty, "mcp": args.rules}
+        t0 = time.monotonic()
+        for name, rules in specs.items():  # started one after another: rule loading uses both cores
+            sensors.append(Sensor(name, rules, exe, work, sets))
+            sensors[-1].wait_ready()
+        by = {s.name: s for s in sensors}
+        print(f"{len(sensors)} sensors up in {time.monotonic() - t0:.0f}s; rules loaded / failed:")
+        loaded = {}
+        for s in sensors:
+            loaded[s.name] = s.ruleset()
+            print(f"  {s.name:11s} {loaded[s.name][0]:6d} loaded, {loaded[s.name][1]:5d} failed")
+
+        pairs = {"mcp": ("etopen+mcp", "etopen"), "AA": ("etopen-AA", "etopen")}
+        if not args.no_empty:
+            pairs["empty"] = ("mcp", "empty")
+        ratios = {(m, p): [] for m in mixes for p in pairs}
+        cpu: dict[tuple[str, str], list[float]] = {(m, s.name): [] for m in mixes for s in sensors}
+        eves: dict[str, Path] = {}
+        for i in range(args.pairs):
+            for mix, pcap in mixes.items():
+                order = [s.name for s in sensors]
+                if i % 2:
+                    order.reverse()  # flip the order every pair
+                secs = {}
+                for name in order:
+                    secs[name], out = by[name].process(pcap)
+                    cpu[(mix, name)].append(secs[name])
+                    if i == 0 and name == "etopen+mcp":
+                        eves[mix] = out / "eve.json"
+                for p, (a, b) in pairs.items():
+                    ratios[(mix, p)].append(secs[a] / secs[b])
+                print(f"  pair {i + 1} {mix:9s} " + "  ".join(f"{n} {secs[n]:.2f}s" for n in specs), flush=True)
+
+        print()
+        print(f"CPU of the suricata process per pcap (utime+stime), {args.pairs} alternated pairs; "
+              "ratio = median [min-max] of the paired ratios")
+        print(f"{'mix':10s} {'ET Open+ours / ET Open':>26s} {'A/A (ET Open / ET Open)':>26s} "
+              f"{'ours / empty (info)':>24s}  target")
+        ok = True
+        for mix in mixes:
+            target = "<= 1.05" if mix == "ordinary" else "report"
+            med = statistics.median(ratios[(mix, "mcp")])
+            verdict = ""
+            if mix == "ordinary":
+                verdict = "met" if med <= 1.05 else "MISSED"
+                ok = ok and med <= 1.05
+            emp = spread(ratios[(mix, "empty")]) if not args.no_empty else "-"
+            print(f"{mix:10s} {spread(ratios[(mix, 'mcp')]):>26s} {spread(ratios[(mix, 'AA')]):>26s} "
+                  f"{emp:>24s}  {target} {verdict}")
+            print("           median s: " + ", ".join(f"{n} {statistics.median(cpu[(mix, n)]):.2f}" for n in specs))
+        fp = ours(eves["ordinary"])
+        got = ours(eves["mcp-heavy"])
+        print(f"MCPEEKER alerts with ET Open loaded: MCP-heavy {len(got)} (expected from labels.json "
+              f"x {args.mcp_copies} copies: {expected_alerts(args.mcp_copies)}), ordinary {len(fp)} (false positives)")
+        return 0 if ok else 1
     finally:
+        for s in sensors:
+            s.stop()
         if not args.workdir:
             shutil.rmtree(work, ignore_errors=True)
 
@@ -358,68 +570,6 @@ def write_head(pcap: Path, out: Path, n: int) -> int:
             fh.write(struct.pack("<IIII", sec, min(int(round((ts - sec) * 1e6)), 999_999), len(frame), len(frame)))
             fh.write(frame)
     return min(n, len(packets))
-
-
-class Result:
-    def __init__(self, cpu: dict[str, list[float]], alerts: Counter[int], ordinary_fp: int, copies: int,
-                 http_txs: Counter[str]) -> None:
-        self.cpu, self.alerts, self.ordinary_fp, self.copies = cpu, alerts, ordinary_fp, copies
-        self.http_txs = http_txs  # HTTP transactions in the mix: "mcp" (10.x test flows) vs "ordinary"
-        self.med = {name: statistics.median(v) for name, v in cpu.items()}
-        self.ratio = self.med["mcp.rules"] / self.med["empty"]
-
-
-def measure(args: argparse.Namespace, exe: Path, mixed: Path, head: Path, work: Path) -> Result:
-    empty = work / "empty.rules"
-    empty.write_text("")
-    common = tuple(x for kv in args.overrides for x in ("--set", kv))
-    # Same config for both; "eve off" isolates detection from alert/record logging.
-    eve_off = ("--set", "outputs.0.eve-log.enabled=no")
-    variants = {
-        "mcp.rules": (mixed, args.rules, common),
-        "empty": (mixed, empty, common),
-        "mcp.rules/eve-off": (mixed, args.rules, common + eve_off),
-        "empty/eve-off": (mixed, empty, common + eve_off),
-        "startup mcp.rules": (head, args.rules, common),
-        "startup empty": (head, empty, common),
-    }
-    cpu: dict[str, list[float]] = {name: [] for name in variants}
-    alerts: Counter[int] = Counter()
-    for i in range(args.runs):
-        for name, (pcap, rules, extra) in variants.items():
-            outdir = work / f"run-{name.replace('/', '-').replace(' ', '-')}-{i}"
-            seconds, counts = cpu_of_run(pcap, rules, outdir, exe, extra)
-            cpu[name].append(seconds)
-            if name == "mcp.rules":
-                alerts = counts
-        print(f"  run {i + 1}: " + ", ".join(f"{n} {cpu[n][-1]:.3f}s" for n in variants))
-    ordinary = sum(1 for a in sur.read_eve(work / "run-mcp.rules-0" / "eve.json", "alert")
-                   if a["src_ip"].startswith("127.") and sur.SID_MIN <= a["alert"]["signature_id"] <= sur.SID_MAX)
-    http_txs = Counter("ordinary" if h["src_ip"].startswith("127.") else "mcp"
-                       for h in sur.read_eve(work / "run-empty-0" / "eve.json", "http"))
-    return Result(cpu, alerts, ordinary, args.mcp_copies, http_txs)
-
-
-def report(r: Result, size: int, packets: int, head_packets: int, runs: int) -> None:
-    med = r.med
-    rules_start, empty_start = med["startup mcp.rules"], med["startup empty"]
-    traffic = (med["mcp.rules"] - rules_start) / (med["empty"] - empty_start)
-    print()
-    total_txs = sum(r.http_txs.values())
-    print(f"pcap {size / 1e6:.1f} MB, {packets} packets, {total_txs} HTTP transactions "
-          f"({r.http_txs['mcp'] / max(1, total_txs):.0%} MCP); median user+sys CPU of {runs} alternated runs each")
-    print(f"  mcp.rules {med['mcp.rules']:.3f}s   empty rule file {med['empty']:.3f}s")
-    print(f"COST RATIO (mcp.rules / empty rule file): {r.ratio:.3f}  "
-          f"(min-based {min(r.cpu['mcp.rules']) / min(r.cpu['empty']):.3f}; target <= 1.10)")
-    print(f"  start-up ({head_packets}-packet pcap): mcp.rules {rules_start:.3f}s, empty {empty_start:.3f}s "
-          f"-> rule loading costs {rules_start - empty_start:.3f}s once per sensor start "
-          f"({(rules_start - empty_start) / max(1e-9, med['mcp.rules'] - med['empty']):.0%} of the difference)")
-    print(f"  per-traffic ratio, start-up taken out of both sides: {traffic:.3f}")
-    print(f"  detection only, eve output off: {med['mcp.rules/eve-off'] / med['empty/eve-off']:.3f} "
-          f"({med['mcp.rules/eve-off']:.3f}s vs {med['empty/eve-off']:.3f}s)")
-    print(f"MCPEEKER alerts in the mixed pcap: {sum(r.alerts.values())} ({len(r.alerts)} distinct sids)")
-    print(f"  expected from labels.json x copies: {expected_alerts(r.copies)}")
-    print(f"  MCPEEKER alerts on the ordinary HTTP flows (false positives): {r.ordinary_fp}")
 
 
 if __name__ == "__main__":
