@@ -15,7 +15,7 @@ import os
 import re
 from typing import Any, BinaryIO
 
-from .parsers import FileInfo, ParseError, _os_reason, _stat
+from .parsers import FileInfo, ParseError, read_stable
 
 CHUNK = 1 << 20
 MAX_KEY_BYTES = 64 * 1024
@@ -182,47 +182,38 @@ def _walk(reader: _Reader, active: list[tuple[tuple[str, ...], int]], where: tup
 def extract(path: str, key_paths: tuple[tuple[str, ...], ...], max_file_bytes: int, max_value_bytes: int,
             max_depth: int) -> tuple[dict[str, Any], FileInfo]:
     """A document holding only the values at `key_paths` (same nesting as in the file), and the file's info."""
-    for _attempt in range(2):
-        before = _stat(path)
-        if before.st_size > max_file_bytes:
-            raise ParseError(f"file too large ({before.st_size} bytes > cap {max_file_bytes})")
+
+    def located_values(handle: BinaryIO) -> list[tuple[tuple[str, ...], bytes]]:
+        reader = _Reader(handle, max_depth)
+        if reader.peek() == 0xEF:  # UTF-8 byte order mark
+            reader.pos += 3
+        found: list[tuple[tuple[str, ...], int, int]] = []
+        if reader.peek() != 0x7B:
+            raise ParseError("invalid JSON: the top level is not an object")
+        _walk(reader, [(kp, 0) for kp in key_paths if kp], (), found)
+        if reader.peek() != -1:
+            raise reader._fail("extra data after the top-level object")
+        total = sum(end - start for _, start, end in found)
+        if total > max_value_bytes:
+            raise ParseError(f"server sections too large ({total} bytes > cap {max_value_bytes})")
+        values = []
+        for where, start, end in found:
+            handle.seek(start)
+            values.append((where, handle.read(end - start)))
+        return values
+
+    values, st = read_stable(path, max_file_bytes, located_values)
+    doc: dict[str, Any] = {}
+    for where, raw in values:
         try:
-            with open(path, "rb") as handle:
-                reader = _Reader(handle, max_depth)
-                if reader.peek() == 0xEF:  # UTF-8 byte order mark
-                    reader.pos += 3
-                found: list[tuple[tuple[str, ...], int, int]] = []
-                if reader.peek() != 0x7B:
-                    raise ParseError("invalid JSON: the top level is not an object")
-                _walk(reader, [(kp, 0) for kp in key_paths if kp], (), found)
-                if reader.peek() != -1:
-                    raise reader._fail("extra data after the top-level object")
-                total = sum(end - start for _, start, end in found)
-                if total > max_value_bytes:
-                    raise ParseError(f"server sections too large ({total} bytes > cap {max_value_bytes})")
-                values = []
-                for where, start, end in found:
-                    handle.seek(start)
-                    values.append((where, handle.read(end - start)))
-        except FileNotFoundError as exc:
-            raise ParseError("file vanished during scan") from exc
-        except OSError as exc:
-            raise ParseError(_os_reason(exc)) from exc
-        after = _stat(path)
-        if (before.st_mtime_ns, before.st_size) != (after.st_mtime_ns, after.st_size):
-            continue
-        doc: dict[str, Any] = {}
-        for where, raw in values:
-            try:
-                value = json.loads(raw.decode("utf-8"))
-            except (UnicodeDecodeError, ValueError) as exc:
-                raise ParseError(f"invalid JSON in the value of {'.'.join(where)}") from exc
-            node = doc
-            for part in where[:-1]:
-                node = node.setdefault(part, {})
-            node[where[-1]] = value
-        return doc, FileInfo(path, after.st_size, after.st_mtime)
-    raise ParseError("file changed while it was read (twice)")
+            value = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise ParseError(f"invalid JSON in the value of {'.'.join(where)}") from exc
+        node = doc
+        for part in where[:-1]:
+            node = node.setdefault(part, {})
+        node[where[-1]] = value
+    return doc, FileInfo(path, st.st_size, st.st_mtime)
 
 
 def is_large(path: str, max_bytes: int) -> bool:

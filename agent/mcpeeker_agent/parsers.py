@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 import os
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO, TypeVar
 
 import yaml
 
@@ -22,6 +23,7 @@ DEFAULT_MAX_BYTES = 4 * 1024 * 1024
 DEFAULT_MAX_STREAM_BYTES = 512 * 1024 * 1024
 DEFAULT_MAX_DEPTH = 64
 MAX_NODES = 200_000  # YAML aliases can make a small file a huge graph
+T = TypeVar("T")
 
 
 class ParseError(Exception):
@@ -35,25 +37,34 @@ class FileInfo:
     mtime: float
 
 
-def read_text(path: str, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[str, FileInfo]:
-    """Read a UTF-8 text file, refusing huge, binary or concurrently modified files."""
+def read_stable(path: str, max_bytes: int, read: Callable[[BinaryIO], T]) -> tuple[T, os.stat_result]:
+    """`read(handle)` of a file no larger than max_bytes, with the file's stat; read again once if the file changed
+    meanwhile (size or mtime), refused if it changes twice. OS errors become ParseErrors that say why."""
     for _attempt in range(2):
         before = _stat(path)
         if before.st_size > max_bytes:
             raise ParseError(f"file too large ({before.st_size} bytes > cap {max_bytes})")
         try:
             with open(path, "rb") as handle:
-                data = handle.read(max_bytes + 1)
+                result = read(handle)
         except FileNotFoundError as exc:
             raise ParseError("file vanished during scan") from exc
         except OSError as exc:
             raise ParseError(_os_reason(exc)) from exc
         after = _stat(path)
-        if len(data) > max_bytes:
-            raise ParseError(f"file grew past the size cap ({max_bytes} bytes) while read")
-        if (before.st_mtime_ns, before.st_size) == (after.st_mtime_ns, after.st_size) and len(data) == after.st_size:
-            return _decode(data), FileInfo(path, after.st_size, after.st_mtime)
+        if (before.st_mtime_ns, before.st_size) == (after.st_mtime_ns, after.st_size):
+            return result, after
     raise ParseError("file changed while it was read (twice)")
+
+
+def read_text(path: str, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[str, FileInfo]:
+    """Read a UTF-8 text file, refusing huge, binary or concurrently modified files."""
+    data, st = read_stable(path, max_bytes, lambda handle: handle.read(max_bytes + 1))
+    if len(data) > max_bytes:
+        raise ParseError(f"file grew past the size cap ({max_bytes} bytes) while read")
+    if len(data) != st.st_size:
+        raise ParseError("file changed while it was read")
+    return _decode(data), FileInfo(path, st.st_size, st.st_mtime)
 
 
 def _stat(path: str) -> os.stat_result:
