@@ -12,6 +12,7 @@ NEEDED=(
   "mergecap:tshark"                 # mergecap/editcap for the pcap corpus and benches
   "chromium:chromium"               # renders the HTML report in the browser test
   "gcc:gcc"                         # compiles the ingest hot path (setup.py, Cython)
+  "stunnel4:stunnel4"               # TLS/mTLS front of the local node (`opensearch start --tls`)
 )
 missing=()
 for entry in "${NEEDED[@]}"; do
