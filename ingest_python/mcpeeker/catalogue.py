@@ -1,8 +1,8 @@
 """The detection catalogue (detections/): which evidence and attack type every sensor's detection stands for.
 
 The normalisers, correlation and `mcpeeker sigma run` read it once, at import, into plain dicts; nothing here runs
-per document. `catalogue_dir()` is the one place that knows where the files are (a source checkout today; package
-data later). docs/detections.md describes the entries; scripts/catalogue.py generates the sensor files from the
+per document. `catalogue_dir()` asks mcpeeker.resources where the files are (package data in a wheel, the
+checkout's detections/ in an editable install). docs/detections.md describes the entries; scripts/catalogue.py generates the sensor files from the
 indicator lists; tests/test_catalogue.py validates everything.
 """
 
@@ -14,17 +14,16 @@ from typing import Any
 
 import yaml
 
+from . import resources
 from .errors import ConfigError
-
-_PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 def catalogue_dir() -> Path:
     """The directory with _vocabulary.yaml, the MCP-*.yaml entries and indicators/."""
-    for candidate in (_PACKAGE_DIR.parent.parent / "detections", _PACKAGE_DIR / "data" / "detections"):
-        if (candidate / "_vocabulary.yaml").is_file():
-            return candidate
-    raise ConfigError(f"detection catalogue not found (looked for detections/ beside {_PACKAGE_DIR.parent})")
+    try:
+        return resources.detections()
+    except resources.DataNotFound as exc:
+        raise ConfigError(f"detection catalogue not found: {exc}") from exc
 
 
 def _load_yaml(path: Path) -> Any:

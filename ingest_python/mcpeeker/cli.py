@@ -9,6 +9,7 @@ import sys
 from typing import Sequence
 
 from rich.console import Console
+from rich.markup import escape  # error text is data: `mcpeeker[sigma]` is not a style tag
 
 from . import __version__
 from .errors import MCPeekerError
@@ -18,6 +19,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "mcpeeker.localnode.commands",
     "mcpeeker.setup",
     "mcpeeker.ingest.commands",
+    "mcpeeker.collect.commands",
     "mcpeeker.replay",
     "mcpeeker.correlate.commands",
     "mcpeeker.registry.commands",
@@ -63,7 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except MCPeekerError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         return 2
     except KeyboardInterrupt:
         return 130
@@ -71,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = cluster_error_message(exc, getattr(args, "url", None) or "the cluster")
         if message is None:
             raise
-        err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+        err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
         return 2
 
 

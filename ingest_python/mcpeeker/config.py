@@ -13,22 +13,12 @@ from typing import Any
 import jsonschema
 import yaml
 
+from . import resources
 from .errors import ConfigError
 
-PACKAGE_DIR = Path(__file__).resolve().parent
-# In a source checkout the schemas and configs live at the repository root; installed wheels carry a copy.
-REPO_ROOT = PACKAGE_DIR.parent.parent
-
-
-def _first_existing(*candidates: Path) -> Path:
-    for candidate in candidates:
-        if candidate.exists():
-            return candidate
-    return candidates[0]
-
-
-SCHEMA_DIR = _first_existing(REPO_ROOT / "schemas", PACKAGE_DIR / "data" / "schemas")
-CONFIG_DIR = _first_existing(REPO_ROOT / "configs", PACKAGE_DIR / "data" / "configs")
+# The default configs and their schemas: package data in a wheel, the checkout's directories in an editable install.
+SCHEMA_DIR = resources.schemas()
+CONFIG_DIR = resources.configs()
 
 
 @lru_cache(maxsize=None)

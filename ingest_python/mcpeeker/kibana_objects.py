@@ -13,10 +13,11 @@ from typing import Any
 
 import yaml
 
+from . import resources
 from .errors import MCPeekerError
 
 ID_PREFIX = "mcpeeker-"
-REPO_SPEC = Path(__file__).resolve().parents[2] / "dashboards" / "kibana" / "spec.yaml"
+REPO_SPEC = resources.dashboard_spec()
 FLAVOURS = ("kibana", "opensearch-dashboards")
 NDJSON_NAMES = {"kibana": "mcpeeker-kibana.ndjson", "opensearch-dashboards": "mcpeeker-opensearch-dashboards.ndjson"}
 
@@ -35,7 +36,7 @@ SEARCH_INDEX_REF = "kibanaSavedObjectMeta.searchSourceJSON.index"
 def load_spec(path: Path | None = None) -> dict[str, Any]:
     path = path or REPO_SPEC
     if not path.is_file():
-        raise MCPeekerError(f"dashboard spec not found: {path} (pass --spec, or run from a repository checkout)")
+        raise MCPeekerError(f"dashboard spec not found: {path} (pass --spec, or reinstall the mcpeeker wheel)")
     with path.open(encoding="utf-8") as handle:
         spec = yaml.safe_load(handle)
     for section in ("index_patterns", "searches", "visualizations", "dashboards"):

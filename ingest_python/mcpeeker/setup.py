@@ -11,10 +11,11 @@ from typing import Any
 
 from rich.console import Console
 
+from . import resources
 from .client import make_client
 from .settings import Settings, add_connection_arguments, resolve
 
-TEMPLATE_DIR = Path(__file__).with_name("templates")
+TEMPLATE_DIR = resources.templates()
 # Indices with a fixed name are created up front so that readers never hit "index not found".
 FIXED_INDICES = ("mcp-findings", "mcp-registry", "mcp-feedback", "mcp-audit", "mcp-state")
 

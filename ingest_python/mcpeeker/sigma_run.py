@@ -16,12 +16,12 @@ from typing import Any, Iterator
 
 from . import catalogue
 from .client import bulk_helper, make_client
-from .config import REPO_ROOT
+from . import resources
 from .errors import MCPeekerError
 from .ingest.ids import document_id, events_index
 from .settings import Settings, add_connection_arguments, resolve
 
-DEFAULT_SIGMA_DIR = REPO_ROOT / "sigma"
+DEFAULT_SIGMA_DIR = resources.sigma()
 # Fields copied from the matched document, so correlation can attach the match to its instance.
 CARRY = ("host", "user", "process", "file", "destination", "source", "network", "mcp", "url")
 LEVEL_SCORE = {"informational": 0.1, "low": 0.3, "medium": 0.5, "high": 0.7, "critical": 0.9}

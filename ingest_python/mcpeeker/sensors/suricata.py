@@ -19,12 +19,11 @@ from typing import Any
 
 import orjson
 
+from mcpeeker import resources
 from mcpeeker.errors import MCPeekerError
 
-# Repository layout: ingest_python/mcpeeker/sensors/suricata.py -> repo root.
-REPO_ROOT = Path(__file__).resolve().parents[3]
-DEFAULT_CONFIG = REPO_ROOT / "suricata" / "suricata-test.yaml"
-DEFAULT_RULES = REPO_ROOT / "suricata" / "mcp.rules"
+DEFAULT_CONFIG = resources.suricata_config()
+DEFAULT_RULES = resources.suricata_rules()
 # SID block reserved for MCPeeker rules (see suricata/README.md).
 SID_MIN, SID_MAX = 9_400_000, 9_400_999
 MIN_MAJOR = 7

@@ -13,14 +13,15 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
+from mcpeeker import resources
 from mcpeeker.errors import MCPeekerError
 
-# Repository layout: ingest_python/mcpeeker/sensors/zeek.py -> repo root.
-REPO_ROOT = Path(__file__).resolve().parents[3]
-ZEEK_SCRIPTS = REPO_ROOT / "zeek" / "scripts"
+ZEEK_SCRIPTS = resources.zeek_scripts()
 # Where the Zeek project's binary (OBS) packages and ../shared/zeek/install.sh put Zeek.
 DEFAULT_LOCATION = Path("/opt/zeek/bin/zeek")
-SHARED_INSTALL = REPO_ROOT.parent / "shared" / "zeek" / "install.sh"
+# Only a source checkout has ../shared beside it.
+_CHECKOUT = resources.checkout()
+SHARED_INSTALL = _CHECKOUT.parent / "shared" / "zeek" / "install.sh" if _CHECKOUT else None
 # MCPEEKER_ZEEK=none runs without Zeek even where it is installed.
 DISABLED = ("none", "off", "no", "0", "false")
 
@@ -33,7 +34,7 @@ def how_to_get() -> str:
     """One sentence on how to install Zeek here (names ../shared/zeek/install.sh where it exists)."""
     text = ("install Zeek >= 6.0 from the Zeek project's binary packages (zeek.org/get-zeek; the OBS packages for "
             "Debian, Ubuntu and Fedora install into /opt/zeek)")
-    if SHARED_INSTALL.is_file():
+    if SHARED_INSTALL is not None and SHARED_INSTALL.is_file():
         text += ", or here: `bash ../shared/zeek/install.sh` from the repository root"
     return text + "; then put its bin directory on PATH (or set MCPEEKER_ZEEK to the zeek binary)"
 
