@@ -13,6 +13,7 @@ NEEDED=(
   "chromium:chromium"               # renders the HTML report in the browser test
   "gcc:gcc"                         # compiles the ingest hot path (setup.py, Cython)
   "stunnel4:stunnel4"               # TLS/mTLS front of the local node (`opensearch start --tls`)
+  "systemd-analyze:systemd"         # verifies and scores the units in configs/systemd (tests/deploy)
 )
 missing=()
 for entry in "${NEEDED[@]}"; do
