@@ -1,0 +1,47 @@
+"""Fixtures of the packaging tests: the wheel built once per session, and venvs outside the checkout."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """os.environ without the checkout's venv, PYTHONPATH or any MCPEEKER_* setting: what a new user has."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("MCPEEKER_") and k not in {"PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME"}}
+    env.update(extra)
+    return env
+
+
+def run(cmd: list[str], cwd: Path, env: dict[str, str], timeout: float = 600, check: bool = True
+        ) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run([str(c) for c in cmd], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        pytest.fail(f"{' '.join(map(str, cmd))} exited {proc.returncode}\nstdout: {proc.stdout[-3000:]}\n"
+                    f"stderr: {proc.stderr[-3000:]}", pytrace=False)
+    return proc
+
+
+@pytest.fixture(scope="session")
+def built_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`pip wheel --no-deps .` of the checkout: the artefact a site installs (compiles the ingest hot path)."""
+    out = tmp_path_factory.mktemp("wheelhouse")
+    run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", out, REPO], cwd=out, env=clean_env(),
+        timeout=1200)
+    wheels = sorted(out.glob("mcpeeker-*.whl"))
+    assert len(wheels) == 1, wheels
+    return wheels[0]
+
+
+def make_venv(path: Path) -> Path:
+    """A fresh venv (pip included, no system site-packages); returns its bin directory."""
+    venv.EnvBuilder(with_pip=True, clear=True).create(path)
+    return path / "bin"
