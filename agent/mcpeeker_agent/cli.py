@@ -17,6 +17,7 @@ from . import __version__
 from .clients import OS_NAMES, TableError, load_table
 from .discovery import DEFAULT_MAX_DEPTH, DEFAULT_MAX_ENTRIES
 from .explain import explain
+from .outbox import DrainResult, Outbox, Shipper, default_outbox, read_token
 from .parsers import DEFAULT_MAX_BYTES, DEFAULT_MAX_STREAM_BYTES
 from .scanner import Scanner, ScanOptions, current_os
 from .state import default_state_path
@@ -24,7 +25,7 @@ from .state import default_state_path
 DEMO_KEY = b"mcpeeker-demo-site-key"
 _CONFIG_KEYS = {"site_key": str, "homes": list, "project_roots": list, "max_depth": int, "max_files": int,
                 "max_bytes": int, "max_stream_bytes": int, "probe": bool, "probe_max": int, "probe_timeout": (int, float), "state": str,
-                "clients_table": str}
+                "clients_table": str, "ship": str, "token_file": str, "ca_certs": str, "spool_dir": str}
 
 
 class UsageError(Exception):
@@ -64,15 +65,21 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--explain", action="store_true", help="show what would be sent, in plain words, and send nothing")
     out = scan.add_argument_group("output")
     out.add_argument("-o", "--output", type=Path, help="append NDJSON reports to this file (default: stdout)")
-    out.add_argument("--ship", action="store_true", help="index the evidence into OpenSearch (project connection settings)")
-    out.add_argument("--interval", type=float, help="run as a service: scan every N seconds")
+    out.add_argument("--interval", type=float, help="run as a service: scan every N seconds (ship errors never stop it)")
     out.add_argument("--count", type=int, help="with --interval: stop after N scans")
-    try:
-        from mcpeeker.settings import add_connection_arguments
-
-        add_connection_arguments(scan)
-    except ImportError:  # agent installed without the SIEM package: no --ship
-        pass
+    s = scan.add_argument_group("shipping to the collector (`mcpeeker collect`; the agent holds no SIEM credentials)")
+    s.add_argument("--ship", metavar="URL", help="collector URL, e.g. https://collector.example:8443 (agent config: ship)")
+    s.add_argument("--token-file", type=Path, help="file holding this agent's enrollment token (agent config: token_file)")
+    s.add_argument("--ca-certs", dest="ca_certs", help="CA bundle that verifies the collector (default: the system's)")
+    s.add_argument("--client-cert", dest="client_cert", help="client certificate when the collector requires mTLS")
+    s.add_argument("--client-key", dest="client_key", help="its private key")
+    s.add_argument("--insecure", dest="verify_tls", action="store_const", const=False, default=None,
+                   help="do NOT verify the collector's certificate (verification is on by default)")
+    s.add_argument("--spool-dir", type=Path, help=f"outbox of reports not yet acknowledged (default {default_outbox()})")
+    s.add_argument("--ship-retries", type=int, default=3, help="retries per report before waiting for the next scan")
+    s.add_argument("--ship-cluster", action="store_true",
+                   help="non-default, for demos and tests: index straight into the cluster named by MCPEEKER_URL/"
+                        "MCPEEKER_* (this endpoint then needs SIEM write credentials)")
     scan.set_defaults(func=cmd_scan)
     return parser
 
@@ -156,16 +163,18 @@ def _ip_address(value: str) -> str:
         raise argparse.ArgumentTypeError(f"not an IP address: {value!r}") from exc
 
 
-def _emit(report: dict[str, Any], args: argparse.Namespace) -> None:
+def _emit(report: dict[str, Any], args: argparse.Namespace, outbox: Outbox | None) -> None:
     line = json.dumps(report, separators=(",", ":"), ensure_ascii=False)
     if args.output:
         args.output.parent.mkdir(parents=True, exist_ok=True)
         with args.output.open("a", encoding="utf-8") as handle:
             handle.write(line + "\n")
-    elif not args.ship:
+    elif outbox is None and not args.ship_cluster:
         sys.stdout.write(line + "\n")
         sys.stdout.flush()
-    if args.ship:
+    if outbox is not None:
+        outbox.put(line.encode("utf-8"), str(report.get("scan_id", "")))  # on disk before anything is sent
+    if args.ship_cluster:
         from mcpeeker.settings import resolve
 
         from .ship import ship
@@ -174,20 +183,67 @@ def _emit(report: dict[str, Any], args: argparse.Namespace) -> None:
         print(f"shipped {count} evidence documents", file=sys.stderr)
 
 
+def _shipper(args: argparse.Namespace, cfg: dict[str, Any]) -> tuple[Outbox, Shipper] | tuple[None, None]:
+    url = args.ship or cfg.get("ship")
+    if not url:
+        return None, None
+    if args.ship_cluster:
+        raise UsageError("--ship (collector) and --ship-cluster exclude each other")
+    token_file = args.token_file or (Path(cfg["token_file"]) if cfg.get("token_file") else None)
+    if token_file is None:
+        raise UsageError("--ship needs --token-file (the enrollment token from `mcpeeker collect token issue`)")
+    spool = args.spool_dir or (Path(cfg["spool_dir"]) if cfg.get("spool_dir") else default_outbox())
+    try:
+        shipper = Shipper(url, read_token(token_file), ca_certs=args.ca_certs or cfg.get("ca_certs"),
+                          client_cert=args.client_cert, client_key=args.client_key,
+                          verify_tls=args.verify_tls is not False, retries=args.ship_retries)
+        return Outbox(spool), shipper
+    except (ValueError, OSError) as exc:
+        raise UsageError(str(exc)) from exc
+
+
+def _drain(outbox: Outbox, shipper: Shipper) -> DrainResult:
+    result = shipper.drain(outbox)
+    for rejection in result.rejections:
+        print(f"mcpeeker-agent: the collector refused a report (kept in {outbox.dir / 'rejected'}): {rejection}",
+              file=sys.stderr)
+    if result.error:
+        print(f"mcpeeker-agent: not shipped: {result.error}; {result.left} report(s) wait in {outbox.dir} and are "
+              "sent, in order, when the collector answers", file=sys.stderr)
+    elif result.sent:
+        print(f"mcpeeker-agent: shipped {result.sent} report(s) to {shipper.url}", file=sys.stderr)
+    return result
+
+
 def cmd_scan(args: argparse.Namespace) -> int:
     cfg = load_agent_config(args.agent_config)
     options = options_from_args(args, cfg)
     site_key, key_source = resolve_site_key(args, cfg)
+    outbox, shipper = (None, None) if args.explain else _shipper(args, cfg)
     runs = 0
     while True:
         report = Scanner(options, site_key).run()
         if args.explain:
             sys.stdout.write(explain(report, options, key_source))
             return 0
-        _emit(report, args)
+        try:
+            _emit(report, args, outbox)
+        except Exception as exc:  # noqa: BLE001 - a service keeps scanning through cluster and disk errors
+            if not args.interval:
+                raise
+            print(f"mcpeeker-agent: error: {'shipping' if args.ship_cluster else 'saving the report'} failed: "
+                  f"{exc}", file=sys.stderr)
+        result = None
+        if outbox is not None and shipper is not None:
+            try:
+                result = _drain(outbox, shipper)
+            except Exception as exc:  # noqa: BLE001 - the reports stay in the outbox for the next scan
+                if not args.interval:
+                    raise
+                print(f"mcpeeker-agent: error: shipping failed: {exc}", file=sys.stderr)
         runs += 1
         if not args.interval or (args.count and runs >= args.count):
-            return 0
+            return 1 if result is not None and (result.error or result.rejected) else 0
         time.sleep(max(0.0, args.interval - report["duration_ms"] / 1000))
 
 
@@ -205,7 +261,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # noqa: BLE001 - shipping errors come from many libraries
-        if getattr(args, "ship", False):
+        if getattr(args, "ship_cluster", False):
             print(f"mcpeeker-agent: error: shipping failed: {exc}", file=sys.stderr)
             return 1
         raise

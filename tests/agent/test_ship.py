@@ -1,4 +1,4 @@
-"""`--ship` indexes the evidence into the real local OpenSearch node."""
+"""`--ship-cluster` (the non-default direct path) indexes the evidence into the real local OpenSearch node."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ def test_ship_indexes_every_evidence(linux_home, os_settings, os_client):
     base = [sys.executable, "-m", "mcpeeker_agent.cli", "scan", "--home", str(linux_home.home), "--root",
             str(linux_home.root), "--os", "linux", "--no-processes", "--no-listeners", "--no-state", "--machine-id", "m"]
     report = json.loads(subprocess.run(base, capture_output=True, text=True, check=True, env=env).stdout)
-    res = subprocess.run(base + ["--ship"], capture_output=True, text=True, env=env, timeout=120)
+    res = subprocess.run(base + ["--ship-cluster"], capture_output=True, text=True, env=env, timeout=120)
     assert res.returncode == 0, res.stderr
     index = os_settings.index("mcp-events-*")
     os_client.indices.refresh(index=index)

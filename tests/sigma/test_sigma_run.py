@@ -63,7 +63,7 @@ def test_rules_fire_on_real_agent_evidence(linux_home, os_settings, os_client):
     env = {**os.environ, "MCPEEKER_SITE_KEY": "e2e-key", "MCPEEKER_URL": os_settings.url,
            "MCPEEKER_INDEX_PREFIX": os_settings.index_prefix}
     res = subprocess.run([sys.executable, "-m", "mcpeeker_agent.cli", "scan", "--home", str(linux_home.home), "--root",
-                          str(linux_home.root), "--os", "linux", "--no-processes", "--no-listeners", "--no-state", "--ship"],
+                          str(linux_home.root), "--os", "linux", "--no-processes", "--no-listeners", "--no-state", "--ship-cluster"],
                          capture_output=True, text=True, env=env, timeout=120)
     assert res.returncode == 0, res.stderr
     assert mcpeeker_main(["sigma", "run", "--since", "1h"] + _conn(os_settings)) == 0
