@@ -84,6 +84,11 @@ def cluster_error_message(exc: Exception, url: str) -> str | None:
         return None
     name = type(exc).__name__
     text = str(exc)
+    from .client import tls_error_message
+
+    tls = tls_error_message(text, url)
+    if tls:
+        return tls
     if name in {"ConnectionError", "ConnectionTimeout", "SSLError", "TransportError"} and "Connection" in text + name:
         return f"cannot reach {url}: {text[:300]} (is it running? `mcpeeker opensearch start` starts the local node)"
     if "index_not_found" in text:
