@@ -45,10 +45,11 @@ def multipart_body(ndjson: str, filename: str = "mcpeeker.ndjson") -> tuple[byte
 
 
 def _ssl_context(settings: Settings) -> ssl.SSLContext:
-    context = ssl.create_default_context(cafile=settings.ca_certs) if settings.verify_tls else ssl._create_unverified_context()  # noqa: S323 - only with --insecure
-    if settings.client_cert:
-        context.load_cert_chain(settings.client_cert, settings.client_key)
-    return context
+    # The cluster's context: same CA, client certificate and checks, and the same loud --insecure warning.
+    from .client import tls_context, warn_insecure
+
+    warn_insecure(settings)
+    return tls_context(settings)
 
 
 def _auth_header(settings: Settings) -> dict[str, str]:
