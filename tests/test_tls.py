@@ -335,3 +335,55 @@ def test_certificate_rotation_without_downtime(mtls_front: TlsFront, os_url: str
     assert served[-1] == certs.certificate_of(mtls_front.server_pem).serial_number
     assert done["pooled"] > 20 and done["fresh"] > 20, done
     print(f"rotation: {done['pooled']} pooled + {done['fresh']} fresh-connection requests, 3 rotations, 0 failed")
+
+
+def test_ca_rollover_with_a_bundle_refuses_no_request(front: TlsFront, os_url: str, prefix: str,
+                                                      tmp_path: Path) -> None:
+    """docs/tls.md's CA change: clients trust old+new CA, the server switches to the new CA, nothing fails;
+    afterwards a client that trusts only the old CA gets the clear 'not signed by a CA we trust' error."""
+    new_ca = certs.create_ca(tmp_path / "next", "MCPeeker local CA 2")
+    bundle = tmp_path / "bundle.pem"
+    bundle.write_bytes(front.ca.cert.read_bytes() + new_ca.cert.read_bytes())
+    settings = Settings(url=front.url, ca_certs=str(bundle), timeout=10)
+    context = tls_context(settings)
+    stop = threading.Event()
+    done, failures = [0], []
+
+    def fresh() -> None:
+        while not stop.is_set():
+            try:
+                with urllib.request.urlopen(f"{front.url}/{prefix}probe/_count", context=context, timeout=10) as r:
+                    assert json.loads(r.read())["count"] == 1
+                done[0] += 1
+            except Exception as exc:  # noqa: BLE001 - every failure is counted and reported
+                failures.append(repr(exc))
+
+    thread = threading.Thread(target=fresh)
+    thread.start()
+    try:
+        time.sleep(0.5)
+        front.install_server_cert(*certs.issue(new_ca, "localhost", hosts=certs.DEFAULT_HOSTS))
+        front.reload()
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    assert failures == [] and done[0] > 5, (done, failures[:3])
+    assert front.served_certificate().issuer == certs.certificate_of(new_ca.cert).subject
+    old_only = _mcpeeker("setup", "--url", front.url, "--ca-certs", str(front.ca.cert), "--index-prefix", prefix)
+    assert old_only.returncode == 2 and "is not signed by a CA we trust" in old_only.stderr, old_only.stderr
+    new_only = _mcpeeker("setup", "--url", front.url, "--ca-certs", str(new_ca.cert), "--index-prefix", prefix)
+    assert new_only.returncode == 0, new_only.stderr
+
+
+def test_start_renews_a_server_certificate_close_to_expiry(front: TlsFront) -> None:
+    now = dt.datetime.now(UTC)
+    front.install_server_cert(*certs.issue(front.ca, "localhost", hosts=certs.DEFAULT_HOSTS,
+                                           not_after=now + dt.timedelta(days=10)))
+    front.reload()
+    short = front.served_certificate()
+    front.start()  # already running: renews the certificate and reloads in place
+    renewed = front.served_certificate()
+    assert renewed.serial_number != short.serial_number
+    assert renewed.not_valid_after_utc - now > dt.timedelta(days=300)
+    assert front.status().pid is not None
