@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 MCPEEKER := $(BIN)/mcpeeker
 PYTEST_ARGS ?=
 
-.PHONY: all deps venv debs suricata opensearch test demo demo-stop clean-cache catalogue generate
+.PHONY: all deps venv debs suricata opensearch test demo demo-stop clean-cache catalogue generate agent-zipapp
 
 all: test
 
@@ -53,6 +53,11 @@ demo-stop: venv
 # of suricata/mcp.rules and docs/detections.md. Needs only PyYAML; tests/test_catalogue.py fails while they are stale.
 catalogue generate:
 	@$(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON)) scripts/catalogue.py
+
+# The endpoint agent as one file per platform for MDM (dist/mcpeeker-agent-<platform>.pyz; dist/mcpeeker-agent.pyz is
+# this machine's): runs on a system Python >= 3.11, wrappers in agent/deploy/. PLATFORM=linux-x86_64 builds one.
+agent-zipapp: venv
+	@$(BIN)/python scripts/build-agent-zipapp.py $(if $(PLATFORM),--platform $(PLATFORM))
 
 clean-cache:
 	rm -rf $${MCPEEKER_HOME:-$$HOME/.cache/mcpeeker}/dist
