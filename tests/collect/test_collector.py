@@ -181,6 +181,11 @@ def test_outage_of_five_scans_loses_and_duplicates_nothing(tmp_path, os_settings
     line = (tmp_path / "sent.ndjson").read_text().splitlines()[0].encode()
     status, answer = collectors[0].post(line, token_file.read_text().strip())
     assert status == 202, answer
+    # ... also when something on the way re-serialised it (other key order, indentation).
+    again = json.loads(line)
+    status, answer = collectors[0].post(json.dumps(dict(reversed(list(again.items()))), indent=2).encode(),
+                                        token_file.read_text().strip())
+    assert status == 202, answer
     assert len(agent_docs(os_client, os_settings)) == len(hits)
     assert not collectors[0].dead_letter.exists()
 

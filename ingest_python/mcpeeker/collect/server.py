@@ -5,8 +5,9 @@ delivery spool while the cluster is down, or dead-lettered by the cluster. Reque
 share one bulk request (group commit): a flusher thread hands the open batch to the deliverer whenever a
 request waits, and each request waits for the deliverer's commit mark that covers it.
 
-Idempotency: the document ids hash the report's bytes (ingest/ids.py), the agent resends the exact bytes it
-spooled, so a report delivered twice (lost acknowledgement, agent retry) overwrites the same documents.
+Idempotency: the document ids hash the report's canonical JSON (ingest/ids.py; sorted keys, no whitespace), so a
+report delivered twice (lost acknowledgement, agent retry, a wrapper that re-serialised it) overwrites the same
+documents.
 """
 
 from __future__ import annotations
@@ -100,8 +101,11 @@ class Ingestor:
         if not isinstance(scan_id, str) or not SCAN_ID.match(scan_id):
             raise Rejected(422, "field 'scan_id': required, 8-64 letters, digits, '_' or '-' (the report's id, "
                                 "which makes a resend idempotent)", "scan_id")
+        # The ids hash the report's canonical JSON, not the bytes on the wire: a resend is idempotent even when a
+        # wrapper (an MDM script, a proxy) re-serialised it with other key order or whitespace.
+        canonical = orjson.dumps(report, option=orjson.OPT_SORT_KEYS)
         try:
-            outputs = normalise_agent("report", report, raw, self.ctx, f"collector:{agent.agent}", 0)
+            outputs = normalise_agent("report", report, canonical, self.ctx, f"collector:{agent.agent}", 0)
         except NormaliseError as exc:
             match = _FIELD.match(str(exc))
             raise Rejected(422, str(exc), match.group(1) if match else None) from None
@@ -217,7 +221,8 @@ def build_app(ingestor: Ingestor, tokens: TokenStore, deadletter: DeadLetter,
                 raise Rejected(400, f"body: not JSON: {exc}", "(body)") from None
             if not isinstance(report, dict):
                 raise Rejected(422, "field '(top level)': a report is a JSON object", "(top level)")
-            actions = ingestor.documents(raw, report, agent)
+            # Off the event loop: a large report must not stall /healthz and the other connections.
+            actions = await run_in_threadpool(ingestor.documents, raw, report, agent)
             await run_in_threadpool(ingestor.submit, actions, origin, opts.commit_timeout)
         except Rejected as exc:
             if exc.status in (400, 413, 422):

@@ -58,6 +58,7 @@ class TokenStore:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._mutex = threading.Lock()
+        self._hashing = threading.BoundedSemaphore(2)
         self._stamp: tuple[int, int, int] | None = None
         self._records: dict[str, dict[str, Any]] = {}
         self._verified: dict[bytes, TokenRecord] = {}
@@ -160,7 +161,8 @@ class TokenStore:
         if record is None or record.get("revoked") is not None:
             return None
         expected = base64.b64decode(record["hash"])
-        actual = _hash(match.group(2), base64.b64decode(record["salt"]), record.get("scrypt", SCRYPT))
+        with self._hashing:  # bounded: a flood of wrong secrets costs at most this many cores
+            actual = _hash(match.group(2), base64.b64decode(record["salt"]), record.get("scrypt", SCRYPT))
         if not hmac.compare_digest(expected, actual):
             return None
         public = self._public(record)
