@@ -280,6 +280,12 @@ def test_mtls_refuses_an_agent_without_a_client_certificate(tmp_path, os_setting
     env = {**os.environ, "MCPEEKER_SITE_KEY": os_settings.site_key}
     res = subprocess.run(base + ["--spool-dir", str(tmp_path / "o1")], capture_output=True, text=True, env=env, timeout=120)
     assert res.returncode == 1 and "not shipped" in res.stderr and len(list((tmp_path / "o1").glob("*.json"))) == 1
+    # The agent verifies the collector: without the site CA (system roots only) nothing is sent, the report waits.
+    no_ca = [a for a in base if a not in ("--ca-certs", str(pki.ca))]
+    res = subprocess.run(no_ca + ["--spool-dir", str(tmp_path / "o2"), "--client-cert", str(pki.client_cert),
+                                  "--client-key", str(pki.client_key)], capture_output=True, text=True, env=env, timeout=120)
+    assert res.returncode == 1 and "TLS verification failed" in res.stderr, res.stderr
+    assert len(list((tmp_path / "o2").glob("*.json"))) == 1
     res = subprocess.run(base + ["--spool-dir", str(tmp_path / "o1"), "--client-cert", str(pki.client_cert),
                                  "--client-key", str(pki.client_key)], capture_output=True, text=True, env=env, timeout=120)
     assert res.returncode == 0, res.stderr
