@@ -17,6 +17,12 @@ URL=$($M opensearch start)
 export MCPEEKER_URL="$URL"
 # The demo keeps its data under its own prefix and starts clean, so it can be run again and again.
 export MCPEEKER_INDEX_PREFIX=demo-
+# ... and its own throw-away config and keys, generated afresh each run by `mcpeeker init` (there is no built-in
+# key). They stay after the run, beside the demo-* indices, so the data can still be looked at and verified.
+DEMO_CONF="${XDG_STATE_HOME:-$HOME/.local/state}/mcpeeker/demo"
+step "generating the demo's throw-away keys and config in $DEMO_CONF"
+$M init "$DEMO_CONF" --force --url "$URL" --index-prefix demo-
+export MCPEEKER_CONFIG="$DEMO_CONF/mcpeeker.yaml"
 $PY -c "from mcpeeker.client import make_client; from mcpeeker.settings import resolve; \
 c = make_client(resolve()); c.indices.delete(index='demo-*', expand_wildcards='all', ignore_unavailable=True); \
 [c.indices.delete_index_template(name=t['name']) for t in c.indices.get_index_template(name='demo-*', ignore=[404]).get('index_templates', [])]"
@@ -77,3 +83,4 @@ fi
 step "writing the HTML report"
 $M report --out report.html --quiet
 echo "The node keeps running at $URL (indices demo-*); stop it with: make demo-stop"
+echo "The demo's settings and keys: export MCPEEKER_CONFIG=$MCPEEKER_CONFIG"

@@ -5,6 +5,9 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import secrets
+import shutil
+import tempfile
 import uuid
 from pathlib import Path
 from typing import Iterator
@@ -19,6 +22,26 @@ from mcpeeker import setup as mcp_setup
 from paths import PCAP_DIR, REPO_ROOT, SHARED, require_shared  # noqa: F401  (tests/ is on sys.path)
 
 TEST_NODE_PORT = int(os.environ.get("MCPEEKER_TEST_PORT", "9250"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The tests' own keys: a site and an audit key ring generated for this session (MCPeeker has no built-in key),
+    named through the environment so that every `mcpeeker` and `mcpeeker-agent` the tests start finds them.
+    A test of the no-key error removes these variables from its child's environment."""
+    from mcpeeker.site import keys
+
+    if os.environ.get("MCPEEKER_SITE_KEY_FILE") and os.environ.get("MCPEEKER_AUDIT_KEY_FILE"):
+        return
+    home = Path(tempfile.mkdtemp(prefix="mcpeeker-test-keys-"))
+    os.environ["MCPEEKER_SITE_KEY_FILE"] = str(home / "site.key")
+    os.environ["MCPEEKER_AUDIT_KEY_FILE"] = str(home / "audit.key")
+    keys.create_ring(home / "site.key", "test site")
+    keys.create_ring(home / "audit.key", "test audit")
+    config.add_cleanup(lambda: shutil.rmtree(home, ignore_errors=True))
+
+
+SESSION_SITE_KEY = secrets.token_hex(32)  # os_settings' keys: generated, never a constant
+SESSION_AUDIT_KEY = secrets.token_hex(32)
 
 
 @pytest.fixture(scope="session")
@@ -66,7 +89,7 @@ def _new_prefix() -> str:
 @pytest.fixture
 def os_settings(os_url: str) -> Iterator[Settings]:
     """Settings with a unique index prefix and our templates installed; everything removed afterwards."""
-    settings = Settings(url=os_url, index_prefix=_new_prefix(), site_key="test-site-key-0123456789")
+    settings = Settings(url=os_url, index_prefix=_new_prefix(), site_key=SESSION_SITE_KEY, audit_key=SESSION_AUDIT_KEY)
     client = make_client(settings)
     mcp_setup.install(settings, client)
     yield settings

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import secrets
 import subprocess
 import sys
 import uuid
@@ -39,6 +40,7 @@ REPO = Path(__file__).resolve().parent.parent
 PCAPS = REPO / "tests" / "pcaps"
 RULES = REPO / "suricata" / "mcp.rules"
 SITE_KEY = "test-site-key-0123456789"
+AUDIT_KEY = secrets.token_hex(32)  # the chain's own key, generated per run
 ADMIN = Actor("admin", "admin")
 
 # The agent on the host behind 10.20.0.3 (the notes server of mcp2025_py_streamable_sse.pcap).
@@ -72,7 +74,8 @@ def agent_report(host_id: str, ip: str, port: int) -> dict[str, Any]:
 def _cli(*args: str, settings: Settings) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "mcpeeker.cli", *args, "--url", settings.url,
                            "--index-prefix", settings.index_prefix], capture_output=True, text=True,
-                          env={"MCPEEKER_SITE_KEY": SITE_KEY, "PATH": "/usr/bin:/bin", "HOME": str(Path.home())})
+                          env={"MCPEEKER_SITE_KEY": SITE_KEY, "MCPEEKER_AUDIT_KEY": AUDIT_KEY, "PATH": "/usr/bin:/bin",
+                               "HOME": str(Path.home())})
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +91,7 @@ def eve(tmp_path_factory) -> list[Path]:
 def world(os_url: str, eve: list[Path], tmp_path_factory) -> Iterator[Settings]:
     """Evidence of the whole pcap corpus plus one agent report, ingested with the real CLI."""
     settings = Settings(url=os_url, index_prefix=f"corr-{hashlib.sha1(str(eve[0]).encode()).hexdigest()[:8]}-",
-                        site_key=SITE_KEY, identity="admin")
+                        site_key=SITE_KEY, audit_key=AUDIT_KEY, identity="admin")
     client = make_client(settings)
     mcp_setup.install(settings, client)
     work = tmp_path_factory.mktemp("agent")
@@ -367,12 +370,12 @@ def test_audit_verify_cli_names_the_record(os_settings: Settings, os_client) -> 
 def both_sensors(os_url: str, tmp_path_factory) -> Iterator[Settings]:
     """`mcpeeker replay` of every labelled pcap through Suricata and Zeek, plus the agent report, correlated."""
     zeek = require_zeek()
-    settings = Settings(url=os_url, index_prefix=f"both-{uuid.uuid4().hex[:8]}-", site_key=SITE_KEY, identity="admin")
+    settings = Settings(url=os_url, index_prefix=f"both-{uuid.uuid4().hex[:8]}-", site_key=SITE_KEY, audit_key=AUDIT_KEY, identity="admin")
     client = make_client(settings)
     mcp_setup.install(settings, client)
     work = tmp_path_factory.mktemp("both")
     labels = json.loads((PCAPS / "labels.json").read_text())["pcaps"]
-    env = {"MCPEEKER_SITE_KEY": SITE_KEY, "PATH": "/usr/bin:/bin", "HOME": str(Path.home()), "COLUMNS": "250",
+    env = {"MCPEEKER_SITE_KEY": SITE_KEY, "MCPEEKER_AUDIT_KEY": AUDIT_KEY, "PATH": "/usr/bin:/bin", "HOME": str(Path.home()), "COLUMNS": "250",
            "MCPEEKER_ZEEK": str(zeek), "MCPEEKER_STATE_DIR": str(work / "state")}
     replay = subprocess.run([sys.executable, "-m", "mcpeeker.cli", "replay", *(str(PCAPS / e["file"]) for e in labels),
                              "--keep", str(work / "out"), "--url", settings.url, "--index-prefix", settings.index_prefix],

@@ -19,11 +19,14 @@ from .discovery import DEFAULT_MAX_DEPTH, DEFAULT_MAX_ENTRIES
 from .explain import explain
 from .outbox import DrainResult, Outbox, Shipper, default_outbox, read_token
 from .parsers import DEFAULT_MAX_BYTES, DEFAULT_MAX_STREAM_BYTES
+from .privacy import read_key_file
 from .scanner import Scanner, ScanOptions, current_os
 from .state import default_state_path
 
-DEMO_KEY = b"mcpeeker-demo-site-key"
-_CONFIG_KEYS = {"site_key": str, "homes": list, "project_roots": list, "max_depth": int, "max_files": int,
+NO_KEY = ("no site key: give --site-key-file FILE, set MCPEEKER_SITE_KEY_FILE, or site_key_file in the agent config "
+          "(or privacy.site_key_file in mcpeeker.yaml on a SIEM host) to the key file `mcpeeker init` wrote. "
+          "There is no built-in key: host ids and user names are keyed hashes only your site's key can reproduce")
+_CONFIG_KEYS = {"site_key": str, "site_key_file": str, "homes": list, "project_roots": list, "max_depth": int, "max_files": int,
                 "max_bytes": int, "max_stream_bytes": int, "probe": bool, "probe_max": int, "probe_timeout": (int, float), "state": str,
                 "clients_table": str, "ship": str, "token_file": str, "ca_certs": str, "spool_dir": str}
 
@@ -57,7 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--probe-max", type=int, help="at most this many ports probed (default 16)")
     g.add_argument("--probe-timeout", type=float, help="seconds per probe step (default 0.5)")
     o = scan.add_argument_group("privacy and state")
-    o.add_argument("--site-key", help="key of every keyed hash (env MCPEEKER_SITE_KEY; agent config; configs/mcpeeker.yaml)")
+    o.add_argument("--site-key-file", type=Path,
+                   help="the site key file from `mcpeeker init` (env MCPEEKER_SITE_KEY_FILE; agent config site_key_file; mcpeeker.yaml)")
+    o.add_argument("--site-key", help="the site key itself (env MCPEEKER_SITE_KEY); prefer --site-key-file, command lines are visible to other users")
     o.add_argument("--agent-config", type=Path, help="agent settings YAML (site_key, homes, project_roots, bounds …)")
     o.add_argument("--state", type=Path, help=f"fingerprint state file (default {default_state_path()})")
     o.add_argument("--no-state", action="store_true", help="do not read or write the state file")
@@ -103,23 +108,42 @@ def load_agent_config(path: Path | None) -> dict[str, Any]:
     return data
 
 
+def _key_file(path: Path | str, source: str) -> tuple[bytes, str]:
+    try:
+        return read_key_file(Path(path)), f"{source} {path}"
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read the site key file ({source}): {exc.strerror or exc}") from exc
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+
+
 def resolve_site_key(args: argparse.Namespace, cfg: dict[str, Any]) -> tuple[bytes, str]:
-    """flag > MCPEEKER_SITE_KEY > agent config > configs/mcpeeker.yaml > demo key."""
+    """--site-key(-file) > MCPEEKER_SITE_KEY(_FILE) > agent config > mcpeeker.yaml; no key is an error (NO_KEY)."""
     if args.site_key:
         return args.site_key.encode(), "flag"
+    if args.site_key_file:
+        return _key_file(args.site_key_file, "--site-key-file")
     if os.environ.get("MCPEEKER_SITE_KEY"):
         return os.environ["MCPEEKER_SITE_KEY"].encode(), "environment"
+    if os.environ.get("MCPEEKER_SITE_KEY_FILE"):
+        return _key_file(os.environ["MCPEEKER_SITE_KEY_FILE"], "MCPEEKER_SITE_KEY_FILE")
     if cfg.get("site_key"):
         return str(cfg["site_key"]).encode(), "agent config"
+    if cfg.get("site_key_file"):
+        return _key_file(cfg["site_key_file"], "agent config site_key_file")
     try:
-        from mcpeeker.settings import resolve
-
+        from mcpeeker.settings import config_path, resolve
+    except ImportError:  # the agent alone, without the SIEM package
+        raise UsageError(NO_KEY) from None
+    try:
         settings = resolve(None)
-        if settings.site_key:
-            return settings.site_key.encode(), "configs/mcpeeker.yaml"
-    except Exception:  # noqa: BLE001 - a broken SIEM config must not stop the endpoint scan
-        pass
-    return DEMO_KEY, "demo default (set MCPEEKER_SITE_KEY)"
+        if settings.site_key_file:
+            return _key_file(settings.site_key_file, f"privacy.site_key_file in {config_path()}")
+    except UsageError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the SIEM settings file is broken: say so, do not guess a key
+        raise UsageError(f"{NO_KEY} ({exc})") from exc
+    raise UsageError(NO_KEY)
 
 
 def _homes(args: argparse.Namespace, cfg: dict[str, Any], root: Path) -> list[Path]:

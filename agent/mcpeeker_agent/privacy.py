@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import re
+import stat
 from dataclasses import dataclass
+from pathlib import Path
 
 from .patterns import Patterns, load
 
@@ -24,11 +27,35 @@ _URL_USERINFO = re.compile(r"(://)[^/@\s]+@")
 _USER_HOME = re.compile(r"(?<![\w.:/\\-])(?:/home|/Users|[A-Za-z]:[\\/]Users)[\\/]([^\\/\s\"':;,]+)")
 
 
+def key_id(site_key: bytes) -> str:
+    """The key's id, the same as the SIEM side's (mcpeeker.site.keys.key_id): reports carry it beside the hashes."""
+    return "k" + hmac.new(site_key, b"mcpeeker key id", hashlib.sha256).hexdigest()[:8]
+
+
+def read_key_file(path: Path) -> bytes:
+    """The current (last) key of a key ring file written by `mcpeeker init` (one secret per line, # comments).
+    A file others can read is refused: the key is what keeps host ids and user names unguessable."""
+    if os.name == "posix":
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o077:
+            raise ValueError(f"{path}: key file is readable or writable by others (mode {mode:04o}); run `chmod 600 {path}`")
+    lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
+    keys = [line for line in lines if line and not line.startswith("#")]
+    if not keys:
+        raise ValueError(f"{path}: key file holds no key")
+    if len(keys[-1]) < 16 or any(c.isspace() for c in keys[-1]):
+        raise ValueError(f"{path}: the last key is not a key (at least 16 characters, no spaces)")
+    return keys[-1].encode()
+
+
 class Hasher:
     """HMAC-SHA256 with the site key; one instance per scan."""
 
     def __init__(self, site_key: bytes) -> None:
+        if not site_key:
+            raise ValueError("no site key")
         self._key = site_key
+        self.key_id = key_id(site_key)
 
     def hex(self, value: str) -> str:
         return hmac.new(self._key, value.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()

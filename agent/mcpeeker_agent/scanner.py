@@ -293,7 +293,7 @@ class Scanner:
             if self.opt.probe:
                 evidence += self._probe_evidence(listeners, mcp_pids, found)
         report = {
-            "schema": SCHEMA, "scan_id": uuid.uuid4().hex, "host_id": self.host_id, "timestamp": _iso(now),
+            "schema": SCHEMA, "scan_id": uuid.uuid4().hex, "host_id": self.host_id, "key_id": self.hasher.key_id, "timestamp": _iso(now),
             "agent": {"version": __version__},
             "host": {"os": self.opt.os_name, "ips": sorted(set(host_addresses()) | set(self.opt.extra_addresses)), "listening_ports": listening_ports},
             "local_score": _combine(e["score"] for e in evidence),

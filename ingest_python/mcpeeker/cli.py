@@ -16,6 +16,7 @@ from .errors import MCPeekerError
 
 # One module per command group. Each exposes register(subparsers) and sets `func` on its parsers.
 COMMAND_MODULES: tuple[str, ...] = (
+    "mcpeeker.site.commands",
     "mcpeeker.localnode.commands",
     "mcpeeker.setup",
     "mcpeeker.ingest.commands",

@@ -6,6 +6,7 @@ A bad file fails with the file name, the JSON path of the field and what the sch
 from __future__ import annotations
 
 import json
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from .errors import ConfigError
 # The default configs and their schemas: package data in a wheel, the checkout's directories in an editable install.
 SCHEMA_DIR = resources.schemas()
 CONFIG_DIR = resources.configs()
+SITE_DIR = Path("/etc/mcpeeker")  # `mcpeeker init`'s default directory
 
 
 @lru_cache(maxsize=None)
@@ -64,7 +66,22 @@ def load_yaml(path: Path | str, schema_name: str | None = None) -> Any:
     return data
 
 
+def site_config_dir() -> Path | None:
+    """The site's own config directory (`mcpeeker init`): the one holding $MCPEEKER_CONFIG, else /etc/mcpeeker
+    when it holds a mcpeeker.yaml; None when the packaged defaults are all there is."""
+    if os.environ.get("MCPEEKER_CONFIG"):
+        return Path(os.environ["MCPEEKER_CONFIG"]).parent
+    return SITE_DIR if (SITE_DIR / "mcpeeker.yaml").exists() else None
+
+
 def load_named_config(name: str, override: Path | str | None = None) -> Any:
-    """Load `configs/<name>.yaml` (or an explicit file) validated by `schemas/<name>.schema.json`."""
-    path = Path(override) if override else CONFIG_DIR / f"{name}.yaml"
+    """Load `<name>.yaml` (an explicit file, else the site's config directory's, else the packaged default)
+    validated by `schemas/<name>.schema.json`."""
+    site = site_config_dir()
+    if override:
+        path = Path(override)
+    elif site is not None and (site / f"{name}.yaml").exists():
+        path = site / f"{name}.yaml"
+    else:
+        path = CONFIG_DIR / f"{name}.yaml"
     return load_yaml(path, name)

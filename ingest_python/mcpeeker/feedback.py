@@ -34,6 +34,7 @@ def add_feedback(settings: Settings, client: Any, actor: Actor, finding_id: str,
     if verdict not in VERDICTS:
         raise MCPeekerError(f"verdict must be one of {', '.join(VERDICTS)}, not {verdict!r}")
     _finding(settings, client, finding_id)
+    audit.signing_key(settings)  # no audit key: stop before the feedback is stored
     now = iso(utcnow())
     doc = {"@timestamp": now, "finding_id": finding_id, "verdict": verdict, "note": note,
            "actor": {"name": actor.name, "role": actor.role}}

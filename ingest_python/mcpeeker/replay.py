@@ -194,6 +194,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 def _replay(args: argparse.Namespace, pcaps: list[Path], outdir: Path) -> int:
     from .sensors.suricata import DEFAULT_RULES
 
+    resolve(args).site_keys()  # no site key: stop before the sensors run, naming the setting
     started = time.monotonic()
     eves, suricata_skip = run_suricata_all(pcaps, args.rules or DEFAULT_RULES, outdir)
     zeek_logs, zeek_skip = run_zeek_all(pcaps, outdir)

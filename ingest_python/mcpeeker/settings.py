@@ -1,4 +1,9 @@
-"""Connection settings used by every command: flags > environment > configs/mcpeeker.yaml > defaults."""
+"""Connection settings used by every command: flags > environment > mcpeeker.yaml > defaults.
+
+mcpeeker.yaml is --config, else $MCPEEKER_CONFIG, else /etc/mcpeeker/mcpeeker.yaml (what `mcpeeker init` writes) when it
+exists, else the packaged default. Keys live in key files that the settings name (privacy.site_key_file,
+audit.key_file), never in the YAML; there is no built-in key (see mcpeeker.site.keys).
+"""
 
 from __future__ import annotations
 
@@ -8,9 +13,11 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from .config import CONFIG_DIR, load_yaml
+from .config import CONFIG_DIR, SITE_DIR, load_yaml
+from .site import keys as keyring
 
 DEFAULT_URL = "http://127.0.0.1:9200"
+SITE_CONFIG = SITE_DIR / "mcpeeker.yaml"  # `mcpeeker init`'s default
 
 ENV_VARS = {
     "url": "MCPEEKER_URL",
@@ -23,9 +30,11 @@ ENV_VARS = {
     "client_key": "MCPEEKER_CLIENT_KEY",
     "index_prefix": "MCPEEKER_INDEX_PREFIX",
     "backend": "MCPEEKER_BACKEND",
-    "site_key": "MCPEEKER_SITE_KEY",
+    "site_key": "MCPEEKER_SITE_KEY",  # an inline key, for throw-away setups; sites use the key file
+    "site_key_file": "MCPEEKER_SITE_KEY_FILE",
     "identity": "MCPEEKER_IDENTITY",
     "audit_key": "MCPEEKER_AUDIT_KEY",
+    "audit_key_file": "MCPEEKER_AUDIT_KEY_FILE",
 }
 
 
@@ -44,15 +53,33 @@ class Settings:
     site_key: str | None = field(default=None, repr=False)
     identity: str | None = None
     audit_key: str | None = field(default=None, repr=False)
+    site_key_file: str | None = None
+    audit_key_file: str | None = None
     timeout: float = 30.0
 
     def index(self, name: str) -> str:
         """Full index name for a logical name such as `mcp-findings`."""
         return f"{self.index_prefix}{name}"
 
+    def site_keys(self) -> keyring.KeyRing:
+        """The site key ring (inline MCPEEKER_SITE_KEY first, else the key file); MissingKeyError names the setting."""
+        return _ring(self.site_key, "MCPEEKER_SITE_KEY", self.site_key_file, keyring.SITE_HELP)
+
     def site_key_bytes(self) -> bytes:
-        """The keyed-hash key. A deployment sets its own; the default only suits demos and tests."""
-        return (self.site_key or "mcpeeker-demo-site-key").encode()
+        """The current keyed-hash key."""
+        return self.site_keys().current.secret
+
+    def audit_keys(self) -> keyring.KeyRing:
+        """The audit chain's key ring (MCPEEKER_AUDIT_KEY, else audit.key_file); MissingKeyError names the setting."""
+        return _ring(self.audit_key, "MCPEEKER_AUDIT_KEY", self.audit_key_file, keyring.AUDIT_HELP)
+
+
+def _ring(inline: str | None, env_name: str, path: str | None, missing: str) -> keyring.KeyRing:
+    if inline:  # throw-away setups and tests; a site's keys live in the (length-checked) key files
+        return keyring.KeyRing.single(inline.encode(), env_name)
+    if path:
+        return keyring.read_ring(path)
+    raise keyring.MissingKeyError(missing)
 
 
 def _parse_bool(value: Any) -> bool:
@@ -70,19 +97,30 @@ def _from_mapping(base: Settings, values: dict[str, Any]) -> Settings:
     return replace(base, **clean)
 
 
-def _config_file_values(path: Path | None) -> dict[str, Any]:
-    candidate = path or Path(os.environ.get("MCPEEKER_CONFIG", CONFIG_DIR / "mcpeeker.yaml"))
+def _config_file_values(path: Path | None, env: Any = None) -> dict[str, Any]:
+    candidate = config_path(path, env)
     if not candidate.exists():
         return {}
     data = load_yaml(candidate, "mcpeeker")
     conn = dict(data.get("connection", {}))
-    if "site_key" in data.get("privacy", {}):
-        conn["site_key"] = data["privacy"]["site_key"]
+    # Key file paths may be relative to the settings file (an init'ed directory can move as a whole).
+    if "site_key_file" in data.get("privacy", {}):
+        conn["site_key_file"] = str(candidate.parent / Path(data["privacy"]["site_key_file"]).expanduser())
     if "identity" in data:
         conn["identity"] = data["identity"]
-    if "key" in data.get("audit", {}):
-        conn["audit_key"] = data["audit"]["key"]
+    if "key_file" in data.get("audit", {}):
+        conn["audit_key_file"] = str(candidate.parent / Path(data["audit"]["key_file"]).expanduser())
     return conn
+
+
+def config_path(path: Path | None = None, env: Any = None) -> Path:
+    """The mcpeeker.yaml in effect: --config, $MCPEEKER_CONFIG, /etc/mcpeeker/mcpeeker.yaml, the packaged default."""
+    env = os.environ if env is None else env
+    if path:
+        return Path(path)
+    if env.get("MCPEEKER_CONFIG"):
+        return Path(env["MCPEEKER_CONFIG"])
+    return SITE_CONFIG if SITE_CONFIG.exists() else CONFIG_DIR / "mcpeeker.yaml"
 
 
 def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
@@ -104,7 +142,7 @@ def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
 def resolve(args: argparse.Namespace | None = None, env: dict[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
     config_path = getattr(args, "config_file", None) if args is not None else None
-    settings = _from_mapping(Settings(), _config_file_values(config_path))
+    settings = _from_mapping(Settings(), _config_file_values(config_path, env))
     settings = _from_mapping(settings, {key: env.get(var) for key, var in ENV_VARS.items()})
     if args is not None:
         settings = _from_mapping(settings, {f.name: getattr(args, f.name, None) for f in fields(Settings)})

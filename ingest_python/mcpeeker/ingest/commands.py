@@ -150,13 +150,13 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     if args.source != "agent" and "-" in args.paths:
         raise MCPeekerError("'-' (standard input) is only for 'ingest agent'")
     settings = resolve(args)
+    ctx = Context(settings.index_prefix, settings.site_key_bytes())  # no site key: stop before touching anything
     client = make_client(settings)
     if not args.no_setup:
         _ensure_templates(settings, client)
     deadletter = DeadLetter(args.dead_letter)
     read_stats = ReadStats()
     delivery_stats = DeliveryStats()
-    ctx = Context(settings.index_prefix, settings.site_key_bytes())
     spool_dir = args.spool_dir or default_spool(settings)
     checkpoint = None
     if args.follow:

@@ -53,6 +53,7 @@ class Registry:
               version: dict[str, int] | None = None) -> dict[str, Any]:
         """Write an entry; with `version`, only if nobody changed it since it was read (else 409)."""
         # get-by-id is real-time and all() refreshes first, so writes need not wait for a refresh.
+        audit.signing_key(self.settings)  # no audit key: stop before the change, not after it
         params: dict[str, Any] = dict(version) if version else {"op_type": "create"}
         try:
             self.client.index(index=self.index, id=entry["entry_id"], body=entry, **params)

@@ -3,6 +3,7 @@ evidence item plus one scan summary document."""
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
@@ -122,8 +123,14 @@ def _derived_key(host_id: str, item: dict) -> str | None:
     return None
 
 
+_KEY_ID = re.compile(r"^k[0-9a-f]{8}$")
+
+
 def _host(doc: Doc, report: dict, ctx: Context) -> None:
     put(doc, ("host", "id"), report["host_id"])
+    kid = report.get("key_id")
+    if isinstance(kid, str) and _KEY_ID.match(kid):
+        put(doc, ("mcpeeker", "key_id"), kid)  # the site key the agent hashed with (mcpeeker.site.keys.key_id)
     host = report.get("host") or {}
     if host.get("os"):
         put(doc, ("host", "os", "type"), host["os"])

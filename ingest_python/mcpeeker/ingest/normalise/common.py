@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from .. import privacy
+from ...site.keys import SITE_HELP, MissingKeyError, key_id
 from ..ids import ID_LENGTH, document_id, events_index, id_prefix
 from ..native import tables_module
 
@@ -36,7 +37,14 @@ class Unsupported(Exception):
 @dataclass(frozen=True, slots=True)
 class Context:
     index_prefix: str = ""
-    site_key: bytes = b"mcpeeker-demo-site-key"
+    site_key: bytes | None = None  # the site's current key (settings.site_key_bytes()); there is no default key
+    key_id: str = ""  # its id, stored beside every hash made with it (mcpeeker.key_id): joins survive a rotation
+
+    def __post_init__(self) -> None:
+        if not self.site_key:
+            raise MissingKeyError(SITE_HELP)
+        if not self.key_id:
+            object.__setattr__(self, "key_id", key_id(self.site_key))
 
 
 # ------------------------------------------------------------------------------------------ converters

@@ -160,6 +160,7 @@ def _user(doc: Doc, data: dict, ctx: Context) -> None:
     name = data.get("username")
     if isinstance(name, str) and name:
         put(doc, ("user", "id"), privacy.keyed_hash(ctx.site_key, name))
+        put(doc, ("mcpeeker", "key_id"), ctx.key_id)  # which site key: the hash stays findable after a rotation
 
 
 def _url_path(doc: Doc) -> None:
