@@ -315,3 +315,21 @@ def test_cluster_outage_at_the_collector_is_spooled_and_drained(tmp_path, os_set
         time.sleep(0.5)
     assert len(agent_docs(os_client, os_settings)) == expected
     assert not list(spool.glob("*.ndjson"))
+
+
+def test_a_fatal_cluster_error_answers_503_and_health_says_so(tmp_path, os_settings, pki, collectors):
+    """A cluster whose TLS certificate cannot be verified is not an outage to spool through: nothing is sent,
+    the agent gets 503 (it keeps the report) and /healthz reports the failure."""
+    tokens = tmp_path / "tokens.json"
+    token = issue(tokens, "laptop-7")
+    other = Collector(tmp_path, os_settings, pki, tokens)  # an HTTPS server the collector's client cannot verify
+    collectors.append(other)
+    broken = Collector(tmp_path, os_settings, pki, tokens, url=f"https://127.0.0.1:{other.port}",
+                       spool=tmp_path / "broken-spool")
+    collectors.append(broken)
+    status, answer = broken.post(scan_report(tmp_path, os_settings), token)
+    assert status == 503 and "CERTIFICATE_VERIFY_FAILED" in answer["error"], answer
+    with pytest.raises(urllib.error.HTTPError) as failed:
+        broken.get("/healthz")
+    assert failed.value.code == 503 and json.loads(failed.value.read())["status"] == "failed"
+    assert not list((tmp_path / "broken-spool").glob("*.ndjson"))

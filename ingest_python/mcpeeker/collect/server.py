@@ -27,6 +27,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from ..errors import MCPeekerError
 from ..ingest.deadletter import DeadLetter
 from ..ingest.deliver import Deliverer, DeliveryStats
 from ..ingest.normalise.agent import normalise_agent
@@ -116,16 +117,24 @@ class Ingestor:
         return out
 
     def submit(self, actions: list[tuple[bytes, float]], origin: str, timeout: float) -> None:
-        with self._lock:
-            for action, epoch in actions:
-                self.deliverer.add(action, origin, 0, epoch)
-            self._seq += 1
-            mine = self._seq
-            self.deliverer.mark({"n": mine})
+        try:
+            with self._lock:
+                for action, epoch in actions:
+                    self.deliverer.add(action, origin, 0, epoch)
+                self._seq += 1
+                mine = self._seq
+                self.deliverer.mark({"n": mine})
+        except MCPeekerError as exc:  # the deliverer stopped on a fatal cluster error (credentials, TLS)
+            raise Rejected(503, str(exc)) from None
         self._wake.set()
+        deadline = time.monotonic() + timeout
         with self._cond:
-            if not self._cond.wait_for(lambda: self._committed >= mine or self.failed is not None, timeout):
-                raise Rejected(503, "the report is not yet durable; send it again later")
+            # Commits notify; a sender that died does not, so look at it every half second.
+            while not (self._committed >= mine or self.failed is not None):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise Rejected(503, "the report is not yet durable; send it again later")
+                self._cond.wait(min(0.5, left))
         if self._committed < mine:
             raise Rejected(503, f"delivery failed: {self.failed}")
 
