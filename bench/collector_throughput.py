@@ -61,7 +61,13 @@ def baseline(client, settings: Settings, bodies: list[bytes]) -> float:
     from mcpeeker.ingest.normalise.agent import normalise_agent
     from mcpeeker.ingest.normalise.common import Context
 
-    ctx = Context(settings.index_prefix + "base-", settings.site_key_bytes())
+    from dataclasses import replace
+
+    from mcpeeker import setup as mcp_setup
+
+    base = replace(settings, index_prefix=settings.index_prefix + "base-")
+    mcp_setup.install(base, client)  # the same templates (mappings) as the collector's indices
+    ctx = Context(base.index_prefix, base.site_key_bytes())
     actions = []
     for body in bodies:
         for index, doc_id, doc, _epoch in normalise_agent("report", orjson.loads(body), body, ctx, "bench", 0):
