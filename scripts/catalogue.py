@@ -76,8 +76,8 @@ def load_indicators(root: Path = DETECTIONS) -> dict[str, dict[str, Any]]:
 # --- indicator patterns: one syntax, rendered per sensor -----------------------------------------------------------
 #
 # A pattern is parsed into nodes: ("alt", [seq, ...]) where a seq is a list of (atom, quantifier) and an atom is
-# ("lit", c) | ("sep",) | ("slash",) | ("quote",) | ("ws",) | ("bound", edge) | ("within", n)
-# | ("class", negated, members) | ("group", alt). Class members: ("char", c) | ("range", a, b) | ("sep",) | ("quote",)
+# ("lit", c) | ("sep",) | ("slash",) | ("quote",) | ("ws",) | ("bound", edge) | ("within", n) | ("near", n)
+# | ("chars", [(first, last), ...]) | ("class", negated, members) | ("group", alt). Class members: ("char", c) | ("range", a, b) | ("sep",) | ("quote",)
 # | ("ws",) | ("esc", letter).
 
 ESCAPABLE = frozenset(".^$*+?()[]{}|\\/-\"'`;<>&~#%=:,!@ ")
@@ -112,8 +112,8 @@ def parse(pattern: str, src: Source, stack: tuple[str, ...] = ()) -> tuple[str, 
         while pos < len(pattern) and pattern[pos] not in "|)":
             atom = parse_atom(at_start=pos == start)
             quant = parse_quant()
-            if quant and atom[0] in ("bound", "within"):
-                raise error("a quantifier cannot follow \\b or {WITHIN}")
+            if quant and atom[0] in ("bound", "within", "near"):
+                raise error("a quantifier cannot follow \\b, {WITHIN} or {NEAR}")
             seq.append((atom, quant))
         if seq and seq[-1][0][0] == "bound":
             seq[-1] = (("bound", True), seq[-1][1])
@@ -149,13 +149,15 @@ def parse(pattern: str, src: Source, stack: tuple[str, ...] = ()) -> tuple[str, 
         if c == "[":
             return parse_class()
         if c == "{":
-            m = re.compile(r"\{(WITHIN:(\d+)|([a-z_]+(?:\.[a-z_]+)?))\}").match(pattern, pos)
+            m = re.compile(r"\{(?:(WITHIN|NEAR):(\d+)|CHARS:([0-9A-F,-]+)|([a-z_]+(?:\.[a-z_]+)?))\}").match(pattern, pos)
             if not m:
-                raise error("expected {WITHIN:n} or {name}")
+                raise error("expected {WITHIN:n}, {NEAR:n}, {CHARS:...} or {name}")
             pos = m.end()
             if m.group(2):
-                return ("within", int(m.group(2)))
-            return ("group", resolve(m.group(3), src, stack))
+                return (m.group(1).lower(), int(m.group(2)))
+            if m.group(3):
+                return ("chars", code_points(m.group(3), error))
+            return ("group", resolve(m.group(4), src, stack))
         if c == "\\":
             if pos + 1 >= len(pattern):
                 raise error("trailing backslash")
@@ -225,6 +227,85 @@ def parse(pattern: str, src: Source, stack: tuple[str, ...] = ()) -> tuple[str, 
     return alt
 
 
+def code_points(spec: str, error: Any) -> list[tuple[int, int]]:
+    """{CHARS:200B-200D,FEFF}: inclusive code point ranges (hex)."""
+    out = []
+    for part in spec.split(","):
+        lo, _, hi = part.partition("-")
+        try:
+            a, b = int(lo, 16), int(hi or lo, 16)
+        except ValueError:
+            raise error(f"bad code point range {part!r}") from None
+        if not 0x80 <= a <= b <= 0x10FFFF or a <= 0xDFFF and b >= 0xD800:
+            raise error(f"code point range {part!r} must be non-ASCII, ordered and hold no surrogates")
+        out.append((a, b))
+    return out
+
+
+def _runs(items: list[tuple[Any, int]]) -> list[tuple[Any, int, int]]:
+    """(prefix, last) pairs, in order -> (prefix, first last, final last) for each run of consecutive lasts."""
+    runs: list[tuple[Any, int, int]] = []
+    for prefix, last in items:
+        if runs and runs[-1][0] == prefix and runs[-1][2] + 1 == last:
+            runs[-1] = (prefix, runs[-1][1], last)
+        else:
+            runs.append((prefix, last, last))
+    return runs
+
+
+def utf8_forms(ranges: list[tuple[int, int]]) -> list[tuple[bytes, int, int]]:
+    """The UTF-8 encodings of the code points as (leading bytes, first last byte, final last byte) runs."""
+    items = []
+    for a, b in ranges:
+        for cp in range(a, b + 1):
+            enc = chr(cp).encode("utf-8")
+            items.append((enc[:-1], enc[-1]))
+    return _runs(items)
+
+
+def json_escape_forms(ranges: list[tuple[int, int]]) -> list[tuple[str, int, int]]:
+    """The JSON ``\\uXXXX`` escapes (surrogate pairs above U+FFFF) as (leading hex digits, first last digit,
+    final last digit) runs; hex in lower case."""
+    items = []
+    for a, b in ranges:
+        for cp in range(a, b + 1):
+            units = [cp] if cp < 0x10000 else [0xD800 + ((cp - 0x10000) >> 10), 0xDC00 + ((cp - 0x10000) & 0x3FF)]
+            text = "".join(f"u{u:04x}" for u in units)
+            items.append((text[:-1], int(text[-1], 16)))
+    return _runs(items)
+
+
+def _hex_class(first: int, last: int) -> str:
+    """A class of the hex digits first..last, in both cases (JSON allows either)."""
+    if first == last and first < 10:
+        return str(first)
+    parts = []
+    if first < 10:
+        parts.append(f"{first}-{min(last, 9)}" if min(last, 9) > first else str(first))
+    if last >= 10:
+        lo, hi = f"{max(first, 10):x}", f"{last:x}"
+        for a, b in ((lo, hi), (lo.upper(), hi.upper())):
+            parts.append(f"{a}-{b}" if a != b else a)
+    return "[" + "".join(parts) + "]"
+
+
+def _escape_text(text: str) -> str:
+    """``u200`` -> a regex for backslash, u, then the hex digits in either case."""
+    return "".join("\\\\u" if c == "u" else c if c.isdigit() else f"[{c}{c.upper()}]" for c in text)
+
+
+def chars_alternatives(ranges: list[tuple[int, int]]) -> list[str]:
+    """Code points as they can appear in JSON text: raw UTF-8 bytes, or a ``\\u`` escape (the same regex text
+    serves Zeek and PCRE: byte escapes, classes and a literal backslash)."""
+    out = []
+    for lead, a, b in utf8_forms(ranges):
+        prefix = "".join(f"\\x{x:02x}" for x in lead)
+        out.append(prefix + (f"\\x{a:02x}" if a == b else f"[\\x{a:02x}-\\x{b:02x}]"))
+    for lead, a, b in json_escape_forms(ranges):
+        out.append(_escape_text(lead) + _hex_class(a, b))
+    return out
+
+
 def resolve(name: str, src: Source, stack: tuple[str, ...]) -> tuple[str, list]:
     """{name}: a list of the pattern's own indicator file, a whole indicator file, or file.group."""
     if name in stack:
@@ -288,6 +369,9 @@ class Renderer:
     def group(self, body: str) -> str:
         raise NotImplementedError
 
+    def chars(self, ranges: list[tuple[int, int]]) -> tuple[str, bool]:
+        return self.group("|".join(chars_alternatives(ranges))), True
+
     def member(self, m: tuple) -> str:
         raise NotImplementedError
 
@@ -323,6 +407,9 @@ class ZeekRenderer(Renderer):
 
     def within(self, n: int) -> tuple[str, bool]:
         return rf"[^.\n]{{0,{n}}}", True
+
+    def near(self, n: int) -> tuple[str, bool]:
+        return rf"[^\"]{{0,{n}}}", True
 
     def member(self, m: tuple) -> str:
         kind = m[0]
@@ -371,12 +458,17 @@ class SuricataRenderer(Renderer):
         return r"\x22", True
 
     def ws(self) -> tuple[str, bool]:
-        return r"\s", True
+        # A raw JSON string writes a line break or tab as an escape.
+        return r"(?:\s|\\[nrt])", True
 
     def bound(self, edge: bool) -> tuple[str, bool]:
-        return r"\b", True
+        # A JSON \n (\r, \t) escape before a word is a boundary too ("\nAlways ...": no \b between n and A).
+        return r"(?:\b|\\[nrt])", True
 
     def within(self, n: int) -> tuple[str, bool]:
+        return rf"[^\x22]{{0,{n}}}", True
+
+    def near(self, n: int) -> tuple[str, bool]:
         return rf"[^\x22]{{0,{n}}}", True
 
     def member(self, m: tuple) -> str:

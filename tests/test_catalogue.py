@@ -337,10 +337,30 @@ def test_every_suricata_template_is_used_and_names_existing_groups() -> None:
 # --- indicator lists do what their examples say, in both sensors ---------------------------------------------------
 
 
+def _bytes(text: str) -> str:
+    """The UTF-8 bytes of a text, one character per byte: what the sensors' byte-level patterns see (they are
+    rendered as byte escapes, which Python's str patterns read as U+0000..U+00FF)."""
+    return text.encode("utf-8").decode("latin-1")
+
+
+def _ascii_escaped(text: str) -> str:
+    """A text whose non-ASCII characters are JSON \\u escapes (Python's json.dumps, the 2.x SDK's 2026 transport):
+    how Zeek sees it after json_unescape, which leaves those escapes alone."""
+    return "".join(c if ord(c) < 128 else json.dumps(c)[1:-1] for c in text)
+
+
+def _zeek_views(text: str) -> list[str]:
+    return [_bytes(text)] if text.isascii() else [_bytes(text), _ascii_escaped(text)]
+
+
 def _raw_variants(text: str) -> list[str]:
-    """How a decoded string can look in a raw JSON body: as is, with escaped slashes, with Go's <>& escapes."""
-    raw = text.replace("\\", "\\\\")
-    return [raw, raw.replace("/", "\\/"), raw.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")]
+    """How a decoded string can look in a raw JSON body: JSON-escaped, also with escaped slashes, with Go's <>&
+    escapes, and (non-ASCII text) with every non-ASCII character as a \\u escape."""
+    raw = json.dumps(text, ensure_ascii=False)[1:-1]  # quotes, backslashes, line breaks and tabs escaped
+    out = [raw, raw.replace("/", "\\/"), raw.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")]
+    if not text.isascii():
+        out.append(_ascii_escaped(raw))
+    return [_bytes(v) for v in out]
 
 
 GROUPS = [(name, g) for name, ind in INDICATORS.items() for g in ind["groups"]]
@@ -357,14 +377,12 @@ def test_indicator_examples(name: str, group: str) -> None:
     suricata_re = re.compile(gen.render_group(ind, group, "suricata", INDICATORS), flags)
     problems = []
     for example in spec["examples"]:
-        if not zeek_re.search(example):
-            problems.append(f"Zeek misses {example!r}")
+        problems += [f"Zeek misses {v!r}" for v in _zeek_views(example) if not zeek_re.search(v)]
         problems += [f"Suricata misses raw {v!r}" for v in _raw_variants(example) if not suricata_re.search(v)]
     for example in spec.get("counter_examples") or []:
-        if zeek_re.search(example):
-            problems.append(f"Zeek matches counter-example {example!r}")
-        if suricata_re.search(_raw_variants(example)[0]):
-            problems.append(f"Suricata matches counter-example {example!r}")
+        problems += [f"Zeek matches counter-example {v!r}" for v in _zeek_views(example) if zeek_re.search(v)]
+        raw = _raw_variants(example)
+        problems += [f"Suricata matches counter-example {v!r}" for v in [raw[0], *raw[3:]] if suricata_re.search(v)]
     assert not problems, "\n".join(problems)
 
 
@@ -378,14 +396,21 @@ def test_indicator_examples_in_real_zeek(tmp_path: Path) -> None:
     zeek = _zeek_binary()
     if not zeek:
         pytest.skip("zeek not found")
+    def literal(text: str) -> str:
+        """A Zeek string literal of the text's UTF-8 bytes (Zeek strings are bytes; it has no \\u escape)."""
+        return '"' + "".join(chr(b) if 32 <= b < 127 and chr(b) not in '"\\' else f"\\x{b:02x}"
+                             for b in text.encode("utf-8")) + '"'
+
     lines = [f"@load {ZEEK_SCRIPTS / 'indicators.zeek'}", "event zeek_init()", "\t{"]
     for name, ind in INDICATORS.items():
         const = f"MCP::{ind['zeek']['constant']}"
         for group, spec in ind["groups"].items():
             for ex in spec["examples"]:
-                lines.append(f"\tif ( {const} !in {json.dumps(ex)} ) print \"miss\", {json.dumps(f'{name}.{group}: {ex}')};")
+                for view in [ex] if ex.isascii() else [ex, _ascii_escaped(ex)]:
+                    lines.append(f"\tif ( {const} !in {literal(view)} ) print \"miss\", {literal(f'{name}.{group}: {view}')};")
             for ex in spec.get("counter_examples") or []:
-                lines.append(f"\tif ( {const} in {json.dumps(ex)} ) print \"match\", {json.dumps(f'{name}.{group}: {ex}')};")
+                for view in [ex] if ex.isascii() else [ex, _ascii_escaped(ex)]:
+                    lines.append(f"\tif ( {const} in {literal(view)} ) print \"match\", {literal(f'{name}.{group}: {view}')};")
     lines += ["\tprint \"done\";", "\t}"]
     script = tmp_path / "check.zeek"
     script.write_text("\n".join(lines) + "\n")

@@ -57,6 +57,13 @@ def plan_steps(plan: str) -> list[tuple[str, Any]]:
             ("list_tools", None),
             ("call_tool", ("add", {"a": 1, "b": 2, "sidenote": "no file content"})),
         ]
+    if plan == "honest":
+        return [
+            ("list_tools", None),
+            ("call_tool", ("create_ticket", {"title": "Printer on floor 3", "body": "Paper jam since Monday.",
+                                             "notes": "Customer prefers a call back after 14:00."})),
+            ("call_tool", ("list_data_files", {"subdir": "reports"})),
+        ]
     if plan == "listen":
         return [("list_tools", None), ("listen", None)]
     if plan == "rugpull":

@@ -116,7 +116,16 @@ function tools_changed_notice(server: string, desc: string, changed: vector of
 function matched_text(s: string, p: pattern): string
 	{
 	local m = match_pattern(s, p);
-	return m$matched ? cap(m$str, 200) : "";
+
+	if ( ! m$matched )
+		return "";
+
+	# Invisible characters (hidden Unicode) stay invisible in a log:
+	# a match with non-ASCII bytes is shown as escapes.
+	if ( /[\x80-\xff]/ in m$str )
+		return cap(escape_string(m$str), 200);
+
+	return cap(m$str, 200);
 	}
 
 function server_desc(c: connection, rec: Info): string

@@ -85,6 +85,11 @@ export {
 		## SHA-256 (hex) over the sorted raw tool definitions of a
 		## ``tools/list`` result.
 		tools_hash: string &log &optional;
+		## Tools of a ``tools/list`` result whose decoded description is
+		## longer than :zeek:see:`MCP::long_description_bytes` (at most
+		## :zeek:see:`MCP::max_tool_names`). Weak evidence alone: logged,
+		## never a notice.
+		long_descriptions: vector of string &log &optional;
 		## Digest of each tool definition of a ``tools/list`` result
 		## (name, description and canonical input schema), by tool name.
 		tool_digests: table[string] of string &optional;
@@ -151,6 +156,13 @@ export {
 
 	## Most tool names written in one ``mcp.log`` line.
 	option max_tool_names = 64;
+
+	## A tool description longer than this (bytes, decoded) is named in
+	## ``long_descriptions`` of ``mcp.log``. Long descriptions hide
+	## instructions past what a client shows, but honest tools document
+	## themselves at length too, so this is a hunting field, not a notice
+	## (detection MCP-ATK-001).
+	option long_description_bytes = 4096;
 
 	## Most per-tool digests kept for one ``tools/list`` result (what
 	## tells a changed tool from an added one).
@@ -688,6 +700,7 @@ function set_era(c: connection, rec: Info, st: State, ms: MsgState)
 function read_tools(c: connection, rec: Info, m: Message, p: Pending)
 	{
 	local names: vector of string;
+	local long_descs: vector of string;
 	local defs: vector of string;
 	local digests: vector of string;
 	local by_name: table[string] of string;
@@ -709,6 +722,9 @@ function read_tools(c: connection, rec: Info, m: Message, p: Pending)
 		if ( |name| > 0 && |names| < max_tool_names )
 			names += cap(name, 128);
 
+		if ( |desc| > long_description_bytes && |long_descs| < max_tool_names )
+			long_descs += cap(name, 128);
+
 		# What a rug pull changes: name, description and parameters.
 		# Key order, whitespace and era-specific extras (title,
 		# annotations, output schema, _meta) do not count.
@@ -726,6 +742,10 @@ function read_tools(c: connection, rec: Info, m: Message, p: Pending)
 
 	sort(digests, strcmp);
 	rec$tool_names = names;
+
+	if ( |long_descs| > 0 )
+		rec$long_descriptions = long_descs;
+
 	rec$tools_count = i;
 	rec$tools_hash = sha256_hash(join_string_vec(digests, ","));
 	rec$tool_digests = by_name;
