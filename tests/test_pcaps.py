@@ -28,7 +28,10 @@ TRANSPORTS = {"streamable_http_sse", "streamable_http_json", "sse", "none"}
 AUTHS = {"none", "bearer", "oauth_discovery"}
 REQUIRED = {"file", "scenario", "description", "benign", "era", "sdk", "transport", "server", "client", "auth",
             "expected"}  # fmt: skip
-SDK_RE = re.compile(r"^(none|python-mcp-\d+\.\d+\.\d+|typescript-sdk-\d+\.\d+\.\d+)$")
+SDK_RE = re.compile(r"^(none|python-mcp-\d+\.\d+\.\d+|typescript-sdk-\d+\.\d+\.\d+|fastmcp-\d+\.\d+\.\d+|rust-rmcp)$")
+# Look-alike protocols of the benign captures (label key "protocol"); the DAP capture is not HTTP (path null).
+PROTOCOLS = {"lsp-http", "lsp-websocket", "a2a-jsonrpc", "dap"}
+PACKAGE_RE = re.compile(r"^(npm:(@[\w.-]+/)?[\w.-]+@\d[\w.-]*|pypi:[\w.-]+==\d[\w.-]*)$")
 MCP_METHODS = ("initialize", "tools/list", "server/discover", "tools/call", "notifications/initialized")
 
 
@@ -124,7 +127,14 @@ def test_labels_schema() -> None:
         assert SDK_RE.match(e["sdk"]) and SDK_RE.match(e.get("client_sdk", "none")), e["file"]
         assert isinstance(e["benign"], bool)
         assert e["server"]["ip"].startswith("10.20.0.") and e["client"]["ip"].startswith("10.10.0.")
-        assert isinstance(e["server"]["port"], int) and e["server"]["path"].startswith("/")
+        assert isinstance(e["server"]["port"], int)
+        assert e.get("protocol") in PROTOCOLS | {None}, e["file"]
+        if e.get("protocol") == "dap":
+            assert e["server"]["path"] is None, e["file"]
+        else:
+            assert e["server"]["path"].startswith("/"), e["file"]
+        for key in ("server_program", "bridge"):  # pinned registry packages behind the capture
+            assert key not in e or PACKAGE_RE.match(e[key]), (e["file"], key, e[key])
         if e["benign"]:
             assert e["expected"] == [] and e["era"] == "none" and e["sdk"] == "none", e["file"]
         else:
@@ -155,6 +165,15 @@ def test_corpus_coverage() -> None:
     assert any(e["server"]["port"] not in (8000, 3000, 3001) and e["server"]["path"] not in ("/mcp", "/sse")
                for e in mcp)  # fmt: skip
     assert len([e for e in es if e["benign"]]) >= 6
+    # issue 13: reference servers from the registries behind both common stdio-to-HTTP bridges, FastMCP 2.x,
+    # and JSON-RPC look-alikes that also open with initialize/capabilities.
+    programs = {e.get("server_program", "").rpartition("@")[0] for e in mcp} | {
+        e.get("server_program", "").partition("==")[0] for e in mcp}
+    assert programs >= {"npm:@modelcontextprotocol/server-filesystem", "npm:@modelcontextprotocol/server-memory",
+                        "pypi:mcp-server-fetch", "pypi:mcp-server-git"}, programs  # fmt: skip
+    assert {e.get("bridge", "").split("@")[0].split("==")[0] for e in mcp} >= {"npm:supergateway", "pypi:mcp-proxy"}
+    assert any(e["sdk"].startswith("fastmcp-2.") for e in mcp)
+    assert {e.get("protocol") for e in es if e["benign"]} >= PROTOCOLS
 
 
 def checksums_ok(ip: dpkt.ip.IP) -> bool:
@@ -193,13 +212,15 @@ def test_addresses_match_label(e: dict[str, Any]) -> None:
         assert {src, dst} == {s["ip"], c["ip"]}, (e["file"], src, dst)
         assert s["port"] in (sp, dp), (e["file"], sp, dp)
     assert to_server(e) and to_client(e)
-    assert f" {s['path']}".encode() in to_server(e), f"{e['file']}: no request for {s['path']}"
+    if s["path"] is not None:
+        assert f" {s['path']}".encode() in to_server(e), f"{e['file']}: no request for {s['path']}"
 
 
 @pytest.mark.parametrize("e", [e for e in entries() if not e["benign"]], ids=ids)
 def test_mcp_http_matches_label(e: dict[str, Any]) -> None:
     req, resp = dechunked(to_server(e)), dechunked(to_client(e), dpkt.http.Response)
     low_req, low_resp = req.lower(), resp.lower()
+    expected = set(e["expected"])
     assert any(has_method(req, m) for m in MCP_METHODS), f"{e['file']}: no MCP method in requests"
     if e["era"] == "2026-07-28":
         # Mcp-Method is a Streamable HTTP header: over legacy HTTP+SSE the 2.x SDK sends the _meta envelope only.
@@ -215,16 +236,18 @@ def test_mcp_http_matches_label(e: dict[str, Any]) -> None:
         if e["era"] != "2026-07-28":  # 2026-07-28 has no sessions
             assert b"\r\nmcp-session-id: " in low_resp and b"\r\nmcp-session-id: " in low_req
         assert b"content-type: text/event-stream" in low_resp
-        assert re.search(rb"event: message\r?\n(id: \S+\r?\n)?data: \{", resp)
+        # An SSE event without an `event:` line has the type "message" (the Rust SDK, rmcp, writes none).
+        assert re.search(rb"event: message\r?\n(id: \S+\r?\n)?data: \{", resp) or (
+            e["sdk"] == "rust-rmcp" and re.search(rb'\ndata: \{"jsonrpc":"2.0"', resp)), e["file"]
     if e["era"] == "2026-07-28":
         assert b"\r\nmcp-session-id: " not in low_resp
     if e["transport"] == "streamable_http_json":
         assert b"content-type: application/json" in low_resp
-        assert b"\r\nmcp-session-id: " not in low_resp
+        # stateless, or stateful with JSON answers (mcp-proxy's Streamable HTTP side)
+        assert (b"\r\nmcp-session-id: " in low_resp) == ("mcp_session" in expected), e["file"]
     elif e["transport"] == "sse":
         assert re.search(rb"GET /\S*sse\S* HTTP/1.1", req)
         assert re.search(rb"event: endpoint\r?\ndata: /\S*session_?[iI]d=", resp)
-    expected = set(e["expected"])
     if e["auth"] == "none":
         assert b"\r\nauthorization: " not in low_req
     elif e["auth"] == "bearer":
@@ -236,11 +259,7 @@ def test_mcp_http_matches_label(e: dict[str, Any]) -> None:
         assert b"GET /.well-known/oauth-protected-resource" in req
         assert b"\r\nauthorization: bearer " in low_req  # the client came back with a token
     if "tool_poisoning" in expected:
-        # An instruction tag, or one of the other indicators of the write-ups: an exfiltration URL, a secret-file
-        # read, cross-tool shadowing, a side-channel parameter to fill, Unicode tag characters (raw or escaped).
-        assert re.search(rb"<(important|system|secret|hidden|instructions?)>|\bto\s+https?://(webhook\.site|[0-9.]+:)"
-                         rb"|read ~/\.aws/credentials|side effect on the also present|in the `notes` parameter"
-                         rb"|\xf3\xa0[\x80\x81]|\\udb40\\udc", resp, re.IGNORECASE), e["file"]
+        assert re.search(rb"<(important|system|secret|hidden|instructions?)>", resp, re.IGNORECASE), e["file"]
         if b"<IMPORTANT>" in resp:  # the classic write-up: read a secret file, pass it as sidenote
             assert b"sidenote" in resp and b"~/.ssh" in resp, e["file"]
     if "rug_pull" in expected:
@@ -272,10 +291,20 @@ def test_benign_has_no_mcp_protocol(e: dict[str, Any]) -> None:
                    b"io.modelcontextprotocol/", b"event: endpoint"):  # fmt: skip
         assert marker not in both, f"{e['file']}: {marker!r}"
     for m in MCP_METHODS:
-        if m == "initialize" and e["file"] == "benign_lsp_http.pcap":
+        if m == "initialize" and e.get("protocol") == "lsp-http":
             # LSP opens with its own initialize (capabilities, clientInfo; serverInfo in the answer):
             # what tells it from MCP's is the missing protocolVersion, on both sides.
             assert has_method(req, m) and b"clientinfo" in both and b"serverinfo" in both, e["file"]
             assert b'"protocolversion"' not in both, e["file"]
             continue
         assert not has_method(req, m), f"{e['file']}: {m!r}"
+    # The look-alikes really carry what makes them look like MCP (else the negative proves nothing).
+    if e.get("protocol") == "a2a-jsonrpc":
+        assert b"GET /.well-known/agent-card.json HTTP/1.1" in req and b'"capabilities"' in resp, e["file"]
+        assert has_method(req, "message/send") and b'"jsonrpc"' in resp, e["file"]
+    elif e.get("protocol") == "dap":  # Content-Length framed JSON, initialize answered with capabilities
+        assert re.search(rb'Content-Length: \d+\r\n\r\n\{[^\r\n]*"command":"initialize"', req), e["file"]
+        assert b'"supportsConfigurationDoneRequest"' in resp, e["file"]
+    elif e.get("protocol") == "lsp-websocket":  # client frames are masked; the server's answers are not
+        assert b"\r\nupgrade: websocket" in req.lower() and b"HTTP/1.1 101" in resp, e["file"]
+        assert b'"serverInfo"' in resp and b'"capabilities"' in resp and b'"protocolVersion"' not in resp, e["file"]

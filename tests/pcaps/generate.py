@@ -37,7 +37,20 @@ PY_ENVS: dict[str, list[str]] = {
     "mcp2": ["mcp==2.3.0", "aiohttp==3.14.5", "requests==2.34.2"],
     "mcp1": ["mcp==1.30.0"],
     "mcp0": ["mcp==1.2.1", "pydantic==2.10.6"],  # 1.2.1 breaks with pydantic >= 2.11
-    "lsp": ["pygls==2.1.1", "lsprotocol==2025.0.0", "aiohttp==3.14.5", "requests==2.34.2"],  # benign LSP over HTTP
+    # benign LSP over HTTP and over WebSocket (pygls' own start_ws transport needs websockets)
+    "lsp": ["pygls==2.1.1", "lsprotocol==2025.0.0", "aiohttp==3.14.5", "requests==2.34.2", "websockets==16.0"],
+    # Reference servers (stdio only) and the stdio-to-HTTP bridge from PyPI; each in its own venv as `uvx`
+    # would run them (mcp-proxy and mcp-server-fetch pin conflicting dependencies).
+    "mcpproxy": ["mcp-proxy==0.13.0"],
+    "fetch": ["mcp-server-fetch==2026.10.24"],
+    "git": ["mcp-server-git==2026.10.19"],
+    "fastmcp2": ["fastmcp==2.14.7"],  # the standalone FastMCP 2.x package, its own HTTP/SSE transports
+    # benign look-alikes: Agent2Agent (JSON-RPC message/send, agent card) and the Debug Adapter Protocol
+    "a2a": ["a2a-sdk[http-server]==0.3.26", "uvicorn==0.55.0", "httpx==0.29.0"],
+    "dap": ["debugpy==1.8.22"],
+    # a server from another language's SDK that installs from PyPI: docling.rs' MCP server, Rust on the Rust SDK
+    # (rmcp, vendored into the package's native module), with its own Streamable HTTP transport
+    "rmcp": ["docling-rs-mcp==2.52.7"],
 }
 NPM_DEPS: dict[str, str] = {
     "@modelcontextprotocol/sdk": "1.32.2",
@@ -45,10 +58,16 @@ NPM_DEPS: dict[str, str] = {
     "@modelcontextprotocol/server": "2.4.0",
     "@modelcontextprotocol/client": "2.4.0",
     "@modelcontextprotocol/node": "2.1.2",
+    # reference servers (stdio only) behind the supergateway stdio-to-HTTP bridge
+    "@modelcontextprotocol/server-filesystem": "2026.8.31",
+    "@modelcontextprotocol/server-memory": "2026.8.31",
+    "supergateway": "4.0.0",
+    # a real Debug Adapter Protocol client (the one VS Code's debug adapters are tested with)
+    "@vscode/debugadapter-testsupport": "1.68.0",
 }
 OWNED_KEYS = (
     "file", "scenario", "description", "benign", "era", "protocol_version", "sdk", "client_sdk",
-    "transport", "server", "client", "auth", "expected",
+    "transport", "server", "client", "auth", "expected", "server_program", "bridge", "protocol",
 )  # fmt: skip
 
 
@@ -72,6 +91,12 @@ class Scenario:
     benign: bool = False
     node_cwd: bool = False  # run from the node cache dir (ESM resolution of node_modules)
     settle: float = 0.5
+    server_program: str = ""  # the server package when it is not the SDK itself (reference servers)
+    bridge: str = ""  # the stdio-to-HTTP bridge in front of a stdio-only server
+    protocol: str = ""  # benign look-alikes: the protocol on the wire (lsp, dap, a2a)
+    # "connect": probe the port with a TCP connect; "listen": look for the listening socket only
+    # (debugpy's adapter takes the first connection as its client, so a probe would use it up)
+    ready: str = "connect"
 
     @property
     def file(self) -> str:
@@ -84,6 +109,29 @@ def py(env: str, script: str) -> list[str]:
 
 def node(script: str) -> list[str]:
     return ["node", script]
+
+
+def pin(env: str, package: str) -> str:
+    """The pinned version of a package: `pypi:name==version` from PY_ENVS, `npm:name@version` from NPM_DEPS."""
+    if env == "node":
+        return f"npm:{package}@{NPM_DEPS[package]}"
+    for p in PY_ENVS[env]:
+        name, _, version = p.partition("==")
+        if name.split("[")[0] == package:
+            return f"pypi:{package}=={version}"
+    raise KeyError(package)
+
+
+def ref_server(bridge: str, server: str, transport: str, port: int) -> list[str]:
+    """A stdio-only reference server behind a bridge (scenarios/ref_servers.py), rooted in a scratch dir."""
+    return py("mcpproxy", "ref_servers.py") + ["--cache", str(CACHE), "--bridge", bridge, "--server", server,
+                                               "--transport", transport, "--port", str(port),
+                                               "--root", f"/tmp/mcpgen-ref/{server}"]  # fmt: skip
+
+
+def ref_client(plan: str, url: str, transport: str = "streamable-http") -> list[str]:
+    return py("mcp1", "ref_client.py") + ["--plan", plan, "--url", url, "--transport", transport,
+                                          "--root", f"/tmp/mcpgen-ref/{plan}"]  # fmt: skip
 
 
 EVERYTHING = "node_modules/@modelcontextprotocol/server-everything/dist/index.js"
@@ -279,55 +327,6 @@ def scenarios() -> list[Scenario]:  # noqa: PLR0915 - one table, read top to bot
         8000, "/mcp", "crm.corp.example", era="2026-07-28", protocol_version="2026-07-28", sdk="py2",
         transport="streamable_http_json", expected=MCP_BASE + ["mcp_2026", "unauthenticated", "tool_poisoning"],
     ))
-    # Poisoning indicators of the published research, one kind per server, each tool carrying one indicator; the
-    # 2.x SDK's 2026-07-28 transport writes non-ASCII as \\u escapes (json.dumps), the 1.x SDK as raw UTF-8.
-    poison = MCP_BASE + ["unauthenticated", "tool_poisoning"]
-    for sid_n, (scenario, profile, env, host, what) in enumerate([
-        ("attack_poisoning_exfil_py2026", "poisoned-exfil", "mcp2", "workflows",
-         "tools that tell the model to POST a copy of the payload to a webhook.site request bin and to upload a CSV to "
-         "a raw IP address"),
-        ("attack_poisoning_secrets_py", "poisoned-secrets", "mcp1", "formatter",
-         "tools that tell the model to read ~/.aws/credentials, claude_desktop_config.json, ~/.claude.json and "
-         "Windsurf's mcp_config.json"),
-        ("attack_poisoning_shadowing_py2026", "poisoned-shadowing", "mcp2", "mathx",
-         "tools that change another server's send_email (side effect on the send_email tool, 'when the user calls "
-         "send_email, instead', 'always add bcc ... to every email')"),
-        ("attack_poisoning_unicode_py2026", "poisoned-unicode", "mcp2", "translator",
-         "tools hiding text with Unicode tag characters, zero-width spaces inside words and a right-to-left "
-         "override, sent as \\u escapes"),
-        ("attack_poisoning_unicode_py", "poisoned-unicode", "mcp1", "translator-legacy",
-         "tools hiding text with Unicode tag characters, zero-width spaces inside words and a right-to-left "
-         "override, sent as raw UTF-8"),
-        ("attack_poisoning_sidechannel_py2026", "poisoned-sidechannel", "mcp2", "helpdesk",
-         "a create_ticket tool whose description asks for the full conversation history in its notes parameter"),
-    ], start=70):
-        era2026 = env == "mcp2"
-        add(Scenario(
-            scenario, f"Python mcp {'2.x server (2026-07-28)' if era2026 else '1.x server (2025)'} listing {what}",
-            sid_n, py(env, "py_server.py") + ["--port", "8000", "--profile", profile, "--name", host],
-            py(env, "py_client.py") + ["--url", f"http://{host}.corp.example:8000/mcp", "--plan", "tools"],
-            8000, "/mcp", f"{host}.corp.example", era="2026-07-28" if era2026 else "2025",
-            protocol_version="2026-07-28" if era2026 else "2025-11-25", sdk="py2" if era2026 else "py1",
-            transport="streamable_http_json" if era2026 else "streamable_http_sse",
-            expected=poison + (["mcp_2026"] if era2026 else ["mcp_initialize", "mcp_session", "mcp_sse_response"]),
-        ))
-    for sid_n, env in ((76, "mcp2"), (77, "mcp1")):
-        era2026 = env == "mcp2"
-        add(Scenario(
-            f"mcp{'2026' if era2026 else '2025'}_py_honest_tools", ("Python mcp 2.x (2026-07-28)" if era2026 else
-                                                                 "Python mcp 1.x (2025)")
-            + " server whose honest tools look like the poisoning indicators: a 6 KB description, a "
-            "description quoting /srv/data, a notes parameter (and a tools/call filling it), docs and API URLs with "
-            "'Sends the text to https://...', a tool describing itself ('when the user calls this tool'), emoji ZWJ "
-            "sequences, a subdivision flag, Persian with a zero-width non-joiner and Hebrew",
-            sid_n, py(env, "py_server.py") + ["--port", "8000", "--profile", "honest", "--name", "team-hub"],
-            py(env, "py_client.py") + ["--url", "http://team-hub.corp.example:8000/mcp", "--plan", "honest"],
-            8000, "/mcp", "team-hub.corp.example", era="2026-07-28" if era2026 else "2025",
-            protocol_version="2026-07-28" if era2026 else "2025-11-25", sdk="py2" if era2026 else "py1",
-            transport="streamable_http_json" if era2026 else "streamable_http_sse",
-            expected=MCP_BASE + ["unauthenticated"] + (
-                ["mcp_2026"] if era2026 else ["mcp_initialize", "mcp_session", "mcp_sse_response"]),
-        ))
     add(Scenario(
         "attack_rug_pull_py2026", "Python mcp 2.x server (2026-07-28): two client connections, the second "
         "tools/list returns a changed, poisoned fact_of_the_day definition",
@@ -573,7 +572,112 @@ def scenarios() -> list[Scenario]:  # noqa: PLR0915 - one table, read top to bot
         "serverInfo; initialized, didOpen, hover, completion, shutdown) posted with requests, no Authorization",
         107, py("lsp", "lsp_http.py") + ["server", "--port", "2087"],
         py("lsp", "lsp_http.py") + ["client", "--url", "http://lsp.corp.example:2087/lsp"],
-        2087, "/lsp", "lsp.corp.example", benign=True,
+        2087, "/lsp", "lsp.corp.example", benign=True, protocol="lsp-http",
+    ))
+    add(Scenario(
+        "benign_lsp_websocket", "Language Server Protocol over WebSocket: a pygls LanguageServer on its start_ws "
+        "transport, a pygls LanguageClient over websockets (no permessage-deflate) with lsprotocol-typed initialize (capabilities, clientInfo; "
+        "answered with serverInfo), initialized, didOpen, hover, completion, shutdown, exit",
+        122, py("lsp", "lsp_ws.py") + ["server", "--port", "2089"],
+        py("lsp", "lsp_ws.py") + ["client", "--host", "lsp-ws.corp.example", "--port", "2089"],
+        2089, "/", "lsp-ws.corp.example", benign=True, protocol="lsp-websocket",
+    ))
+    add(Scenario(
+        "benign_a2a_jsonrpc", "Agent2Agent (A2A 0.3) over JSON-RPC: a2a-sdk A2AStarletteApplication agent "
+        "under uvicorn; the SDK's A2ACardResolver reads /.well-known/agent-card.json (capabilities, skills), "
+        "ClientFactory sends two message/send requests, no Authorization",
+        121, py("a2a", "a2a_agent.py") + ["server", "--port", "9999", "--public-url",
+                                          "http://agents.corp.example:9999/"],
+        py("a2a", "a2a_agent.py") + ["client", "--url", "http://agents.corp.example:9999"],
+        9999, "/", "agents.corp.example", benign=True, protocol="a2a-jsonrpc",
+        server_program=pin("a2a", "a2a-sdk"),
+    ))
+    add(Scenario(
+        "benign_dap_debugpy", "Debug Adapter Protocol over TCP: `python -m debugpy --listen --wait-for-client` "
+        "(remote attach) driven by @vscode/debugadapter-testsupport's DebugClient: initialize (capabilities), "
+        "attach, setBreakpoints, configurationDone, stopped, stackTrace, scopes, variables, continue",
+        120, [str(CACHE / "dap" / "bin" / "python"), "-Xfrozen_modules=off", "-m", "debugpy", "--listen",
+              "127.0.0.1:5678", "--wait-for-client", str(SCENARIO_DIR / "dap_target.py")],
+        ["node", str(CACHE / "node" / "dap_client.mjs"), "--port", "5678", "--program",
+         str(SCENARIO_DIR / "dap_target.py"), "--line", "9"],
+        5678, "", "dap.corp.example", benign=True, protocol="dap", ready="listen",
+        server_program=pin("dap", "debugpy"), settle=1.0,
+    ))
+    # --- reference servers and other server frameworks from the registries --------------------
+    # server-everything (streamableHttp, sse) is above; the stdio-only reference servers run behind the
+    # two common stdio-to-HTTP bridges, over the transports each bridge offers.
+    add(Scenario(
+        "mcp2025_ref_filesystem_supergateway", "Reference filesystem server (stdio) behind npm supergateway "
+        "(stdio -> stateful Streamable HTTP), rooted in a scratch directory; Python 1.x ClientSession: "
+        "initialize, tools/list, list_allowed_directories, list_directory, read_text_file of its README",
+        50, ref_server("supergateway", "filesystem", "streamable-http", 8000),
+        ref_client("filesystem", "http://files.corp.example:8000/mcp"),
+        8000, "/mcp", "files.corp.example", era="2025", protocol_version="2025-11-25", sdk="supergateway",
+        client_sdk="py1", transport="streamable_http_sse",
+        expected=MCP_BASE + ["mcp_initialize", "mcp_session", "mcp_sse_response", "unauthenticated"],
+        server_program=pin("node", "@modelcontextprotocol/server-filesystem"), bridge=pin("node", "supergateway"),
+    ))
+    add(Scenario(
+        "mcp2025_ref_memory_supergateway_sse", "Reference memory (knowledge graph) server (stdio) behind npm "
+        "supergateway's default stdio -> HTTP+SSE output; Python 1.x SSE client: initialize, tools/list, "
+        "create_entities, search_nodes",
+        51, ref_server("supergateway", "memory", "sse", 8000),
+        ref_client("memory", "http://memory.corp.example:8000/sse", "sse"),
+        8000, "/sse", "memory.corp.example", era="2025", protocol_version="2025-11-25", sdk="supergateway",
+        client_sdk="py1", transport="sse", expected=MCP_BASE + ["mcp_initialize", "mcp_legacy_sse", "unauthenticated"],
+        server_program=pin("node", "@modelcontextprotocol/server-memory"), bridge=pin("node", "supergateway"),
+    ))
+    add(Scenario(
+        "mcp2025_ref_fetch_mcpproxy", "Reference fetch server (stdio, --allow-private-ips for an intranet) behind "
+        "PyPI mcp-proxy as named server 'fetch' (Streamable HTTP at /servers/fetch/mcp, stateful with plain JSON "
+        "answers: Mcp-Session-Id, application/json); Python 1.x client: initialize, tools/list, fetch of an "
+        "intranet status page (raw)",
+        52, ref_server("mcp-proxy", "fetch", "streamable-http", 8096),
+        ref_client("fetch", "http://mcp-gw.corp.example:8096/servers/fetch/mcp"),
+        8096, "/servers/fetch/mcp", "mcp-gw.corp.example", era="2025", protocol_version="2025-11-25",
+        sdk="mcpproxy", client_sdk="py1", transport="streamable_http_json",
+        expected=MCP_BASE + ["mcp_initialize", "mcp_session", "unauthenticated"],
+        server_program=pin("fetch", "mcp-server-fetch"), bridge=pin("mcpproxy", "mcp-proxy"),
+    ))
+    add(Scenario(
+        "mcp2025_ref_git_mcpproxy_sse", "Reference git server (stdio, --repository a scratch repo) behind PyPI "
+        "mcp-proxy as named server 'git' over HTTP+SSE (/servers/git/sse); Python 1.x SSE client: initialize, "
+        "tools/list, git_status, git_log",
+        53, ref_server("mcp-proxy", "git", "sse", 8096),
+        ref_client("git", "http://git-tools.corp.example:8096/servers/git/sse", "sse"),
+        8096, "/servers/git/sse", "git-tools.corp.example", era="2025", protocol_version="2025-11-25",
+        sdk="mcpproxy", client_sdk="py1", transport="sse",
+        expected=MCP_BASE + ["mcp_initialize", "mcp_legacy_sse", "unauthenticated"],
+        server_program=pin("git", "mcp-server-git"), bridge=pin("mcpproxy", "mcp-proxy"),
+    ))
+    add(Scenario(
+        "mcp2025_rust_rmcp_docling", "A server from another language's SDK: PyPI docling-rs-mcp, Rust on the "
+        "Rust SDK (rmcp), on its own Streamable HTTP transport (--http), rooted in a scratch directory; Python 1.x "
+        "client: initialize, tools/list, list_input_formats, convert_to_markdown of an HTML file in the root",
+        56, ref_server("none", "docling", "streamable-http", 3001),
+        ref_client("docling", "http://docs-convert.corp.example:3001/mcp"),
+        3001, "/mcp", "docs-convert.corp.example", era="2025", protocol_version="2025-11-25", sdk="rmcp",
+        client_sdk="py1", transport="streamable_http_sse",
+        expected=MCP_BASE + ["mcp_initialize", "mcp_session", "mcp_sse_response", "unauthenticated"],
+        server_program=pin("rmcp", "docling-rs-mcp"),
+    ))
+    add(Scenario(
+        "mcp2025_fastmcp2_http", "Standalone FastMCP 2.x server on its own run(transport='http') (stateful "
+        "Streamable HTTP, SSE-framed answers); fastmcp.Client: initialize, tools/list, two tools/call, "
+        "resources/read",
+        54, py("fastmcp2", "fastmcp2_app.py") + ["server", "--port", "8000"],
+        py("fastmcp2", "fastmcp2_app.py") + ["client", "--url", "http://inventory.corp.example:8000/mcp"],
+        8000, "/mcp", "inventory.corp.example", era="2025", protocol_version="2025-11-25", sdk="fastmcp2",
+        transport="streamable_http_sse",
+        expected=MCP_BASE + ["mcp_initialize", "mcp_session", "mcp_sse_response", "unauthenticated"],
+    ))
+    add(Scenario(
+        "mcp2025_fastmcp2_sse", "Standalone FastMCP 2.x server on run(transport='sse') (legacy HTTP+SSE); "
+        "fastmcp.Client over SSE: initialize, tools/list, two tools/call, resources/read",
+        55, py("fastmcp2", "fastmcp2_app.py") + ["server", "--port", "8000", "--transport", "sse"],
+        py("fastmcp2", "fastmcp2_app.py") + ["client", "--url", "http://inventory-sse.corp.example:8000/sse"],
+        8000, "/sse", "inventory-sse.corp.example", era="2025", protocol_version="2025-11-25", sdk="fastmcp2",
+        transport="sse", expected=MCP_BASE + ["mcp_initialize", "mcp_legacy_sse", "unauthenticated"],
     ))
     return s
 
@@ -625,9 +729,11 @@ def ensure_envs(needed: set[str]) -> None:
 
 
 def sdk_versions() -> dict[str, str]:
-    def pyver(env: str) -> str:
+    def pyver(env: str, package: str = "mcp") -> str:
+        if not (CACHE / env).exists():
+            return "unknown"
         out = subprocess.run([str(CACHE / env / "bin" / "python"), "-c",
-                              "import importlib.metadata as m; print(m.version('mcp'))"],
+                              f"import importlib.metadata as m; print(m.version({package!r}))"],
                              capture_output=True, text=True)  # fmt: skip
         return out.stdout.strip() or "unknown"
 
@@ -641,6 +747,11 @@ def sdk_versions() -> dict[str, str]:
         "py0": f"python-mcp-{pyver('mcp0')}" if (CACHE / "mcp0").exists() else "python-mcp-unknown",
         "ts1": f"typescript-sdk-{npmver('@modelcontextprotocol/sdk')}",
         "ts2": f"typescript-sdk-{npmver('@modelcontextprotocol/server')}",
+        # the bridges' HTTP side is an SDK server: supergateway's own (nested) TypeScript SDK, mcp-proxy's mcp
+        "supergateway": f"typescript-sdk-{npmver('supergateway/node_modules/@modelcontextprotocol/sdk')}",
+        "mcpproxy": f"python-mcp-{pyver('mcpproxy')}",
+        "fastmcp2": f"fastmcp-{pyver('fastmcp2', 'fastmcp')}",
+        "rmcp": "rust-rmcp",  # vendored into docling-rs' native module; the binary does not record its version
         "none": "none",
     }
 
@@ -648,7 +759,12 @@ def sdk_versions() -> dict[str, str]:
 def envs_for(sc: Scenario) -> set[str]:
     words = " ".join(sc.server_cmd + sc.client_cmd)
     need = {e for e in PY_ENVS if f"/{e}/" in words}
-    if sc.node_cwd:
+    if sc.sdk == "supergateway" and "--bridge" in words:  # ref_servers.py runs node packages
+        need |= {"ts1"}
+    if "ref_servers.py" in words:  # the reference servers run from their own venvs
+        need |= {"mcpproxy"} | {e for e in ("fetch", "git") if f"--server {e}" in words}
+        need |= {"rmcp"} if "--server docling" in words else set()
+    if sc.node_cwd or f"{CACHE / 'node'}/" in words:
         need |= {"ts1", "ts2"}
     return need
 
@@ -678,6 +794,18 @@ class Netns:
     def close(self) -> None:
         subprocess.run(["ip", "netns", "del", self.name], capture_output=True)
         shutil.rmtree(self.etc, ignore_errors=True)
+
+
+def wait_listen(ns: Netns, port: int, timeout: float = 30.0) -> None:
+    """Wait for a listening socket without connecting to it (`ss` reads the kernel's socket table)."""
+    end = time.time() + timeout
+    while time.time() < end:
+        out = subprocess.run(ns.cmd(["ss", "-Hltn", f"sport = :{port}"]), capture_output=True, text=True,
+                             check=False).stdout
+        if out.strip():
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"server did not listen on port {port} within {timeout}s")
 
 
 def wait_port(ns: Netns, port: int, timeout: float = 30.0) -> None:
@@ -712,7 +840,7 @@ def capture(sc: Scenario, raw: Path, logdir: Path) -> None:
     server = tcpdump = None
     try:
         server = subprocess.Popen(ns.cmd(sc.server_cmd), cwd=cwd, env=env, stdout=slog, stderr=slog)
-        wait_port(ns, sc.port)
+        (wait_listen if sc.ready == "listen" else wait_port)(ns, sc.port)
         # The readiness probe above is not captured: tcpdump starts after it.
         # -B: a 64 MiB kernel buffer, so the 10 MB bad-input bodies are captured without drops.
         tcpdump = subprocess.Popen(
@@ -773,11 +901,15 @@ def label(sc: Scenario, versions: dict[str, str]) -> dict[str, Any]:
         "sdk": versions[sc.sdk],
         "client_sdk": versions[sc.client_sdk or sc.sdk],
         "transport": sc.transport,
-        "server": {"ip": f"10.20.0.{sc.n}", "port": sc.port, "path": sc.path, "host": sc.host},
+        # path is null for a protocol that is not HTTP (DAP over TCP)
+        "server": {"ip": f"10.20.0.{sc.n}", "port": sc.port, "path": sc.path or None, "host": sc.host},
         "client": {"ip": f"10.10.0.{sc.n}"},
         "auth": sc.auth,
         "expected": sorted(set(sc.expected)),
     }
+    for key in ("server_program", "bridge", "protocol"):
+        if getattr(sc, key):
+            entry[key] = getattr(sc, key)
     return entry
 
 
