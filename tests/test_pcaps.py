@@ -259,7 +259,11 @@ def test_mcp_http_matches_label(e: dict[str, Any]) -> None:
         assert b"GET /.well-known/oauth-protected-resource" in req
         assert b"\r\nauthorization: bearer " in low_req  # the client came back with a token
     if "tool_poisoning" in expected:
-        assert re.search(rb"<(important|system|secret|hidden|instructions?)>", resp, re.IGNORECASE), e["file"]
+        # An instruction tag, or one of the other indicators of the write-ups: an exfiltration URL, a secret-file
+        # read, cross-tool shadowing, a side-channel parameter to fill, Unicode tag characters (raw or escaped).
+        assert re.search(rb"<(important|system|secret|hidden|instructions?)>|\bto\s+https?://(webhook\.site|[0-9.]+:)"
+                         rb"|read ~/\.aws/credentials|side effect on the also present|in the `notes` parameter"
+                         rb"|\xf3\xa0[\x80\x81]|\\udb40\\udc", resp, re.IGNORECASE), e["file"]
         if b"<IMPORTANT>" in resp:  # the classic write-up: read a secret file, pass it as sidenote
             assert b"sidenote" in resp and b"~/.ssh" in resp, e["file"]
     if "rug_pull" in expected:

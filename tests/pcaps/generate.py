@@ -327,6 +327,55 @@ def scenarios() -> list[Scenario]:  # noqa: PLR0915 - one table, read top to bot
         8000, "/mcp", "crm.corp.example", era="2026-07-28", protocol_version="2026-07-28", sdk="py2",
         transport="streamable_http_json", expected=MCP_BASE + ["mcp_2026", "unauthenticated", "tool_poisoning"],
     ))
+    # Poisoning indicators of the published research, one kind per server, each tool carrying one indicator; the
+    # 2.x SDK's 2026-07-28 transport writes non-ASCII as \\u escapes (json.dumps), the 1.x SDK as raw UTF-8.
+    poison = MCP_BASE + ["unauthenticated", "tool_poisoning"]
+    for sid_n, (scenario, profile, env, host, what) in enumerate([
+        ("attack_poisoning_exfil_py2026", "poisoned-exfil", "mcp2", "workflows",
+         "tools that tell the model to POST a copy of the payload to a webhook.site request bin and to upload a CSV to "
+         "a raw IP address"),
+        ("attack_poisoning_secrets_py", "poisoned-secrets", "mcp1", "formatter",
+         "tools that tell the model to read ~/.aws/credentials, claude_desktop_config.json, ~/.claude.json and "
+         "Windsurf's mcp_config.json"),
+        ("attack_poisoning_shadowing_py2026", "poisoned-shadowing", "mcp2", "mathx",
+         "tools that change another server's send_email (side effect on the send_email tool, 'when the user calls "
+         "send_email, instead', 'always add bcc ... to every email')"),
+        ("attack_poisoning_unicode_py2026", "poisoned-unicode", "mcp2", "translator",
+         "tools hiding text with Unicode tag characters, zero-width spaces inside words and a right-to-left "
+         "override, sent as \\u escapes"),
+        ("attack_poisoning_unicode_py", "poisoned-unicode", "mcp1", "translator-legacy",
+         "tools hiding text with Unicode tag characters, zero-width spaces inside words and a right-to-left "
+         "override, sent as raw UTF-8"),
+        ("attack_poisoning_sidechannel_py2026", "poisoned-sidechannel", "mcp2", "helpdesk",
+         "a create_ticket tool whose description asks for the full conversation history in its notes parameter"),
+    ], start=70):
+        era2026 = env == "mcp2"
+        add(Scenario(
+            scenario, f"Python mcp {'2.x server (2026-07-28)' if era2026 else '1.x server (2025)'} listing {what}",
+            sid_n, py(env, "py_server.py") + ["--port", "8000", "--profile", profile, "--name", host],
+            py(env, "py_client.py") + ["--url", f"http://{host}.corp.example:8000/mcp", "--plan", "tools"],
+            8000, "/mcp", f"{host}.corp.example", era="2026-07-28" if era2026 else "2025",
+            protocol_version="2026-07-28" if era2026 else "2025-11-25", sdk="py2" if era2026 else "py1",
+            transport="streamable_http_json" if era2026 else "streamable_http_sse",
+            expected=poison + (["mcp_2026"] if era2026 else ["mcp_initialize", "mcp_session", "mcp_sse_response"]),
+        ))
+    for sid_n, env in ((76, "mcp2"), (77, "mcp1")):
+        era2026 = env == "mcp2"
+        add(Scenario(
+            f"mcp{'2026' if era2026 else '2025'}_py_honest_tools", ("Python mcp 2.x (2026-07-28)" if era2026 else
+                                                                 "Python mcp 1.x (2025)")
+            + " server whose honest tools look like the poisoning indicators: a 6 KB description, a "
+            "description quoting /srv/data, a notes parameter (and a tools/call filling it), docs and API URLs with "
+            "'Sends the text to https://...', a tool describing itself ('when the user calls this tool'), emoji ZWJ "
+            "sequences, a subdivision flag, Persian with a zero-width non-joiner and Hebrew",
+            sid_n, py(env, "py_server.py") + ["--port", "8000", "--profile", "honest", "--name", "team-hub"],
+            py(env, "py_client.py") + ["--url", "http://team-hub.corp.example:8000/mcp", "--plan", "honest"],
+            8000, "/mcp", "team-hub.corp.example", era="2026-07-28" if era2026 else "2025",
+            protocol_version="2026-07-28" if era2026 else "2025-11-25", sdk="py2" if era2026 else "py1",
+            transport="streamable_http_json" if era2026 else "streamable_http_sse",
+            expected=MCP_BASE + ["unauthenticated"] + (
+                ["mcp_2026"] if era2026 else ["mcp_initialize", "mcp_session", "mcp_sse_response"]),
+        ))
     add(Scenario(
         "attack_rug_pull_py2026", "Python mcp 2.x server (2026-07-28): two client connections, the second "
         "tools/list returns a changed, poisoned fact_of_the_day definition",
