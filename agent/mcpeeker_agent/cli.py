@@ -28,7 +28,8 @@ NO_KEY = ("no site key: give --site-key-file FILE, set MCPEEKER_SITE_KEY_FILE, o
           "There is no built-in key: host ids and user names are keyed hashes only your site's key can reproduce")
 _CONFIG_KEYS = {"site_key": str, "site_key_file": str, "homes": list, "project_roots": list, "max_depth": int, "max_files": int,
                 "max_bytes": int, "max_stream_bytes": int, "probe": bool, "probe_max": int, "probe_timeout": (int, float), "state": str,
-                "clients_table": str, "ship": str, "token_file": str, "ca_certs": str, "spool_dir": str}
+                "clients_table": str, "ship": str, "token_file": str, "ca_certs": str, "spool_dir": str,
+                "client_cert": str, "client_key": str}
 
 
 class UsageError(Exception):
@@ -219,7 +220,8 @@ def _shipper(args: argparse.Namespace, cfg: dict[str, Any]) -> tuple[Outbox, Shi
     spool = args.spool_dir or (Path(cfg["spool_dir"]) if cfg.get("spool_dir") else default_outbox())
     try:
         shipper = Shipper(url, read_token(token_file), ca_certs=args.ca_certs or cfg.get("ca_certs"),
-                          client_cert=args.client_cert, client_key=args.client_key,
+                          client_cert=args.client_cert or cfg.get("client_cert"),
+                          client_key=args.client_key or cfg.get("client_key"),
                           verify_tls=args.verify_tls is not False, retries=args.ship_retries)
         return Outbox(spool), shipper
     except (ValueError, OSError) as exc:

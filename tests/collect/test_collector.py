@@ -286,8 +286,9 @@ def test_mtls_refuses_an_agent_without_a_client_certificate(tmp_path, os_setting
                                   "--client-key", str(pki.client_key)], capture_output=True, text=True, env=env, timeout=120)
     assert res.returncode == 1 and "TLS verification failed" in res.stderr, res.stderr
     assert len(list((tmp_path / "o2").glob("*.json"))) == 1
-    res = subprocess.run(base + ["--spool-dir", str(tmp_path / "o1"), "--client-cert", str(pki.client_cert),
-                                 "--client-key", str(pki.client_key)], capture_output=True, text=True, env=env, timeout=120)
+    config = tmp_path / "agent.yaml"  # how a fleet configures it: the agent config file instead of flags
+    config.write_text(f"client_cert: {pki.client_cert}\nclient_key: {pki.client_key}\nspool_dir: {tmp_path / 'o1'}\n")
+    res = subprocess.run(base + ["--agent-config", str(config)], capture_output=True, text=True, env=env, timeout=120)
     assert res.returncode == 0, res.stderr
     assert "shipped 2 report(s)" in res.stderr  # the one kept from the refused run, then this one
     scans = [h for h in agent_docs(os_client, os_settings) if h["_source"]["event"]["dataset"] == "agent.scan"]
