@@ -31,7 +31,8 @@ ADMIN = Actor("admin", "admin")
 def cli(settings: Settings, *args: str, identity: str = "admin") -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "mcpeeker.cli", *args, "--url", settings.url,
                            "--index-prefix", settings.index_prefix], capture_output=True, text=True,
-                          env={"MCPEEKER_IDENTITY": identity, "PATH": "/usr/bin:/bin", "HOME": str(Path.home())})
+                          env={"MCPEEKER_IDENTITY": identity, "MCPEEKER_AUDIT_KEY": settings.audit_key or "",
+                               "PATH": "/usr/bin:/bin", "HOME": str(Path.home())})
 
 
 def test_import_is_idempotent_and_names_bad_rows(os_settings: Settings, tmp_path: Path) -> None:

@@ -292,3 +292,16 @@ def test_rotation_keeps_old_hashes_joinable_and_the_audit_chain_verifiable(tmp_p
         client.indices.delete(index=f"{prefix}*", ignore_unavailable=True, expand_wildcards="all")
         for name in mcp_setup.load_templates(prefix):
             client.indices.delete_index_template(name=f"{prefix}{name}", ignore=[404])
+
+
+def test_the_init_directory_configs_are_the_ones_read(tmp_path: Path) -> None:
+    """roles.yaml (and the other copies) in the init'ed directory replace the packaged defaults."""
+    site = tmp_path / "site"
+    assert _mcpeeker("init", str(site), env=_env()).returncode == 0
+    env = _env(MCPEEKER_CONFIG=str(site / "mcpeeker.yaml"))
+    roles = (site / "roles.yaml").read_text()
+    assert "    - audit.verify\n" in roles
+    (site / "roles.yaml").write_text(roles.replace("    - audit.verify\n", ""))
+    denied = _mcpeeker("audit", "verify", "--url", "http://127.0.0.1:9", env=env)
+    assert denied.returncode == 2
+    assert "identity 'analyst' (role analyst) may not audit.verify" in denied.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from pathlib import Path
 from typing import Iterator
@@ -21,7 +22,8 @@ def seeded(os_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Se
 
     Session scope: seeding runs the real pipeline and takes a few seconds; the tests only read.
     """
-    settings = Settings(url=os_url, index_prefix=f"t-{uuid.uuid4().hex[:10]}-", site_key="test-site-key-0123456789")
+    settings = Settings(url=os_url, index_prefix=f"t-{uuid.uuid4().hex[:10]}-", site_key="test-site-key-0123456789",
+                        audit_key=secrets.token_hex(32))  # the audit chain's own key, generated
     client = make_client(settings)
     mcp_setup.install(settings, client)
     try:
