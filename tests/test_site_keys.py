@@ -305,3 +305,13 @@ def test_the_init_directory_configs_are_the_ones_read(tmp_path: Path) -> None:
     denied = _mcpeeker("audit", "verify", "--url", "http://127.0.0.1:9", env=env)
     assert denied.returncode == 2
     assert "identity 'analyst' (role analyst) may not audit.verify" in denied.stderr
+
+
+def test_a_key_written_into_the_settings_file_is_refused_with_the_way_out(tmp_path: Path) -> None:
+    config = tmp_path / "mcpeeker.yaml"
+    config.write_text("privacy:\n  site_key: an-old-inline-site-key\n")
+    with pytest.raises(ConfigError, match=r"privacy\.site_key: keys no longer live in the settings file.*mcpeeker init.*privacy\.site_key_file"):
+        resolve(None, env={"MCPEEKER_CONFIG": str(config)})
+    config.write_text("audit:\n  key: an-old-inline-audit-key\n")
+    with pytest.raises(ConfigError, match=r"audit\.key: .*audit\.key_file"):
+        resolve(None, env={"MCPEEKER_CONFIG": str(config)})

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import CONFIG_DIR, SITE_DIR, load_yaml
+from .errors import ConfigError
 from .site import keys as keyring
 
 DEFAULT_URL = "http://127.0.0.1:9200"
@@ -101,6 +102,11 @@ def _config_file_values(path: Path | None, env: Any = None) -> dict[str, Any]:
     candidate = config_path(path, env)
     if not candidate.exists():
         return {}
+    raw = load_yaml(candidate)
+    for section, key, setting in (("privacy", "site_key", "privacy.site_key_file"), ("audit", "key", "audit.key_file")):
+        if isinstance(raw, dict) and isinstance(raw.get(section), dict) and key in raw[section]:
+            raise ConfigError(f"{candidate}: {section}.{key}: keys no longer live in the settings file; put the key in a "
+                              f"0600 key file (`mcpeeker init` writes one) and name it with {setting}")
     data = load_yaml(candidate, "mcpeeker")
     conn = dict(data.get("connection", {}))
     # Key file paths may be relative to the settings file (an init'ed directory can move as a whole).
