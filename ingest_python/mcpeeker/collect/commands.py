@@ -139,7 +139,7 @@ def cmd_collect(args: argparse.Namespace) -> int:
     config = uvicorn.Config(app, host=args.host, port=args.port, access_log=args.access_log, log_level="warning",
                             lifespan="off", server_header=False, **tls)
     server = uvicorn.Server(config)
-    console.print(f"collecting on https://{args.host}:{args.port}/api/v1/reports"
+    console.print(f"collector starting on https://{args.host}:{args.port}/api/v1/reports"
                   f"{' (client certificates required)' if args.client_ca else ''}; tokens {tokens.path}; "
                   f"spool {spool}; cluster {settings.url}", highlight=False)
     try:
