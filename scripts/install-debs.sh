@@ -14,6 +14,8 @@ NEEDED=(
   "gcc:gcc"                         # compiles the ingest hot path (setup.py, Cython)
   "stunnel4:stunnel4"               # TLS/mTLS front of the local node (`opensearch start --tls`)
   "systemd-analyze:systemd"         # verifies and scores the units in configs/systemd (tests/deploy)
+  "buildah:buildah"                 # builds containers/*/Dockerfile daemonless (vfs, chroot isolation; tests/deploy)
+  "debootstrap:debootstrap"         # makes their Debian 12 base image locally (no registry needed)
 )
 missing=()
 for entry in "${NEEDED[@]}"; do
