@@ -105,12 +105,12 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.platform or sorted(PLATFORMS):
         started = time.monotonic()
         out = build(name, args.out_dir)
-        print(f"{out.relative_to(args.out_dir.parent) if out.is_relative_to(args.out_dir.parent) else out}: "
-              f"{out.stat().st_size / 1e6:.2f} MB in {time.monotonic() - started:.0f} s")
+        print(f"{out}: {out.stat().st_size / 1e6:.2f} MB in {time.monotonic() - started:.0f} s")
         if name == host:
-            shutil.copyfile(out, args.out_dir / "mcpeeker-agent.pyz")
-            (args.out_dir / "mcpeeker-agent.pyz").chmod(0o755)
-            print(f"dist/mcpeeker-agent.pyz: the {name} build (this machine)")
+            mine = args.out_dir / "mcpeeker-agent.pyz"
+            shutil.copyfile(out, mine)
+            mine.chmod(0o755)
+            print(f"{mine}: the {name} build (this machine's platform)")
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -30,11 +31,31 @@ def run(cmd: list[str], cwd: Path, env: dict[str, str], timeout: float = 600, ch
     return proc
 
 
+def source_copy(dest: Path) -> Path:
+    """The checkout's files as a clone has them (tracked and new, not ignored): no build/ left over from an earlier
+    in-tree build, no compiled modules, no .venv. Working-tree edits are included."""
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO,
+                            capture_output=True, check=True).stdout.decode().split("\0")
+    for name in filter(None, listed):
+        source = REPO / name
+        if source.is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, dest / name)
+    return dest
+
+
 @pytest.fixture(scope="session")
-def built_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """`pip wheel --no-deps .` of the checkout: the artefact a site installs (compiles the ingest hot path)."""
+def wheel_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return source_copy(tmp_path_factory.mktemp("source"))
+
+
+@pytest.fixture(scope="session")
+def built_wheel(tmp_path_factory: pytest.TempPathFactory, wheel_source: Path) -> Path:
+    """`pip wheel --no-deps` of a clean copy of the checkout: the artefact a site installs (compiles the ingest hot
+    path)."""
     out = tmp_path_factory.mktemp("wheelhouse")
-    run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", out, REPO], cwd=out, env=clean_env(),
+    source = wheel_source
+    run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", out, source], cwd=out, env=clean_env(),
         timeout=1200)
     wheels = sorted(out.glob("mcpeeker-*.whl"))
     assert len(wheels) == 1, wheels

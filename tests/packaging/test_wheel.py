@@ -21,7 +21,7 @@ from mcpeeker import resources
 from paths import LABELS, PCAP_DIR, in_ci, missing
 from mcpeeker.sensors.zeek import find_zeek
 
-from .conftest import REPO, clean_env, make_venv, run
+from .conftest import clean_env, make_venv, run
 
 pytestmark = [pytest.mark.slow, pytest.mark.opensearch, pytest.mark.suricata]
 
@@ -32,18 +32,20 @@ def _label(name: str) -> dict:
     return next(p for p in json.loads(LABELS.read_text())["pcaps"] if p["file"] == name)
 
 
-def test_wheel_carries_every_data_file(built_wheel: Path) -> None:
-    """Every file that mcpeeker.resources.DATA_FILES names in the checkout is in the wheel, byte for byte."""
+def test_wheel_carries_every_data_file(built_wheel: Path, wheel_source: Path) -> None:
+    """Every file that mcpeeker.resources.DATA_FILES names in the sources is in the wheel, byte for byte, and no
+    build intermediate (Cython's C) is."""
     with zipfile.ZipFile(built_wheel) as whl:
         names = set(whl.namelist())
-        expected = [p for pattern in resources.DATA_FILES for p in sorted(REPO.glob(pattern)) if p.is_file()]
+        expected = [p for pattern in resources.DATA_FILES for p in sorted(wheel_source.glob(pattern)) if p.is_file()]
         assert len(expected) > 60, expected
         for source in expected:
-            member = f"mcpeeker/_data/{source.relative_to(REPO).as_posix()}"
+            member = f"mcpeeker/_data/{source.relative_to(wheel_source).as_posix()}"
             assert member in names, f"{member} missing from {built_wheel.name}"
-            if source.stat().st_mtime < built_wheel.stat().st_mtime:  # not edited since the build (shared trees)
-                assert whl.read(member) == source.read_bytes(), member
+            assert whl.read(member) == source.read_bytes(), member
         assert {"mcpeeker/templates/mcp-events.json", "mcpeeker_agent/data/clients.yaml"} <= names
+        assert not [n for n in names if n.endswith(".c")]
+        assert [n for n in names if n.startswith("mcpeeker/ingest/") and n.endswith(".so")], "hot path not compiled"
 
 
 def _cluster(url: str) -> OpenSearch:
