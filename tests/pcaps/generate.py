@@ -642,6 +642,15 @@ def scenarios() -> list[Scenario]:  # noqa: PLR0915 - one table, read top to bot
         server_program=pin("a2a", "a2a-sdk"),
     ))
     add(Scenario(
+        "benign_a2a_streaming", "Agent2Agent (A2A 0.3) streaming: the a2a-sdk agent advertises streaming and "
+        "the SDK client sends message/stream, answered as Server-Sent Events carrying JSON-RPC 2.0 results",
+        123, py("a2a", "a2a_agent.py") + ["server", "--port", "9999", "--streaming", "--public-url",
+                                          "http://agents-stream.corp.example:9999/"],
+        py("a2a", "a2a_agent.py") + ["client", "--streaming", "--url", "http://agents-stream.corp.example:9999"],
+        9999, "/", "agents-stream.corp.example", benign=True, protocol="a2a-jsonrpc",
+        server_program=pin("a2a", "a2a-sdk"),
+    ))
+    add(Scenario(
         "benign_dap_debugpy", "Debug Adapter Protocol over TCP: `python -m debugpy --listen --wait-for-client` "
         "(remote attach) driven by @vscode/debugadapter-testsupport's DebugClient: initialize (capabilities), "
         "attach, setBreakpoints, configurationDone, stopped, stackTrace, scopes, variables, continue",

@@ -8,8 +8,8 @@ version, `capabilities`, skills) where MCP has `initialize`'s serverInfo and cap
 
 server: the SDK's `A2AStarletteApplication` (JSON-RPC binding) with a `DefaultRequestHandler`, an
 in-memory task store and an `AgentExecutor` that answers with one text message; run by uvicorn.
-client: `A2ACardResolver` fetches the card, `ClientFactory` (streaming off, so `message/send`
-instead of `message/stream`) sends two messages.
+client: `A2ACardResolver` fetches the card, `ClientFactory` sends two messages: `message/send` (plain
+JSON answers), or with `--streaming` on both sides `message/stream` (answers as Server-Sent Events).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import asyncio
 from uuid import uuid4
 
 
-def server(port: int, public_url: str) -> None:
+def server(port: int, public_url: str, streaming: bool) -> None:
     import uvicorn
     from a2a.server.agent_execution import AgentExecutor, RequestContext
     from a2a.server.apps import A2AStarletteApplication
@@ -51,7 +51,7 @@ def server(port: int, public_url: str) -> None:
         version="1.4.0",
         default_input_modes=["text"],
         default_output_modes=["text"],
-        capabilities=AgentCapabilities(streaming=False, push_notifications=False),
+        capabilities=AgentCapabilities(streaming=streaming, push_notifications=False),
         skills=[
             AgentSkill(
                 id="travel_policy",
@@ -69,7 +69,7 @@ def server(port: int, public_url: str) -> None:
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
 
 
-async def client(url: str) -> None:
+async def client(url: str, streaming: bool) -> None:
     import httpx
     from a2a.client import A2ACardResolver, ClientConfig, ClientFactory
     from a2a.types import Message, Part, Role, TextPart
@@ -77,9 +77,9 @@ async def client(url: str) -> None:
     async with httpx.AsyncClient(timeout=15) as http:
         card = await A2ACardResolver(httpx_client=http, base_url=url).get_agent_card()
         print("card", card.name, card.version, [s.id for s in card.skills])
-        a2a = ClientFactory(ClientConfig(streaming=False, httpx_client=http)).create(
-            card
-        )
+        a2a = ClientFactory(
+            ClientConfig(streaming=streaming, httpx_client=http)
+        ).create(card)
         for question in (
             "Can I fly business class to Singapore?",
             "What is the per-diem in Hamburg?",
@@ -101,13 +101,23 @@ def main() -> None:
     s = sub.add_parser("server")
     s.add_argument("--port", type=int, default=9999)
     s.add_argument("--public-url", required=True)
+    s.add_argument(
+        "--streaming",
+        action="store_true",
+        help="advertise streaming (message/stream, SSE answers)",
+    )
     c = sub.add_parser("client")
     c.add_argument("--url", required=True)
+    c.add_argument(
+        "--streaming",
+        action="store_true",
+        help="message/stream instead of message/send",
+    )
     args = ap.parse_args()
     if args.role == "server":
-        server(args.port, args.public_url)
+        server(args.port, args.public_url, args.streaming)
     else:
-        asyncio.run(client(args.url))
+        asyncio.run(client(args.url, args.streaming))
 
 
 if __name__ == "__main__":
