@@ -305,7 +305,10 @@ def test_benign_has_no_mcp_protocol(e: dict[str, Any]) -> None:
     # The look-alikes really carry what makes them look like MCP (else the negative proves nothing).
     if e.get("protocol") == "a2a-jsonrpc":
         assert b"GET /.well-known/agent-card.json HTTP/1.1" in req and b'"capabilities"' in resp, e["file"]
-        assert has_method(req, "message/send") and b'"jsonrpc"' in resp, e["file"]
+        assert has_method(req, "message/send") or has_method(req, "message/stream"), e["file"]
+        assert b'"jsonrpc"' in resp, e["file"]
+        if has_method(req, "message/stream"):  # answered as SSE events without an event: line, like rmcp's
+            assert b"content-type: text/event-stream" in resp.lower() and b'\ndata: {"id"' in resp, e["file"]
     elif e.get("protocol") == "dap":  # Content-Length framed JSON, initialize answered with capabilities
         assert re.search(rb'Content-Length: \d+\r\n\r\n\{[^\r\n]*"command":"initialize"', req), e["file"]
         assert b'"supportsConfigurationDoneRequest"' in resp, e["file"]
