@@ -13,6 +13,7 @@ slower); `mcpeeker.ingest.native.status()` says which modules are compiled.
 
 import runpy
 import shutil
+import sys
 from pathlib import Path
 
 from Cython.Build import cythonize
@@ -47,9 +48,13 @@ class build_py_with_data(build_py):
         print(f"setup.py: {copied} package data files in {target}")
 
 
+# Without debug symbols the compiled modules are a third of their size (the wheel's bulk); PyInit_* stays exported.
+STRIP = ["-s"] if sys.platform.startswith("linux") else []
+
+
 def _extension(module: str, suffix: str) -> Extension:
     return Extension(module, [str((ROOT / module.replace(".", "/")).with_suffix(suffix).relative_to(HERE))],
-                     optional=True)
+                     optional=True, extra_link_args=STRIP)
 
 
 setup(
