@@ -680,10 +680,22 @@ def render_docs(entries: list[dict[str, Any]], vocabulary: dict[str, Any], indic
       "(one YAML file per detection, checked by `tests/test_catalogue.py` against `schemas/detection.schema.json`).\n"
       "The ingest normalisers, correlation and `mcpeeker sigma run` read the evidence and attack types from it;\n"
       "the Zeek indicator constants and the Suricata pcre alternations are generated from its indicator lists.\n\n")
-    w("| id | detection | evidence | attack type | severity | sensors |\n|---|---|---|---|---|---|\n")
+    w("| id | detection | evidence | attack type | severity | trust penalty | sensors |\n|---|---|---|---|---|---|---|\n")
     for e in entries:
+        penalty = f"−{e['trust']['penalty']}" if e.get("trust") else "—"
         w(f"| [{e['id']}](#{_anchor(e)}) | {_cell(e['name'])} | {e['evidence']} | {e.get('attack_type') or '—'} | "
-          f"{entry_severity(e, vocabulary)} | {', '.join(entry_sensors(e))} |\n")
+          f"{entry_severity(e, vocabulary)} | {penalty} | {', '.join(entry_sensors(e))} |\n")
+    w("\n## Trust score\n\n"
+      "Correlation gives every server (finding) a trust score: 100 minus the penalty of each detection below whose\n"
+      "attack type or agent risk the server's evidence carries, each counted once, never below 0 (`trust.score`, with\n"
+      "`trust.penalties` listing each detection, penalty, reason and the evidence that triggered it). The penalties\n"
+      "are the `trust` blocks of the catalogue entries; [docs/scoring.md](scoring.md) explains the score.\n\n")
+    w("| detection | penalty | triggered by | reason |\n|---|---|---|---|\n")
+    for e in sorted((e for e in entries if e.get("trust")), key=lambda e: (-e["trust"]["penalty"], e["id"])):
+        triggers = ([f"attack type `{e['attack_type']}`"] if e.get("attack_type") else []) + \
+                   [f"agent risk `{r}`" for r in (e.get("implementations") or {}).get("agent") or []]
+        w(f"| [{e['id']}](#{_anchor(e)}) | −{e['trust']['penalty']} | {', '.join(triggers)} | "
+          f"{_cell(e['trust']['reason'])} |\n")
     w("\n## Vocabulary\n\n")
     w("| evidence | weighs as | meaning |\n|---|---|---|\n")
     for name, ev in vocabulary["evidence"].items():
@@ -701,7 +713,10 @@ def render_docs(entries: list[dict[str, Any]], vocabulary: dict[str, Any], indic
         w(f"\n## {e['id']}\n\n**{e['name']}** — {e['evidence']}")
         if e.get("attack_type"):
             w(f", attack type `{e['attack_type']}`")
-        w(f", severity {entry_severity(e, vocabulary)}.\n\n{e['description'].strip()}\n\n")
+        w(f", severity {entry_severity(e, vocabulary)}")
+        if e.get("trust"):
+            w(f", trust penalty −{e['trust']['penalty']}")
+        w(f".\n\n{e['description'].strip()}\n\n")
         w(f"**Sensor needed:** {e['needs'].strip()}\n\n")
         w("| sensor | implementation | what it says |\n|---|---|---|\n")
         impl = e.get("implementations") or {}

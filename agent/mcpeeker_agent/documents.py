@@ -8,7 +8,10 @@ import json
 from typing import Any, Iterator
 
 _DATASET = {"file": "config", "process": "process", "listener": "listener", "probe": "probe"}
-_ATTACK = {"committed_secret": "committed_secret", "exposed_listener": "exposed_listener"}
+# Agent risk -> attack type (detections/MCP-POS-*.yaml; the ingest normaliser reads the same from the catalogue).
+_ATTACK = {"committed_secret": "committed_secret", "exposed_listener": "exposed_listener",
+           "broad_filesystem": "filesystem_exposure", "static_credential": "static_credential",
+           "cleartext_transport": "cleartext_transport"}
 
 
 def doc_id(host_id: str, timestamp: str, evidence: dict[str, Any]) -> str:

@@ -13,6 +13,17 @@ import yaml
 
 
 @dataclass(frozen=True)
+class FilesystemPatterns:
+    """Broad filesystem grants (MCP-POS-004): which servers take directories, and which directories are broad."""
+
+    servers: re.Pattern[str]
+    root_flags: frozenset[str]
+    root_env: re.Pattern[str]
+    credential_dirs: tuple[str, ...]
+    system_dirs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Patterns:
     process: tuple[tuple[str, re.Pattern[str], float], ...]
     process_exclude: tuple[re.Pattern[str], ...]
@@ -23,6 +34,7 @@ class Patterns:
     secret_reference: re.Pattern[str]
     placeholders: frozenset[str]
     known_packages: tuple[str, ...]
+    filesystem: FilesystemPatterns | None = None
 
     def is_known_package(self, package: str) -> bool:
         return any(fnmatch.fnmatchcase(package.lower(), p.lower()) for p in self.known_packages)
@@ -46,4 +58,15 @@ def load() -> Patterns:
         secret_reference=re.compile(raw["secret_reference"]),
         placeholders=frozenset(v.lower() for v in raw["placeholder_values"]),
         known_packages=tuple(raw["known_packages"]),
+        filesystem=_filesystem(raw["filesystem_exposure"]),
+    )
+
+
+def _filesystem(raw: dict[str, Any]) -> FilesystemPatterns:
+    return FilesystemPatterns(
+        servers=re.compile(raw["servers"]),
+        root_flags=frozenset(raw["root_flags"]),
+        root_env=re.compile(raw["root_env"]),
+        credential_dirs=tuple(d.rstrip("/") for d in raw["credential_dirs"]),
+        system_dirs=tuple(d.rstrip("/") for d in raw["system_dirs"]),
     )

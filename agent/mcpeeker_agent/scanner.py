@@ -47,7 +47,15 @@ from .processes import (
     render,
     shorten_home,
 )
-from .servers import Server, instance_key, iter_definitions, iter_single, normalise
+from .servers import (
+    Server,
+    cleartext_remote,
+    instance_key,
+    iter_definitions,
+    iter_single,
+    normalise,
+    static_credential,
+)
 from .state import ServerRecord, State, diff
 
 SDK_MAX_PROCESSES = 64  # listening processes whose scripts are read per scan
@@ -216,7 +224,7 @@ class Scanner:
                 continue
             for name, project_dir, definition in self._definitions(doc, cand):
                 try:
-                    server = normalise(name, "", definition, cand.spec.client, self.hasher, self.patterns)
+                    server = normalise(name, "", definition, cand.spec.client, self.hasher, self.patterns, self.homes)
                 except (TypeError, ValueError, AttributeError) as exc:
                     self.errors.append({"where": f"config:{shown}:{name}", "error": f"unusable server definition ({type(exc).__name__})"})
                     continue
@@ -239,6 +247,16 @@ class Scanner:
             risk.append("committed_secret")
         if s.package and not self.patterns.is_known_package(s.package):
             risk.append("unknown_package")
+        posture = []  # what the posture risks are about, for the reason (paths with every home written as ~)
+        if s.fs_roots:
+            risk.append("broad_filesystem")
+            posture.append("broad filesystem root " + ", ".join(f"{path} ({why})" for path, why in s.fs_roots))
+        if static := static_credential(s, self.patterns):
+            risk.append("static_credential")
+            posture.append(static + " instead of OAuth")
+        if cleartext_remote(s):
+            risk.append("cleartext_transport")
+            posture.append("plain HTTP to a non-loopback host")
         config: dict[str, Any] = {
             "client": spec.client, "scope": scope, "server_name": item.record.name, "transport": s.transport,
             "env_names": s.env_names, "header_names": s.header_names, "secrets": [h.as_dict() for h in s.secrets],
@@ -257,6 +275,8 @@ class Scanner:
             config["package"] = s.package
         snippet = {item.record.name: {k: config[k] for k in ("command", "args", "url", "env_names", "header_names") if config.get(k)}}
         reason = f"{spec.client} {scope} config defines MCP server {item.record.name!r} ({s.transport})"
+        if posture:
+            reason += "; " + "; ".join(posture)
         return {
             "type": "file", "score": SCORES["config_disabled" if s.disabled else "config"], "reason": reason,
             "snippet": truncate_utf8(json.dumps(snippet, separators=(",", ":"))), "instance_key": item.record.instance_key,
@@ -401,9 +421,15 @@ class Scanner:
             if not result.get("ok"):
                 continue
             res = {k: result[k] for k in ("ok", "server_name", "server_version", "protocol_version", "url") if k in result}
+            reason = f"MCP initialize on 127.0.0.1:{port} answered by {res.get('server_name')!r}"
+            risk = []
+            # It answered plain HTTP, and it also listens beyond loopback: other hosts reach it without TLS.
+            if str(res.get("url", "")).startswith("http://") and any(l.port == port and not l.loopback for l in listeners):
+                risk.append("cleartext_transport")
+                reason += " over plain HTTP, on a non-loopback listener"
             out.append({"type": "probe", "score": SCORES["probe"], "instance_key": f"host:{self.host_id}:port:{port}",
-                        "reason": f"MCP initialize on 127.0.0.1:{port} answered by {res.get('server_name')!r}",
-                        "risk": [], "probe": res, "listener": {"ip": "127.0.0.1", "port": port, "transport": "tcp"}})
+                        "reason": reason, "risk": risk, "probe": res,
+                        "listener": {"ip": "127.0.0.1", "port": port, "transport": "tcp"}})
         return out
 
 

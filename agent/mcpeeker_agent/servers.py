@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import posixpath
+import re
 import shlex
 from dataclasses import dataclass, field
 from typing import Any, Iterator
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
-from .patterns import Patterns, load
+from .patterns import FilesystemPatterns, Patterns, load
 from .privacy import Hasher, SecretHit, redact_args, redact_url, secret_kind
 
 _COMMAND_KEYS = ("command", "cmd", "executable")
@@ -46,6 +48,8 @@ class Server:
     disabled: bool = False
     raw_command: str | None = None  # unredacted, kept in memory only to match processes
     raw_args: list[str] = field(default_factory=list)
+    # Broad filesystem grants (MCP-POS-004): (path with every home written as ~, why it is broad)
+    fs_roots: list[tuple[str, str]] = field(default_factory=list)
 
 
 def iter_definitions(doc: Any, key_paths: tuple[tuple[str, ...], ...]) -> Iterator[tuple[str, str, dict[str, Any]]]:
@@ -90,7 +94,7 @@ def _walk(node: Any, path: tuple[str, ...], where: tuple[str, ...]) -> Iterator[
 
 
 def normalise(name: str, key_path: str, definition: dict[str, Any], client: str, hasher: Hasher,
-              patterns: Patterns | None = None) -> Server | None:
+              patterns: Patterns | None = None, homes: list[str] | tuple[str, ...] = ()) -> Server | None:
     """A `Server` for one definition, or None for client-internal entries (Goose builtins)."""
     p = patterns or load()
     kind = next((str(definition[k]) for k in _TYPE_KEYS if isinstance(definition.get(k), str)), "")
@@ -133,6 +137,8 @@ def normalise(name: str, key_path: str, definition: dict[str, Any], client: str,
             secrets.append(SecretHit("url_token", hasher.secret_fingerprint(url), "url"))
     server.secrets = secrets
     server.package = package_of(command, args)
+    if p.filesystem is not None:
+        server.fs_roots = broad_roots(granted_paths(command, args, env, definition, p.filesystem), homes, p.filesystem)
     server.fingerprint = hasher.hex("server:" + json.dumps(definition, sort_keys=True, default=str))[:32]
     return server
 
@@ -249,3 +255,142 @@ def instance_key(server: Server, client: str, host_id: str) -> str:
             return f"host:{host_id}:port:{port}"
         return f"url:{parts.scheme}://{parts.hostname}:{port}{parts.path or '/'}"
     return f"host:{host_id}:cfg:{client}:{server.name}"
+
+
+# --- posture: what a definition grants and how it authenticates -----------------------------------------------------
+
+_HOME_VAR = re.compile(r"^(?:~|\$HOME|\$\{HOME\}|%USERPROFILE%|%HOMEPATH%|\$env:USERPROFILE)(?=$|/)", re.I)
+_ANY_HOME = re.compile(r"^(?:/home|/Users|[A-Za-z]:/Users|/var/home)/[^/]+(?=$|/)", re.I)
+_DRIVE = re.compile(r"^[A-Za-z]:(?:/|$)")
+_PATHISH = re.compile(r"^(?:/|~|\$HOME|\$\{HOME\}|%USERPROFILE%|%HOMEPATH%|\$env:USERPROFILE|[A-Za-z]:[/\\]|[A-Za-z]:$|file://)", re.I)
+_MOUNT_FLAGS = {"-v", "--volume", "--mount"}
+
+
+def granted_paths(command: str | None, args: list[str], env: dict[str, Any], definition: dict[str, Any],
+                  fs: FilesystemPatterns) -> list[str]:
+    """The directories a definition hands its server: the path arguments of a filesystem server, the values of
+    root flags and root environment variables, `docker run` bind-mount sources, and a `roots` list."""
+    out: list[str] = []
+    words = [command or "", *args]
+    filesystem = any(fs.servers.search(w.replace("\\", "/").rsplit("/", 1)[-1] or w) for w in words if w and not w.startswith("-"))
+    runner = (command or "").replace("\\", "/").rsplit("/", 1)[-1].lower().removesuffix(".exe")
+    container = runner in ("docker", "podman")
+    skip = False
+    for i, arg in enumerate(args):
+        if skip:
+            skip = False
+            continue
+        flag, eq, value = arg.partition("=")
+        if flag in fs.root_flags:
+            raw = value if eq else (args[i + 1] if i + 1 < len(args) else "")
+            skip = not eq
+            out += [v for v in raw.split(",") if v]
+        elif container and flag in _MOUNT_FLAGS:
+            raw = value if eq else (args[i + 1] if i + 1 < len(args) else "")
+            skip = not eq
+            if flag == "--mount":
+                out += [kv.split("=", 1)[1] for kv in raw.split(",") if kv.split("=", 1)[0] in ("source", "src") and "=" in kv]
+            elif raw:
+                # src:dst[:opts]; a Windows source keeps its drive letter (C:\x:/data)
+                source = raw[:2] + raw[2:].split(":", 1)[0] if _DRIVE.match(raw.replace("\\", "/")) else raw.split(":", 1)[0]
+                out.append(source)
+        elif filesystem and not container and not arg.startswith("-") and _PATHISH.match(arg):
+            # (inside a container the arguments name container paths; its grants are the bind mounts)
+            out.append(arg)
+    for name, value in env.items():
+        if isinstance(value, str) and fs.root_env.match(name):
+            out += [v for v in re.split(r"[,;]", value) if v]
+    roots = definition.get("roots")
+    if isinstance(roots, list):
+        for root in roots:
+            value = root.get("uri") or root.get("path") if isinstance(root, dict) else root
+            if isinstance(value, str):
+                out.append(value)
+    return out
+
+
+def canonical_path(path: str, homes: list[str] | tuple[str, ...] = ()) -> str | None:
+    """A granted path with forward slashes, `.`/`..` folded, every home directory (the scanned ones, $HOME, ~,
+    and any /home/<user>, /Users/<user>, C:/Users/<user>) written as ~ and a drive letter in lower case.
+    None for a relative path (a project directory relative to where the client starts the server)."""
+    p = path.strip().strip("\"'")
+    if p.lower().startswith("file://"):
+        p = unquote(urlsplit(p).path)
+        if re.match(r"^/[A-Za-z]:", p):
+            p = p[1:]
+    p = p.replace("\\", "/")
+    if not _PATHISH.match(p):
+        return None
+    m = _HOME_VAR.match(p)
+    if m:
+        p = "~" + p[m.end():]
+    else:
+        for home in sorted((h.replace("\\", "/").rstrip("/") for h in homes), key=len, reverse=True):
+            if home and (p.lower() == home.lower() or p.lower().startswith(home.lower() + "/")):
+                p = "~" + p[len(home):]
+                break
+        else:
+            m = _ANY_HOME.match(p)
+            if m:
+                p = "~" + p[m.end():]
+    drive = _DRIVE.match(p)
+    if drive:
+        p = p[0].lower() + ":/" + posixpath.normpath("/" + p[2:]).lstrip("/")
+        return p.rstrip("/") if len(p) > 3 else p
+    if p.startswith("~"):
+        rest = posixpath.normpath("/" + p[1:].lstrip("/")).rstrip("/")
+        return "~" + rest if rest not in ("", "/") else "~"
+    return posixpath.normpath("/" + p.lstrip("/"))
+
+
+def broad_roots(paths: list[str], homes: list[str] | tuple[str, ...], fs: FilesystemPatterns) -> list[tuple[str, str]]:
+    """(canonical path, why it is broad) of every granted path that reaches far beyond a project."""
+    out: list[tuple[str, str]] = []
+    for raw in paths:
+        p = canonical_path(raw, homes)
+        if p is None:
+            continue
+        low = p.lower()
+        why = None
+        if p == "/" or re.fullmatch(r"[a-z]:/?", low):
+            why = "the whole filesystem"
+        elif p == "~":
+            why = "a whole home directory"
+        elif low in ("/home", "/users", "c:/users", "/var/home"):
+            why = "every home directory"
+        else:
+            for cred in fs.credential_dirs:
+                c = cred.lower()
+                if low == c or low.startswith(c + "/"):
+                    why = f"the credential directory {cred}"
+                    break
+                if c.startswith(low + "/"):
+                    why = f"a directory holding {cred}"
+                    break
+            else:
+                if low in (d.lower() for d in fs.system_dirs):
+                    why = f"the system directory {p}"
+        if why and (p, why) not in out:
+            out.append((p, why))
+    return out
+
+
+def static_credential(server: Server, patterns: Patterns) -> str | None:
+    """Why a remote server is reached with a static key (MCP-POS-005), or None: a key/token/Authorization header
+    (literal or from the environment) or a token in its URL. OAuth needs none of them in the configuration."""
+    if not server.url:
+        return None
+    headers = [h for h in server.header_names if patterns.secret_key_names.search(h) or h.lower() in ("authorization", "cookie")]
+    if headers:
+        return f"static credential header {', '.join(sorted(headers))}"
+    if any(s.field == "url" for s in server.secrets):
+        return "credential in the URL"
+    return None
+
+
+def cleartext_remote(server: Server) -> bool:
+    """A server on another host reached over plain http:// or ws:// (MCP-POS-006)."""
+    if not server.url:
+        return False
+    parts = urlsplit(server.url)
+    return parts.scheme.lower() in ("http", "ws") and bool(parts.hostname) and not is_loopback_host(parts.hostname)

@@ -17,6 +17,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from . import analytics
 from .client import make_client
@@ -34,6 +35,7 @@ TITLES = {
     "hosts": "Top hosts by MCP findings",
     "unregistered": "Unregistered MCP instances",
     "attacks": "Attack evidence by type",
+    "trust": "Server trust scores",
 }
 
 console = Console(stderr=True)
@@ -53,6 +55,7 @@ class ReportData:
     verdicts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     expiring: list[dict[str, Any]] = field(default_factory=list)
     expired: list[dict[str, Any]] = field(default_factory=list)
+    trust: list[tuple[str, int]] = field(default_factory=list)  # (score bucket, findings)
 
 
 # ------------------------------------------------------------------------------------------- queries
@@ -74,6 +77,14 @@ def _attacks(client: Any, settings: Settings) -> list[tuple[str, int]]:
             "aggs": {"types": {"terms": {"field": "mcpeeker.attack.type", "size": 10}}}}
     response = client.search(index=index, body=body, allow_no_indices=True, ignore_unavailable=True)
     return [(b["key"], b["doc_count"]) for b in response.get("aggregations", {}).get("types", {}).get("buckets", [])]
+
+
+def _trust(client: Any, settings: Settings) -> list[tuple[str, int]]:
+    """Findings per trust-score bucket of 10 (0-9 ... 90-99, 100), as the Overview dashboard's histogram."""
+    body = {"size": 0, "aggs": {"t": {"histogram": {"field": "trust.score", "interval": 10, "min_doc_count": 0,
+                                                    "extended_bounds": {"min": 0, "max": 100}}}}}
+    response = client.search(index=settings.index("mcp-findings"), body=body)
+    return [(f"{b['key']:g}", b["doc_count"]) for b in response["aggregations"]["t"]["buckets"]]
 
 
 def _findings(client: Any, settings: Settings) -> tuple[list[dict[str, Any]], int]:
@@ -140,7 +151,7 @@ def collect(client: Any, settings: Settings, expiring_days: int = 14) -> ReportD
         attacks=_attacks(client, settings),
         findings=findings, findings_total=total,
         evidence=_evidence(client, settings, findings), verdicts=_verdicts(client, settings),
-        expiring=expiring, expired=expired,
+        expiring=expiring, expired=expired, trust=_trust(client, settings),
     )
 
 
@@ -288,6 +299,22 @@ def _score(value: Any) -> str:
     return f"{value:g}" if isinstance(value, (int, float)) else str(value or "")
 
 
+def _trust_score(f: dict[str, Any]) -> str:
+    score = _get(f, "trust.score")
+    return f"{score}/100" if isinstance(score, int) else ""
+
+
+def _penalties(f: dict[str, Any]) -> str:
+    """Each penalty with its catalogue id, points and reason (all escaped: evidence text is data)."""
+    items = _get(f, "trust.penalties") or []
+    if not items:
+        return '<p class="muted">trust: no penalty</p>'
+    rows = "".join(f'<li><b>{_e(p.get("detection"))}</b> '
+                   f'&minus;{_e(p.get("penalty"))}: {_e(p.get("reason"))} <span class="muted">({_e(p.get("evidence"))})</span></li>'
+                   for p in items if isinstance(p, dict))
+    return f'<p><b>Trust penalties</b></p><ul class="penalties">{rows}</ul>'
+
+
 def _server(f: dict[str, Any]) -> str:
     name = str(_one(_get(f, "mcp.server.name")) or _one(_get(f, "mcp.config.server_name")) or "")
     ip, port = _one(_get(f, "destination.ip")), _one(_get(f, "destination.port"))
@@ -306,6 +333,7 @@ def _overview(d: ReportData) -> str:
         ("trend", line([(b["date"], b["new_findings"]) for b in d.trend], TITLES["trend"])),
         ("hosts", hbars([(_short(h, 16), n) for h, n, _ in d.top_hosts], TITLES["hosts"], "#00838f")),
         ("attacks", hbars(d.attacks, TITLES["attacks"], "#b71c1c")),
+        ("trust", vbars(d.trust, TITLES["trust"], "#2e7d32")),
     ]
     cells = "".join(f'<div class="panel" data-panel="{key}"><h3>{_e(TITLES[key])}</h3>{body}</div>' for key, body in panels)
     return f'<section id="overview"><h2>Overview</h2><div class="grid">{cells}</div></section>'
@@ -321,12 +349,12 @@ def _feed(d: ReportData) -> str:
             f'<tr class="finding-row" data-finding="{_e(fid)}"><td><a href="#finding-{_e(fid)}">{_e(fid)}</a></td>'
             f'<td>{_e(str(f.get("last_seen", ""))[:16].replace("T", " "))}</td>'
             f'<td><code>{_e(_short(_one(_get(f, "host.id"))))}</code></td><td>{_e(_server(f))}</td>'
-            f'<td>{_e(_score(f.get("score")))}</td><td>{_badge(f.get("classification"), COLOURS)}</td>'
-            f'<td>{_badge(f.get("severity"), SEVERITY_COLOURS)}</td>'
+            f'<td>{_e(_score(f.get("score")))}</td><td>{_e(_trust_score(f))}</td>'
+            f'<td>{_badge(f.get("classification"), COLOURS)}</td><td>{_badge(f.get("severity"), SEVERITY_COLOURS)}</td>'
             f'<td>{_e(", ".join((f.get("evidence") or {}).get("types") or []))}</td><td>{reg}</td></tr>')
     cut = (f'<p class="muted">Showing the newest {len(d.findings)} of {d.findings_total} findings.</p>'
            if d.findings_total > len(d.findings) else "")
-    head = ("<tr><th>finding</th><th>last seen</th><th>host</th><th>server</th><th>score</th><th>classification</th>"
+    head = ("<tr><th>finding</th><th>last seen</th><th>host</th><th>server</th><th>score</th><th>trust</th><th>classification</th>"
             "<th>severity</th><th>evidence</th><th>registry</th></tr>")
     return (f'<section id="feed"><h2>Detections feed</h2>{cut}<table id="feed-table"><thead>{head}</thead>'
             f'<tbody>{"".join(rows)}</tbody></table></section>')
@@ -356,7 +384,8 @@ def _evidence_sections(d: ReportData) -> str:
             f'{_e(_score(f.get("score")))} · {_badge(f.get("classification"), COLOURS)} {_badge(f.get("severity"), SEVERITY_COLOURS)}'
             f' · first seen {_e(f.get("first_seen"))} · evidence: endpoint {_e(counts.get("endpoint", 0))}, network '
             f'{_e(counts.get("network", 0))}, attack {_e(counts.get("attack", 0))}, judge {_e(counts.get("judge", 0))}'
-            f' · attack types: {_e(attack)}</p>'
+            f' · attack types: {_e(attack)} · trust {_e(_trust_score(f) or "n/a")}</p>'
+            + _penalties(f)
             + (f'<table><thead><tr><th>time</th><th>dataset</th><th>type</th><th>attack</th><th>what</th>'
                f'<th>snippet</th></tr></thead><tbody>{rows}</tbody></table>' if rows else
                '<p class="muted">no referenced evidence documents in the events indices</p>')
@@ -403,11 +432,13 @@ def write_report(settings: Settings, out: Path, expiring_days: int = 14, client:
 
 def _print_feed(data: ReportData) -> None:
     table = Table(title="MCP findings (newest first)", title_justify="left")
-    for column in ("finding", "host", "server", "score", "classification", "severity"):
+    for column in ("finding", "host", "server", "score", "trust", "classification", "severity"):
         table.add_column(column)
     for f in data.findings[:50]:
-        table.add_row(f["finding"]["id"], _short(_one(_get(f, "host.id"))), _server(f), _score(f.get("score")),
-                      str(f.get("classification")), str(f.get("severity")))
+        # Text(): server names come from evidence and are never read as rich markup
+        table.add_row(*(Text(str(v)) for v in (f["finding"]["id"], _short(_one(_get(f, "host.id"))), _server(f),
+                                               _score(f.get("score")), _trust_score(f), f.get("classification"),
+                                               f.get("severity"))))
     Console().print(table)
 
 

@@ -30,6 +30,7 @@ FACT_FIELDS = {
     "cfg_name": "mcp.config.server_name", "cfg_client": "mcp.config.client", "url": "mcp.server.url",
     "transport": "mcp.transport", "spec_era": "mcp.spec_era", "protocol_version": "mcp.protocol.version",
     "tool": "gen_ai.tool.name", "tools": "mcp.tools.names", "module": "event.module", "attack": "mcpeeker.attack.type",
+    "risk": "tags",  # `risk:<agent risk>` tags: the trust score's agent penalties (trust.py)
 }
 # Network evidence is keyed `net:<server ip>:<port>`: its server address is the key itself, so these two
 # facts are aggregated over the other (endpoint, judge) evidence only - most documents skip the pass.

@@ -31,6 +31,8 @@ from .aggregate import (EVIDENCE_TYPES, FACT_FIELDS, KEY_FILTER_MAX, NETWORK_MOD
                         InstanceAggregate, KeyStats)
 from .instances import HostMap, finding_id, joinable_address, parse_key, raw_keys_of, resolve
 from .scoring import ScoringConfig, score_instance
+from .trust import fingerprint as trust_fingerprint
+from .trust import risks_of, trust
 
 log = logging.getLogger(__name__)
 
@@ -192,6 +194,8 @@ class Correlator:
             "finding": {"id": fid, "status": "open", "summary": self._summary(instance, facts, present, entry, active, attacks, now)},
             "first_seen": instance.first_seen, "last_seen": instance.last_seen, "@timestamp": instance.last_seen,
             "score": score.score, "classification": score.classification, "severity": score.severity,
+            # Posture (0-100) with each catalogue penalty and its reason; independent of the classification.
+            "trust": trust(attacks, risks_of(instance.values("risk"))),
             # Every fact is kept (unindexed) so a re-score without new evidence sees exactly what a fresh build saw.
             "instance": {"key": instance.key, "kind": parts["kind"], "raw_keys": sorted(instance.raw_keys),
                          "evidence_fp": _evidence_fingerprint(instance),
@@ -404,7 +408,9 @@ def _evidence_fingerprint(instance: InstanceAggregate) -> str:
     """Changes when the instance's evidence does. Evidence is only ever added (or aged out with its index),
     so equal counts, first and last seen over the same raw keys mean nothing new arrived."""
     parts = [instance.key, *(str(instance.counts.get(t, 0)) for t in EVIDENCE_TYPES),
-             instance.first_seen or "", instance.last_seen or "", *sorted(instance.raw_keys)]
+             instance.first_seen or "", instance.last_seen or "", *sorted(instance.raw_keys),
+             # a changed penalty table re-scores every finding once
+             trust_fingerprint()]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:24]
 
 
