@@ -24,7 +24,7 @@ from typing import Iterator
 
 import pytest
 
-from mcpeeker import setup as mcp_setup
+from mcpeeker import indices
 from mcpeeker.client import make_client
 from mcpeeker.settings import Settings
 from paths import LABELS, PCAP_DIR, REPO_ROOT, SHARED, missing, require_shared
@@ -46,7 +46,7 @@ def buildah() -> list[str]:
 
 
 def _run(argv: list[str], timeout: float = 1800, **kw) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, **kw)
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL, **kw)
     assert result.returncode == 0, f"{' '.join(argv[:6])} … (rc {result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     return result
 
@@ -95,13 +95,33 @@ def base_image(buildah: list[str], tmp_path_factory: pytest.TempPathFactory) -> 
     return BASE_TAG
 
 
+def _image_id(buildah: list[str], tag: str) -> str | None:
+    result = subprocess.run([*buildah, "inspect", "--type", "image", "--format", "{{.FromImageID}}", tag],
+                            capture_output=True, text=True)
+    return result.stdout.strip() or None if result.returncode == 0 else None
+
+
+def _build(buildah: list[str], tag: str, argv: list[str]) -> None:
+    """buildah bud, then drop what a rebuild leaves behind: the image the tag named before, and the working
+    containers of FROM ... AS stages (buildah 1.28 keeps those of stages used only by COPY --from)."""
+    before = _image_id(buildah, tag)
+    stages = set(_run([*buildah, "containers", "-q"]).stdout.split())
+    try:
+        _run([*buildah, "bud", "--isolation", "chroot", "--layers=false", "-t", tag, *argv])
+    finally:
+        for container in set(_run([*buildah, "containers", "-q"]).stdout.split()) - stages:
+            subprocess.run([*buildah, "rm", container], capture_output=True)
+    if before and before != _image_id(buildah, tag):
+        subprocess.run([*buildah, "rmi", before], capture_output=True)  # fails harmlessly while still in use
+
+
 def _bud(buildah: list[str], dockerfile: str, tag: str, *build_args: str) -> None:
-    argv = [*buildah, "bud", "--isolation", "chroot", "--layers=false", "-f", dockerfile, "-t", tag]
+    argv = ["-f", dockerfile]
     if CA_BUNDLE.exists():
         argv += ["--secret", f"id=ca-bundle,src={CA_BUNDLE}"]
     for arg in build_args:
         argv += ["--build-arg", arg]
-    _run([*argv, str(REPO_ROOT)])
+    _build(buildah, tag, [*argv, str(REPO_ROOT)])
 
 
 def _container(buildah: list[str], image: str) -> Iterator[str]:
@@ -114,7 +134,11 @@ def _container(buildah: list[str], image: str) -> Iterator[str]:
 
 def _in(buildah: list[str], container: str, *argv: str, volume: str | None = None) -> subprocess.CompletedProcess[str]:
     opts = ["--isolation", "chroot"] + (["--volume", volume] if volume else [])
-    return _run([*buildah, "run", *opts, container, "--", *argv], timeout=300)
+    result = _run([*buildah, "run", *opts, container, "--", *argv], timeout=300)
+    if not result.stdout and not result.stderr:
+        # Seen once under load: buildah 1.28 (chroot) exited 0 and relayed no output of a short-lived process.
+        result = _run([*buildah, "run", *opts, container, "--", *argv], timeout=300)
+    return result
 
 
 @pytest.fixture(scope="module")
@@ -132,7 +156,7 @@ def sensor(buildah: list[str], base_image: str, tmp_path_factory: pytest.TempPat
     shutil.copyfile(tarball, context / "zeek.tar.xz")
     # The Zeek project's Debian 12 build lives in /opt/zeek; ADD unpacks the tarball at /.
     (context / "Containerfile").write_text(f"FROM {base_image}\nADD zeek.tar.xz /\n")
-    _run([*buildah, "bud", "--isolation", "chroot", "--layers=false", "-t", ZEEK_TAG, str(context)])
+    _build(buildah, ZEEK_TAG, [str(context)])
     tag = "localhost/mcpeeker-sensor:test"
     _bud(buildah, "containers/sensor/Dockerfile", tag, f"BASE_IMAGE={base_image}", f"ZEEK_IMAGE={ZEEK_TAG}",
          "ZEEK_PREFIX=/opt/zeek")
@@ -211,5 +235,5 @@ def test_siem_image_ingests_the_sensor_output(buildah: list[str], siem: str, sen
         assert indexed > 0 and alerts == sum(_label()["suricata_sids"].values())
     finally:
         client.indices.delete(index=f"{prefix}*", ignore_unavailable=True, expand_wildcards="all")
-        for name in mcp_setup.load_templates(prefix):
+        for name in indices.load_templates(prefix):
             client.indices.delete_index_template(name=f"{prefix}{name}", ignore=[404])
