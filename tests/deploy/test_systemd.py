@@ -103,6 +103,18 @@ def test_verify_catches_a_broken_unit(analyze: str, units: Path) -> None:
     assert "Unknown key 'ProtectEverything'" in out and "/nonexistent/mcpeeker is not executable" in out, out
 
 
+def test_sysusers_creates_the_service_user(analyze: str, tmp_path: Path) -> None:
+    """The user the SIEM units run as comes from configs/systemd/mcpeeker.sysusers (checked on an empty root)."""
+    sysusers = Path(analyze).with_name("systemd-sysusers")
+    (tmp_path / "etc").mkdir()
+    result = _run([str(sysusers), f"--root={tmp_path}", "--dry-run", str(UNIT_DIR / "mcpeeker.sysusers")], tmp_path)
+    out = result.stdout + result.stderr
+    assert result.returncode == 0 and "Creating user 'mcpeeker'" in out, out
+    for unit in SIEM:
+        text = (UNIT_DIR / re.sub(r"@[^.]+\.", "@.", unit)).read_text()
+        assert re.search(r"^User=mcpeeker$", text, re.M), unit
+
+
 def _security(analyze: str, units: Path, unit: str) -> tuple[float, dict[str, dict]]:
     text = _run([analyze, "security", "--offline=true", f"./{unit}"], units)
     assert text.returncode == 0, text.stderr
