@@ -21,6 +21,7 @@ DATA_SUBDIR = "_data"
 # Globs relative to the repository root: what the product reads at run time, and nothing the tests alone need.
 DATA_FILES = (
     "configs/*.yaml",
+    "configs/systemd/*",
     "schemas/*.schema.json",
     "detections/_vocabulary.yaml",
     "detections/MCP-*.yaml",

@@ -102,6 +102,16 @@ def init_site(directory: Path = DEFAULT_DIR, *, force: bool = False, url: str = 
             continue
         shutil.copyfile(default, target)
         result.written.append(target)
+    # The hardened units and their example environment files, so a pip-installed site has them without a checkout.
+    units = directory / "systemd"
+    units.mkdir(exist_ok=True)
+    for default in sorted((CONFIG_DIR / "systemd").iterdir()):
+        target = units / default.name
+        if target.exists() and not force:
+            result.kept.append(target)
+            continue
+        shutil.copyfile(default, target)
+        result.written.append(target)
     load_yaml(settings, "mcpeeker")  # what we wrote (or kept) must load
     return result
 
