@@ -63,10 +63,10 @@ def baseline(client, settings: Settings, bodies: list[bytes]) -> float:
 
     from dataclasses import replace
 
-    from mcpeeker import setup as mcp_setup
+    from mcpeeker import indices
 
     base = replace(settings, index_prefix=settings.index_prefix + "base-")
-    mcp_setup.install(base, client)  # the same templates (mappings) as the collector's indices
+    indices.install(base, client)  # the same templates (mappings) as the collector's indices
     ctx = Context(base.index_prefix, base.site_key_bytes())
     actions = []
     for body in bodies:

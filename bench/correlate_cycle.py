@@ -25,7 +25,7 @@ from datetime import datetime, timedelta, timezone
 
 from opensearchpy import helpers
 
-from mcpeeker import setup as mcp_setup
+from mcpeeker import indices
 from mcpeeker.client import make_client
 from mcpeeker.correlate.engine import Correlator
 from mcpeeker.localnode import LocalNode
@@ -101,7 +101,7 @@ def main() -> int:
     if kept >= args.docs:
         client.indices.delete(index="bench-mcp-findings*,bench-mcp-state*,bench-mcp-registry*,bench-mcp-audit*",
                               expand_wildcards="all", ignore_unavailable=True)
-        mcp_setup.install(settings, client)
+        indices.install(settings, client)
         client.delete_by_query(index=events, body={"query": {"bool": {"must_not": {"exists": {"field": "mcpeeker.instance.key"}}}}},
                                refresh=True)
         client.delete_by_query(index=events, body={"query": {"ids": {"values": [f"fresh-{n}" for n in range(0, args.hosts, 100)]}}},
@@ -110,7 +110,7 @@ def main() -> int:
         print(f"reusing {indexed:,} evidence docs")
     else:
         client.indices.delete(index="bench-*", expand_wildcards="all", ignore_unavailable=True)
-        mcp_setup.install(settings, client)
+        indices.install(settings, client)
         ingested = datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
         t0 = time.perf_counter()
         indexed, _ = helpers.bulk(client, evidence_docs("bench-", args.hosts, args.docs, start, ingested),

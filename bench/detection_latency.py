@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from mcpeeker import setup as mcp_setup
+from mcpeeker import indices
 from mcpeeker.client import make_client
 from mcpeeker.correlate.instances import finding_id
 from mcpeeker.localnode import LocalNode
@@ -55,7 +55,7 @@ def main() -> int:
     settings = Settings(url=url, index_prefix=PREFIX)
     client = make_client(settings)
     client.indices.delete(index=f"{PREFIX}*", expand_wildcards="all", ignore_unavailable=True)
-    mcp_setup.install(settings, client)
+    indices.install(settings, client)
     work = Path(tempfile.mkdtemp(prefix="mcpeeker-latency-"))
     events = work / "agent.ndjson"
     events.touch()

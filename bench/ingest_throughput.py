@@ -267,7 +267,7 @@ def build_docs(files: dict[str, list[Path]], prefix: str) -> list[dict]:
 
 
 def bench_e2e(url: str, files: dict[str, list[Path]], work: Path) -> int:
-    from mcpeeker import setup as mcp_setup
+    from mcpeeker import indices
     from mcpeeker.client import make_client
     from opensearchpy import helpers
 
@@ -276,11 +276,11 @@ def bench_e2e(url: str, files: dict[str, list[Path]], work: Path) -> int:
     ours, theirs = f"bench-{run}-a-", f"bench-{run}-b-"
     client = make_client(_settings(url, ours))
     for prefix in (ours, theirs):
-        mcp_setup.install(_settings(url, prefix), client)
+        indices.install(_settings(url, prefix), client)
     try:
         # Warm the node (JIT, first segments) so neither measured run pays for it.
         warm = f"bench-{run}-warm-"
-        mcp_setup.install(_settings(url, warm), client)
+        indices.install(_settings(url, warm), client)
         run_ingest(url, warm, {"suricata": files["suricata"]}, work)
         client.indices.delete(index=f"{warm}*", ignore_unavailable=True)
         seconds, _, peak = run_ingest(url, ours, files, work)
@@ -305,7 +305,7 @@ def bench_e2e(url: str, files: dict[str, list[Path]], work: Path) -> int:
     finally:
         client.indices.delete(index=f"bench-{run}-*", ignore_unavailable=True)
         for prefix in (ours, theirs, f"bench-{run}-warm-"):
-            for name in mcp_setup.load_templates(prefix):
+            for name in indices.load_templates(prefix):
                 client.indices.delete_index_template(name=f"{prefix}{name}", ignore=[404])
 
 

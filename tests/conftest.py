@@ -17,7 +17,7 @@ import pytest
 from mcpeeker.client import make_client
 from mcpeeker.localnode import LocalNode
 from mcpeeker.settings import Settings
-from mcpeeker import setup as mcp_setup
+from mcpeeker import indices
 
 from paths import PCAP_DIR, REPO_ROOT, SHARED, require_shared  # noqa: F401  (tests/ is on sys.path)
 
@@ -91,10 +91,10 @@ def os_settings(os_url: str) -> Iterator[Settings]:
     """Settings with a unique index prefix and our templates installed; everything removed afterwards."""
     settings = Settings(url=os_url, index_prefix=_new_prefix(), site_key=SESSION_SITE_KEY, audit_key=SESSION_AUDIT_KEY)
     client = make_client(settings)
-    mcp_setup.install(settings, client)
+    indices.install(settings, client)
     yield settings
     client.indices.delete(index=f"{settings.index_prefix}*", ignore_unavailable=True, expand_wildcards="all")
-    for name in mcp_setup.load_templates(settings.index_prefix):
+    for name in indices.load_templates(settings.index_prefix):
         client.indices.delete_index_template(name=f"{settings.index_prefix}{name}", ignore=[404])
 
 

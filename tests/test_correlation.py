@@ -22,7 +22,7 @@ from typing import Any, Iterator
 import pytest
 
 from mcpeeker import audit
-from mcpeeker import setup as mcp_setup
+from mcpeeker import indices
 from mcpeeker.client import make_client
 from mcpeeker.correlate import aggregate
 from mcpeeker.correlate.engine import Correlator
@@ -93,7 +93,7 @@ def world(os_url: str, eve: list[Path], tmp_path_factory) -> Iterator[Settings]:
     settings = Settings(url=os_url, index_prefix=f"corr-{hashlib.sha1(str(eve[0]).encode()).hexdigest()[:8]}-",
                         site_key=SITE_KEY, audit_key=AUDIT_KEY, identity="admin")
     client = make_client(settings)
-    mcp_setup.install(settings, client)
+    indices.install(settings, client)
     work = tmp_path_factory.mktemp("agent")
     report = work / "report.ndjson"
     report.write_text(json.dumps(agent_report(HOST_ID, AGENT_HOST_IP, AGENT_PORT)) + "\n")
@@ -104,7 +104,7 @@ def world(os_url: str, eve: list[Path], tmp_path_factory) -> Iterator[Settings]:
     client.indices.refresh(index=settings.index("mcp-events-*"))
     yield settings
     client.indices.delete(index=f"{settings.index_prefix}*", expand_wildcards="all")
-    for name in mcp_setup.load_templates(settings.index_prefix):
+    for name in indices.load_templates(settings.index_prefix):
         client.indices.delete_index_template(name=f"{settings.index_prefix}{name}", ignore=[404])
 
 
@@ -372,7 +372,7 @@ def both_sensors(os_url: str, tmp_path_factory) -> Iterator[Settings]:
     zeek = require_zeek()
     settings = Settings(url=os_url, index_prefix=f"both-{uuid.uuid4().hex[:8]}-", site_key=SITE_KEY, audit_key=AUDIT_KEY, identity="admin")
     client = make_client(settings)
-    mcp_setup.install(settings, client)
+    indices.install(settings, client)
     work = tmp_path_factory.mktemp("both")
     labels = json.loads((PCAPS / "labels.json").read_text())["pcaps"]
     env = {"MCPEEKER_SITE_KEY": SITE_KEY, "MCPEEKER_AUDIT_KEY": AUDIT_KEY, "PATH": "/usr/bin:/bin", "HOME": str(Path.home()), "COLUMNS": "250",
@@ -391,7 +391,7 @@ def both_sensors(os_url: str, tmp_path_factory) -> Iterator[Settings]:
     _correlate(settings)
     yield settings
     client.indices.delete(index=f"{settings.index_prefix}*", expand_wildcards="all")
-    for name in mcp_setup.load_templates(settings.index_prefix):
+    for name in indices.load_templates(settings.index_prefix):
         client.indices.delete_index_template(name=f"{settings.index_prefix}{name}", ignore=[404])
 
 

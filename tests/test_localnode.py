@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from mcpeeker import setup as mcp_setup
+from mcpeeker import indices
 from mcpeeker.errors import ConfigError, MCPeekerError
 from mcpeeker.localnode import LocalNode, mcpeeker_home
 from mcpeeker.settings import Settings, resolve
@@ -82,7 +82,7 @@ def test_stop_leaves_no_process_and_restart_keeps_data(tmp_path: Path) -> None:
 
 def test_setup_installs_every_template_and_is_idempotent(os_settings: Settings, os_client) -> None:
     # os_settings already ran setup once; a second run must change nothing.
-    again = mcp_setup.install(os_settings, os_client)
+    again = indices.install(os_settings, os_client)
     assert again.installed == [] and again.created_indices == []
     names = {t["name"] for t in os_client.indices.get_index_template(name=f"{os_settings.index_prefix}*")["index_templates"]}
     assert names == {f"{os_settings.index_prefix}{n}" for n in
@@ -98,10 +98,10 @@ def test_setup_installs_every_template_and_is_idempotent(os_settings: Settings, 
 
 def test_setup_upgrades_a_changed_template(os_settings: Settings, os_client) -> None:
     name = os_settings.index("mcp-state")
-    body = mcp_setup.load_templates(os_settings.index_prefix)["mcp-state"]
+    body = indices.load_templates(os_settings.index_prefix)["mcp-state"]
     body["_meta"]["content_hash"] = "outdated"
     os_client.indices.put_index_template(name=name, body=body)
-    result = mcp_setup.install(os_settings, os_client)
+    result = indices.install(os_settings, os_client)
     assert result.installed == [name]
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from mcpeeker import audit
-from mcpeeker import setup as mcp_setup
+from mcpeeker import indices
 from mcpeeker.client import make_client
 from mcpeeker.errors import ConfigError
 from mcpeeker.ingest.normalise.common import Context
@@ -78,6 +78,11 @@ def test_init_writes_private_keys_and_a_working_config(tmp_path: Path) -> None:
     for name in ("mcpeeker.yaml", "roles.yaml", "scoring.yaml"):
         assert (site / name).is_file() and f"wrote {site / name}" in result.stdout
     assert (site / "roles.yaml").read_text() == (REPO_ROOT / "configs" / "roles.yaml").read_text()
+    # ... and the hardened systemd units with their example environment files (docs/deploy.md installs them).
+    shipped = sorted(p.name for p in (REPO_ROOT / "configs" / "systemd").iterdir())
+    assert "mcpeeker-collect.service" in shipped and "mcpeeker-agent.timer" in shipped
+    assert sorted(p.name for p in (site / "systemd").iterdir()) == shipped
+    assert all(f"wrote {site / 'systemd' / name}" in result.stdout for name in shipped)
     text = (site / "mcpeeker.yaml").read_text()
     assert "site_key_file: keys/site.key" in text and "key_file: keys/audit.key" in text
     assert _ring_secret(site_key).decode() not in text  # key files, not keys in YAML
@@ -290,7 +295,7 @@ def test_rotation_keeps_old_hashes_joinable_and_the_audit_chain_verifiable(tmp_p
                                                 f"{new_audit.id}: rewritten with a retired key, or a rotation not recorded"]
     finally:
         client.indices.delete(index=f"{prefix}*", ignore_unavailable=True, expand_wildcards="all")
-        for name in mcp_setup.load_templates(prefix):
+        for name in indices.load_templates(prefix):
             client.indices.delete_index_template(name=f"{prefix}{name}", ignore=[404])
 
 

@@ -1,29 +1,22 @@
-"""`mcpeeker analytics summary|score-distribution|trendlines|coverage`: the spec's analytics API.
+"""The spec's analytics API: summary, score distribution, trendlines, agent coverage (`mcpeeker analytics`,
+cli/analytics.py).
 
-Each command is one search request whose aggregations do the counting on the cluster; Python only
-reshapes the response. `--json` prints the same result for scripts.
+Each analytic is one search request whose aggregations do the counting on the cluster; Python only
+reshapes the response into plain values (the command prints them as tables or JSON).
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import re
 from typing import Any
 
-from rich.console import Console
-from rich.table import Table
-
-from .client import make_client
 from .errors import MCPeekerError
-from .settings import Settings, add_connection_arguments, resolve
+from .settings import Settings
 
 CLASSES = ("authorized", "suspect", "unauthorized")
 SEVERITIES = ("info", "low", "medium", "high", "critical")
 INTERVAL = re.compile(r"^[1-9][0-9]*[mhdw]$")
 CALENDAR = {"1m": "minute", "1h": "hour", "1d": "day", "1w": "week"}
-
-console = Console()
 
 
 def _search(client: Any, index: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -138,84 +131,3 @@ def coverage(client: Any, settings: Settings, hours: int = 24, window_days: int 
     return {"window_hours": hours, "hosts_reporting": aggs["reporting"]["hosts"]["value"],
             "hosts_known": aggs["known"]["value"], "scans": response["hits"]["total"]["value"],
             "scan_errors": aggs["errors"]["doc_count"], "hosts": hosts}
-
-
-# ------------------------------------------------------------------------------------------ rendering
-
-def _table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
-    table = Table(title=title, title_justify="left")
-    for column in columns:
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*(str(v) for v in row))
-    return table
-
-
-def render_summary(result: dict[str, Any]) -> None:
-    rows = [["findings", result["findings"]], ["hosts with findings", result["hosts"]],
-            ["unregistered", result["unregistered"]], ["with attack evidence", result["with_attack_evidence"]],
-            ["new in the last 24 h", result["new_last_24h"]]]
-    rows += [[f"classification: {k}", v] for k, v in result["by_classification"].items()]
-    rows += [[f"severity: {k}", v] for k, v in result["by_severity"].items()]
-    rows += [[f"attack: {k}", v] for k, v in result["attack_types"].items()]
-    console.print(_table("MCPeeker summary", ["metric", "value"], rows))
-
-
-def render_scores(result: list[dict[str, Any]]) -> None:
-    peak = max((r["count"] for r in result), default=0) or 1
-    rows = [[f"{r['score']:g}", r["count"], "#" * round(30 * r["count"] / peak),
-             ", ".join(f"{k} {v}" for k, v in r["by_classification"].items())] for r in result]
-    console.print(_table("Score distribution", ["score", "findings", "", "by classification"], rows))
-
-
-def render_trend(result: list[dict[str, Any]]) -> None:
-    rows = [[r["date"][:16], r["new_findings"], *(r["by_classification"].get(c, 0) for c in CLASSES)] for r in result]
-    console.print(_table("New findings", ["from", "new", *CLASSES], rows))
-
-
-def render_coverage(result: dict[str, Any]) -> None:
-    console.print(f"hosts reporting in the last {result['window_hours']} h: [bold]{result['hosts_reporting']}[/] "
-                  f"of {result['hosts_known']} known; {result['scans']} scans, {result['scan_errors']} with errors")
-    rows = [[h["host_id"][:16], h["last_scan"], h["scans"], h["scan_errors"], "yes" if h["reporting"] else "NO",
-             h["last_error"] or ""] for h in result["hosts"]]
-    console.print(_table("Agent coverage (stalest first)", ["host", "last scan", "scans", "errors", "reporting",
-                                                            "last error"], rows))
-
-
-def _run(args: argparse.Namespace) -> int:
-    settings = resolve(args)
-    client = make_client(settings)
-    if args.analytic == "summary":
-        result: Any = summary(client, settings)
-        renderer = render_summary
-    elif args.analytic == "score-distribution":
-        result, renderer = score_distribution(client, settings, args.bucket), render_scores
-    elif args.analytic == "trendlines":
-        result, renderer = trendlines(client, settings, args.interval, args.days), render_trend
-    else:
-        result, renderer = coverage(client, settings, args.hours), render_coverage
-    if args.json:
-        print(json.dumps(result, indent=2, sort_keys=True))
-    else:
-        renderer(result)
-    return 0
-
-
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("analytics", help="summary, score distribution, trendlines, agent coverage")
-    kinds = parser.add_subparsers(dest="analytic", metavar="ANALYTIC", required=True)
-    helps = {"summary": "findings by classification and severity, unregistered, attack evidence",
-             "score-distribution": "findings per score bucket", "trendlines": "new findings per interval",
-             "coverage": "hosts whose agent reported recently, last scan and scan errors per host"}
-    for name, text in helps.items():
-        p = kinds.add_parser(name, help=text, description=text)
-        p.add_argument("--json", action="store_true", help="print JSON instead of tables")
-        if name == "score-distribution":
-            p.add_argument("--bucket", type=float, default=1.0, help="score bucket width (default %(default)s)")
-        if name == "trendlines":
-            p.add_argument("--interval", default="1d", help="bucket size: 1h, 1d, 1w, 12h ... (default %(default)s)")
-            p.add_argument("--days", type=int, default=30, help="how far back (default %(default)s)")
-        if name == "coverage":
-            p.add_argument("--hours", type=int, default=24, help="reporting window (default %(default)s)")
-        add_connection_arguments(p)
-        p.set_defaults(func=_run)

@@ -1,7 +1,7 @@
 """Tamper-evident audit trail: an HMAC-SHA256 chain in `mcp-audit`.
 
 Record n signs its own content and record n-1's MAC, so an edited, deleted or reordered record breaks
-the chain at a place `mcpeeker audit verify` can name. Records are created with their sequence number
+the chain at a place `mcpeeker audit verify` (cli/audit.py) can name. Records are created with their sequence number
 as `_id` and op_type=create: two concurrent writers cannot fork the chain, the loser retries.
 
 The chain has its own key ring (audit.key_file / MCPEEKER_AUDIT_KEY; no built-in key). Each record names the id of
@@ -13,25 +13,20 @@ leaked old key cannot extend the chain.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import hmac
 import json
 from dataclasses import dataclass
 from typing import Any, Iterator
 
-from rich.console import Console
-
-from .client import make_client
 from .errors import MCPeekerError
 from .paging import scan_sorted
-from .roles import Actor, authorize
-from .settings import Settings, add_connection_arguments, resolve
+from .roles import Actor
+from .settings import Settings
 from .site.keys import Key, KeyRing
 from .timeutil import iso, utcnow
 
 GENESIS_MAC = "0" * 64
-console = Console(soft_wrap=True)
 
 
 HEAD_ID = "audit.head"
@@ -184,24 +179,3 @@ def record_rotation(settings: Settings, client: Any, actor: Actor, ring_name: st
     rotation: the old audit key, which hands the chain over to the new one)."""
     return append(settings, client, actor, ROTATE_ACTION, "key_ring", ring_name,
                   {"old_key_id": old.id, "new_key_id": new.id}, key=signer)
-
-
-def cmd_verify(args: argparse.Namespace) -> int:
-    settings = resolve(args)
-    authorize(settings, "audit.verify")
-    count, problems = verify(settings, make_client(settings))
-    if not problems:
-        console.print(f"[green]audit chain intact[/]: {count} records verified")
-        return 0
-    for problem in problems:
-        console.print(f"[red]seq {problem.seq} (doc {problem.doc_id})[/]: {problem.reason}", highlight=False)
-    console.print(f"[red]audit chain BROKEN[/]: {len(problems)} problem(s) in {count} records")
-    return 1
-
-
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("audit", help="the tamper-evident audit trail")
-    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    verify_parser = actions.add_parser("verify", help="verify the HMAC chain; names every broken record")
-    add_connection_arguments(verify_parser)
-    verify_parser.set_defaults(func=cmd_verify)

@@ -1,4 +1,4 @@
-"""`mcpeeker dashboards install|export`: our saved objects into Kibana 8.x or OpenSearch Dashboards 2.x.
+"""Our saved objects into Kibana 8.x or OpenSearch Dashboards 2.x (`mcpeeker dashboards`, cli/dashboards.py).
 
 `install` posts the NDJSON to the product's saved-objects import API (multipart field `file`) with the
 header each product requires (`kbn-xsrf` / `osd-xsrf`). `overwrite=true` replaces existing objects with
@@ -7,7 +7,6 @@ the same ids; every id in our file starts with `mcpeeker-`, so only our own obje
 
 from __future__ import annotations
 
-import argparse
 import base64
 import json
 import ssl
@@ -18,13 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-
 from .errors import MCPeekerError
 from .kibana_objects import FLAVOURS, ID_PREFIX, NDJSON_NAMES, build, load_spec, to_ndjson
-from .settings import Settings, add_connection_arguments, resolve
+from .settings import Settings
 
-console = Console(stderr=True)
 XSRF_HEADER = {"kibana": "kbn-xsrf", "opensearch-dashboards": "osd-xsrf"}
 
 
@@ -99,47 +95,3 @@ def export(out_dir: Path, spec_path: Path | None = None, index_prefix: str = "")
         path.write_text(to_ndjson(build(spec, flavour, index_prefix)), encoding="utf-8")
         written.append(path)
     return written
-
-
-def cmd_install(args: argparse.Namespace) -> int:
-    settings = resolve(args)
-    flavour, base_url = ("kibana", args.kibana_url) if args.kibana_url else ("opensearch-dashboards", args.dashboards_url)
-    if args.file:
-        ndjson = Path(args.file).read_text(encoding="utf-8")
-    else:
-        ndjson = to_ndjson(build(load_spec(args.spec), flavour, settings.index_prefix))
-    result = install(base_url, flavour, ndjson, settings, args.space)
-    for error in result.errors:
-        console.print(f"[red]error[/] {error.get('type')}/{error.get('id')}: {json.dumps(error.get('error'))}")
-    if not result.success:
-        console.print(f"[red]import incomplete:[/] {result.success_count} objects imported, {len(result.errors)} failed")
-        return 1
-    console.print(f"[green]imported[/] {result.success_count} saved objects into {base_url}")
-    return 0
-
-
-def cmd_export(args: argparse.Namespace) -> int:
-    for path in export(Path(args.out), args.spec, args.index_prefix or ""):
-        print(path)
-    return 0
-
-
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("dashboards", help="install or export the Kibana / OpenSearch Dashboards content")
-    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-
-    inst = actions.add_parser("install", help="import the saved objects through the saved-objects import API")
-    target = inst.add_mutually_exclusive_group(required=True)
-    target.add_argument("--kibana-url", help="Kibana 8.x base URL (data views, kbn-xsrf)")
-    target.add_argument("--dashboards-url", help="OpenSearch Dashboards 2.x base URL (index patterns, osd-xsrf)")
-    inst.add_argument("--space", help="Kibana space id (default space when omitted)")
-    inst.add_argument("--file", type=Path, help="import this NDJSON instead of generating it from the spec")
-    inst.add_argument("--spec", type=Path, help="dashboard spec (default dashboards/kibana/spec.yaml)")
-    add_connection_arguments(inst)
-    inst.set_defaults(func=cmd_install)
-
-    exp = actions.add_parser("export", help="write both NDJSON files (Kibana, OpenSearch Dashboards) from the spec")
-    exp.add_argument("--out", required=True, help="directory to write into")
-    exp.add_argument("--spec", type=Path, help="dashboard spec (default dashboards/kibana/spec.yaml)")
-    exp.add_argument("--index-prefix", help="prefix for the index-pattern titles (default none)")
-    exp.set_defaults(func=cmd_export)

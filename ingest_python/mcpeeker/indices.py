@@ -1,25 +1,21 @@
-"""`mcpeeker setup`: install (or upgrade) the index templates and create the fixed indices, idempotently."""
+"""Index templates and fixed indices: install (or upgrade) them idempotently (`mcpeeker setup`, cli/setup_cmd.py)."""
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
+import warnings
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
-
-from rich.console import Console
+from typing import Any, Callable
 
 from . import resources
 from .client import make_client
-from .settings import Settings, add_connection_arguments, resolve
+from .errors import MCPeekerError
+from .settings import Settings
 
 TEMPLATE_DIR = resources.templates()
 # Indices with a fixed name are created up front so that readers never hit "index not found".
 FIXED_INDICES = ("mcp-findings", "mcp-registry", "mcp-feedback", "mcp-audit", "mcp-state")
-
-console = Console(stderr=True, soft_wrap=True)
 
 
 @dataclass(frozen=True)
@@ -76,21 +72,17 @@ def install(settings: Settings, client: Any | None = None) -> SetupResult:
     return SetupResult(installed, unchanged, created)
 
 
-def cmd_setup(args: argparse.Namespace) -> int:
-    settings = resolve(args)
-    result = install(settings)
-    for name in result.installed:
-        console.print(f"[green]installed[/] template {name}")
-    for name in result.unchanged:
-        console.print(f"[dim]unchanged[/] template {name}")
-    for name in result.created_indices:
-        console.print(f"[green]created[/] index {name}")
-    if not result.installed and not result.created_indices:
-        console.print("everything already up to date")
-    return 0
+def ensure_templates(settings: Settings, client: Any, warn: Callable[[str], None]) -> None:
+    """Install the templates before ingesting; a cluster that is down only warns (documents are spooled),
+    a fatal answer (refused credentials, a bad template) raises."""
+    try:
+        with warnings.catch_warnings():
+            # The local node's catch-all defaults template overlaps ours by design; the warning is noise here.
+            warnings.filterwarnings("ignore", message=".*matching patterns from existing older templates.*")
+            install(settings, client)
+    except Exception as exc:  # noqa: BLE001 - a down cluster must not stop ingest: documents are spooled
+        from .ingest.deliver import classify
 
-
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("setup", help="install or upgrade index templates (idempotent)")
-    add_connection_arguments(parser)
-    parser.set_defaults(func=cmd_setup)
+        if classify(exc) == "fatal":
+            raise MCPeekerError(f"cannot install index templates on {settings.url}: {exc}") from exc
+        warn(f"cluster {settings.url} not reachable ({type(exc).__name__}); documents will be spooled until it is")

@@ -1,4 +1,4 @@
-"""`mcpeeker report --out report.html`: one self-contained HTML page for teams without Kibana.
+"""One self-contained HTML report page for teams without Kibana (`mcpeeker report --out report.html`: cli/report.py).
 
 Inline CSS and inline SVG charts drawn here; no script, no font, no image and no stylesheet is fetched, so
 the page opens from disk with no network. Content: the Overview panels, the detections feed with a link to
@@ -7,7 +7,6 @@ each finding's evidence section, and the registry's expiring and expired entries
 
 from __future__ import annotations
 
-import argparse
 import html
 import math
 from dataclasses import dataclass, field
@@ -15,13 +14,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
-
 from . import analytics
 from .client import make_client
-from .settings import Settings, add_connection_arguments, resolve
+from .settings import Settings
 
 MAX_FINDINGS = 2000  # the page stays readable and light; the feed says when it is cut
 MAX_EVIDENCE = 10000
@@ -37,8 +32,6 @@ TITLES = {
     "attacks": "Attack evidence by type",
     "trust": "Server trust scores",
 }
-
-console = Console(stderr=True)
 
 
 @dataclass
@@ -430,32 +423,11 @@ def write_report(settings: Settings, out: Path, expiring_days: int = 14, client:
     return data
 
 
-def _print_feed(data: ReportData) -> None:
-    table = Table(title="MCP findings (newest first)", title_justify="left")
-    for column in ("finding", "host", "server", "score", "trust", "classification", "severity"):
-        table.add_column(column)
-    for f in data.findings[:50]:
-        # Text(): server names come from evidence and are never read as rich markup
-        table.add_row(*(Text(str(v)) for v in (f["finding"]["id"], _short(_one(_get(f, "host.id"))), _server(f),
-                                               _score(f.get("score")), _trust_score(f), f.get("classification"),
-                                               f.get("severity"))))
-    Console().print(table)
+FEED_COLUMNS = ("finding", "host", "server", "score", "trust", "classification", "severity")
 
 
-def cmd_report(args: argparse.Namespace) -> int:
-    settings = resolve(args)
-    out = Path(args.out)
-    data = write_report(settings, out, args.expiring_days)
-    if not args.quiet:
-        _print_feed(data)
-    console.print(f"report: {out.resolve()} ({out.stat().st_size} bytes, {len(data.findings)} findings)")
-    return 0
-
-
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("report", help="write a self-contained HTML report (no network needed to open it)")
-    parser.add_argument("--out", default="report.html", help="output file (default %(default)s)")
-    parser.add_argument("--expiring-days", type=int, default=14, help="registry look-ahead (default %(default)s)")
-    parser.add_argument("--quiet", action="store_true", help="do not print the findings table")
-    add_connection_arguments(parser)
-    parser.set_defaults(func=cmd_report)
+def feed_rows(data: ReportData, limit: int = 50) -> list[tuple[str, ...]]:
+    """The newest findings as plain text cells (FEED_COLUMNS), for a terminal table."""
+    return [tuple(str(v) for v in (f["finding"]["id"], _short(_one(_get(f, "host.id"))), _server(f),
+                                   _score(f.get("score")), _trust_score(f), f.get("classification"),
+                                   f.get("severity"))) for f in data.findings[:limit]]

@@ -1,13 +1,11 @@
-"""`mcpeeker sigma run [--every 60s]`: run the Sigma rules (converted with our pySigma pipeline) as
-scheduled queries over mcp-events-* and write one `sigma.match` evidence document per matched event.
+"""Run the Sigma rules (converted with our pySigma pipeline) as scheduled queries over mcp-events-* and write one
+`sigma.match` evidence document per matched event (`mcpeeker sigma run|list`: cli/sigma.py).
 
 Ids are deterministic (rule id + matched document), so overlapping windows and re-runs overwrite.
 """
 
 from __future__ import annotations
 
-import argparse
-import re
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -19,7 +17,7 @@ from .client import bulk_helper, make_client
 from . import resources
 from .errors import MCPeekerError
 from .ingest.ids import document_id, events_index
-from .settings import Settings, add_connection_arguments, resolve
+from .settings import Settings
 
 DEFAULT_SIGMA_DIR = resources.sigma()
 # Fields copied from the matched document, so correlation can attach the match to its instance.
@@ -39,14 +37,6 @@ class CompiledRule:
     evidence_type: str
     attack_type: str | None
     tags: tuple[str, ...]
-
-
-def parse_every(text: str) -> float:
-    """'60s', '5m', '1h' or plain seconds."""
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*", text)
-    if not m:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected a duration such as 60s, 5m or 1h")
-    return float(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[m.group(2)]
 
 
 def compile_rules(sigma_dir: Path, backend: str) -> list[CompiledRule]:
@@ -134,7 +124,8 @@ def run_once(settings: Settings, rules: list[CompiledRule], since: str, size: in
     return counts
 
 
-def _iter_runs(every: float | None) -> Iterator[int]:
+def iter_runs(every: float | None) -> Iterator[int]:
+    """Run numbers 0, 1, 2 …, sleeping `every` seconds between them; just 0 without `every`."""
     n = 0
     while True:
         yield n
@@ -142,39 +133,3 @@ def _iter_runs(every: float | None) -> Iterator[int]:
         if every is None:
             return
         time.sleep(every)
-
-
-def cmd_run(args: argparse.Namespace) -> int:
-    settings = resolve(args)
-    rules = compile_rules(args.sigma_dir, settings.backend)
-    for n in _iter_runs(args.every):
-        counts = run_once(settings, rules, args.since, args.max_hits)
-        total = sum(counts.values())
-        print(f"sigma run {n + 1}: {len(rules)} rules, {total} matches " +
-              " ".join(f"{k}={v}" for k, v in counts.items() if v), flush=True)
-        if args.count and n + 1 >= args.count:
-            break
-    return 0
-
-
-def cmd_list(args: argparse.Namespace) -> int:
-    settings = resolve(args)
-    for rule in compile_rules(args.sigma_dir, settings.backend):
-        print(f"{rule.stem}\t{rule.level}\t{rule.evidence_type}\t{rule.query}")
-    return 0
-
-
-def register(subparsers: Any) -> None:
-    sigma = subparsers.add_parser("sigma", help="run the Sigma rules over mcp-events-* and write sigma.match evidence")
-    sub = sigma.add_subparsers(dest="sigma_command", metavar="COMMAND", required=True)
-    run = sub.add_parser("run", help="query every rule once, or every --every interval")
-    run.add_argument("--every", type=parse_every, metavar="DURATION", help="repeat every DURATION (60s, 5m, 1h)")
-    run.add_argument("--count", type=int, help=argparse.SUPPRESS)
-    run.add_argument("--since", default="1h", help="look back this far per run (OpenSearch date math unit, default %(default)s)")
-    run.add_argument("--max-hits", type=int, default=1000, help="matches fetched per rule and run (default %(default)s)")
-    lst = sub.add_parser("list", help="print every rule's converted query")
-    for p in (run, lst):
-        p.add_argument("--sigma-dir", type=Path, default=DEFAULT_SIGMA_DIR, help="directory with rules/ and pipelines/")
-        add_connection_arguments(p)
-    run.set_defaults(func=cmd_run)
-    lst.set_defaults(func=cmd_list)

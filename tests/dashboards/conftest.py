@@ -9,7 +9,7 @@ from typing import Iterator
 
 import pytest
 
-from mcpeeker import setup as mcp_setup
+from mcpeeker import indices
 from mcpeeker.client import make_client
 from mcpeeker.settings import Settings
 
@@ -25,10 +25,10 @@ def seeded(os_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Se
     settings = Settings(url=os_url, index_prefix=f"t-{uuid.uuid4().hex[:10]}-", site_key="test-site-key-0123456789",
                         audit_key=secrets.token_hex(32))  # the audit chain's own key, generated
     client = make_client(settings)
-    mcp_setup.install(settings, client)
+    indices.install(settings, client)
     try:
         yield seed(settings, Path(tmp_path_factory.mktemp("seed")))
     finally:
         client.indices.delete(index=f"{settings.index_prefix}*", ignore_unavailable=True, expand_wildcards="all")
-        for name in mcp_setup.load_templates(settings.index_prefix):
+        for name in indices.load_templates(settings.index_prefix):
             client.indices.delete_index_template(name=f"{settings.index_prefix}{name}", ignore=[404])

@@ -285,12 +285,12 @@ def outage_node():
 
 def test_cluster_outage_during_follow_loses_and_duplicates_nothing(outage_node: Any, conn_template: bytes,
                                                                    tmp_path: Path, free_port: int) -> None:
-    from mcpeeker import setup as mcp_setup
+    from mcpeeker import indices
 
     settings = Settings(url=outage_node.url, index_prefix=f"t-outage-{os.getpid()}-{int(time.time())}-",
                         site_key="test-site-key-0123456789")
     client = make_client(settings)
-    mcp_setup.install(settings, client)
+    indices.install(settings, client)
     log = tmp_path / "conn.log"
     log.write_bytes(_conn_lines(conn_template, 0, 2_000))
     proc = _follow(settings, log, tmp_path, "--retry-base", "0.05", "--max-retries", "2",

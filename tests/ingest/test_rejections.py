@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 import pytest
 
-from mcpeeker import setup as mcp_setup
+from mcpeeker import indices
 from mcpeeker.client import make_client
 from mcpeeker.ingest.deadletter import DeadLetter
 from mcpeeker.ingest.deliver import Deliverer
@@ -77,7 +77,7 @@ def test_per_document_429_is_retried_until_every_document_is_indexed_once(tiny_n
     settings = Settings(url=tiny_node.url, index_prefix=f"t-429-{os.getpid()}-{int(time.time())}-",
                         site_key="test-site-key-0123456789")
     client = make_client(settings)
-    mcp_setup.install(settings, client)
+    indices.install(settings, client)
     log = tmp_path / "conn.log"
     _conn_log(zeek_logs, log)
     rejected_before = _write_rejections(client)
@@ -114,5 +114,5 @@ def test_per_document_429_is_retried_until_every_document_is_indexed_once(tiny_n
     finally:
         dead.close()
         client.indices.delete(index=f"{settings.index_prefix}*", ignore_unavailable=True)
-        for name in mcp_setup.load_templates(settings.index_prefix):
+        for name in indices.load_templates(settings.index_prefix):
             client.indices.delete_index_template(name=f"{settings.index_prefix}{name}", ignore=[404])

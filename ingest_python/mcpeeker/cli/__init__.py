@@ -1,35 +1,38 @@
-"""`mcpeeker` command line: each command group lives in its own module with a `register(subparsers)`."""
+"""`mcpeeker` command line: one module per command group under mcpeeker/cli/, each with a `register(subparsers)`.
+
+The command modules hold argument parsing and output only; the work is done by the library modules they call
+(mcpeeker.indices, mcpeeker.ingest, mcpeeker.correlate, ...), which take typed arguments and return values.
+"""
 
 from __future__ import annotations
 
 import argparse
 import importlib
 import logging
-import sys
 from typing import Sequence
 
 from rich.console import Console
 from rich.markup import escape  # error text is data: `mcpeeker[sigma]` is not a style tag
 
-from . import __version__
-from .errors import MCPeekerError
+from .. import __version__
+from ..errors import MCPeekerError
 
-# One module per command group. Each exposes register(subparsers) and sets `func` on its parsers.
+# One module per command group, in help order. Each exposes register(subparsers) and sets `func` on its parsers.
 COMMAND_MODULES: tuple[str, ...] = (
-    "mcpeeker.site.commands",
-    "mcpeeker.localnode.commands",
-    "mcpeeker.setup",
-    "mcpeeker.ingest.commands",
-    "mcpeeker.collect.commands",
-    "mcpeeker.replay",
-    "mcpeeker.correlate.commands",
-    "mcpeeker.registry.commands",
-    "mcpeeker.feedback",
-    "mcpeeker.audit",
-    "mcpeeker.sigma_run",
-    "mcpeeker.analytics",
-    "mcpeeker.report",
-    "mcpeeker.dashboards",
+    "mcpeeker.cli.site",
+    "mcpeeker.cli.opensearch",
+    "mcpeeker.cli.setup_cmd",
+    "mcpeeker.cli.ingest",
+    "mcpeeker.cli.collect",
+    "mcpeeker.cli.replay",
+    "mcpeeker.cli.correlate",
+    "mcpeeker.cli.registry",
+    "mcpeeker.cli.feedback",
+    "mcpeeker.cli.audit",
+    "mcpeeker.cli.sigma",
+    "mcpeeker.cli.analytics",
+    "mcpeeker.cli.report",
+    "mcpeeker.cli.dashboards",
 )
 
 err_console = Console(stderr=True, soft_wrap=True)
@@ -41,14 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            # A command group not built yet must not break the others.
-            if exc.name and exc.name.startswith("mcpeeker"):
-                continue
-            raise
-        module.register(sub)
+        # A command group that fails to import is a bug: raise, never drop the command silently. Optional extras
+        # (sigma, elasticsearch) are imported where they are used, which names the extra to install.
+        importlib.import_module(name).register(sub)
     return parser
 
 
@@ -85,7 +83,7 @@ def cluster_error_message(exc: Exception, url: str) -> str | None:
         return None
     name = type(exc).__name__
     text = str(exc)
-    from .client import tls_error_message
+    from ..client import tls_error_message
 
     tls = tls_error_message(text, url)
     if tls:
@@ -98,6 +96,3 @@ def cluster_error_message(exc: Exception, url: str) -> str | None:
         return f"{url} refused the credentials: {text[:300]}"
     return f"{url} answered with an error: {name} {text[:400]}"
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import ssl
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,14 +12,9 @@ from rich.console import Console
 
 from ..errors import MCPeekerError
 from ..settings import add_connection_arguments, resolve
+from ..state import collector_spool, collector_tokens_path
 
 console = Console(stderr=True)
-
-
-def default_tokens_path() -> Path:
-    from ..ingest.commands import state_dir
-
-    return Path(os.environ.get("MCPEEKER_COLLECTOR_TOKENS") or state_dir() / "collector" / "tokens.json")
 
 
 def register(subparsers: Any) -> None:
@@ -64,9 +57,9 @@ def register(subparsers: Any) -> None:
 
 
 def cmd_token(args: argparse.Namespace) -> int:
-    from .tokens import TokenStore
+    from ..collect.tokens import TokenStore
 
-    store = TokenStore(getattr(args, "tokens", None) or default_tokens_path())
+    store = TokenStore(getattr(args, "tokens", None) or collector_tokens_path())
     if args.token_command == "issue":
         record, token = store.issue(args.agent)
         if args.output:
@@ -114,16 +107,16 @@ def cmd_collect(args: argparse.Namespace) -> int:
     import uvicorn
 
     from ..client import make_client
-    from ..ingest.commands import _ensure_templates, quiet_client_logs, state_dir
+    from ..collect.server import CollectorOptions, Ingestor, build_app
+    from ..collect.tokens import TokenStore
     from ..ingest.deadletter import DeadLetter
     from ..ingest.normalise.common import Context
-    from .server import CollectorOptions, Ingestor, build_app
-    from .tokens import TokenStore
+    from .ingest import _ensure_templates, quiet_client_logs
 
     tls = _ssl_options(args)
     quiet_client_logs(args)
     settings = resolve(args)
-    tokens = TokenStore(args.tokens or default_tokens_path())
+    tokens = TokenStore(args.tokens or collector_tokens_path())
     active = [r for r in tokens.list() if r.active]
     if not active:
         console.print(f"[yellow]warning:[/] no active enrollment token in {tokens.path}: every report is refused "
@@ -131,7 +124,7 @@ def cmd_collect(args: argparse.Namespace) -> int:
     client = make_client(settings)
     if not args.no_setup:
         _ensure_templates(settings, client)
-    spool = args.spool_dir or state_dir() / "collector-spool" / hashlib.sha256(settings.url.encode()).hexdigest()[:12]
+    spool = args.spool_dir or collector_spool(settings)
     deadletter = DeadLetter(args.dead_letter)
     ingestor = Ingestor(client, Context(settings.index_prefix, settings.site_key_bytes()), deadletter, spool,
                         senders=args.senders)
@@ -152,8 +145,3 @@ def cmd_collect(args: argparse.Namespace) -> int:
                           highlight=False)
     return 0
 
-
-def main() -> None:  # pragma: no cover - `python -m mcpeeker.collect.commands`
-    from ..cli import main as cli_main
-
-    sys.exit(cli_main(["collect", *sys.argv[1:]]))

@@ -12,8 +12,8 @@ from ..client import make_client
 from ..durations import parse_duration
 from ..roles import authorize
 from ..settings import add_connection_arguments, resolve
-from .engine import Correlator
-from .scoring import ScoringConfig
+from ..correlate.engine import Correlator
+from ..correlate.scoring import ScoringConfig
 
 console = Console(stderr=True, soft_wrap=True)
 CYCLES = Counter("mcpeeker_correlation_cycles_total", "correlation cycles run", ["outcome"])

@@ -1,15 +1,17 @@
-"""`mcpeeker ingest zeek|suricata|agent PATH…` (one-shot with a progress bar, or `--follow`)."""
+"""`mcpeeker ingest zeek|suricata|agent PATH…` (one-shot with a progress bar, or `--follow`).
+
+The stages live in mcpeeker.ingest (readers → normalise → pipeline → deliver, follow for tailing); this module
+wires them to the command line and prints the progress and the summary.
+"""
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import logging
 import os
 import signal
 import threading
 import time
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,13 +21,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ..client import make_client
 from ..errors import MCPeekerError
+from ..indices import ensure_templates
+from ..ingest import native
+from ..ingest.deadletter import DeadLetter
+from ..ingest.deliver import Deliverer, DeliveryStats
+from ..ingest.normalise import Context
+from ..ingest.pipeline import Pipeline, ReadStats
+from ..ingest.readers import SOURCES, expand_paths, read_file
 from ..settings import Settings, add_connection_arguments, resolve
-from . import native
-from .deadletter import DeadLetter
-from .deliver import Deliverer, DeliveryStats
-from .normalise import Context
-from .pipeline import Pipeline, ReadStats
-from .readers import SOURCES, expand_paths, read_file
+from ..state import checkpoint_path, default_spool
 
 console = Console(stderr=True)
 
@@ -34,19 +38,6 @@ HELP = {
     "suricata": "Suricata eve.json files",
     "agent": "mcpeeker-agent NDJSON reports ('-' reads standard input)",
 }
-
-
-def state_dir() -> Path:
-    env = os.environ.get("MCPEEKER_STATE_DIR")
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "mcpeeker"
-
-
-def default_spool(settings: Settings) -> Path:
-    """One spool per cluster, so documents spooled for one cluster are never drained into another."""
-    return state_dir() / "spool" / hashlib.sha256(settings.url.encode()).hexdigest()[:12]
 
 
 def register(subparsers: Any) -> None:
@@ -75,21 +66,12 @@ def register(subparsers: Any) -> None:
         p.set_defaults(func=cmd_ingest)
 
 
+def warn(message: str) -> None:
+    console.print(f"[yellow]warning:[/] {message}")
+
+
 def _ensure_templates(settings: Settings, client: Any) -> None:
-    from .. import setup as mcp_setup
-
-    try:
-        with warnings.catch_warnings():
-            # The local node's catch-all defaults template overlaps ours by design; the warning is noise here.
-            warnings.filterwarnings("ignore", message=".*matching patterns from existing older templates.*")
-            mcp_setup.install(settings, client)
-    except Exception as exc:  # noqa: BLE001 - a down cluster must not stop ingest: documents are spooled
-        from .deliver import classify
-
-        if classify(exc) == "fatal":
-            raise MCPeekerError(f"cannot install index templates on {settings.url}: {exc}") from exc
-        console.print(f"[yellow]warning:[/] cluster {settings.url} not reachable ({type(exc).__name__}); "
-                      "documents will be spooled until it is")
+    ensure_templates(settings, client, warn)
 
 
 @dataclass
@@ -130,10 +112,7 @@ def _print_summary(summary: Summary, deadletter: DeadLetter, read_stats: ReadSta
 
 
 def _checkpoint_path(args: argparse.Namespace) -> Path:
-    if args.checkpoint:
-        return args.checkpoint
-    key = hashlib.sha256("\0".join(sorted(os.path.abspath(p) for p in args.paths)).encode()).hexdigest()[:16]
-    return state_dir() / "checkpoints" / f"{args.source}-{key}.json"
+    return args.checkpoint or checkpoint_path(args.source, args.paths)
 
 
 def quiet_client_logs(args: argparse.Namespace) -> None:
@@ -160,7 +139,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     spool_dir = args.spool_dir or default_spool(settings)
     checkpoint = None
     if args.follow:
-        from .follow import Checkpoint
+        from ..ingest.follow import Checkpoint
 
         checkpoint = Checkpoint(_checkpoint_path(args))
     deliverer = Deliverer(client, deadletter, spool_dir=spool_dir, stats=delivery_stats, batch_docs=args.batch_size,
@@ -230,7 +209,7 @@ def _run_once(args: argparse.Namespace, pipeline: Pipeline) -> list[str]:
 
 def _run_follow(args: argparse.Namespace, pipeline: Pipeline, deliverer: Deliverer, checkpoint: Any,
                 read_stats: ReadStats, delivery_stats: DeliveryStats) -> None:
-    from .follow import IngestCollector, Tailer, follow, start_metrics
+    from ..ingest.follow import IngestCollector, Tailer, follow, start_metrics
 
     stop = threading.Event()
     tailers: list[Tailer] = []

@@ -9,9 +9,9 @@ from pathlib import Path
 from rich.console import Console
 
 from ..errors import MCPeekerError
-from .assemble import ensure_distribution, mcpeeker_home
-from .node import LocalNode
-from .tlsfront import TlsFront
+from ..localnode.assemble import ensure_distribution, mcpeeker_home
+from ..localnode.node import LocalNode
+from ..localnode.tlsfront import TlsFront
 
 console = Console(stderr=True, soft_wrap=True)
 

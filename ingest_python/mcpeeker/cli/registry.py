@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +17,8 @@ from ..errors import MCPeekerError
 from ..roles import authorize
 from ..settings import add_connection_arguments, resolve
 from ..timeutil import utcnow
-from .model import effective_status
-from .store import Registry, read_import_file, render_export, write_suricata_datasets
+from ..registry.model import effective_status
+from ..registry.store import Registry, notify_due, read_import_file, render_export, write_suricata_datasets
 
 console = Console(soft_wrap=True)
 
@@ -113,30 +112,13 @@ def cmd_due(args: argparse.Namespace) -> int:
     due = _registry(args, "due").due(args.days)
     console.print(_entry_table(due))
     if args.notify and due:
-        payload = {"text": f"{len(due)} MCP registry entr(y/ies) expire within {args.days} days",
-                   "entries": [{k: e.get(k) for k in ("entry_id", "owner", "team", "expires", "server")} for e in due]}
-        request = urllib.request.Request(args.notify, data=json.dumps(payload).encode(), method="POST",
-                                         headers={"Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:
-                console.print(f"notified {args.notify}: HTTP {response.status}")
-        except OSError as exc:
-            raise MCPeekerError(f"--notify {args.notify}: {exc}") from exc
+        console.print(f"notified {args.notify}: HTTP {notify_due(args.notify, due, args.days)}")
     return 0
 
 
 def cmd_claim(args: argparse.Namespace) -> int:
     """The developer flow: confirm ownership of a finding; creates a pending entry pre-filled from it."""
-    registry = _registry(args, "claim")
-    finding = registry.client.get(index=registry.settings.index("mcp-findings"), id=args.finding_id, ignore=[404])
-    if not finding.get("found"):
-        raise MCPeekerError(f"no finding {args.finding_id!r}")
-    source = finding["_source"]
-    suggested = source.get("suggested_entry") or {}
-    fields = {"owner": args.owner, "team": args.team, "purpose": args.purpose,
-              "host": suggested.get("host", {}), "server": suggested.get("server", {}),
-              "source_finding": args.finding_id}
-    entry = registry.add(fields)
+    entry = _registry(args, "claim").claim(args.finding_id, args.owner, args.team, args.purpose)
     console.print(f"claimed finding {args.finding_id}: entry {entry['entry_id']} is pending approval")
     return 0
 
@@ -151,7 +133,7 @@ def _broker_target(value: str) -> tuple[str, int]:
 
 def cmd_push(args: argparse.Namespace) -> int:
     """Approved servers to running Zeek sensors (zeek/scripts/mcp/registry.zeek): Broker and/or a Config file."""
-    from .push import approved_hosts, push_broker, write_config_file
+    from ..registry.push import approved_hosts, push_broker, write_config_file
 
     if not args.broker and not args.file:
         raise MCPeekerError("registry push: give --broker HOST:PORT (repeatable) and/or --file PATH")

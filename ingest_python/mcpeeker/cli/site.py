@@ -1,4 +1,4 @@
-"""`mcpeeker init` and `mcpeeker keys …`: the command line of mcpeeker.site (the logic lives in init.py and keys.py)."""
+"""`mcpeeker init` and `mcpeeker keys …`: the command line of mcpeeker.site (the logic lives in site/init.py, keys.py, rotate.py)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from .. import audit
 from ..errors import ConfigError
 from ..roles import authorize
 from ..settings import Settings, add_connection_arguments, config_path, resolve
-from . import keys
-from .init import DEFAULT_DIR, init_site
+from ..site.init import DEFAULT_DIR, init_site
+from ..site.rotate import Ring, ring_file
+from ..site.rotate import rotate as rotate_ring
 
 console = Console(soft_wrap=True, highlight=False)
 
@@ -40,36 +41,17 @@ def _settings(args: argparse.Namespace) -> Settings:
     return settings
 
 
-def _ring_file(settings: Settings, which: str) -> Path:
-    path = settings.site_key_file if which == "site" else settings.audit_key_file
-    inline = settings.site_key if which == "site" else settings.audit_key
-    setting = "privacy.site_key_file / MCPEEKER_SITE_KEY_FILE" if which == "site" else "audit.key_file / MCPEEKER_AUDIT_KEY_FILE"
-    if inline or not path:
-        raise ConfigError(f"rotating the {which} key needs a key file ({setting}), not an inline key; `mcpeeker init` writes one")
-    return Path(path)
-
-
 def cmd_rotate(args: argparse.Namespace) -> int:
     settings = _settings(args)
     actor = authorize(settings, "keys.rotate")
-    which = "audit" if args.audit else "site"
-    path = _ring_file(settings, which)
-    old_ring = keys.read_ring(path)
-    new_ring = keys.rotated(old_ring)
-    signer = settings.audit_keys().current  # the audit key in use now signs the rotation record
+    which: Ring = "audit" if args.audit else "site"
+    ring_file(settings, which)  # an inline key: stop before connecting
     from ..client import make_client
 
-    client = make_client(settings)
-    # The key file first, then the record; a failed record puts the old file back, so both change or neither.
-    keys.save_ring(new_ring, path, which)
-    try:
-        record = audit.record_rotation(settings, client, actor, which, old_ring.current, new_ring.current, signer)
-    except BaseException:
-        keys.save_ring(old_ring, path, which)
-        raise
-    console.print(f"{which} key ring {path}: new current key {new_ring.current.id}; kept "
-                  f"{', '.join(k.id for k in old_ring.keys)} for lookups")
-    console.print(f"audit record {record['seq']} ({audit.ROTATE_ACTION}) signed with {signer.id}")
+    done = rotate_ring(settings, make_client(settings), actor, which)
+    console.print(f"{which} key ring {done.path}: new current key {done.new.current.id}; kept "
+                  f"{', '.join(k.id for k in done.old.keys)} for lookups")
+    console.print(f"audit record {done.record['seq']} ({audit.ROTATE_ACTION}) signed with {done.signer.id}")
     if which == "site":
         console.print("give agents the new key file; documents carry mcpeeker.key_id, `mcpeeker keys lookup` finds a value under every key")
     return 0

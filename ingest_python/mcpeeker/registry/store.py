@@ -108,6 +108,15 @@ class Registry:
                 errors.append(f"{source}: entry {number}: {exc}")
         return added, present, errors
 
+    def claim(self, finding_id: str, owner: str, team: str | None, purpose: str) -> dict[str, Any]:
+        """The developer flow: confirm ownership of a finding; a pending entry pre-filled from its suggestion."""
+        finding = self.client.get(index=self.settings.index("mcp-findings"), id=finding_id, ignore=[404])
+        if not finding.get("found"):
+            raise MCPeekerError(f"no finding {finding_id!r}")
+        suggested = finding["_source"].get("suggested_entry") or {}
+        return self.add({"owner": owner, "team": team, "purpose": purpose, "host": suggested.get("host", {}),
+                         "server": suggested.get("server", {}), "source_finding": finding_id})
+
     def expire_due(self, entries: list[dict[str, Any]] | None = None) -> list[str]:
         """Persist `expired` for approved entries past their date (the effective status already says so)."""
         now, expired = utcnow(), []
@@ -202,3 +211,18 @@ def write_suricata_datasets(entries: list[dict[str, Any]], directory: Path) -> t
     ip_file.write_text("".join(f"{ip}\n" for ip in sorted(ips)))
     string_file.write_text("".join(base64.b64encode(a.encode()).decode() + "\n" for a in sorted(authorities)))
     return ip_file, string_file
+
+
+def notify_due(webhook_url: str, due: list[dict[str, Any]], days: int, timeout: float = 10.0) -> int:
+    """POST a JSON reminder of the entries expiring within `days` to a webhook; the HTTP status."""
+    import urllib.request
+
+    payload = {"text": f"{len(due)} MCP registry entr(y/ies) expire within {days} days",
+               "entries": [{k: e.get(k) for k in ("entry_id", "owner", "team", "expires", "server")} for e in due]}
+    request = urllib.request.Request(webhook_url, data=json.dumps(payload).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return int(response.status)
+    except OSError as exc:
+        raise MCPeekerError(f"--notify {webhook_url}: {exc}") from exc
