@@ -17,7 +17,7 @@ from ..errors import MCPeekerError
 from ..roles import authorize
 from ..settings import add_connection_arguments, resolve
 from ..timeutil import utcnow
-from ..registry.model import effective_status
+from ..registry.model import RegistryEntry, effective_status
 from ..registry.store import Registry, notify_due, read_import_file, render_export, write_suricata_datasets
 
 console = Console(soft_wrap=True)
@@ -34,7 +34,7 @@ def _registry(args: argparse.Namespace, action: str) -> Registry:
     return Registry(settings, make_client(settings), actor, ttl)
 
 
-def _entry_table(entries: list[dict[str, Any]]) -> Table:
+def _entry_table(entries: list[RegistryEntry]) -> Table:
     now = utcnow()
     table = Table("entry", "status", "owner", "team", "server", "host", "expires")
     for e in entries:

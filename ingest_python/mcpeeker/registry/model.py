@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-from typing import Any
+from typing import Any, TypedDict
 from urllib.parse import urlsplit
 
 from ..errors import MCPeekerError
@@ -31,7 +31,43 @@ class RegistryError(MCPeekerError):
     pass
 
 
-def _get(entry: dict[str, Any], dotted: str) -> Any:
+# The shape of an mcp-registry document (templates/mcp-registry.json; tests/test_registry_entry.py keeps them equal).
+class EntryHost(TypedDict, total=False):
+    id: str
+    name: str
+    ip: str
+
+
+class EntryServer(TypedDict, total=False):
+    name: str
+    port: int
+    url: str
+    ip: str
+
+
+# One lifecycle step; "from" is a keyword, hence the functional form.
+HistoryItem = TypedDict("HistoryItem", {"at": str, "action": str, "actor": str, "from": str, "to": str, "note": str},
+                        total=False)
+
+
+class RegistryEntry(TypedDict, total=False):
+    entry_id: str
+    status: str
+    owner: str
+    team: str | None
+    purpose: str
+    host: EntryHost
+    server: EntryServer
+    created: str
+    updated: str
+    expires: str
+    approved_by: str
+    source_finding: str | None
+    history: list[HistoryItem]
+    expires_requested: bool
+
+
+def _get(entry: RegistryEntry | dict[str, Any], dotted: str) -> Any:
     value: Any = entry
     for part in dotted.split("."):
         value = value.get(part) if isinstance(value, dict) else None
@@ -50,7 +86,7 @@ def normalise_url(url: str) -> str:
     return f"{parts.scheme}://{parts.hostname.lower()}:{port}{parts.path or '/'}"
 
 
-def entry_id_for(entry: dict[str, Any]) -> str:
+def entry_id_for(entry: RegistryEntry) -> str:
     """Deterministic id from what the entry approves, so importing the same file twice creates nothing new."""
     subject = "|".join(f"{f}={_get(entry, f)}" for f in SUBJECT_FIELDS if _get(entry, f) not in (None, ""))
     if not subject:
@@ -58,8 +94,8 @@ def entry_id_for(entry: dict[str, Any]) -> str:
     return "reg-" + hashlib.sha256(subject.encode()).hexdigest()[:16]
 
 
-def new_entry(fields: dict[str, Any], now: datetime, ttl_days: int, actor: str) -> dict[str, Any]:
-    entry = {
+def new_entry(fields: dict[str, Any], now: datetime, ttl_days: int, actor: str) -> RegistryEntry:
+    entry: RegistryEntry = {
         "owner": fields.get("owner"), "team": fields.get("team"), "purpose": fields.get("purpose") or "",
         "host": {k: v for k, v in (fields.get("host") or {}).items() if v not in (None, "")},
         "server": {k: v for k, v in (fields.get("server") or {}).items() if v not in (None, "")},
@@ -101,8 +137,8 @@ def _expiry(value: Any, now: datetime, ttl_days: int) -> str:
         raise RegistryError(f"expires {value!r} is not an ISO date or date-time") from exc
 
 
-def transition(entry: dict[str, Any], action: str, now: datetime, actor: str, note: str = "",
-               ttl_days: int | None = None) -> dict[str, Any]:
+def transition(entry: RegistryEntry, action: str, now: datetime, actor: str, note: str = "",
+               ttl_days: int | None = None) -> RegistryEntry:
     """Return the entry after `action`, or raise naming the illegal transition."""
     allowed_from, target = TRANSITIONS[action]
     # `expire` persists what effective_status already reports, so it looks at the stored status.
@@ -110,7 +146,7 @@ def transition(entry: dict[str, Any], action: str, now: datetime, actor: str, no
     if current not in allowed_from:
         raise RegistryError(f"{entry['entry_id']}: cannot {action} an entry that is {current} "
                             f"(only from {', '.join(allowed_from)})")
-    updated = dict(entry)
+    updated = entry.copy()
     updated["status"] = target
     updated["updated"] = iso(now)
     if action == "approve":
@@ -125,13 +161,13 @@ def transition(entry: dict[str, Any], action: str, now: datetime, actor: str, no
     return updated
 
 
-def effective_status(entry: dict[str, Any], now: datetime) -> str:
+def effective_status(entry: RegistryEntry, now: datetime) -> str:
     if entry.get("status") == "approved" and parse_iso(entry["expires"]) <= now:
         return "expired"
     return entry.get("status", "pending")
 
 
-def is_active(entry: dict[str, Any], now: datetime) -> bool:
+def is_active(entry: RegistryEntry, now: datetime) -> bool:
     """Only an approved, unexpired entry lowers a score."""
     return effective_status(entry, now) == "approved"
 
@@ -149,7 +185,7 @@ class InstanceFacts:
     server_ip: str | None = None
 
 
-def matches(entry: dict[str, Any], facts: InstanceFacts) -> bool:
+def matches(entry: RegistryEntry, facts: InstanceFacts) -> bool:
     """Every subject field the entry names must agree with the instance; at least one must be named."""
     host, server = entry.get("host", {}), entry.get("server", {})
     checks: list[bool] = []

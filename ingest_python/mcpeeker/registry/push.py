@@ -31,7 +31,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..errors import MCPeekerError
-from .model import is_active
+from .model import RegistryEntry, is_active
 
 TOPIC = "mcpeeker/registry"
 ACK_TOPIC = "mcpeeker/registry/ack"
@@ -78,7 +78,7 @@ def _address(value: Any) -> IPAddress | None:
         return None
 
 
-def entry_address(entry: dict[str, Any]) -> IPAddress | None:
+def entry_address(entry: RegistryEntry) -> IPAddress | None:
     """The server address an entry approves: server.ip, else host.ip, else an IP literal in server.url
     (server.ip before host.ip, as in the Suricata dataset export)."""
     server, host = entry.get("server") or {}, entry.get("host") or {}
@@ -91,7 +91,7 @@ def entry_address(entry: dict[str, Any]) -> IPAddress | None:
     return None
 
 
-def approved_hosts(entries: Iterable[dict[str, Any]], now: datetime) -> ApprovedHosts:
+def approved_hosts(entries: Iterable[RegistryEntry], now: datetime) -> ApprovedHosts:
     """Addresses of the entries that are approved and unexpired at `now`."""
     addresses: set[IPAddress] = set()
     port_scoped, without = [], []

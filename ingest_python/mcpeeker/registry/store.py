@@ -17,7 +17,7 @@ from ..paging import scan_sorted
 from ..roles import Actor
 from ..settings import Settings
 from ..timeutil import parse_iso, utcnow
-from .model import RegistryError, effective_status, new_entry, transition
+from .model import RegistryEntry, RegistryError, effective_status, new_entry, transition
 
 CSV_COLUMNS = ("entry_id", "status", "owner", "team", "purpose", "host.id", "host.name", "host.ip",
                "server.name", "server.port", "server.url", "server.ip", "created", "expires")
@@ -29,28 +29,28 @@ class Registry:
         self.index = settings.index("mcp-registry")
 
     # --- reading -------------------------------------------------------------------------
-    def get(self, entry_id: str) -> dict[str, Any]:
+    def get(self, entry_id: str) -> RegistryEntry:
         return self._get_versioned(entry_id)[0]
 
-    def _get_versioned(self, entry_id: str) -> tuple[dict[str, Any], dict[str, int]]:
+    def _get_versioned(self, entry_id: str) -> tuple[RegistryEntry, dict[str, int]]:
         result = self.client.get(index=self.index, id=entry_id, ignore=[404])
         if not result.get("found"):
             raise RegistryError(f"no registry entry {entry_id!r}")
         return result["_source"], {"if_seq_no": result["_seq_no"], "if_primary_term": result["_primary_term"]}
 
-    def all(self) -> list[dict[str, Any]]:
+    def all(self) -> list[RegistryEntry]:
         self.client.indices.refresh(index=self.index)
         return [hit["_source"] for hit in scan_sorted(self.client, self.index, {"match_all": {}}, [{"entry_id": "asc"}])]
 
-    def due(self, days: int) -> list[dict[str, Any]]:
+    def due(self, days: int) -> list[RegistryEntry]:
         now = utcnow()
         horizon = now.timestamp() + days * 86400
         return [e for e in self.all() if effective_status(e, now) == "approved"
                 and parse_iso(e["expires"]).timestamp() <= horizon]
 
     # --- writing -------------------------------------------------------------------------
-    def _save(self, entry: dict[str, Any], action: str, detail: dict[str, Any] | None = None,
-              version: dict[str, int] | None = None) -> dict[str, Any]:
+    def _save(self, entry: RegistryEntry, action: str, detail: dict[str, Any] | None = None,
+              version: dict[str, int] | None = None) -> RegistryEntry:
         """Write an entry; with `version`, only if nobody changed it since it was read (else 409)."""
         # get-by-id is real-time and all() refreshes first, so writes need not wait for a refresh.
         audit.signing_key(self.settings)  # no audit key: stop before the change, not after it
@@ -66,7 +66,7 @@ class Registry:
                      entry["entry_id"], content)
         return entry
 
-    def add(self, fields: dict[str, Any]) -> dict[str, Any]:
+    def add(self, fields: dict[str, Any]) -> RegistryEntry:
         entry = new_entry(fields, utcnow(), self.ttl_days, self.actor.name)
         existing = self.client.get(index=self.index, id=entry["entry_id"], ignore=[404])
         detail = {"owner": entry["owner"], "team": entry["team"], "server": entry["server"], "host": entry["host"]}
@@ -82,7 +82,7 @@ class Registry:
         raise RegistryError(f"entry {entry['entry_id']} already exists for this server "
                             f"(status {old['status']}); use renew or approve")
 
-    def apply(self, entry_id: str, action: str, note: str = "", days: int | None = None) -> dict[str, Any]:
+    def apply(self, entry_id: str, action: str, note: str = "", days: int | None = None) -> RegistryEntry:
         current, version = self._get_versioned(entry_id)
         entry = transition(current, action, utcnow(), self.actor.name, note, days or self.ttl_days)
         return self._save(entry, action, {"note": note, "expires": entry["expires"]}, version)
@@ -108,7 +108,7 @@ class Registry:
                 errors.append(f"{source}: entry {number}: {exc}")
         return added, present, errors
 
-    def claim(self, finding_id: str, owner: str, team: str | None, purpose: str) -> dict[str, Any]:
+    def claim(self, finding_id: str, owner: str, team: str | None, purpose: str) -> RegistryEntry:
         """The developer flow: confirm ownership of a finding; a pending entry pre-filled from its suggestion."""
         finding = self.client.get(index=self.settings.index("mcp-findings"), id=finding_id, ignore=[404])
         if not finding.get("found"):
@@ -117,7 +117,7 @@ class Registry:
         return self.add({"owner": owner, "team": team, "purpose": purpose, "host": suggested.get("host", {}),
                          "server": suggested.get("server", {}), "source_finding": finding_id})
 
-    def expire_due(self, entries: list[dict[str, Any]] | None = None) -> list[str]:
+    def expire_due(self, entries: list[RegistryEntry] | None = None) -> list[str]:
         """Persist `expired` for approved entries past their date (the effective status already says so)."""
         now, expired = utcnow(), []
         for entry in self.all() if entries is None else entries:
@@ -164,7 +164,7 @@ def read_import_file(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def _flatten(entry: dict[str, Any]) -> dict[str, Any]:
+def _flatten(entry: RegistryEntry) -> dict[str, Any]:
     out = {}
     for column in CSV_COLUMNS:
         value: Any = entry
@@ -174,7 +174,7 @@ def _flatten(entry: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def render_export(entries: list[dict[str, Any]], fmt: str) -> str:
+def render_export(entries: list[RegistryEntry], fmt: str) -> str:
     clean = [{k: v for k, v in e.items() if k != "history"} for e in entries]
     if fmt == "json":
         return json.dumps(clean, indent=2, sort_keys=True) + "\n"
@@ -187,7 +187,7 @@ def render_export(entries: list[dict[str, Any]], fmt: str) -> str:
     return buffer.getvalue()
 
 
-def write_suricata_datasets(entries: list[dict[str, Any]], directory: Path) -> tuple[Path, Path]:
+def write_suricata_datasets(entries: list[RegistryEntry], directory: Path) -> tuple[Path, Path]:
     """Approved servers as Suricata datasets (see suricata/README.md): addresses (type ip) and
     host:port authorities (type string, base64 lines)."""
     from urllib.parse import urlsplit
@@ -213,7 +213,7 @@ def write_suricata_datasets(entries: list[dict[str, Any]], directory: Path) -> t
     return ip_file, string_file
 
 
-def notify_due(webhook_url: str, due: list[dict[str, Any]], days: int, timeout: float = 10.0) -> int:
+def notify_due(webhook_url: str, due: list[RegistryEntry], days: int, timeout: float = 10.0) -> int:
     """POST a JSON reminder of the entries expiring within `days` to a webhook; the HTTP status."""
     import urllib.request
 
