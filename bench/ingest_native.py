@@ -3,7 +3,7 @@
 
 Times, per call (best of five repeats), the mapping tables of the Zeek and Suricata normalisers, the Zeek TSV
 header parser, epoch -> ISO and Suricata's timestamp format, in their native form (ingest/_tables.pyx) and in
-the Python form they fall back to. The records are the shared Zeek 7 logs and a real eve.json line.
+the Python form they fall back to (plain loops: `common.TableApplier`, `readers.TsvParser`). The records are the shared Zeek 7 logs and a real eve.json line.
 
     .venv/bin/python bench/ingest_native.py
 """
@@ -20,7 +20,7 @@ sys.path.insert(0, str(REPO / "ingest_python"))
 
 from mcpeeker.ingest import native  # noqa: E402
 from mcpeeker.ingest.normalise import common, suricata, zeek  # noqa: E402
-from mcpeeker.ingest.readers import Record, ZeekParser, compile_tsv_python, read_file  # noqa: E402
+from mcpeeker.ingest.readers import Record, TsvParser, ZeekParser, read_file  # noqa: E402
 
 LOGS = REPO.parent / "shared" / "zeek-logs"
 # One eve http event as Suricata 7 writes it (the shape of tests/pcaps output).
@@ -65,7 +65,7 @@ def main() -> None:
             parser.header(raw)
     values = next(raw for raw in lines if not raw.startswith(b"#")).decode().split(parser.sep)
     parser._compile()
-    reference = compile_tsv_python(parser.fields or [], parser.converters or [], parser._types(), parser.unset)
+    reference = TsvParser(parser.fields or [], parser.converters or [], parser.unset)
     _row(f"Zeek TSV http header parser ({len(values)} fields)", _per_call(lambda: reference(values)),
          _per_call(lambda: parser.fast(values)))  # type: ignore[misc]
 

@@ -1,9 +1,9 @@
 """The compiled ingest hot path against its Python reference.
 
 setup.py compiles the hot-path modules with Cython and builds `mcpeeker.ingest._tables` (native mapping tables,
-Zeek TSV header parsers, timestamp formatting and parsing). Each native piece has a pure-Python reference that
-stays in the code as the fallback; here each is held to its reference, on real sensor output and on
-hypothesis-generated input: the same documents, values and errors. The last test runs the whole pipeline
+Zeek TSV header parsers, timestamp formatting and parsing). Each native piece has a pure-Python form that
+stays in the code as the fallback; here each is held to it, on real sensor output and on hypothesis-generated
+input: the same documents, values and errors. Each converter's declared fast path is held to the converter. The last test runs the whole pipeline
 from a copy of the sources with nothing compiled, in a subprocess, and compares every bulk action byte for byte.
 """
 
@@ -22,12 +22,13 @@ import jsonschema
 import jsonschema_rs
 import orjson
 import pytest
-from hypothesis import HealthCheck, example, given, settings, strategies as st
+from hypothesis import HealthCheck, assume, example, given, settings, strategies as st
 
 from mcpeeker.config import load_schema
-from mcpeeker.ingest import native
+from mcpeeker.ingest import native, readers
 from mcpeeker.ingest.normalise import Context, agent, common, suricata, zeek
-from mcpeeker.ingest.readers import ZeekParser, compile_tsv_python, read_file, tsv_kind
+from mcpeeker.ingest.memo import Memo
+from mcpeeker.ingest.readers import TsvParser, ZeekParser, read_file, tsv_element
 
 from .conftest import REPO_ROOT, SITE_KEY
 
@@ -76,9 +77,9 @@ def _outcome(fn: Callable[[dict, dict], None], data: dict) -> tuple[str, Any]:
 def _same_table_outcome(table: common.Table, data: dict) -> None:
     python, compiled = common.compile_table_python(table), common.compile_table_native(table)
     first = (_outcome(python, data), _outcome(compiled, data))
-    # The URL and address caches are shared: compare once from empty caches with the native applier first.
-    common._IP_CACHE.clear()
-    common._URL_CACHE.clear()
+    # The URL and address memos are shared: compare once from empty memos with the native applier first.
+    common._IPS.clear()
+    common._URLS.clear()
     second = (_outcome(compiled, data), _outcome(python, data))
     assert first[0] == first[1], (data, first)
     assert second[0] == second[1], (data, second)
@@ -139,6 +140,60 @@ def test_tables_on_generated_records(data: st.DataObject) -> None:
         _same_table_outcome(table, record)
 
 
+@EXAMPLES
+@example(convert=common.as_int, value=2**63)
+@example(convert=common.as_port, value=65536)
+@example(convert=common.as_port, value=-1)
+@example(convert=common.id_str, value=True)
+@example(convert=common.as_ip, value="fe80::1%eth0")
+@example(convert=common.redacted_url, value="/mcp?token=abc&x=1")
+@given(convert=st.sampled_from(sorted(common.FAST, key=lambda f: f.__name__)), value=_values)
+def test_fast_paths_give_what_their_converter_gives(convert: Callable[[Any], Any], value: Any) -> None:
+    """A converter's declared fast path (common.fast) is what both appliers take instead of calling it: applied to
+    one field, each gives the converter's own value or its error, named after the field (a None field is skipped
+    before any conversion)."""
+    _native()
+    assume(value is not None)
+    try:
+        result = convert(value)
+    except (ValueError, TypeError, OverflowError) as exc:
+        expected: tuple[str, Any] = ("NormaliseError", f"field 'x': {exc}")
+    except Exception as exc:  # noqa: BLE001 - anything else must reach the caller alike
+        expected = (type(exc).__name__, str(exc))
+    else:
+        expected = ("ok", repr({"y": result} if result is not None else {}))
+    table: common.Table = (("x", ("y",), convert),)
+    for applier in (common.compile_table_python(table), common.compile_table_native(table)):
+        doc: dict = {}
+        try:
+            applier(doc, {"x": value})
+            outcome: tuple[str, Any] = ("ok", repr(doc))
+        except Exception as exc:  # noqa: BLE001 - the comparison is the point
+            outcome = (type(exc).__name__, str(exc))
+        assert outcome == expected, (applier, value)
+
+
+def test_memo_stays_bounded_and_keeps_no_error() -> None:
+    calls: list[str] = []
+
+    def upper(text: str) -> str:
+        calls.append(text)
+        if text == "bad":
+            raise ValueError("bad text")
+        return text.upper()
+
+    memo: Memo[str, str] = Memo(upper, 3, max_len=5)
+    assert [memo["a"], memo["a"], memo["b"]] == ["A", "A", "B"] and calls == ["a", "b"]
+    assert memo["longer than five"] == "LONGER THAN FIVE" and "longer than five" not in memo
+    with pytest.raises(ValueError, match="bad text"):
+        memo["bad"]
+    assert "bad" not in memo
+    for key in "cdefg":
+        memo[key]
+        assert len(memo) <= 3
+    assert memo["g"] == "G" and calls[-1] == "g"
+
+
 def test_document_ids_follow_the_documented_formula(zeek_logs: Path, eve_files: dict[str, Path],
                                                     agent_report: Path, ctx: Context) -> None:
     """The _id is SHA-256(source NUL type NUL raw line [NUL part]), first 32 hex digits (docs/data-model.md): the
@@ -184,7 +239,7 @@ def test_tsv_headers_on_real_logs(zeek_logs: Path) -> None:
                 continue
             assert parser.fields is not None
             parser._compile()
-            reference = compile_tsv_python(parser.fields, parser.converters or [], parser._types(), parser.unset)
+            reference = TsvParser(parser.fields, parser.converters or [], parser.unset)
             values = raw.decode("utf-8", "replace").split(parser.sep)
             if len(values) != len(parser.fields):
                 continue
@@ -218,8 +273,9 @@ def test_tsv_headers_on_generated_lines(data: st.DataObject) -> None:
     converters = parser._build_converters()
     values = data.draw(st.lists(_cells | st.sampled_from([unset, empty, set_sep]), min_size=len(types),
                                 max_size=len(types)), label="values")
-    compiled = native_module.NativeTsv(fields, [tsv_kind(t) for t in types], converters, unset, empty, set_sep)
-    reference = compile_tsv_python(fields, converters, types, unset)
+    compiled = native_module.NativeTsv(fields, [tsv_element(t) for t in types], converters, unset, empty, set_sep,
+                                       readers._unescape)
+    reference = TsvParser(fields, converters, unset)
     assert _tsv_outcome(compiled, values) == _tsv_outcome(reference, values)
 
 
@@ -311,7 +367,7 @@ def test_agent_fast_validation_agrees_with_jsonschema(data: st.DataObject, agent
 
 PIPELINE_SCRIPT = """
 import hashlib, json, sys
-from mcpeeker.ingest import native
+from mcpeeker.ingest import native, readers
 from mcpeeker.ingest.deadletter import DeadLetter
 from mcpeeker.ingest.normalise import Context
 from mcpeeker.ingest.pipeline import Pipeline

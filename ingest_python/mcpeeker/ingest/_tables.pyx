@@ -1,38 +1,26 @@
 # cython: language_level=3, boundscheck=False
 """Tables applied in native code, for the ingest hot path when this extension is built:
 
-- `NativeTable`: the compiled form of a normaliser mapping table (`normalise.common.Table`); the pure-Python
-  generator `common.compile_table_python` is the reference and the fallback;
-- `NativeTsv`: the parser of one Zeek TSV `#fields`/`#types` header; `readers.compile_tsv_python` is the
-  reference and the fallback.
+- `NativeTable`: the applier of a normaliser mapping table, run from `normalise.common.layout(table)`: the rows
+  with each converter's declared fast path (`common.fast`); `common.TableApplier` is the same loop in Python,
+  the fallback where this is not built;
+- `NativeTsv`: the parser of one Zeek TSV `#fields`/`#types` header; `readers.TsvParser` is the fallback;
+- `NativeIso`, `NativeSuricataTime`: timestamps, in front of their Python reference in `common`.
 
-tests/ingest/test_native.py holds each to its reference: the same output and the same errors.
+tests/ingest/test_native.py holds each to its fallback: the same output and the same errors.
 
-NativeTable, per row, does what the generated Python does: `v = data.get(src)`; skip None; take the converter's
-inline fast path when the value already has the right type, else call the converter (its ValueError, TypeError
-or OverflowError becomes NormaliseError("field '<src>': <reason>")); skip a None result; create the intermediate
-objects of the target path once per document and store the value.
+NativeTable, per row: `v = data.get(src)`; skip None; if the converter declares a fast path for the exact type of
+v, take it (KEEP: v itself, an int only within the row's range; a memo: a dict lookup, its function on a miss;
+else the callable), otherwise call the converter (its ValueError, TypeError or OverflowError becomes
+NormaliseError("field '<src>': <reason>")); skip a None result; create the intermediate objects of the target
+path once per document and store the value. Nothing here knows a converter by name.
 """
 
 from cpython.dict cimport PyDict_GetItem, PyDict_SetItem
 from cpython.long cimport PyLong_AsLongLongAndOverflow
-from cpython.object cimport PyObject
+from cpython.object cimport PyObject, Py_TYPE
+from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
 from libc.stdlib cimport free, malloc
-
-# Converter kinds with an inline fast path (numbers agree with common._NATIVE_KINDS).
-cdef enum:
-    K_CALL = 0
-    K_STR = 1
-    K_INT = 2
-    K_PORT = 3
-    K_FLOAT = 4
-    K_IP = 5
-    K_BOOL = 6
-    K_LOWER = 7
-    K_ID = 8
-    K_URL = 9
-    K_STR_LIST = 10
-    K_FIRST_STR = 11
 
 cdef enum:
     MAX_NODES = 64  # intermediate objects of one table's target paths (ours have at most 16)
@@ -41,110 +29,104 @@ cdef enum:
 cdef class NativeTable:
     cdef int n_rows
     cdef int n_nodes
-    cdef int *kinds  # per row
     cdef int *row_node  # per row: the node (intermediate object) the value is stored in; 0 is the document
+    cdef bint *ranged  # per row: ints are kept only within [lo, hi]
+    cdef long long *lo
+    cdef long long *hi
     cdef int *node_parent  # per node
     cdef tuple srcs  # per row: source field name
     cdef tuple leaves  # per row: last key of the target path
-    cdef tuple converters  # per row: the Python converter (or None)
+    cdef tuple converters  # per row: the Python converter (or None: the value is stored as it is)
+    cdef tuple fast_types  # per row: the types the converter's fast path is declared for (a tuple, or None)
+    cdef tuple fast_ways  # per row: for each of those types, KEEP, a memo or a callable
     cdef tuple node_keys  # per node: its key in its parent
     cdef tuple errors  # per row: the message prefix "field '<src>': "
     cdef object normalise_error
     cdef tuple caught
-    cdef dict ip_cache
-    cdef dict url_cache
-    cdef object as_str
+    cdef object keep
+    cdef type memo
 
     def __cinit__(self):
-        self.kinds = self.row_node = self.node_parent = NULL
+        self.row_node = self.node_parent = NULL
+        self.ranged = NULL
+        self.lo = self.hi = NULL
 
-    def __init__(self, rows, object normalise_error, tuple caught, dict ip_cache, dict url_cache, object as_str):
-        """rows: (source field, target path, converter, kind) per table row."""
+    def __init__(self, rows, parents, keys, object normalise_error, tuple caught, object keep, type memo):
+        """rows, parents, keys: `common.layout(table)`."""
         cdef int i
-        nodes = {(): 0}
-        parents = [0]
-        keys = [None]
-        for _, path, _, _ in rows:
-            for depth in range(1, len(path)):
-                prefix = tuple(path[:depth])
-                if prefix not in nodes:
-                    nodes[prefix] = len(parents)
-                    parents.append(nodes[prefix[:-1]])
-                    keys.append(prefix[-1])
         if len(parents) > MAX_NODES:
             raise ValueError(f"a table with {len(parents)} intermediate objects (native limit {MAX_NODES})")
         self.n_rows = len(rows)
         self.n_nodes = len(parents)
-        self.kinds = <int *> malloc(max(self.n_rows, 1) * sizeof(int))
-        self.row_node = <int *> malloc(max(self.n_rows, 1) * sizeof(int))
+        n = max(self.n_rows, 1)
+        self.row_node = <int *> malloc(n * sizeof(int))
+        self.ranged = <bint *> malloc(n * sizeof(bint))
+        self.lo = <long long *> malloc(n * sizeof(long long))
+        self.hi = <long long *> malloc(n * sizeof(long long))
         self.node_parent = <int *> malloc(self.n_nodes * sizeof(int))
-        if self.kinds == NULL or self.row_node == NULL or self.node_parent == NULL:
+        if (self.row_node == NULL or self.ranged == NULL or self.lo == NULL or self.hi == NULL
+                or self.node_parent == NULL):
             raise MemoryError()
         for i in range(self.n_nodes):
             self.node_parent[i] = parents[i]
-        for i, (src, path, convert, kind) in enumerate(rows):
-            self.kinds[i] = kind if convert is not None else -1  # -1: no converter, the value is stored as it is
-            self.row_node[i] = nodes[tuple(path[:-1])]
-        self.srcs = tuple(src for src, _, _, _ in rows)
-        self.leaves = tuple(path[-1] for _, path, _, _ in rows)
-        self.converters = tuple(convert for _, _, convert, _ in rows)
-        self.errors = tuple(f"field {src!r}: " for src, _, _, _ in rows)
+        for i, (src, node, leaf, convert, by_type, int_range, error) in enumerate(rows):
+            self.row_node[i] = node
+            self.ranged[i] = int_range is not None
+            self.lo[i], self.hi[i] = int_range if int_range is not None else (0, 0)
+        self.srcs = tuple(row[0] for row in rows)
+        self.leaves = tuple(row[2] for row in rows)
+        self.converters = tuple(row[3] for row in rows)
+        # A type is matched by identity: the fast path is for exactly that type, and one or two types per row are
+        # compared faster than a dict is looked up.
+        self.fast_types = tuple(tuple(row[4]) or None for row in rows)
+        self.fast_ways = tuple(tuple(row[4].values()) or None for row in rows)
+        self.errors = tuple(row[6] for row in rows)
         self.node_keys = tuple(keys)
         self.normalise_error = normalise_error
         self.caught = caught
-        self.ip_cache = ip_cache
-        self.url_cache = url_cache
-        self.as_str = as_str
+        self.keep = keep
+        self.memo = memo
 
     def __dealloc__(self):
-        free(self.kinds)
         free(self.row_node)
+        free(self.ranged)
+        free(self.lo)
+        free(self.hi)
         free(self.node_parent)
 
     cdef object _convert(self, int i, object v):
-        """The inline fast paths of common.compile_table_python, then the converter itself."""
-        cdef int kind = self.kinds[i]
-        cdef int overflow
-        cdef long long n
+        """The converter's fast path for the type of v, else the converter itself."""
+        cdef object convert = self.converters[i]
+        cdef tuple types = self.fast_types[i]
         cdef PyObject *hit
-        if kind == -1:
+        cdef PyObject *t
+        cdef object f = None
+        cdef int overflow
+        cdef Py_ssize_t j
+        cdef long long n
+        if convert is None:
             return v
-        if kind == K_STR:
-            if type(v) is str:
-                return v
-        elif kind == K_INT or kind == K_PORT:
-            if type(v) is int:
-                n = PyLong_AsLongLongAndOverflow(v, &overflow)
-                if overflow == 0 and (kind == K_INT or 0 <= n <= 65535):
-                    return v
-        elif kind == K_FLOAT:
-            if type(v) is float:
-                return v
-        elif kind == K_IP or kind == K_URL:  # the converters' own caches of checked addresses, redacted URLs
-            if type(v) is str:
-                hit = PyDict_GetItem(self.ip_cache if kind == K_IP else self.url_cache, v)
-                if hit != NULL:
-                    return <object> hit
-        elif kind == K_BOOL:
-            if type(v) is bool:
-                return v
-        elif kind == K_LOWER:
-            if type(v) is str:
-                return v.lower()
-        elif kind == K_ID:
-            if type(v) is str:
-                return v
-            if type(v) is int:
-                return str(v)
-        elif kind == K_STR_LIST:
-            if type(v) is list:
-                return [x if type(x) is str else self.as_str(x) for x in <list> v]
-        elif kind == K_FIRST_STR:
-            if type(v) is str:
-                return v
-            if type(v) is list and all(type(x) is str for x in <list> v):
-                return (<list> v)[0] if v else None
-        return self.converters[i](v)
+        if types is not None:
+            t = <PyObject *> Py_TYPE(v)
+            for j in range(PyTuple_GET_SIZE(types)):
+                if PyTuple_GET_ITEM(types, j) == t:
+                    f = <object> PyTuple_GET_ITEM(<tuple> self.fast_ways[i], j)
+                    break
+            if f is not None:
+                if f is self.keep:
+                    if not self.ranged[i] or type(v) is not int:
+                        return v
+                    n = PyLong_AsLongLongAndOverflow(v, &overflow)
+                    if overflow == 0 and self.lo[i] <= n <= self.hi[i]:
+                        return v
+                elif type(f) is self.memo:
+                    hit = PyDict_GetItem(f, v)
+                    if hit != NULL:
+                        return <object> hit
+                    return f[v]
+                else:
+                    return f(v)
+        return convert(v)
 
     def __call__(self, dict doc, dict data):
         cdef PyObject *nodes[MAX_NODES]
@@ -191,13 +173,14 @@ cdef class NativeTable:
             PyDict_SetItem(<object> nodes[node], self.leaves[i], v)
 
 
-# Zeek TSV value kinds, as readers.tsv_kind numbers them from readers._SCALAR.
+# How NativeTsv converts a value, from the element converter readers gives it: the builtins and readers' unescape
+# inline, anything else through the field's Python converter.
 cdef enum:
     T_CALL = 0
-    T_AS_IS = 1
-    T_FLOAT = 2
-    T_INT = 3
-    T_STRING = 4  # Zeek's backslash escape undone
+    T_AS_IS = 1  # str
+    T_FLOAT = 2  # float
+    T_INT = 3  # int
+    T_STRING = 4  # readers._unescape: Zeek's backslash escape undone
     T_LIST = 8  # added to the kind of the elements: set[...], vector[...], table[...]
 
 
@@ -212,9 +195,9 @@ cdef inline object _scalar(int kind, str v):
 
 
 cdef class NativeTsv:
-    """The parser of one Zeek `#fields`/`#types` header: split values -> record dict, as readers.compile_tsv_python
-    does (float() and int() of the text, the string unescape, containers split on the set separator, the Python
-    converter for the rest); it raises what those raise."""
+    """The parser of one Zeek `#fields`/`#types` header: split values -> record dict, as readers.TsvParser does
+    with the fields' converters (float() and int() of the text, the string unescape, containers split on the set
+    separator, the Python converter for the rest); it raises what those raise."""
     cdef int n
     cdef int *kinds
     cdef tuple names
@@ -226,14 +209,18 @@ cdef class NativeTsv:
     def __cinit__(self):
         self.kinds = NULL
 
-    def __init__(self, fields, kinds, converters, str unset, str empty, str set_sep):
-        cdef int i
+    def __init__(self, fields, elements, converters, str unset, str empty, str set_sep, unescape):
+        """elements: per field, (element converter, container?) as readers.tsv_element gives them."""
+        cdef int i, kind
         self.n = len(fields)
         self.kinds = <int *> malloc(max(self.n, 1) * sizeof(int))
         if self.kinds == NULL:
             raise MemoryError()
         for i in range(self.n):
-            self.kinds[i] = kinds[i]
+            scalar, container = elements[i]
+            kind = (T_AS_IS if scalar is str else T_FLOAT if scalar is float else T_INT if scalar is int
+                    else T_STRING if scalar is unescape else T_CALL)
+            self.kinds[i] = kind + T_LIST if container and kind != T_CALL else kind
         self.names = tuple(fields)
         self.converters = tuple(converters)
         self.unset, self.empty, self.set_sep = unset, empty, set_sep

@@ -178,11 +178,16 @@ def _container_inner(zeek_type: str) -> str | None:
     return None
 
 
-def _converter(zeek_type: str, set_sep: str, empty: str) -> Callable[[str], object]:
+def tsv_element(zeek_type: str) -> tuple[Callable[[str], object], bool]:
+    """The converter of a Zeek type's values (of its elements for a container) and whether it is a container."""
     inner_type = _container_inner(zeek_type)
-    if inner_type is None:
-        return _SCALAR.get(zeek_type, _unescape)
-    inner = _SCALAR.get(inner_type, _unescape)
+    return _SCALAR.get(zeek_type if inner_type is None else inner_type, _unescape), inner_type is not None
+
+
+def _converter(zeek_type: str, set_sep: str, empty: str) -> Callable[[str], object]:
+    inner, container = tsv_element(zeek_type)
+    if not container:
+        return inner
 
     def convert(value: str) -> list:
         if value == empty:
@@ -192,46 +197,35 @@ def _converter(zeek_type: str, set_sep: str, empty: str) -> Callable[[str], obje
     return convert
 
 
-# How a value converts in a compiled header parser, from _SCALAR: 0 through its converter, 1 as it is, 2 float(),
-# 3 int(), 4 the backslash unescape; LIST + that for the elements of a container (_tables.pyx numbers them alike).
-_KIND_OF: dict[Callable[[str], object], int] = {str: 1, float: 2, int: 3, _unescape: 4}
-LIST = 8
-_INLINE: dict[int, str] = {  # the Python forms of the scalar kinds
-    1: "v", 2: "float(v)", 3: "int(v)", 4: "v.replace('\\\\\\\\', '\\\\') if '\\\\\\\\' in v else v",
-}
+class TsvParser:
+    """The parser of one `#fields`/`#types` header as a plain loop (values -> record, each set value through its
+    field's converter), where the native one (`_tables.NativeTsv`) is not built. It raises what the converters
+    raise; the caller then names the field (`ZeekParser._bad_field`)."""
 
+    __slots__ = ("fields", "unset")
 
-def tsv_kind(zeek_type: str) -> int:
-    inner_type = _container_inner(zeek_type)
-    kind = _KIND_OF.get(_SCALAR.get(inner_type if inner_type is not None else zeek_type, _unescape), 0)
-    return LIST + kind if inner_type is not None and kind else kind
+    def __init__(self, fields: list[str], converters: list[Callable[[str], object]], unset: str) -> None:
+        self.fields = tuple(zip(fields, converters))
+        self.unset = unset
+
+    def __call__(self, values: list[str]) -> dict:
+        if len(values) < len(self.fields):
+            raise ValueError(f"expected {len(self.fields)} values, got {len(values)}")
+        unset = self.unset
+        data = {}
+        for (name, convert), v in zip(self.fields, values):
+            if v != unset:
+                data[name] = convert(v)
+        return data
 
 
 def compile_tsv(fields: list[str], converters: list[Callable[[str], object]], types: list[str],
                 unset: str, empty: str, set_sep: str) -> Callable[[list[str]], dict]:
-    """The native parser of a header when the extension is built (about 1.5x as fast), else the Python one."""
+    """The native parser of a header when the extension is built (about 1.5x as fast), else `TsvParser`."""
     native = tables_module()
     if native is None:
-        return compile_tsv_python(fields, converters, types, unset)
-    return native.NativeTsv(fields, [tsv_kind(t) for t in types], converters, unset, empty, set_sep)
-
-
-def compile_tsv_python(fields: list[str], converters: list[Callable[[str], object]], types: list[str],
-                       unset: str) -> Callable[[list[str]], dict]:
-    """A parser for one `#fields`/`#types` header: values -> record, one line of generated code per field (no
-    per-field function call for scalars). It raises what the converters raise; the caller then re-runs the
-    generic loop to name the field."""
-    env: dict[str, object] = {"U": unset}
-    lines = ["def parse(values):", "    data = {}"]
-    for i, (name, zeek_type) in enumerate(zip(fields, types)):
-        expr = _INLINE.get(tsv_kind(zeek_type))
-        if expr is None:
-            env[f"c{i}"] = converters[i]
-            expr = f"c{i}(v)"
-        lines += [f"    v = values[{i}]", "    if v != U:", f"        data[{name!r}] = {expr}"]
-    lines.append("    return data")
-    exec(compile("\n".join(lines), "<zeek tsv header>", "exec"), env)  # noqa: S102 - field names only as repr() literals
-    return env["parse"]  # type: ignore[return-value]
+        return TsvParser(fields, converters, unset)
+    return native.NativeTsv(fields, [tsv_element(t) for t in types], converters, unset, empty, set_sep, _unescape)
 
 
 class ZeekParser:
