@@ -3,8 +3,8 @@
 
     python scripts/build-agent-zipapp.py [--platform linux-x86_64 ...] [--out-dir dist]   (or: make agent-zipapp)
 
-Each dist/mcpeeker-agent-<platform>.pyz holds mcpeeker_agent and its two dependencies (psutil, PyYAML) as the
-platform's binary wheels from the package index, for CPython 3.11, 3.12 and 3.13 side by side (an extension
+Each dist/mcpeeker-agent-<platform>.pyz holds mcpeeker_agent, mcpeeker.model and the two dependencies (psutil,
+PyYAML) as the platform's binary wheels from the package index, for CPython 3.11, 3.12 and 3.13 side by side (an extension
 module's file name carries its Python version, so one file serves all three). It needs only a system Python
 >= 3.11: no venv, no pip, nothing installed. dist/mcpeeker-agent.pyz is the build for this machine's platform.
 agent/deploy/ has the wrappers that run it from an MDM and ship to the collector.
@@ -27,6 +27,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 AGENT = REPO / "agent" / "mcpeeker_agent"
+# The agent's one import from the SIEM package: mcpeeker.model (instance keys), standard library only. The package
+# __init__ is import-light, so the zipapp carries these two and nothing else of mcpeeker (no opensearch-py).
+MCPEEKER = REPO / "ingest_python" / "mcpeeker"
 # What mcpeeker_agent imports beyond the standard library (tests/packaging/test_agent_zipapp.py runs the result
 # on a Python that has neither).
 REQUIREMENTS = ("psutil>=5.9", "pyyaml>=6")
@@ -74,6 +77,9 @@ def site_packages(name: str, work: Path) -> Path:
         # The pure-Python files are the same for every version; the extension modules differ by file name.
         shutil.copytree(target, site, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__", "bin"))
     shutil.copytree(AGENT, site / "mcpeeker_agent", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    (site / "mcpeeker").mkdir()
+    shutil.copyfile(MCPEEKER / "__init__.py", site / "mcpeeker" / "__init__.py")
+    shutil.copytree(MCPEEKER / "model", site / "mcpeeker" / "model", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     return site
 
 

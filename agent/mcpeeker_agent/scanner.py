@@ -14,6 +14,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from mcpeeker.model import instance_key as keys
+
 from . import SCHEMA, __version__, jsonstream, sdk
 from .clients import ClientTable, Layout, default_table
 from .discovery import (
@@ -394,7 +396,7 @@ class Scanner:
             listener: dict[str, Any] = {"ip": l.ip, "port": l.port, "pid": l.pid, "transport": "tcp"}
             if config_key:
                 listener["config_instance_key"] = config_key
-            out.append({"type": "listener", "score": SCORES["listener"], "instance_key": f"host:{self.host_id}:port:{l.port}",
+            out.append({"type": "listener", "score": SCORES["listener"], "instance_key": keys.host_port(self.host_id, l.port),
                         "reason": f"MCP server process {l.pid} listens on {l.ip}:{l.port}",
                         "risk": [] if l.loopback else ["exposed_listener"], "listener": listener,
                         "process": {k: proc_info[k] for k in ("pid", "name", "exe", "cmdline", "user_id") if k in proc_info}})
@@ -427,7 +429,7 @@ class Scanner:
             if str(res.get("url", "")).startswith("http://") and any(l.port == port and not l.loopback for l in listeners):
                 risk.append("cleartext_transport")
                 reason += " over plain HTTP, on a non-loopback listener"
-            out.append({"type": "probe", "score": SCORES["probe"], "instance_key": f"host:{self.host_id}:port:{port}",
+            out.append({"type": "probe", "score": SCORES["probe"], "instance_key": keys.host_port(self.host_id, port),
                         "reason": reason, "risk": risk, "probe": res,
                         "listener": {"ip": "127.0.0.1", "port": port, "transport": "tcp"}})
         return out

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import posixpath
 import re
@@ -10,6 +9,9 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 from urllib.parse import unquote, urlsplit
+
+from mcpeeker.model import instance_key as keys
+from mcpeeker.model.instance_key import is_loopback_host
 
 from .patterns import FilesystemPatterns, Patterns, load
 from .privacy import Hasher, SecretHit, redact_args, redact_url, secret_kind
@@ -236,25 +238,10 @@ def _strip_version(spec: str) -> str:
     return head if sep and "/" not in tail else spec
 
 
-def is_loopback_host(host: str | None) -> bool:
-    if not host:
-        return False
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def instance_key(server: Server, client: str, host_id: str) -> str:
     if server.url:
-        parts = urlsplit(server.url)
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        if is_loopback_host(parts.hostname):
-            return f"host:{host_id}:port:{port}"
-        return f"url:{parts.scheme}://{parts.hostname}:{port}{parts.path or '/'}"
-    return f"host:{host_id}:cfg:{client}:{server.name}"
+        return keys.server_url(host_id, server.url)
+    return keys.host_cfg(host_id, client, server.name)
 
 
 # --- posture: what a definition grants and how it authenticates -----------------------------------------------------

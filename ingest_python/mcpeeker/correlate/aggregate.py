@@ -15,6 +15,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator
 
+from ..model import instance_key
 from ..paging import composite_pairs
 
 log = logging.getLogger(__name__)
@@ -275,11 +276,11 @@ def _rows(p: _Pass, response: dict[str, Any]) -> Iterator[tuple[str, Any, str, d
 
 
 def _add_address_facts(key: str, facts: dict[str, set[Any]]) -> None:
-    address, _, port = key[len("net:"):].rpartition(":")
-    if address:
-        facts.setdefault("dst_ip", set()).add(address.strip("[]"))
-    if port.isdigit():
-        facts.setdefault("dst_port", set()).add(int(port))
+    parts = instance_key.parse(key)
+    if parts.get("ip"):
+        facts.setdefault("dst_ip", set()).add(parts["ip"])
+    if parts.get("port") is not None:
+        facts.setdefault("dst_port", set()).add(parts["port"])
 
 
 def _query(filters: list[dict[str, Any]]) -> dict[str, Any]:

@@ -6,31 +6,13 @@ import hashlib
 import ipaddress
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+
+from ..model import instance_key
+from ..model.instance_key import parse as parse_key
 
 
 def finding_id(instance_key: str) -> str:
     return hashlib.sha256(instance_key.encode()).hexdigest()[:20]
-
-
-def parse_key(key: str) -> dict[str, Any]:
-    """Split an instance key into its parts; unknown shapes come back as kind 'other'."""
-    kind, _, rest = key.partition(":")
-    if kind == "net":
-        address, _, port = rest.rpartition(":")
-        return {"kind": "net", "ip": address.strip("[]"), "port": int(port) if port.isdigit() else None}
-    if kind == "host":
-        host_id, _, tail = rest.partition(":")
-        sub, _, value = tail.partition(":")
-        if sub == "port" and value.isdigit():
-            return {"kind": "host_port", "host_id": host_id, "port": int(value)}
-        if sub == "cfg":
-            client, _, name = value.partition(":")
-            return {"kind": "host_cfg", "host_id": host_id, "client": client, "server_name": name}
-        return {"kind": "host", "host_id": host_id}
-    if kind == "url":
-        return {"kind": "url", "url": rest}
-    return {"kind": "other"}
 
 
 @lru_cache(maxsize=65536)  # asked per address of every finding on each re-score: the same few thousand addresses
@@ -75,7 +57,7 @@ def resolve(key: str, hosts: HostMap) -> str:
     if parts["kind"] == "net" and parts["port"] is not None:
         host_id = hosts.host_for(parts["ip"])
         if host_id:
-            return f"host:{host_id}:port:{parts['port']}"
+            return instance_key.host_port(host_id, parts["port"])
     return key
 
 
@@ -86,5 +68,5 @@ def raw_keys_of(resolved: str, hosts: HostMap) -> set[str]:
     if parts["kind"] == "host_port":
         for ip in hosts.ips_of.get(parts["host_id"], ()):
             if hosts.host_for(ip) == parts["host_id"]:
-                keys.add(f"net:{ip}:{parts['port']}")
+                keys.add(instance_key.net(ip, parts["port"]))
     return keys

@@ -6,13 +6,13 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from typing import Any
-from urllib.parse import urlsplit
 
 import jsonschema
 import jsonschema_rs
 
 from ... import catalogue
 from ...config import load_schema
+from ...model import instance_key
 from .. import privacy
 from .common import (
     Context, Doc, NormaliseError, Output, Table, apply_table, as_bool, as_int, as_ip, as_str, as_str_list,
@@ -109,17 +109,15 @@ def _derived_key(host_id: str, item: dict) -> str | None:
     """The instance key of the data model when the agent did not give one."""
     config, listener, probe = item.get("config") or {}, item.get("listener") or {}, item.get("probe") or {}
     if listener.get("port") is not None:
-        return f"host:{host_id}:port:{listener['port']}"
+        return instance_key.host_port(host_id, listener["port"])
     if config.get("server_name"):
-        return f"host:{host_id}:cfg:{config.get('client', 'unknown')}:{config['server_name']}"
+        return instance_key.host_cfg(host_id, config.get("client", "unknown"), config["server_name"])
     url = config.get("url") or probe.get("url")
     if isinstance(url, str) and url:
         try:
-            parts = urlsplit(url)
-            port = parts.port or (443 if parts.scheme == "https" else 80)
+            return instance_key.url(url)
         except ValueError:
             return None
-        return f"url:{parts.scheme}://{parts.hostname}:{port}{parts.path}"
     return None
 
 
