@@ -1,7 +1,8 @@
 """Send a report to OpenSearch/Elasticsearch with the project's own settings and client factory.
 
-The report goes through the ingest package's agent normaliser when it is installed (one mapping for
-shipped and file-ingested reports, same deterministic ids); otherwise through documents.to_documents.
+`--ship-cluster` needs the mcpeeker package (settings, client, opensearch-py), so the report goes through its
+agent normaliser: one mapping for shipped and file-ingested reports, same deterministic ids. The zipapp and the
+default collector path never build documents on the endpoint.
 """
 
 from __future__ import annotations
@@ -9,18 +10,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .documents import to_documents
+from mcpeeker.ingest.normalise.agent import normalise_agent
+from mcpeeker.ingest.normalise.common import Context
 
 
 def documents(report: dict[str, Any], settings: Any) -> list[tuple[str, str, dict[str, Any]]]:
-    """(index, _id, document) for every evidence item of the report."""
+    """(index, _id, document) for every evidence item of the report and its scan summary."""
     raw = json.dumps(report, separators=(",", ":"), sort_keys=True).encode()
-    try:
-        from mcpeeker.ingest.normalise.agent import normalise_agent
-        from mcpeeker.ingest.normalise.common import Context
-    except ImportError:
-        day = report["timestamp"][:10].replace("-", ".")
-        return [(settings.index(f"mcp-events-{day}"), d["event"]["id"], d) for d in to_documents(report)]
     ctx = Context(index_prefix=settings.index_prefix, site_key=settings.site_key_bytes())
     return [(index, doc_id, doc) for index, doc_id, doc, _epoch in normalise_agent("report", report, raw, ctx, "mcpeeker-agent:ship", 0)]
 
