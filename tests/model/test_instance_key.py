@@ -4,10 +4,10 @@ agent and the SIEM side build the same keys through it."""
 from __future__ import annotations
 
 import pytest
-
 from mcpeeker.correlate.instances import HostMap, raw_keys_of, resolve
 from mcpeeker.model import instance_key as keys
-from mcpeeker_agent.servers import Server, instance_key as agent_key
+from mcpeeker_agent.servers import Server
+from mcpeeker_agent.servers import instance_key as agent_key
 
 HOST = "h" + "0123456789abcdef" * 2
 ODD_NAMES = ["files", "a:b:c", "::", "ßerver-服务器", "name with spaces", "x:9000", "emoji-🔧:tool"]

@@ -18,10 +18,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Iterator
+from typing import Any, Iterator, cast
 
+from ..model.records import (EvidenceRefs, Finding, FindingEvidence, FindingInstance, FindingMcp,
+                             FindingRegistry)
 from ..paging import composite_pairs, scan_sorted
 from ..registry.model import InstanceFacts, effective_status, is_active, matches, normalise_url
 from ..roles import Actor
@@ -177,7 +180,7 @@ class Correlator:
         candidates.sort(key=lambda e: (not is_active(e, now), e["entry_id"]))
         return candidates[0]
 
-    def build_finding(self, instance: InstanceAggregate, entries: list[dict[str, Any]], now: datetime) -> dict[str, Any] | None:
+    def build_finding(self, instance: InstanceAggregate, entries: list[dict[str, Any]], now: datetime) -> Finding | None:
         present = {t for t in EVIDENCE_TYPES if instance.counts.get(t)}
         if not present:
             return None  # only context records (plain conn/dns lines): not an MCP instance
@@ -188,42 +191,28 @@ class Correlator:
         entry = self._registry_match(facts, entries, now)
         active = bool(entry) and is_active(entry, now)
         score = score_instance(present, attacks, active, self.config)
-        parts = parse_key(instance.key)
         fid = finding_id(instance.key)
-        doc: dict[str, Any] = {
+        doc: Finding = {
             "finding": {"id": fid, "status": "open", "summary": self._summary(instance, facts, present, entry, active, attacks, now)},
             "first_seen": instance.first_seen, "last_seen": instance.last_seen, "@timestamp": instance.last_seen,
             "score": score.score, "classification": score.classification, "severity": score.severity,
             # Posture (0-100) with each catalogue penalty and its reason; independent of the classification.
             "trust": trust(attacks, risks_of(instance.values("risk"))),
-            # Every fact is kept (unindexed) so a re-score without new evidence sees exactly what a fresh build saw.
-            "instance": {"key": instance.key, "kind": parts["kind"], "raw_keys": sorted(instance.raw_keys),
-                         "evidence_fp": _evidence_fingerprint(instance),
-                         "facts": {name: instance.values(name) for name in FACT_FIELDS if instance.facts.get(name)}},
+            "instance": _instance_fields(instance),
             "host": {"id": facts.host_id, "ip": list(facts.host_ips)[:10]},
             "destination": {"ip": facts.server_ip, "port": facts.port},
-            "mcp": {"server": {"name": (instance.values("server_name") or [None])[0],
-                               "version": (instance.values("server_version") or [None])[0]},
-                    "transport": instance.values("transport"), "spec_era": instance.values("spec_era"),
-                    "protocol": {"version": instance.values("protocol_version")},
-                    "config": {"client": instance.values("cfg_client"), "server_name": instance.values("cfg_name")},
-                    "tools": {"names": sorted(set(instance.values("tool")) | set(instance.values("tools")))[:50]}},
-            "evidence": {"types": sorted(present), "total": sum(instance.counts.get(t, 0) for t in EVIDENCE_TYPES),
-                         **{t: instance.counts.get(t, 0) for t in EVIDENCE_TYPES},
-                         # newest first per type; `refs` is all of them, for an ids query
-                         "refs": [ref for t in EVIDENCE_TYPES for ref in instance.refs.get(t, [])],
-                         "refs_by_type": {t: instance.refs[t] for t in EVIDENCE_TYPES if instance.refs.get(t)},
-                         "sources": instance.values("module")},
+            "mcp": _mcp_fields(instance),
+            "evidence": _evidence_fields(instance, present),
             "attack": {"types": sorted(attacks)},
             "registry": self._registry_fields(entry, now),
             "scoring": {"contributions": score.contributions},
         }
         if not active:
             doc["suggested_entry"] = self._suggested_entry(fid, facts)
-        return _drop_empty(doc)
+        return cast(Finding, _drop_empty(doc))
 
     @staticmethod
-    def _registry_fields(entry: dict[str, Any] | None, now: datetime) -> dict[str, Any]:
+    def _registry_fields(entry: dict[str, Any] | None, now: datetime) -> FindingRegistry:
         if entry is None:
             return {"match": False}
         return {"match": is_active(entry, now), "entry_id": entry["entry_id"], "owner": entry.get("owner"),
@@ -367,10 +356,36 @@ class Correlator:
         return CycleResult(len(touched), len(rebuild), total, len(changed),
                            len(stale_ids - ids), expired, utcnow().timestamp() - clock)
 
-    def rescore_stored(self, old: dict[str, Any], entries: list[dict[str, Any]], now: datetime) -> dict[str, Any]:
+    def rescore_stored(self, old: dict[str, Any], entries: list[dict[str, Any]], now: datetime) -> Finding:
         """Re-evaluate a finding that saw no new evidence against the current registry."""
         doc = self.build_finding(_stored_instance(old), entries, now)
-        return doc if doc is not None else old
+        return doc if doc is not None else cast(Finding, old)
+
+
+def _instance_fields(instance: InstanceAggregate) -> FindingInstance:
+    # Every fact is kept (unindexed) so a re-score without new evidence sees exactly what a fresh build saw.
+    return {"key": instance.key, "kind": parse_key(instance.key)["kind"], "raw_keys": sorted(instance.raw_keys),
+            "evidence_fp": _evidence_fingerprint(instance),
+            "facts": {name: instance.values(name) for name in FACT_FIELDS if instance.facts.get(name)}}
+
+
+def _mcp_fields(instance: InstanceAggregate) -> FindingMcp:
+    return {"server": {"name": (instance.values("server_name") or [None])[0],
+                       "version": (instance.values("server_version") or [None])[0]},
+            "transport": instance.values("transport"), "spec_era": instance.values("spec_era"),
+            "protocol": {"version": instance.values("protocol_version")},
+            "config": {"client": instance.values("cfg_client"), "server_name": instance.values("cfg_name")},
+            "tools": {"names": sorted(set(instance.values("tool")) | set(instance.values("tools")))[:50]}}
+
+
+def _evidence_fields(instance: InstanceAggregate, present: set[str]) -> FindingEvidence:
+    counts = {t: instance.counts.get(t, 0) for t in EVIDENCE_TYPES}
+    return {"types": sorted(present), "total": sum(counts.values()),
+            "endpoint": counts["endpoint"], "network": counts["network"], "attack": counts["attack"], "judge": counts["judge"],
+            # newest first per type; `refs` is all of them, for an ids query
+            "refs": [ref for t in EVIDENCE_TYPES for ref in instance.refs.get(t, [])],
+            "refs_by_type": cast(EvidenceRefs, {t: instance.refs[t] for t in EVIDENCE_TYPES if instance.refs.get(t)}),
+            "sources": instance.values("module")}
 
 
 def _stored_instance(old: dict[str, Any]) -> InstanceAggregate:
@@ -387,7 +402,7 @@ def _stored_instance(old: dict[str, Any]) -> InstanceAggregate:
 _KEPT_EMPTY = frozenset(("match", "owner", "team", "purpose"))  # empty on purpose: shown as blanks to fill in
 
 
-def _drop_empty(value: dict[str, Any]) -> dict[str, Any]:
+def _drop_empty(value: Mapping[str, Any]) -> dict[str, Any]:
     cleaned: dict[str, Any] = {}
     for key, item in value.items():
         if type(item) is dict:
@@ -398,7 +413,7 @@ def _drop_empty(value: dict[str, Any]) -> dict[str, Any]:
     return cleaned
 
 
-def _differs(old: dict[str, Any] | None, new: dict[str, Any]) -> bool:
+def _differs(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> bool:
     if old is None:
         return True
     return {k: v for k, v in old.items() if k != "updated"} != new
@@ -429,5 +444,5 @@ def _changed_entries(before: dict[str, str], now: dict[str, str]) -> set[str]:
     return {k for k in before.keys() | now.keys() if before.get(k) != now.get(k)}
 
 
-def _upsert(index: str, doc: dict[str, Any], now: datetime) -> dict[str, Any]:
+def _upsert(index: str, doc: Finding, now: datetime) -> dict[str, Any]:
     return {"_op_type": "index", "_index": index, "_id": doc["finding"]["id"], "_source": {**doc, "updated": iso(now)}}

@@ -17,6 +17,7 @@ from typing import Any, Iterable
 
 from .. import catalogue
 from ..errors import ConfigError
+from ..model.records import FindingTrust, TrustPenalty
 
 FULL = 100
 RISK_TAG = "risk:"
@@ -64,10 +65,10 @@ def risks_of(tags: Iterable[Any]) -> set[str]:
     return {str(t)[len(RISK_TAG):] for t in tags if str(t).startswith(RISK_TAG)}
 
 
-def trust(attack_types: Iterable[str], risks: Iterable[str]) -> dict[str, Any]:
+def trust(attack_types: Iterable[str], risks: Iterable[str]) -> FindingTrust:
     """{"score": 0-100, "penalties": [{detection, penalty, reason, evidence}, ...]} for one instance's evidence."""
     attacks, flags = set(attack_types), set(risks)
-    applied = []
+    applied: list[TrustPenalty] = []
     for p in penalties():
         why = [f"attack type {p.attack_type}"] if p.attack_type in attacks else []
         why += [f"agent risk {r}" for r in sorted(p.risks & flags)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 import jsonschema
 import jsonschema_rs
@@ -13,6 +13,7 @@ import jsonschema_rs
 from ... import catalogue
 from ...config import load_schema
 from ...model import instance_key
+from ...model.records import Evidence
 from .. import privacy
 from .common import (
     Context, Doc, NormaliseError, Output, Table, apply_table, as_bool, as_int, as_ip, as_str, as_str_list,
@@ -146,7 +147,7 @@ def _host(doc: Doc, report: dict, ctx: Context) -> None:
         put(doc, ("agent", "version"), version)
 
 
-def _item_doc(report: dict, item: dict, iso: str, ctx: Context, file: str, line: int) -> Doc:
+def _item_doc(report: dict, item: dict, iso: str, ctx: Context, file: str, line: int) -> Evidence:
     dataset, kind = KINDS[item["type"]]
     doc = base_doc(timestamp=iso, module="agent", dataset=f"agent.{dataset}", kind="event", evidence_type="endpoint",
                    evidence_kind=kind, file=file, line=line)
@@ -181,10 +182,10 @@ def _item_doc(report: dict, item: dict, iso: str, ctx: Context, file: str, line:
     key = item.get("instance_key") or _derived_key(report["host_id"], item)
     if key:
         put(doc, ("mcpeeker", "instance", "key"), privacy.redact_url(key))
-    return doc
+    return cast(Evidence, doc)
 
 
-def _summary_doc(report: dict, iso: str, ctx: Context, file: str, line: int) -> Doc:
+def _summary_doc(report: dict, iso: str, ctx: Context, file: str, line: int) -> Evidence:
     doc = base_doc(timestamp=iso, module="agent", dataset="agent.scan", kind="state", evidence_type="context",
                    evidence_kind="scan_summary", file=file, line=line)
     _host(doc, report, ctx)
@@ -212,7 +213,7 @@ def _summary_doc(report: dict, iso: str, ctx: Context, file: str, line: int) -> 
     if ports:
         scan["listening_ports"] = ports[:1000]
     doc["mcpeeker"]["scan"] = scan
-    return doc
+    return cast(Evidence, doc)
 
 
 def normalise_agent(rtype: str, data: dict, raw: bytes, ctx: Context, file: str, line: int) -> list[Output]:
@@ -221,6 +222,7 @@ def normalise_agent(rtype: str, data: dict, raw: bytes, ctx: Context, file: str,
     out: list[Output] = []
     for i, item in enumerate(data["evidence"]):
         doc = _item_doc(data, item, iso, ctx, file, line)
-        out.append(finish(doc, ctx, epoch, "agent", "report", raw, part=str(i)))
-    out.append(finish(_summary_doc(data, iso, ctx, file, line), ctx, epoch, "agent", "report", raw, part="scan"))
+        out.append(finish(cast(Doc, doc), ctx, epoch, "agent", "report", raw, part=str(i)))
+    summary = _summary_doc(data, iso, ctx, file, line)
+    out.append(finish(cast(Doc, summary), ctx, epoch, "agent", "report", raw, part="scan"))
     return out

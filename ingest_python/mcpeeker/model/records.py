@@ -1,0 +1,216 @@
+"""Typed records of the two documents the pipeline writes: an evidence event (index mcp-events-*, templates/
+mcp-events.json) and a finding (index mcp-findings, templates/mcp-findings.json). tests/model/test_records.py keeps
+their fields equal to the templates. ECS namespaces the normalisers fill field by field (source, http, tls, ...)
+stay `dict[str, Any]` here; the project's own namespaces are spelled out.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+# --- evidence: one document per observation (mcp-events-*) ----------------------------------------------------------
+
+
+class EvidenceInfo(TypedDict, total=False):
+    type: str  # endpoint | network | attack | judge | context
+    kind: str
+    score: float
+    confidence: str  # high | medium | low
+    reason: str
+
+
+class EvidenceAttack(TypedDict, total=False):
+    type: list[str]
+    technique: str
+
+
+class EvidenceInstance(TypedDict, total=False):
+    key: str  # mcpeeker.model.instance_key
+
+
+class EvidenceSource(TypedDict, total=False):
+    file: str
+    line: int
+    offset: int
+
+
+class EvidenceMeta(TypedDict, total=False):
+    """The `mcpeeker` namespace of an evidence document."""
+    evidence: EvidenceInfo
+    attack: EvidenceAttack
+    instance: EvidenceInstance
+    snippet: str
+    source: EvidenceSource
+    schema_version: str
+    key_id: str
+
+
+class ScanSummaryMeta(EvidenceMeta, total=False):
+    """An agent scan summary also carries its counters, stored unindexed (the template is dynamic: false)."""
+    scan: dict[str, Any]
+
+
+class EventInfo(TypedDict, total=False):
+    id: str
+    kind: str
+    category: list[str]
+    type: list[str]
+    module: str
+    dataset: str
+    action: str
+    outcome: str
+    severity: int
+    ingested: str
+    created: str
+    provider: str
+
+
+# "@timestamp" is not an identifier, hence the functional form.
+Evidence = TypedDict("Evidence", {
+    "@timestamp": str,
+    "event": EventInfo,
+    "mcpeeker": EvidenceMeta,
+    "host": dict[str, Any], "user": dict[str, Any], "agent": dict[str, Any], "observer": dict[str, Any],
+    "source": dict[str, Any], "destination": dict[str, Any], "network": dict[str, Any], "url": dict[str, Any],
+    "http": dict[str, Any], "user_agent": dict[str, Any], "tls": dict[str, Any], "dns": dict[str, Any],
+    "process": dict[str, Any], "file": dict[str, Any], "rule": dict[str, Any], "threat": dict[str, Any],
+    "error": dict[str, Any], "tags": list[str], "labels": dict[str, Any], "zeek": dict[str, Any],
+    "suricata": dict[str, Any], "mcp": dict[str, Any], "gen_ai": dict[str, Any], "jsonrpc": dict[str, Any],
+}, total=False)
+
+
+# --- finding: one document per MCP instance (mcp-findings) ------------------------------------------------------------
+
+
+class FindingHead(TypedDict, total=False):
+    id: str
+    status: str
+    summary: str
+
+
+class TrustPenalty(TypedDict, total=False):
+    detection: str
+    penalty: int
+    reason: str
+    evidence: str  # why it applied: "attack type x, agent risk y"
+
+
+class FindingTrust(TypedDict, total=False):
+    score: int
+    penalties: list[TrustPenalty]
+
+
+class FindingInstance(TypedDict, total=False):
+    key: str
+    kind: str
+    raw_keys: list[str]
+    evidence_fp: str
+    facts: dict[str, list[Any]]  # unindexed: what a re-score without new evidence rebuilds from
+
+
+class FindingHostOs(TypedDict, total=False):
+    type: str
+    family: str
+    name: str
+
+
+class FindingHost(TypedDict, total=False):
+    id: str | None
+    name: str
+    ip: list[str]
+    hostname: str
+    os: FindingHostOs
+
+
+class FindingDestination(TypedDict, total=False):
+    ip: str | None
+    port: int | None
+    domain: str
+
+
+class FindingUrl(TypedDict, total=False):
+    full: str
+    path: str
+
+
+class McpServer(TypedDict, total=False):
+    name: str | None
+    version: str | None
+
+
+class McpProtocol(TypedDict, total=False):
+    version: list[str]
+
+
+class McpConfig(TypedDict, total=False):
+    client: list[str]
+    server_name: list[str]
+
+
+class McpTools(TypedDict, total=False):
+    names: list[str]
+
+
+class FindingMcp(TypedDict, total=False):
+    server: McpServer
+    transport: list[str]
+    spec_era: list[str]
+    protocol: McpProtocol
+    config: McpConfig
+    tools: McpTools
+
+
+class EvidenceRefs(TypedDict, total=False):
+    endpoint: list[str]
+    network: list[str]
+    attack: list[str]
+    judge: list[str]
+
+
+class FindingEvidence(TypedDict, total=False):
+    types: list[str]
+    total: int
+    endpoint: int
+    network: int
+    attack: int
+    judge: int
+    refs: list[str]
+    refs_by_type: EvidenceRefs
+    sources: list[str]
+
+
+class FindingAttack(TypedDict, total=False):
+    types: list[str]
+
+
+class FindingRegistry(TypedDict, total=False):
+    match: bool
+    entry_id: str
+    owner: str | None
+    team: str | None
+    status: str
+    expires: str | None
+
+
+Finding = TypedDict("Finding", {
+    "finding": FindingHead,
+    "@timestamp": str,
+    "first_seen": str,
+    "last_seen": str,
+    "updated": str,
+    "score": float,
+    "classification": str,
+    "severity": str,
+    "severity_score": int,
+    "trust": FindingTrust,
+    "instance": FindingInstance,
+    "host": FindingHost,
+    "destination": FindingDestination,
+    "url": FindingUrl,
+    "mcp": FindingMcp,
+    "evidence": FindingEvidence,
+    "attack": FindingAttack,
+    "registry": FindingRegistry,
+    "suggested_entry": dict[str, Any],  # unindexed: a registry entry draft (mcpeeker.registry.model.RegistryEntry)
+    "scoring": dict[str, Any],  # unindexed: each signal's contribution
+}, total=False)
