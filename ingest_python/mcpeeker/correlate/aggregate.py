@@ -178,8 +178,9 @@ class EvidenceAggregator:
             else:
                 facts.setdefault(key, {}).setdefault(name, set()).add(value)
         for key in keys:
-            if key.startswith("net:"):
-                _add_address_facts(key, facts.setdefault(key, {}))
+            parts = instance_key.parse(key)
+            if parts["kind"] == "net":
+                _add_address_facts(parts, facts.setdefault(key, {}))
         return facts, refs
 
     # --- running them -------------------------------------------------------------------
@@ -275,8 +276,7 @@ def _rows(p: _Pass, response: dict[str, Any]) -> Iterator[tuple[str, Any, str, d
             yield p.name, value, key_bucket["key"], key_bucket
 
 
-def _add_address_facts(key: str, facts: dict[str, set[Any]]) -> None:
-    parts = instance_key.parse(key)
+def _add_address_facts(parts: instance_key.KeyParts, facts: dict[str, set[Any]]) -> None:
     if parts.get("ip"):
         facts.setdefault("dst_ip", set()).add(parts["ip"])
     if parts.get("port") is not None:
