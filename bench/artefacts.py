@@ -39,7 +39,7 @@ def _build_module():
 
 def source_copy(dest: Path) -> Path:
     """The files a clone has (tracked and new, not ignored): no build/ of an earlier in-tree build, as in
-    tests/packaging/conftest.py."""
+    tests/wheel/conftest.py."""
     listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO,
                             capture_output=True, check=True).stdout.decode().split("\0")
     for name in filter(None, listed):

@@ -30,7 +30,7 @@ AGENT = REPO / "agent" / "mcpeeker_agent"
 # The agent's one import from the SIEM package: mcpeeker.model (instance keys), standard library only. The package
 # __init__ is import-light, so the zipapp carries these two and nothing else of mcpeeker (no opensearch-py).
 MCPEEKER = REPO / "ingest_python" / "mcpeeker"
-# What mcpeeker_agent imports beyond the standard library (tests/packaging/test_agent_zipapp.py runs the result
+# What mcpeeker_agent imports beyond the standard library (tests/wheel/test_agent_zipapp.py runs the result
 # on a Python that has neither).
 REQUIREMENTS = ("psutil>=5.9", "pyyaml>=6")
 PYTHONS = ("3.11", "3.12", "3.13")
