@@ -185,6 +185,7 @@ MCP_LOG_FIELDS = {
     "session_id": "mcp.session.id", "protocol_version": "mcp.protocol.version", "client_name": "mcp.client.name",
     "client_version": "mcp.client.version", "server_name": "mcp.server.name", "server_version": "mcp.server.version",
     "tool_names": "mcp.tools.names", "tools_count": "mcp.tools.count", "tools_hash": "mcp.tools.hash",
+    "long_descriptions": "mcp.tools.long_descriptions",
     "resource_uri": "mcp.resource.uri", "http_method": "http.request.method", "path": "url.path",
     "status_code": "http.response.status_code", "error_code": "mcp.error.code", "error_message": "mcp.error.message",
     "auth_present": "mcp.auth.present", "auth_scheme": "mcp.auth.scheme", "batch": "mcp.batch",

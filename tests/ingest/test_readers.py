@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import io
 import shutil
+import subprocess
 from pathlib import Path
 
 import orjson
@@ -13,6 +14,7 @@ import pytest
 from mcpeeker.ingest.readers import (
     MAX_LINE, BadLine, LineReader, Record, ZeekParser, expand_paths, read_file, zeek_log_type_from_name,
 )
+from paths import require_zeek
 
 # Zeek draws connection and file ids at random per run; every other field must be identical.
 RANDOM_FIELDS = ("uid", "fuid", "uids", "fuids", "conn_uids", "orig_fuids", "resp_fuids", "parent_fuid", "id")
@@ -79,6 +81,34 @@ def test_tsv_backslash_escape_matches_json(zeek_logs: Path) -> None:
     uris_t = [r.data["uri"] for r in t]
     assert uris_t == [r.data["uri"] for r in j]
     assert any("\\x07" in u for u in uris_t)
+
+
+ESCAPES_SCRIPT = r"""
+module EscapeProbe;
+export { redef enum Log::ID += { LOG }; type Info: record { s: string &log; v: vector of string &log; }; }
+event zeek_init() {
+  Log::create_stream(LOG, [$columns=Info, $path="escapes"]);
+  local s = "a\x00b\x01c\x07d\x08e\x09f\x0ag\x0bh\x0ci\x0dj\x1bk\x1fl\x7fm\\n\x80o\xc3\xa9p\\x0aq";
+  Log::write(LOG, [$s=s, $v=vector(s, "x\x0ay")]);
+}
+"""
+
+
+@pytest.mark.zeek
+def test_every_control_byte_reads_the_same_from_tsv_and_json(tmp_path: Path) -> None:
+    """Zeek's TSV writes every non-printable byte as \\xNN, its JSON writer five of them as JSON escapes
+    (a newline in a notice's sub): the readers give the same strings for both, whichever byte it is."""
+    zeek = require_zeek()
+    (tmp_path / "probe.zeek").write_text(ESCAPES_SCRIPT)
+    logs = {}
+    for writer, extra in (("tsv", []), ("json", ["LogAscii::use_json=T"])):
+        run = tmp_path / writer
+        run.mkdir()
+        subprocess.run([str(zeek), "-b", str(tmp_path / "probe.zeek"), *extra], cwd=run, check=True, timeout=60)
+        logs[writer] = _records(run / "escapes.log")
+    (t,), (j,) = logs["tsv"], logs["json"]
+    assert t.data == j.data
+    assert "\n" in t.data["s"] and "\\x07" in t.data["s"] and "\\x0aq" in t.data["s"], t.data
 
 
 @pytest.mark.parametrize("name", ["conn.2026-11-23-16-00-00.log.gz", "conn.16:00:00-17:00:00.log.gz", "conn.log.gz",

@@ -184,13 +184,13 @@ cdef enum:
     T_LIST = 8  # added to the kind of the elements: set[...], vector[...], table[...]
 
 
-cdef inline object _scalar(int kind, str v):
+cdef inline object _scalar(int kind, str v, object unescape):
     if kind == T_FLOAT:
         return float(v)
     if kind == T_INT:
         return int(v)
-    if kind == T_STRING and "\\\\" in v:
-        return v.replace("\\\\", "\\")
+    if kind == T_STRING and "\\" in v:  # rare: readers' unescape, the one definition of Zeek's escapes
+        return unescape(v)
     return v
 
 
@@ -205,6 +205,7 @@ cdef class NativeTsv:
     cdef str unset
     cdef str empty
     cdef str set_sep
+    cdef object unescape
 
     def __cinit__(self):
         self.kinds = NULL
@@ -224,6 +225,7 @@ cdef class NativeTsv:
         self.names = tuple(fields)
         self.converters = tuple(converters)
         self.unset, self.empty, self.set_sep = unset, empty, set_sep
+        self.unescape = unescape
 
     def __dealloc__(self):
         free(self.kinds)
@@ -246,9 +248,9 @@ cdef class NativeTsv:
                 if v == self.empty:
                     value = []
                 else:
-                    value = [_scalar(kind - T_LIST, x) for x in v.split(self.set_sep)]
+                    value = [_scalar(kind - T_LIST, x, self.unescape) for x in v.split(self.set_sep)]
             else:
-                value = _scalar(kind, v)
+                value = _scalar(kind, v, self.unescape)
             PyDict_SetItem(data, self.names[i], value)
         return data
 

@@ -147,10 +147,20 @@ def zeek_log_type_from_name(path: str) -> str | None:
     return base if base and _ROTATED.match(base) else None
 
 
+# Zeek TSV escapes a backslash as \\ and every non-printable byte as \xNN. Its JSON writer keeps \xNN as text too,
+# except for the five controls JSON has escapes for (\b \t \n \f \r: a newline in a notice's sub), which
+# it writes as those. So a TSV \xNN of those five becomes the character and any other stays text: both formats
+# then yield the same strings (checked against Zeek 7.0's writers).
+_TSV_ESCAPE = re.compile(r"\\(\\|x0[89acdAC])")
+
+
+def _tsv_escape(match: re.Match[str]) -> str:
+    escape = match.group(1)
+    return "\\" if escape == "\\" else chr(int(escape[1:], 16))
+
+
 def _unescape(value: str) -> str:
-    # Zeek TSV escapes a backslash as \\ and non-printables as \xNN; its JSON writer keeps \xNN as text
-    # too, so only the backslash escape is undone: both formats then yield the same strings.
-    return value.replace("\\\\", "\\") if "\\\\" in value else value
+    return _TSV_ESCAPE.sub(_tsv_escape, value) if "\\" in value else value
 
 
 def _to_bool(value: str) -> bool:

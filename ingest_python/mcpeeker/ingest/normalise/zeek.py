@@ -100,6 +100,7 @@ MCP: Table = CONN_ID + (
     ("tool_names", ("mcp", "tools", "names"), as_str_list),
     ("tools_count", ("mcp", "tools", "count"), as_int),
     ("tools_hash", ("mcp", "tools", "hash"), as_str),
+    ("long_descriptions", ("mcp", "tools", "long_descriptions"), as_str_list),
     ("resource_uri", ("mcp", "resource", "uri"), redacted_url),
     ("http_method", ("http", "request", "method"), as_str),
     ("path", ("url", "path"), redacted_url),
