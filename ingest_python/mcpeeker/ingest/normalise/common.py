@@ -20,6 +20,7 @@ from functools import lru_cache
 from typing import Any, Callable
 
 from .. import privacy
+from ...model import instance_key
 from ...site.keys import SITE_HELP, MissingKeyError, key_id
 from ..ids import ID_LENGTH, document_id, events_index, id_prefix
 from ..memo import Memo
@@ -452,7 +453,7 @@ def finish(doc: Doc, ctx: Context, epoch: float, source: str, rtype: str, raw: b
 def net_instance_key(ip: Any, port: Any) -> str | None:
     if ip is None or port is None:
         return None
-    return f"net:{ip}:{port}"
+    return instance_key.net(ip, port)
 
 
 def dispatcher(source: str, table: dict[str, Callable[[dict, Context, str, int], tuple[Doc, float]]],
