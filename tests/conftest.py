@@ -19,6 +19,7 @@ from mcpeeker.localnode import LocalNode
 from mcpeeker.settings import Settings
 from mcpeeker import indices
 
+from cluster import drop_prefix
 from paths import PCAP_DIR, REPO_ROOT, SHARED, require_shared  # noqa: F401  (tests/ is on sys.path)
 
 TEST_NODE_PORT = int(os.environ.get("MCPEEKER_TEST_PORT", "9250"))
@@ -93,9 +94,7 @@ def os_settings(os_url: str) -> Iterator[Settings]:
     client = make_client(settings)
     indices.install(settings, client)
     yield settings
-    client.indices.delete(index=f"{settings.index_prefix}*", ignore_unavailable=True, expand_wildcards="all")
-    for name in indices.load_templates(settings.index_prefix):
-        client.indices.delete_index_template(name=f"{settings.index_prefix}{name}", ignore=[404])
+    drop_prefix(client, settings.index_prefix)
 
 
 @pytest.fixture

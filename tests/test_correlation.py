@@ -34,6 +34,7 @@ from mcpeeker.sensors.suricata import run_suricata
 from mcpeeker.settings import Settings
 from mcpeeker.timeutil import iso, utcnow
 
+from cluster import drop_prefix, findings_by_key
 from paths import require_zeek
 
 REPO = Path(__file__).resolve().parent.parent
@@ -103,16 +104,7 @@ def world(os_url: str, eve: list[Path], tmp_path_factory) -> Iterator[Settings]:
         assert result.returncode == 0, result.stdout + result.stderr
     client.indices.refresh(index=settings.index("mcp-events-*"))
     yield settings
-    client.indices.delete(index=f"{settings.index_prefix}*", expand_wildcards="all")
-    for name in indices.load_templates(settings.index_prefix):
-        client.indices.delete_index_template(name=f"{settings.index_prefix}{name}", ignore=[404])
-
-
-def _findings(settings: Settings) -> dict[str, dict[str, Any]]:
-    client = make_client(settings)
-    client.indices.refresh(index=settings.index("mcp-findings"))
-    hits = client.search(index=settings.index("mcp-findings"), body={"size": 500, "query": {"match_all": {}}})
-    return {h["_source"]["instance"]["key"]: h["_source"] for h in hits["hits"]["hits"]}
+    drop_prefix(client, settings.index_prefix)
 
 
 def _correlate(settings: Settings):
@@ -132,7 +124,7 @@ def _assert_full_rescore_agrees(settings: Settings) -> None:
 
 def test_findings_per_instance_with_expected_classification(world: Settings) -> None:
     _correlate(world)
-    findings = _findings(world)
+    findings = findings_by_key(world)
     labels = json.loads((PCAPS / "labels.json").read_text())["pcaps"]
 
     # The notes server: agent (process + listener) joined with network evidence through the host's address.
@@ -163,10 +155,10 @@ def test_findings_per_instance_with_expected_classification(world: Settings) -> 
 
 def test_rerun_changes_nothing(world: Settings) -> None:
     _correlate(world)
-    before = _findings(world)
+    before = findings_by_key(world)
     result = _correlate(world)
     assert result.written == 0 and result.deleted == 0
-    assert _findings(world) == before
+    assert findings_by_key(world) == before
 
 
 def test_registry_approval_expiry_and_attacks(world: Settings) -> None:
@@ -178,12 +170,12 @@ def test_registry_approval_expiry_and_attacks(world: Settings) -> None:
     entry = registry.add({"owner": "alice", "team": "docs", "purpose": "team notes assistant",
                           "host": {"id": HOST_ID}, "server": {"port": AGENT_PORT}})
     _correlate(world)
-    assert _findings(world)[key]["classification"] == "unauthorized", "a pending entry must not lower the score"
+    assert findings_by_key(world)[key]["classification"] == "unauthorized", "a pending entry must not lower the score"
 
     registry.apply(entry["entry_id"], "approve")
     _correlate(world)
     _assert_full_rescore_agrees(world)
-    approved = _findings(world)[key]
+    approved = findings_by_key(world)[key]
     assert approved["classification"] == "authorized" and approved["registry"]["match"] is True
     assert approved["score"] == 14 - 6 and approved["registry"]["owner"] == "alice"
 
@@ -194,30 +186,30 @@ def test_registry_approval_expiry_and_attacks(world: Settings) -> None:
     result = _correlate(world)
     assert entry["entry_id"] in result.expired_entries
     _assert_full_rescore_agrees(world)
-    after = _findings(world)[key]
+    after = findings_by_key(world)[key]
     assert after["classification"] == "unauthorized" and after["registry"]["match"] is False
     assert registry.get(entry["entry_id"])["status"] == "expired"
 
     # Renewed, then revoked: revocation takes effect at the next run too.
     registry.apply(entry["entry_id"], "renew")
     _correlate(world)
-    assert _findings(world)[key]["classification"] == "authorized"
+    assert findings_by_key(world)[key]["classification"] == "authorized"
     registry.apply(entry["entry_id"], "revoke", note="owner left")
     _correlate(world)
     _assert_full_rescore_agrees(world)
-    assert _findings(world)[key]["classification"] == "unauthorized"
+    assert findings_by_key(world)[key]["classification"] == "unauthorized"
 
     # A registered server that carries attack evidence keeps its severity.
     poisoned = registry.add({"owner": "bob", "purpose": "math tools", "server": {"ip": "10.20.0.6", "port": 8000}})
     registry.apply(poisoned["entry_id"], "approve")
     _correlate(world)
     _assert_full_rescore_agrees(world)
-    finding = _findings(world)["net:10.20.0.6:8000"]
+    finding = findings_by_key(world)["net:10.20.0.6:8000"]
     assert finding["classification"] == "authorized" and finding["severity"] in {"high", "critical"}
 
     # A narrow entry approves its own server only: the other servers on port 8000 stay suspect.
     for other in ("net:10.20.0.5:8000", "net:10.20.0.9:8000"):
-        assert _findings(world)[other]["classification"] == "suspect"
+        assert findings_by_key(world)[other]["classification"] == "suspect"
 
     # Illegal transitions are refused with the entry and the states named.
     with pytest.raises(Exception, match="cannot approve an entry that is revoked"):
@@ -259,7 +251,7 @@ def test_approval_without_new_evidence_and_rerun_after_it(world: Settings) -> No
     key = "net:10.20.0.10:3000"
     registry = Registry(world, client, ADMIN)
     claimed = registry.add({"owner": "dora", "purpose": "kb", "source_finding": finding_id(key),
-                            **{k: v for k, v in _findings(world)[key]["suggested_entry"].items() if k in ("host", "server")}})
+                            **{k: v for k, v in findings_by_key(world)[key]["suggested_entry"].items() if k in ("host", "server")}})
     # Move the watermark past the overlap so the instance has no "new" evidence at the next cycle.
     correlator = Correlator(world, client)
     state = correlator.read_state()
@@ -268,7 +260,7 @@ def test_approval_without_new_evidence_and_rerun_after_it(world: Settings) -> No
     registry.apply(claimed["entry_id"], "approve")
     result = correlator.run_once(ADMIN)
     assert result.touched == 0, "no instance has new evidence: the approval must work from stored facts"
-    assert _findings(world)[key]["classification"] == "authorized"
+    assert findings_by_key(world)[key]["classification"] == "authorized"
     assert correlator.run_once(ADMIN).written == 0
 
 
@@ -390,15 +382,13 @@ def both_sensors(os_url: str, tmp_path_factory) -> Iterator[Settings]:
     client.indices.refresh(index=settings.index("mcp-events-*"))
     _correlate(settings)
     yield settings
-    client.indices.delete(index=f"{settings.index_prefix}*", expand_wildcards="all")
-    for name in indices.load_templates(settings.index_prefix):
-        client.indices.delete_index_template(name=f"{settings.index_prefix}{name}", ignore=[404])
+    drop_prefix(client, settings.index_prefix)
 
 
 @pytest.mark.zeek
 @pytest.mark.slow
 def test_a_server_seen_by_zeek_and_suricata_is_one_finding(both_sensors: Settings) -> None:
-    findings = _findings(both_sensors)
+    findings = findings_by_key(both_sensors)
     labels = json.loads((PCAPS / "labels.json").read_text())["pcaps"]
     servers = {f"net:{e['server']['ip']}:{e['server']['port']}": e for e in labels if not e["benign"]}
     for net_key, entry in servers.items():
@@ -424,7 +414,7 @@ def test_a_server_seen_by_zeek_and_suricata_is_one_finding(both_sensors: Setting
 @pytest.mark.zeek
 @pytest.mark.slow
 def test_both_sensors_rerun_changes_nothing(both_sensors: Settings) -> None:
-    before = _findings(both_sensors)
+    before = findings_by_key(both_sensors)
     result = _correlate(both_sensors)
     assert result.written == 0 and result.deleted == 0
-    assert _findings(both_sensors) == before
+    assert findings_by_key(both_sensors) == before

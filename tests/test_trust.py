@@ -33,6 +33,7 @@ from mcpeeker.settings import Settings
 from mcpeeker.timeutil import utcnow
 from mcpeeker_agent.scanner import ScanOptions, Scanner
 
+from cluster import drop_prefix, findings_by_key
 from paths import require_zeek
 
 REPO = Path(__file__).resolve().parent.parent
@@ -131,16 +132,7 @@ def world(os_url: str, tmp_path_factory) -> Iterator[tuple[Settings, dict[str, A
     client.indices.refresh(index=settings.index("mcp-events-*"))
     Correlator(settings, client).run_once(Actor("admin", "admin"))
     yield settings, report
-    client.indices.delete(index=f"{settings.index_prefix}*", expand_wildcards="all")
-    for name in indices.load_templates(settings.index_prefix):
-        client.indices.delete_index_template(name=f"{settings.index_prefix}{name}", ignore=[404])
-
-
-def _findings(settings: Settings) -> dict[str, dict[str, Any]]:
-    client = make_client(settings)
-    client.indices.refresh(index=settings.index("mcp-findings"))
-    hits = client.search(index=settings.index("mcp-findings"), body={"size": 500, "query": {"match_all": {}}})
-    return {h["_source"]["instance"]["key"]: h["_source"] for h in hits["hits"]["hits"]}
+    drop_prefix(client, settings.index_prefix)
 
 
 def _check(finding: dict[str, Any], expected: set[str], where: str) -> None:
@@ -155,7 +147,7 @@ def _check(finding: dict[str, Any], expected: set[str], where: str) -> None:
 
 def test_network_findings_carry_their_penalties(world) -> None:
     settings, _ = world
-    findings = _findings(settings)
+    findings = findings_by_key(settings)
     for pcap, (key, expected) in NETWORK.items():
         assert key in findings, (pcap, sorted(findings))
         _check(findings[key], expected, pcap)
@@ -166,7 +158,7 @@ def test_network_findings_carry_their_penalties(world) -> None:
 
 def test_agent_findings_carry_their_penalties(world) -> None:
     settings, report = world
-    findings = _findings(settings)
+    findings = findings_by_key(settings)
     keys = {e["config"]["server_name"]: e["instance_key"] for e in report["evidence"] if e["type"] == "file"}
     assert set(keys) == set(CONFIGS)
     for name, expected in CONFIGS.items():
@@ -183,12 +175,12 @@ def test_agent_findings_carry_their_penalties(world) -> None:
 
 def test_a_rerun_and_a_registry_rescore_keep_the_trust_score(world) -> None:
     settings, report = world
-    before = {k: f["trust"] for k, f in _findings(settings).items()}
+    before = {k: f["trust"] for k, f in findings_by_key(settings).items()}
     result = Correlator(settings, make_client(settings)).run_once(Actor("admin", "admin"))
     assert result.written == 0
     # A re-score from stored facts (what a registry change does) computes the same trust.
     correlator = Correlator(settings, make_client(settings))
-    for key, finding in _findings(settings).items():
+    for key, finding in findings_by_key(settings).items():
         assert correlator.rescore_stored(finding, [], utcnow())["trust"] == before[key], key
 
 

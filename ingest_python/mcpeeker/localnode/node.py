@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 import socket
 import subprocess
 import time
@@ -16,6 +14,7 @@ from typing import Any
 
 from ..errors import MCPeekerError
 from .assemble import Distribution, Progress, ensure_distribution, java_executable, mcpeeker_home
+from .process import terminate
 
 LOG_CONFIG = Path(__file__).with_name("log4j2.properties")
 LAUNCHER_CLASS = "McpeekerNode"
@@ -228,23 +227,8 @@ class LocalNode:
         if pid is None or not self._is_our_process(pid):
             self.pid_file.unlink(missing_ok=True)
             return False
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and self._is_our_process(pid):
-            _reap(pid)
-            time.sleep(0.2)
-        if self._is_our_process(pid):
-            os.kill(pid, signal.SIGKILL)
-            time.sleep(0.5)
-            _reap(pid)
+        terminate(pid, self._is_our_process, timeout, poll=0.2)
         self.pid_file.unlink(missing_ok=True)
         self.ports_file.unlink(missing_ok=True)
         return True
 
-
-def _reap(pid: int) -> None:
-    """Collect the exit status when the node is our own child, so it does not linger as a zombie."""
-    try:
-        os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass

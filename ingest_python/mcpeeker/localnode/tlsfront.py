@@ -25,6 +25,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from ..errors import MCPeekerError
+from .process import terminate
 from . import certs
 
 Progress = Callable[[str], None]
@@ -255,21 +256,7 @@ class TlsFront:
         if pid is None or not self._is_ours(pid):
             self.pid_file.unlink(missing_ok=True)
             return False
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and self._is_ours(pid):
-            _reap(pid)
-            time.sleep(0.1)
-        if self._is_ours(pid):
-            os.kill(pid, signal.SIGKILL)
-            time.sleep(0.2)
-            _reap(pid)
+        terminate(pid, self._is_ours, timeout, poll=0.1)
         self.pid_file.unlink(missing_ok=True)
         return True
 
-
-def _reap(pid: int) -> None:
-    try:
-        os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass

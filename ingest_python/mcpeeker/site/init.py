@@ -93,27 +93,24 @@ def init_site(directory: Path = DEFAULT_DIR, *, force: bool = False, url: str = 
                                                      index_prefix=index_prefix, site_key=SITE_KEY, audit_key=AUDIT_KEY),
                             encoding="utf-8")
         result.written.append(settings)
-    for default in sorted(CONFIG_DIR.glob("*.yaml")):
-        if default.name == "mcpeeker.yaml":
-            continue
+    _copy_defaults([p for p in sorted(CONFIG_DIR.glob("*.yaml")) if p.name != "mcpeeker.yaml"], directory, force,
+                   result)
+    # The hardened units and their example environment files, so a pip-installed site has them without a checkout.
+    (directory / "systemd").mkdir(exist_ok=True)
+    _copy_defaults(sorted((CONFIG_DIR / "systemd").iterdir()), directory / "systemd", force, result)
+    load_yaml(settings, "mcpeeker")  # what we wrote (or kept) must load
+    return result
+
+
+def _copy_defaults(defaults: list[Path], directory: Path, force: bool, result: InitResult) -> None:
+    """Packaged defaults into `directory`; an existing copy is the site's own edit and is kept unless forced."""
+    for default in defaults:
         target = directory / default.name
         if target.exists() and not force:
             result.kept.append(target)
             continue
         shutil.copyfile(default, target)
         result.written.append(target)
-    # The hardened units and their example environment files, so a pip-installed site has them without a checkout.
-    units = directory / "systemd"
-    units.mkdir(exist_ok=True)
-    for default in sorted((CONFIG_DIR / "systemd").iterdir()):
-        target = units / default.name
-        if target.exists() and not force:
-            result.kept.append(target)
-            continue
-        shutil.copyfile(default, target)
-        result.written.append(target)
-    load_yaml(settings, "mcpeeker")  # what we wrote (or kept) must load
-    return result
 
 
 def _point_at_keys(settings: Path) -> None:
