@@ -126,6 +126,11 @@ def test_rule_conventions() -> None:
             problems.append(f"{where}: rev missing")
         if not r["classtype"]:
             problems.append(f"{where}: classtype missing")
+        if not r["references"]:
+            problems.append(f"{where}: reference missing (the catalogue entry's first reference)")
+        keys = [item.partition(" ")[0] for item in r["metadata"]]
+        if keys != sorted(keys):
+            problems.append(f"{where}: metadata keys not sorted (ET style): {keys}")
         flow = (r.get("flow") or "").split(",")
         if "established" not in flow or sum(d in flow for d in ("to_server", "to_client")) != 1:
             problems.append(f"{where}: flow must be established,to_server|to_client")
