@@ -58,7 +58,7 @@ def list_listeners() -> ListenerScan:
         if key not in seen:
             seen.add(key)
             scan.listeners.append(Listener(*key))
-    scan.listeners.sort(key=lambda l: (l.port, l.ip))
+    scan.listeners.sort(key=lambda ln: (ln.port, ln.ip))
     return scan
 
 
@@ -84,7 +84,7 @@ def host_addresses() -> list[str]:
 
 def probe_candidates(listeners: list[Listener], preferred_ports: list[int], limit: int) -> list[int]:
     """Ports to probe on 127.0.0.1: MCP-owned or configured ports first, then other local listeners."""
-    reachable = sorted({l.port for l in listeners if l.ip in _LOCAL_BINDS})
+    reachable = sorted({ln.port for ln in listeners if ln.ip in _LOCAL_BINDS})
     ordered = [p for p in dict.fromkeys(preferred_ports) if p in reachable]
     ordered += [p for p in reachable if p not in ordered]
     return ordered[:limit]

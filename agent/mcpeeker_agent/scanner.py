@@ -306,7 +306,7 @@ class Scanner:
         mcp_pids: dict[int, tuple[str | None, dict[str, Any]]] = {}
         scan = list_listeners() if self.opt.listeners else None
         if self.opt.processes:
-            listening = {l.pid for l in scan.listeners if l.pid is not None} if scan else set()
+            listening = {ln.pid for ln in scan.listeners if ln.pid is not None} if scan else set()
             evidence += self._process_evidence(configured, mcp_pids, listening)
         listening_ports: list[int] = []
         if scan is not None:
@@ -387,23 +387,23 @@ class Scanner:
 
     def _listener_evidence(self, mcp_procs: dict[int, tuple[str | None, dict[str, Any]]], scan):
         self.errors += scan.errors
-        ports = sorted({l.port for l in scan.listeners})
+        ports = sorted({ln.port for ln in scan.listeners})
         out = []
-        for l in scan.listeners:
-            if l.pid is None or l.pid not in mcp_procs:
+        for ln in scan.listeners:
+            if ln.pid is None or ln.pid not in mcp_procs:
                 continue
-            config_key, proc_info = mcp_procs[l.pid]
-            listener: dict[str, Any] = {"ip": l.ip, "port": l.port, "pid": l.pid, "transport": "tcp"}
+            config_key, proc_info = mcp_procs[ln.pid]
+            listener: dict[str, Any] = {"ip": ln.ip, "port": ln.port, "pid": ln.pid, "transport": "tcp"}
             if config_key:
                 listener["config_instance_key"] = config_key
-            out.append({"type": "listener", "score": SCORES["listener"], "instance_key": keys.host_port(self.host_id, l.port),
-                        "reason": f"MCP server process {l.pid} listens on {l.ip}:{l.port}",
-                        "risk": [] if l.loopback else ["exposed_listener"], "listener": listener,
+            out.append({"type": "listener", "score": SCORES["listener"], "instance_key": keys.host_port(self.host_id, ln.port),
+                        "reason": f"MCP server process {ln.pid} listens on {ln.ip}:{ln.port}",
+                        "risk": [] if ln.loopback else ["exposed_listener"], "listener": listener,
                         "process": {k: proc_info[k] for k in ("pid", "name", "exe", "cmdline", "user_id") if k in proc_info}})
         return out, ports, scan.listeners
 
     def _probe_evidence(self, listeners, mcp_pids: dict, found: list[_Found]) -> list[dict[str, Any]]:
-        preferred = [l.port for l in listeners if l.pid in mcp_pids]
+        preferred = [ln.port for ln in listeners if ln.pid in mcp_pids]
         paths: dict[int, str] = {}
         from urllib.parse import urlsplit
 
@@ -426,7 +426,7 @@ class Scanner:
             reason = f"MCP initialize on 127.0.0.1:{port} answered by {res.get('server_name')!r}"
             risk = []
             # It answered plain HTTP, and it also listens beyond loopback: other hosts reach it without TLS.
-            if str(res.get("url", "")).startswith("http://") and any(l.port == port and not l.loopback for l in listeners):
+            if str(res.get("url", "")).startswith("http://") and any(ln.port == port and not ln.loopback for ln in listeners):
                 risk.append("cleartext_transport")
                 reason += " over plain HTTP, on a non-loopback listener"
             out.append({"type": "probe", "score": SCORES["probe"], "instance_key": keys.host_port(self.host_id, port),

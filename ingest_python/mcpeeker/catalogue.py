@@ -36,7 +36,8 @@ def _load_yaml(path: Path) -> Any:
 
 @lru_cache(maxsize=1)
 def vocabulary() -> dict[str, Any]:
-    return _load_yaml(catalogue_dir() / "_vocabulary.yaml")
+    data: dict[str, Any] = _load_yaml(catalogue_dir() / "_vocabulary.yaml")
+    return data
 
 
 @lru_cache(maxsize=1)
@@ -57,7 +58,7 @@ def entries() -> tuple[dict[str, Any], ...]:
 
 def evidence_type(entry: dict[str, Any]) -> str:
     """What the entry's evidence weighs as in correlation (`mcpeeker.evidence.type`)."""
-    return vocabulary()["evidence"][entry["evidence"]]["scores_as"]
+    return str(vocabulary()["evidence"][entry["evidence"]]["scores_as"])
 
 
 def implementations(sensor: str) -> dict[Any, tuple[str, str | None]]:

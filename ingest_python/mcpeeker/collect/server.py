@@ -90,13 +90,13 @@ class Ingestor:
             except Exception:  # noqa: BLE001 - the deliverer's fatal error is reported by `healthy` and by waiters
                 time.sleep(0.5)
 
-    def _action(self, index: str, doc_id: str, doc: dict) -> bytes:
+    def _action(self, index: str, doc_id: str, doc: dict[str, Any]) -> bytes:
         prefix = self._meta.get(index)
         if prefix is None:
             prefix = self._meta[index] = b'{"index":{"_index":' + orjson.dumps(index) + b',"_id":"'
         return b"".join((prefix, doc_id.encode(), b'"}}\n', orjson.dumps(doc), b"\n"))
 
-    def documents(self, raw: bytes, report: dict, agent: TokenRecord) -> list[tuple[bytes, float]]:
+    def documents(self, raw: bytes, report: dict[str, Any], agent: TokenRecord) -> list[tuple[bytes, float]]:
         """Validate and normalise; Rejected(422) naming the field when the report does not fit the schema."""
         scan_id = report.get("scan_id")
         if not isinstance(scan_id, str) or not SCAN_ID.match(scan_id):

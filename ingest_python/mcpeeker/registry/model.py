@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-from typing import Any, TypedDict
+from typing import Any, TypedDict, cast
 from urllib.parse import urlsplit
 
 from ..errors import MCPeekerError
@@ -95,11 +95,12 @@ def entry_id_for(entry: RegistryEntry) -> str:
 
 
 def new_entry(fields: dict[str, Any], now: datetime, ttl_days: int, actor: str) -> RegistryEntry:
+    # Values arrive untyped (CLI, API, import file); they are checked below and against the index template.
+    host = cast(EntryHost, {k: v for k, v in (fields.get("host") or {}).items() if v not in (None, "")})
+    server = cast(EntryServer, {k: v for k, v in (fields.get("server") or {}).items() if v not in (None, "")})
     entry: RegistryEntry = {
-        "owner": fields.get("owner"), "team": fields.get("team"), "purpose": fields.get("purpose") or "",
-        "host": {k: v for k, v in (fields.get("host") or {}).items() if v not in (None, "")},
-        "server": {k: v for k, v in (fields.get("server") or {}).items() if v not in (None, "")},
-        "source_finding": fields.get("source_finding"),
+        "owner": str(fields.get("owner") or ""), "team": fields.get("team"), "purpose": fields.get("purpose") or "",
+        "host": host, "server": server, "source_finding": fields.get("source_finding"),
     }
     if not entry["owner"]:
         raise RegistryError("owner is required")

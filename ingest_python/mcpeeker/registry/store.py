@@ -76,7 +76,8 @@ class Registry:
         if old.get("status") in ("rejected", "revoked"):
             # A server once rejected or revoked may be requested again: the entry reopens as pending.
             reopened = transition(old, "reopen", utcnow(), self.actor.name, note=fields.get("purpose") or "")
-            reopened.update({k: entry[k] for k in ("owner", "team", "purpose", "expires", "expires_requested")})
+            for key in ("owner", "team", "purpose", "expires", "expires_requested"):
+                reopened[key] = entry[key]
             version = {"if_seq_no": existing["_seq_no"], "if_primary_term": existing["_primary_term"]}
             return self._save(reopened, "reopen", detail, version)
         raise RegistryError(f"entry {entry['entry_id']} already exists for this server "
