@@ -14,7 +14,7 @@ from typing import Any
 
 from ..errors import MCPeekerError
 from .assemble import Distribution, Progress, ensure_distribution, java_executable, mcpeeker_home
-from .process import terminate
+from .process import cmdline, read_pid, stop_recorded
 
 LOG_CONFIG = Path(__file__).with_name("log4j2.properties")
 LAUNCHER_CLASS = "McpeekerNode"
@@ -56,18 +56,12 @@ class LocalNode:
 
     # --- process bookkeeping -------------------------------------------------------------
     def _read_pid(self) -> int | None:
-        try:
-            return int(self.pid_file.read_text().strip())
-        except (OSError, ValueError):
-            return None
+        return read_pid(self.pid_file)
 
     def _is_our_process(self, pid: int) -> bool:
         """True when pid is alive and is this instance's launcher (guards against pid reuse)."""
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        except OSError:
-            return False
-        return LAUNCHER_CLASS.encode() in cmdline and str(self.home).encode() in cmdline
+        args = cmdline(pid)
+        return LAUNCHER_CLASS.encode() in args and str(self.home).encode() in args
 
     def _http_json(self, path: str, timeout: float = 2.0) -> dict[str, Any] | None:
         try:
@@ -223,12 +217,8 @@ class LocalNode:
 
     def stop(self, timeout: float = 30.0) -> bool:
         """Stop the node; True when a process was stopped. Escalates to SIGKILL after timeout."""
-        pid = self._read_pid()
-        if pid is None or not self._is_our_process(pid):
-            self.pid_file.unlink(missing_ok=True)
+        if not stop_recorded(self.pid_file, self._is_our_process, timeout, poll=0.2):
             return False
-        terminate(pid, self._is_our_process, timeout, poll=0.2)
-        self.pid_file.unlink(missing_ok=True)
         self.ports_file.unlink(missing_ok=True)
         return True
 

@@ -25,7 +25,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from ..errors import MCPeekerError
-from .process import terminate
+from .process import cmdline, read_pid, stop_recorded
 from . import certs
 
 Progress = Callable[[str], None]
@@ -146,17 +146,11 @@ class TlsFront:
         self.conf.write_text("\n".join(lines) + "\n")
 
     def _read_pid(self) -> int | None:
-        try:
-            return int(self.pid_file.read_text().strip())
-        except (OSError, ValueError):
-            return None
+        return read_pid(self.pid_file)
 
     def _is_ours(self, pid: int) -> bool:
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        except OSError:
-            return False
-        return any(b"stunnel" in part for part in cmdline[:1]) and str(self.conf).encode() in cmdline
+        args = cmdline(pid)
+        return any(b"stunnel" in part for part in args[:1]) and str(self.conf).encode() in args
 
     def status(self) -> FrontStatus:
         pid = self._read_pid()
@@ -252,11 +246,5 @@ class TlsFront:
         raise MCPeekerError(f"stunnel did not serve the new certificate within {timeout:.0f}s; see {self.log}")
 
     def stop(self, timeout: float = 10.0) -> bool:
-        pid = self._read_pid()
-        if pid is None or not self._is_ours(pid):
-            self.pid_file.unlink(missing_ok=True)
-            return False
-        terminate(pid, self._is_ours, timeout, poll=0.1)
-        self.pid_file.unlink(missing_ok=True)
-        return True
+        return stop_recorded(self.pid_file, self._is_ours, timeout, poll=0.1)
 
