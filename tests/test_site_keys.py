@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 
 from mcpeeker import audit
-from mcpeeker import indices
 from mcpeeker.client import make_client
 from mcpeeker.errors import ConfigError
 from mcpeeker.ingest.normalise.common import Context
@@ -27,6 +26,7 @@ from mcpeeker.site.keys import MissingKeyError
 from mcpeeker_agent.privacy import Hasher
 
 from paths import REPO_ROOT
+from cluster import drop_prefix
 
 PACKAGED_SETTINGS = REPO_ROOT / "configs" / "mcpeeker.yaml"
 
@@ -294,9 +294,7 @@ def test_rotation_keeps_old_hashes_joinable_and_the_audit_chain_verifiable(tmp_p
         assert [p.reason for p in problems] == [f"the chain ends signed with key {old_audit.id}, not the current audit key "
                                                 f"{new_audit.id}: rewritten with a retired key, or a rotation not recorded"]
     finally:
-        client.indices.delete(index=f"{prefix}*", ignore_unavailable=True, expand_wildcards="all")
-        for name in indices.load_templates(prefix):
-            client.indices.delete_index_template(name=f"{prefix}{name}", ignore=[404])
+        drop_prefix(client, prefix)
 
 
 def test_the_init_directory_configs_are_the_ones_read(tmp_path: Path) -> None:

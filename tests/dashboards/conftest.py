@@ -12,6 +12,7 @@ import pytest
 from mcpeeker import indices
 from mcpeeker.client import make_client
 from mcpeeker.settings import Settings
+from cluster import drop_prefix
 
 from .seed import Seeded, seed
 
@@ -29,6 +30,4 @@ def seeded(os_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Se
     try:
         yield seed(settings, Path(tmp_path_factory.mktemp("seed")))
     finally:
-        client.indices.delete(index=f"{settings.index_prefix}*", ignore_unavailable=True, expand_wildcards="all")
-        for name in indices.load_templates(settings.index_prefix):
-            client.indices.delete_index_template(name=f"{settings.index_prefix}{name}", ignore=[404])
+        drop_prefix(client, settings.index_prefix)

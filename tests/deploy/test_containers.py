@@ -24,10 +24,10 @@ from typing import Iterator
 
 import pytest
 
-from mcpeeker import indices
 from mcpeeker.client import make_client
 from mcpeeker.settings import Settings
 from paths import LABELS, PCAP_DIR, REPO_ROOT, SHARED, missing, require_shared
+from cluster import drop_prefix
 
 pytestmark = pytest.mark.slow
 
@@ -234,6 +234,4 @@ def test_siem_image_ingests_the_sensor_output(buildah: list[str], siem: str, sen
         alerts = client.count(index=f"{prefix}mcp-events-*", body={"query": {"exists": {"field": "rule.id"}}})["count"]
         assert indexed > 0 and alerts == sum(_label()["suricata_sids"].values())
     finally:
-        client.indices.delete(index=f"{prefix}*", ignore_unavailable=True, expand_wildcards="all")
-        for name in indices.load_templates(prefix):
-            client.indices.delete_index_template(name=f"{prefix}{name}", ignore=[404])
+        drop_prefix(client, prefix)

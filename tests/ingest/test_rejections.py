@@ -25,6 +25,7 @@ from mcpeeker.ingest.pipeline import Pipeline
 from mcpeeker.ingest.readers import read_file
 from mcpeeker.localnode import LocalNode
 from mcpeeker.settings import Settings
+from cluster import drop_prefix
 
 pytestmark = [pytest.mark.opensearch, pytest.mark.slow]
 
@@ -113,6 +114,4 @@ def test_per_document_429_is_retried_until_every_document_is_indexed_once(tiny_n
         assert client.count(index=pattern, body={"query": {"exists": {"field": "event.ingested"}}})["count"] == DOCS
     finally:
         dead.close()
-        client.indices.delete(index=f"{settings.index_prefix}*", ignore_unavailable=True)
-        for name in indices.load_templates(settings.index_prefix):
-            client.indices.delete_index_template(name=f"{settings.index_prefix}{name}", ignore=[404])
+        drop_prefix(client, settings.index_prefix)
