@@ -40,8 +40,9 @@ opensearch: venv debs
 deps: venv debs suricata opensearch
 
 test: deps
-	@echo "==> lint: ruff (pyproject.toml tool.ruff) and mypy --strict (tool.mypy files)"
+	@echo "==> lint: ruff check and ruff format --check (pyproject.toml tool.ruff), mypy --strict (tool.mypy files)"
 	@$(BIN)/ruff check ingest_python agent tests scripts bench
+	@$(BIN)/ruff format --check ingest_python agent tests scripts bench
 	@$(BIN)/mypy
 	@echo "==> tests"
 	@$(BIN)/python -m pytest $(PYTEST_ARGS)

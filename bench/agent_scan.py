@@ -69,8 +69,12 @@ def bench_scan(n_processes: int, runs: int) -> dict:
         n_configs = sum(1 for p in home.root.rglob("*") if p.is_file() and p.suffix in (".json", ".yaml", ".toml"))
         results = []
         for i in range(runs):
-            out = subprocess.run([sys.executable, "-c", SCAN_CHILD, str(home.home), str(home.root), str(tmp / "state.json")],
-                                 capture_output=True, text=True, check=True)
+            out = subprocess.run(
+                [sys.executable, "-c", SCAN_CHILD, str(home.home), str(home.root), str(tmp / "state.json")],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             results.append(json.loads(out.stdout))
         best = min(results, key=lambda r: r["scan_wall_s"])
         best["processes_on_machine"] = len(psutil.pids())
@@ -125,14 +129,22 @@ def bench_discovery(n_files: int) -> dict:
         gen = time.perf_counter() - t
         table = default_table()
         out = {"tree_files": files, "tree_generation_s": round(gen, 2)}
-        for label, depth, entries in (("default_bounds", DEFAULT_MAX_DEPTH, DEFAULT_MAX_ENTRIES), ("unbounded", 64, 10**9)):
+        for label, depth, entries in (
+            ("default_bounds", DEFAULT_MAX_DEPTH, DEFAULT_MAX_ENTRIES),
+            ("unbounded", 64, 10**9),
+        ):
             os.system("sync")
             t = time.perf_counter()
             found = project_candidates(table, [tmp], depth, entries)
-            out[label] = {"wall_s": round(time.perf_counter() - t, 3), "entries_seen": found.entries_seen,
-                          "project_dirs": found.project_dirs, "candidates": len(found.candidates),
-                          "stopped_by_bound": any("bound" in e["error"] for e in found.errors),
-                          "max_depth": depth, "max_entries": entries}
+            out[label] = {
+                "wall_s": round(time.perf_counter() - t, 3),
+                "entries_seen": found.entries_seen,
+                "project_dirs": found.project_dirs,
+                "candidates": len(found.candidates),
+                "stopped_by_bound": any("bound" in e["error"] for e in found.errors),
+                "max_depth": depth,
+                "max_entries": entries,
+            }
         return out
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -145,16 +157,20 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     scan = bench_scan(args.processes, args.runs)
-    print(f"full scan: {scan['processes_on_machine']} processes, {scan['config_files_in_home']} config files -> "
-          f"wall {scan['scan_wall_s'] * 1000:.0f} ms (median of {scan['runs']}: {scan['scan_wall_s_median'] * 1000:.0f} ms), "
-          f"CPU {scan['scan_cpu_s'] * 1000:.0f} ms, peak RSS {scan['peak_rss_mb']:.1f} MB "
-          f"(interpreter + imports {scan['rss_after_import_mb']:.1f} MB), evidence {scan['by_type']}, errors {scan['errors']}")
+    print(
+        f"full scan: {scan['processes_on_machine']} processes, {scan['config_files_in_home']} config files -> "
+        f"wall {scan['scan_wall_s'] * 1000:.0f} ms (median of {scan['runs']}: {scan['scan_wall_s_median'] * 1000:.0f} ms), "
+        f"CPU {scan['scan_cpu_s'] * 1000:.0f} ms, peak RSS {scan['peak_rss_mb']:.1f} MB "
+        f"(interpreter + imports {scan['rss_after_import_mb']:.1f} MB), evidence {scan['by_type']}, errors {scan['errors']}"
+    )
     disc = bench_discovery(args.files)
     for label in ("default_bounds", "unbounded"):
         d = disc[label]
-        print(f"discovery over {disc['tree_files']} files ({label}: depth {d['max_depth']}, entries {d['max_entries']}): "
-              f"wall {d['wall_s'] * 1000:.0f} ms, entries seen {d['entries_seen']}, project dirs {d['project_dirs']}, "
-              f"candidates {d['candidates']}, stopped by bound: {d['stopped_by_bound']}")
+        print(
+            f"discovery over {disc['tree_files']} files ({label}: depth {d['max_depth']}, entries {d['max_entries']}): "
+            f"wall {d['wall_s'] * 1000:.0f} ms, entries seen {d['entries_seen']}, project dirs {d['project_dirs']}, "
+            f"candidates {d['candidates']}, stopped by bound: {d['stopped_by_bound']}"
+        )
     print(json.dumps({"scan": scan, "discovery": disc}, indent=1))
 
 

@@ -47,10 +47,28 @@ def free_port() -> int:
 
 def agent_report(work: Path, site_key: str) -> dict:
     home = make_home(work / "home", "linux")
-    out = subprocess.run([sys.executable, "-m", "mcpeeker_agent.cli", "scan", "--home", str(home.home), "--root",
-                          str(home.root), "--os", "linux", "--no-processes", "--no-listeners", "--no-state",
-                          "--machine-id", "bench"], capture_output=True, check=True,
-                         env={**os.environ, "MCPEEKER_SITE_KEY": site_key})
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mcpeeker_agent.cli",
+            "scan",
+            "--home",
+            str(home.home),
+            "--root",
+            str(home.root),
+            "--os",
+            "linux",
+            "--no-processes",
+            "--no-listeners",
+            "--no-state",
+            "--machine-id",
+            "bench",
+        ],
+        capture_output=True,
+        check=True,
+        env={**os.environ, "MCPEEKER_SITE_KEY": site_key},
+    )
     return json.loads(out.stdout.splitlines()[0])
 
 
@@ -71,10 +89,12 @@ def baseline(client, settings: Settings, bodies: list[bytes]) -> float:
     actions = []
     for body in bodies:
         for index, doc_id, doc, _epoch in normalise_agent("report", orjson.loads(body), body, ctx, "bench", 0):
-            actions.append(orjson.dumps({"index": {"_index": index, "_id": doc_id}}) + b"\n" + orjson.dumps(doc) + b"\n")
+            actions.append(
+                orjson.dumps({"index": {"_index": index, "_id": doc_id}}) + b"\n" + orjson.dumps(doc) + b"\n"
+            )
     started = time.perf_counter()
     for i in range(0, len(actions), 1000):
-        client.bulk(body=b"".join(actions[i:i + 1000]), filter_path="errors")
+        client.bulk(body=b"".join(actions[i : i + 1000]), filter_path="errors")
     return len(actions) / (time.perf_counter() - started)
 
 
@@ -94,8 +114,23 @@ def main() -> int:
         work = Path(tmp)
         pki = make_pki(work / "pki")
         tokens = work / "tokens.json"
-        token = subprocess.run([sys.executable, "-m", "mcpeeker.cli", "collect", "token", "issue", "--agent", "bench",
-                                "--tokens", str(tokens)], capture_output=True, text=True, check=True).stdout.strip()
+        token = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "mcpeeker.cli",
+                "collect",
+                "token",
+                "issue",
+                "--agent",
+                "bench",
+                "--tokens",
+                str(tokens),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
         report = agent_report(work, site_key)
         bodies = []
         for n in range(args.reports):  # distinct reports: own scan id, host and second
@@ -105,11 +140,33 @@ def main() -> int:
         per_report = len(report["evidence"]) + 1
         port = free_port()
         log = open(work / "collector.log", "w")
-        proc = subprocess.Popen([sys.executable, "-m", "mcpeeker.cli", "collect", "--port", str(port), "--cert",
-                                 str(pki.server_cert), "--key", str(pki.server_key), "--tokens", str(tokens),
-                                 "--spool-dir", str(work / "spool"), "--dead-letter", str(work / "dead.log"),
-                                 "--url", args.url, "--index-prefix", prefix],
-                                stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "MCPEEKER_SITE_KEY": site_key})
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "mcpeeker.cli",
+                "collect",
+                "--port",
+                str(port),
+                "--cert",
+                str(pki.server_cert),
+                "--key",
+                str(pki.server_key),
+                "--tokens",
+                str(tokens),
+                "--spool-dir",
+                str(work / "spool"),
+                "--dead-letter",
+                str(work / "dead.log"),
+                "--url",
+                args.url,
+                "--index-prefix",
+                prefix,
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "MCPEEKER_SITE_KEY": site_key},
+        )
         context = ssl.create_default_context(cafile=str(pki.ca))
         try:
             deadline = time.monotonic() + 60
@@ -164,17 +221,25 @@ def main() -> int:
             log.close()
             if not args.keep:
                 client.indices.delete(index=f"{prefix}*", ignore_unavailable=True, expand_wildcards="all")
-                for name in client.indices.get_index_template(name=f"{prefix}*", ignore=[404]).get("index_templates", []):
+                for name in client.indices.get_index_template(name=f"{prefix}*", ignore=[404]).get(
+                    "index_templates", []
+                ):
                     client.indices.delete_index_template(name=name["name"], ignore=[404])
     latencies.sort()
-    print(f"collector: {args.reports} reports ({per_report} documents each) from {args.clients} HTTPS clients "
-          f"into {args.url}")
-    print(f"  {args.reports / elapsed:,.0f} reports/s, {args.reports * per_report / elapsed:,.0f} documents/s "
-          f"({elapsed:.1f} s); ack latency p50 {statistics.median(latencies) * 1000:.0f} ms, "
-          f"p99 {latencies[int(len(latencies) * 0.99) - 1] * 1000:.0f} ms")
+    print(
+        f"collector: {args.reports} reports ({per_report} documents each) from {args.clients} HTTPS clients "
+        f"into {args.url}"
+    )
+    print(
+        f"  {args.reports / elapsed:,.0f} reports/s, {args.reports * per_report / elapsed:,.0f} documents/s "
+        f"({elapsed:.1f} s); ack latency p50 {statistics.median(latencies) * 1000:.0f} ms, "
+        f"p99 {latencies[int(len(latencies) * 0.99) - 1] * 1000:.0f} ms"
+    )
     print(f"  documents in the cluster: {count} (expected {args.reports * per_report}); refused: {len(errors)}")
-    print(f"  baseline, the same documents pre-built and bulk-indexed 1000 at a time under another prefix: "
-          f"{bulk_rate:,.0f} documents/s (collector / baseline = {args.reports * per_report / elapsed / bulk_rate:.2f})")
+    print(
+        f"  baseline, the same documents pre-built and bulk-indexed 1000 at a time under another prefix: "
+        f"{bulk_rate:,.0f} documents/s (collector / baseline = {args.reports * per_report / elapsed / bulk_rate:.2f})"
+    )
     return 0 if count == args.reports * per_report and not errors else 1
 
 

@@ -35,10 +35,21 @@ PREFIX = "lat-"
 def report(n: int) -> tuple[dict, str]:
     host_id = hashlib.sha256(f"latency-host-{n}".encode()).hexdigest()
     port = 9000 + n
-    line = {"schema": "mcpeeker.agent/1", "host_id": host_id, "timestamp": iso(utcnow()), "local_score": 11,
-            "host": {"os": "linux", "ips": [f"10.77.{n // 250}.{1 + n % 250}"], "listening_ports": [port]},
-            "evidence": [{"type": "listener", "score": 11, "reason": "listener of an MCP server process",
-                          "listener": {"ip": "0.0.0.0", "port": port, "pid": 1000 + n, "transport": "tcp"}}]}
+    line = {
+        "schema": "mcpeeker.agent/1",
+        "host_id": host_id,
+        "timestamp": iso(utcnow()),
+        "local_score": 11,
+        "host": {"os": "linux", "ips": [f"10.77.{n // 250}.{1 + n % 250}"], "listening_ports": [port]},
+        "evidence": [
+            {
+                "type": "listener",
+                "score": 11,
+                "reason": "listener of an MCP server process",
+                "listener": {"ip": "0.0.0.0", "port": port, "pid": 1000 + n, "transport": "tcp"},
+            }
+        ],
+    }
     return line, finding_id(f"host:{host_id}:port:{port}")
 
 
@@ -62,12 +73,33 @@ def main() -> int:
     common = ["--url", url, "--index-prefix", PREFIX]
     env = dict(os.environ, MCPEEKER_SITE_KEY="latency-site-key-0123")
     exe = [sys.executable, "-m", "mcpeeker.cli"]
-    ingest = subprocess.Popen([*exe, "ingest", "agent", str(events), "--follow", "--no-progress", "--no-setup",
-                               "--checkpoint", str(work / "checkpoint"), "--spool-dir", str(work / "spool"),
-                               "--dead-letter", str(work / "dead.log"), *common],
-                              env=env, stdout=subprocess.DEVNULL, stderr=open(work / "ingest.log", "w"))
-    correlate = subprocess.Popen([*exe, "correlate", "--every", args.every, *common], env=env,
-                                 stdout=subprocess.DEVNULL, stderr=open(work / "correlate.log", "w"))
+    ingest = subprocess.Popen(
+        [
+            *exe,
+            "ingest",
+            "agent",
+            str(events),
+            "--follow",
+            "--no-progress",
+            "--no-setup",
+            "--checkpoint",
+            str(work / "checkpoint"),
+            "--spool-dir",
+            str(work / "spool"),
+            "--dead-letter",
+            str(work / "dead.log"),
+            *common,
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=open(work / "ingest.log", "w"),
+    )
+    correlate = subprocess.Popen(
+        [*exe, "correlate", "--every", args.every, *common],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=open(work / "correlate.log", "w"),
+    )
     time.sleep(3)  # both services up
     written: dict[str, float] = {}
     seen: dict[str, float] = {}
@@ -99,8 +131,10 @@ def main() -> int:
         return 1
     p95 = latencies[max(0, int(round(0.95 * len(latencies))) - 1)]
     print(f"events={len(written)} detected={len(seen)} missing={missing}")
-    print(f"RESULT detection_latency_seconds p50={statistics.median(latencies):.2f} p95={p95:.2f} "
-          f"max={latencies[-1]:.2f} (correlate --every {args.every}, ingest --follow)")
+    print(
+        f"RESULT detection_latency_seconds p50={statistics.median(latencies):.2f} p95={p95:.2f} "
+        f"max={latencies[-1]:.2f} (correlate --every {args.every}, ingest --follow)"
+    )
     client.indices.delete(index=f"{PREFIX}*", expand_wildcards="all", ignore_unavailable=True)
     node.stop()
     return 0 if not missing else 1

@@ -55,15 +55,30 @@ def run(corpus: Path, lines: int) -> None:
             if n >= lines:
                 break
             pipeline.feed(item)
-    print(f"documents {sink.docs} bad {pipeline.stats.bad} skipped {pipeline.stats.skipped} "
-          f"digest {sink.digest.hexdigest()[:16]}")
+    print(
+        f"documents {sink.docs} bad {pipeline.stats.bad} skipped {pipeline.stats.skipped} "
+        f"digest {sink.digest.hexdigest()[:16]}"
+    )
 
 
 def instructions(corpus: Path, lines: int) -> tuple[int, str]:
     with tempfile.TemporaryDirectory() as tmp:
-        out = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={tmp}/out", sys.executable,
-                              __file__, str(corpus), "--lines", str(lines), "--run"],
-                             capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [
+                "valgrind",
+                "--tool=callgrind",
+                f"--callgrind-out-file={tmp}/out",
+                sys.executable,
+                __file__,
+                str(corpus),
+                "--lines",
+                str(lines),
+                "--run",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
     collected = re.search(r"Collected : (\d+)", out.stderr)
     if collected is None:
         raise SystemExit(f"no instruction count from callgrind:\n{out.stderr[-2000:]}")

@@ -49,32 +49,62 @@ MIX = {"zeek_json": 0.35, "zeek_tsv": 0.35, "eve": 0.298, "agent": 0.002}
 
 # ---------------------------------------------------------------------------------------------- corpus
 
+
 def _real_eve(work: Path) -> list[bytes]:
     from mcpeeker.sensors.suricata import run_suricata
 
     lines: list[bytes] = []
     for pcap in sorted((REPO / "tests" / "pcaps").glob("*.pcap")):
         eve = run_suricata(pcap, REPO / "suricata" / "mcp.rules", work / "eve" / pcap.stem)
-        lines += [line for line in eve.read_bytes().splitlines()
-                  if orjson.loads(line).get("event_type") in ("alert", "http", "flow", "fileinfo", "tls", "anomaly")]
+        lines += [
+            line
+            for line in eve.read_bytes().splitlines()
+            if orjson.loads(line).get("event_type") in ("alert", "http", "flow", "fileinfo", "tls", "anomaly")
+        ]
     return lines
 
 
 def _real_agent(work: Path) -> bytes:
     home = work / "home"
     (home / ".cursor").mkdir(parents=True, exist_ok=True)
-    (home / ".cursor" / "mcp.json").write_text(json.dumps({"mcpServers": {
-        "gh": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-github"]},
-        "remote": {"url": "https://mcp.example.com/mcp"}}}))
-    out = subprocess.run([sys.executable, "-m", "mcpeeker_agent.cli", "scan", "--home", str(home), "--no-processes",
-                          "--no-listeners", "--no-state", "--site-key", "bench"], capture_output=True, check=True)
+    (home / ".cursor" / "mcp.json").write_text(
+        json.dumps(
+            {
+                "mcpServers": {
+                    "gh": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-github"]},
+                    "remote": {"url": "https://mcp.example.com/mcp"},
+                }
+            }
+        )
+    )
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mcpeeker_agent.cli",
+            "scan",
+            "--home",
+            str(home),
+            "--no-processes",
+            "--no-listeners",
+            "--no-state",
+            "--site-key",
+            "bench",
+        ],
+        capture_output=True,
+        check=True,
+    )
     return out.stdout.splitlines()[0]
 
 
 def generate(work: Path, events: int) -> dict[str, list[Path]]:
     """Files per source with `events` lines in total; every line distinct (uid/flow_id/scan_id varied)."""
-    zeek_json = [line for log in ("conn", "http", "dns", "ssl") for p in sorted((SHARED / "json").glob(f"*/{log}.log"))
-                 for line in p.read_bytes().splitlines()]
+    zeek_json = [
+        line
+        for log in ("conn", "http", "dns", "ssl")
+        for p in sorted((SHARED / "json").glob(f"*/{log}.log"))
+        for line in p.read_bytes().splitlines()
+    ]
     tsv_files = {log: sorted((SHARED / "tsv").glob(f"*/{log}.log")) for log in ("conn", "http", "dns", "ssl")}
     eve = _real_eve(work)
     agent = orjson.loads(_real_agent(work))
@@ -89,7 +119,15 @@ def generate(work: Path, events: int) -> dict[str, list[Path]]:
         rec = orjson.loads(zeek_json[i % len(zeek_json)])
         rec["uid"] = f"C{i:017x}"
         rec["ts"] = rec["ts"] + (i // len(zeek_json)) * 1e-3
-        kind = "conn" if "conn_state" in rec else "http" if "trans_depth" in rec else "dns" if "query" in rec or "trans_id" in rec else "ssl"
+        kind = (
+            "conn"
+            if "conn_state" in rec
+            else "http"
+            if "trans_depth" in rec
+            else "dns"
+            if "query" in rec or "trans_id" in rec
+            else "ssl"
+        )
         fh = handles.get(kind) or handles.setdefault(kind, open(out / f"{kind}.log", "wb"))
         fh.write(orjson.dumps(rec) + b"\n")
     for fh in handles.values():
@@ -140,6 +178,7 @@ def generate(work: Path, events: int) -> dict[str, list[Path]]:
 
 # ---------------------------------------------------------------------------------------- 1. normalise
 
+
 def _reference_us() -> float:
     """A fixed pure-Python workload, to compare this machine with others (about 8-10 us on a current desktop core)."""
     import timeit
@@ -180,8 +219,10 @@ def _time_file(source: str, path: Path, lines: list[bytes], tsv: bool) -> tuple[
 
 def bench_normalise(files: dict[str, list[Path]], repeat: int) -> None:
     print("\n== 1. normalisation on one core (read + parse + normalise + serialise; no cluster)")
-    print(f"   CPU time of this process (the machine's load average is {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; "
-          f"reference loop sum(range(1000)): {_reference_us():.1f} us)")
+    print(
+        f"   CPU time of this process (the machine's load average is {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; "
+        f"reference loop sum(range(1000)): {_reference_us():.1f} us)"
+    )
     print(f"   native: {native.summary()}")
     print(f"   each file {repeat} times; the median of its timings counts (the machine's noise is a few per cent)")
     print(f"{'source':<12}{'lines':>10}{'docs':>10}{'parse only ev/s':>18}{'full ev/s':>14}{'full/parse':>12}")
@@ -205,10 +246,13 @@ def bench_normalise(files: dict[str, list[Path]], repeat: int) -> None:
             print(f"{label:<12}\n{'':<12}{n:>10,}{docs:>10,}{n / parse:>18,.0f}{n / full:>14,.0f}{parse / full:>12.2f}")
     n, docs, parse, full = totals
     print(f"{'ALL':<12}{n:>10,}{docs:>10,}{n / parse:>18,.0f}{n / full:>14,.0f}{parse / full:>12.2f}")
-    print(f"normalisation: {n / full:,.0f} events/s/core (target >= 100,000); JSON parse alone: {n / parse:,.0f} events/s")
+    print(
+        f"normalisation: {n / full:,.0f} events/s/core (target >= 100,000); JSON parse alone: {n / parse:,.0f} events/s"
+    )
 
 
 # ---------------------------------------------------------------------------------------- 2. end-to-end
+
 
 def _settings(url: str, prefix: str):
     from mcpeeker.settings import Settings
@@ -225,16 +269,33 @@ def run_ingest(url: str, prefix: str, files: dict[str, list[Path]], work: Path) 
     """Seconds, documents indexed and peak RSS (KiB, the whole process) of `mcpeeker ingest` per source."""
     seconds, peak = 0.0, 0
     for source, paths in files.items():
-        cmd = [sys.executable, "-m", "mcpeeker.cli", "ingest", source, *map(str, paths), "--url", url,
-               "--index-prefix", prefix, "--no-progress", "--spool-dir", str(work / f"spool-{prefix}"),
-               "--dead-letter", str(work / f"dead-{prefix}.log")]
+        cmd = [
+            sys.executable,
+            "-m",
+            "mcpeeker.cli",
+            "ingest",
+            source,
+            *map(str, paths),
+            "--url",
+            url,
+            "--index-prefix",
+            prefix,
+            "--no-progress",
+            "--spool-dir",
+            str(work / f"spool-{prefix}"),
+            "--dead-letter",
+            str(work / f"dead-{prefix}.log"),
+        ]
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
         # Poll the child's RSS (ru_maxrss of a child would include the parent's pages inherited at fork).
         child = psutil.Process(proc.pid)
         while proc.poll() is None:
             try:
-                if child.exe().endswith(("python", "python3", "python3.11")) and child.cmdline()[1:3] == ["-m", "mcpeeker.cli"]:
+                if child.exe().endswith(("python", "python3", "python3.11")) and child.cmdline()[1:3] == [
+                    "-m",
+                    "mcpeeker.cli",
+                ]:
                     peak = max(peak, child.memory_info().rss // 1024)
             except (psutil.NoSuchProcess, psutil.AccessDenied, IndexError):
                 pass
@@ -289,16 +350,21 @@ def bench_e2e(url: str, files: dict[str, list[Path]], work: Path) -> int:
         gc.collect()
         gc.freeze()  # a million live dicts must not make the baseline pay for garbage-collector passes
         t0 = time.perf_counter()
-        ok, errors = helpers.bulk(client, docs, chunk_size=1000, max_chunk_bytes=5 << 20, max_retries=5,
-                                  request_timeout=120)
+        ok, errors = helpers.bulk(
+            client, docs, chunk_size=1000, max_chunk_bytes=5 << 20, max_retries=5, request_timeout=120
+        )
         bulk_seconds = time.perf_counter() - t0
         gc.unfreeze()
         n_theirs = _count(client, theirs)
         assert n_theirs == n_ours == len({d["_id"] for d in docs}), (n_ours, n_theirs, len(docs))
         rate_ours, rate_bulk = n_ours / seconds, n_theirs / bulk_seconds
-        print(f"mcpeeker ingest (subprocesses incl. start-up, read+normalise+deliver): {n_ours:,} docs in {seconds:.1f} s "
-              f"= {rate_ours:,.0f} docs/s, peak RSS {peak / 1024:.0f} MiB")
-        print(f"helpers.bulk of the same pre-built docs (chunk 1000):  {n_theirs:,} docs in {bulk_seconds:.1f} s = {rate_bulk:,.0f} docs/s")
+        print(
+            f"mcpeeker ingest (subprocesses incl. start-up, read+normalise+deliver): {n_ours:,} docs in {seconds:.1f} s "
+            f"= {rate_ours:,.0f} docs/s, peak RSS {peak / 1024:.0f} MiB"
+        )
+        print(
+            f"helpers.bulk of the same pre-built docs (chunk 1000):  {n_theirs:,} docs in {bulk_seconds:.1f} s = {rate_bulk:,.0f} docs/s"
+        )
         print(f"ratio mcpeeker/helpers.bulk: {rate_ours / rate_bulk:.2f} (target >= 0.90)")
         del docs
         return peak
@@ -347,8 +413,10 @@ def main() -> None:
         files = generate(work, args.events)
         lines = sum(1 for ps in files.values() for p in ps for line in open(p, "rb") if not line.startswith(b"#"))
         size = sum(p.stat().st_size for ps in files.values() for p in ps)
-        print(f"generated {lines:,} events ({size / 1e6:.0f} MB) in {time.perf_counter() - t0:.0f} s: "
-              + ", ".join(f"{k} {v:.0%}" for k, v in MIX.items()))
+        print(
+            f"generated {lines:,} events ({size / 1e6:.0f} MB) in {time.perf_counter() - t0:.0f} s: "
+            + ", ".join(f"{k} {v:.0%}" for k, v in MIX.items())
+        )
         bench_normalise(files, args.repeat)
         if not args.skip_e2e:
             node = None

@@ -56,7 +56,7 @@ PORT = 8080
 
 # --- ordinary HTTP traffic: server and client scripts run inside the namespace ------------------
 
-SERVER = r'''
+SERVER = r"""
 import json, random, sys, time
 from http.server import ThreadingHTTPServer, BaseHTTPRequestHandler
 WORDS = ("quarterly report meeting agenda invoice customer product release notes cluster "
@@ -111,9 +111,9 @@ class H(BaseHTTPRequestHandler):
         else:
             self.send(201, "application/json", json.dumps({"ok": True, "received": len(data), "echo": data[:200].decode("latin1")}).encode())
 ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
-'''
+"""
 
-CLIENT = r'''
+CLIENT = r"""
 import http.client, json, random, sys, threading
 port, target, workers = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 total = [0]; lock = threading.Lock()
@@ -155,7 +155,7 @@ threads = [threading.Thread(target=worker, args=(i,)) for i in range(workers)]
 for t in threads: t.start()
 for t in threads: t.join()
 print(total[0])
-'''
+"""
 
 
 def run(cmd: list[str], **kw: object) -> subprocess.CompletedProcess[str]:
@@ -180,8 +180,12 @@ def capture_ordinary_http(out: Path, size_mb: int, workdir: Path) -> tuple[int, 
         # One segment per GSO packet: tcpdump then sees wire-sized (<= 1514 byte) frames.
         run(["ip", "netns", "exec", ns, "ip", "link", "set", "lo", "gso_max_segs", "1", "gso_max_size", "1500"])
         nsx = ["ip", "netns", "exec", ns]
-        dump = subprocess.Popen([*nsx, "tcpdump", "-i", "lo", "-s", "0", "-B", "65536", "-U", "-w", str(out), "tcp"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        dump = subprocess.Popen(
+            [*nsx, "tcpdump", "-i", "lo", "-s", "0", "-B", "65536", "-U", "-w", str(out), "tcp"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         time.sleep(1.0)
         server = subprocess.Popen([*nsx, sys.executable, str(workdir / "server.py"), str(PORT)])
         time.sleep(1.0)
@@ -211,8 +215,8 @@ def read_pcap(path: Path) -> tuple[int, list[tuple[float, bytes]]]:
         raise SystemExit(f"{path}: not a little-endian microsecond pcap (magic {magic:#x})")
     packets, off = [], 24
     while off + 16 <= len(data):
-        sec, usec, incl, _ = struct.unpack("<IIII", data[off:off + 16])
-        packets.append((sec + usec / 1e6, data[off + 16:off + 16 + incl]))
+        sec, usec, incl, _ = struct.unpack("<IIII", data[off : off + 16])
+        packets.append((sec + usec / 1e6, data[off + 16 : off + 16 + incl]))
         off += 16 + incl
     return linktype, packets
 
@@ -232,13 +236,13 @@ def relabel(frame: bytes, copy: int) -> bytes:
     if len(frame) < 34 or frame[12:14] != b"\x08\x00":
         return frame
     ihl = (frame[14] & 0x0F) * 4
-    ip = bytearray(frame[14:14 + ihl])
+    ip = bytearray(frame[14 : 14 + ihl])
     for off in (12, 16):
         if ip[off] == 10:
             ip[off + 2] = copy % 250 + 1
     ip[10:12] = b"\x00\x00"
     ip[10:12] = struct.pack("!H", _ip_checksum(bytes(ip)))
-    return frame[:14] + bytes(ip) + frame[14 + ihl:]
+    return frame[:14] + bytes(ip) + frame[14 + ihl :]
 
 
 def build_mixed(http_pcap: Path, out: Path, mcp_copies: int) -> dict[str, int]:
@@ -269,8 +273,13 @@ def build_mixed(http_pcap: Path, out: Path, mcp_copies: int) -> dict[str, int]:
             fh.write(struct.pack("<IIII", sec, usec, len(frame), len(frame)))
             fh.write(frame)
             count += 1
-    return {"packets": count, "http_bytes": sum(len(f) for _, f in http), "mcp_bytes": mcp_bytes,
-            "mcp_files": len(mcp_files), "mcp_copies": mcp_copies}
+    return {
+        "packets": count,
+        "http_bytes": sum(len(f) for _, f in http),
+        "mcp_bytes": mcp_bytes,
+        "mcp_files": len(mcp_files),
+        "mcp_copies": mcp_copies,
+    }
 
 
 # --- measurement: one long-running Suricata per rule set, pcaps fed through the unix socket ----------
@@ -282,9 +291,23 @@ def build_mixed(http_pcap: Path, out: Path, mcp_copies: int) -> dict[str, int]:
 ETOPEN_VARS = {
     "vars.address-groups.HOME_NET": "[127.0.0.0/8,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16]",
     "vars.address-groups.EXTERNAL_NET": "any",
-    **{f"vars.address-groups.{k}": "$HOME_NET" for k in (
-        "HTTP_SERVERS", "SMTP_SERVERS", "SQL_SERVERS", "DNS_SERVERS", "TELNET_SERVERS", "DC_SERVERS",
-        "DNP3_SERVER", "DNP3_CLIENT", "MODBUS_CLIENT", "MODBUS_SERVER", "ENIP_CLIENT", "ENIP_SERVER")},
+    **{
+        f"vars.address-groups.{k}": "$HOME_NET"
+        for k in (
+            "HTTP_SERVERS",
+            "SMTP_SERVERS",
+            "SQL_SERVERS",
+            "DNS_SERVERS",
+            "TELNET_SERVERS",
+            "DC_SERVERS",
+            "DNP3_SERVER",
+            "DNP3_CLIENT",
+            "MODBUS_CLIENT",
+            "MODBUS_SERVER",
+            "ENIP_CLIENT",
+            "ENIP_SERVER",
+        )
+    },
     "vars.address-groups.AIM_SERVERS": "$EXTERNAL_NET",
     "vars.port-groups.HTTP_PORTS": "[80,8080]",
     "vars.port-groups.SHELLCODE_PORTS": "!80",
@@ -308,8 +331,9 @@ def default_etopen() -> Path:
 def etopen_rules(etopen: Path, out: Path) -> tuple[int, list[str]]:
     """Concatenate every *.rules of the ET Open snapshot; return (enabled rules, files)."""
     if not etopen.is_dir():
-        raise SystemExit(f"suricata_cost.py: ET Open directory {etopen} not found "
-                         "(give the snapshot's directory with --etopen DIR)")
+        raise SystemExit(
+            f"suricata_cost.py: ET Open directory {etopen} not found (give the snapshot's directory with --etopen DIR)"
+        )
     files = sorted(etopen.glob("*.rules"))
     if not files:
         raise SystemExit(f"suricata_cost.py: no *.rules in {etopen}")
@@ -332,9 +356,23 @@ class Sensor:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.sock = self.dir / "suricata.socket"
         self.sock.unlink(missing_ok=True)
-        cmd = [str(exe), "-c", str(sur.DEFAULT_CONFIG), "-S", str(rules), "-l", str(self.dir), "-k", "none",
-               f"--unix-socket={self.sock}", "--set", "threshold-file=/dev/null", "--set", "runmode=single",
-               *(x for kv in sets for x in ("--set", kv))]
+        cmd = [
+            str(exe),
+            "-c",
+            str(sur.DEFAULT_CONFIG),
+            "-S",
+            str(rules),
+            "-l",
+            str(self.dir),
+            "-k",
+            "none",
+            f"--unix-socket={self.sock}",
+            "--set",
+            "threshold-file=/dev/null",
+            "--set",
+            "runmode=single",
+            *(x for kv in sets for x in ("--set", kv)),
+        ]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=(self.dir / "stderr.txt").open("w"))
         self.runs = 0
 
@@ -438,27 +476,45 @@ def spread(values: list[float]) -> str:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--etopen", type=Path, default=default_etopen(),
-                    help="ET Open snapshot directory (*.rules, classification.config); default ../shared/etopen")
+    ap.add_argument(
+        "--etopen",
+        type=Path,
+        default=default_etopen(),
+        help="ET Open snapshot directory (*.rules, classification.config); default ../shared/etopen",
+    )
     ap.add_argument("--size-mb", type=int, default=60, help="ordinary HTTP to generate (MB of payload)")
-    ap.add_argument("--mcp-copies", type=int, help="copies of each MCP test pcap in the MCP-heavy mix "
-                    "(default: 4 per 60 MB of ordinary HTTP, i.e. the same mix at any size)")
+    ap.add_argument(
+        "--mcp-copies",
+        type=int,
+        help="copies of each MCP test pcap in the MCP-heavy mix "
+        "(default: 4 per 60 MB of ordinary HTTP, i.e. the same mix at any size)",
+    )
     ap.add_argument("--pairs", type=int, default=7, help="alternated pairs per mix")
-    ap.add_argument("--workdir", type=Path, help="keep generated pcaps and sensor logs here (default: temp dir, removed)")
+    ap.add_argument(
+        "--workdir", type=Path, help="keep generated pcaps and sensor logs here (default: temp dir, removed)"
+    )
     ap.add_argument("--pcap-ordinary", type=Path, help="reuse this ordinary pcap (no MCP) instead of generating one")
     ap.add_argument("--pcap-mcp", type=Path, help="reuse this MCP-heavy pcap (needs --pcap-ordinary)")
     ap.add_argument("--rules", type=Path, default=RULES, help="rule file to measure (default: suricata/mcp.rules)")
     ap.add_argument("--no-empty", action="store_true", help="skip the information ratio against an empty rule file")
-    ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                    help="extra Suricata --set for every sensor (e.g. a sensor's body limits)")
+    ap.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra Suricata --set for every sensor (e.g. a sensor's body limits)",
+    )
     args = ap.parse_args()
     if args.mcp_copies is None:
         args.mcp_copies = max(1, round(4 * args.size_mb / 60))
     if args.pcap_mcp and not args.pcap_ordinary:
         ap.error("--pcap-mcp needs --pcap-ordinary")
     if not args.etopen.is_dir():
-        raise SystemExit(f"suricata_cost.py: ET Open directory {args.etopen} not found "
-                         "(give the snapshot's directory with --etopen DIR)")
+        raise SystemExit(
+            f"suricata_cost.py: ET Open directory {args.etopen} not found "
+            "(give the snapshot's directory with --etopen DIR)"
+        )
 
     exe = sur.find_suricata()
     work = (args.workdir or Path(tempfile.mkdtemp(prefix="mcpeeker-bench-"))).resolve()
@@ -470,12 +526,16 @@ def main() -> int:
         if not args.pcap_ordinary:
             t0 = time.monotonic()
             sent, tcpdump_stats = capture_ordinary_http(ordinary, args.size_mb, work)
-            print(f"ordinary HTTP generated in {time.monotonic() - t0:.1f}s (client counted {sent / 1e6:.1f} MB; "
-                  f"tcpdump: {tcpdump_stats})")
+            print(
+                f"ordinary HTTP generated in {time.monotonic() - t0:.1f}s (client counted {sent / 1e6:.1f} MB; "
+                f"tcpdump: {tcpdump_stats})"
+            )
         if not args.pcap_mcp:
             info = build_mixed(ordinary, mcp, args.mcp_copies)
-            print(f"  MCP-heavy mix: + {info['mcp_bytes'] / 1e6:.1f} MB MCP = {info['mcp_files']} test pcaps "
-                  f"x {info['mcp_copies']} copies")
+            print(
+                f"  MCP-heavy mix: + {info['mcp_bytes'] / 1e6:.1f} MB MCP = {info['mcp_files']} test pcaps "
+                f"x {info['mcp_copies']} copies"
+            )
         mixes = {"ordinary": ordinary, "mcp-heavy": mcp}
         for name, pcap in mixes.items():
             print(f"{name}: {pcap} {pcap.stat().st_size / 1e6:.1f} MB, {count_packets(pcap)} packets")
@@ -528,10 +588,14 @@ def main() -> int:
                 print(f"  pair {i + 1} {mix:9s} " + "  ".join(f"{n} {secs[n]:.2f}s" for n in specs), flush=True)
 
         print()
-        print(f"CPU of the suricata process per pcap (utime+stime), {args.pairs} alternated pairs; "
-              "ratio = median [min-max] of the paired ratios")
-        print(f"{'mix':10s} {'ET Open+ours / ET Open':>26s} {'A/A (ET Open / ET Open)':>26s} "
-              f"{'ours / empty (info)':>24s}  target")
+        print(
+            f"CPU of the suricata process per pcap (utime+stime), {args.pairs} alternated pairs; "
+            "ratio = median [min-max] of the paired ratios"
+        )
+        print(
+            f"{'mix':10s} {'ET Open+ours / ET Open':>26s} {'A/A (ET Open / ET Open)':>26s} "
+            f"{'ours / empty (info)':>24s}  target"
+        )
         ok = True
         for mix in mixes:
             target = "<= 1.05" if mix == "ordinary" else "report"
@@ -541,13 +605,17 @@ def main() -> int:
                 verdict = "met" if med <= 1.05 else "MISSED"
                 ok = ok and med <= 1.05
             emp = spread(ratios[(mix, "empty")]) if not args.no_empty else "-"
-            print(f"{mix:10s} {spread(ratios[(mix, 'mcp')]):>26s} {spread(ratios[(mix, 'AA')]):>26s} "
-                  f"{emp:>24s}  {target} {verdict}")
+            print(
+                f"{mix:10s} {spread(ratios[(mix, 'mcp')]):>26s} {spread(ratios[(mix, 'AA')]):>26s} "
+                f"{emp:>24s}  {target} {verdict}"
+            )
             print("           median s: " + ", ".join(f"{n} {statistics.median(cpu[(mix, n)]):.2f}" for n in specs))
         fp = ours(eves["ordinary"])
         got = ours(eves["mcp-heavy"])
-        print(f"MCPEEKER alerts with ET Open loaded: MCP-heavy {len(got)} (expected from labels.json "
-              f"x {args.mcp_copies} copies: {expected_alerts(args.mcp_copies)}), ordinary {len(fp)} (false positives)")
+        print(
+            f"MCPEEKER alerts with ET Open loaded: MCP-heavy {len(got)} (expected from labels.json "
+            f"x {args.mcp_copies} copies: {expected_alerts(args.mcp_copies)}), ordinary {len(fp)} (false positives)"
+        )
         return 0 if ok else 1
     finally:
         for s in sensors:

@@ -71,7 +71,7 @@ except ImportError:  # pragma: no cover
 
 # --- DNS and TLS: server and clients run inside a namespace, like the HTTP of suricata_cost.py ---
 
-DNS_TLS = r'''
+DNS_TLS = r"""
 import random, socket, ssl, struct, sys, threading
 cert, key, n_dns, n_tls = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 NAMES = ["www.corp.example", "mail.corp.example", "intranet.corp.example", "api.github.com",
@@ -184,14 +184,32 @@ threading.Thread(target=tls_server, args=(srv, sctx), daemon=True).start()
 workers = [threading.Thread(target=dns_client)] + [threading.Thread(target=tls_client, args=(s,)) for s in range(3)]
 for t in workers: t.start()
 for t in workers: t.join()
-'''
+"""
 
 
 def capture_dns_tls(out: Path, n_dns: int, n_tls: int, workdir: Path) -> None:
     """Real DNS queries and TLS sessions over the loopback of a fresh namespace, tcpdumped."""
     key, cert = workdir / "tls.key", workdir / "tls.crt"
-    sc.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-            "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=intranet.corp.example"])
+    sc.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "2",
+            "-subj",
+            "/CN=intranet.corp.example",
+        ]
+    )
     (workdir / "dns_tls.py").write_text(DNS_TLS)
     ns = f"mcpbench-z{os.getpid()}"
     nsx = ["ip", "netns", "exec", ns]
@@ -201,8 +219,24 @@ def capture_dns_tls(out: Path, n_dns: int, n_tls: int, workdir: Path) -> None:
     try:
         sc.run([*nsx, "ip", "link", "set", "lo", "up", "mtu", "1500"])
         sc.run([*nsx, "ip", "link", "set", "lo", "gso_max_segs", "1", "gso_max_size", "1500"])
-        dump = subprocess.Popen([*nsx, "tcpdump", "-i", "lo", "-s", "0", "-B", "65536", "-U", "-w", str(out),
-                                 "tcp port 443 or udp port 53"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        dump = subprocess.Popen(
+            [
+                *nsx,
+                "tcpdump",
+                "-i",
+                "lo",
+                "-s",
+                "0",
+                "-B",
+                "65536",
+                "-U",
+                "-w",
+                str(out),
+                "tcp port 443 or udp port 53",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         time.sleep(1.0)
         sc.run([*nsx, sys.executable, str(workdir / "dns_tls.py"), str(cert), str(key), str(n_dns), str(n_tls)])
         time.sleep(0.5)
@@ -217,7 +251,7 @@ def flow_key(frame: bytes) -> tuple[object, ...]:
     if len(frame) < 38 or frame[12:14] != b"\x08\x00":
         return ("other",)
     ihl = (frame[14] & 0x0F) * 4
-    src, dst = frame[26:30] + frame[14 + ihl:16 + ihl], frame[30:34] + frame[16 + ihl:18 + ihl]
+    src, dst = frame[26:30] + frame[14 + ihl : 16 + ihl], frame[30:34] + frame[16 + ihl : 18 + ihl]
     return (frame[23], min(src, dst), max(src, dst))
 
 
@@ -275,13 +309,21 @@ def build_ordinary(out: Path, size_mb: int, work: Path, say: Callable[[str], Non
     extra = spread_flows(extra, http[0][0], http[-1][0])
     write_pcap(out, heapq.merge(http, extra, key=lambda p: p[0]))
     tls_bytes = sum(len(f) for _, f in extra if flow_key(f)[0] == 6)
-    info = {"http_bytes": sum(len(f) for _, f in http), "tls_bytes": tls_bytes,
-            "dns_bytes": sum(len(f) for _, f in extra) - tls_bytes, "dns_queries": n_dns, "tls_sessions": n_tls,
-            "client_counted_bytes": sent, "tcpdump": stats}
+    info = {
+        "http_bytes": sum(len(f) for _, f in http),
+        "tls_bytes": tls_bytes,
+        "dns_bytes": sum(len(f) for _, f in extra) - tls_bytes,
+        "dns_queries": n_dns,
+        "tls_sessions": n_tls,
+        "client_counted_bytes": sent,
+        "tcpdump": stats,
+    }
     http_pcap.unlink()
     extra_pcap.unlink()
-    say(f"ordinary traffic generated in {time.monotonic() - t0:.0f}s: HTTP {info['http_bytes'] / 1e6:.1f} MB, "
-        f"TLS {tls_bytes / 1e6:.1f} MB ({n_tls} sessions), DNS {info['dns_bytes'] / 1e6:.1f} MB ({n_dns} queries)")
+    say(
+        f"ordinary traffic generated in {time.monotonic() - t0:.0f}s: HTTP {info['http_bytes'] / 1e6:.1f} MB, "
+        f"TLS {tls_bytes / 1e6:.1f} MB ({n_tls} sessions), DNS {info['dns_bytes'] / 1e6:.1f} MB ({n_dns} queries)"
+    )
     return info
 
 
@@ -326,12 +368,19 @@ def zeek_run(zeek: Zeek, pcap: Path, with_pkg: bool, rundir: Path, extra: tuple[
     cmd = [zeek.exe, "-C", "-r", str(pcap), *extra, *([str(zeek.package)] if with_pkg else [])]
     with (rundir / "stderr.txt").open("wb") as err:
         t0 = time.monotonic()
-        out = subprocess.run([sys.executable, "-S", "-c", RUSAGE_HELPER, *cmd], cwd=rundir, stdout=subprocess.PIPE,
-                             stderr=err, text=True, check=True).stdout.split()
+        out = subprocess.run(
+            [sys.executable, "-S", "-c", RUSAGE_HELPER, *cmd],
+            cwd=rundir,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+            check=True,
+        ).stdout.split()
         wall = time.monotonic() - t0
     if out[0] != "0":
-        raise SystemExit(f"{' '.join(cmd)} failed ({out[0]}): "
-                         f"{(rundir / 'stderr.txt').read_text(errors='replace')[-2000:]}")
+        raise SystemExit(
+            f"{' '.join(cmd)} failed ({out[0]}): {(rundir / 'stderr.txt').read_text(errors='replace')[-2000:]}"
+        )
     return Run(float(out[1]), int(out[2]), wall)
 
 
@@ -339,8 +388,16 @@ def instructions(zeek: Zeek, pcap: Path, with_pkg: bool, rundir: Path) -> int:
     """Instructions of one `zeek -C -r pcap [package]` under callgrind: the same count every run, whatever else
     the machine does (CPU seconds here vary by +-20 %)."""
     rundir.mkdir(parents=True, exist_ok=True)
-    cmd = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", zeek.exe, "-C", "-r", str(pcap),
-           *([str(zeek.package)] if with_pkg else [])]
+    cmd = [
+        "valgrind",
+        "--tool=callgrind",
+        "--callgrind-out-file=/dev/null",
+        zeek.exe,
+        "-C",
+        "-r",
+        str(pcap),
+        *([str(zeek.package)] if with_pkg else []),
+    ]
     proc = subprocess.run(cmd, cwd=rundir, capture_output=True, text=True, check=False)
     found = re.search(r"Collected : (\d+)", proc.stderr)
     if proc.returncode != 0 or not found:
@@ -356,26 +413,40 @@ def measure_instructions(zeek: Zeek, pcaps: dict[str, Path], packets: int, work:
         head, tiny = work / f"{mix}-head.pcap", work / f"{mix}-tiny.pcap"
         sc.write_head(pcap, head, packets)
         sc.write_head(pcap, tiny, 10)
-        n = {(part, pkg): instructions(zeek, p, pkg, work / "callgrind")
-             for part, p in (("head", head), ("startup", tiny)) for pkg in (False, True)}
+        n = {
+            (part, pkg): instructions(zeek, p, pkg, work / "callgrind")
+            for part, p in (("head", head), ("startup", tiny))
+            for pkg in (False, True)
+        }
         bare_traffic = n["head", False] - n["startup", False]
         pkg_traffic = n["head", True] - n["startup", True]
-        out[mix] = {"packets": packets, "bare": n["head", False], "package": n["head", True],
-                    "ratio": n["head", True] / n["head", False],
-                    "startup_bare": n["startup", False], "startup_package": n["startup", True],
-                    "per_traffic_ratio": pkg_traffic / bare_traffic}
+        out[mix] = {
+            "packets": packets,
+            "bare": n["head", False],
+            "package": n["head", True],
+            "ratio": n["head", True] / n["head", False],
+            "startup_bare": n["startup", False],
+            "startup_package": n["startup", True],
+            "per_traffic_ratio": pkg_traffic / bare_traffic,
+        }
     return out
 
 
 def report_instructions(res: dict[str, Any]) -> None:
-    print(f"\n{'instructions':12} {'packets':>8} {'bare':>14} {'package':>14} {'ratio':>7} {'start-up +':>12} "
-          f"{'per-traffic':>12} {'target':>7}")
+    print(
+        f"\n{'instructions':12} {'packets':>8} {'bare':>14} {'package':>14} {'ratio':>7} {'start-up +':>12} "
+        f"{'per-traffic':>12} {'target':>7}"
+    )
     for mix, r in res.items():
-        print(f"{mix:12} {r['packets']:8d} {r['bare']:14,d} {r['package']:14,d} {r['ratio']:7.3f} "
-              f"{r['startup_package'] - r['startup_bare']:12,d} {r['per_traffic_ratio']:12.3f} "
-              f"{'<= ' + str(TARGETS[mix]):>7}")
-    print("(callgrind instruction counts: deterministic; start-up measured on the first 10 packets and taken out "
-          "of the per-traffic ratio)")
+        print(
+            f"{mix:12} {r['packets']:8d} {r['bare']:14,d} {r['package']:14,d} {r['ratio']:7.3f} "
+            f"{r['startup_package'] - r['startup_bare']:12,d} {r['per_traffic_ratio']:12.3f} "
+            f"{'<= ' + str(TARGETS[mix]):>7}"
+        )
+    print(
+        "(callgrind instruction counts: deterministic; start-up measured on the first 10 packets and taken out "
+        "of the per-traffic ratio)"
+    )
 
 
 def log_rows(path: Path) -> Iterator[dict[str, str]]:
@@ -388,7 +459,9 @@ def log_rows(path: Path) -> Iterator[dict[str, str]]:
                 yield dict(zip(fields, line.rstrip("\n").split("\t")))
 
 
-def check_runs(zeek: Zeek, pcaps: dict[str, Path], work: Path, say: Callable[[str], None], with_badinput: bool) -> tuple[dict[str, Any], list[str]]:
+def check_runs(
+    zeek: Zeek, pcaps: dict[str, Path], work: Path, say: Callable[[str], None], with_badinput: bool
+) -> tuple[dict[str, Any], list[str]]:
     """One run of each combination (also a cache warm-up): logs as expected, no errors."""
     facts: dict[str, Any] = {}
     warnings: list[str] = []
@@ -401,31 +474,37 @@ def check_runs(zeek: Zeek, pcaps: dict[str, Path], work: Path, say: Callable[[st
             errors = [r for r in log_rows(rep) if "ERROR" in r.get("level", "")] if rep.exists() else []
             if errors:
                 warnings.append(f"{name}: reporter.log has {len(errors)} errors, e.g. {errors[0].get('message')}")
-            stderr = [ln for ln in (d / "stderr.txt").read_text(errors="replace").splitlines()
-                      if "error" in ln.lower()]
+            stderr = [ln for ln in (d / "stderr.txt").read_text(errors="replace").splitlines() if "error" in ln.lower()]
             if stderr:
                 warnings.append(f"{name}: zeek stderr: {stderr[0][:200]}")
             mcp_log = d / "mcp.log"
             if with_pkg and mix == "ordinary" and mcp_log.exists():
-                warnings.append(f"{name}: mcp.log written on the ordinary mix "
-                                f"({sum(1 for _ in log_rows(mcp_log))} rows): false positives")
+                warnings.append(
+                    f"{name}: mcp.log written on the ordinary mix "
+                    f"({sum(1 for _ in log_rows(mcp_log))} rows): false positives"
+                )
             if with_pkg and mix == "mcp-heavy":
                 if not mcp_log.exists():
                     warnings.append(f"{name}: no mcp.log on the MCP mix: the package did not run or see MCP")
                 else:
                     rows = list(log_rows(mcp_log))
                     copies = {r["id.orig_h"].split(".")[2] for r in rows if r.get("id.orig_h", "").startswith("10.")}
-                    notes = Counter(r["note"] for r in log_rows(d / "notice.log")) if (d / "notice.log").exists() \
+                    notes = (
+                        Counter(r["note"] for r in log_rows(d / "notice.log"))
+                        if (d / "notice.log").exists()
                         else Counter()
+                    )
                     facts["mcp_log_rows"], facts["mcp_copies_seen"] = len(rows), len(copies)
                     facts["notices"] = dict(sorted(notes.items()))
                     labels = json.loads(LABELS.read_text())["pcaps"]
                     facts["notices_expected"] = len(copies) * sum(
-                        len(p.get("zeek_notices", [])) for p in labels if with_badinput or "badinput" not in p["file"])
+                        len(p.get("zeek_notices", [])) for p in labels if with_badinput or "badinput" not in p["file"]
+                    )
             if not with_pkg:
                 services = Counter(r.get("service", "-") for r in log_rows(d / "conn.log"))
-                txs = Counter("mcp" if r["id.orig_h"].startswith("10.") else "ordinary"
-                              for r in log_rows(d / "http.log"))
+                txs = Counter(
+                    "mcp" if r["id.orig_h"].startswith("10.") else "ordinary" for r in log_rows(d / "http.log")
+                )
                 facts[f"{mix}_conns"] = dict(services.most_common(6))
                 facts[f"{mix}_http_transactions"] = dict(txs)
             say(f"  check {name}: {zeek_run_summary(d)}")
@@ -454,7 +533,9 @@ class Series:
         return [r.rss_kb for r in self.runs[name]]
 
 
-def measure(zeek: Zeek, pcaps: dict[str, Path], head: Path, pairs: int, work: Path, progress: Reporter) -> dict[str, Series]:
+def measure(
+    zeek: Zeek, pcaps: dict[str, Path], head: Path, pairs: int, work: Path, progress: Reporter
+) -> dict[str, Series]:
     series = {mix: Series() for mix in (*MIXES, "startup")}
     plan: list[tuple[str, Path, str, bool]] = []
     for i in range(pairs):
@@ -473,11 +554,16 @@ def measure(zeek: Zeek, pcaps: dict[str, Path], head: Path, pairs: int, work: Pa
         progress.advance()
         if (k + 1) % per_pair == 0:
             i = k // per_pair
-            progress.say(f"  pair {i + 1}: " + ", ".join(
-                f"{mix} package {series[mix].cpu('package')[i]:.2f}s bare {series[mix].cpu('bare')[i]:.2f}s "
-                f"A {series[mix].cpu('A')[i]:.2f}s B {series[mix].cpu('B')[i]:.2f}s" for mix in MIXES)
+            progress.say(
+                f"  pair {i + 1}: "
+                + ", ".join(
+                    f"{mix} package {series[mix].cpu('package')[i]:.2f}s bare {series[mix].cpu('bare')[i]:.2f}s "
+                    f"A {series[mix].cpu('A')[i]:.2f}s B {series[mix].cpu('B')[i]:.2f}s"
+                    for mix in MIXES
+                )
                 + f", start-up package {series['startup'].cpu('package')[i]:.2f}s "
-                  f"bare {series['startup'].cpu('bare')[i]:.2f}s")
+                f"bare {series['startup'].cpu('bare')[i]:.2f}s"
+            )
     return series
 
 
@@ -489,9 +575,13 @@ def analyse(series: dict[str, Series]) -> dict[str, Any]:
     st = series["startup"]
     start_pkg, start_bare = statistics.median(st.cpu("package")), statistics.median(st.cpu("bare"))
     out: dict[str, Any] = {
-        "startup": {"package_cpu_s": start_pkg, "bare_cpu_s": start_bare,
-                    "package_rss_mb": statistics.median(st.rss("package")) / 1024,
-                    "bare_rss_mb": statistics.median(st.rss("bare")) / 1024}}
+        "startup": {
+            "package_cpu_s": start_pkg,
+            "bare_cpu_s": start_bare,
+            "package_rss_mb": statistics.median(st.rss("package")) / 1024,
+            "bare_rss_mb": statistics.median(st.rss("bare")) / 1024,
+        }
+    }
     for mix in MIXES:
         s = series[mix]
         pkg, bare, a, b = s.cpu("package"), s.cpu("bare"), s.cpu("A"), s.cpu("B")
@@ -500,14 +590,23 @@ def analyse(series: dict[str, Series]) -> dict[str, Any]:
         traffic = [(p - start_pkg) / (q - start_bare) for p, q in zip(pkg, bare)]
         rss_ratios = [p / q for p, q in zip(s.rss("package"), s.rss("bare"))]
         out[mix] = {
-            "package_cpu_s": statistics.median(pkg), "bare_cpu_s": statistics.median(bare),
-            "ratio": spread(ratios), "aa_ratio": spread(aa), "traffic_ratio": spread(traffic),
+            "package_cpu_s": statistics.median(pkg),
+            "bare_cpu_s": statistics.median(bare),
+            "ratio": spread(ratios),
+            "aa_ratio": spread(aa),
+            "traffic_ratio": spread(traffic),
             "min_based_ratio": min(pkg) / min(bare),
             "package_rss_mb": statistics.median(s.rss("package")) / 1024,
-            "bare_rss_mb": statistics.median(s.rss("bare")) / 1024, "rss_ratio": spread(rss_ratios),
-            "package_cpu_runs": pkg, "bare_cpu_runs": bare, "aa_a_cpu_runs": a, "aa_b_cpu_runs": b,
-            "package_rss_kb_runs": s.rss("package"), "bare_rss_kb_runs": s.rss("bare"),
-            "target": TARGETS[mix], "cpu_ok": statistics.median(ratios) <= TARGETS[mix],
+            "bare_rss_mb": statistics.median(s.rss("bare")) / 1024,
+            "rss_ratio": spread(rss_ratios),
+            "package_cpu_runs": pkg,
+            "bare_cpu_runs": bare,
+            "aa_a_cpu_runs": a,
+            "aa_b_cpu_runs": b,
+            "package_rss_kb_runs": s.rss("package"),
+            "bare_rss_kb_runs": s.rss("bare"),
+            "target": TARGETS[mix],
+            "cpu_ok": statistics.median(ratios) <= TARGETS[mix],
             "memory_ok": statistics.median(rss_ratios) <= TARGETS["memory"],
         }
     return out
@@ -518,40 +617,52 @@ def report(res: dict[str, Any], info: dict[str, Any], pairs: int, zeek_version: 
         return f"{d['median']:.3f} [{d['min']:.3f}-{d['max']:.3f}]"
 
     print()
-    print(f"{zeek_version}; package {info['package']}; {pairs} alternated pairs per mix; "
-          f"CPU = user+sys of the zeek child (wait4), ratios = median [min-max] of the paired ratios")
+    print(
+        f"{zeek_version}; package {info['package']}; {pairs} alternated pairs per mix; "
+        f"CPU = user+sys of the zeek child (wait4), ratios = median [min-max] of the paired ratios"
+    )
     for mix in MIXES:
         m = info["mixes"][mix]
         print(f"  {mix:9}  {m['mb']:.1f} MB, {m['packets']} packets; {m['composition']}")
     print()
-    hdr = f"{'mix':10} {'bare CPU':>9} {'pkg CPU':>9}  {'ratio pkg/bare':22} {'A/A control':22} " \
-          f"{'per-traffic':>11} {'target':>7}  verdict"
+    hdr = (
+        f"{'mix':10} {'bare CPU':>9} {'pkg CPU':>9}  {'ratio pkg/bare':22} {'A/A control':22} "
+        f"{'per-traffic':>11} {'target':>7}  verdict"
+    )
     print(hdr)
     print("-" * len(hdr))
     for mix in MIXES:
         r = res[mix]
         verdict = "OK" if r["cpu_ok"] else "OVER TARGET"
-        print(f"{mix:10} {r['bare_cpu_s']:8.2f}s {r['package_cpu_s']:8.2f}s  {rng(r['ratio']):22} "
-              f"{rng(r['aa_ratio']):22} {r['traffic_ratio']['median']:11.3f} {'<= ' + str(r['target']):>7}  {verdict}")
+        print(
+            f"{mix:10} {r['bare_cpu_s']:8.2f}s {r['package_cpu_s']:8.2f}s  {rng(r['ratio']):22} "
+            f"{rng(r['aa_ratio']):22} {r['traffic_ratio']['median']:11.3f} {'<= ' + str(r['target']):>7}  {verdict}"
+        )
     s = res["startup"]
-    print(f"{'start-up':10} {s['bare_cpu_s']:8.2f}s {s['package_cpu_s']:8.2f}s  "
-          f"(first {info['head_packets']} packets; package start-up costs "
-          f"{s['package_cpu_s'] - s['bare_cpu_s']:+.3f}s once per Zeek start)")
+    print(
+        f"{'start-up':10} {s['bare_cpu_s']:8.2f}s {s['package_cpu_s']:8.2f}s  "
+        f"(first {info['head_packets']} packets; package start-up costs "
+        f"{s['package_cpu_s'] - s['bare_cpu_s']:+.3f}s once per Zeek start)"
+    )
     print()
     hdr = f"{'peak RSS':10} {'bare':>9} {'pkg':>9}  {'ratio pkg/bare':22} {'target':>7}  verdict"
     print(hdr)
     print("-" * len(hdr))
     for mix in MIXES:
         r = res[mix]
-        print(f"{mix:10} {r['bare_rss_mb']:7.1f}MB {r['package_rss_mb']:7.1f}MB  {rng(r['rss_ratio']):22} "
-              f"{'<= ' + str(TARGETS['memory']):>7}  {'OK' if r['memory_ok'] else 'OVER TARGET'}")
+        print(
+            f"{mix:10} {r['bare_rss_mb']:7.1f}MB {r['package_rss_mb']:7.1f}MB  {rng(r['rss_ratio']):22} "
+            f"{'<= ' + str(TARGETS['memory']):>7}  {'OK' if r['memory_ok'] else 'OVER TARGET'}"
+        )
     print(f"{'start-up':10} {s['bare_rss_mb']:7.1f}MB {s['package_rss_mb']:7.1f}MB")
     facts = info["checks"]
     print()
-    print(f"checks: mcp.log on the MCP mix {facts.get('mcp_log_rows', 0)} rows from {facts.get('mcp_copies_seen', 0)} "
-          f"copies; notices {sum(facts.get('notices', {}).values())} (distinct notice types per pcap in labels.json x "
-          f"copies: {facts.get('notices_expected', '?')}); no mcp.log on the ordinary mix: "
-          f"{'yes' if not any('ordinary mix' in w for w in info['warnings']) else 'NO'}")
+    print(
+        f"checks: mcp.log on the MCP mix {facts.get('mcp_log_rows', 0)} rows from {facts.get('mcp_copies_seen', 0)} "
+        f"copies; notices {sum(facts.get('notices', {}).values())} (distinct notice types per pcap in labels.json x "
+        f"copies: {facts.get('notices_expected', '?')}); no mcp.log on the ordinary mix: "
+        f"{'yes' if not any('ordinary mix' in w for w in info['warnings']) else 'NO'}"
+    )
     for w in info["warnings"]:
         print(f"WARNING: {w}")
 
@@ -565,8 +676,14 @@ class Reporter:
     def __init__(self, total: int) -> None:
         self.bar = None
         if Console is not None:
-            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                TimeElapsedColumn(), console=Console(stderr=True), transient=True)
+            self.bar = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=Console(stderr=True),
+                transient=True,
+            )
             self.task = self.bar.add_task("zeek runs", total=total)
 
     def __enter__(self) -> Self:
@@ -606,23 +723,42 @@ def find_zeek() -> str:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--size-mb", type=int, default=100,
-                    help="ordinary HTTP to generate (MB of payload; DNS/TLS and headers come on top)")
-    ap.add_argument("--mcp-copies", type=int,
-                    help="copies of each MCP test pcap in the MCP-heavy mix (default: 4 per 60 MB, as suricata_cost.py)")
+    ap.add_argument(
+        "--size-mb",
+        type=int,
+        default=100,
+        help="ordinary HTTP to generate (MB of payload; DNS/TLS and headers come on top)",
+    )
+    ap.add_argument(
+        "--mcp-copies",
+        type=int,
+        help="copies of each MCP test pcap in the MCP-heavy mix (default: 4 per 60 MB, as suricata_cost.py)",
+    )
     ap.add_argument("--pairs", type=int, default=9, help="alternated package/bare pairs per mix (default 9)")
     ap.add_argument("--workdir", type=Path, help="keep generated pcaps here (default: temp dir, removed)")
     ap.add_argument("--pcap-ordinary", type=Path, help="reuse this ordinary (no MCP) pcap")
     ap.add_argument("--pcap-mcp", type=Path, help="reuse this MCP-heavy pcap")
-    ap.add_argument("--with-badinput", action="store_true",
-                    help="also mix in the tests/pcaps/*badinput* stress pcaps (10 MB bodies, JSON bombs, endless SSE)")
+    ap.add_argument(
+        "--with-badinput",
+        action="store_true",
+        help="also mix in the tests/pcaps/*badinput* stress pcaps (10 MB bodies, JSON bombs, endless SSE)",
+    )
     ap.add_argument("--zeek", default=None, help="zeek binary (default: zeek on PATH, else /opt/zeek/bin/zeek)")
-    ap.add_argument("--package", type=Path, default=PACKAGE,
-                    help="Zeek package directory to measure (default: zeek/scripts of this checkout)")
+    ap.add_argument(
+        "--package",
+        type=Path,
+        default=PACKAGE,
+        help="Zeek package directory to measure (default: zeek/scripts of this checkout)",
+    )
     ap.add_argument("--json", action="store_true", help="also print the results as one JSON object on stdout")
-    ap.add_argument("--instructions", type=int, metavar="PACKETS", default=0,
-                    help="also count instructions (valgrind callgrind) on the first PACKETS packets of each mix: "
-                         "a deterministic ratio beside the noisy CPU seconds (e.g. 20000)")
+    ap.add_argument(
+        "--instructions",
+        type=int,
+        metavar="PACKETS",
+        default=0,
+        help="also count instructions (valgrind callgrind) on the first PACKETS packets of each mix: "
+        "a deterministic ratio beside the noisy CPU seconds (e.g. 20000)",
+    )
     args = ap.parse_args()
     if args.mcp_copies is None:
         args.mcp_copies = max(1, round(4 * args.size_mb / 60))
@@ -647,12 +783,18 @@ def main() -> int:
             chosen = select_mcp_pcaps(work / "mcp-pcaps", args.with_badinput)
             sc.MCP_PCAPS = chosen  # build_mixed() mixes in every *.pcap of MCP_PCAPS
             gen["mcp"] = sc.build_mixed(ordinary, mcp, args.mcp_copies)
-            say(f"MCP-heavy mix: {ordinary.name} + {gen['mcp']['mcp_files']} MCP test pcaps x "
-                f"{args.mcp_copies} copies ({gen['mcp']['mcp_bytes'] / 1e6:.1f} MB)")
+            say(
+                f"MCP-heavy mix: {ordinary.name} + {gen['mcp']['mcp_files']} MCP test pcaps x "
+                f"{args.mcp_copies} copies ({gen['mcp']['mcp_bytes'] / 1e6:.1f} MB)"
+            )
         pcaps = {"ordinary": ordinary, "mcp-heavy": mcp}
         if args.workdir:
             say(f"pcaps kept: --pcap-ordinary {ordinary} --pcap-mcp {mcp}")
-        info: dict[str, Any] = {"package": f"{args.package} (snapshot sha256 {digest[:12]})", "mixes": {}, "generated": gen}
+        info: dict[str, Any] = {
+            "package": f"{args.package} (snapshot sha256 {digest[:12]})",
+            "mixes": {},
+            "generated": gen,
+        }
         for mix, pcap in pcaps.items():
             size = pcap.stat().st_size
             info["mixes"][mix] = {"path": str(pcap), "mb": size / 1e6, "packets": 0}
@@ -670,8 +812,10 @@ def main() -> int:
             m["packets"] = sc.count_packets(pcap)
             conns, txs = facts[f"{mix}_conns"], facts[f"{mix}_http_transactions"]
             total = sum(txs.values())
-            m["composition"] = (f"connections by service {conns}; {total} HTTP transactions "
-                                f"({txs.get('mcp', 0) / max(1, total):.0%} MCP)")
+            m["composition"] = (
+                f"connections by service {conns}; {total} HTTP transactions "
+                f"({txs.get('mcp', 0) / max(1, total):.0%} MCP)"
+            )
         with Reporter(args.pairs * (len(MIXES) * 4 + 2)) as progress:
             series = measure(zeek, pcaps, head, args.pairs, work, progress)
         res = analyse(series)
@@ -682,8 +826,19 @@ def main() -> int:
             report_instructions(info["instructions"])
         ok = all(res[m]["cpu_ok"] and res[m]["memory_ok"] for m in MIXES)
         if args.json:
-            print(json.dumps({"zeek": zeek_version, "pairs": args.pairs,
-                              "targets": TARGETS, "all_targets_met": ok, "results": res, **info}, default=str))
+            print(
+                json.dumps(
+                    {
+                        "zeek": zeek_version,
+                        "pairs": args.pairs,
+                        "targets": TARGETS,
+                        "all_targets_met": ok,
+                        "results": res,
+                        **info,
+                    },
+                    default=str,
+                )
+            )
         return 0 if ok else 1
     finally:
         if not args.workdir:

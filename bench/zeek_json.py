@@ -137,8 +137,13 @@ def extract_bodies(workdir: Path) -> list[bytes]:
     # The bad-input pcaps (10 MB bodies, JSON bombs) test robustness, not the usual traffic.
     for pcap in sorted(p for p in PCAPS.glob("*.pcap") if "badinput" not in p.name):
         out = workdir / "bodies.b64"
-        subprocess.run(["zeek", "-b", "-C", "-r", str(pcap), str(script)], cwd=workdir, check=True,
-                       env={**os.environ, "BODIES": str(out)}, capture_output=True)
+        subprocess.run(
+            ["zeek", "-b", "-C", "-r", str(pcap), str(script)],
+            cwd=workdir,
+            check=True,
+            env={**os.environ, "BODIES": str(out)},
+            capture_output=True,
+        )
         bodies += [base64.b64decode(line) for line in out.read_text().split()]
     return bodies
 
@@ -151,7 +156,11 @@ def large_tools_list(bodies: list[bytes]) -> bytes:
             msg = json.loads(body)
         except ValueError:
             continue
-        if isinstance(msg, dict) and isinstance(msg.get("result"), dict) and isinstance(msg["result"].get("tools"), list):
+        if (
+            isinstance(msg, dict)
+            and isinstance(msg.get("result"), dict)
+            and isinstance(msg["result"].get("tools"), list)
+        ):
             tools += msg["result"]["tools"]
     if not tools:
         raise SystemExit(f"{PCAPS}: no tools/list answer found")
@@ -167,12 +176,21 @@ def large_tools_list(bodies: list[bytes]) -> bytes:
 def run(way: str, bench: Path, package: Path, rounds: int) -> tuple[float, str]:
     """CPU seconds of one zeek process and what it printed (stdout and stderr, through a file)."""
     # Reporter errors raised at start-up would be fatal; here they are what is counted.
-    env = {**os.environ, "WAY": way, "ROUNDS": str(rounds), "ZEEK_ALLOW_INIT_ERRORS": "1",
-           "ZEEKPATH": f"{package}:{subprocess.check_output(['zeek-config', '--zeekpath'], text=True).strip()}"}
+    env = {
+        **os.environ,
+        "WAY": way,
+        "ROUNDS": str(rounds),
+        "ZEEK_ALLOW_INIT_ERRORS": "1",
+        "ZEEKPATH": f"{package}:{subprocess.check_output(['zeek-config', '--zeekpath'], text=True).strip()}",
+    }
     log = bench.with_suffix(".out")
     with log.open("w") as handle:
-        proc = subprocess.Popen(["zeek", "-b", str(bench.parent / "data.zeek"), str(bench)], env=env,
-                                stdout=handle, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            ["zeek", "-b", str(bench.parent / "data.zeek"), str(bench)],
+            env=env,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+        )
         _, status, usage = os.wait4(proc.pid, 0)
     text = log.read_text(errors="replace")
     if os.waitstatus_to_exitcode(status) != 0:
@@ -193,14 +211,20 @@ def measure(name: str, bodies: list[bytes], args: argparse.Namespace, workdir: P
             times.append(t)
             notes[way] = text
     base = statistics.median(cpu["baseline"])
-    per_body = {w: (statistics.median(v) - base) / (args.rounds * len(bodies)) * 1e6 for w, v in cpu.items()
-                if w != "baseline"}
+    per_body = {
+        w: (statistics.median(v) - base) / (args.rounds * len(bodies)) * 1e6 for w, v in cpu.items() if w != "baseline"
+    }
     errors = len(re.findall(r"^.*error", notes["from_json"], re.MULTILINE)) // max(args.rounds, 1)
     rejected = re.search(r"rejected=(\d+)", notes["from_json"])
-    return {"set": name, "bodies": len(bodies), "bytes": sum(map(len, bodies)),
-            "json_parse_us": per_body["json_parse"], "from_json_us": per_body["from_json"],
-            "from_json_rejected": int(rejected.group(1)) if rejected else None,
-            "from_json_reporter_errors": errors}
+    return {
+        "set": name,
+        "bodies": len(bodies),
+        "bytes": sum(map(len, bodies)),
+        "json_parse_us": per_body["json_parse"],
+        "from_json_us": per_body["from_json"],
+        "from_json_rejected": int(rejected.group(1)) if rejected else None,
+        "from_json_reporter_errors": errors,
+    }
 
 
 def main() -> int:
@@ -222,11 +246,15 @@ def main() -> int:
             measure("large tools/list (128 KB)", [large], args, workdir),
             measure("real bodies cut in half", cut, args, workdir),
         ]
-    print(f"{'body set':30} {'bodies':>6} {'bytes':>8} {'json_parse µs':>14} {'from_json µs':>13} "
-          f"{'rejected':>9} {'errors':>7}")
+    print(
+        f"{'body set':30} {'bodies':>6} {'bytes':>8} {'json_parse µs':>14} {'from_json µs':>13} "
+        f"{'rejected':>9} {'errors':>7}"
+    )
     for r in results:
-        print(f"{r['set']:30} {r['bodies']:6d} {r['bytes']:8d} {r['json_parse_us']:14.1f} "
-              f"{r['from_json_us']:13.1f} {r['from_json_rejected']!s:>9} {r['from_json_reporter_errors']:7d}")
+        print(
+            f"{r['set']:30} {r['bodies']:6d} {r['bytes']:8d} {r['json_parse_us']:14.1f} "
+            f"{r['from_json_us']:13.1f} {r['from_json_rejected']!s:>9} {r['from_json_reporter_errors']:7d}"
+        )
     print("µs: CPU per body parse, loop and decoding taken out; rejected/errors: per round of the set, from_json only")
     if args.json:
         print(json.dumps(results, indent=2))

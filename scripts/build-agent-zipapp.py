@@ -43,11 +43,11 @@ PLATFORMS = {
     "windows-amd64": "win_amd64",
 }
 # Runs inside the zipapp before the agent: a clear message instead of an ImportError on an old Python.
-PREAMBLE = '''\
+PREAMBLE = """\
 import sys
 if sys.version_info < (3, 11):
     sys.exit("mcpeeker-agent needs Python >= 3.11 (this is %s at %s)" % (sys.version.split()[0], sys.executable))
-'''
+"""
 
 
 def host_platform() -> str:
@@ -71,15 +71,30 @@ def site_packages(name: str, work: Path) -> Path:
     site = work / "site-packages"
     for version in PYTHONS:
         target = work / f"py{version}"
-        _pip("install", "--quiet", "--disable-pip-version-check", "--no-compile", "--target", target,
-             "--only-binary=:all:", "--implementation", "cp", "--python-version", version,
-             "--platform", PLATFORMS[name], *REQUIREMENTS)
+        _pip(
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-compile",
+            "--target",
+            target,
+            "--only-binary=:all:",
+            "--implementation",
+            "cp",
+            "--python-version",
+            version,
+            "--platform",
+            PLATFORMS[name],
+            *REQUIREMENTS,
+        )
         # The pure-Python files are the same for every version; the extension modules differ by file name.
         shutil.copytree(target, site, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__", "bin"))
     shutil.copytree(AGENT, site / "mcpeeker_agent", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     (site / "mcpeeker").mkdir()
     shutil.copyfile(MCPEEKER / "__init__.py", site / "mcpeeker" / "__init__.py")
-    shutil.copytree(MCPEEKER / "model", site / "mcpeeker" / "model", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    shutil.copytree(
+        MCPEEKER / "model", site / "mcpeeker" / "model", ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+    )
     return site
 
 
@@ -95,16 +110,38 @@ def build(name: str, out_dir: Path) -> Path:
         preamble = work / "preamble.py"
         preamble.write_text(PREAMBLE)
         out_dir.mkdir(parents=True, exist_ok=True)
-        subprocess.run([sys.executable, "-m", "shiv", "--site-packages", site, "--entry-point", "mcpeeker_agent.cli:main",
-                        "--output-file", out, "--python", "/usr/bin/env python3", "--preamble", preamble,
-                        "--reproducible", "--compressed"], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "shiv",
+                "--site-packages",
+                site,
+                "--entry-point",
+                "mcpeeker_agent.cli:main",
+                "--output-file",
+                out,
+                "--python",
+                "/usr/bin/env python3",
+                "--preamble",
+                preamble,
+                "--reproducible",
+                "--compressed",
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--platform", action="append", choices=sorted(PLATFORMS),
-                        help="platform(s) to build (repeatable; default: every one)")
+    parser.add_argument(
+        "--platform",
+        action="append",
+        choices=sorted(PLATFORMS),
+        help="platform(s) to build (repeatable; default: every one)",
+    )
     parser.add_argument("--out-dir", type=Path, default=REPO / "dist")
     args = parser.parse_args(argv)
     host = host_platform()

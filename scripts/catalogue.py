@@ -59,8 +59,10 @@ def load_entries(root: Path = DETECTIONS) -> list[dict[str, Any]]:
     """Every entry, in the order of the vocabulary's evidence kinds, then by id."""
     kinds = list(load_vocabulary(root)["evidence"])
     entries = [_yaml(p) for p in entry_paths(root)]
-    return sorted(entries, key=lambda e: (kinds.index(e["evidence"]) if e.get("evidence") in kinds else len(kinds),
-                                          str(e.get("id"))))
+    return sorted(
+        entries,
+        key=lambda e: (kinds.index(e["evidence"]) if e.get("evidence") in kinds else len(kinds), str(e.get("id"))),
+    )
 
 
 def load_indicators(root: Path = DETECTIONS) -> dict[str, dict[str, Any]]:
@@ -149,7 +151,9 @@ def parse(pattern: str, src: Source, stack: tuple[str, ...] = ()) -> tuple[str, 
         if c == "[":
             return parse_class()
         if c == "{":
-            m = re.compile(r"\{(?:(WITHIN|NEAR):(\d+)|CHARS:([0-9A-F,-]+)|([a-z_]+(?:\.[a-z_]+)?))\}").match(pattern, pos)
+            m = re.compile(r"\{(?:(WITHIN|NEAR):(\d+)|CHARS:([0-9A-F,-]+)|([a-z_]+(?:\.[a-z_]+)?))\}").match(
+                pattern, pos
+            )
             if not m:
                 raise error("expected {WITHIN:n}, {NEAR:n}, {CHARS:...} or {name}")
             pos = m.end()
@@ -322,7 +326,7 @@ def resolve(name: str, src: Source, stack: tuple[str, ...]) -> tuple[str, list]:
         raise CatalogueError(f"unknown reference {{{name}}}: no group {group!r} in {file_name}")
     sub = Source(ind, src.indicators)
     seqs = []
-    for gname in ([group] if group else list(groups)):
+    for gname in [group] if group else list(groups):
         for p in groups[gname]["patterns"]:
             seqs.extend(parse(p, sub, stack + (name,))[1])
     return ("alt", seqs)
@@ -573,7 +577,7 @@ def render_rules(text: str, indicators: dict[str, dict[str, Any]]) -> str:
         rendered = render_template(template, indicators)
         if option.group(1) == rendered:
             continue
-        rule = rule[:option.start(1)] + rendered + rule[option.end(1):]
+        rule = rule[: option.start(1)] + rendered + rule[option.end(1) :]
         rule = re.sub(r"\brev:(\d+);", lambda r: f"rev:{int(r.group(1)) + 1};", rule, count=1)
         rule = re.sub(r"\bupdated_at \d{4}_\d{2}_\d{2}\b", f"updated_at {today}", rule, count=1)
         lines[j] = rule
@@ -631,12 +635,17 @@ def sigma_rules(directory: Path = SIGMA_RULES) -> dict[str, dict[str, Any]]:
     out = {}
     for path in sorted(directory.glob("*.yml")):
         data = _yaml(path)
-        out[str(data["id"])] = {"title": data.get("title", ""), "level": data.get("level", ""),
-                                "file": path.name, "tags": data.get("tags") or []}
+        out[str(data["id"])] = {
+            "title": data.get("title", ""),
+            "level": data.get("level", ""),
+            "file": path.name,
+            "tags": data.get("tags") or [],
+        }
     return out
 
 
 # --- docs/detections.md --------------------------------------------------------------------------------------------
+
 
 def _cell(text: Any) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ").strip()
@@ -667,41 +676,60 @@ def _anchor(entry: dict[str, Any]) -> str:
     return entry["id"].lower()
 
 
-def render_docs(entries: list[dict[str, Any]], vocabulary: dict[str, Any], indicators: dict[str, dict[str, Any]],
-                rules_text: str | None = None) -> str:
+def render_docs(
+    entries: list[dict[str, Any]],
+    vocabulary: dict[str, Any],
+    indicators: dict[str, dict[str, Any]],
+    rules_text: str | None = None,
+) -> str:
     messages = suricata_messages(rules_text)
     notices = zeek_notices()
     sigma = sigma_rules()
     out: list[str] = []
     w = out.append
     w("# Detections\n\n")
-    w("<!-- Generated from detections/ by scripts/catalogue.py (`make catalogue`): edit the catalogue, not this file. -->\n\n")
-    w("Every detection of MCPeeker, whichever sensor implements it, is one entry of the catalogue in `detections/`\n"
-      "(one YAML file per detection, checked by `tests/test_catalogue.py` against `schemas/detection.schema.json`).\n"
-      "The ingest normalisers, correlation and `mcpeeker sigma run` read the evidence and attack types from it;\n"
-      "the Zeek indicator constants and the Suricata pcre alternations are generated from its indicator lists.\n\n")
-    w("| id | detection | evidence | attack type | severity | trust penalty | sensors |\n|---|---|---|---|---|---|---|\n")
+    w(
+        "<!-- Generated from detections/ by scripts/catalogue.py (`make catalogue`): edit the catalogue, not this file. -->\n\n"
+    )
+    w(
+        "Every detection of MCPeeker, whichever sensor implements it, is one entry of the catalogue in `detections/`\n"
+        "(one YAML file per detection, checked by `tests/test_catalogue.py` against `schemas/detection.schema.json`).\n"
+        "The ingest normalisers, correlation and `mcpeeker sigma run` read the evidence and attack types from it;\n"
+        "the Zeek indicator constants and the Suricata pcre alternations are generated from its indicator lists.\n\n"
+    )
+    w(
+        "| id | detection | evidence | attack type | severity | trust penalty | sensors |\n|---|---|---|---|---|---|---|\n"
+    )
     for e in entries:
         penalty = f"−{e['trust']['penalty']}" if e.get("trust") else "—"
-        w(f"| [{e['id']}](#{_anchor(e)}) | {_cell(e['name'])} | {e['evidence']} | {e.get('attack_type') or '—'} | "
-          f"{entry_severity(e, vocabulary)} | {penalty} | {', '.join(entry_sensors(e))} |\n")
-    w("\n## Trust score\n\n"
-      "Correlation gives every server (finding) a trust score: 100 minus the penalty of each detection below whose\n"
-      "attack type or agent risk the server's evidence carries, each counted once, never below 0 (`trust.score`, with\n"
-      "`trust.penalties` listing each detection, penalty, reason and the evidence that triggered it). The penalties\n"
-      "are the `trust` blocks of the catalogue entries; [docs/scoring.md](scoring.md) explains the score.\n\n")
+        w(
+            f"| [{e['id']}](#{_anchor(e)}) | {_cell(e['name'])} | {e['evidence']} | {e.get('attack_type') or '—'} | "
+            f"{entry_severity(e, vocabulary)} | {penalty} | {', '.join(entry_sensors(e))} |\n"
+        )
+    w(
+        "\n## Trust score\n\n"
+        "Correlation gives every server (finding) a trust score: 100 minus the penalty of each detection below whose\n"
+        "attack type or agent risk the server's evidence carries, each counted once, never below 0 (`trust.score`, with\n"
+        "`trust.penalties` listing each detection, penalty, reason and the evidence that triggered it). The penalties\n"
+        "are the `trust` blocks of the catalogue entries; [docs/scoring.md](scoring.md) explains the score.\n\n"
+    )
     w("| detection | penalty | triggered by | reason |\n|---|---|---|---|\n")
     for e in sorted((e for e in entries if e.get("trust")), key=lambda e: (-e["trust"]["penalty"], e["id"])):
-        triggers = ([f"attack type `{e['attack_type']}`"] if e.get("attack_type") else []) + \
-                   [f"agent risk `{r}`" for r in (e.get("implementations") or {}).get("agent") or []]
-        w(f"| [{e['id']}](#{_anchor(e)}) | −{e['trust']['penalty']} | {', '.join(triggers)} | "
-          f"{_cell(e['trust']['reason'])} |\n")
+        triggers = ([f"attack type `{e['attack_type']}`"] if e.get("attack_type") else []) + [
+            f"agent risk `{r}`" for r in (e.get("implementations") or {}).get("agent") or []
+        ]
+        w(
+            f"| [{e['id']}](#{_anchor(e)}) | −{e['trust']['penalty']} | {', '.join(triggers)} | "
+            f"{_cell(e['trust']['reason'])} |\n"
+        )
     w("\n## Vocabulary\n\n")
     w("| evidence | weighs as | meaning |\n|---|---|---|\n")
     for name, ev in vocabulary["evidence"].items():
         w(f"| `{name}` | `{ev['scores_as']}` | {_cell(ev['description'])} |\n")
-    w("\n### Attack types\n\n`mcpeeker.attack.type`; the severity is the default of `attack_severity` in "
-      "`configs/scoring.yaml`.\n\n")
+    w(
+        "\n### Attack types\n\n`mcpeeker.attack.type`; the severity is the default of `attack_severity` in "
+        "`configs/scoring.yaml`.\n\n"
+    )
     w("| attack type | severity | meaning |\n|---|---|---|\n")
     for name, at in vocabulary["attack_types"].items():
         w(f"| `{name}` | {at['severity']} | {_cell(at['description'])} |\n")
@@ -726,12 +754,18 @@ def render_docs(entries: list[dict[str, Any]], vocabulary: dict[str, Any], indic
             w(f"| Zeek | `{note}` | {_cell(_zeek_doc(notices.get(note, '(not declared)')))} |\n")
         for rid in impl.get("sigma") or []:
             rule = sigma.get(rid, {})
-            w(f"| Sigma | `{rid}` | {_cell(rule.get('title', '(no such rule)'))} (`sigma/rules/{rule.get('file', '?')}`, "
-              f"level {rule.get('level', '?')}) |\n")
+            w(
+                f"| Sigma | `{rid}` | {_cell(rule.get('title', '(no such rule)'))} (`sigma/rules/{rule.get('file', '?')}`, "
+                f"level {rule.get('level', '?')}) |\n"
+            )
         for risk in impl.get("agent") or []:
             w(f"| agent | risk `{risk}` | evidence item flagged `{risk}` |\n")
         if e.get("indicators"):
-            w("\nIndicator lists: " + ", ".join(f"[`{i}`](#indicators-{i.replace('_', '-')})" for i in e["indicators"]) + ".\n")
+            w(
+                "\nIndicator lists: "
+                + ", ".join(f"[`{i}`](#indicators-{i.replace('_', '-')})" for i in e["indicators"])
+                + ".\n"
+            )
         mitre = e.get("mitre") or {}
         refs = []
         if mitre.get("attack"):
@@ -747,8 +781,10 @@ def render_docs(entries: list[dict[str, Any]], vocabulary: dict[str, Any], indic
         if e.get("references"):
             w("\n**References**\n\n" + "".join(f"- <{x}>\n" for x in e["references"]))
 
-    w("\n## Indicators\n\nWritten once in `detections/indicators/*.yaml` (syntax: `detections/indicators/README.md`);\n"
-      "Zeek matches them on decoded JSON text, Suricata on the raw body.\n")
+    w(
+        "\n## Indicators\n\nWritten once in `detections/indicators/*.yaml` (syntax: `detections/indicators/README.md`);\n"
+        "Zeek matches them on decoded JSON text, Suricata on the raw body.\n"
+    )
     templates = rule_templates(RULES.read_text(encoding="utf-8") if rules_text is None else rules_text)
     for name in sorted(indicators):
         ind = indicators[name]
@@ -769,6 +805,7 @@ def render_docs(entries: list[dict[str, Any]], vocabulary: dict[str, Any], indic
 
 
 # --- everything ----------------------------------------------------------------------------------------------------
+
 
 def generated(root: Path = DETECTIONS) -> dict[Path, str]:
     """Every generated file and the text it should have now."""
@@ -809,4 +846,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-

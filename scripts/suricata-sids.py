@@ -29,7 +29,14 @@ from mcpeeker.sensors.suricata import alert_sid_counts, run_suricata  # noqa: E4
 RULES = REPO / "suricata" / "mcp.rules"
 PCAPS = REPO / "tests" / "pcaps"
 LABELS = PCAPS / "labels.json"
-SURICATA_TAGS = {"mcp_server", "tool_poisoning", "sensitive_file", "command_injection", "unauthenticated", "oauth_discovery"}
+SURICATA_TAGS = {
+    "mcp_server",
+    "tool_poisoning",
+    "sensitive_file",
+    "command_injection",
+    "unauthenticated",
+    "oauth_discovery",
+}
 
 
 def detection_tags() -> dict[int, str]:
@@ -50,10 +57,15 @@ def main() -> int:
     entries = [e for e in json.loads(LABELS.read_text())["pcaps"] if not args.files or e["file"] in args.files]
     tags = detection_tags()
     with TemporaryDirectory() as tmp, ThreadPoolExecutor(max_workers=2) as pool:
-        results = dict(pool.map(
-            lambda e: (e["file"], alert_sid_counts(run_suricata(PCAPS / e["file"], RULES, Path(tmp) / e["scenario"]))),
-            entries,
-        ))
+        results = dict(
+            pool.map(
+                lambda e: (
+                    e["file"],
+                    alert_sid_counts(run_suricata(PCAPS / e["file"], RULES, Path(tmp) / e["scenario"])),
+                ),
+                entries,
+            )
+        )
     ok_rows: dict[str, dict[str, int]] = {}
     print(f"{'pcap':45s} {'expected (Suricata tags)':55s} raised sids (count)")
     for entry in entries:
@@ -62,7 +74,9 @@ def main() -> int:
         got = {tags[s] for s in raised}
         ok = (got == want) and (not entry["benign"] or not raised)
         sids = " ".join(f"{s}x{n}" for s, n in sorted(raised.items())) or "-"
-        print(f"{entry['file']:45s} {','.join(sorted(want)) or '(benign)':55s} {sids}  {'ok' if ok else 'MISMATCH ' + str(sorted(got ^ want))}")
+        print(
+            f"{entry['file']:45s} {','.join(sorted(want)) or '(benign)':55s} {sids}  {'ok' if ok else 'MISMATCH ' + str(sorted(got ^ want))}"
+        )
         if ok:
             ok_rows[entry["file"]] = {str(s): n for s, n in sorted(raised.items())}
     if args.write:

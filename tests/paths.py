@@ -52,6 +52,8 @@ def zeek_env(zeek: Path) -> dict[str, str]:
 def require_shared(path: Path, what: str) -> Path:
     """A path under ../shared; skips the test when it is absent, fails it under CI."""
     if not path.exists():
-        missing(f"{what} missing: {path} (the shared data directory `shared/` sits beside the repository "
-                f"on the maintainers' and CI machines; clone the repository next to it to run this test)")
+        missing(
+            f"{what} missing: {path} (the shared data directory `shared/` sits beside the repository "
+            f"on the maintainers' and CI machines; clone the repository next to it to run this test)"
+        )
     return path

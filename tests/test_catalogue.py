@@ -157,7 +157,8 @@ def test_sigma_rule_ids_exist_and_are_claimed_once() -> None:
     claims = _claims("sigma")
     assert set(claims) - set(rules) == set(), f"catalogue names unknown Sigma ids: {sorted(set(claims) - set(rules))}"
     assert set(rules) - set(claims) == set(), "Sigma rules no catalogue entry claims: " + ", ".join(
-        rules[r]["file"] for r in sorted(set(rules) - set(claims)))
+        rules[r]["file"] for r in sorted(set(rules) - set(claims))
+    )
     assert [s for s, n in claims.items() if n > 1] == []
 
 
@@ -192,7 +193,9 @@ def test_suricata_metadata_agrees_with_the_catalogue() -> None:
         where = f"sid {rule['sid']} ({entry['id']})"
         scores_as = VOCAB["evidence"][entry["evidence"]]["scores_as"]
         if meta.get("mcpeeker_evidence") != [scores_as]:
-            problems.append(f"{where}: mcpeeker_evidence {meta.get('mcpeeker_evidence')} but the entry weighs as {scores_as}")
+            problems.append(
+                f"{where}: mcpeeker_evidence {meta.get('mcpeeker_evidence')} but the entry weighs as {scores_as}"
+            )
         detection = (meta.get("mcpeeker_detection") or [""])[0]
         expected = {entry["attack_type"]} if "attack_type" in entry else set(VOCAB["network_detections"])
         if detection not in expected:
@@ -200,7 +203,9 @@ def test_suricata_metadata_agrees_with_the_catalogue() -> None:
         for key, field in (("mitre_technique_id", "attack"), ("mitre_atlas_technique_id", "atlas")):
             missing = _mitre_ids(meta.get(key, [])) - set(entry["mitre"][field])
             if missing:
-                problems.append(f"{where}: rule metadata {key} {sorted(missing)} missing from the entry's mitre.{field}")
+                problems.append(
+                    f"{where}: rule metadata {key} {sorted(missing)} missing from the entry's mitre.{field}"
+                )
     assert not problems, "\n".join(problems)
 
 
@@ -211,7 +216,9 @@ def test_sigma_tags_and_levels_agree_with_the_catalogue() -> None:
     for entry in ENTRIES:
         for rid in entry["implementations"].get("sigma") or []:
             rule = rules[rid]
-            techniques = {t.split(".", 1)[1].upper() for t in rule["tags"] if re.fullmatch(r"attack\.t\d{4}(\.\d{3})?", t)}
+            techniques = {
+                t.split(".", 1)[1].upper() for t in rule["tags"] if re.fullmatch(r"attack\.t\d{4}(\.\d{3})?", t)
+            }
             if techniques - set(entry["mitre"]["attack"]):
                 problems.append(f"{entry['id']}: {rule['file']} tags {sorted(techniques)} not in mitre.attack")
             if "severity" in entry and levels[rule["level"]] != entry["severity"]:
@@ -305,8 +312,11 @@ def test_scoring_severities_come_from_the_vocabulary(tmp_path: Path) -> None:
 
 
 def test_generated_files_are_current() -> None:
-    stale = [str(p.relative_to(REPO)) for p, text in gen.generated().items()
-             if not p.is_file() or p.read_text(encoding="utf-8") != text]
+    stale = [
+        str(p.relative_to(REPO))
+        for p, text in gen.generated().items()
+        if not p.is_file() or p.read_text(encoding="utf-8") != text
+    ]
     assert not stale, f"stale generated files (run `make catalogue`): {stale}"
 
 
@@ -396,10 +406,14 @@ def test_indicator_examples_in_real_zeek(tmp_path: Path) -> None:
     zeek = _zeek_binary()
     if not zeek:
         pytest.skip("zeek not found")
+
     def literal(text: str) -> str:
         """A Zeek string literal of the text's UTF-8 bytes (Zeek strings are bytes; it has no \\u escape)."""
-        return '"' + "".join(chr(b) if 32 <= b < 127 and chr(b) not in '"\\' else f"\\x{b:02x}"
-                             for b in text.encode("utf-8")) + '"'
+        return (
+            '"'
+            + "".join(chr(b) if 32 <= b < 127 and chr(b) not in '"\\' else f"\\x{b:02x}" for b in text.encode("utf-8"))
+            + '"'
+        )
 
     lines = [f"@load {ZEEK_SCRIPTS / 'indicators.zeek'}", "event zeek_init()", "\t{"]
     for name, ind in INDICATORS.items():
@@ -407,11 +421,15 @@ def test_indicator_examples_in_real_zeek(tmp_path: Path) -> None:
         for group, spec in ind["groups"].items():
             for ex in spec["examples"]:
                 for view in [ex] if ex.isascii() else [ex, _ascii_escaped(ex)]:
-                    lines.append(f"\tif ( {const} !in {literal(view)} ) print \"miss\", {literal(f'{name}.{group}: {view}')};")
+                    lines.append(
+                        f'\tif ( {const} !in {literal(view)} ) print "miss", {literal(f"{name}.{group}: {view}")};'
+                    )
             for ex in spec.get("counter_examples") or []:
                 for view in [ex] if ex.isascii() else [ex, _ascii_escaped(ex)]:
-                    lines.append(f"\tif ( {const} in {literal(view)} ) print \"match\", {literal(f'{name}.{group}: {view}')};")
-    lines += ["\tprint \"done\";", "\t}"]
+                    lines.append(
+                        f'\tif ( {const} in {literal(view)} ) print "match", {literal(f"{name}.{group}: {view}")};'
+                    )
+    lines += ['\tprint "done";', "\t}"]
     script = tmp_path / "check.zeek"
     script.write_text("\n".join(lines) + "\n")
     out = subprocess.run([zeek, "-b", str(script)], check=False, capture_output=True, text=True, timeout=120)
@@ -425,19 +443,39 @@ def test_indicator_examples_in_real_zeek(tmp_path: Path) -> None:
 # every branch of the rule's pcre is about such a message, so they may be required without being in the pcre.
 # Any other content in the buffer of a pcre must be implied by every branch, or that branch could only fire
 # together with it (sid 9400100 once required "important" and so never fired on a lone <system> tag).
-MESSAGE_SHAPE = {'"clientInfo"', '"jsonrpc"', 'serverInfo"', '"capabilities"', '"protocolVersion"', '"description"',
-                 '"inputSchema"', '"server-error"', "resources/read", '"result"'}
-BUFFERS = ("http.method", "http.uri", "http.header_names", "http.header", "http.request_body", "http.response_body",
-           "file.data", "http.content_type", "http.stat_code", "http.accept")
+MESSAGE_SHAPE = {
+    '"clientInfo"',
+    '"jsonrpc"',
+    'serverInfo"',
+    '"capabilities"',
+    '"protocolVersion"',
+    '"description"',
+    '"inputSchema"',
+    '"server-error"',
+    "resources/read",
+    '"result"',
+}
+BUFFERS = (
+    "http.method",
+    "http.uri",
+    "http.header_names",
+    "http.header",
+    "http.request_body",
+    "http.response_body",
+    "file.data",
+    "http.content_type",
+    "http.stat_code",
+    "http.accept",
+)
 
 
 def _options(raw: str) -> list[tuple[str, str]]:
-    body = raw[raw.index("(") + 1: raw.rindex(")")]
+    body = raw[raw.index("(") + 1 : raw.rindex(")")]
     out, cur, quoted, i = [], "", False, 0
     while i < len(body):
         c = body[i]
         if c == "\\" and i + 1 < len(body):
-            cur += body[i: i + 2]
+            cur += body[i : i + 2]
             i += 2
             continue
         if c == '"':
@@ -514,10 +552,20 @@ def _branch_examples(pattern: str, flags: int) -> list[tuple[str, str]]:
         return "a"
 
     def pattern_of(items: list) -> str:
-        return "[" + "".join("^" if op is C.NEGATE else re.escape(chr(av)) if op is C.LITERAL else
-                             f"{re.escape(chr(av[0]))}-{re.escape(chr(av[1]))}" if op is C.RANGE else
-                             {"CATEGORY_SPACE": r"\s", "CATEGORY_DIGIT": r"\d"}.get(str(av), r"\w")
-                             for op, av in items) + "]"
+        return (
+            "["
+            + "".join(
+                "^"
+                if op is C.NEGATE
+                else re.escape(chr(av))
+                if op is C.LITERAL
+                else f"{re.escape(chr(av[0]))}-{re.escape(chr(av[1]))}"
+                if op is C.RANGE
+                else {"CATEGORY_SPACE": r"\s", "CATEGORY_DIGIT": r"\d"}.get(str(av), r"\w")
+                for op, av in items
+            )
+            + "]"
+        )
 
     def gen_(sub: Any, force: tuple[int, int]) -> str:
         out = ""
@@ -553,18 +601,26 @@ def test_every_pcre_branch_can_fire_alone() -> None:
     for rule in _rules():
         for buf, (contents, pcres) in _buffers(rule["raw"]).items():
             for n, (body, flags) in enumerate(pcres):
-                py_flags = (re.IGNORECASE if "i" in flags else 0) | (re.DOTALL if "s" in flags else 0) | (re.MULTILINE if "m" in flags else 0)
+                py_flags = (
+                    (re.IGNORECASE if "i" in flags else 0)
+                    | (re.DOTALL if "s" in flags else 0)
+                    | (re.MULTILINE if "m" in flags else 0)
+                )
                 others = [ex for m, (b, f) in enumerate(pcres) if m != n for _, ex in _branch_examples(b, 0)]
                 for label, example in _branch_examples(body, py_flags):
                     for content, nocase in contents:
                         if content in MESSAGE_SHAPE:
                             continue
                         texts = [example, *others]
-                        hit = any((content.lower() in t.lower()) if (nocase or py_flags & re.IGNORECASE) else (content in t)
-                                  for t in texts)
+                        hit = any(
+                            (content.lower() in t.lower()) if (nocase or py_flags & re.IGNORECASE) else (content in t)
+                            for t in texts
+                        )
                         if not hit:
-                            problems.append(f"sid {rule['sid']} {buf} pcre {n + 1}: {label} ({example[:60]!r}) can only "
-                                            f"fire together with content {content!r}")
+                            problems.append(
+                                f"sid {rule['sid']} {buf} pcre {n + 1}: {label} ({example[:60]!r}) can only "
+                                f"fire together with content {content!r}"
+                            )
     assert not problems, "\n".join(problems)
 
 
@@ -574,7 +630,11 @@ def test_branch_examples_match_their_pcre() -> None:
     for rule in _rules():
         for _, pcres in _buffers(rule["raw"]).values():
             for body, flags in pcres:
-                py_flags = (re.IGNORECASE if "i" in flags else 0) | (re.DOTALL if "s" in flags else 0) | (re.MULTILINE if "m" in flags else 0)
+                py_flags = (
+                    (re.IGNORECASE if "i" in flags else 0)
+                    | (re.DOTALL if "s" in flags else 0)
+                    | (re.MULTILINE if "m" in flags else 0)
+                )
                 for label, example in _branch_examples(body, py_flags):
                     if not re.search(body, example, py_flags) and not re.search(body, example + " ", py_flags):
                         bad.append(f"sid {rule['sid']}: {label}: {example!r}")
@@ -583,8 +643,11 @@ def test_branch_examples_match_their_pcre() -> None:
 
 def test_data_model_lists_the_attack_types() -> None:
     """docs/data-model.md names the attack types in its field table: the same ones as the vocabulary."""
-    row = next(ln for ln in (REPO / "docs" / "data-model.md").read_text().splitlines()
-               if ln.startswith("| `mcpeeker.attack.type` |"))
+    row = next(
+        ln
+        for ln in (REPO / "docs" / "data-model.md").read_text().splitlines()
+        if ln.startswith("| `mcpeeker.attack.type` |")
+    )
     listed = set(re.findall(r"`([a-z_]+)`", row.split("|")[2]))
     assert listed == set(VOCAB["attack_types"])
 
@@ -599,9 +662,14 @@ def test_btest_generator_agrees_with_the_catalogue() -> None:
     loader.exec_module(module)
     notices_by_tag: dict[str, set[str]] = {}
     for entry in ENTRIES:
-        tag = entry.get("attack_type") or {"MCP-NET-001": "mcp_server", "MCP-NET-006": "oauth_discovery"}.get(entry["id"])
+        tag = entry.get("attack_type") or {"MCP-NET-001": "mcp_server", "MCP-NET-006": "oauth_discovery"}.get(
+            entry["id"]
+        )
         if tag:
             notices_by_tag.setdefault(tag, set()).update(entry["implementations"].get("zeek") or [])
-    wrong = {tag: notice for tag, notice in module.NOTICE_FOR_TAG.items()
-             if tag in notices_by_tag and notice not in notices_by_tag[tag]}
+    wrong = {
+        tag: notice
+        for tag, notice in module.NOTICE_FOR_TAG.items()
+        if tag in notices_by_tag and notice not in notices_by_tag[tag]
+    }
     assert not wrong, f"gen-pcap-tests maps tags to notices no catalogue entry of that tag names: {wrong}"

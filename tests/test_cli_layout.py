@@ -37,8 +37,11 @@ def _imports_argparse(path: Path) -> bool:
 
 
 def test_library_modules_do_not_parse_arguments() -> None:
-    offenders = [str(p.relative_to(PACKAGE)) for p in sorted(PACKAGE.rglob("*.py"))
-                 if "cli" not in p.relative_to(PACKAGE).parts[:1] and p not in ARGPARSE_ALLOWED and _imports_argparse(p)]
+    offenders = [
+        str(p.relative_to(PACKAGE))
+        for p in sorted(PACKAGE.rglob("*.py"))
+        if "cli" not in p.relative_to(PACKAGE).parts[:1] and p not in ARGPARSE_ALLOWED and _imports_argparse(p)
+    ]
     assert offenders == [], f"argparse belongs in mcpeeker/cli/<command>.py, not in {offenders}"
 
 
@@ -53,6 +56,22 @@ def test_broken_command_group_is_an_error(tmp_path: Path, monkeypatch: pytest.Mo
 
 def test_python_m_lists_every_command() -> None:
     out = subprocess.run([sys.executable, "-m", "mcpeeker.cli", "--help"], capture_output=True, text=True, check=True)
-    for command in ("init", "keys", "opensearch", "setup", "ingest", "collect", "replay", "correlate", "registry",
-                    "feedback", "finding", "audit", "sigma", "analytics", "report", "dashboards"):
+    for command in (
+        "init",
+        "keys",
+        "opensearch",
+        "setup",
+        "ingest",
+        "collect",
+        "replay",
+        "correlate",
+        "registry",
+        "feedback",
+        "finding",
+        "audit",
+        "sigma",
+        "analytics",
+        "report",
+        "dashboards",
+    ):
         assert f"\n    {command} " in out.stdout, command

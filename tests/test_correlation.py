@@ -59,24 +59,47 @@ HOST_ID = host_id_for("notes-server-machine-id")
 def agent_report(host_id: str, ip: str, port: int) -> dict[str, Any]:
     """A scan report as mcpeeker-agent writes it (schemas/agent-event.schema.json)."""
     return {
-        "schema": "mcpeeker.agent/1", "host_id": host_id, "timestamp": iso(utcnow()), "local_score": 22,
+        "schema": "mcpeeker.agent/1",
+        "host_id": host_id,
+        "timestamp": iso(utcnow()),
+        "local_score": 22,
         "agent": {"version": "0.1.0"},
         "host": {"os": "linux", "ips": ["127.0.0.1", ip], "listening_ports": [22, port]},
         "evidence": [
-            {"type": "process", "score": 11, "reason": "FastMCP server by command line",
-             "process": {"pid": 4242, "ppid": 1, "name": "python3", "cmdline": "python3 -m notes_server --port 8000",
-                         "matched": "fastmcp"}},
-            {"type": "listener", "score": 11, "reason": "listener owned by an MCP server process",
-             "listener": {"ip": "0.0.0.0", "port": port, "pid": 4242, "transport": "tcp"}},
+            {
+                "type": "process",
+                "score": 11,
+                "reason": "FastMCP server by command line",
+                "process": {
+                    "pid": 4242,
+                    "ppid": 1,
+                    "name": "python3",
+                    "cmdline": "python3 -m notes_server --port 8000",
+                    "matched": "fastmcp",
+                },
+            },
+            {
+                "type": "listener",
+                "score": 11,
+                "reason": "listener owned by an MCP server process",
+                "listener": {"ip": "0.0.0.0", "port": port, "pid": 4242, "transport": "tcp"},
+            },
         ],
     }
 
 
 def _cli(*args: str, settings: Settings) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mcpeeker.cli", *args, "--url", settings.url,
-                           "--index-prefix", settings.index_prefix], capture_output=True, text=True,
-                          env={"MCPEEKER_SITE_KEY": SITE_KEY, "MCPEEKER_AUDIT_KEY": AUDIT_KEY, "PATH": "/usr/bin:/bin",
-                               "HOME": str(Path.home())})
+    return subprocess.run(
+        [sys.executable, "-m", "mcpeeker.cli", *args, "--url", settings.url, "--index-prefix", settings.index_prefix],
+        capture_output=True,
+        text=True,
+        env={
+            "MCPEEKER_SITE_KEY": SITE_KEY,
+            "MCPEEKER_AUDIT_KEY": AUDIT_KEY,
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(Path.home()),
+        },
+    )
 
 
 @pytest.fixture(scope="module")
@@ -91,16 +114,28 @@ def eve(tmp_path_factory) -> list[Path]:
 @pytest.fixture(scope="module")
 def world(os_url: str, eve: list[Path], tmp_path_factory) -> Iterator[Settings]:
     """Evidence of the whole pcap corpus plus one agent report, ingested with the real CLI."""
-    settings = Settings(url=os_url, index_prefix=f"corr-{hashlib.sha1(str(eve[0]).encode()).hexdigest()[:8]}-",
-                        site_key=SITE_KEY, audit_key=AUDIT_KEY, identity="admin")
+    settings = Settings(
+        url=os_url,
+        index_prefix=f"corr-{hashlib.sha1(str(eve[0]).encode()).hexdigest()[:8]}-",
+        site_key=SITE_KEY,
+        audit_key=AUDIT_KEY,
+        identity="admin",
+    )
     client = make_client(settings)
     indices.install(settings, client)
     work = tmp_path_factory.mktemp("agent")
     report = work / "report.ndjson"
     report.write_text(json.dumps(agent_report(HOST_ID, AGENT_HOST_IP, AGENT_PORT)) + "\n")
     for source, paths in (("suricata", eve), ("agent", [report])):
-        result = _cli("ingest", source, *map(str, paths), "--no-progress", "--dead-letter", str(work / "dead.log"),
-                      settings=settings)
+        result = _cli(
+            "ingest",
+            source,
+            *map(str, paths),
+            "--no-progress",
+            "--dead-letter",
+            str(work / "dead.log"),
+            settings=settings,
+        )
         assert result.returncode == 0, result.stdout + result.stderr
     client.indices.refresh(index=settings.index("mcp-events-*"))
     yield settings
@@ -133,7 +168,10 @@ def test_findings_per_instance_with_expected_classification(world: Settings) -> 
     assert set(joined["evidence"]["types"]) >= {"endpoint", "network"}
     assert f"net:{AGENT_HOST_IP}:{AGENT_PORT}" in joined["instance"]["raw_keys"]
     assert f"net:{AGENT_HOST_IP}:{AGENT_PORT}" not in findings, "network-only instance must merge into the host"
-    assert "Unregistered MCP server" in joined["finding"]["summary"] and "agent and network" in joined["finding"]["summary"]
+    assert (
+        "Unregistered MCP server" in joined["finding"]["summary"]
+        and "agent and network" in joined["finding"]["summary"]
+    )
     assert joined["suggested_entry"]["host"]["id"] == HOST_ID
 
     # Every other MCP server of the corpus is a network-only instance: unregistered -> suspect.
@@ -167,8 +205,15 @@ def test_registry_approval_expiry_and_attacks(world: Settings) -> None:
     registry = Registry(world, client, ADMIN)
     key = f"host:{HOST_ID}:port:{AGENT_PORT}"
 
-    entry = registry.add({"owner": "alice", "team": "docs", "purpose": "team notes assistant",
-                          "host": {"id": HOST_ID}, "server": {"port": AGENT_PORT}})
+    entry = registry.add(
+        {
+            "owner": "alice",
+            "team": "docs",
+            "purpose": "team notes assistant",
+            "host": {"id": HOST_ID},
+            "server": {"port": AGENT_PORT},
+        }
+    )
     _correlate(world)
     assert findings_by_key(world)[key]["classification"] == "unauthorized", "a pending entry must not lower the score"
 
@@ -220,8 +265,9 @@ def test_claim_feedback_timeline_and_audit(world: Settings) -> None:
     _correlate(world)
     key = "net:10.20.0.9:8000"
     fid = finding_id(key)
-    claimed = _cli("registry", "claim", fid, "--owner", "carol", "--purpose", "reporting", "--as", "developer",
-                   settings=world)
+    claimed = _cli(
+        "registry", "claim", fid, "--owner", "carol", "--purpose", "reporting", "--as", "developer", settings=world
+    )
     assert claimed.returncode == 0, claimed.stderr
     pending = [e for e in Registry(world, make_client(world), ADMIN).all() if e.get("source_finding") == fid]
     assert len(pending) == 1 and pending[0]["status"] == "pending"
@@ -250,8 +296,14 @@ def test_approval_without_new_evidence_and_rerun_after_it(world: Settings) -> No
     _correlate(world)
     key = "net:10.20.0.10:3000"
     registry = Registry(world, client, ADMIN)
-    claimed = registry.add({"owner": "dora", "purpose": "kb", "source_finding": finding_id(key),
-                            **{k: v for k, v in findings_by_key(world)[key]["suggested_entry"].items() if k in ("host", "server")}})
+    claimed = registry.add(
+        {
+            "owner": "dora",
+            "purpose": "kb",
+            "source_finding": finding_id(key),
+            **{k: v for k, v in findings_by_key(world)[key]["suggested_entry"].items() if k in ("host", "server")},
+        }
+    )
     # Move the watermark past the overlap so the instance has no "new" evidence at the next cycle.
     correlator = Correlator(world, client)
     state = correlator.read_state()
@@ -358,26 +410,57 @@ def test_audit_verify_cli_names_the_record(os_settings: Settings, os_client) -> 
 
 # ------------------------------------------------------------------------------------ Zeek and Suricata together
 
+
 @pytest.fixture(scope="module")
 def both_sensors(os_url: str, tmp_path_factory) -> Iterator[Settings]:
     """`mcpeeker replay` of every labelled pcap through Suricata and Zeek, plus the agent report, correlated."""
     zeek = require_zeek()
-    settings = Settings(url=os_url, index_prefix=f"both-{uuid.uuid4().hex[:8]}-", site_key=SITE_KEY, audit_key=AUDIT_KEY, identity="admin")
+    settings = Settings(
+        url=os_url,
+        index_prefix=f"both-{uuid.uuid4().hex[:8]}-",
+        site_key=SITE_KEY,
+        audit_key=AUDIT_KEY,
+        identity="admin",
+    )
     client = make_client(settings)
     indices.install(settings, client)
     work = tmp_path_factory.mktemp("both")
     labels = json.loads((PCAPS / "labels.json").read_text())["pcaps"]
-    env = {"MCPEEKER_SITE_KEY": SITE_KEY, "MCPEEKER_AUDIT_KEY": AUDIT_KEY, "PATH": "/usr/bin:/bin", "HOME": str(Path.home()), "COLUMNS": "250",
-           "MCPEEKER_ZEEK": str(zeek), "MCPEEKER_STATE_DIR": str(work / "state")}
-    replay = subprocess.run([sys.executable, "-m", "mcpeeker.cli", "replay", *(str(PCAPS / e["file"]) for e in labels),
-                             "--keep", str(work / "out"), "--url", settings.url, "--index-prefix", settings.index_prefix],
-                            capture_output=True, text=True, env=env, timeout=1200)
+    env = {
+        "MCPEEKER_SITE_KEY": SITE_KEY,
+        "MCPEEKER_AUDIT_KEY": AUDIT_KEY,
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(Path.home()),
+        "COLUMNS": "250",
+        "MCPEEKER_ZEEK": str(zeek),
+        "MCPEEKER_STATE_DIR": str(work / "state"),
+    }
+    replay = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mcpeeker.cli",
+            "replay",
+            *(str(PCAPS / e["file"]) for e in labels),
+            "--keep",
+            str(work / "out"),
+            "--url",
+            settings.url,
+            "--index-prefix",
+            settings.index_prefix,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=1200,
+    )
     assert replay.returncode == 0, replay.stdout[-3000:] + replay.stderr[-3000:]
     assert "sensors: suricata 7." in replay.stderr and ", zeek " in replay.stderr, replay.stderr
     report = work / "report.ndjson"
     report.write_text(json.dumps(agent_report(HOST_ID, AGENT_HOST_IP, AGENT_PORT)) + "\n")
-    result = _cli("ingest", "agent", str(report), "--no-progress", "--dead-letter", str(work / "dead.log"),
-                  settings=settings)
+    result = _cli(
+        "ingest", "agent", str(report), "--no-progress", "--dead-letter", str(work / "dead.log"), settings=settings
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     client.indices.refresh(index=settings.index("mcp-events-*"))
     _correlate(settings)

@@ -31,8 +31,23 @@ def test_node_reports_opensearch_2_4_1_and_green(os_url: str) -> None:
 
 def test_cli_status_tells_the_truth(os_url: str) -> None:
     port = os_url.rsplit(":", 1)[1]
-    out = subprocess.run([sys.executable, "-m", "mcpeeker.cli", "opensearch", "status", "--name", f"test-{port}",
-                          "--port", port, "--json"], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mcpeeker.cli",
+            "opensearch",
+            "status",
+            "--name",
+            f"test-{port}",
+            "--port",
+            port,
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     status = json.loads(out.stdout)
     assert status["running"] is True and status["version"] == "2.4.1" and status["pid"] > 0
     assert Path(f"/proc/{status['pid']}").exists()
@@ -66,8 +81,12 @@ def test_stop_leaves_no_process_and_restart_keeps_data(tmp_path: Path) -> None:
     node = LocalNode(name="lifecycle", http_port=9281, base=mcpeeker_home() / "test-instances")
     status = node.start(timeout=240)
     assert status.running and status.health == "green"
-    request = urllib.request.Request(status.url + "/keep/_doc/1?refresh=true", data=b'{"a":1}',
-                                     headers={"Content-Type": "application/json"}, method="PUT")
+    request = urllib.request.Request(
+        status.url + "/keep/_doc/1?refresh=true",
+        data=b'{"a":1}',
+        headers={"Content-Type": "application/json"},
+        method="PUT",
+    )
     urllib.request.urlopen(request, timeout=10).read()
     pid = status.pid
     assert node.stop() is True
@@ -84,12 +103,18 @@ def test_setup_installs_every_template_and_is_idempotent(os_settings: Settings, 
     # os_settings already ran setup once; a second run must change nothing.
     again = indices.install(os_settings, os_client)
     assert again.installed == [] and again.created_indices == []
-    names = {t["name"] for t in os_client.indices.get_index_template(name=f"{os_settings.index_prefix}*")["index_templates"]}
-    assert names == {f"{os_settings.index_prefix}{n}" for n in
-                     ("mcp-events", "mcp-findings", "mcp-registry", "mcp-feedback", "mcp-audit", "mcp-state")}
+    names = {
+        t["name"] for t in os_client.indices.get_index_template(name=f"{os_settings.index_prefix}*")["index_templates"]
+    }
+    assert names == {
+        f"{os_settings.index_prefix}{n}"
+        for n in ("mcp-events", "mcp-findings", "mcp-registry", "mcp-feedback", "mcp-audit", "mcp-state")
+    }
     # A daily events index picks up the template's mapping.
-    os_client.index(index=os_settings.index("mcp-events-2026.11.23"),
-                    body={"@timestamp": "2026-11-23T10:00:00Z", "destination": {"ip": "10.20.0.5"}})
+    os_client.index(
+        index=os_settings.index("mcp-events-2026.11.23"),
+        body={"@timestamp": "2026-11-23T10:00:00Z", "destination": {"ip": "10.20.0.5"}},
+    )
     mapping = os_client.indices.get_mapping(index=os_settings.index("mcp-events-2026.11.23"))
     props = next(iter(mapping.values()))["mappings"]["properties"]
     assert props["destination"]["properties"]["ip"]["type"] == "ip"
@@ -108,8 +133,9 @@ def test_setup_upgrades_a_changed_template(os_settings: Settings, os_client) -> 
 def test_settings_precedence_flags_env_config(tmp_path: Path) -> None:
     config = tmp_path / "mcpeeker.yaml"
     config.write_text("connection:\n  url: https://siem.example:9200\n  index_prefix: cfg-\n  username: from-config\n")
-    args = type("Args", (), {"config_file": config, "url": None, "index_prefix": "flag-", "username": None,
-                             "verify_tls": None})()
+    args = type(
+        "Args", (), {"config_file": config, "url": None, "index_prefix": "flag-", "username": None, "verify_tls": None}
+    )()
     settings = resolve(args, env={"MCPEEKER_USERNAME": "from-env"})
     assert settings.url == "https://siem.example:9200"
     assert settings.index_prefix == "flag-"

@@ -168,7 +168,8 @@ def test_corpus_coverage() -> None:
     # issue 13: reference servers from the registries behind both common stdio-to-HTTP bridges, FastMCP 2.x,
     # and JSON-RPC look-alikes that also open with initialize/capabilities.
     programs = {e.get("server_program", "").rpartition("@")[0] for e in mcp} | {
-        e.get("server_program", "").partition("==")[0] for e in mcp}
+        e.get("server_program", "").partition("==")[0] for e in mcp
+    }
     assert programs >= {"npm:@modelcontextprotocol/server-filesystem", "npm:@modelcontextprotocol/server-memory",
                         "pypi:mcp-server-fetch", "pypi:mcp-server-git"}, programs  # fmt: skip
     assert {e.get("bridge", "").split("@")[0].split("==")[0] for e in mcp} >= {"npm:supergateway", "pypi:mcp-proxy"}
@@ -238,7 +239,8 @@ def test_mcp_http_matches_label(e: dict[str, Any]) -> None:
         assert b"content-type: text/event-stream" in low_resp
         # An SSE event without an `event:` line has the type "message" (the Rust SDK, rmcp, writes none).
         assert re.search(rb"event: message\r?\n(id: \S+\r?\n)?data: \{", resp) or (
-            e["sdk"] == "rust-rmcp" and re.search(rb'\ndata: \{"jsonrpc":"2.0"', resp)), e["file"]
+            e["sdk"] == "rust-rmcp" and re.search(rb'\ndata: \{"jsonrpc":"2.0"', resp)
+        ), e["file"]
     if e["era"] == "2026-07-28":
         assert b"\r\nmcp-session-id: " not in low_resp
     if e["transport"] == "streamable_http_json":
@@ -261,9 +263,13 @@ def test_mcp_http_matches_label(e: dict[str, Any]) -> None:
     if "tool_poisoning" in expected:
         # An instruction tag, or one of the other indicators of the write-ups: an exfiltration URL, a secret-file
         # read, cross-tool shadowing, a side-channel parameter to fill, Unicode tag characters (raw or escaped).
-        assert re.search(rb"<(important|system|secret|hidden|instructions?)>|\bto\s+https?://(webhook\.site|[0-9.]+:)"
-                         rb"|read ~/\.aws/credentials|side effect on the also present|in the `notes` parameter"
-                         rb"|\xf3\xa0[\x80\x81]|\\udb40\\udc", resp, re.IGNORECASE), e["file"]
+        assert re.search(
+            rb"<(important|system|secret|hidden|instructions?)>|\bto\s+https?://(webhook\.site|[0-9.]+:)"
+            rb"|read ~/\.aws/credentials|side effect on the also present|in the `notes` parameter"
+            rb"|\xf3\xa0[\x80\x81]|\\udb40\\udc",
+            resp,
+            re.IGNORECASE,
+        ), e["file"]
         if b"<IMPORTANT>" in resp:  # the classic write-up: read a secret file, pass it as sidenote
             assert b"sidenote" in resp and b"~/.ssh" in resp, e["file"]
     if "rug_pull" in expected:

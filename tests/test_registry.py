@@ -29,21 +29,39 @@ ADMIN = Actor("admin", "admin")
 
 
 def cli(settings: Settings, *args: str, identity: str = "admin") -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mcpeeker.cli", *args, "--url", settings.url,
-                           "--index-prefix", settings.index_prefix], capture_output=True, text=True,
-                          env={"MCPEEKER_IDENTITY": identity, "MCPEEKER_AUDIT_KEY": settings.audit_key or "",
-                               "PATH": "/usr/bin:/bin", "HOME": str(Path.home())})
+    return subprocess.run(
+        [sys.executable, "-m", "mcpeeker.cli", *args, "--url", settings.url, "--index-prefix", settings.index_prefix],
+        capture_output=True,
+        text=True,
+        env={
+            "MCPEEKER_IDENTITY": identity,
+            "MCPEEKER_AUDIT_KEY": settings.audit_key or "",
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(Path.home()),
+        },
+    )
 
 
 def test_import_is_idempotent_and_names_bad_rows(os_settings: Settings, tmp_path: Path) -> None:
     source = tmp_path / "approved.yaml"
-    source.write_text(yaml.safe_dump({"entries": [
-        {"owner": "alice", "team": "docs", "purpose": "notes", "status": "approved",
-         "server": {"ip": "10.20.0.3", "port": 8000}},
-        {"owner": "bob", "purpose": "wiki", "server": {"url": "https://wiki.corp.example/mcp"}},
-        {"owner": "", "purpose": "no owner", "server": {"ip": "10.0.0.1", "port": 1}},
-        {"owner": "carol", "purpose": "bad port", "server": {"ip": "10.0.0.1", "port": 70000}},
-    ]}))
+    source.write_text(
+        yaml.safe_dump(
+            {
+                "entries": [
+                    {
+                        "owner": "alice",
+                        "team": "docs",
+                        "purpose": "notes",
+                        "status": "approved",
+                        "server": {"ip": "10.20.0.3", "port": 8000},
+                    },
+                    {"owner": "bob", "purpose": "wiki", "server": {"url": "https://wiki.corp.example/mcp"}},
+                    {"owner": "", "purpose": "no owner", "server": {"ip": "10.0.0.1", "port": 1}},
+                    {"owner": "carol", "purpose": "bad port", "server": {"ip": "10.0.0.1", "port": 70000}},
+                ]
+            }
+        )
+    )
     first = cli(os_settings, "registry", "import", str(source))
     assert first.returncode == 1, "rejected rows must make the exit code non-zero"
     assert "imported 2 new, 0 already present, 2 rejected" in first.stdout
@@ -89,8 +107,14 @@ def test_export_formats_and_suricata_datasets(os_settings: Settings, tmp_path: P
 def test_due_lists_expiring_entries_and_notifies(os_settings: Settings) -> None:
     client = make_client(os_settings)
     registry = Registry(os_settings, client, ADMIN)
-    soon = registry.add({"owner": "alice", "purpose": "soon", "server": {"ip": "10.20.0.3", "port": 8000},
-                         "expires": iso(utcnow() + timedelta(days=3))})
+    soon = registry.add(
+        {
+            "owner": "alice",
+            "purpose": "soon",
+            "server": {"ip": "10.20.0.3", "port": 8000},
+            "expires": iso(utcnow() + timedelta(days=3)),
+        }
+    )
     later = registry.add({"owner": "bob", "purpose": "later", "server": {"ip": "10.20.0.3", "port": 9000}})
     for entry in (soon, later):
         registry.apply(entry["entry_id"], "approve")
@@ -109,7 +133,9 @@ def test_due_lists_expiring_entries_and_notifies(os_settings: Settings) -> None:
     server = HTTPServer(("127.0.0.1", 0), Hook)
     thread = threading.Thread(target=server.handle_request, daemon=True)
     thread.start()
-    result = cli(os_settings, "registry", "due", "--days", "14", "--notify", f"http://127.0.0.1:{server.server_port}/hook")
+    result = cli(
+        os_settings, "registry", "due", "--days", "14", "--notify", f"http://127.0.0.1:{server.server_port}/hook"
+    )
     thread.join(10)
     server.server_close()
     assert result.returncode == 0, result.stderr
@@ -121,7 +147,9 @@ def test_roles_guard_the_cli(os_settings: Settings) -> None:
     registry = Registry(os_settings, make_client(os_settings), ADMIN)
     entry = registry.add({"owner": "alice", "purpose": "x", "server": {"ip": "10.20.0.3", "port": 8000}})
     refused = cli(os_settings, "registry", "approve", entry["entry_id"], identity="developer")
-    assert refused.returncode == 2 and "identity 'developer' (role developer) may not registry.approve" in refused.stderr
+    assert (
+        refused.returncode == 2 and "identity 'developer' (role developer) may not registry.approve" in refused.stderr
+    )
     assert registry.get(entry["entry_id"])["status"] == "pending"
     unknown = cli(os_settings, "registry", "list", identity="mallory")
     assert unknown.returncode == 2 and "identity 'mallory' has no role" in unknown.stderr
@@ -142,8 +170,14 @@ def test_entries_must_say_where_and_lifecycle_edges(os_settings: Settings) -> No
     entry = registry.add({"owner": "alice", "purpose": "notes", "server": {"ip": "10.20.0.3", "port": 8000}})
     approved = registry.apply(entry["entry_id"], "approve")
     assert parse_iso(approved["expires"]) > utcnow() + timedelta(days=89)
-    short = registry.add({"owner": "bob", "purpose": "trial", "server": {"name": "trial-mcp"},
-                          "expires": iso(utcnow() + timedelta(days=3))})
+    short = registry.add(
+        {
+            "owner": "bob",
+            "purpose": "trial",
+            "server": {"name": "trial-mcp"},
+            "expires": iso(utcnow() + timedelta(days=3)),
+        }
+    )
     assert parse_iso(registry.apply(short["entry_id"], "approve")["expires"]) < utcnow() + timedelta(days=4)
     assert registry.apply(entry["entry_id"], "renew", days=1)["expires"] == approved["expires"]
 
@@ -162,8 +196,9 @@ def test_cli_errors_are_one_clear_line(os_settings: Settings, tmp_path: Path) ->
     missing = replace(os_settings, index_prefix="never-set-up-")
     result = cli(missing, "finding", "list")
     assert result.returncode == 2 and "run `mcpeeker setup` first" in result.stderr and "Traceback" not in result.stderr
-    result = cli(os_settings, "registry", "add", "--owner", "a", "--purpose", "p", "--server-name", "x",
-                 "--expires", "notadate")
+    result = cli(
+        os_settings, "registry", "add", "--owner", "a", "--purpose", "p", "--server-name", "x", "--expires", "notadate"
+    )
     assert result.returncode == 2 and "expires 'notadate' is not an ISO date" in result.stderr
     result = cli(os_settings, "registry", "import", str(tmp_path / "missing.yaml"))
     assert result.returncode == 2 and "missing.yaml: cannot read" in result.stderr

@@ -30,9 +30,18 @@ def _check(entry: dict[str, Any]) -> None:
 
 
 def test_lifecycle_builds_entries_of_that_shape() -> None:
-    entry = new_entry({"owner": "alice", "team": "ml", "purpose": "evals", "host": {"id": "h1", "ip": "10.0.0.5"},
-                       "server": {"name": "files", "port": "8080", "url": "http://files.example/mcp"}},
-                      NOW, 90, "alice")
+    entry = new_entry(
+        {
+            "owner": "alice",
+            "team": "ml",
+            "purpose": "evals",
+            "host": {"id": "h1", "ip": "10.0.0.5"},
+            "server": {"name": "files", "port": "8080", "url": "http://files.example/mcp"},
+        },
+        NOW,
+        90,
+        "alice",
+    )
     _check(dict(entry))
     assert entry["server"]["port"] == 8080 and entry["server"]["url"] == "http://files.example:80/mcp"
     approved = transition(entry, "approve", NOW, "bob", note="ok")

@@ -39,20 +39,35 @@ def _env(**extra: str) -> dict[str, str]:
 
 
 def _mcpeeker(*args: str, env: dict[str, str], cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mcpeeker.cli", *args], capture_output=True, text=True, env=env,
-                          cwd=cwd, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "mcpeeker.cli", *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=300
+    )
 
 
 def _agent(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mcpeeker_agent.cli", *args], capture_output=True, text=True, env=env,
-                          timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "mcpeeker_agent.cli", *args], capture_output=True, text=True, env=env, timeout=300
+    )
 
 
 def _scan(tmp: Path, machine_id: str, out: Path, env: dict[str, str]) -> dict:
     home = tmp / "home" / "alice"
     home.mkdir(parents=True, exist_ok=True)
-    result = _agent("scan", "--home", str(home), "--root", str(tmp), "--no-processes", "--no-listeners", "--no-state",
-                    "--machine-id", machine_id, "-o", str(out), env=env)
+    result = _agent(
+        "scan",
+        "--home",
+        str(home),
+        "--root",
+        str(tmp),
+        "--no-processes",
+        "--no-listeners",
+        "--no-state",
+        "--machine-id",
+        machine_id,
+        "-o",
+        str(out),
+        env=env,
+    )
     assert result.returncode == 0, result.stderr
     return json.loads(out.read_text().splitlines()[-1])
 
@@ -62,6 +77,7 @@ def _ring_secret(path: Path) -> bytes:
 
 
 # ------------------------------------------------------------------------------------------ mcpeeker init
+
 
 def test_init_writes_private_keys_and_a_working_config(tmp_path: Path) -> None:
     site = tmp_path / "etc-mcpeeker"
@@ -117,8 +133,17 @@ def test_a_key_file_others_can_read_is_refused(tmp_path: Path) -> None:
     path.chmod(0o644)
     with pytest.raises(ConfigError, match=r"readable or writable by others \(mode 0644\).*chmod 600"):
         keys.read_ring(path)
-    result = _agent("scan", "--site-key-file", str(path), "--no-processes", "--no-listeners", "--no-state",
-                    "--home", str(tmp_path), env=_env())
+    result = _agent(
+        "scan",
+        "--site-key-file",
+        str(path),
+        "--no-processes",
+        "--no-listeners",
+        "--no-state",
+        "--home",
+        str(tmp_path),
+        env=_env(),
+    )
     assert result.returncode == 2 and "chmod 600" in result.stderr
 
 
@@ -132,13 +157,40 @@ def test_commands_without_a_key_stop_and_name_the_setting(tmp_path: Path, os_url
     env = _env(MCPEEKER_CONFIG=str(PACKAGED_SETTINGS))  # the packaged settings: no key named
     prefix = f"nokey-{uuid.uuid4().hex[:8]}-"
     report = tmp_path / "report.ndjson"
-    report.write_text(json.dumps({"schema": "mcpeeker.agent/1", "host_id": "0" * 64, "timestamp": "2026-12-01T00:00:00Z",
-                                  "evidence": [], "local_score": 0}) + "\n")
+    report.write_text(
+        json.dumps(
+            {
+                "schema": "mcpeeker.agent/1",
+                "host_id": "0" * 64,
+                "timestamp": "2026-12-01T00:00:00Z",
+                "evidence": [],
+                "local_score": 0,
+            }
+        )
+        + "\n"
+    )
     runs = {
-        "ingest": _mcpeeker("ingest", "agent", str(report), "--no-progress", "--url", os_url, "--index-prefix", prefix,
-                            "--dead-letter", str(tmp_path / "dead.log"), env=env),
-        "replay": _mcpeeker("replay", str(REPO_ROOT / "tests" / "pcaps" / "attack_command_injection_py2026.pcap"),
-                            "--no-index", "--keep", str(tmp_path / "replay"), env=env),
+        "ingest": _mcpeeker(
+            "ingest",
+            "agent",
+            str(report),
+            "--no-progress",
+            "--url",
+            os_url,
+            "--index-prefix",
+            prefix,
+            "--dead-letter",
+            str(tmp_path / "dead.log"),
+            env=env,
+        ),
+        "replay": _mcpeeker(
+            "replay",
+            str(REPO_ROOT / "tests" / "pcaps" / "attack_command_injection_py2026.pcap"),
+            "--no-index",
+            "--keep",
+            str(tmp_path / "replay"),
+            env=env,
+        ),
         "audit": _mcpeeker("audit", "verify", "--url", os_url, "--index-prefix", prefix, env=env),
     }
     for name in ("ingest", "replay"):
@@ -153,7 +205,9 @@ def test_commands_without_a_key_stop_and_name_the_setting(tmp_path: Path, os_url
 
     agent = _agent("scan", "--home", str(tmp_path), "--no-processes", "--no-listeners", "--no-state", env=env)
     assert agent.returncode == 2, agent.stderr
-    assert all(w in agent.stderr for w in ("--site-key-file", "MCPEEKER_SITE_KEY_FILE", "site_key_file", "mcpeeker init"))
+    assert all(
+        w in agent.stderr for w in ("--site-key-file", "MCPEEKER_SITE_KEY_FILE", "site_key_file", "mcpeeker init")
+    )
     assert agent.stdout == ""
 
 
@@ -165,8 +219,15 @@ def test_registry_change_without_an_audit_key_is_refused_before_it_is_made(os_se
     unsigned = replace(os_settings, audit_key=None, audit_key_file=None)
     registry = Registry(unsigned, make_client(unsigned), Actor("admin", "admin"))
     with pytest.raises(MissingKeyError, match="audit.key_file.*MCPEEKER_AUDIT_KEY_FILE"):
-        registry.add({"owner": "alice", "team": "docs", "purpose": "notes", "host": {"id": "a" * 64},
-                      "server": {"name": "notes", "port": 8000}})
+        registry.add(
+            {
+                "owner": "alice",
+                "team": "docs",
+                "purpose": "notes",
+                "host": {"id": "a" * 64},
+                "server": {"name": "notes", "port": 8000},
+            }
+        )
     client = make_client(os_settings)
     client.indices.refresh(index=os_settings.index("mcp-registry"))
     assert client.count(index=os_settings.index("mcp-registry"))["count"] == 0
@@ -198,6 +259,7 @@ def test_two_sites_hash_the_same_machine_differently(tmp_path: Path) -> None:
 
 
 # ------------------------------------------------------------------------------------------ rotation
+
 
 def _docs(client, settings: Settings, query: dict) -> list[dict]:
     client.indices.refresh(index=settings.index("mcp-events-*"))
@@ -235,12 +297,24 @@ def test_rotation_keeps_old_hashes_joinable_and_the_audit_chain_verifiable(tmp_p
         assert lookup.returncode == 0
         assert f"{first['key_id']}" in lookup.stdout and first["host_id"] in lookup.stdout
         assert f"{second['key_id']} (current)" in lookup.stdout and second["host_id"] in lookup.stdout
-        query = {"bool": {"should": [{"bool": {"filter": [{"term": {"mcpeeker.key_id": kid}}, {"term": {"host.id": h}}]}}
-                                     for kid, h in ring.hashes("laptop-7").items()], "minimum_should_match": 1}}
+        query = {
+            "bool": {
+                "should": [
+                    {"bool": {"filter": [{"term": {"mcpeeker.key_id": kid}}, {"term": {"host.id": h}}]}}
+                    for kid, h in ring.hashes("laptop-7").items()
+                ],
+                "minimum_should_match": 1,
+            }
+        }
         found = _docs(client, settings, query)
         assert {(d["mcpeeker"]["key_id"], d["host"]["id"]) for d in found} == {
-            (first["key_id"], first["host_id"]), (second["key_id"], second["host_id"])}
-        assert {d["mcpeeker"]["scan"]["id"] for d in found if "scan" in d["mcpeeker"]} == {first["scan_id"], second["scan_id"]}
+            (first["key_id"], first["host_id"]),
+            (second["key_id"], second["host_id"]),
+        }
+        assert {d["mcpeeker"]["scan"]["id"] for d in found if "scan" in d["mcpeeker"]} == {
+            first["scan_id"],
+            second["scan_id"],
+        }
 
         # Rotate the audit key too; records before and after verify, each with its own key.
         old_audit = resolve(None, env=env).audit_keys().current
@@ -253,8 +327,12 @@ def test_rotation_keeps_old_hashes_joinable_and_the_audit_chain_verifiable(tmp_p
         assert verify.returncode == 0, verify.stdout + verify.stderr
         assert "audit chain intact: 4 records verified" in verify.stdout
         client.indices.refresh(index=settings.index("mcp-audit"))
-        records = [h["_source"] for h in client.search(index=settings.index("mcp-audit"),
-                                                       body={"size": 10, "sort": [{"seq": "asc"}]})["hits"]["hits"]]
+        records = [
+            h["_source"]
+            for h in client.search(index=settings.index("mcp-audit"), body={"size": 10, "sort": [{"seq": "asc"}]})[
+                "hits"
+            ]["hits"]
+        ]
         assert [r["action"] for r in records] == ["registry.add", "keys.rotate", "keys.rotate", "registry.add"]
         assert [r["object"]["id"] for r in records[1:3]] == ["site", "audit"]
         assert json.loads(records[1]["content_json"]) == {"old_key_id": first["key_id"], "new_key_id": second["key_id"]}
@@ -270,29 +348,52 @@ def test_rotation_keeps_old_hashes_joinable_and_the_audit_chain_verifiable(tmp_p
         assert audit.verify(settings, client)[1] == []
 
         # ... and a record forged with the retired audit key (say it leaked) after the rotation.
-        forged = {"seq": 5, "@timestamp": records[3]["@timestamp"], "actor": {"name": "admin", "role": "admin"},
-                  "action": "registry.approve", "object": {"type": "registry_entry", "id": "x"}, "content_json": "{}",
-                  "prev_mac": records[3]["mac"], "key_id": old_audit.id}
+        forged = {
+            "seq": 5,
+            "@timestamp": records[3]["@timestamp"],
+            "actor": {"name": "admin", "role": "admin"},
+            "action": "registry.approve",
+            "object": {"type": "registry_entry", "id": "x"},
+            "content_json": "{}",
+            "prev_mac": records[3]["mac"],
+            "key_id": old_audit.id,
+        }
         forged["mac"] = hmac.new(old_audit.secret, audit._canonical(forged), hashlib.sha256).hexdigest()
         client.index(index=settings.index("mcp-audit"), id="5", body=forged, refresh=True)
         broken = _mcpeeker("audit", "verify", env=env)
         assert broken.returncode == 1
-        assert "seq 5" in broken.stdout and f"signed with key {old_audit.id} but the chain uses {new_audit.id}" in broken.stdout
+        assert (
+            "seq 5" in broken.stdout
+            and f"signed with key {old_audit.id} but the chain uses {new_audit.id}" in broken.stdout
+        )
 
         # A whole chain rewritten with the retired key (rotation records dropped, head moved along) still shows.
         client.delete_by_query(index=settings.index("mcp-audit"), body={"query": {"match_all": {}}}, refresh=True)
         prev = audit.GENESIS_MAC
         for seq in (1, 2):
-            record = {"seq": seq, "@timestamp": records[0]["@timestamp"], "actor": {"name": "admin", "role": "admin"},
-                      "action": "registry.add", "object": {"type": "registry_entry", "id": f"r{seq}"}, "content_json": "{}",
-                      "prev_mac": prev, "key_id": old_audit.id}
+            record = {
+                "seq": seq,
+                "@timestamp": records[0]["@timestamp"],
+                "actor": {"name": "admin", "role": "admin"},
+                "action": "registry.add",
+                "object": {"type": "registry_entry", "id": f"r{seq}"},
+                "content_json": "{}",
+                "prev_mac": prev,
+                "key_id": old_audit.id,
+            }
             record["mac"] = prev = hmac.new(old_audit.secret, audit._canonical(record), hashlib.sha256).hexdigest()
             client.index(index=settings.index("mcp-audit"), id=str(seq), body=record, refresh=True)
-        client.index(index=settings.index("mcp-state"), id=audit.HEAD_ID, refresh=True,
-                     body={"name": audit.HEAD_ID, "value": {"seq": 2, "mac": prev}})
+        client.index(
+            index=settings.index("mcp-state"),
+            id=audit.HEAD_ID,
+            refresh=True,
+            body={"name": audit.HEAD_ID, "value": {"seq": 2, "mac": prev}},
+        )
         problems = audit.verify(settings, client)[1]
-        assert [p.reason for p in problems] == [f"the chain ends signed with key {old_audit.id}, not the current audit key "
-                                                f"{new_audit.id}: rewritten with a retired key, or a rotation not recorded"]
+        assert [p.reason for p in problems] == [
+            f"the chain ends signed with key {old_audit.id}, not the current audit key "
+            f"{new_audit.id}: rewritten with a retired key, or a rotation not recorded"
+        ]
     finally:
         drop_prefix(client, prefix)
 
@@ -313,7 +414,10 @@ def test_the_init_directory_configs_are_the_ones_read(tmp_path: Path) -> None:
 def test_a_key_written_into_the_settings_file_is_refused_with_the_way_out(tmp_path: Path) -> None:
     config = tmp_path / "mcpeeker.yaml"
     config.write_text("privacy:\n  site_key: an-old-inline-site-key\n")
-    with pytest.raises(ConfigError, match=r"privacy\.site_key: keys no longer live in the settings file.*mcpeeker init.*privacy\.site_key_file"):
+    with pytest.raises(
+        ConfigError,
+        match=r"privacy\.site_key: keys no longer live in the settings file.*mcpeeker init.*privacy\.site_key_file",
+    ):
         resolve(None, env={"MCPEEKER_CONFIG": str(config)})
     config.write_text("audit:\n  key: an-old-inline-audit-key\n")
     with pytest.raises(ConfigError, match=r"audit\.key: .*audit\.key_file"):

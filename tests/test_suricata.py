@@ -44,8 +44,16 @@ SURICATA_TAGS = {
 }
 EVIDENCE_BY_RANGE = {range(9_400_001, 9_400_100): "network", range(9_400_100, 9_400_200): "attack"}
 STICKY_BUFFERS = {
-    "http.method", "http.uri", "http.header", "http.header_names", "http.request_body",
-    "http.response_body", "file.data", "http.content_type", "http.stat_code", "http.accept",
+    "http.method",
+    "http.uri",
+    "http.header",
+    "http.header_names",
+    "http.request_body",
+    "http.response_body",
+    "file.data",
+    "http.content_type",
+    "http.stat_code",
+    "http.accept",
 }
 
 
@@ -158,8 +166,14 @@ def test_rule_conventions() -> None:
 # Prefilter policy (suricata/README.md, "Cost"): every response body is scanned for the file.data
 # fast patterns, so only the MCP result tokens may live there; no rule may prefilter on http.header
 # (that builds the normalised header block of every transaction).
-PREFILTER_BUFFERS = {"http.request_body", "http.header_names", "http.uri", "http.stat_code", "http.content_type",
-                     "file.data"}
+PREFILTER_BUFFERS = {
+    "http.request_body",
+    "http.header_names",
+    "http.uri",
+    "http.stat_code",
+    "http.content_type",
+    "file.data",
+}
 BODY_FAST_PATTERNS = {"serverInfo|22|", "|22|inputSchema|22|", "|22|supportedVersions|22|"}
 
 
@@ -178,7 +192,9 @@ def test_prefilter_policy() -> None:
         if buffer not in PREFILTER_BUFFERS:
             problems.append(f"sid {r['sid']}: fast_pattern in {buffer}")
         if buffer == "file.data" and content not in BODY_FAST_PATTERNS:
-            problems.append(f"sid {r['sid']}: response-body fast_pattern {content!r} (allowed: {sorted(BODY_FAST_PATTERNS)})")
+            problems.append(
+                f"sid {r['sid']}: response-body fast_pattern {content!r} (allowed: {sorted(BODY_FAST_PATTERNS)})"
+            )
     assert not problems, "\n".join(problems)
 
 
@@ -289,11 +305,19 @@ def test_suricata_update_merges_the_source(tmp_path: Path) -> None:
     """The README's add-source line works: suricata-update takes the file as source mcpeeker/mcp."""
     update = Path(sys.executable).with_name("suricata-update")
     assert update.exists(), "suricata-update not installed in the venv (pip install -e '.[suricata]')"
-    common = [str(update), "-D", str(tmp_path / "data"), "--suricata-conf", str(REPO / "suricata" / "suricata-test.yaml")]
+    common = [
+        str(update),
+        "-D",
+        str(tmp_path / "data"),
+        "--suricata-conf",
+        str(REPO / "suricata" / "suricata-test.yaml"),
+    ]
     subprocess.run([*common, "add-source", "mcpeeker/mcp", RULES.resolve().as_uri()], check=True, capture_output=True)
     out = tmp_path / "rules"
     subprocess.run([*common, "-o", str(out), "--no-test", "--no-reload"], check=True, capture_output=True)
-    merged = {r["sid"]: r for r in surule.parse_file(str(out / "suricata.rules")) if sur.SID_MIN <= r["sid"] <= sur.SID_MAX}
+    merged = {
+        r["sid"]: r for r in surule.parse_file(str(out / "suricata.rules")) if sur.SID_MIN <= r["sid"] <= sur.SID_MAX
+    }
     assert set(merged) == {r["sid"] for r in _rules()}
     assert all(r["enabled"] for r in merged.values())
 
@@ -331,7 +355,9 @@ def test_suricata_check_findings_are_fixed_or_justified(tmp_path: Path) -> None:
     if not checker.exists():
         pytest.skip("suricata-check not installed in the venv (pip install 'suricata-check>=0.9')")
     subprocess.run([str(checker), "-r", str(RULES), "-o", str(tmp_path), "-a"], check=True, capture_output=True)
-    findings = re.findall(r"^\[(\w+)\] \((\w+)\) Lines \d+-\d+, sid (\d+)", (tmp_path / "suricata-check-fast.log").read_text(), re.M)
+    findings = re.findall(
+        r"^\[(\w+)\] \((\w+)\) Lines \d+-\d+, sid (\d+)", (tmp_path / "suricata-check-fast.log").read_text(), re.M
+    )
     above_info = [f for f in findings if f[1] != "INFO"]
     assert not above_info, f"suricata-check findings above INFO: {above_info}"
     section = README.read_text().split("## suricata-check findings", 1)[1]

@@ -53,8 +53,14 @@ def _upstream_port(os_url: str) -> int:
 
 def _mcpeeker(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     base = {k: v for k, v in os.environ.items() if not k.startswith("MCPEEKER_") or k == "MCPEEKER_HOME"}
-    return subprocess.run([sys.executable, "-m", "mcpeeker.cli", *args], capture_output=True, text=True, check=False,
-                          timeout=120, env={**base, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "mcpeeker.cli", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+        env={**base, **(env or {})},
+    )
 
 
 def _get(url: str) -> dict:
@@ -69,8 +75,14 @@ def _get(url: str) -> dict:
 
 def _node_state(os_url: str, prefix: str) -> tuple[list[str], list[str], int]:
     """What the node holds for `prefix`: index names, template names, documents in the probe index."""
-    indices = sorted(row["index"] for row in json.loads(urllib.request.urlopen(
-        f"{os_url}/_cat/indices/{prefix}*?format=json&expand_wildcards=all", timeout=10).read()))
+    indices = sorted(
+        row["index"]
+        for row in json.loads(
+            urllib.request.urlopen(
+                f"{os_url}/_cat/indices/{prefix}*?format=json&expand_wildcards=all", timeout=10
+            ).read()
+        )
+    )
     templates = sorted(t["name"] for t in _get(f"{os_url}/_index_template/{prefix}*").get("index_templates", []))
     count = _get(f"{os_url}/{prefix}probe/_count").get("count", -1)
     return indices, templates, count
@@ -90,8 +102,12 @@ def _cleanup(os_url: str, prefix: str) -> None:
 def prefix(os_url: str) -> Iterator[str]:
     """A fresh index prefix with one probe document already on the node (written over plain loopback)."""
     value = f"tls-{uuid.uuid4().hex[:8]}-"
-    request = urllib.request.Request(f"{os_url}/{value}probe/_doc/1?refresh=true", data=b'{"n":1}', method="PUT",
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        f"{os_url}/{value}probe/_doc/1?refresh=true",
+        data=b'{"n":1}',
+        method="PUT",
+        headers={"Content-Type": "application/json"},
+    )
     urllib.request.urlopen(request, timeout=10).read()
     yield value
     _cleanup(os_url, value)
@@ -126,8 +142,9 @@ def _upstream_connections(tls: TlsFront) -> int:
     return tls.log.read_text(errors="replace").count("s_connect: connected")
 
 
-def test_cli_start_tls_with_client_certs_then_setup_and_search_through_it(os_url: str, tmp_path: Path,
-                                                                          prefix: str) -> None:
+def test_cli_start_tls_with_client_certs_then_setup_and_search_through_it(
+    os_url: str, tmp_path: Path, prefix: str
+) -> None:
     port = _upstream_port(os_url)
     if os.environ.get("MCPEEKER_TEST_URL"):
         pytest.skip("`opensearch start --tls` reuses the session's own node; MCPEEKER_TEST_URL is not one")
@@ -143,19 +160,37 @@ def test_cli_start_tls_with_client_certs_then_setup_and_search_through_it(os_url
         for secret in (tls_dir / "ca.key", key, tls_dir / "server.pem"):
             assert secret.stat().st_mode & 0o077 == 0, f"{secret} is readable by others"
         # Flags.
-        setup = _mcpeeker("setup", "--url", url, "--ca-certs", str(ca), "--client-cert", str(cert),
-                          "--client-key", str(key), "--index-prefix", prefix)
+        setup = _mcpeeker(
+            "setup",
+            "--url",
+            url,
+            "--ca-certs",
+            str(ca),
+            "--client-cert",
+            str(cert),
+            "--client-key",
+            str(key),
+            "--index-prefix",
+            prefix,
+        )
         assert setup.returncode == 0, setup.stderr
         indices, templates, _ = _node_state(os_url, prefix)
         assert f"{prefix}mcp-findings" in indices and f"{prefix}mcp-events" in templates
         # Environment variables, then the config file, carry the same settings.
-        env = {"MCPEEKER_URL": url, "MCPEEKER_CA_CERTS": str(ca), "MCPEEKER_CLIENT_CERT": str(cert),
-               "MCPEEKER_CLIENT_KEY": str(key), "MCPEEKER_INDEX_PREFIX": prefix}
+        env = {
+            "MCPEEKER_URL": url,
+            "MCPEEKER_CA_CERTS": str(ca),
+            "MCPEEKER_CLIENT_CERT": str(cert),
+            "MCPEEKER_CLIENT_KEY": str(key),
+            "MCPEEKER_INDEX_PREFIX": prefix,
+        }
         again = _mcpeeker("setup", env=env)
         assert again.returncode == 0 and "up to date" in again.stdout + again.stderr, again.stderr
         config = tmp_path / "mcpeeker.yaml"
-        config.write_text(f"connection:\n  url: {url}\n  ca_certs: {ca}\n  client_cert: {cert}\n"
-                          f"  client_key: {key}\n  index_prefix: {prefix}\n")
+        config.write_text(
+            f"connection:\n  url: {url}\n  ca_certs: {ca}\n  client_cert: {cert}\n"
+            f"  client_key: {key}\n  index_prefix: {prefix}\n"
+        )
         third = _mcpeeker("setup", "--config", str(config))
         assert third.returncode == 0 and "up to date" in third.stdout + third.stderr, third.stderr
         # A search through the front sees the probe document written over plain loopback.
@@ -183,8 +218,13 @@ def _expect_refused(tls: TlsFront, os_url: str, prefix: str, flags: list[str], p
     assert result.stderr.count("\n") <= 2, result.stderr  # one clear line, not a log dump
     # The library path as the ingest side uses it: a document write into an existing index.
     values = dict(zip(flags[::2], flags[1::2]))
-    settings = Settings(url=tls.url, ca_certs=values.get("--ca-certs"), client_cert=values.get("--client-cert"),
-                        client_key=values.get("--client-key"), timeout=10)
+    settings = Settings(
+        url=tls.url,
+        ca_certs=values.get("--ca-certs"),
+        client_cert=values.get("--client-cert"),
+        client_key=values.get("--client-key"),
+        timeout=10,
+    )
     with pytest.raises(Exception) as excinfo:
         make_client(settings).index(index=f"{prefix}probe", body={"n": 2}, refresh=True)
     assert type(excinfo.value).__name__ in {"SSLError", "ConnectionError"}, repr(excinfo.value)
@@ -195,65 +235,100 @@ def _expect_refused(tls: TlsFront, os_url: str, prefix: str, flags: list[str], p
 
 def test_wrong_ca_is_refused_and_sends_nothing(front: TlsFront, os_url: str, prefix: str, tmp_path: Path) -> None:
     other = certs.create_ca(tmp_path / "other", "Somebody else's CA")
-    message = _expect_refused(front, os_url, prefix, ["--ca-certs", str(other.cert)],
-                              "is not signed by a CA we trust")
+    message = _expect_refused(front, os_url, prefix, ["--ca-certs", str(other.cert)], "is not signed by a CA we trust")
     assert "--ca-certs" in message
 
 
-def test_expired_server_certificate_is_refused_and_sends_nothing(front: TlsFront, os_url: str,
-                                                                 prefix: str) -> None:
+def test_expired_server_certificate_is_refused_and_sends_nothing(front: TlsFront, os_url: str, prefix: str) -> None:
     now = dt.datetime.now(UTC)
-    front.install_server_cert(*certs.issue(front.ca, "localhost", hosts=certs.DEFAULT_HOSTS,
-                                           not_before=now - dt.timedelta(days=400),
-                                           not_after=now - dt.timedelta(days=1)))
+    front.install_server_cert(
+        *certs.issue(
+            front.ca,
+            "localhost",
+            hosts=certs.DEFAULT_HOSTS,
+            not_before=now - dt.timedelta(days=400),
+            not_after=now - dt.timedelta(days=1),
+        )
+    )
     front.reload()
     message = _expect_refused(front, os_url, prefix, ["--ca-certs", str(front.ca.cert)], "has expired")
     assert "certificate has expired" in message
 
 
-def test_wrong_host_server_certificate_is_refused_and_sends_nothing(front: TlsFront, os_url: str,
-                                                                    prefix: str) -> None:
+def test_wrong_host_server_certificate_is_refused_and_sends_nothing(front: TlsFront, os_url: str, prefix: str) -> None:
     front.install_server_cert(*certs.issue(front.ca, "siem.example", hosts=["siem.example"]))
     front.reload()
-    message = _expect_refused(front, os_url, prefix, ["--ca-certs", str(front.ca.cert)],
-                              "is not valid for the host in the URL")
+    message = _expect_refused(
+        front, os_url, prefix, ["--ca-certs", str(front.ca.cert)], "is not valid for the host in the URL"
+    )
     assert "localhost" in message  # the name that did not match
 
 
-def test_missing_client_certificate_is_refused_and_sends_nothing(mtls_front: TlsFront, os_url: str,
-                                                                 prefix: str) -> None:
-    message = _expect_refused(mtls_front, os_url, prefix, ["--ca-certs", str(mtls_front.ca.cert)],
-                              "requires a client certificate and none was given")
+def test_missing_client_certificate_is_refused_and_sends_nothing(
+    mtls_front: TlsFront, os_url: str, prefix: str
+) -> None:
+    message = _expect_refused(
+        mtls_front,
+        os_url,
+        prefix,
+        ["--ca-certs", str(mtls_front.ca.cert)],
+        "requires a client certificate and none was given",
+    )
     assert "--client-cert" in message and "MCPEEKER_CLIENT_CERT" in message
 
 
-def test_unknown_client_certificate_is_refused_and_sends_nothing(mtls_front: TlsFront, os_url: str,
-                                                                 prefix: str, tmp_path: Path) -> None:
+def test_unknown_client_certificate_is_refused_and_sends_nothing(
+    mtls_front: TlsFront, os_url: str, prefix: str, tmp_path: Path
+) -> None:
     # Well-formed and valid, but signed by a CA the front does not trust.
     other = certs.create_ca(tmp_path / "other", "Somebody else's CA")
     stranger = certs.write_pair(tmp_path / "other", "client", *certs.issue(other, "stranger", client=True))
-    message = _expect_refused(mtls_front, os_url, prefix,
-                              ["--ca-certs", str(mtls_front.ca.cert), "--client-cert", str(stranger.cert),
-                               "--client-key", str(stranger.key)],
-                              "rejected the client certificate")
+    message = _expect_refused(
+        mtls_front,
+        os_url,
+        prefix,
+        ["--ca-certs", str(mtls_front.ca.cert), "--client-cert", str(stranger.cert), "--client-key", str(stranger.key)],
+        "rejected the client certificate",
+    )
     assert str(stranger.cert) in message and "unknown ca" in message
 
 
-def test_expired_client_certificate_is_refused(mtls_front: TlsFront, os_url: str, prefix: str,
-                                               tmp_path: Path) -> None:
+def test_expired_client_certificate_is_refused(mtls_front: TlsFront, os_url: str, prefix: str, tmp_path: Path) -> None:
     now = dt.datetime.now(UTC)
-    old = certs.write_pair(tmp_path, "old-client", *certs.issue(
-        mtls_front.ca, "old", client=True, not_before=now - dt.timedelta(days=30), not_after=now - dt.timedelta(days=1)))
-    _expect_refused(mtls_front, os_url, prefix, ["--ca-certs", str(mtls_front.ca.cert), "--client-cert",
-                                                 str(old.cert), "--client-key", str(old.key)],
-                    "rejected the client certificate")
+    old = certs.write_pair(
+        tmp_path,
+        "old-client",
+        *certs.issue(
+            mtls_front.ca,
+            "old",
+            client=True,
+            not_before=now - dt.timedelta(days=30),
+            not_after=now - dt.timedelta(days=1),
+        ),
+    )
+    _expect_refused(
+        mtls_front,
+        os_url,
+        prefix,
+        ["--ca-certs", str(mtls_front.ca.cert), "--client-cert", str(old.cert), "--client-key", str(old.key)],
+        "rejected the client certificate",
+    )
 
 
-def test_verified_mtls_works_and_the_right_certificate_is_needed(mtls_front: TlsFront, os_url: str,
-                                                                 prefix: str) -> None:
+def test_verified_mtls_works_and_the_right_certificate_is_needed(
+    mtls_front: TlsFront, os_url: str, prefix: str
+) -> None:
     connections = _upstream_connections(mtls_front)
-    result = _mcpeeker("setup", "--url", mtls_front.url, "--ca-certs", str(mtls_front.ca.cert),
-                       "--index-prefix", prefix, *_client_flags(mtls_front))
+    result = _mcpeeker(
+        "setup",
+        "--url",
+        mtls_front.url,
+        "--ca-certs",
+        str(mtls_front.ca.cert),
+        "--index-prefix",
+        prefix,
+        *_client_flags(mtls_front),
+    )
     assert result.returncode == 0, result.stderr
     assert "WARNING" not in result.stderr
     assert _upstream_connections(mtls_front) > connections  # the log line the refusal tests count is real
@@ -263,17 +338,33 @@ def test_verified_mtls_works_and_the_right_certificate_is_needed(mtls_front: Tls
 
 def test_insecure_warns_loudly_on_every_run(mtls_front: TlsFront, os_url: str, prefix: str) -> None:
     for attempt in range(2):
-        result = _mcpeeker("setup", "--url", mtls_front.url, "--insecure", "--index-prefix", prefix,
-                           *_client_flags(mtls_front))
+        result = _mcpeeker(
+            "setup", "--url", mtls_front.url, "--insecure", "--index-prefix", prefix, *_client_flags(mtls_front)
+        )
         assert result.returncode == 0, result.stderr
         assert result.stderr.count("WARNING: TLS certificate verification is OFF") == 1, (attempt, result.stderr)
         assert "InsecureRequestWarning" not in result.stderr  # ours replaces urllib3's line per request
-    by_env = _mcpeeker("setup", "--url", mtls_front.url, "--index-prefix", prefix, *_client_flags(mtls_front),
-                       env={"MCPEEKER_VERIFY_TLS": "false"})
+    by_env = _mcpeeker(
+        "setup",
+        "--url",
+        mtls_front.url,
+        "--index-prefix",
+        prefix,
+        *_client_flags(mtls_front),
+        env={"MCPEEKER_VERIFY_TLS": "false"},
+    )
     assert by_env.returncode == 0 and "verification is OFF" in by_env.stderr, by_env.stderr
     # Verified runs stay quiet.
-    verified = _mcpeeker("setup", "--url", mtls_front.url, "--ca-certs", str(mtls_front.ca.cert),
-                         "--index-prefix", prefix, *_client_flags(mtls_front))
+    verified = _mcpeeker(
+        "setup",
+        "--url",
+        mtls_front.url,
+        "--ca-certs",
+        str(mtls_front.ca.cert),
+        "--index-prefix",
+        prefix,
+        *_client_flags(mtls_front),
+    )
     assert verified.returncode == 0 and "WARNING" not in verified.stderr, verified.stderr
 
 
@@ -286,8 +377,13 @@ def test_unreadable_tls_setting_names_the_setting(front: TlsFront, prefix: str, 
 def test_certificate_rotation_without_downtime(mtls_front: TlsFront, os_url: str, prefix: str) -> None:
     """Clients keep querying (a pooled client and fresh connections) while the server certificate is
     replaced three times through the CLI; no request may fail and each new certificate must be served."""
-    settings = Settings(url=mtls_front.url, ca_certs=str(mtls_front.ca.cert), client_cert=str(mtls_front.client.cert),
-                        client_key=str(mtls_front.client.key), timeout=10)
+    settings = Settings(
+        url=mtls_front.url,
+        ca_certs=str(mtls_front.ca.cert),
+        client_cert=str(mtls_front.client.cert),
+        client_key=str(mtls_front.client.key),
+        timeout=10,
+    )
     context = tls_context(settings)
     stop = threading.Event()
     done = {"pooled": 0, "fresh": 0}
@@ -305,8 +401,9 @@ def test_certificate_rotation_without_downtime(mtls_front: TlsFront, os_url: str
     def fresh() -> None:
         while not stop.is_set():
             try:  # a new TCP connection and TLS handshake per request
-                with urllib.request.urlopen(f"{mtls_front.url}/{prefix}probe/_count", context=context,
-                                            timeout=10) as response:
+                with urllib.request.urlopen(
+                    f"{mtls_front.url}/{prefix}probe/_count", context=context, timeout=10
+                ) as response:
                     assert json.loads(response.read())["count"] == 1
                 done["fresh"] += 1
             except Exception as exc:  # noqa: BLE001
@@ -337,8 +434,9 @@ def test_certificate_rotation_without_downtime(mtls_front: TlsFront, os_url: str
     print(f"rotation: {done['pooled']} pooled + {done['fresh']} fresh-connection requests, 3 rotations, 0 failed")
 
 
-def test_ca_rollover_with_a_bundle_refuses_no_request(front: TlsFront, os_url: str, prefix: str,
-                                                      tmp_path: Path) -> None:
+def test_ca_rollover_with_a_bundle_refuses_no_request(
+    front: TlsFront, os_url: str, prefix: str, tmp_path: Path
+) -> None:
     """docs/tls.md's CA change: clients trust old+new CA, the server switches to the new CA, nothing fails;
     afterwards a client that trusts only the old CA gets the clear 'not signed by a CA we trust' error."""
     new_ca = certs.create_ca(tmp_path / "next", "MCPeeker local CA 2")
@@ -378,8 +476,9 @@ def test_ca_rollover_with_a_bundle_refuses_no_request(front: TlsFront, os_url: s
 
 def test_start_renews_a_server_certificate_close_to_expiry(front: TlsFront) -> None:
     now = dt.datetime.now(UTC)
-    front.install_server_cert(*certs.issue(front.ca, "localhost", hosts=certs.DEFAULT_HOSTS,
-                                           not_after=now + dt.timedelta(days=10)))
+    front.install_server_cert(
+        *certs.issue(front.ca, "localhost", hosts=certs.DEFAULT_HOSTS, not_after=now + dt.timedelta(days=10))
+    )
     front.reload()
     short = front.served_certificate()
     front.start()  # already running: renews the certificate and reloads in place

@@ -75,41 +75,74 @@ def _fixture_home(base: Path) -> tuple[Path, Path]:
     project.mkdir(parents=True)
     claude = home / ".config" / "Claude" / "claude_desktop_config.json"
     claude.parent.mkdir(parents=True)
-    claude.write_text(json.dumps({"mcpServers": {
-        "clean-memory": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-memory"]},
-        # an unknown publisher's filesystem server, given /, with a literal token
-        "risky-fs": {"command": "npx", "args": ["-y", "@acme/filesystem-mcp", "/"],
-                     "env": {"GITHUB_TOKEN": FAKE_GITHUB_TOKEN}},
-        "project-fs": {"command": "npx", "args": ["-y", FS, str(project)]},
-        # attacker-chosen server name: must reach the report escaped
-        "evil<b>fs</b>": {"command": "npx", "args": ["-y", FS, str(home)]},
-    }}, indent=2))
+    claude.write_text(
+        json.dumps(
+            {
+                "mcpServers": {
+                    "clean-memory": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-memory"]},
+                    # an unknown publisher's filesystem server, given /, with a literal token
+                    "risky-fs": {
+                        "command": "npx",
+                        "args": ["-y", "@acme/filesystem-mcp", "/"],
+                        "env": {"GITHUB_TOKEN": FAKE_GITHUB_TOKEN},
+                    },
+                    "project-fs": {"command": "npx", "args": ["-y", FS, str(project)]},
+                    # attacker-chosen server name: must reach the report escaped
+                    "evil<b>fs</b>": {"command": "npx", "args": ["-y", FS, str(home)]},
+                }
+            },
+            indent=2,
+        )
+    )
     vscode = home / ".config" / "Code" / "User" / "mcp.json"
     vscode.parent.mkdir(parents=True)
-    vscode.write_text(json.dumps({"servers": {
-        "issues": {"type": "http", "url": "https://issues.example.com/mcp",
-                   "headers": {"X-API-Key": "${input:issues-key}"}},
-        "lan-notes": {"type": "http", "url": "http://10.9.8.7:8080/mcp"},
-    }}, indent=2))
+    vscode.write_text(
+        json.dumps(
+            {
+                "servers": {
+                    "issues": {
+                        "type": "http",
+                        "url": "https://issues.example.com/mcp",
+                        "headers": {"X-API-Key": "${input:issues-key}"},
+                    },
+                    "lan-notes": {"type": "http", "url": "http://10.9.8.7:8080/mcp"},
+                }
+            },
+            indent=2,
+        )
+    )
     return root, home
 
 
 def _agent_report(base: Path) -> dict[str, Any]:
     root, home = _fixture_home(base)
-    report = Scanner(ScanOptions(homes=[home], os_name="linux", root=root, processes=False, listeners=False,
-                                 machine_id="trust-test-machine"), SITE_KEY.encode()).run()
+    report = Scanner(
+        ScanOptions(
+            homes=[home], os_name="linux", root=root, processes=False, listeners=False, machine_id="trust-test-machine"
+        ),
+        SITE_KEY.encode(),
+    ).run()
     # A listener on 0.0.0.0 as the agent reports one (MCP-POS-003).
-    report["evidence"].append({
-        "type": "listener", "score": 0.6, "instance_key": f"host:{report['host_id']}:port:{LISTENER_PORT}",
-        "reason": "MCP server process 4242 listens on 0.0.0.0:8123", "risk": ["exposed_listener"],
-        "listener": {"ip": "0.0.0.0", "port": LISTENER_PORT, "pid": 4242, "transport": "tcp"}})
+    report["evidence"].append(
+        {
+            "type": "listener",
+            "score": 0.6,
+            "instance_key": f"host:{report['host_id']}:port:{LISTENER_PORT}",
+            "reason": "MCP server process 4242 listens on 0.0.0.0:8123",
+            "risk": ["exposed_listener"],
+            "listener": {"ip": "0.0.0.0", "port": LISTENER_PORT, "pid": 4242, "transport": "tcp"},
+        }
+    )
     return report
 
 
 def _cli(*args: str, settings: Settings) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mcpeeker.cli", *args, "--url", settings.url,
-                           "--index-prefix", settings.index_prefix], capture_output=True, text=True,
-                          env={"MCPEEKER_SITE_KEY": SITE_KEY, "PATH": "/usr/bin:/bin", "HOME": str(Path.home())})
+    return subprocess.run(
+        [sys.executable, "-m", "mcpeeker.cli", *args, "--url", settings.url, "--index-prefix", settings.index_prefix],
+        capture_output=True,
+        text=True,
+        env={"MCPEEKER_SITE_KEY": SITE_KEY, "PATH": "/usr/bin:/bin", "HOME": str(Path.home())},
+    )
 
 
 @pytest.fixture(scope="module")
@@ -119,15 +152,26 @@ def world(os_url: str, tmp_path_factory) -> Iterator[tuple[Settings, dict[str, A
     report = _agent_report(work)
     # Rug pulls are Zeek's alone (MCP-ATK-002): Zeek reads the rug-pull capture too.
     zeek_logs = run_zeek(PCAPS / "attack_rug_pull_py.pcap", work / "zeek", binary=require_zeek())
-    settings = Settings(url=os_url, index_prefix=f"trust-{hashlib.sha1(str(work).encode()).hexdigest()[:8]}-",
-                        site_key=SITE_KEY, identity="admin")
+    settings = Settings(
+        url=os_url,
+        index_prefix=f"trust-{hashlib.sha1(str(work).encode()).hexdigest()[:8]}-",
+        site_key=SITE_KEY,
+        identity="admin",
+    )
     client = make_client(settings)
     indices.install(settings, client)
     path = work / "report.ndjson"
     path.write_text(json.dumps(report) + "\n")
     for source, paths in (("suricata", eve), ("zeek", zeek_logs), ("agent", [path])):
-        result = _cli("ingest", source, *map(str, paths), "--no-progress", "--dead-letter", str(work / "dead.log"),
-                      settings=settings)
+        result = _cli(
+            "ingest",
+            source,
+            *map(str, paths),
+            "--no-progress",
+            "--dead-letter",
+            str(work / "dead.log"),
+            settings=settings,
+        )
         assert result.returncode == 0, result.stdout + result.stderr
     client.indices.refresh(index=settings.index("mcp-events-*"))
     Correlator(settings, client).run_once(Actor("admin", "admin"))
@@ -166,9 +210,11 @@ def test_agent_findings_carry_their_penalties(world) -> None:
         _check(findings[keys[name]], expected, name)
     assert findings[keys["clean-memory"]]["trust"] == {"score": 100}
     risky = {p["detection"]: p["evidence"] for p in findings[keys["risky-fs"]]["trust"]["penalties"]}
-    assert risky == {"MCP-POS-004": "attack type filesystem_exposure, agent risk broad_filesystem",
-                     "MCP-END-004": "agent risk unknown_package",
-                     "MCP-POS-002": "attack type committed_secret, agent risk committed_secret"}
+    assert risky == {
+        "MCP-POS-004": "attack type filesystem_exposure, agent risk broad_filesystem",
+        "MCP-END-004": "agent risk unknown_package",
+        "MCP-POS-002": "attack type committed_secret, agent risk committed_secret",
+    }
     listener = findings[f"host:{report['host_id']}:port:{LISTENER_PORT}"]
     _check(listener, {"MCP-POS-003"}, "listener")
 
@@ -223,9 +269,19 @@ def test_penalties_are_catalogue_data() -> None:
         if entry.get("trust"):
             blocks[entry["id"]] = entry["trust"]["penalty"]
     assert {p.detection: p.points for p in trust.penalties()} == blocks
-    assert {"MCP-POS-001", "MCP-POS-002", "MCP-POS-003", "MCP-POS-004", "MCP-POS-005", "MCP-POS-006",
-            "MCP-ATK-001", "MCP-ATK-002", "MCP-END-004"} <= set(blocks)
-    everything = trust.trust({p.attack_type for p in trust.penalties() if p.attack_type},
-                             set().union(*(p.risks for p in trust.penalties())))
+    assert {
+        "MCP-POS-001",
+        "MCP-POS-002",
+        "MCP-POS-003",
+        "MCP-POS-004",
+        "MCP-POS-005",
+        "MCP-POS-006",
+        "MCP-ATK-001",
+        "MCP-ATK-002",
+        "MCP-END-004",
+    } <= set(blocks)
+    everything = trust.trust(
+        {p.attack_type for p in trust.penalties() if p.attack_type}, set().union(*(p.risks for p in trust.penalties()))
+    )
     assert everything["score"] == 0  # floored, never negative
     assert trust.trust(set(), set()) == {"score": 100, "penalties": []}

@@ -33,8 +33,9 @@ ZEEK_DIR = REPO_ROOT / "zeek"
 BTEST_DIR = ZEEK_DIR / "tests"
 BENIGN_CORPUS = SHARED / "benign-pcaps"
 # Not btest's scratch copies (zeek/tests/.tmp, its IgnoreDirs): a btest run may be adding and removing them.
-ZEEK_FILES = sorted(p for p in ZEEK_DIR.rglob("*.zeek")
-                    if not any(part.startswith(".") for part in p.relative_to(ZEEK_DIR).parts))
+ZEEK_FILES = sorted(
+    p for p in ZEEK_DIR.rglob("*.zeek") if not any(part.startswith(".") for part in p.relative_to(ZEEK_DIR).parts)
+)
 
 NOTICE_NAMES = {
     "MCP::Server_Detected",
@@ -84,9 +85,7 @@ def test_zeek_format_leaves_file_unchanged(path: Path) -> None:
     if out.getvalue() != original:
         first = next(
             i
-            for i, (a, b) in enumerate(
-                zip(original.splitlines() + [b""], out.getvalue().splitlines() + [b""]), start=1
-            )
+            for i, (a, b) in enumerate(zip(original.splitlines() + [b""], out.getvalue().splitlines() + [b""]), start=1)
             if a != b
         )
         pytest.fail(f"{_rel(path)}:{first}: zeek-format would change this line (run zeek-format -i)")
@@ -103,7 +102,9 @@ def test_zkg_meta_is_valid() -> None:
     script_dir = REPO_ROOT / pkg["script_dir"]
     assert script_dir.is_dir(), f"{meta_path}: script_dir {pkg['script_dir']} does not exist"
     assert (script_dir / "__load__.zeek").is_file(), f"{meta_path}: {pkg['script_dir']}/__load__.zeek missing"
-    assert re.search(r"^\s*zeek\s*>=\s*6\.0", pkg["depends"], re.MULTILINE), f"{meta_path}: depends must require zeek >=6.0"
+    assert re.search(r"^\s*zeek\s*>=\s*6\.0", pkg["depends"], re.MULTILINE), (
+        f"{meta_path}: depends must require zeek >=6.0"
+    )
     assert "btest" in pkg["test_command"] and "zeek/tests" in pkg["test_command"]
     assert re.fullmatch(r"\d+\.\d+\.\d+", pkg["version"].strip()), f"{meta_path}: version is not x.y.z"
     assert (BTEST_DIR / "btest.cfg").is_file()
@@ -252,15 +253,25 @@ def zkg(zeek: Path, tmp_path_factory: pytest.TempPathFactory):
         pytest.fail(f"{zeek} has no zkg beside it ({tool}): a Zeek install without zkg", pytrace=False)
     base = tmp_path_factory.mktemp("zkg")
     clone = base / "mcpeeker"
-    subprocess.run(["git", "clone", "--quiet", str(REPO_ROOT), str(clone)], check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        ["git", "clone", "--quiet", str(REPO_ROOT), str(clone)], check=True, capture_output=True, timeout=300
+    )
     config = base / "zkg.cfg"
-    config.write_text("[paths]\n" + "".join(f"{key} = {base / key}\n"
-                                              for key in ("state_dir", "script_dir", "plugin_dir", "bin_dir")))
+    config.write_text(
+        "[paths]\n" + "".join(f"{key} = {base / key}\n" for key in ("state_dir", "script_dir", "plugin_dir", "bin_dir"))
+    )
     env = _zeek_tools_env(zeek)
 
     def run(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, str(tool), "--configfile", str(config), *args], env=env, cwd=base,
-                              stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=1800)
+        return subprocess.run(
+            [sys.executable, str(tool), "--configfile", str(config), *args],
+            env=env,
+            cwd=base,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=1800,
+        )
 
     return run, clone, base
 
@@ -287,8 +298,13 @@ def test_zkg_install_of_a_clone_loads_in_zeek(zkg, zeek: Path) -> None:
     work = base / "run"
     work.mkdir()
     pcap = PCAP_DIR / "attack_tool_poisoning_py.pcap"
-    zeek_run = subprocess.run([str(zeek), "-C", "-r", str(pcap), str(base / "script_dir" / "packages")], cwd=work,
-                              capture_output=True, text=True, timeout=600)
+    zeek_run = subprocess.run(
+        [str(zeek), "-C", "-r", str(pcap), str(base / "script_dir" / "packages")],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert zeek_run.returncode == 0, zeek_run.stderr
     assert "MCP::Server_Detected" in (work / "notice.log").read_text()
     assert (work / "mcp.log").is_file()

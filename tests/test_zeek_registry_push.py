@@ -69,6 +69,7 @@ def zeek_bin() -> Path:
     ZEEK[:] = [str(zeek)]
     return zeek
 
+
 HARNESS = r"""
 # Test harness: every MCP session is a fresh chance for MCP::Server_Detected.
 redef MCP::server_notice_suppression = 0secs;
@@ -149,7 +150,10 @@ class LiveZeek:
         with open(workdir / "zeek.stdout", "w") as stdout, open(workdir / "zeek.stderr", "w") as stderr:
             self.proc = subprocess.Popen(
                 [*ZEEK, "-C", "-r", str(pcap), "--pseudo-realtime", str(PACKAGE), "harness.zeek", *extra],
-                cwd=workdir, stdout=stdout, stderr=stderr)
+                cwd=workdir,
+                stdout=stdout,
+                stderr=stderr,
+            )
 
     def events(self) -> list[Event]:
         path = self.workdir / "events.txt"
@@ -172,9 +176,11 @@ class LiveZeek:
             if self.proc.poll() is not None:
                 break
             time.sleep(0.02)
-        raise AssertionError(f"no {what} within {timeout:g}s; zeek exit={self.proc.poll()} "
-                             f"stderr={(self.workdir / 'zeek.stderr').read_text()[-2000:]!r} "
-                             f"events={self.events()[-12:]}")
+        raise AssertionError(
+            f"no {what} within {timeout:g}s; zeek exit={self.proc.poll()} "
+            f"stderr={(self.workdir / 'zeek.stderr').read_text()[-2000:]!r} "
+            f"events={self.events()[-12:]}"
+        )
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -188,9 +194,14 @@ class LiveZeek:
 
 def cli(settings: Settings, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "MCPEEKER_IDENTITY": "admin"}
-    result = subprocess.run([sys.executable, "-m", "mcpeeker.cli", *args, "--url", settings.url,
-                             "--index-prefix", settings.index_prefix], capture_output=True, text=True, env=env,
-                            timeout=120, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "mcpeeker.cli", *args, "--url", settings.url, "--index-prefix", settings.index_prefix],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
     assert result.returncode == 0, f"mcpeeker {' '.join(args)}: {result.stdout}{result.stderr}"
     return result
 
@@ -198,8 +209,9 @@ def cli(settings: Settings, *args: str) -> subprocess.CompletedProcess:
 def registry_with_entries(settings: Settings) -> tuple[Registry, str]:
     """The target server's entry (pending), another approved server, a fleet-wide name and a pending control."""
     registry = Registry(settings, make_client(settings), ADMIN)
-    target = registry.add({"owner": "alice", "team": "notes", "purpose": "notes assistant",
-                           "server": {"ip": TARGET, "port": 8000}})
+    target = registry.add(
+        {"owner": "alice", "team": "notes", "purpose": "notes assistant", "server": {"ip": TARGET, "port": 8000}}
+    )
     other = registry.add({"owner": "bob", "purpose": "wiki", "host": {"ip": "10.20.0.77"}})
     registry.apply(other["entry_id"], "approve")
     named = registry.add({"owner": "carol", "purpose": "fleet tool", "server": {"name": "fleet-helper"}})
@@ -209,19 +221,21 @@ def registry_with_entries(settings: Settings) -> tuple[Registry, str]:
 
 
 def after(events: list[Event], marker: Event) -> list[Event]:
-    return events[events.index(marker) + 1:]
+    return events[events.index(marker) + 1 :]
 
 
-def run_approve_revoke(zeek: LiveZeek, settings: Settings, registry: Registry, entry_id: str,
-                       push: list[str], label: str) -> dict[str, float]:
+def run_approve_revoke(
+    zeek: LiveZeek, settings: Settings, registry: Registry, entry_id: str, push: list[str], label: str
+) -> dict[str, float]:
     """Approve, push, check Server_Detected stops for TARGET; revoke, push, check it is back. Returns latencies."""
     zeek.wait_for(lambda e: e.kind == "detected" and e.what == TARGET, f"{TARGET} detected before approval")
 
     cli(settings, "registry", "approve", entry_id, "--note", "approved for the push test")
     pushed = time.time()
     out = cli(settings, "registry", "push", *push).stdout
-    approved, approved_read = zeek.wait_for(lambda e: e.kind == "hosts" and TARGET in e.what.split(","),
-                                            "approval in Zeek")
+    approved, approved_read = zeek.wait_for(
+        lambda e: e.kind == "hosts" and TARGET in e.what.split(","), "approval in Zeek"
+    )
     assert approved.what == f"{TARGET},10.20.0.77", approved.what  # the full set (sorted as strings)
     assert "fleet-helper" not in out and "not pushed, no IP address" in out, out
     assert "approve one port" in out, out
@@ -235,27 +249,39 @@ def run_approve_revoke(zeek: LiveZeek, settings: Settings, registry: Registry, e
         control_reported = any(e.kind == "detected" and e.what == CONTROL for e in later)
         if target_seen >= 2 and control_reported:
             break
-        assert time.time() < deadline, (f"after the approval: {target_seen} sessions of {TARGET} seen, control "
-                                        f"server reported: {control_reported}: {zeek.events()[-12:]}")
+        assert time.time() < deadline, (
+            f"after the approval: {target_seen} sessions of {TARGET} seen, control "
+            f"server reported: {control_reported}: {zeek.events()[-12:]}"
+        )
         time.sleep(0.1)
     assert not [e for e in later if e.kind == "detected" and e.what == TARGET], later
 
     cli(settings, "registry", "revoke", entry_id, "--note", "revoked for the push test")
     pushed_again = time.time()
     out_again = cli(settings, "registry", "push", *push).stdout
-    revoked, revoked_read = zeek.wait_for(lambda e: e in after(zeek.events(), approved) and e.kind == "hosts"
-                                          and TARGET not in e.what.split(","), "revocation in Zeek")
+    revoked, revoked_read = zeek.wait_for(
+        lambda e: e in after(zeek.events(), approved) and e.kind == "hosts" and TARGET not in e.what.split(","),
+        "revocation in Zeek",
+    )
     assert revoked.what == "10.20.0.77", revoked.what
-    _, back_read = zeek.wait_for(lambda e: e in after(zeek.events(), revoked) and e.kind == "detected"
-                                 and e.what == TARGET, f"{TARGET} detected again after revocation", timeout=WITHIN)
-    latencies = {"approve": approved_read - pushed, "revoke": revoked_read - pushed_again,
-                 "detected_again": back_read - pushed_again}
+    _, back_read = zeek.wait_for(
+        lambda e: e in after(zeek.events(), revoked) and e.kind == "detected" and e.what == TARGET,
+        f"{TARGET} detected again after revocation",
+        timeout=WITHIN,
+    )
+    latencies = {
+        "approve": approved_read - pushed,
+        "revoke": revoked_read - pushed_again,
+        "detected_again": back_read - pushed_again,
+    }
     assert latencies["approve"] < WITHIN and latencies["detected_again"] < WITHIN, latencies
     acks = [line.rsplit(" in ", 1)[-1] for line in (out + out_again).splitlines() if " applied " in line]
-    print(f"\n{label}: push-to-effect latency (push command start -> change read from Zeek): approve "
-          f"{latencies['approve'] * 1000:.0f} ms, revoke {latencies['revoke'] * 1000:.0f} ms; Server_Detected "
-          f"back {latencies['detected_again']:.2f} s after the revoking push"
-          + (f"; Broker publish -> Zeek's answer: {', '.join(acks)}" if acks else ""))
+    print(
+        f"\n{label}: push-to-effect latency (push command start -> change read from Zeek): approve "
+        f"{latencies['approve'] * 1000:.0f} ms, revoke {latencies['revoke'] * 1000:.0f} ms; Server_Detected "
+        f"back {latencies['detected_again']:.2f} s after the revoking push"
+        + (f"; Broker publish -> Zeek's answer: {', '.join(acks)}" if acks else "")
+    )
     return latencies
 
 
@@ -269,8 +295,9 @@ def test_broker_push_reaches_running_zeek(os_settings: Settings, tmp_path: Path)
     port = free_port()
     zeek = LiveZeek(tmp_path / "zeek", ["MCP::registry_listen=127.0.0.1", f"MCP::registry_port={port}/tcp"])
     try:
-        latencies = run_approve_revoke(zeek, os_settings, registry, entry_id,
-                                       ["--broker", f"127.0.0.1:{port}"], "Broker push")
+        latencies = run_approve_revoke(
+            zeek, os_settings, registry, entry_id, ["--broker", f"127.0.0.1:{port}"], "Broker push"
+        )
     finally:
         zeek.stop()
     config_log = (tmp_path / "zeek" / "config.log").read_text()
@@ -303,7 +330,13 @@ def test_approved_hosts_and_config_file(tmp_path: Path) -> None:
         {"entry_id": "e", "status": "approved", "expires": past, "server": {"ip": "10.0.0.3"}},
         {"entry_id": "f", "status": "revoked", "expires": future, "server": {"ip": "10.0.0.4"}},
         {"entry_id": "g", "status": "pending", "expires": future, "server": {"ip": "10.0.0.5"}},
-        {"entry_id": "h", "status": "approved", "expires": future, "server": {"ip": "10.0.0.2"}, "host": {"ip": "10.0.0.9"}},
+        {
+            "entry_id": "h",
+            "status": "approved",
+            "expires": future,
+            "server": {"ip": "10.0.0.2"},
+            "host": {"ip": "10.0.0.9"},
+        },
     ]
     approved = approved_hosts(entries, now)
     assert [str(a) for a in approved.addresses] == ["10.0.0.1", "10.0.0.2", "2001:db8::5"]

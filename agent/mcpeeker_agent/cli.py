@@ -33,24 +33,41 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--all-users", action="store_true", help="scan every home under /home, /Users, C:/Users (and /root)")
     g.add_argument("--root", type=Path, help="filesystem root for absolute (managed) paths; fixtures use this")
     g.add_argument("--os", dest="os_name", choices=OS_NAMES, help="path layout to use (default: this machine's)")
-    g.add_argument("--project-root", action="append", type=Path, help="where to look for project configs (default: the homes)")
+    g.add_argument(
+        "--project-root", action="append", type=Path, help="where to look for project configs (default: the homes)"
+    )
     g.add_argument("--max-depth", type=int, help=f"project discovery depth (default {DEFAULT_MAX_DEPTH})")
     g.add_argument("--max-files", type=int, help=f"project discovery entry bound (default {DEFAULT_MAX_ENTRIES})")
     g.add_argument("--max-bytes", type=int, help=f"config size cap (default {DEFAULT_MAX_BYTES})")
-    g.add_argument("--max-stream-bytes", type=int,
-                   help=f"JSON files over --max-bytes are streamed for their server keys up to this size (default {DEFAULT_MAX_STREAM_BYTES})")
+    g.add_argument(
+        "--max-stream-bytes",
+        type=int,
+        help=f"JSON files over --max-bytes are streamed for their server keys up to this size (default {DEFAULT_MAX_STREAM_BYTES})",
+    )
     g.add_argument("--clients-table", type=Path, help="client table YAML replacing the built-in one")
-    g.add_argument("--host-address", action="append", default=[], metavar="IP", type=_ip_address,
-                   help="an address this host is reached at that it cannot see itself (NAT, load balancer); repeatable")
+    g.add_argument(
+        "--host-address",
+        action="append",
+        default=[],
+        metavar="IP",
+        type=_ip_address,
+        help="an address this host is reached at that it cannot see itself (NAT, load balancer); repeatable",
+    )
     g.add_argument("--no-processes", action="store_true", help="skip the process scan")
     g.add_argument("--no-listeners", action="store_true", help="skip listening sockets (and the probe)")
     g.add_argument("--probe", action="store_true", help="send an MCP initialize to local listeners (127.0.0.1 only)")
     g.add_argument("--probe-max", type=int, help="at most this many ports probed (default 16)")
     g.add_argument("--probe-timeout", type=float, help="seconds per probe step (default 0.5)")
     o = scan.add_argument_group("privacy and state")
-    o.add_argument("--site-key-file", type=Path,
-                   help="the site key file from `mcpeeker init` (env MCPEEKER_SITE_KEY_FILE; agent config site_key_file; mcpeeker.yaml)")
-    o.add_argument("--site-key", help="the site key itself (env MCPEEKER_SITE_KEY); prefer --site-key-file, command lines are visible to other users")
+    o.add_argument(
+        "--site-key-file",
+        type=Path,
+        help="the site key file from `mcpeeker init` (env MCPEEKER_SITE_KEY_FILE; agent config site_key_file; mcpeeker.yaml)",
+    )
+    o.add_argument(
+        "--site-key",
+        help="the site key itself (env MCPEEKER_SITE_KEY); prefer --site-key-file, command lines are visible to other users",
+    )
     o.add_argument("--agent-config", type=Path, help="agent settings YAML (site_key, homes, project_roots, bounds …)")
     o.add_argument("--state", type=Path, help=f"fingerprint state file (default {default_state_path()})")
     o.add_argument("--no-state", action="store_true", help="do not read or write the state file")
@@ -58,21 +75,38 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--explain", action="store_true", help="show what would be sent, in plain words, and send nothing")
     out = scan.add_argument_group("output")
     out.add_argument("-o", "--output", type=Path, help="append NDJSON reports to this file (default: stdout)")
-    out.add_argument("--interval", type=float, help="run as a service: scan every N seconds (ship errors never stop it)")
+    out.add_argument(
+        "--interval", type=float, help="run as a service: scan every N seconds (ship errors never stop it)"
+    )
     out.add_argument("--count", type=int, help="with --interval: stop after N scans")
     s = scan.add_argument_group("shipping to the collector (`mcpeeker collect`; the agent holds no SIEM credentials)")
-    s.add_argument("--ship", metavar="URL", help="collector URL, e.g. https://collector.example:8443 (agent config: ship)")
-    s.add_argument("--token-file", type=Path, help="file holding this agent's enrollment token (agent config: token_file)")
+    s.add_argument(
+        "--ship", metavar="URL", help="collector URL, e.g. https://collector.example:8443 (agent config: ship)"
+    )
+    s.add_argument(
+        "--token-file", type=Path, help="file holding this agent's enrollment token (agent config: token_file)"
+    )
     s.add_argument("--ca-certs", dest="ca_certs", help="CA bundle that verifies the collector (default: the system's)")
     s.add_argument("--client-cert", dest="client_cert", help="client certificate when the collector requires mTLS")
     s.add_argument("--client-key", dest="client_key", help="its private key")
-    s.add_argument("--insecure", dest="verify_tls", action="store_const", const=False, default=None,
-                   help="do NOT verify the collector's certificate (verification is on by default)")
-    s.add_argument("--spool-dir", type=Path, help=f"outbox of reports not yet acknowledged (default {default_outbox()})")
+    s.add_argument(
+        "--insecure",
+        dest="verify_tls",
+        action="store_const",
+        const=False,
+        default=None,
+        help="do NOT verify the collector's certificate (verification is on by default)",
+    )
+    s.add_argument(
+        "--spool-dir", type=Path, help=f"outbox of reports not yet acknowledged (default {default_outbox()})"
+    )
     s.add_argument("--ship-retries", type=int, default=3, help="retries per report before waiting for the next scan")
-    s.add_argument("--ship-cluster", action="store_true",
-                   help="non-default, for demos and tests: index straight into the cluster named by MCPEEKER_URL/"
-                        "MCPEEKER_* (this endpoint then needs SIEM write credentials)")
+    s.add_argument(
+        "--ship-cluster",
+        action="store_true",
+        help="non-default, for demos and tests: index straight into the cluster named by MCPEEKER_URL/"
+        "MCPEEKER_* (this endpoint then needs SIEM write credentials)",
+    )
     scan.set_defaults(func=cmd_scan)
     return parser
 
@@ -83,7 +117,11 @@ def _homes(args: argparse.Namespace, cfg: dict[str, Any], root: Path) -> list[Pa
         for parent in ("home", "Users"):
             base = root / parent
             if base.is_dir():
-                homes += [p for p in sorted(base.iterdir()) if p.is_dir() and not p.name.startswith((".", "Public", "Default"))]
+                homes += [
+                    p
+                    for p in sorted(base.iterdir())
+                    if p.is_dir() and not p.name.startswith((".", "Public", "Default"))
+                ]
         if (root / "root").is_dir():
             homes.append(root / "root")
     return homes or [Path.home()]
@@ -91,7 +129,9 @@ def _homes(args: argparse.Namespace, cfg: dict[str, Any], root: Path) -> list[Pa
 
 def options_from_args(args: argparse.Namespace, cfg: dict[str, Any]) -> ScanOptions:
     root = args.root or Path("/")
-    state = None if args.no_state else (args.state or (Path(cfg["state"]) if cfg.get("state") else default_state_path()))
+    state = (
+        None if args.no_state else (args.state or (Path(cfg["state"]) if cfg.get("state") else default_state_path()))
+    )
     try:
         table = load_table(args.clients_table or cfg.get("clients_table"))
     except (OSError, TableError, yaml.YAMLError) as exc:
@@ -102,13 +142,24 @@ def options_from_args(args: argparse.Namespace, cfg: dict[str, Any]) -> ScanOpti
         return flag if flag is not None else cfg.get(key, default)
 
     return ScanOptions(
-        homes=_homes(args, cfg, root), os_name=args.os_name or current_os(), root=root, project_roots=roots,
-        max_depth=pick(args.max_depth, "max_depth", DEFAULT_MAX_DEPTH), max_files=pick(args.max_files, "max_files", DEFAULT_MAX_ENTRIES),
+        homes=_homes(args, cfg, root),
+        os_name=args.os_name or current_os(),
+        root=root,
+        project_roots=roots,
+        max_depth=pick(args.max_depth, "max_depth", DEFAULT_MAX_DEPTH),
+        max_files=pick(args.max_files, "max_files", DEFAULT_MAX_ENTRIES),
         max_bytes=pick(args.max_bytes, "max_bytes", DEFAULT_MAX_BYTES),
-        max_stream_bytes=pick(args.max_stream_bytes, "max_stream_bytes", DEFAULT_MAX_STREAM_BYTES), processes=not args.no_processes,
-        listeners=not args.no_listeners, probe=args.probe or bool(cfg.get("probe")),
-        probe_max=pick(args.probe_max, "probe_max", 16), probe_timeout=pick(args.probe_timeout, "probe_timeout", 0.5),
-        state_path=state, machine_id=args.machine_id, table=table, extra_addresses=args.host_address)
+        max_stream_bytes=pick(args.max_stream_bytes, "max_stream_bytes", DEFAULT_MAX_STREAM_BYTES),
+        processes=not args.no_processes,
+        listeners=not args.no_listeners,
+        probe=args.probe or bool(cfg.get("probe")),
+        probe_max=pick(args.probe_max, "probe_max", 16),
+        probe_timeout=pick(args.probe_timeout, "probe_timeout", 0.5),
+        state_path=state,
+        machine_id=args.machine_id,
+        table=table,
+        extra_addresses=args.host_address,
+    )
 
 
 def _ip_address(value: str) -> str:
@@ -149,10 +200,15 @@ def _shipper(args: argparse.Namespace, cfg: dict[str, Any]) -> tuple[Outbox, Shi
         raise UsageError("--ship needs --token-file (the enrollment token from `mcpeeker collect token issue`)")
     spool = args.spool_dir or (Path(cfg["spool_dir"]) if cfg.get("spool_dir") else default_outbox())
     try:
-        shipper = Shipper(url, read_token(token_file), ca_certs=args.ca_certs or cfg.get("ca_certs"),
-                          client_cert=args.client_cert or cfg.get("client_cert"),
-                          client_key=args.client_key or cfg.get("client_key"),
-                          verify_tls=args.verify_tls is not False, retries=args.ship_retries)
+        shipper = Shipper(
+            url,
+            read_token(token_file),
+            ca_certs=args.ca_certs or cfg.get("ca_certs"),
+            client_cert=args.client_cert or cfg.get("client_cert"),
+            client_key=args.client_key or cfg.get("client_key"),
+            verify_tls=args.verify_tls is not False,
+            retries=args.ship_retries,
+        )
         return Outbox(spool), shipper
     except (ValueError, OSError) as exc:
         raise UsageError(str(exc)) from exc
@@ -161,11 +217,16 @@ def _shipper(args: argparse.Namespace, cfg: dict[str, Any]) -> tuple[Outbox, Shi
 def _drain(outbox: Outbox, shipper: Shipper) -> DrainResult:
     result = shipper.drain(outbox)
     for rejection in result.rejections:
-        print(f"mcpeeker-agent: the collector refused a report (kept in {outbox.dir / 'rejected'}): {rejection}",
-              file=sys.stderr)
+        print(
+            f"mcpeeker-agent: the collector refused a report (kept in {outbox.dir / 'rejected'}): {rejection}",
+            file=sys.stderr,
+        )
     if result.error:
-        print(f"mcpeeker-agent: not shipped: {result.error}; {result.left} report(s) wait in {outbox.dir} and are "
-              "sent, in order, when the collector answers", file=sys.stderr)
+        print(
+            f"mcpeeker-agent: not shipped: {result.error}; {result.left} report(s) wait in {outbox.dir} and are "
+            "sent, in order, when the collector answers",
+            file=sys.stderr,
+        )
     elif result.sent:
         print(f"mcpeeker-agent: shipped {result.sent} report(s) to {shipper.url}", file=sys.stderr)
     return result
@@ -187,8 +248,10 @@ def cmd_scan(args: argparse.Namespace) -> int:
         except Exception as exc:  # noqa: BLE001 - a service keeps scanning through cluster and disk errors
             if not args.interval:
                 raise
-            print(f"mcpeeker-agent: error: {'shipping' if args.ship_cluster else 'saving the report'} failed: "
-                  f"{exc}", file=sys.stderr)
+            print(
+                f"mcpeeker-agent: error: {'shipping' if args.ship_cluster else 'saving the report'} failed: {exc}",
+                file=sys.stderr,
+            )
         result = None
         if outbox is not None and shipper is not None:
             try:

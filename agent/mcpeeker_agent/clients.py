@@ -60,12 +60,24 @@ class Layout:
 
     def base_dirs(self) -> dict[str, Path]:
         if self.os == "windows":
-            return {"appdata": self.home / "AppData" / "Roaming", "localappdata": self.home / "AppData" / "Local",
-                    "programdata": self.root / "ProgramData", "programfiles": self.root / "Program Files"}
+            return {
+                "appdata": self.home / "AppData" / "Roaming",
+                "localappdata": self.home / "AppData" / "Local",
+                "programdata": self.root / "ProgramData",
+                "programfiles": self.root / "Program Files",
+            }
         if self.os == "macos":
             support = self.home / "Library" / "Application Support"
-            return {"appdata": support, "localappdata": support, "programdata": self.root / "Library" / "Application Support"}
-        return {"appdata": self.home / ".config", "localappdata": self.home / ".local" / "share", "programdata": self.root / "etc"}
+            return {
+                "appdata": support,
+                "localappdata": support,
+                "programdata": self.root / "Library" / "Application Support",
+            }
+        return {
+            "appdata": self.home / ".config",
+            "localappdata": self.home / ".local" / "share",
+            "programdata": self.root / "etc",
+        }
 
     def expand(self, pattern: str, editors: tuple[str, ...]) -> list[str]:
         """Concrete existing-or-candidate paths for one table pattern (globs are resolved here)."""
@@ -110,7 +122,9 @@ def parse_table(raw: Any, source: str = "clients.yaml") -> ClientTable:
         procs[client] = _as_tuple(entry.get("process_names", []), f"{where}.process_names")
         for i, spec in enumerate(entry["files"]):
             files.append(_parse_spec(client, spec, f"{where}.files[{i}]"))
-    return ClientTable(editors=_as_tuple(raw.get("editors", []), f"{source}: editors"), files=tuple(files), process_names=procs)
+    return ClientTable(
+        editors=_as_tuple(raw.get("editors", []), f"{source}: editors"), files=tuple(files), process_names=procs
+    )
 
 
 def _parse_spec(client: str, spec: Any, where: str) -> FileSpec:
@@ -139,9 +153,16 @@ def _parse_spec(client: str, spec: Any, where: str) -> FileSpec:
     project = _as_tuple(spec.get("project", []), f"{where}.project")
     if not paths and not project:
         raise TableError(f"{where}: needs `paths` or `project`")
-    return FileSpec(client=client, scope=spec["scope"], format=spec["format"],
-                    keys=tuple(tuple(str(k) for k in path) for path in keys), paths=paths, project=project,
-                    project_keys=tuple(tuple(str(k) for k in path) for path in project_keys), name_key=name_key)
+    return FileSpec(
+        client=client,
+        scope=spec["scope"],
+        format=spec["format"],
+        keys=tuple(tuple(str(k) for k in path) for path in keys),
+        paths=paths,
+        project=project,
+        project_keys=tuple(tuple(str(k) for k in path) for path in project_keys),
+        name_key=name_key,
+    )
 
 
 @lru_cache(maxsize=1)

@@ -10,13 +10,32 @@ import yaml
 
 from .privacy import read_key_file
 
-NO_KEY = ("no site key: give --site-key-file FILE, set MCPEEKER_SITE_KEY_FILE, or site_key_file in the agent config "
-          "(or privacy.site_key_file in mcpeeker.yaml on a SIEM host) to the key file `mcpeeker init` wrote. "
-          "There is no built-in key: host ids and user names are keyed hashes only your site's key can reproduce")
-_CONFIG_KEYS = {"site_key": str, "site_key_file": str, "homes": list, "project_roots": list, "max_depth": int, "max_files": int,
-                "max_bytes": int, "max_stream_bytes": int, "probe": bool, "probe_max": int, "probe_timeout": (int, float), "state": str,
-                "clients_table": str, "ship": str, "token_file": str, "ca_certs": str, "spool_dir": str,
-                "client_cert": str, "client_key": str}
+NO_KEY = (
+    "no site key: give --site-key-file FILE, set MCPEEKER_SITE_KEY_FILE, or site_key_file in the agent config "
+    "(or privacy.site_key_file in mcpeeker.yaml on a SIEM host) to the key file `mcpeeker init` wrote. "
+    "There is no built-in key: host ids and user names are keyed hashes only your site's key can reproduce"
+)
+_CONFIG_KEYS = {
+    "site_key": str,
+    "site_key_file": str,
+    "homes": list,
+    "project_roots": list,
+    "max_depth": int,
+    "max_files": int,
+    "max_bytes": int,
+    "max_stream_bytes": int,
+    "probe": bool,
+    "probe_max": int,
+    "probe_timeout": (int, float),
+    "state": str,
+    "clients_table": str,
+    "ship": str,
+    "token_file": str,
+    "ca_certs": str,
+    "spool_dir": str,
+    "client_cert": str,
+    "client_key": str,
+}
 
 
 class UsageError(Exception):

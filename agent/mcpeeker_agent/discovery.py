@@ -14,11 +14,39 @@ from .clients import ClientTable, FileSpec, Layout, _glob
 DEFAULT_MAX_DEPTH = 6
 DEFAULT_MAX_ENTRIES = 100_000
 # Directories never worth descending: dependency trees, VCS internals, caches, OS data folders.
-SKIP_DIRS = frozenset({
-    "node_modules", ".git", ".hg", ".svn", ".venv", "venv", "__pycache__", ".cache", ".npm", ".cargo",
-    ".rustup", ".gradle", ".m2", "target", "dist", "build", ".tox", ".mypy_cache", ".pytest_cache",
-    "Library", "AppData", ".Trash", "site-packages", ".local", ".pyenv", ".nvm", "snap", "proc", "sys",
-})
+SKIP_DIRS = frozenset(
+    {
+        "node_modules",
+        ".git",
+        ".hg",
+        ".svn",
+        ".venv",
+        "venv",
+        "__pycache__",
+        ".cache",
+        ".npm",
+        ".cargo",
+        ".rustup",
+        ".gradle",
+        ".m2",
+        "target",
+        "dist",
+        "build",
+        ".tox",
+        ".mypy_cache",
+        ".pytest_cache",
+        "Library",
+        "AppData",
+        ".Trash",
+        "site-packages",
+        ".local",
+        ".pyenv",
+        ".nvm",
+        "snap",
+        "proc",
+        "sys",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -58,8 +86,9 @@ def _triggers(table: ClientTable) -> tuple[dict[str, list[tuple[FileSpec, str]]]
     return out, globbed
 
 
-def project_candidates(table: ClientTable, roots: list[Path], max_depth: int = DEFAULT_MAX_DEPTH,
-                       max_entries: int = DEFAULT_MAX_ENTRIES) -> Discovery:
+def project_candidates(
+    table: ClientTable, roots: list[Path], max_depth: int = DEFAULT_MAX_DEPTH, max_entries: int = DEFAULT_MAX_ENTRIES
+) -> Discovery:
     """Breadth-first walk of every root; a directory holding a trigger name gets its patterns checked."""
     found = Discovery()
     triggers, globbed = _triggers(table)
@@ -91,8 +120,12 @@ def project_candidates(table: ClientTable, roots: list[Path], max_depth: int = D
                     paths = _glob(path) if any(ch in rel for ch in "*?[") else [path]
                     found.candidates.extend(Candidate(p, spec, current) for p in paths)
             if found.entries_seen >= max_entries:
-                found.errors.append({"where": f"discover:{root}",
-                                     "error": f"stopped at the entry bound ({max_entries}); raise --max-files to go further"})
+                found.errors.append(
+                    {
+                        "where": f"discover:{root}",
+                        "error": f"stopped at the entry bound ({max_entries}); raise --max-files to go further",
+                    }
+                )
                 break
             if depth >= max_depth:
                 continue

@@ -35,17 +35,23 @@ def explain(report: dict[str, Any], options: Any, key_source: str) -> str:
         lines.append(f"  [{ev['type']}] score {ev['score']}: {ev.get('reason', '')}")
         cfg = ev.get("config")
         if cfg:
-            lines.append(f"      file {ev.get('file', {}).get('path')} ({cfg.get('client')}, {cfg.get('scope')}, {cfg.get('change')})")
+            lines.append(
+                f"      file {ev.get('file', {}).get('path')} ({cfg.get('client')}, {cfg.get('scope')}, {cfg.get('change')})"
+            )
             if cfg.get("project"):
                 lines.append(f"      project {cfg['project']} (keyed project id {cfg.get('project_id')})")
             if cfg.get("env_names"):
                 lines.append(f"      env names: {', '.join(cfg['env_names'])}")
             for s in cfg.get("secrets", []):
-                lines.append(f"      committed secret in {s['field']}: kind {s['kind']}, fingerprint {s['fingerprint']} (value not sent)")
+                lines.append(
+                    f"      committed secret in {s['field']}: kind {s['kind']}, fingerprint {s['fingerprint']} (value not sent)"
+                )
         found = (ev.get("process") or {}).get("sdk")
         if found:
-            lines.append(f"      script {found['script']} was read on this host (its content is not sent): "
-                         f"{', '.join(found['indicators'])}, confidence {found['confidence']}")
+            lines.append(
+                f"      script {found['script']} was read on this host (its content is not sent): "
+                f"{', '.join(found['indicators'])}, confidence {found['confidence']}"
+            )
         if ev.get("risk"):
             lines.append(f"      risk: {', '.join(ev['risk'])}")
     if report.get("errors"):

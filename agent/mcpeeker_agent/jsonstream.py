@@ -38,7 +38,7 @@ class _Reader:
     def _fill(self) -> bool:
         data = self.fh.read(CHUNK)
         self.base += self.pos
-        self.buf = self.buf[self.pos:] + data
+        self.buf = self.buf[self.pos :] + data
         self.pos = 0
         return bool(data)
 
@@ -80,7 +80,7 @@ class _Reader:
             run = stop - i + (carry if i == scan else 0)
             if quote < 0:
                 if parts is not None:
-                    parts.append(buf[self.pos:])
+                    parts.append(buf[self.pos :])
                     size += len(buf) - self.pos
                     if size > MAX_KEY_BYTES:
                         parts = None
@@ -92,7 +92,7 @@ class _Reader:
                 continue
             if run % 2 == 0:
                 if parts is not None:
-                    parts.append(buf[self.pos:quote])
+                    parts.append(buf[self.pos : quote])
                     size += quote - self.pos
                 self.pos = quote + 1
                 return b"".join(parts) if parts is not None and size <= MAX_KEY_BYTES else None
@@ -150,8 +150,12 @@ class _Reader:
                 return
 
 
-def _walk(reader: _Reader, active: list[tuple[tuple[str, ...], int]], where: tuple[str, ...],
-          found: list[tuple[tuple[str, ...], int, int]]) -> None:
+def _walk(
+    reader: _Reader,
+    active: list[tuple[tuple[str, ...], int]],
+    where: tuple[str, ...],
+    found: list[tuple[tuple[str, ...], int, int]],
+) -> None:
     """Walk one object; record (path, start, end) of every value a key path ends at."""
     reader.expect(0x7B)
     if reader.peek() == 0x7D:
@@ -179,8 +183,9 @@ def _walk(reader: _Reader, active: list[tuple[tuple[str, ...], int]], where: tup
             raise reader._fail("expected ',' or '}'")
 
 
-def extract(path: str, key_paths: tuple[tuple[str, ...], ...], max_file_bytes: int, max_value_bytes: int,
-            max_depth: int) -> tuple[dict[str, Any], FileInfo]:
+def extract(
+    path: str, key_paths: tuple[tuple[str, ...], ...], max_file_bytes: int, max_value_bytes: int, max_depth: int
+) -> tuple[dict[str, Any], FileInfo]:
     """A document holding only the values at `key_paths` (same nesting as in the file), and the file's info."""
 
     def located_values(handle: BinaryIO) -> list[tuple[tuple[str, ...], bytes]]:

@@ -45,7 +45,9 @@ def list_listeners() -> ListenerScan:
     try:
         conns = psutil.net_connections(kind="tcp")
     except psutil.AccessDenied:
-        scan.errors.append({"where": "listeners", "error": "permission denied listing sockets (run as admin for owners)"})
+        scan.errors.append(
+            {"where": "listeners", "error": "permission denied listing sockets (run as admin for owners)"}
+        )
         return scan
     except OSError as exc:
         scan.errors.append({"where": "listeners", "error": exc.strerror or type(exc).__name__})
@@ -105,11 +107,23 @@ def probe(port: int, paths: tuple[str, ...] = PROBE_PATHS, timeout: float = 0.5)
 
 def _probe_once(port: int, path: str, timeout: float) -> dict[str, object]:
     url = f"http://127.0.0.1:{port}{path}"
-    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-        "protocolVersion": PROTOCOL_VERSION, "capabilities": {},
-        "clientInfo": {"name": "mcpeeker-agent", "version": __version__}}}).encode()
-    headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream",
-               "MCP-Protocol-Version": PROTOCOL_VERSION}
+    body = json.dumps(
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": PROTOCOL_VERSION,
+                "capabilities": {},
+                "clientInfo": {"name": "mcpeeker-agent", "version": __version__},
+            },
+        }
+    ).encode()
+    headers = {
+        "Content-Type": "application/json",
+        "Accept": "application/json, text/event-stream",
+        "MCP-Protocol-Version": PROTOCOL_VERSION,
+    }
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     started = time.monotonic()
     try:
@@ -130,8 +144,13 @@ def _probe_once(port: int, path: str, timeout: float) -> dict[str, object]:
     out: dict[str, object] = {"ok": bool(result), "url": url, "status": status}
     if result:
         info = result.get("serverInfo") or {}
-        out.update({"server_name": str(info.get("name", ""))[:256], "server_version": str(info.get("version", ""))[:64],
-                    "protocol_version": str(result.get("protocolVersion", ""))[:32]})
+        out.update(
+            {
+                "server_name": str(info.get("name", ""))[:256],
+                "server_version": str(info.get("version", ""))[:64],
+                "protocol_version": str(result.get("protocolVersion", ""))[:32],
+            }
+        )
         if session:
             _end_session(port, path, session, timeout)
     return out

@@ -80,8 +80,10 @@ class Outbox:
         files = self.pending()
         for old in files[: max(0, len(files) - self.max_reports)]:
             old.unlink(missing_ok=True)
-            print(f"mcpeeker-agent: outbox full ({self.max_reports} reports): dropped the oldest, {old.name}",
-                  file=sys.stderr)
+            print(
+                f"mcpeeker-agent: outbox full ({self.max_reports} reports): dropped the oldest, {old.name}",
+                file=sys.stderr,
+            )
 
     def reject(self, path: Path, reason: str) -> Path:
         rejected = self.dir / "rejected"
@@ -123,9 +125,20 @@ def read_token(path: Path) -> str:
 
 
 class Shipper:
-    def __init__(self, url: str, token: str, *, ca_certs: str | None = None, client_cert: str | None = None,
-                 client_key: str | None = None, verify_tls: bool = True, timeout: float = 30.0, retries: int = 3,
-                 backoff_base: float = 0.5, backoff_cap: float = 30.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        *,
+        ca_certs: str | None = None,
+        client_cert: str | None = None,
+        client_key: str | None = None,
+        verify_tls: bool = True,
+        timeout: float = 30.0,
+        retries: int = 3,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 30.0,
+    ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("https", "http") or not parts.hostname:
             raise ValueError(f"--ship {url!r}: expected the collector's URL, e.g. https://collector.example:8443")
@@ -142,17 +155,27 @@ class Shipper:
         if parts.scheme == "https":
             self.context = ssl.create_default_context(cafile=ca_certs)
             if not verify_tls:
-                print("mcpeeker-agent: WARNING: TLS verification is OFF (--insecure): anyone on the path can read "
-                      "the reports and the token", file=sys.stderr)
+                print(
+                    "mcpeeker-agent: WARNING: TLS verification is OFF (--insecure): anyone on the path can read "
+                    "the reports and the token",
+                    file=sys.stderr,
+                )
                 self.context.check_hostname = False
                 self.context.verify_mode = ssl.CERT_NONE
             if client_cert:
                 self.context.load_cert_chain(client_cert, client_key)
 
     def _post(self, body: bytes) -> tuple[int, str]:
-        request = urllib.request.Request(self.url, data=body, method="POST", headers={
-            "Authorization": f"Bearer {self.token}", "Content-Type": "application/json",
-            "User-Agent": "mcpeeker-agent"})
+        request = urllib.request.Request(
+            self.url,
+            data=body,
+            method="POST",
+            headers={
+                "Authorization": f"Bearer {self.token}",
+                "Content-Type": "application/json",
+                "User-Agent": "mcpeeker-agent",
+            },
+        )
         try:
             with urllib.request.urlopen(request, timeout=self.timeout, context=self.context) as response:
                 return response.status, response.read(4096).decode("utf-8", "replace")
@@ -173,14 +196,16 @@ class Shipper:
             except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
                 reason = getattr(exc, "reason", exc)
                 if isinstance(reason, ssl.SSLCertVerificationError):
-                    raise Unavailable(f"{self.url}: TLS verification failed: {reason.verify_message or reason} "
-                                      "(pass the collector's CA with --ca-certs)") from exc
+                    raise Unavailable(
+                        f"{self.url}: TLS verification failed: {reason.verify_message or reason} "
+                        "(pass the collector's CA with --ca-certs)"
+                    ) from exc
                 problem = str(reason)
             attempt += 1
             if attempt > self.retries:
                 raise Unavailable(f"{self.url}: {problem}")
             # Full jitter: a fleet whose collector comes back does not retry in lock step.
-            time.sleep(random.uniform(0, min(self.backoff_cap, self.backoff_base * (2 ** attempt))))
+            time.sleep(random.uniform(0, min(self.backoff_cap, self.backoff_base * (2**attempt))))
 
     def drain(self, outbox: Outbox) -> DrainResult:
         result = DrainResult()

@@ -181,7 +181,7 @@ def jetbrains_xml(text: str) -> dict[str, Any]:
         if component.get("name") not in _JB_COMPONENTS:
             continue
         for child in component:
-            for entry in (list(child) if child.tag in ("commands", "urls") else [child]):
+            for entry in list(child) if child.tag in ("commands", "urls") else [child]:
                 name, definition = _jb_entry(entry)
                 if name:
                     servers[name] = definition

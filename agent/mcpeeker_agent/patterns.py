@@ -49,7 +49,9 @@ def _raw() -> dict[str, Any]:
 def load() -> Patterns:
     raw = _raw()
     return Patterns(
-        process=tuple((name, re.compile(rx, re.I), float(score)) for name, (rx, score) in raw["process_patterns"].items()),
+        process=tuple(
+            (name, re.compile(rx, re.I), float(score)) for name, (rx, score) in raw["process_patterns"].items()
+        ),
         process_exclude=tuple(re.compile(rx, re.I) for rx in raw["process_exclude"]),
         genai_clients=frozenset(n.lower() for n in raw["genai_clients"]),
         stdio_runners=frozenset(n.lower() for n in raw["stdio_runners"]),

@@ -38,7 +38,9 @@ def read_key_file(path: Path) -> bytes:
     if os.name == "posix":
         mode = stat.S_IMODE(path.stat().st_mode)
         if mode & 0o077:
-            raise ValueError(f"{path}: key file is readable or writable by others (mode {mode:04o}); run `chmod 600 {path}`")
+            raise ValueError(
+                f"{path}: key file is readable or writable by others (mode {mode:04o}); run `chmod 600 {path}`"
+            )
     lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
     keys = [line for line in lines if line and not line.startswith("#")]
     if not keys:

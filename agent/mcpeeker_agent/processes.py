@@ -13,8 +13,27 @@ from .patterns import Patterns, load
 from .privacy import mask_user_homes, redact_args, truncate_utf8
 
 _ATTRS = ["pid", "ppid", "name", "exe", "cmdline", "username", "create_time"]
-_GENERIC_COMMANDS = {"node", "npx", "npm", "pnpm", "bunx", "bun", "deno", "uvx", "uv", "python", "python3",
-                     "pipx", "docker", "podman", "java", "sh", "bash", "cmd", "powershell"}
+_GENERIC_COMMANDS = {
+    "node",
+    "npx",
+    "npm",
+    "pnpm",
+    "bunx",
+    "bun",
+    "deno",
+    "uvx",
+    "uv",
+    "python",
+    "python3",
+    "pipx",
+    "docker",
+    "podman",
+    "java",
+    "sh",
+    "bash",
+    "cmd",
+    "powershell",
+}
 
 
 @dataclass
@@ -85,9 +104,15 @@ def list_processes() -> tuple[dict[int, Proc], list[dict[str, str]]]:
     for p in psutil.process_iter(_ATTRS, ad_value=None):
         try:
             info = p.info
-            procs[info["pid"]] = Proc(pid=info["pid"], ppid=info.get("ppid"), name=info.get("name") or "",
-                                      exe=info.get("exe") or "", argv=[str(a) for a in (info.get("cmdline") or [])],
-                                      username=info.get("username"), create_time=info.get("create_time"))
+            procs[info["pid"]] = Proc(
+                pid=info["pid"],
+                ppid=info.get("ppid"),
+                name=info.get("name") or "",
+                exe=info.get("exe") or "",
+                argv=[str(a) for a in (info.get("cmdline") or [])],
+                username=info.get("username"),
+                create_time=info.get("create_time"),
+            )
         except (psutil.NoSuchProcess, psutil.ZombieProcess):
             continue  # exited while being listed: nothing to report about it
         except psutil.Error as exc:
@@ -95,8 +120,9 @@ def list_processes() -> tuple[dict[int, Proc], list[dict[str, str]]]:
     return procs, errors
 
 
-def configured_command(label: str, instance_key: str, command: str | None, args: list[str],
-                       package: str | None = None) -> ConfiguredCommand | None:
+def configured_command(
+    label: str, instance_key: str, command: str | None, args: list[str], package: str | None = None
+) -> ConfiguredCommand | None:
     if not command:
         return None
     distinctive = [a for a in args if not a.startswith("-") and len(a) >= 3 and "=" not in a]
@@ -107,8 +133,9 @@ def configured_command(label: str, instance_key: str, command: str | None, args:
     return ConfiguredCommand(label, instance_key, base, token)
 
 
-def classify(procs: dict[int, Proc], configured: list[ConfiguredCommand], self_pids: set[int],
-             patterns: Patterns | None = None) -> list[Match]:
+def classify(
+    procs: dict[int, Proc], configured: list[ConfiguredCommand], self_pids: set[int], patterns: Patterns | None = None
+) -> list[Match]:
     p = patterns or load()
     out: list[Match] = []
     for proc in procs.values():
@@ -124,8 +151,14 @@ def classify(procs: dict[int, Proc], configured: list[ConfiguredCommand], self_p
                 best = Match(proc, score, f"pattern:{name}", f"command line matches {name}", parent)
         for cc in configured:
             if _matches_configured(proc, cc) and (best is None or best.score < 0.8):
-                best = Match(proc, 0.8, f"config:{cc.label}", f"runs the server configured as {cc.label}", parent,
-                             cc.instance_key)
+                best = Match(
+                    proc,
+                    0.8,
+                    f"config:{cc.label}",
+                    f"runs the server configured as {cc.label}",
+                    parent,
+                    cc.instance_key,
+                )
                 break
         if parent is not None and best is None and _child_of_client(proc, parent, p):
             client = sorted(parent.identities() & p.genai_clients)[0]
@@ -155,8 +188,11 @@ def render(match: Match, hasher_user, homes: list[str]) -> dict[str, object]:
     proc = match.proc
     argv, _found = redact_args(proc.argv)
     info: dict[str, object] = {
-        "pid": proc.pid, "name": proc.name, "exe": mask_user_homes(shorten_home(proc.exe, homes), hasher_user),
-        "cmdline": truncate_utf8(mask_user_homes(shorten_home(" ".join(argv), homes), hasher_user)), "matched": match.matched,
+        "pid": proc.pid,
+        "name": proc.name,
+        "exe": mask_user_homes(shorten_home(proc.exe, homes), hasher_user),
+        "cmdline": truncate_utf8(mask_user_homes(shorten_home(" ".join(argv), homes), hasher_user)),
+        "matched": match.matched,
     }
     if proc.ppid is not None:
         info["ppid"] = proc.ppid

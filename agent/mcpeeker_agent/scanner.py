@@ -129,7 +129,9 @@ class Scanner:
         self.opt = options
         self.hasher = Hasher(site_key)
         self.patterns = load_patterns()
-        self.host_id = self.hasher.host_id(options.machine_id or machine_id(options.root if options.root != Path("/") else Path("/")))
+        self.host_id = self.hasher.host_id(
+            options.machine_id or machine_id(options.root if options.root != Path("/") else Path("/"))
+        )
         self.errors: list[dict[str, str]] = []
         self.homes = [str(h) for h in options.homes]
         self.root = "" if options.root == Path("/") else str(options.root)
@@ -155,7 +157,7 @@ class Scanner:
         """Path as reported: home shortened to ~, a fixture root stripped back to /."""
         shown = shorten_home(path, self.homes)
         if self.root and shown.startswith(self.root):
-            shown = "/" + shown[len(self.root):].lstrip("/\\")
+            shown = "/" + shown[len(self.root) :].lstrip("/\\")
         return self._mask_user_home(shown)
 
     def _mask_user_home(self, shown: str) -> str:
@@ -168,7 +170,7 @@ class Scanner:
         norm = path.replace("\\", "/").rstrip("/") or "/"
         root = self.root.replace("\\", "/").rstrip("/")
         if root and (norm == root or norm.startswith(root + "/")):
-            norm = norm[len(root):] or "/"
+            norm = norm[len(root) :] or "/"
         return norm.lower() if self.opt.os_name == "windows" else norm
 
     def _project(self, directory: str) -> tuple[str, str]:
@@ -179,7 +181,7 @@ class Scanner:
         project_id = self.hasher.hex("project:" + norm)[:32]
         for home in sorted((self._norm(h) for h in self.homes), key=len, reverse=True):
             if home not in ("", "/") and (norm == home or norm.startswith(home + "/")):
-                return "~" + norm[len(home):], project_id
+                return "~" + norm[len(home) :], project_id
         shown = norm if self.opt.os_name != "windows" else directory.replace("\\", "/").rstrip("/")
         return self._mask_user_home(shown), project_id
 
@@ -188,8 +190,9 @@ class Scanner:
         if spec.format == "json" and jsonstream.is_large(cand.path, self.opt.max_bytes):
             # Too large to load (Claude Code's ~/.claude.json): only the server keys are read.
             wanted = spec.all_keys() + (((spec.name_key,),) if spec.name_key else ())
-            doc, info = jsonstream.extract(cand.path, wanted, self.opt.max_stream_bytes, self.opt.max_bytes,
-                                           self.opt.max_nesting)
+            doc, info = jsonstream.extract(
+                cand.path, wanted, self.opt.max_stream_bytes, self.opt.max_bytes, self.opt.max_nesting
+            )
             check_depth(doc, self.opt.max_nesting)
             return doc, info
         text, info = read_text(cand.path, self.opt.max_bytes)
@@ -203,7 +206,11 @@ class Scanner:
             named = doc.get(spec.name_key) if isinstance(doc, dict) else None
             fallback = os.path.basename(os.path.dirname(cand.path))
             for definition in iter_single(doc, spec.keys):
-                yield (str(named) if isinstance(named, (str, int)) and str(named) else fallback), cand.project_dir, definition
+                yield (
+                    (str(named) if isinstance(named, (str, int)) and str(named) else fallback),
+                    cand.project_dir,
+                    definition,
+                )
         else:
             for name, _label, definition in iter_definitions(doc, spec.keys):
                 yield name, cand.project_dir, definition
@@ -228,7 +235,12 @@ class Scanner:
                 try:
                     server = normalise(name, "", definition, cand.spec.client, self.hasher, self.patterns, self.homes)
                 except (TypeError, ValueError, AttributeError) as exc:
-                    self.errors.append({"where": f"config:{shown}:{name}", "error": f"unusable server definition ({type(exc).__name__})"})
+                    self.errors.append(
+                        {
+                            "where": f"config:{shown}:{name}",
+                            "error": f"unusable server definition ({type(exc).__name__})",
+                        }
+                    )
                     continue
                 if server is None:
                     continue
@@ -260,9 +272,16 @@ class Scanner:
             risk.append("cleartext_transport")
             posture.append("plain HTTP to a non-loopback host")
         config: dict[str, Any] = {
-            "client": spec.client, "scope": scope, "server_name": item.record.name, "transport": s.transport,
-            "env_names": s.env_names, "header_names": s.header_names, "secrets": [h.as_dict() for h in s.secrets],
-            "fingerprint": s.fingerprint, "change": change, "disabled": s.disabled,
+            "client": spec.client,
+            "scope": scope,
+            "server_name": item.record.name,
+            "transport": s.transport,
+            "env_names": s.env_names,
+            "header_names": s.header_names,
+            "secrets": [h.as_dict() for h in s.secrets],
+            "fingerprint": s.fingerprint,
+            "change": change,
+            "disabled": s.disabled,
         }
         if spec.format != "xml":  # the report schema names json, jsonc, toml and yaml
             config["format"] = spec.format
@@ -275,23 +294,42 @@ class Scanner:
             config["url"] = s.url
         if s.package:
             config["package"] = s.package
-        snippet = {item.record.name: {k: config[k] for k in ("command", "args", "url", "env_names", "header_names") if config.get(k)}}
+        snippet = {
+            item.record.name: {
+                k: config[k] for k in ("command", "args", "url", "env_names", "header_names") if config.get(k)
+            }
+        }
         reason = f"{spec.client} {scope} config defines MCP server {item.record.name!r} ({s.transport})"
         if posture:
             reason += "; " + "; ".join(posture)
         return {
-            "type": "file", "score": SCORES["config_disabled" if s.disabled else "config"], "reason": reason,
-            "snippet": truncate_utf8(json.dumps(snippet, separators=(",", ":"))), "instance_key": item.record.instance_key,
-            "risk": risk, "file": {"path": item.record.path, "mtime": _iso(item.info.mtime), "size": item.info.size},
+            "type": "file",
+            "score": SCORES["config_disabled" if s.disabled else "config"],
+            "reason": reason,
+            "snippet": truncate_utf8(json.dumps(snippet, separators=(",", ":"))),
+            "instance_key": item.record.instance_key,
+            "risk": risk,
+            "file": {"path": item.record.path, "mtime": _iso(item.info.mtime), "size": item.info.size},
             "config": config,
         }
 
     @staticmethod
     def _removed_evidence(rec: ServerRecord) -> dict[str, Any]:
-        return {"type": "file", "score": SCORES["removed"], "reason": f"MCP server {rec.name!r} removed from {rec.client} config",
-                "instance_key": rec.instance_key, "risk": [], "file": {"path": rec.path},
-                "config": {"client": rec.client, "scope": rec.scope, "server_name": rec.name,
-                           "fingerprint": rec.fingerprint, "change": "removed"}}
+        return {
+            "type": "file",
+            "score": SCORES["removed"],
+            "reason": f"MCP server {rec.name!r} removed from {rec.client} config",
+            "instance_key": rec.instance_key,
+            "risk": [],
+            "file": {"path": rec.path},
+            "config": {
+                "client": rec.client,
+                "scope": rec.scope,
+                "server_name": rec.name,
+                "fingerprint": rec.fingerprint,
+                "change": "removed",
+            },
+        }
 
     # -- the scan ------------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
@@ -300,9 +338,20 @@ class Scanner:
         evidence: list[dict[str, Any]] = []
         found, unreadable = self._read_configs()
         evidence += self._diff_and_render(found, unreadable)
-        configured = [cc for f in found if f.server.transport == "stdio" and
-                      (cc := configured_command(f"{f.record.client}:{f.record.name}", f.record.instance_key,
-                                                f.server.raw_command, f.server.raw_args, f.server.package))]
+        configured = [
+            cc
+            for f in found
+            if f.server.transport == "stdio"
+            and (
+                cc := configured_command(
+                    f"{f.record.client}:{f.record.name}",
+                    f.record.instance_key,
+                    f.server.raw_command,
+                    f.server.raw_args,
+                    f.server.package,
+                )
+            )
+        ]
         mcp_pids: dict[int, tuple[str | None, dict[str, Any]]] = {}
         scan = list_listeners() if self.opt.listeners else None
         if self.opt.processes:
@@ -315,13 +364,22 @@ class Scanner:
             if self.opt.probe:
                 evidence += self._probe_evidence(listeners, mcp_pids, found)
         report = {
-            "schema": SCHEMA, "scan_id": uuid.uuid4().hex, "host_id": self.host_id, "key_id": self.hasher.key_id, "timestamp": _iso(now),
+            "schema": SCHEMA,
+            "scan_id": uuid.uuid4().hex,
+            "host_id": self.host_id,
+            "key_id": self.hasher.key_id,
+            "timestamp": _iso(now),
             "agent": {"version": __version__},
-            "host": {"os": self.opt.os_name, "ips": sorted(set(host_addresses()) | set(self.opt.extra_addresses)), "listening_ports": listening_ports},
+            "host": {
+                "os": self.opt.os_name,
+                "ips": sorted(set(host_addresses()) | set(self.opt.extra_addresses)),
+                "listening_ports": listening_ports,
+            },
             "local_score": _combine(e["score"] for e in evidence),
             "duration_ms": round((time.monotonic() - started) * 1000, 1),
             "cpu_ms": round((time.process_time() - cpu0) * 1000, 1),
-            "evidence": evidence, "errors": self.errors,
+            "evidence": evidence,
+            "errors": self.errors,
         }
         return report
 
@@ -340,8 +398,12 @@ class Scanner:
         out = [self._config_evidence(f, changes[f.record.key]) for f in found]
         return out + [self._removed_evidence(r) for r in removed]
 
-    def _process_evidence(self, configured: list[ConfiguredCommand], mcp_pids: dict[int, tuple[str | None, dict[str, Any]]],
-                          listening: set[int] = frozenset()) -> list[dict[str, Any]]:
+    def _process_evidence(
+        self,
+        configured: list[ConfiguredCommand],
+        mcp_pids: dict[int, tuple[str | None, dict[str, Any]]],
+        listening: set[int] = frozenset(),
+    ) -> list[dict[str, Any]]:
         procs, errors = list_processes()
         self.errors += errors
         self_pids = {os.getpid()}
@@ -367,14 +429,18 @@ class Scanner:
             if proc is None or not proc.argv or any(rx.search(proc.cmdline) for rx in self.patterns.process_exclude):
                 continue
             if time.monotonic() > deadline:
-                self.errors.append({"where": "sdk", "error": "time budget for reading listening processes' scripts exhausted"})
+                self.errors.append(
+                    {"where": "sdk", "error": "time budget for reading listening processes' scripts exhausted"}
+                )
                 break
             finding = sdk.inspect(proc.argv, proc.exe, sdk.process_cwd(pid), pid)
             if finding is None:
                 continue
             info = finding.as_dict(self._show)
-            reason = (f"listening {finding.language} process runs code that uses the MCP SDK "
-                      f"({', '.join(finding.indicators)}; confidence {finding.confidence})")
+            reason = (
+                f"listening {finding.language} process runs code that uses the MCP SDK "
+                f"({', '.join(finding.indicators)}; confidence {finding.confidence})"
+            )
             match = by_pid.get(pid)
             if match is None:
                 parent = procs.get(proc.ppid) if proc.ppid else None
@@ -396,10 +462,19 @@ class Scanner:
             listener: dict[str, Any] = {"ip": ln.ip, "port": ln.port, "pid": ln.pid, "transport": "tcp"}
             if config_key:
                 listener["config_instance_key"] = config_key
-            out.append({"type": "listener", "score": SCORES["listener"], "instance_key": keys.host_port(self.host_id, ln.port),
-                        "reason": f"MCP server process {ln.pid} listens on {ln.ip}:{ln.port}",
-                        "risk": [] if ln.loopback else ["exposed_listener"], "listener": listener,
-                        "process": {k: proc_info[k] for k in ("pid", "name", "exe", "cmdline", "user_id") if k in proc_info}})
+            out.append(
+                {
+                    "type": "listener",
+                    "score": SCORES["listener"],
+                    "instance_key": keys.host_port(self.host_id, ln.port),
+                    "reason": f"MCP server process {ln.pid} listens on {ln.ip}:{ln.port}",
+                    "risk": [] if ln.loopback else ["exposed_listener"],
+                    "listener": listener,
+                    "process": {
+                        k: proc_info[k] for k in ("pid", "name", "exe", "cmdline", "user_id") if k in proc_info
+                    },
+                }
+            )
         return out, ports, scan.listeners
 
     def _probe_evidence(self, listeners, mcp_pids: dict, found: list[_Found]) -> list[dict[str, Any]]:
@@ -418,20 +493,34 @@ class Scanner:
             if time.monotonic() > deadline:
                 self.errors.append({"where": "probe", "error": "probe time budget exhausted"})
                 break
-            try_paths = (paths[port],) + tuple(p for p in ("/mcp", "/") if p != paths[port]) if port in paths else ("/mcp", "/")
+            try_paths = (
+                (paths[port],) + tuple(p for p in ("/mcp", "/") if p != paths[port]) if port in paths else ("/mcp", "/")
+            )
             result = probe(port, try_paths, self.opt.probe_timeout)
             if not result.get("ok"):
                 continue
-            res = {k: result[k] for k in ("ok", "server_name", "server_version", "protocol_version", "url") if k in result}
+            res = {
+                k: result[k] for k in ("ok", "server_name", "server_version", "protocol_version", "url") if k in result
+            }
             reason = f"MCP initialize on 127.0.0.1:{port} answered by {res.get('server_name')!r}"
             risk = []
             # It answered plain HTTP, and it also listens beyond loopback: other hosts reach it without TLS.
-            if str(res.get("url", "")).startswith("http://") and any(ln.port == port and not ln.loopback for ln in listeners):
+            if str(res.get("url", "")).startswith("http://") and any(
+                ln.port == port and not ln.loopback for ln in listeners
+            ):
                 risk.append("cleartext_transport")
                 reason += " over plain HTTP, on a non-loopback listener"
-            out.append({"type": "probe", "score": SCORES["probe"], "instance_key": keys.host_port(self.host_id, port),
-                        "reason": reason, "risk": risk, "probe": res,
-                        "listener": {"ip": "127.0.0.1", "port": port, "transport": "tcp"}})
+            out.append(
+                {
+                    "type": "probe",
+                    "score": SCORES["probe"],
+                    "instance_key": keys.host_port(self.host_id, port),
+                    "reason": reason,
+                    "risk": risk,
+                    "probe": res,
+                    "listener": {"ip": "127.0.0.1", "port": port, "transport": "tcp"},
+                }
+            )
         return out
 
 

@@ -45,15 +45,29 @@ _SDK_SERVER_NAMES = _SERVER_CLASSES | {"Server"}  # Server counts when imported 
 _ASGI_RUNNERS = {"uvicorn", "hypercorn", "gunicorn", "granian", "daphne"}
 _MODULE_TARGET = re.compile(r"^[A-Za-z_][\w.]*(?::[\w.()]+)?$")
 _PY_VALUE_OPTIONS = {"-W", "-X", "--check-hash-based-pycs"}
-_NODE_VALUE_OPTIONS = {"-r", "--require", "--import", "--loader", "--experimental-loader", "--input-type",
-                       "--conditions", "-C", "--title", "--env-file", "--inspect-port", "--watch-path"}
+_NODE_VALUE_OPTIONS = {
+    "-r",
+    "--require",
+    "--import",
+    "--loader",
+    "--experimental-loader",
+    "--input-type",
+    "--conditions",
+    "-C",
+    "--title",
+    "--env-file",
+    "--inspect-port",
+    "--watch-path",
+}
 _NODE_CODE_OPTIONS = {"-e", "--eval", "-p", "--print"}
 _NODE_SPECS = ("@modelcontextprotocol/sdk", "@modelcontextprotocol/server", "fastmcp", "mcp-framework")
 _JS_TOKENS = re.compile(
-    r"""(?P<s>"(?:\\.|[^"\\\n])*"|'(?:\\.|[^'\\\n])*'|`(?:\\.|[^`\\])*`)|(?P<c>//[^\n]*|/\*.*?\*/)""", re.DOTALL)
+    r"""(?P<s>"(?:\\.|[^"\\\n])*"|'(?:\\.|[^'\\\n])*'|`(?:\\.|[^`\\])*`)|(?P<c>//[^\n]*|/\*.*?\*/)""", re.DOTALL
+)
 _JS_IMPORT = re.compile(
     r"""(?:\bimport\s*(?:[\w*{}\s,$]+?\s*from\s*)?|\bexport\s*[\w*{}\s,$]*?\s*from\s*|\brequire\s*\(\s*|\bimport\s*\(\s*)"""
-    r"""(["'])([^"'\n]+)\1""")
+    r"""(["'])([^"'\n]+)\1"""
+)
 _JS_NEW = re.compile(r"\bnew\s+(FastMCP|MCPServer|McpServer|Server)\s*\(")
 _JS_EXTS = ("", ".js", ".mjs", ".cjs", ".ts", ".mts", ".cts", "/index.js", "/index.mjs", "/index.ts")
 
@@ -70,8 +84,13 @@ class Finding:
         return "high" if self.score >= 0.8 else "medium" if self.score >= 0.5 else "low"
 
     def as_dict(self, show) -> dict[str, object]:
-        return {"language": self.language, "script": show(self.script), "indicators": self.indicators,
-                "score": self.score, "confidence": self.confidence}
+        return {
+            "language": self.language,
+            "script": show(self.script),
+            "indicators": self.indicators,
+            "score": self.score,
+            "confidence": self.confidence,
+        }
 
 
 def _base(path: str) -> str:
@@ -92,6 +111,7 @@ def language_of(argv: list[str], exe: str) -> str | None:
 
 # -- where the code is ---------------------------------------------------------------------------
 
+
 @dataclass
 class Entry:
     script: str | None = None  # a file to read
@@ -108,7 +128,7 @@ def python_entry(argv: list[str]) -> Entry:
             return Entry(code=args[i + 1] if i + 1 < len(args) else "")
         if arg == "-m":
             module = args[i + 1] if i + 1 < len(args) else ""
-            rest = args[i + 2:]
+            rest = args[i + 2 :]
             if module in _ASGI_RUNNERS | {"fastmcp", "mcp"}:
                 return _runner_target(module, rest)
             return Entry(module=module)
@@ -123,7 +143,7 @@ def python_entry(argv: list[str]) -> Entry:
         script = arg
         name = _base(script).removesuffix(".py")
         if name in _ASGI_RUNNERS | {"fastmcp", "mcp"}:  # a console script: the app it serves is the code
-            target = _runner_target(name, args[i + 1:])
+            target = _runner_target(name, args[i + 1 :])
             if target.script or target.module:
                 return target
         return Entry(script=script)
@@ -161,7 +181,11 @@ def node_entry(argv: list[str]) -> Entry:
             i += 1
             continue
         norm = arg.replace("\\", "/")
-        if _base(arg) in ("tsx", "ts-node", "ts-node-esm") or "/node_modules/tsx/" in norm or "/node_modules/ts-node/" in norm:
+        if (
+            _base(arg) in ("tsx", "ts-node", "ts-node-esm")
+            or "/node_modules/tsx/" in norm
+            or "/node_modules/ts-node/" in norm
+        ):
             i += 1  # a TypeScript runner: the script is the next argument
             continue
         return Entry(script=arg)
@@ -169,6 +193,7 @@ def node_entry(argv: list[str]) -> Entry:
 
 
 # -- reading ----------------------------------------------------------------------------------------
+
 
 def read_bounded(path: str) -> str | None:
     """The first MAX_SCRIPT_BYTES of a regular file as text, or None (missing, unreadable, not a file)."""
@@ -196,6 +221,7 @@ def _resolve(path: str, cwd: str | None) -> str:
 
 
 # -- Python ------------------------------------------------------------------------------------------
+
 
 @dataclass
 class _PyFacts:
@@ -283,9 +309,16 @@ def _python_facts_from_tokens(source: str) -> _PyFacts:
                     j = i + 1
                     while j < len(toks) and not (toks[j].type == tokenize.NAME and toks[j].string == "import"):
                         j += 1
-                    names = tuple(t.string for t in toks[j + 1:j + 20] if t.type == tokenize.NAME and t.string != "as")
+                    names = tuple(
+                        t.string for t in toks[j + 1 : j + 20] if t.type == tokenize.NAME and t.string != "as"
+                    )
                 _note_module(facts, module, names)
-        if tok.type == tokenize.NAME and tok.string in _SERVER_CLASSES and i + 1 < len(toks) and toks[i + 1].string == "(":
+        if (
+            tok.type == tokenize.NAME
+            and tok.string in _SERVER_CLASSES
+            and i + 1 < len(toks)
+            and toks[i + 1].string == "("
+        ):
             facts.construct.add(tok.string)
         line_start = False
     return facts
@@ -309,8 +342,11 @@ def _find_module(module: str, level: int, roots: list[str], here: str) -> str | 
         roots = [base]
     rel = module.replace(".", os.sep) if module else ""
     for root in roots:
-        for cand in (os.path.join(root, rel + ".py"), os.path.join(root, rel, "__init__.py"),
-                     os.path.join(root, rel, "__main__.py")):
+        for cand in (
+            os.path.join(root, rel + ".py"),
+            os.path.join(root, rel, "__init__.py"),
+            os.path.join(root, rel, "__main__.py"),
+        ):
             if rel and os.path.isfile(cand):
                 return cand
     return None
@@ -354,7 +390,9 @@ def _python_env(sites: list[str]) -> list[str]:
     found = []
     for pkg in ("mcp", "fastmcp"):
         for site in sites:
-            if os.path.isdir(os.path.join(site, pkg)) or glob.glob(os.path.join(glob.escape(site), f"{pkg}-*.dist-info")):
+            if os.path.isdir(os.path.join(site, pkg)) or glob.glob(
+                os.path.join(glob.escape(site), f"{pkg}-*.dist-info")
+            ):
                 found.append(f"env:python:{pkg}")
                 break
     return found
@@ -434,7 +472,7 @@ def _strip_js_comments(source: str) -> str:
     out: list[str] = []
     last = 0
     for m in _JS_TOKENS.finditer(source):
-        out.append(source[last:m.start()])
+        out.append(source[last : m.start()])
         last = m.end()
         if m.group("c"):
             out.append("\n" if "\n" in m.group(0) else " ")
@@ -454,10 +492,12 @@ def js_facts(source: str) -> tuple[set[str], set[str], set[str], list[str]]:
     for spec in specs:
         pkg = next((p for p in _NODE_SPECS if spec == p or spec.startswith(p + "/")), None)
         if pkg:
-            sub = spec[len(pkg):]
+            sub = spec[len(pkg) :]
             if "/client" in sub:
                 continue
-            (server if (pkg != "@modelcontextprotocol/sdk" or "/server" in sub) else other).add(pkg + sub.split(".")[0].rstrip("/"))
+            (server if (pkg != "@modelcontextprotocol/sdk" or "/server" in sub) else other).add(
+                pkg + sub.split(".")[0].rstrip("/")
+            )
         elif spec.startswith(("./", "../")):
             local.append(spec)
     for m in _JS_NEW.finditer(code):
@@ -470,8 +510,13 @@ def _node_env(script: str) -> list[str]:
     here = os.path.dirname(script)
     found = []
     for _ in range(MAX_PARENTS):
-        for pkg, label in (("@modelcontextprotocol/sdk", "env:node:@modelcontextprotocol/sdk"), ("fastmcp", "env:node:fastmcp")):
-            if label not in found and os.path.isfile(os.path.join(here, "node_modules", *pkg.split("/"), "package.json")):
+        for pkg, label in (
+            ("@modelcontextprotocol/sdk", "env:node:@modelcontextprotocol/sdk"),
+            ("fastmcp", "env:node:fastmcp"),
+        ):
+            if label not in found and os.path.isfile(
+                os.path.join(here, "node_modules", *pkg.split("/"), "package.json")
+            ):
                 found.append(label)
         parent = os.path.dirname(here)
         if parent == here:

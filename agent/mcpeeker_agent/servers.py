@@ -22,15 +22,44 @@ _TYPE_KEYS = ("type", "transport", "transportType")
 _ENV_KEYS = ("env", "envs", "environment")
 _HEADER_KEYS = ("headers", "http_headers", "requestHeaders")
 _TRANSPORTS = {
-    "stdio": "stdio", "local": "stdio", "command": "stdio",
-    "http": "streamable_http", "streamable-http": "streamable_http", "streamable_http": "streamable_http",
-    "streamablehttp": "streamable_http", "remote": "streamable_http", "sse": "sse",
+    "stdio": "stdio",
+    "local": "stdio",
+    "command": "stdio",
+    "http": "streamable_http",
+    "streamable-http": "streamable_http",
+    "streamable_http": "streamable_http",
+    "streamablehttp": "streamable_http",
+    "remote": "streamable_http",
+    "sse": "sse",
 }
 # Goose extensions that are part of the client itself, not separate servers.
 _INTERNAL_TYPES = {"builtin", "platform", "frontend", "inline_python"}
-_DOCKER_VALUE_FLAGS = {"-e", "--env", "-v", "--volume", "-p", "--publish", "--name", "--network", "--net", "-w",
-                       "--workdir", "--env-file", "-u", "--user", "--mount", "--entrypoint", "--platform", "-l",
-                       "--label", "--cpus", "-m", "--memory", "--add-host", "--pull"}
+_DOCKER_VALUE_FLAGS = {
+    "-e",
+    "--env",
+    "-v",
+    "--volume",
+    "-p",
+    "--publish",
+    "--name",
+    "--network",
+    "--net",
+    "-w",
+    "--workdir",
+    "--env-file",
+    "-u",
+    "--user",
+    "--mount",
+    "--entrypoint",
+    "--platform",
+    "-l",
+    "--label",
+    "--cpus",
+    "-m",
+    "--memory",
+    "--add-host",
+    "--pull",
+}
 _RUNNERS = {"npx", "bunx", "uvx", "pipx", "pnpm", "yarn", "npm", "docker", "podman", "deno", "bun"}
 
 
@@ -95,8 +124,15 @@ def _walk(node: Any, path: tuple[str, ...], where: tuple[str, ...]) -> Iterator[
         yield from _walk(node[head], rest, where + (head,))
 
 
-def normalise(name: str, key_path: str, definition: dict[str, Any], client: str, hasher: Hasher,
-              patterns: Patterns | None = None, homes: list[str] | tuple[str, ...] = ()) -> Server | None:
+def normalise(
+    name: str,
+    key_path: str,
+    definition: dict[str, Any],
+    client: str,
+    hasher: Hasher,
+    patterns: Patterns | None = None,
+    homes: list[str] | tuple[str, ...] = (),
+) -> Server | None:
     """A `Server` for one definition, or None for client-internal entries (Goose builtins)."""
     p = patterns or load()
     kind = next((str(definition[k]) for k in _TYPE_KEYS if isinstance(definition.get(k), str)), "")
@@ -153,7 +189,11 @@ def _command_and_args(definition: dict[str, Any]) -> tuple[str | None, list[str]
         args_value = raw.get("args", args_value)
         extra_env = _mapping_or_names(raw.get("env"))
         raw = raw.get("path") or raw.get("command")
-    args = [str(a) for a in args_value] if isinstance(args_value, list) else (shlex.split(args_value) if isinstance(args_value, str) else [])
+    args = (
+        [str(a) for a in args_value]
+        if isinstance(args_value, list)
+        else (shlex.split(args_value) if isinstance(args_value, str) else [])
+    )
     if isinstance(raw, list):
         parts = [str(x) for x in raw]
         return (parts[0] if parts else None), parts[1:] + args, extra_env
@@ -210,7 +250,7 @@ def package_of(command: str | None, args: list[str]) -> str | None:
     if base in {"docker", "podman"}:
         if "run" not in rest:
             return None
-        rest = rest[rest.index("run") + 1:]
+        rest = rest[rest.index("run") + 1 :]
     if base == "pipx" and rest[:1] == ["run"]:
         rest = rest[1:]
     skip_next = False
@@ -249,17 +289,22 @@ def instance_key(server: Server, client: str, host_id: str) -> str:
 _HOME_VAR = re.compile(r"^(?:~|\$HOME|\$\{HOME\}|%USERPROFILE%|%HOMEPATH%|\$env:USERPROFILE)(?=$|/)", re.I)
 _ANY_HOME = re.compile(r"^(?:/home|/Users|[A-Za-z]:/Users|/var/home)/[^/]+(?=$|/)", re.I)
 _DRIVE = re.compile(r"^[A-Za-z]:(?:/|$)")
-_PATHISH = re.compile(r"^(?:/|~|\$HOME|\$\{HOME\}|%USERPROFILE%|%HOMEPATH%|\$env:USERPROFILE|[A-Za-z]:[/\\]|[A-Za-z]:$|file://)", re.I)
+_PATHISH = re.compile(
+    r"^(?:/|~|\$HOME|\$\{HOME\}|%USERPROFILE%|%HOMEPATH%|\$env:USERPROFILE|[A-Za-z]:[/\\]|[A-Za-z]:$|file://)", re.I
+)
 _MOUNT_FLAGS = {"-v", "--volume", "--mount"}
 
 
-def granted_paths(command: str | None, args: list[str], env: dict[str, Any], definition: dict[str, Any],
-                  fs: FilesystemPatterns) -> list[str]:
+def granted_paths(
+    command: str | None, args: list[str], env: dict[str, Any], definition: dict[str, Any], fs: FilesystemPatterns
+) -> list[str]:
     """The directories a definition hands its server: the path arguments of a filesystem server, the values of
     root flags and root environment variables, `docker run` bind-mount sources, and a `roots` list."""
     out: list[str] = []
     words = [command or "", *args]
-    filesystem = any(fs.servers.search(w.replace("\\", "/").rsplit("/", 1)[-1] or w) for w in words if w and not w.startswith("-"))
+    filesystem = any(
+        fs.servers.search(w.replace("\\", "/").rsplit("/", 1)[-1] or w) for w in words if w and not w.startswith("-")
+    )
     runner = (command or "").replace("\\", "/").rsplit("/", 1)[-1].lower().removesuffix(".exe")
     container = runner in ("docker", "podman")
     skip = False
@@ -276,10 +321,16 @@ def granted_paths(command: str | None, args: list[str], env: dict[str, Any], def
             raw = value if eq else (args[i + 1] if i + 1 < len(args) else "")
             skip = not eq
             if flag == "--mount":
-                out += [kv.split("=", 1)[1] for kv in raw.split(",") if kv.split("=", 1)[0] in ("source", "src") and "=" in kv]
+                out += [
+                    kv.split("=", 1)[1]
+                    for kv in raw.split(",")
+                    if kv.split("=", 1)[0] in ("source", "src") and "=" in kv
+                ]
             elif raw:
                 # src:dst[:opts]; a Windows source keeps its drive letter (C:\x:/data)
-                source = raw[:2] + raw[2:].split(":", 1)[0] if _DRIVE.match(raw.replace("\\", "/")) else raw.split(":", 1)[0]
+                source = (
+                    raw[:2] + raw[2:].split(":", 1)[0] if _DRIVE.match(raw.replace("\\", "/")) else raw.split(":", 1)[0]
+                )
                 out.append(source)
         elif filesystem and not container and not arg.startswith("-") and _PATHISH.match(arg):
             # (inside a container the arguments name container paths; its grants are the bind mounts)
@@ -310,16 +361,16 @@ def canonical_path(path: str, homes: list[str] | tuple[str, ...] = ()) -> str | 
         return None
     m = _HOME_VAR.match(p)
     if m:
-        p = "~" + p[m.end():]
+        p = "~" + p[m.end() :]
     else:
         for home in sorted((h.replace("\\", "/").rstrip("/") for h in homes), key=len, reverse=True):
             if home and (p.lower() == home.lower() or p.lower().startswith(home.lower() + "/")):
-                p = "~" + p[len(home):]
+                p = "~" + p[len(home) :]
                 break
         else:
             m = _ANY_HOME.match(p)
             if m:
-                p = "~" + p[m.end():]
+                p = "~" + p[m.end() :]
     drive = _DRIVE.match(p)
     if drive:
         p = p[0].lower() + ":/" + posixpath.normpath("/" + p[2:]).lstrip("/")
@@ -367,7 +418,11 @@ def static_credential(server: Server, patterns: Patterns) -> str | None:
     (literal or from the environment) or a token in its URL. OAuth needs none of them in the configuration."""
     if not server.url:
         return None
-    headers = [h for h in server.header_names if patterns.secret_key_names.search(h) or h.lower() in ("authorization", "cookie")]
+    headers = [
+        h
+        for h in server.header_names
+        if patterns.secret_key_names.search(h) or h.lower() in ("authorization", "cookie")
+    ]
     if headers:
         return f"static credential header {', '.join(sorted(headers))}"
     if any(s.field == "url" for s in server.secrets):

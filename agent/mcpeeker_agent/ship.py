@@ -18,15 +18,20 @@ def documents(report: dict[str, Any], settings: Any) -> list[tuple[str, str, dic
     """(index, _id, document) for every evidence item of the report and its scan summary."""
     raw = json.dumps(report, separators=(",", ":"), sort_keys=True).encode()
     ctx = Context(index_prefix=settings.index_prefix, site_key=settings.site_key_bytes())
-    return [(index, doc_id, doc) for index, doc_id, doc, _epoch in normalise_agent("report", report, raw, ctx, "mcpeeker-agent:ship", 0)]
+    return [
+        (index, doc_id, doc)
+        for index, doc_id, doc, _epoch in normalise_agent("report", report, raw, ctx, "mcpeeker-agent:ship", 0)
+    ]
 
 
 def ship(report: dict[str, Any], settings: Any) -> int:
     """Bulk-index the report's evidence documents; returns how many were indexed."""
     from mcpeeker.client import bulk_helper, make_client
 
-    actions = [{"_op_type": "index", "_index": index, "_id": doc_id, "_source": doc}
-               for index, doc_id, doc in documents(report, settings)]
+    actions = [
+        {"_op_type": "index", "_index": index, "_id": doc_id, "_source": doc}
+        for index, doc_id, doc in documents(report, settings)
+    ]
     if not actions:
         return 0
     ok, errors = bulk_helper(settings).bulk(make_client(settings), actions, raise_on_error=False, refresh="wait_for")

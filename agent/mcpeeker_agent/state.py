@@ -48,7 +48,9 @@ class State:
         state = cls()
         for item in raw["servers"]:
             try:
-                rec = ServerRecord(**{k: str(item[k]) for k in ("client", "scope", "path", "name", "fingerprint", "instance_key")})
+                rec = ServerRecord(
+                    **{k: str(item[k]) for k in ("client", "scope", "path", "name", "fingerprint", "instance_key")}
+                )
             except (KeyError, TypeError):
                 continue
             state.servers[rec.key] = rec
@@ -56,7 +58,10 @@ class State:
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        data = {"version": STATE_VERSION, "servers": [vars(r) for r in sorted(self.servers.values(), key=lambda r: r.key)]}
+        data = {
+            "version": STATE_VERSION,
+            "servers": [vars(r) for r in sorted(self.servers.values(), key=lambda r: r.key)],
+        }
         fd, tmp = tempfile.mkstemp(prefix=".state-", dir=path.parent)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -69,7 +74,9 @@ class State:
             raise
 
 
-def diff(previous: State, current: list[ServerRecord], unreadable_paths: set[str]) -> tuple[dict[str, str], list[ServerRecord], State]:
+def diff(
+    previous: State, current: list[ServerRecord], unreadable_paths: set[str]
+) -> tuple[dict[str, str], list[ServerRecord], State]:
     """Change per current key, the removed records, and the next state.
 
     Servers of a file that could not be read this time are neither removed nor forgotten.
@@ -78,7 +85,9 @@ def diff(previous: State, current: list[ServerRecord], unreadable_paths: set[str
     nxt = State()
     for rec in current:
         old = previous.servers.get(rec.key)
-        changes[rec.key] = "added" if old is None else ("unchanged" if old.fingerprint == rec.fingerprint else "changed")
+        changes[rec.key] = (
+            "added" if old is None else ("unchanged" if old.fingerprint == rec.fingerprint else "changed")
+        )
         nxt.servers[rec.key] = rec
     removed: list[ServerRecord] = []
     for key, old in previous.servers.items():

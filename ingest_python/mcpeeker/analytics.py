@@ -31,9 +31,11 @@ def _terms(agg: dict[str, Any]) -> dict[str, int]:
 
 # ------------------------------------------------------------------------------------------- summary
 
+
 def summary(client: Any, settings: Settings) -> dict[str, Any]:
     body = {
-        "size": 0, "track_total_hits": True,
+        "size": 0,
+        "track_total_hits": True,
         "aggs": {
             "classification": {"terms": {"field": "classification", "size": 10}},
             "severity": {"terms": {"field": "severity", "size": 10}},
@@ -64,70 +66,127 @@ def summary(client: Any, settings: Settings) -> dict[str, Any]:
 
 # ------------------------------------------------------------------------------------ score distribution
 
+
 def score_distribution(client: Any, settings: Settings, interval: float = 1.0) -> list[dict[str, Any]]:
-    body = {"size": 0, "aggs": {"score": {
-        "histogram": {"field": "score", "interval": interval, "min_doc_count": 0},
-        "aggs": {"classification": {"terms": {"field": "classification", "size": 10}}}}}}
+    body = {
+        "size": 0,
+        "aggs": {
+            "score": {
+                "histogram": {"field": "score", "interval": interval, "min_doc_count": 0},
+                "aggs": {"classification": {"terms": {"field": "classification", "size": 10}}},
+            }
+        },
+    }
     response = _search(client, settings.index("mcp-findings"), body)
-    return [{"score": b["key"], "count": b["doc_count"], "by_classification": _terms(b["classification"])}
-            for b in response["aggregations"]["score"]["buckets"]]
+    return [
+        {"score": b["key"], "count": b["doc_count"], "by_classification": _terms(b["classification"])}
+        for b in response["aggregations"]["score"]["buckets"]
+    ]
 
 
 # ----------------------------------------------------------------------------------------- trendlines
+
 
 def trendlines(client: Any, settings: Settings, interval: str = "1d", days: int = 30) -> list[dict[str, Any]]:
     """New findings per interval (by first_seen), split by classification."""
     if not INTERVAL.match(interval):
         raise MCPeekerError(f"--interval {interval!r}: expected a number and a unit m/h/d/w, e.g. 1d")
-    histogram: dict[str, Any] = {"field": "first_seen", "min_doc_count": 0,
-                                 "extended_bounds": {"min": f"now-{days}d/d", "max": "now/d"}}
+    histogram: dict[str, Any] = {
+        "field": "first_seen",
+        "min_doc_count": 0,
+        "extended_bounds": {"min": f"now-{days}d/d", "max": "now/d"},
+    }
     if interval in CALENDAR:
         histogram["calendar_interval"] = CALENDAR[interval]
     else:
         histogram["fixed_interval"] = interval
-    body = {"size": 0, "query": {"range": {"first_seen": {"gte": f"now-{days}d/d"}}},
-            "aggs": {"trend": {"date_histogram": histogram,
-                               "aggs": {"classification": {"terms": {"field": "classification", "size": 10}}}}}}
+    body = {
+        "size": 0,
+        "query": {"range": {"first_seen": {"gte": f"now-{days}d/d"}}},
+        "aggs": {
+            "trend": {
+                "date_histogram": histogram,
+                "aggs": {"classification": {"terms": {"field": "classification", "size": 10}}},
+            }
+        },
+    }
     response = _search(client, settings.index("mcp-findings"), body)
-    return [{"date": b["key_as_string"], "new_findings": b["doc_count"], "by_classification": _terms(b["classification"])}
-            for b in response["aggregations"]["trend"]["buckets"]]
+    return [
+        {"date": b["key_as_string"], "new_findings": b["doc_count"], "by_classification": _terms(b["classification"])}
+        for b in response["aggregations"]["trend"]["buckets"]
+    ]
 
 
 # ------------------------------------------------------------------------------------------- coverage
+
 
 def coverage(client: Any, settings: Settings, hours: int = 24, window_days: int = 30) -> dict[str, Any]:
     """Agent coverage: hosts with a scan in the last `hours`, last scan and scan errors per host."""
     body = {
         "size": 0,
-        "query": {"bool": {"filter": [{"term": {"event.module": "agent"}}, {"term": {"event.dataset": "agent.scan"}},
-                                      {"range": {"@timestamp": {"gte": f"now-{window_days}d"}}}]}},
+        "query": {
+            "bool": {
+                "filter": [
+                    {"term": {"event.module": "agent"}},
+                    {"term": {"event.dataset": "agent.scan"}},
+                    {"range": {"@timestamp": {"gte": f"now-{window_days}d"}}},
+                ]
+            }
+        },
         "aggs": {
-            "reporting": {"filter": {"range": {"@timestamp": {"gte": f"now-{hours}h"}}},
-                          "aggs": {"hosts": {"cardinality": {"field": "host.id"}}}},
+            "reporting": {
+                "filter": {"range": {"@timestamp": {"gte": f"now-{hours}h"}}},
+                "aggs": {"hosts": {"cardinality": {"field": "host.id"}}},
+            },
             "known": {"cardinality": {"field": "host.id"}},
             "errors": {"filter": {"term": {"event.outcome": "failure"}}},
-            "per_host": {"terms": {"field": "host.id", "size": 10000, "order": {"last_scan": "asc"}},
-                         "aggs": {"last_scan": {"max": {"field": "@timestamp"}},
-                                  "agent_version": {"terms": {"field": "agent.version", "size": 1}},
-                                  "errors": {"filter": {"term": {"event.outcome": "failure"}},
-                                             "aggs": {"last": {"terms": {"field": "error.message", "size": 1}}}},
-                                  "recent": {"filter": {"range": {"@timestamp": {"gte": f"now-{hours}h"}}}}}},
+            "per_host": {
+                "terms": {"field": "host.id", "size": 10000, "order": {"last_scan": "asc"}},
+                "aggs": {
+                    "last_scan": {"max": {"field": "@timestamp"}},
+                    "agent_version": {"terms": {"field": "agent.version", "size": 1}},
+                    "errors": {
+                        "filter": {"term": {"event.outcome": "failure"}},
+                        "aggs": {"last": {"terms": {"field": "error.message", "size": 1}}},
+                    },
+                    "recent": {"filter": {"range": {"@timestamp": {"gte": f"now-{hours}h"}}}},
+                },
+            },
         },
     }
-    response = client.search(index=settings.index("mcp-events-*"), body=body, allow_no_indices=True,
-                             ignore_unavailable=True)
+    response = client.search(
+        index=settings.index("mcp-events-*"), body=body, allow_no_indices=True, ignore_unavailable=True
+    )
     if "aggregations" not in response:  # no events index yet: no agent has reported
-        return {"window_hours": hours, "hosts_reporting": 0, "hosts_known": 0, "scans": 0, "scan_errors": 0, "hosts": []}
+        return {
+            "window_hours": hours,
+            "hosts_reporting": 0,
+            "hosts_known": 0,
+            "scans": 0,
+            "scan_errors": 0,
+            "hosts": [],
+        }
     aggs = response["aggregations"]
     hosts = []
     for bucket in aggs["per_host"]["buckets"]:
         last_error = bucket["errors"]["last"]["buckets"]
         versions = bucket["agent_version"]["buckets"]
-        hosts.append({"host_id": bucket["key"], "last_scan": bucket["last_scan"]["value_as_string"],
-                      "scans": bucket["doc_count"], "scan_errors": bucket["errors"]["doc_count"],
-                      "last_error": last_error[0]["key"] if last_error else None,
-                      "agent_version": versions[0]["key"] if versions else None,
-                      "reporting": bucket["recent"]["doc_count"] > 0})
-    return {"window_hours": hours, "hosts_reporting": aggs["reporting"]["hosts"]["value"],
-            "hosts_known": aggs["known"]["value"], "scans": response["hits"]["total"]["value"],
-            "scan_errors": aggs["errors"]["doc_count"], "hosts": hosts}
+        hosts.append(
+            {
+                "host_id": bucket["key"],
+                "last_scan": bucket["last_scan"]["value_as_string"],
+                "scans": bucket["doc_count"],
+                "scan_errors": bucket["errors"]["doc_count"],
+                "last_error": last_error[0]["key"] if last_error else None,
+                "agent_version": versions[0]["key"] if versions else None,
+                "reporting": bucket["recent"]["doc_count"] > 0,
+            }
+        )
+    return {
+        "window_hours": hours,
+        "hosts_reporting": aggs["reporting"]["hosts"]["value"],
+        "hosts_known": aggs["known"]["value"],
+        "scans": response["hits"]["total"]["value"],
+        "scan_errors": aggs["errors"]["doc_count"],
+        "hosts": hosts,
+    }

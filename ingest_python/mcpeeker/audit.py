@@ -66,8 +66,17 @@ def _last_record(client: Any, index: str) -> dict[str, Any] | None:
     return found[0]["_source"] if found else None
 
 
-def append(settings: Settings, client: Any, actor: Actor, action: str, object_type: str, object_id: str,
-           content: dict[str, Any], attempts: int = 5, key: Key | None = None) -> dict[str, Any]:
+def append(
+    settings: Settings,
+    client: Any,
+    actor: Actor,
+    action: str,
+    object_type: str,
+    object_id: str,
+    content: dict[str, Any],
+    attempts: int = 5,
+    key: Key | None = None,
+) -> dict[str, Any]:
     """Append a signed record (with `key`, else the current audit key)."""
     key = key or signing_key(settings)
     index = settings.index("mcp-audit")
@@ -88,9 +97,15 @@ def append(settings: Settings, client: Any, actor: Actor, action: str, object_ty
             # No refresh wait: the next append refreshes before it reads the head of the chain.
             client.index(index=index, id=str(record["seq"]), body=record, op_type="create")
             # The head (newest seq and MAC) lets verify notice records deleted from the end of the chain.
-            client.index(index=settings.index("mcp-state"), id=HEAD_ID, body={
-                "@timestamp": record["@timestamp"], "name": HEAD_ID,
-                "value": {"seq": record["seq"], "mac": record["mac"]}})
+            client.index(
+                index=settings.index("mcp-state"),
+                id=HEAD_ID,
+                body={
+                    "@timestamp": record["@timestamp"],
+                    "name": HEAD_ID,
+                    "value": {"seq": record["seq"], "mac": record["mac"]},
+                },
+            )
             return record
         except Exception as exc:  # ConflictError of either client: another writer took this seq
             if getattr(exc, "status_code", None) != 409 and "409" not in str(exc)[:40]:
@@ -121,7 +136,11 @@ def verify(settings: Settings, client: Any) -> tuple[int, list[Problem]]:
         count += 1
         seq = record.get("seq")
         if record["_id"] != str(seq):
-            problems.append(Problem(seq, record["_id"], f"stored as document {record['_id']} but claims seq {seq}: moved or reordered"))
+            problems.append(
+                Problem(
+                    seq, record["_id"], f"stored as document {record['_id']} but claims seq {seq}: moved or reordered"
+                )
+            )
         if seq != expected_seq:
             if isinstance(seq, int) and seq > expected_seq:
                 missing = f"{expected_seq}" if seq == expected_seq + 1 else f"{expected_seq}-{seq - 1}"
@@ -130,18 +149,36 @@ def verify(settings: Settings, client: Any) -> tuple[int, list[Problem]]:
                 problems.append(Problem(seq, record["_id"], f"out of order: expected seq {expected_seq}"))
         kid = record.get("key_id")
         if kid and chain_kid and kid != chain_kid:
-            problems.append(Problem(seq, record["_id"], f"signed with key {kid} but the chain uses {chain_kid} and no "
-                                                        f"rotation record announced {kid}: written with another key"))
+            problems.append(
+                Problem(
+                    seq,
+                    record["_id"],
+                    f"signed with key {kid} but the chain uses {chain_kid} and no "
+                    f"rotation record announced {kid}: written with another key",
+                )
+            )
         authentic = False
         if kid and ring.get(kid) is None:
-            problems.append(Problem(seq, record["_id"], f"signed with key {kid}, which the audit key ring ({ring.source}) "
-                                                        "does not hold: a key missing from the ring, or a forged record"))
+            problems.append(
+                Problem(
+                    seq,
+                    record["_id"],
+                    f"signed with key {kid}, which the audit key ring ({ring.source}) "
+                    "does not hold: a key missing from the ring, or a forged record",
+                )
+            )
         elif compute_mac(settings, record, ring) != record.get("mac"):
             problems.append(Problem(seq, record["_id"], "MAC does not match the content: edited"))
         else:
             authentic = True
             if record.get("prev_mac") != prev_mac:
-                problems.append(Problem(seq, record["_id"], "does not chain to the previous record: reordered or a predecessor was removed"))
+                problems.append(
+                    Problem(
+                        seq,
+                        record["_id"],
+                        "does not chain to the previous record: reordered or a predecessor was removed",
+                    )
+                )
         # Only an authentic rotation record hands the chain over to a new key. After a broken record (already
         # reported) the next record's key is taken as it is, so one edit is not reported again for every later record.
         chain_kid = (_announced_audit_key(record) or kid or chain_kid) if authentic else None
@@ -150,16 +187,26 @@ def verify(settings: Settings, client: Any) -> tuple[int, list[Problem]]:
     if chain_kid and chain_kid != ring.current.id:
         # A chain that ends on a retired key was written (or rewritten) without the current key: someone holding an
         # old key, or a rotation of the ring file that the chain never recorded.
-        problems.append(Problem(expected_seq - 1, str(expected_seq - 1), f"the chain ends signed with key {chain_kid}, not the "
-                                f"current audit key {ring.current.id}: rewritten with a retired key, or a rotation not recorded"))
+        problems.append(
+            Problem(
+                expected_seq - 1,
+                str(expected_seq - 1),
+                f"the chain ends signed with key {chain_kid}, not the "
+                f"current audit key {ring.current.id}: rewritten with a retired key, or a rotation not recorded",
+            )
+        )
     head = client.get(index=settings.index("mcp-state"), id=HEAD_ID, ignore=[404])
     if head.get("found"):
         last = head["_source"]["value"]
         if last["seq"] >= expected_seq:
             missing = f"{expected_seq}" if last["seq"] == expected_seq else f"{expected_seq}-{last['seq']}"
-            problems.append(Problem(last["seq"], str(last["seq"]), f"record(s) {missing} missing at the end of the chain: deleted"))
+            problems.append(
+                Problem(last["seq"], str(last["seq"]), f"record(s) {missing} missing at the end of the chain: deleted")
+            )
         elif last["mac"] != prev_mac:
-            problems.append(Problem(last["seq"], str(last["seq"]), "the newest record does not match the recorded head"))
+            problems.append(
+                Problem(last["seq"], str(last["seq"]), "the newest record does not match the recorded head")
+            )
     return count, problems
 
 
@@ -173,9 +220,18 @@ def _announced_audit_key(record: dict[str, Any]) -> str | None:
         return None
 
 
-def record_rotation(settings: Settings, client: Any, actor: Actor, ring_name: str, old: Key, new: Key,
-                    signer: Key) -> dict[str, Any]:
+def record_rotation(
+    settings: Settings, client: Any, actor: Actor, ring_name: str, old: Key, new: Key, signer: Key
+) -> dict[str, Any]:
     """Append the `keys.rotate` record of a site or audit key rotation, signed with `signer` (for an audit
     rotation: the old audit key, which hands the chain over to the new one)."""
-    return append(settings, client, actor, ROTATE_ACTION, "key_ring", ring_name,
-                  {"old_key_id": old.id, "new_key_id": new.id}, key=signer)
+    return append(
+        settings,
+        client,
+        actor,
+        ROTATE_ACTION,
+        "key_ring",
+        ring_name,
+        {"old_key_id": old.id, "new_key_id": new.id},
+        key=signer,
+    )

@@ -53,7 +53,9 @@ def warn_insecure(settings: Settings) -> None:
     Console(stderr=True, soft_wrap=True).print(
         f"[bold red]WARNING: TLS certificate verification is OFF[/] (--insecure, {ENV_VARS['verify_tls']}=false "
         f"or connection.verify_tls: false): anyone on the path to {settings.url} can read and change what is "
-        f"sent, credentials included. Use --ca-certs with the cluster's CA instead.", highlight=False)
+        f"sent, credentials included. Use --ca-certs with the cluster's CA instead.",
+        highlight=False,
+    )
 
 
 def tls_context(settings: Settings) -> ssl.SSLContext:
@@ -78,8 +80,10 @@ def tls_context(settings: Settings) -> ssl.SSLContext:
         try:
             context.load_cert_chain(settings.client_cert, settings.client_key)
         except (ssl.SSLError, OSError) as exc:
-            raise MCPeekerError(f"{_setting_name('client_cert')}: cannot load {settings.client_cert}"
-                                f"{' with key ' + settings.client_key if settings.client_key else ''} ({exc})") from exc
+            raise MCPeekerError(
+                f"{_setting_name('client_cert')}: cannot load {settings.client_cert}"
+                f"{' with key ' + settings.client_key if settings.client_key else ''} ({exc})"
+            ) from exc
     return context
 
 
@@ -98,14 +102,26 @@ def make_client(settings: Settings) -> Any:
         try:
             from elasticsearch import Elasticsearch
         except ImportError as exc:
-            raise MCPeekerError("backend 'elasticsearch' needs the extra: pip install 'mcpeeker[elasticsearch]'") from exc
-        return Elasticsearch(settings.url, request_timeout=settings.timeout,
-                             **_auth_kwargs(settings, "elasticsearch"), **_tls_kwargs(settings))
+            raise MCPeekerError(
+                "backend 'elasticsearch' needs the extra: pip install 'mcpeeker[elasticsearch]'"
+            ) from exc
+        return Elasticsearch(
+            settings.url,
+            request_timeout=settings.timeout,
+            **_auth_kwargs(settings, "elasticsearch"),
+            **_tls_kwargs(settings),
+        )
     from opensearchpy import OpenSearch
 
     # pool_maxsize: ingest delivers from a sender thread while the reader thread may query too.
-    return OpenSearch(hosts=[settings.url], timeout=settings.timeout, http_compress=False, pool_maxsize=8,
-                      **_auth_kwargs(settings, "opensearch"), **_tls_kwargs(settings))
+    return OpenSearch(
+        hosts=[settings.url],
+        timeout=settings.timeout,
+        http_compress=False,
+        pool_maxsize=8,
+        **_auth_kwargs(settings, "opensearch"),
+        **_tls_kwargs(settings),
+    )
 
 
 def bulk_helper(settings: Settings):
@@ -132,8 +148,10 @@ def tls_error_message(text: str, url: str) -> str | None:
         if "expired" in detail:
             problem = "has expired; renew it on the server (`mcpeeker opensearch rotate-cert` for the local node)"
         elif "Hostname mismatch" in detail or "IP address mismatch" in detail:
-            problem = ("is not valid for the host in the URL; connect with a name the certificate lists, "
-                       "or reissue it for this name")
+            problem = (
+                "is not valid for the host in the URL; connect with a name the certificate lists, "
+                "or reissue it for this name"
+            )
         elif "issuer" in detail or "self-signed" in detail or "self signed" in detail:
             problem = f"is not signed by a CA we trust; pass the cluster's CA with {_setting_name('ca_certs')}"
         else:
@@ -142,13 +160,18 @@ def tls_error_message(text: str, url: str) -> str | None:
     client_hint = f"{_setting_name('client_cert')} and {_setting_name('client_key')}"
     if re.search(r"alert (certificate required|handshake failure)", text, re.IGNORECASE) or "HANDSHAKE_FAILURE" in text:
         if not given:
-            return (f"TLS: {url} requires a client certificate and none was given; set {client_hint}; "
-                    f"nothing was sent")
+            return f"TLS: {url} requires a client certificate and none was given; set {client_hint}; nothing was sent"
         return f"TLS: {url} refused the handshake with client certificate {given} ({_alert(text)}); nothing was sent"
-    if re.search(r"alert (unknown ca|bad certificate|certificate unknown|certificate revoked|"
-                 r"certificate expired|access denied)", text, re.IGNORECASE):
-        return (f"TLS: {url} rejected the client certificate {given or '(none)'} ({_alert(text)}): it is not "
-                f"signed by a CA the server trusts, or has expired; nothing was sent")
+    if re.search(
+        r"alert (unknown ca|bad certificate|certificate unknown|certificate revoked|"
+        r"certificate expired|access denied)",
+        text,
+        re.IGNORECASE,
+    ):
+        return (
+            f"TLS: {url} rejected the client certificate {given or '(none)'} ({_alert(text)}): it is not "
+            f"signed by a CA the server trusts, or has expired; nothing was sent"
+        )
     if "EOF occurred in violation of protocol" in text or "UNEXPECTED_EOF" in text:
         hint = f"check {client_hint}" if not given else f"the server may not accept {given}"
         return f"TLS: {url} closed the connection during the TLS handshake; if it requires client certificates, {hint}"

@@ -34,8 +34,10 @@ class ImportResult:
 def multipart_body(ndjson: str, filename: str = "mcpeeker.ndjson") -> tuple[bytes, str]:
     """A multipart/form-data body with the one `file` field the import API reads."""
     boundary = f"----mcpeeker{uuid.uuid4().hex}"
-    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\n"
-            "Content-Type: application/ndjson\r\n\r\n").encode()
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
+        "Content-Type: application/ndjson\r\n\r\n"
+    ).encode()
     body = head + ndjson.encode("utf-8") + f"\r\n--{boundary}--\r\n".encode()
     return body, f"multipart/form-data; boundary={boundary}"
 
@@ -82,8 +84,9 @@ def install(base_url: str, flavour: str, ndjson: str, settings: Settings, space:
         raise MCPeekerError(f"saved-objects import at {base_url} failed: HTTP {exc.code}: {detail}") from exc
     except (urllib.error.URLError, OSError) as exc:
         raise MCPeekerError(f"cannot reach {base_url}: {exc}") from exc
-    return ImportResult(bool(payload.get("success")), int(payload.get("successCount", 0)),
-                        list(payload.get("errors") or []))
+    return ImportResult(
+        bool(payload.get("success")), int(payload.get("successCount", 0)), list(payload.get("errors") or [])
+    )
 
 
 def export(out_dir: Path, spec_path: Path | None = None, index_prefix: str = "") -> list[Path]:

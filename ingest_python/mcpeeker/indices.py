@@ -60,9 +60,11 @@ def install(settings: Settings, client: Any | None = None) -> SetupResult:
         client.indices.put_index_template(name=name, body=body)
         # A template only shapes new indices: give indices that already exist the new fields too.
         # (Additive changes only; an incompatible change fails here, loudly, before anything is written.)
-        client.indices.put_mapping(index=",".join(body["index_patterns"]), body=body["template"]["mappings"],
-                                   params={"allow_no_indices": "true", "ignore_unavailable": "true",
-                                           "expand_wildcards": "open"})
+        client.indices.put_mapping(
+            index=",".join(body["index_patterns"]),
+            body=body["template"]["mappings"],
+            params={"allow_no_indices": "true", "ignore_unavailable": "true", "expand_wildcards": "open"},
+        )
         installed.append(name)
     for logical in FIXED_INDICES:
         index = settings.index(logical)

@@ -24,8 +24,12 @@ NDJSON_NAMES = {"kibana": "mcpeeker-kibana.ndjson", "opensearch-dashboards": "mc
 # Per product: the saved-object migration version each type is written at (the product migrates from there).
 MIGRATION = {
     "kibana": {"index-pattern": "7.11.0", "search": "7.9.3", "visualization": "7.17.0", "dashboard": "7.17.0"},
-    "opensearch-dashboards": {"index-pattern": "7.6.0", "search": "7.9.3", "visualization": "7.10.0",
-                              "dashboard": "7.9.3"},
+    "opensearch-dashboards": {
+        "index-pattern": "7.6.0",
+        "search": "7.9.3",
+        "visualization": "7.10.0",
+        "dashboard": "7.9.3",
+    },
 }
 CORE_VERSION = {"kibana": "7.17.0", "opensearch-dashboards": None}
 PANEL_VERSION = {"kibana": "7.17.0", "opensearch-dashboards": "7.10.2"}
@@ -54,8 +58,9 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), sort_keys=True)
 
 
-def _envelope(kind: str, name: str, attributes: dict[str, Any], references: list[dict[str, str]],
-              flavour: str) -> dict[str, Any]:
+def _envelope(
+    kind: str, name: str, attributes: dict[str, Any], references: list[dict[str, str]], flavour: str
+) -> dict[str, Any]:
     obj: dict[str, Any] = {
         "id": object_id(kind, name),
         "type": kind,
@@ -69,6 +74,7 @@ def _envelope(kind: str, name: str, attributes: dict[str, Any], references: list
 
 
 # ----------------------------------------------------------------------------------------- index patterns
+
 
 def _url_format(dashboard_id: str, query: str) -> dict[str, Any]:
     # Relative URL: both products resolve it under <base>/app/. Rison string: ' and ! are the escapes.
@@ -103,6 +109,7 @@ def _index_ref(index_name: str) -> list[dict[str, str]]:
 
 # ---------------------------------------------------------------------------------------------- searches
 
+
 def saved_search(name: str, spec: dict[str, Any], flavour: str) -> dict[str, Any]:
     attributes = {
         "title": spec["title"],
@@ -117,6 +124,7 @@ def saved_search(name: str, spec: dict[str, Any], flavour: str) -> dict[str, Any
 
 # ---------------------------------------------------------------------------------------- visualizations
 
+
 def _agg(agg_id: str, spec: dict[str, Any], schema: str, metric_id: str = "1") -> dict[str, Any]:
     kind = spec["agg"]
     params: dict[str, Any]
@@ -125,17 +133,35 @@ def _agg(agg_id: str, spec: dict[str, Any], schema: str, metric_id: str = "1") -
     elif kind in ("max", "min", "sum", "avg", "cardinality"):
         params = {"field": spec["field"]}
     elif kind == "terms":
-        params = {"field": spec["field"], "size": int(spec.get("size", 10)), "order": "desc",
-                  "orderBy": spec.get("order_by", metric_id), "otherBucket": False, "otherBucketLabel": "Other",
-                  "missingBucket": False, "missingBucketLabel": "Missing"}
+        params = {
+            "field": spec["field"],
+            "size": int(spec.get("size", 10)),
+            "order": "desc",
+            "orderBy": spec.get("order_by", metric_id),
+            "otherBucket": False,
+            "otherBucketLabel": "Other",
+            "missingBucket": False,
+            "missingBucketLabel": "Missing",
+        }
     elif kind == "histogram":
-        params = {"field": spec["field"], "interval": spec.get("interval", 1), "min_doc_count": False,
-                  "has_extended_bounds": False, "extended_bounds": {"min": "", "max": ""}}
+        params = {
+            "field": spec["field"],
+            "interval": spec.get("interval", 1),
+            "min_doc_count": False,
+            "has_extended_bounds": False,
+            "extended_bounds": {"min": "", "max": ""},
+        }
     elif kind == "date_histogram":
         interval = str(spec.get("interval", "1d"))
-        params = {"field": spec["field"], "useNormalizedEsInterval": True, "scaleMetricValues": False,
-                  "interval": {"1d": "d", "1h": "h", "1w": "w"}.get(interval, interval), "drop_partials": False,
-                  "min_doc_count": 1, "extended_bounds": {}}
+        params = {
+            "field": spec["field"],
+            "useNormalizedEsInterval": True,
+            "scaleMetricValues": False,
+            "interval": {"1d": "d", "1h": "h", "1w": "w"}.get(interval, interval),
+            "drop_partials": False,
+            "min_doc_count": 1,
+            "extended_bounds": {},
+        }
     else:
         raise MCPeekerError(f"unsupported aggregation {kind!r} in dashboard spec")
     return {"id": agg_id, "enabled": True, "type": kind, "params": params, "schema": schema}
@@ -146,17 +172,48 @@ def _xy_params(chart: str, metric_label: str) -> dict[str, Any]:
     return {
         "type": CHART_TYPES[chart],
         "grid": {"categoryLines": False},
-        "categoryAxes": [{"id": "CategoryAxis-1", "type": "category", "position": "bottom", "show": True, "style": {},
-                          "scale": {"type": "linear"}, "labels": {"show": True, "filter": True, "truncate": 100},
-                          "title": {}}],
-        "valueAxes": [{"id": "ValueAxis-1", "name": "LeftAxis-1", "type": "value", "position": "left", "show": True,
-                       "style": {}, "scale": {"type": "linear", "mode": "normal"},
-                       "labels": {"show": True, "rotate": 0, "filter": False, "truncate": 100},
-                       "title": {"text": metric_label}}],
-        "seriesParams": [{"show": True, "type": series_type, "mode": "stacked" if chart == "bar" else "normal",
-                          "data": {"label": metric_label, "id": "1"}, "valueAxis": "ValueAxis-1",
-                          "drawLinesBetweenPoints": True, "lineWidth": 2, "showCircles": True}],
-        "addTooltip": True, "addLegend": True, "legendPosition": "right", "times": [], "addTimeMarker": False,
+        "categoryAxes": [
+            {
+                "id": "CategoryAxis-1",
+                "type": "category",
+                "position": "bottom",
+                "show": True,
+                "style": {},
+                "scale": {"type": "linear"},
+                "labels": {"show": True, "filter": True, "truncate": 100},
+                "title": {},
+            }
+        ],
+        "valueAxes": [
+            {
+                "id": "ValueAxis-1",
+                "name": "LeftAxis-1",
+                "type": "value",
+                "position": "left",
+                "show": True,
+                "style": {},
+                "scale": {"type": "linear", "mode": "normal"},
+                "labels": {"show": True, "rotate": 0, "filter": False, "truncate": 100},
+                "title": {"text": metric_label},
+            }
+        ],
+        "seriesParams": [
+            {
+                "show": True,
+                "type": series_type,
+                "mode": "stacked" if chart == "bar" else "normal",
+                "data": {"label": metric_label, "id": "1"},
+                "valueAxis": "ValueAxis-1",
+                "drawLinesBetweenPoints": True,
+                "lineWidth": 2,
+                "showCircles": True,
+            }
+        ],
+        "addTooltip": True,
+        "addLegend": True,
+        "legendPosition": "right",
+        "times": [],
+        "addTimeMarker": False,
         "labels": {"show": False},
         "thresholdLine": {"show": False, "value": 10, "width": 1, "style": "full", "color": "#E7664C"},
     }
@@ -164,20 +221,41 @@ def _xy_params(chart: str, metric_label: str) -> dict[str, Any]:
 
 def _chart_params(chart: str, metric_label: str) -> dict[str, Any]:
     if chart == "pie":
-        return {"type": "pie", "addTooltip": True, "addLegend": True, "legendPosition": "right", "isDonut": True,
-                "labels": {"show": True, "values": True, "last_level": True, "truncate": 100}}
+        return {
+            "type": "pie",
+            "addTooltip": True,
+            "addLegend": True,
+            "legendPosition": "right",
+            "isDonut": True,
+            "labels": {"show": True, "values": True, "last_level": True, "truncate": 100},
+        }
     if chart in ("bar", "line"):
         return _xy_params(chart, metric_label)
     if chart == "table":
-        return {"perPage": 10, "showPartialRows": False, "showMetricsAtAllLevels": False, "showTotal": False,
-                "totalFunc": "sum", "percentageCol": ""}
+        return {
+            "perPage": 10,
+            "showPartialRows": False,
+            "showMetricsAtAllLevels": False,
+            "showTotal": False,
+            "totalFunc": "sum",
+            "percentageCol": "",
+        }
     if chart == "metric":
-        return {"addTooltip": True, "addLegend": False, "type": "metric",
-                "metric": {"percentageMode": False, "useRanges": False, "colorSchema": "Green to Red",
-                           "metricColorMode": "None", "colorsRange": [{"from": 0, "to": 10000}],
-                           "labels": {"show": True}, "invertColors": False,
-                           "style": {"bgFill": "#000", "bgColor": False, "labelColor": False, "subText": "",
-                                     "fontSize": 60}}}
+        return {
+            "addTooltip": True,
+            "addLegend": False,
+            "type": "metric",
+            "metric": {
+                "percentageMode": False,
+                "useRanges": False,
+                "colorSchema": "Green to Red",
+                "metricColorMode": "None",
+                "colorsRange": [{"from": 0, "to": 10000}],
+                "labels": {"show": True},
+                "invertColors": False,
+                "style": {"bgFill": "#000", "bgColor": False, "labelColor": False, "subText": "", "fontSize": 60},
+            },
+        }
     raise MCPeekerError(f"unsupported chart {chart!r} in dashboard spec")
 
 
@@ -197,8 +275,12 @@ def visualization(name: str, spec: dict[str, Any], flavour: str) -> dict[str, An
         aggs.append(_agg(str(next_id + position), bucket, _bucket_schema(chart, position, bucket)))
     metric = spec["metric"]
     label = "Count" if metric["agg"] == "count" else f"{metric['agg']} of {metric.get('field')}"
-    vis_state = {"title": spec["title"], "type": CHART_TYPES[chart], "aggs": aggs,
-                 "params": _chart_params(chart, label)}
+    vis_state = {
+        "title": spec["title"],
+        "type": CHART_TYPES[chart],
+        "aggs": aggs,
+        "params": _chart_params(chart, label),
+    }
     attributes = {
         "title": spec["title"],
         "description": spec.get("description", ""),
@@ -211,6 +293,7 @@ def visualization(name: str, spec: dict[str, Any], flavour: str) -> dict[str, An
 
 
 # -------------------------------------------------------------------------------------------- dashboards
+
 
 def _panel_size(kind: str, chart: str | None) -> tuple[int, int]:
     if kind == "search":
@@ -233,9 +316,16 @@ def dashboard(name: str, spec: dict[str, Any], all_spec: dict[str, Any], flavour
         if x + width > 48:
             x, y, row_height = 0, y + row_height, 0
         ref = f"panel_{index}"
-        panels.append({"version": PANEL_VERSION[flavour], "type": kind, "panelIndex": str(index + 1),
-                       "gridData": {"x": x, "y": y, "w": width, "h": height, "i": str(index + 1)},
-                       "embeddableConfig": {}, "panelRefName": ref})
+        panels.append(
+            {
+                "version": PANEL_VERSION[flavour],
+                "type": kind,
+                "panelIndex": str(index + 1),
+                "gridData": {"x": x, "y": y, "w": width, "h": height, "i": str(index + 1)},
+                "embeddableConfig": {},
+                "panelRefName": ref,
+            }
+        )
         references.append({"name": ref, "type": kind, "id": object_id(kind, target)})
         x, row_height = x + width, max(row_height, height)
     time = spec.get("time") or {}
@@ -255,6 +345,7 @@ def dashboard(name: str, spec: dict[str, Any], all_spec: dict[str, Any], flavour
 
 
 # --------------------------------------------------------------------------------------------- assembly
+
 
 def build(spec: dict[str, Any], flavour: str, index_prefix: str = "") -> list[dict[str, Any]]:
     """Every saved object, dependencies first (the import API resolves references within one file)."""

@@ -5,8 +5,14 @@ from __future__ import annotations
 from typing import Any, Iterator
 
 
-def scan_sorted(client: Any, index: str, query: dict[str, Any], sort: list[dict[str, str]],
-                page_size: int = 1000, source: list[str] | None = None) -> Iterator[dict[str, Any]]:
+def scan_sorted(
+    client: Any,
+    index: str,
+    query: dict[str, Any],
+    sort: list[dict[str, str]],
+    page_size: int = 1000,
+    source: list[str] | None = None,
+) -> Iterator[dict[str, Any]]:
     """Yield the hits of `query` on `index` ordered by `sort`, which must end in a unique tie-breaker;
     `source` limits each hit's `_source` to those fields."""
     search_after = None
@@ -23,8 +29,9 @@ def scan_sorted(client: Any, index: str, query: dict[str, Any], sort: list[dict[
         search_after = hits[-1]["sort"]
 
 
-def composite_pairs(client: Any, index: str, fields: tuple[str, str], query: dict[str, Any],
-                    page_size: int = 10_000) -> Iterator[tuple[Any, Any]]:
+def composite_pairs(
+    client: Any, index: str, fields: tuple[str, str], query: dict[str, Any], page_size: int = 10_000
+) -> Iterator[tuple[Any, Any]]:
     """Every distinct (first, second) value pair of the documents matching `query`, page by page with a
     composite aggregation (no sub-aggregation, so a page holds at most `page_size` buckets)."""
     sources = [{"a": {"terms": {"field": fields[0]}}}, {"b": {"terms": {"field": fields[1]}}}]

@@ -40,6 +40,7 @@ def run_suricata_all(pcaps: list[Path], rules: Path, outdir: Path) -> tuple[list
     """eve.json per pcap (one Suricata run each keeps flows of different captures apart)."""
     try:
         from .sensors.suricata import find_suricata, run_suricata
+
         find_suricata()
     except MCPeekerError as exc:
         return [], f"not usable \N{EM DASH} skipped ({exc})"
@@ -67,9 +68,11 @@ def sensor_versions(suricata_ran: bool, zeek_ran: bool) -> str:
     parts = []
     if suricata_ran:
         from .sensors.suricata import find_suricata, suricata_version
+
         parts.append("suricata " + ".".join(map(str, suricata_version(find_suricata()))))
     if zeek_ran:
         from .sensors.zeek import find_zeek, zeek_version
+
         zeek = find_zeek()
         parts.append(f"zeek {zeek_version(zeek)}" if zeek else "zeek")
     return "sensors: " + (", ".join(parts) or "none")
@@ -115,8 +118,11 @@ class Findings:
         name = mcp.get("server", {}).get("name")
         if name:
             server.names.add(f"{name} {mcp['server'].get('version', '')}".strip())
-        for attr, value in (("eras", mcp.get("spec_era")), ("transports", mcp.get("transport")),
-                            ("domains", doc.get("url", {}).get("domain"))):
+        for attr, value in (
+            ("eras", mcp.get("spec_era")),
+            ("transports", mcp.get("transport")),
+            ("domains", doc.get("url", {}).get("domain")),
+        ):
             if value:
                 getattr(server, attr).add(value)
 
@@ -137,6 +143,7 @@ class _Tee:
 @dataclass(frozen=True)
 class SensorRun:
     """What the sensors wrote for a set of pcaps, and why a sensor was skipped (None when it ran)."""
+
     eves: list[Path]
     zeek_logs: list[Path]
     suricata_skip: str | None
@@ -165,8 +172,9 @@ class ReplayResult:
     spooled_left: int
 
 
-def ingest_sensor_output(settings: Settings, run: SensorRun, dead_letter: Path, index: bool,
-                         warn: Callable[[str], None]) -> ReplayResult:
+def ingest_sensor_output(
+    settings: Settings, run: SensorRun, dead_letter: Path, index: bool, warn: Callable[[str], None]
+) -> ReplayResult:
     """Normalise what the sensors wrote, gather the findings and (with `index`) send the documents to the cluster."""
     if not run.eves and not run.zeek_logs:
         raise MCPeekerError("neither Suricata nor Zeek could run; nothing to replay")

@@ -53,36 +53,57 @@ class ReportData:
 
 # ------------------------------------------------------------------------------------------- queries
 
+
 def _exists(client: Any, index: str) -> bool:
     return bool(client.indices.exists(index=index))
 
 
 def _top_hosts(client: Any, settings: Settings) -> list[tuple[str, int, float]]:
-    body = {"size": 0, "aggs": {"hosts": {"terms": {"field": "host.id", "size": 10},
-                                          "aggs": {"score": {"max": {"field": "score"}}}}}}
+    body = {
+        "size": 0,
+        "aggs": {"hosts": {"terms": {"field": "host.id", "size": 10}, "aggs": {"score": {"max": {"field": "score"}}}}},
+    }
     buckets = client.search(index=settings.index("mcp-findings"), body=body)["aggregations"]["hosts"]["buckets"]
     return [(b["key"], b["doc_count"], b["score"]["value"] or 0.0) for b in buckets]
 
 
 def _attacks(client: Any, settings: Settings) -> list[tuple[str, int]]:
     index = settings.index("mcp-events-*")
-    body = {"size": 0, "query": {"term": {"mcpeeker.evidence.type": "attack"}},
-            "aggs": {"types": {"terms": {"field": "mcpeeker.attack.type", "size": 10}}}}
+    body = {
+        "size": 0,
+        "query": {"term": {"mcpeeker.evidence.type": "attack"}},
+        "aggs": {"types": {"terms": {"field": "mcpeeker.attack.type", "size": 10}}},
+    }
     response = client.search(index=index, body=body, allow_no_indices=True, ignore_unavailable=True)
     return [(b["key"], b["doc_count"]) for b in response.get("aggregations", {}).get("types", {}).get("buckets", [])]
 
 
 def _trust(client: Any, settings: Settings) -> list[tuple[str, int]]:
     """Findings per trust-score bucket of 10 (0-9 ... 90-99, 100), as the Overview dashboard's histogram."""
-    body = {"size": 0, "aggs": {"t": {"histogram": {"field": "trust.score", "interval": 10, "min_doc_count": 0,
-                                                    "extended_bounds": {"min": 0, "max": 100}}}}}
+    body = {
+        "size": 0,
+        "aggs": {
+            "t": {
+                "histogram": {
+                    "field": "trust.score",
+                    "interval": 10,
+                    "min_doc_count": 0,
+                    "extended_bounds": {"min": 0, "max": 100},
+                }
+            }
+        },
+    }
     response = client.search(index=settings.index("mcp-findings"), body=body)
     return [(f"{b['key']:g}", b["doc_count"]) for b in response["aggregations"]["t"]["buckets"]]
 
 
 def _findings(client: Any, settings: Settings) -> tuple[list[dict[str, Any]], int]:
-    body = {"size": MAX_FINDINGS, "track_total_hits": True, "sort": [{"last_seen": {"order": "desc", "unmapped_type": "date"}}],
-            "query": {"exists": {"field": "finding.id"}}}
+    body = {
+        "size": MAX_FINDINGS,
+        "track_total_hits": True,
+        "sort": [{"last_seen": {"order": "desc", "unmapped_type": "date"}}],
+        "query": {"exists": {"field": "finding.id"}},
+    }
     response = client.search(index=settings.index("mcp-findings"), body=body)
     return [h["_source"] for h in response["hits"]["hits"]], response["hits"]["total"]["value"]
 
@@ -95,10 +116,14 @@ def _evidence(client: Any, settings: Settings, findings: list[dict[str, Any]]) -
             owner.setdefault(ref, finding["finding"]["id"])
     if not owner:
         return {}
-    body = {"size": min(len(owner), MAX_EVIDENCE), "sort": [{"@timestamp": "asc"}],
-            "query": {"ids": {"values": list(owner)[:MAX_EVIDENCE]}}}
-    response = client.search(index=settings.index("mcp-events-*"), body=body, allow_no_indices=True,
-                             ignore_unavailable=True)
+    body = {
+        "size": min(len(owner), MAX_EVIDENCE),
+        "sort": [{"@timestamp": "asc"}],
+        "query": {"ids": {"values": list(owner)[:MAX_EVIDENCE]}},
+    }
+    response = client.search(
+        index=settings.index("mcp-events-*"), body=body, allow_no_indices=True, ignore_unavailable=True
+    )
     grouped: dict[str, list[dict[str, Any]]] = {}
     for hit in response["hits"]["hits"]:
         grouped.setdefault(owner[hit["_id"]], []).append(hit["_source"])
@@ -120,12 +145,20 @@ def _registry(client: Any, settings: Settings, days: int) -> tuple[list[dict[str
     index = settings.index("mcp-registry")
     if not _exists(client, index):
         return [], []
-    expiring_q = {"bool": {"filter": [{"term": {"status": "approved"}},
-                                      {"range": {"expires": {"gte": "now", "lte": f"now+{days}d"}}}]}}
-    expired_q = {"bool": {"should": [{"term": {"status": "expired"}},
-                                     {"bool": {"filter": [{"term": {"status": "approved"}},
-                                                          {"range": {"expires": {"lt": "now"}}}]}}],
-                          "minimum_should_match": 1}}
+    expiring_q = {
+        "bool": {
+            "filter": [{"term": {"status": "approved"}}, {"range": {"expires": {"gte": "now", "lte": f"now+{days}d"}}}]
+        }
+    }
+    expired_q = {
+        "bool": {
+            "should": [
+                {"term": {"status": "expired"}},
+                {"bool": {"filter": [{"term": {"status": "approved"}}, {"range": {"expires": {"lt": "now"}}}]}},
+            ],
+            "minimum_should_match": 1,
+        }
+    }
     sort = [{"expires": {"order": "asc", "unmapped_type": "date"}}]
     expiring = client.search(index=index, body={"size": 500, "sort": sort, "query": expiring_q})["hits"]["hits"]
     expired = client.search(index=index, body={"size": 500, "sort": sort, "query": expired_q})["hits"]["hits"]
@@ -142,13 +175,18 @@ def collect(client: Any, settings: Settings, expiring_days: int = 14) -> ReportD
         trend=analytics.trendlines(client, settings, "1d", 30),
         top_hosts=_top_hosts(client, settings),
         attacks=_attacks(client, settings),
-        findings=findings, findings_total=total,
-        evidence=_evidence(client, settings, findings), verdicts=_verdicts(client, settings),
-        expiring=expiring, expired=expired, trust=_trust(client, settings),
+        findings=findings,
+        findings_total=total,
+        evidence=_evidence(client, settings, findings),
+        verdicts=_verdicts(client, settings),
+        expiring=expiring,
+        expired=expired,
+        trust=_trust(client, settings),
     )
 
 
 # -------------------------------------------------------------------------------------------- charts
+
 
 def _e(value: Any) -> str:
     if isinstance(value, (list, tuple)):
@@ -166,8 +204,10 @@ def _get(doc: dict[str, Any], dotted: str) -> Any:
 
 
 def _svg(width: int, height: int, body: str, label: str) -> str:
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" '
-            f'role="img" aria-label="{_e(label)}">{body}</svg>')
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" '
+        f'role="img" aria-label="{_e(label)}">{body}</svg>'
+    )
 
 
 def donut(parts: list[tuple[str, int, str]], label: str) -> str:
@@ -179,23 +219,32 @@ def donut(parts: list[tuple[str, int, str]], label: str) -> str:
             continue
         sweep = 2 * math.pi * value / total
         if sweep >= 2 * math.pi - 1e-9:
-            body.append(f'<circle cx="{cx}" cy="{cy}" r="{(r + inner) / 2}" fill="none" stroke="{colour}" '
-                        f'stroke-width="{r - inner}"><title>{_e(name)}: {value}</title></circle>')
+            body.append(
+                f'<circle cx="{cx}" cy="{cy}" r="{(r + inner) / 2}" fill="none" stroke="{colour}" '
+                f'stroke-width="{r - inner}"><title>{_e(name)}: {value}</title></circle>'
+            )
             break
         end = angle + sweep
         large = 1 if sweep > math.pi else 0
-        pts = [(cx + r * math.cos(angle), cy + r * math.sin(angle)), (cx + r * math.cos(end), cy + r * math.sin(end)),
-               (cx + inner * math.cos(end), cy + inner * math.sin(end)),
-               (cx + inner * math.cos(angle), cy + inner * math.sin(angle))]
-        path = (f"M{pts[0][0]:.2f},{pts[0][1]:.2f} A{r},{r} 0 {large} 1 {pts[1][0]:.2f},{pts[1][1]:.2f} "
-                f"L{pts[2][0]:.2f},{pts[2][1]:.2f} A{inner},{inner} 0 {large} 0 {pts[3][0]:.2f},{pts[3][1]:.2f} Z")
+        pts = [
+            (cx + r * math.cos(angle), cy + r * math.sin(angle)),
+            (cx + r * math.cos(end), cy + r * math.sin(end)),
+            (cx + inner * math.cos(end), cy + inner * math.sin(end)),
+            (cx + inner * math.cos(angle), cy + inner * math.sin(angle)),
+        ]
+        path = (
+            f"M{pts[0][0]:.2f},{pts[0][1]:.2f} A{r},{r} 0 {large} 1 {pts[1][0]:.2f},{pts[1][1]:.2f} "
+            f"L{pts[2][0]:.2f},{pts[2][1]:.2f} A{inner},{inner} 0 {large} 0 {pts[3][0]:.2f},{pts[3][1]:.2f} Z"
+        )
         body.append(f'<path d="{path}" fill="{colour}"><title>{_e(name)}: {value}</title></path>')
         angle = end
     body.append(f'<text x="{cx}" y="{cy + 8}" text-anchor="middle" class="big">{total}</text>')
     for n, (name, value, colour) in enumerate(parts):
         y = 30 + n * 26
-        body.append(f'<rect x="200" y="{y - 12}" width="14" height="14" fill="{colour}"/>'
-                    f'<text x="222" y="{y}">{_e(name)}: {value}</text>')
+        body.append(
+            f'<rect x="200" y="{y - 12}" width="14" height="14" fill="{colour}"/>'
+            f'<text x="222" y="{y}">{_e(name)}: {value}</text>'
+        )
     return _svg(380, 180, "".join(body), label)
 
 
@@ -203,16 +252,21 @@ def vbars(points: list[tuple[str, int]], label: str, colour: str = "#1565c0") ->
     width, height, left, bottom = 380, 180, 30, 24
     peak = max((v for _, v in points), default=0) or 1
     step = (width - left - 10) / max(len(points), 1)
-    body = [f'<line x1="{left}" y1="{height - bottom}" x2="{width - 5}" y2="{height - bottom}" class="axis"/>',
-            f'<text x="{left - 6}" y="16" text-anchor="end" class="small">{peak}</text>']
+    body = [
+        f'<line x1="{left}" y1="{height - bottom}" x2="{width - 5}" y2="{height - bottom}" class="axis"/>',
+        f'<text x="{left - 6}" y="16" text-anchor="end" class="small">{peak}</text>',
+    ]
     for n, (name, value) in enumerate(points):
         bar = (height - bottom - 20) * value / peak
         x = left + n * step + step * 0.1
-        body.append(f'<rect x="{x:.1f}" y="{height - bottom - bar:.1f}" width="{step * 0.8:.1f}" height="{bar:.1f}" '
-                    f'fill="{colour}"><title>{_e(name)}: {value}</title></rect>')
+        body.append(
+            f'<rect x="{x:.1f}" y="{height - bottom - bar:.1f}" width="{step * 0.8:.1f}" height="{bar:.1f}" '
+            f'fill="{colour}"><title>{_e(name)}: {value}</title></rect>'
+        )
         if len(points) <= 24 or n % max(1, len(points) // 12) == 0:
-            body.append(f'<text x="{x + step * 0.4:.1f}" y="{height - 8}" text-anchor="middle" class="small">'
-                        f'{_e(name)}</text>')
+            body.append(
+                f'<text x="{x + step * 0.4:.1f}" y="{height - 8}" text-anchor="middle" class="small">{_e(name)}</text>'
+            )
     return _svg(width, height, "".join(body), label)
 
 
@@ -221,18 +275,24 @@ def line(points: list[tuple[str, int]], label: str) -> str:
     peak = max((v for _, v in points), default=0) or 1
     step = (width - left - 10) / max(len(points) - 1, 1)
     coords = [(left + n * step, height - bottom - (height - bottom - 20) * v / peak) for n, (_, v) in enumerate(points)]
-    body = [f'<line x1="{left}" y1="{height - bottom}" x2="{width - 5}" y2="{height - bottom}" class="axis"/>',
-            f'<text x="{left - 6}" y="16" text-anchor="end" class="small">{peak}</text>']
+    body = [
+        f'<line x1="{left}" y1="{height - bottom}" x2="{width - 5}" y2="{height - bottom}" class="axis"/>',
+        f'<text x="{left - 6}" y="16" text-anchor="end" class="small">{peak}</text>',
+    ]
     if coords:
         path = " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)
         body.append(f'<polyline points="{path}" fill="none" stroke="#1565c0" stroke-width="2"/>')
         for (x, y), (name, value) in zip(coords, points):
             if value:
-                body.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.5" fill="#1565c0"><title>{_e(name)}: {value}'
-                            f'</title></circle>')
+                body.append(
+                    f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.5" fill="#1565c0"><title>{_e(name)}: {value}'
+                    f"</title></circle>"
+                )
         for n in (0, len(points) // 2, len(points) - 1):
-            body.append(f'<text x="{coords[n][0]:.1f}" y="{height - 8}" text-anchor="middle" class="small">'
-                        f'{_e(points[n][0][5:10])}</text>')
+            body.append(
+                f'<text x="{coords[n][0]:.1f}" y="{height - 8}" text-anchor="middle" class="small">'
+                f"{_e(points[n][0][5:10])}</text>"
+            )
     return _svg(width, height, "".join(body), label)
 
 
@@ -244,10 +304,12 @@ def hbars(points: list[tuple[str, int]], label: str, colour: str = "#6a1b9a") ->
     for n, (name, value) in enumerate(points):
         y = 5 + n * row
         bar = 180 * value / peak
-        body.append(f'<text x="150" y="{y + 14}" text-anchor="end" class="small">{_e(name[:24])}</text>'
-                    f'<rect x="156" y="{y + 2}" width="{bar:.1f}" height="{row - 6}" fill="{colour}">'
-                    f'<title>{_e(name)}: {value}</title></rect>'
-                    f'<text x="{160 + bar:.1f}" y="{y + 14}" class="small">{value}</text>')
+        body.append(
+            f'<text x="150" y="{y + 14}" text-anchor="end" class="small">{_e(name[:24])}</text>'
+            f'<rect x="156" y="{y + 2}" width="{bar:.1f}" height="{row - 6}" fill="{colour}">'
+            f"<title>{_e(name)}: {value}</title></rect>"
+            f'<text x="{160 + bar:.1f}" y="{y + 14}" class="small">{value}</text>'
+        )
     if not points:
         body.append('<text x="10" y="24">none</text>')
     return _svg(width, height, "".join(body), label)
@@ -302,9 +364,12 @@ def _penalties(f: dict[str, Any]) -> str:
     items = _get(f, "trust.penalties") or []
     if not items:
         return '<p class="muted">trust: no penalty</p>'
-    rows = "".join(f'<li><b>{_e(p.get("detection"))}</b> '
-                   f'&minus;{_e(p.get("penalty"))}: {_e(p.get("reason"))} <span class="muted">({_e(p.get("evidence"))})</span></li>'
-                   for p in items if isinstance(p, dict))
+    rows = "".join(
+        f"<li><b>{_e(p.get('detection'))}</b> "
+        f'&minus;{_e(p.get("penalty"))}: {_e(p.get("reason"))} <span class="muted">({_e(p.get("evidence"))})</span></li>'
+        for p in items
+        if isinstance(p, dict)
+    )
     return f'<p><b>Trust penalties</b></p><ul class="penalties">{rows}</ul>'
 
 
@@ -319,8 +384,11 @@ def _overview(d: ReportData) -> str:
     s = d.summary
     parts = [(c, s["by_classification"].get(c, 0), COLOURS[c]) for c in analytics.CLASSES]
     panels = [
-        ("unregistered", f'<div class="metric">{s["unregistered"]}</div><div class="muted">of {s["findings"]} '
-                         f'findings have no approved registry entry</div>'),
+        (
+            "unregistered",
+            f'<div class="metric">{s["unregistered"]}</div><div class="muted">of {s["findings"]} '
+            f"findings have no approved registry entry</div>",
+        ),
         ("classification", donut(parts, TITLES["classification"])),
         ("scores", vbars([(f"{b['score']:g}", b["count"]) for b in d.scores], TITLES["scores"])),
         ("trend", line([(b["date"], b["new_findings"]) for b in d.trend], TITLES["trend"])),
@@ -328,7 +396,9 @@ def _overview(d: ReportData) -> str:
         ("attacks", hbars(d.attacks, TITLES["attacks"], "#b71c1c")),
         ("trust", vbars(d.trust, TITLES["trust"], "#2e7d32")),
     ]
-    cells = "".join(f'<div class="panel" data-panel="{key}"><h3>{_e(TITLES[key])}</h3>{body}</div>' for key, body in panels)
+    cells = "".join(
+        f'<div class="panel" data-panel="{key}"><h3>{_e(TITLES[key])}</h3>{body}</div>' for key, body in panels
+    )
     return f'<section id="overview"><h2>Overview</h2><div class="grid">{cells}</div></section>'
 
 
@@ -340,26 +410,41 @@ def _feed(d: ReportData) -> str:
         reg = f"yes ({_e(registry.get('owner'))}/{_e(registry.get('team'))})" if registry.get("match") else "no"
         rows.append(
             f'<tr class="finding-row" data-finding="{_e(fid)}"><td><a href="#finding-{_e(fid)}">{_e(fid)}</a></td>'
-            f'<td>{_e(str(f.get("last_seen", ""))[:16].replace("T", " "))}</td>'
-            f'<td><code>{_e(_short(_one(_get(f, "host.id"))))}</code></td><td>{_e(_server(f))}</td>'
-            f'<td>{_e(_score(f.get("score")))}</td><td>{_e(_trust_score(f))}</td>'
-            f'<td>{_badge(f.get("classification"), COLOURS)}</td><td>{_badge(f.get("severity"), SEVERITY_COLOURS)}</td>'
-            f'<td>{_e(", ".join((f.get("evidence") or {}).get("types") or []))}</td><td>{reg}</td></tr>')
-    cut = (f'<p class="muted">Showing the newest {len(d.findings)} of {d.findings_total} findings.</p>'
-           if d.findings_total > len(d.findings) else "")
-    head = ("<tr><th>finding</th><th>last seen</th><th>host</th><th>server</th><th>score</th><th>trust</th><th>classification</th>"
-            "<th>severity</th><th>evidence</th><th>registry</th></tr>")
-    return (f'<section id="feed"><h2>Detections feed</h2>{cut}<table id="feed-table"><thead>{head}</thead>'
-            f'<tbody>{"".join(rows)}</tbody></table></section>')
+            f"<td>{_e(str(f.get('last_seen', ''))[:16].replace('T', ' '))}</td>"
+            f"<td><code>{_e(_short(_one(_get(f, 'host.id'))))}</code></td><td>{_e(_server(f))}</td>"
+            f"<td>{_e(_score(f.get('score')))}</td><td>{_e(_trust_score(f))}</td>"
+            f"<td>{_badge(f.get('classification'), COLOURS)}</td><td>{_badge(f.get('severity'), SEVERITY_COLOURS)}</td>"
+            f"<td>{_e(', '.join((f.get('evidence') or {}).get('types') or []))}</td><td>{reg}</td></tr>"
+        )
+    cut = (
+        f'<p class="muted">Showing the newest {len(d.findings)} of {d.findings_total} findings.</p>'
+        if d.findings_total > len(d.findings)
+        else ""
+    )
+    head = (
+        "<tr><th>finding</th><th>last seen</th><th>host</th><th>server</th><th>score</th><th>trust</th><th>classification</th>"
+        "<th>severity</th><th>evidence</th><th>registry</th></tr>"
+    )
+    return (
+        f'<section id="feed"><h2>Detections feed</h2>{cut}<table id="feed-table"><thead>{head}</thead>'
+        f"<tbody>{''.join(rows)}</tbody></table></section>"
+    )
 
 
 def _evidence_row(e: dict[str, Any]) -> str:
-    what = _one(_get(e, "rule.name") or _get(e, "mcp.method.name") or _get(e, "mcp.config.server_name")
-                or _get(e, "mcpeeker.evidence.reason") or "")
-    return (f'<tr><td>{_e(str(e.get("@timestamp", ""))[:19].replace("T", " "))}</td>'
-            f'<td>{_e(_get(e, "event.dataset"))}</td><td>{_e(_get(e, "mcpeeker.evidence.type"))}</td>'
-            f'<td>{_e(_get(e, "mcpeeker.attack.type") or "")}</td><td>{_e(what)}</td>'
-            f'<td><code>{_e(_short(_one(_get(e, "mcpeeker.snippet")), 160))}</code></td></tr>')
+    what = _one(
+        _get(e, "rule.name")
+        or _get(e, "mcp.method.name")
+        or _get(e, "mcp.config.server_name")
+        or _get(e, "mcpeeker.evidence.reason")
+        or ""
+    )
+    return (
+        f"<tr><td>{_e(str(e.get('@timestamp', ''))[:19].replace('T', ' '))}</td>"
+        f"<td>{_e(_get(e, 'event.dataset'))}</td><td>{_e(_get(e, 'mcpeeker.evidence.type'))}</td>"
+        f"<td>{_e(_get(e, 'mcpeeker.attack.type') or '')}</td><td>{_e(what)}</td>"
+        f"<td><code>{_e(_short(_one(_get(e, 'mcpeeker.snippet')), 160))}</code></td></tr>"
+    )
 
 
 def _evidence_sections(d: ReportData) -> str:
@@ -367,23 +452,30 @@ def _evidence_sections(d: ReportData) -> str:
     for f in d.findings:
         fid = f["finding"]["id"]
         rows = "".join(_evidence_row(e) for e in d.evidence.get(fid, []))
-        verdicts = "".join(f'<li>{_e(str(v.get("@timestamp", ""))[:16].replace("T", " "))} <b>{_e(v.get("verdict"))}</b> '
-                           f'by {_e(_get(v, "actor.name"))}: {_e(v.get("note"))}</li>' for v in d.verdicts.get(fid, []))
+        verdicts = "".join(
+            f"<li>{_e(str(v.get('@timestamp', ''))[:16].replace('T', ' '))} <b>{_e(v.get('verdict'))}</b> "
+            f"by {_e(_get(v, 'actor.name'))}: {_e(v.get('note'))}</li>"
+            for v in d.verdicts.get(fid, [])
+        )
         counts = f.get("evidence") or {}
         attack = ", ".join(_get(f, "attack.types") or []) or "none"
         sections.append(
             f'<div class="evidence" id="finding-{_e(fid)}"><h3>{_e((f.get("finding") or {}).get("summary") or fid)}</h3>'
             f'<p class="muted">finding {_e(fid)} · instance <code>{_e(_get(f, "instance.key"))}</code> · score '
-            f'{_e(_score(f.get("score")))} · {_badge(f.get("classification"), COLOURS)} {_badge(f.get("severity"), SEVERITY_COLOURS)}'
-            f' · first seen {_e(f.get("first_seen"))} · evidence: endpoint {_e(counts.get("endpoint", 0))}, network '
-            f'{_e(counts.get("network", 0))}, attack {_e(counts.get("attack", 0))}, judge {_e(counts.get("judge", 0))}'
-            f' · attack types: {_e(attack)} · trust {_e(_trust_score(f) or "n/a")}</p>'
+            f"{_e(_score(f.get('score')))} · {_badge(f.get('classification'), COLOURS)} {_badge(f.get('severity'), SEVERITY_COLOURS)}"
+            f" · first seen {_e(f.get('first_seen'))} · evidence: endpoint {_e(counts.get('endpoint', 0))}, network "
+            f"{_e(counts.get('network', 0))}, attack {_e(counts.get('attack', 0))}, judge {_e(counts.get('judge', 0))}"
+            f" · attack types: {_e(attack)} · trust {_e(_trust_score(f) or 'n/a')}</p>"
             + _penalties(f)
-            + (f'<table><thead><tr><th>time</th><th>dataset</th><th>type</th><th>attack</th><th>what</th>'
-               f'<th>snippet</th></tr></thead><tbody>{rows}</tbody></table>' if rows else
-               '<p class="muted">no referenced evidence documents in the events indices</p>')
+            + (
+                f"<table><thead><tr><th>time</th><th>dataset</th><th>type</th><th>attack</th><th>what</th>"
+                f"<th>snippet</th></tr></thead><tbody>{rows}</tbody></table>"
+                if rows
+                else '<p class="muted">no referenced evidence documents in the events indices</p>'
+            )
             + (f"<p><b>Verdicts</b></p><ul>{verdicts}</ul>" if verdicts else "")
-            + '<p><a href="#feed">back to the feed</a></p></div>')
+            + '<p><a href="#feed">back to the feed</a></p></div>'
+        )
     return f'<section id="evidence"><h2>Evidence</h2>{"".join(sections)}</section>'
 
 
@@ -391,11 +483,15 @@ def _registry_table(entries: list[dict[str, Any]], table_id: str) -> str:
     if not entries:
         return f'<p class="muted" id="{table_id}">none</p>'
     rows = "".join(
-        f'<tr><td>{_e(e.get("entry_id"))}</td><td>{_e(e.get("status"))}</td><td>{_e(e.get("owner"))}</td>'
-        f'<td>{_e(e.get("team"))}</td><td>{_e(_get(e, "server.name") or _get(e, "server.url"))}</td>'
-        f'<td>{_e(str(e.get("expires", ""))[:10])}</td></tr>' for e in entries)
-    return (f'<table id="{table_id}"><thead><tr><th>entry</th><th>status</th><th>owner</th><th>team</th><th>server</th>'
-            f'<th>expires</th></tr></thead><tbody>{rows}</tbody></table>')
+        f"<tr><td>{_e(e.get('entry_id'))}</td><td>{_e(e.get('status'))}</td><td>{_e(e.get('owner'))}</td>"
+        f"<td>{_e(e.get('team'))}</td><td>{_e(_get(e, 'server.name') or _get(e, 'server.url'))}</td>"
+        f"<td>{_e(str(e.get('expires', ''))[:10])}</td></tr>"
+        for e in entries
+    )
+    return (
+        f'<table id="{table_id}"><thead><tr><th>entry</th><th>status</th><th>owner</th><th>team</th><th>server</th>'
+        f"<th>expires</th></tr></thead><tbody>{rows}</tbody></table>"
+    )
 
 
 def render(d: ReportData, expiring_days: int = 14) -> str:
@@ -405,13 +501,17 @@ def render(d: ReportData, expiring_days: int = 14) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">"
         f"<title>MCPeeker report</title><style>{CSS}</style></head><body>"
-        f'<header><h1>MCPeeker report</h1><p>Generated {_e(d.generated)} · {s["findings"]} findings · '
-        f'{s["hosts"]} hosts · {s["with_attack_evidence"]} with attack evidence</p></header><main>'
-        + _overview(d) + _feed(d)
+        f"<header><h1>MCPeeker report</h1><p>Generated {_e(d.generated)} · {s['findings']} findings · "
+        f"{s['hosts']} hosts · {s['with_attack_evidence']} with attack evidence</p></header><main>"
+        + _overview(d)
+        + _feed(d)
         + f'<section id="registry"><h2>Registry: expiring within {expiring_days} days</h2>'
         + _registry_table(d.expiring, "registry-expiring")
-        + "<h2>Registry: expired</h2>" + _registry_table(d.expired, "registry-expired") + "</section>"
-        + _evidence_sections(d) + "</main></body></html>"
+        + "<h2>Registry: expired</h2>"
+        + _registry_table(d.expired, "registry-expired")
+        + "</section>"
+        + _evidence_sections(d)
+        + "</main></body></html>"
     )
 
 
@@ -428,6 +528,18 @@ FEED_COLUMNS = ("finding", "host", "server", "score", "trust", "classification",
 
 def feed_rows(data: ReportData, limit: int = 50) -> list[tuple[str, ...]]:
     """The newest findings as plain text cells (FEED_COLUMNS), for a terminal table."""
-    return [tuple(str(v) for v in (f["finding"]["id"], _short(_one(_get(f, "host.id"))), _server(f),
-                                   _score(f.get("score")), _trust_score(f), f.get("classification"),
-                                   f.get("severity"))) for f in data.findings[:limit]]
+    return [
+        tuple(
+            str(v)
+            for v in (
+                f["finding"]["id"],
+                _short(_one(_get(f, "host.id"))),
+                _server(f),
+                _score(f.get("score")),
+                _trust_score(f),
+                f.get("classification"),
+                f.get("severity"),
+            )
+        )
+        for f in data.findings[:limit]
+    ]

@@ -61,8 +61,10 @@ def data_root() -> Path:
     checkout = _package_dir().parent.parent
     if (checkout / _MARKER).is_file():
         return checkout
-    raise DataNotFound(f"MCPeeker's data files are missing: neither {installed} (an installed wheel) nor {checkout} "
-                       f"(a source checkout) has {_MARKER}; reinstall the mcpeeker wheel")
+    raise DataNotFound(
+        f"MCPeeker's data files are missing: neither {installed} (an installed wheel) nor {checkout} "
+        f"(a source checkout) has {_MARKER}; reinstall the mcpeeker wheel"
+    )
 
 
 def checkout() -> Path | None:

@@ -105,8 +105,10 @@ def _config_file_values(path: Path | None, env: Any = None) -> dict[str, Any]:
     raw = load_yaml(candidate)
     for section, key, setting in (("privacy", "site_key", "privacy.site_key_file"), ("audit", "key", "audit.key_file")):
         if isinstance(raw, dict) and isinstance(raw.get(section), dict) and key in raw[section]:
-            raise ConfigError(f"{candidate}: {section}.{key}: keys no longer live in the settings file; put the key in a "
-                              f"0600 key file (`mcpeeker init` writes one) and name it with {setting}")
+            raise ConfigError(
+                f"{candidate}: {section}.{key}: keys no longer live in the settings file; put the key in a "
+                f"0600 key file (`mcpeeker init` writes one) and name it with {setting}"
+            )
     data = load_yaml(candidate, "mcpeeker")
     conn = dict(data.get("connection", {}))
     # Key file paths may be relative to the settings file (an init'ed directory can move as a whole).
@@ -138,8 +140,14 @@ def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--ca-certs", dest="ca_certs", help="CA bundle to verify the cluster's certificate")
     group.add_argument("--client-cert", dest="client_cert", help="client certificate for mTLS")
     group.add_argument("--client-key", dest="client_key", help="client key for mTLS")
-    group.add_argument("--insecure", dest="verify_tls", action="store_const", const=False, default=None,
-                       help="do NOT verify TLS certificates (verification is on by default)")
+    group.add_argument(
+        "--insecure",
+        dest="verify_tls",
+        action="store_const",
+        const=False,
+        default=None,
+        help="do NOT verify TLS certificates (verification is on by default)",
+    )
     group.add_argument("--index-prefix", dest="index_prefix", help="prefix for every index name")
     group.add_argument("--backend", choices=["opensearch", "elasticsearch"], help="client library to use")
     group.add_argument("--config", dest="config_file", type=Path, help="configs/mcpeeker.yaml to read")

@@ -67,17 +67,33 @@ def compile_rules(sigma_dir: Path, backend: str) -> list[CompiledRule]:
         # Keyed by the rule's id, so a renamed file keeps its weight; a rule the catalogue does not name (a site's
         # own, under --sigma-dir) is endpoint evidence.
         evidence_type, attack_type = weights.get(str(rule.id), ("endpoint", None))
-        out.append(CompiledRule(stem=path.stem, id=str(rule.id), title=rule.title, level=str(rule.level or "medium").lower(),
-                                query=query, evidence_type=evidence_type, attack_type=attack_type,
-                                tags=tuple(str(t) for t in rule.tags)))
+        out.append(
+            CompiledRule(
+                stem=path.stem,
+                id=str(rule.id),
+                title=rule.title,
+                level=str(rule.level or "medium").lower(),
+                query=query,
+                evidence_type=evidence_type,
+                attack_type=attack_type,
+                tags=tuple(str(t) for t in rule.tags),
+            )
+        )
     return out
 
 
 def _search(client: Any, settings: Settings, rule: CompiledRule, since: str, size: int) -> list[dict[str, Any]]:
-    body = {"size": size, "sort": [{"@timestamp": "asc"}], "query": {"bool": {
-        "must": [{"query_string": {"query": rule.query}}],
-        "filter": [{"range": {"@timestamp": {"gte": f"now-{since}"}}}],
-        "must_not": [{"term": {"event.module": "sigma"}}]}}}
+    body = {
+        "size": size,
+        "sort": [{"@timestamp": "asc"}],
+        "query": {
+            "bool": {
+                "must": [{"query_string": {"query": rule.query}}],
+                "filter": [{"range": {"@timestamp": {"gte": f"now-{since}"}}}],
+                "must_not": [{"term": {"event.module": "sigma"}}],
+            }
+        },
+    }
     res = client.search(index=settings.index("mcp-events-*"), body=body, ignore_unavailable=True, allow_no_indices=True)
     return res["hits"]["hits"]
 
@@ -89,15 +105,32 @@ def match_document(rule: CompiledRule, hit: dict[str, Any], settings: Settings) 
     epoch = datetime.fromisoformat(str(ts).replace("Z", "+00:00")).timestamp()
     doc_id = document_id("sigma", "match", f"{rule.id}\0{hit['_index']}\0{hit['_id']}".encode())
     doc["@timestamp"] = ts
-    doc["event"] = {"id": doc_id, "module": "sigma", "dataset": "sigma.match", "kind": "alert",
-                    "severity": LEVEL_SEVERITY.get(rule.level, 47), "provider": "mcpeeker-sigma-run",
-                    "created": datetime.now(timezone.utc).isoformat()}
-    doc["rule"] = {"id": rule.id, "uuid": rule.id, "name": rule.title, "ruleset": "sigma", "category": rule.stem,
-                   "reference": f"sigma/rules/{rule.stem}.yml"}
+    doc["event"] = {
+        "id": doc_id,
+        "module": "sigma",
+        "dataset": "sigma.match",
+        "kind": "alert",
+        "severity": LEVEL_SEVERITY.get(rule.level, 47),
+        "provider": "mcpeeker-sigma-run",
+        "created": datetime.now(timezone.utc).isoformat(),
+    }
+    doc["rule"] = {
+        "id": rule.id,
+        "uuid": rule.id,
+        "name": rule.title,
+        "ruleset": "sigma",
+        "category": rule.stem,
+        "reference": f"sigma/rules/{rule.stem}.yml",
+    }
     if rule.tags:
         doc["tags"] = list(rule.tags)
-    evidence = {"type": rule.evidence_type, "kind": "sigma", "score": LEVEL_SCORE.get(rule.level, 0.5),
-                "confidence": LEVEL_CONFIDENCE.get(rule.level, "medium"), "reason": rule.title[:1024]}
+    evidence = {
+        "type": rule.evidence_type,
+        "kind": "sigma",
+        "score": LEVEL_SCORE.get(rule.level, 0.5),
+        "confidence": LEVEL_CONFIDENCE.get(rule.level, "medium"),
+        "reason": rule.title[:1024],
+    }
     doc["mcpeeker"] = {"evidence": evidence, "source": {"file": f"{hit['_index']}/{hit['_id']}"}}
     key = (src.get("mcpeeker") or {}).get("instance", {}).get("key")
     if key:

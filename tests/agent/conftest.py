@@ -22,7 +22,9 @@ def validate_report(report: dict) -> None:
 
 
 def scan_home(home: Home, **kw) -> dict:
-    opts = dict(homes=[home.home], os_name=home.os, root=home.root, processes=False, listeners=False, machine_id="test-machine")
+    opts = dict(
+        homes=[home.home], os_name=home.os, root=home.root, processes=False, listeners=False, machine_id="test-machine"
+    )
     opts.update(kw)
     report = Scanner(ScanOptions(**opts), SITE_KEY).run()
     validate_report(report)
@@ -30,8 +32,11 @@ def scan_home(home: Home, **kw) -> dict:
 
 
 def configs(report: dict) -> dict[tuple[str, str, str], dict]:
-    return {(e["config"]["client"], e["config"]["server_name"], e["config"]["scope"]): e
-            for e in report["evidence"] if e["type"] == "file" and e["config"].get("change") != "removed"}
+    return {
+        (e["config"]["client"], e["config"]["server_name"], e["config"]["scope"]): e
+        for e in report["evidence"]
+        if e["type"] == "file" and e["config"].get("change") != "removed"
+    }
 
 
 @pytest.fixture(params=["linux", "macos", "windows"])

@@ -20,8 +20,19 @@ def run(args: list[str], **kw) -> subprocess.CompletedProcess:
 
 
 def _base(home) -> list[str]:
-    return ["scan", "--home", str(home.home), "--root", str(home.root), "--os", home.os, "--no-processes",
-            "--no-listeners", "--machine-id", "m"]
+    return [
+        "scan",
+        "--home",
+        str(home.home),
+        "--root",
+        str(home.root),
+        "--os",
+        home.os,
+        "--no-processes",
+        "--no-listeners",
+        "--machine-id",
+        "m",
+    ]
 
 
 def test_stdout_is_one_ndjson_line(linux_home, tmp_path):
@@ -72,7 +83,9 @@ def test_bad_agent_config_names_file_and_key(linux_home, tmp_path):
 
 def test_bad_clients_table(linux_home, tmp_path):
     table = tmp_path / "clients.yaml"
-    table.write_text("clients:\n  x:\n    files:\n      - scope: user\n        format: ini\n        keys: [[a]]\n        paths: {all: [~/x]}\n")
+    table.write_text(
+        "clients:\n  x:\n    files:\n      - scope: user\n        format: ini\n        keys: [[a]]\n        paths: {all: [~/x]}\n"
+    )
     res = run(_base(linux_home) + ["--clients-table", str(table)])
     assert res.returncode == 2
     assert "clients.x.files[0].format" in res.stderr

@@ -21,7 +21,13 @@ def test_every_client_found_per_os(any_home):
 
 def test_no_secret_value_or_user_name_leaves_the_host(any_home):
     text = json.dumps(scan_home(any_home))
-    for secret in (FAKE_GITHUB_TOKEN, FAKE_OPENAI_KEY, FAKE_BEARER.split()[1], "hunter2hunter2", "BSA_k3yV4lu3_n0t_r34l_77"):
+    for secret in (
+        FAKE_GITHUB_TOKEN,
+        FAKE_OPENAI_KEY,
+        FAKE_BEARER.split()[1],
+        "hunter2hunter2",
+        "BSA_k3yV4lu3_n0t_r34l_77",
+    ):
         assert secret not in text
     assert "alice" not in text  # home directories are reported as ~
     assert len(text) < 64 * 1024
@@ -34,7 +40,9 @@ def test_server_fields(linux_home):
     assert gh["config"]["command"] == "npx"
     assert gh["config"]["args"] == ["-y", "@modelcontextprotocol/server-github"]
     assert gh["config"]["env_names"] == ["GITHUB_PERSONAL_ACCESS_TOKEN"]
-    assert [(s["kind"], s["field"]) for s in gh["config"]["secrets"]] == [("github_token", "env.GITHUB_PERSONAL_ACCESS_TOKEN")]
+    assert [(s["kind"], s["field"]) for s in gh["config"]["secrets"]] == [
+        ("github_token", "env.GITHUB_PERSONAL_ACCESS_TOKEN")
+    ]
     assert gh["risk"] == ["committed_secret"]
     assert gh["file"]["path"] == "~/.config/Claude/claude_desktop_config.json"
     assert gh["instance_key"].endswith(":cfg:claude_desktop:github")
@@ -71,8 +79,17 @@ def test_fingerprints_are_keyed(linux_home):
     a = configs(scan_home(linux_home))
     from mcpeeker_agent.scanner import Scanner, ScanOptions
 
-    other = Scanner(ScanOptions(homes=[linux_home.home], os_name="linux", root=linux_home.root, processes=False,
-                                listeners=False, machine_id="test-machine"), b"another-key").run()
+    other = Scanner(
+        ScanOptions(
+            homes=[linux_home.home],
+            os_name="linux",
+            root=linux_home.root,
+            processes=False,
+            listeners=False,
+            machine_id="test-machine",
+        ),
+        b"another-key",
+    ).run()
     b = configs(other)
     key = ("claude_desktop", "github", "user")
     assert a[key]["config"]["fingerprint"] != b[key]["config"]["fingerprint"]
@@ -109,7 +126,11 @@ def test_project_scope_path_and_id(any_home):
         ev = cfg[(client, name, "project")]["config"]
         assert ev["project"] == shown, (client, name)
         assert len(ev["project_id"]) == 32
-    shop = {cfg[(c, n, "project")]["config"]["project_id"] for (c, n), shown in any_home.projects.items() if shown == "~/src/shop"}
+    shop = {
+        cfg[(c, n, "project")]["config"]["project_id"]
+        for (c, n), shown in any_home.projects.items()
+        if shown == "~/src/shop"
+    }
     assert len(shop) == 1  # the local-scope server in ~/.claude.json and the project's own files join
     api = cfg[("claude_code", "api-docs@/srv/work/api", "project")]["config"]["project_id"]
     assert api not in shop
@@ -122,7 +143,9 @@ def test_project_scope_path_and_id(any_home):
 
 def test_project_id_is_keyed_and_windows_paths_fold():
     def scanner(key: bytes, home: str, os_name: str) -> Scanner:
-        return Scanner(ScanOptions(homes=[home], os_name=os_name, processes=False, listeners=False, machine_id="m"), key)
+        return Scanner(
+            ScanOptions(homes=[home], os_name=os_name, processes=False, listeners=False, machine_id="m"), key
+        )
 
     win = scanner(SITE_KEY, "C:\\Users\\Alice", "windows")
     shown, pid = win._project("C:/Users/alice/src/Shop/")
@@ -141,8 +164,10 @@ def test_large_claude_json_is_streamed(linux_home):
     """~/.claude.json grows with every prompt (users report 15-240 MB): servers are still found, memory bounded."""
     path = linux_home.home / ".claude.json"
     doc = json.loads(path.read_text())
-    history = [{"display": 'paste with "quotes" and {braces} [' + "x" * 500, "pastedContents": {"1": {"content": "y" * 4000}}}
-               for _ in range(1200)]
+    history = [
+        {"display": 'paste with "quotes" and {braces} [' + "x" * 500, "pastedContents": {"1": {"content": "y" * 4000}}}
+        for _ in range(1200)
+    ]
     for project in doc["projects"].values():
         project["history"] = history
     path.write_text(json.dumps(doc))
@@ -150,8 +175,11 @@ def test_large_claude_json_is_streamed(linux_home):
     report = scan_home(linux_home)
     assert report["errors"] == []
     cfg = configs(report)
-    for key in [("claude_code", "sentry", "user"), ("claude_code", "db-tools@~/src/shop", "project"),
-                ("claude_code", "api-docs@/srv/work/api", "project")]:
+    for key in [
+        ("claude_code", "sentry", "user"),
+        ("claude_code", "db-tools@~/src/shop", "project"),
+        ("claude_code", "api-docs@/srv/work/api", "project"),
+    ]:
         assert key in cfg
     assert cfg[("claude_code", "db-tools@~/src/shop", "project")]["config"]["secrets"][0]["kind"] == "url_credentials"
     assert cfg[("claude_code", "sentry", "user")]["file"]["size"] == path.stat().st_size
@@ -161,8 +189,11 @@ def test_large_claude_json_is_streamed(linux_home):
     # the streamed reader refuses a broken file as the whole-file parser does
     path.write_text(json.dumps(doc)[:-3000])
     broken = scan_home(linux_home)
-    assert any("invalid JSON" in e["error"] or "unterminated" in e["error"]
-               for e in broken["errors"] if e["where"].endswith(".claude.json"))
+    assert any(
+        "invalid JSON" in e["error"] or "unterminated" in e["error"]
+        for e in broken["errors"]
+        if e["where"].endswith(".claude.json")
+    )
 
 
 def test_extension_plugin_and_jetbrains_fields(any_home):
@@ -177,7 +208,9 @@ def test_extension_plugin_and_jetbrains_fields(any_home):
     assert jb["risk"][0] == "committed_secret" and jb["config"]["secrets"][0]["kind"] == "github_token"
     assert "format" not in jb["config"]  # the report schema names json, jsonc, toml and yaml only
     assert cfg[("jetbrains_ai", "jb-remote", "user")]["config"]["transport"] == "sse"
-    assert not [k for k in cfg if k[1] == "state-only"]  # 2025.3 XML keeps only state: the server is in .ai/mcp/mcp.json
+    assert not [
+        k for k in cfg if k[1] == "state-only"
+    ]  # 2025.3 XML keeps only state: the server is in .ai/mcp/mcp.json
     assert cfg[("vscode", "dc-srv", "project")]["config"]["format"] == "jsonc"
     assert cfg[("vscode", "ws-srv", "project")]["file"]["path"] == "~/src/shop/shop.code-workspace"
 

@@ -34,22 +34,64 @@ def posture_home(tmp_path: Path) -> Home:
     project = home / "projects" / "app"
     (home / ".ssh").mkdir(parents=True)
     project.mkdir(parents=True)
-    _write(home / ".config" / "Claude" / "claude_desktop_config.json", json.dumps({"mcpServers": {
-        "fs-root": {"command": "npx", "args": ["-y", FS, "/"]},
-        # the absolute home as Claude Desktop's settings UI writes it
-        "fs-home": {"command": "npx", "args": ["-y", FS, str(home)]},
-        "fs-project": {"command": "npx", "args": ["-y", FS, str(project), str(home / "Documents" / "notes")]},
-        "fs-docker-ssh": {"command": "docker", "args": [
-            "run", "-i", "--rm", "--mount", f"type=bind,src={home / '.ssh'},dst=/projects/ssh",
-            "-v", f"{project}:/projects/app", "mcp/filesystem", "/projects"]},
-        "fs-docker-project": {"command": "docker", "args": [
-            "run", "-i", "--rm", "-v", f"{project}:/projects/app:ro", "mcp/filesystem", "/projects"]},
-    }}, indent=2))
-    _write(home / ".cursor" / "mcp.json", json.dumps({"mcpServers": {
-        "fs-cloud": {"command": "npx", "args": ["-y", FS, "~/Documents", "~/.aws"]},
-        "git": {"command": "uvx", "args": ["mcp-server-git", "--repository", str(project)]},
-    }}, indent=2))
-    _write(home / ".config" / "Code" / "User" / "mcp.json", """{
+    _write(
+        home / ".config" / "Claude" / "claude_desktop_config.json",
+        json.dumps(
+            {
+                "mcpServers": {
+                    "fs-root": {"command": "npx", "args": ["-y", FS, "/"]},
+                    # the absolute home as Claude Desktop's settings UI writes it
+                    "fs-home": {"command": "npx", "args": ["-y", FS, str(home)]},
+                    "fs-project": {
+                        "command": "npx",
+                        "args": ["-y", FS, str(project), str(home / "Documents" / "notes")],
+                    },
+                    "fs-docker-ssh": {
+                        "command": "docker",
+                        "args": [
+                            "run",
+                            "-i",
+                            "--rm",
+                            "--mount",
+                            f"type=bind,src={home / '.ssh'},dst=/projects/ssh",
+                            "-v",
+                            f"{project}:/projects/app",
+                            "mcp/filesystem",
+                            "/projects",
+                        ],
+                    },
+                    "fs-docker-project": {
+                        "command": "docker",
+                        "args": [
+                            "run",
+                            "-i",
+                            "--rm",
+                            "-v",
+                            f"{project}:/projects/app:ro",
+                            "mcp/filesystem",
+                            "/projects",
+                        ],
+                    },
+                }
+            },
+            indent=2,
+        ),
+    )
+    _write(
+        home / ".cursor" / "mcp.json",
+        json.dumps(
+            {
+                "mcpServers": {
+                    "fs-cloud": {"command": "npx", "args": ["-y", FS, "~/Documents", "~/.aws"]},
+                    "git": {"command": "uvx", "args": ["mcp-server-git", "--repository", str(project)]},
+                }
+            },
+            indent=2,
+        ),
+    )
+    _write(
+        home / ".config" / "Code" / "User" / "mcp.json",
+        """{
   // VS Code user configuration (servers key, JSONC)
   "inputs": [{"type": "promptString", "id": "issues-token", "password": true}],
   "servers": {
@@ -62,8 +104,11 @@ def posture_home(tmp_path: Path) -> Home:
                   "${userHome}/projects/app"]}
   }
 }
-""")
-    _write(home / ".codex" / "config.toml", """\
+""",
+    )
+    _write(
+        home / ".codex" / "config.toml",
+        """\
 [mcp_servers.tickets]
 url = "https://tickets.example.com/mcp"
 bearer_token_env_var = "TICKETS_TOKEN"
@@ -76,11 +121,20 @@ args = ["/opt/etc-reader/index.js", "--root=/etc"]
 command = "python3"
 args = ["-m", "files_mcp"]
 env = { ALLOWED_DIRECTORIES = "/srv/data,/home/alice/.gnupg" }
-""")
+""",
+    )
     # A project's own configuration: relative paths are the project itself.
-    _write(project / ".cursor" / "mcp.json", json.dumps({"mcpServers": {
-        "workspace-fs": {"command": "npx", "args": ["-y", FS, ".", "./docs"]},
-    }}, indent=2))
+    _write(
+        project / ".cursor" / "mcp.json",
+        json.dumps(
+            {
+                "mcpServers": {
+                    "workspace-fs": {"command": "npx", "args": ["-y", FS, ".", "./docs"]},
+                }
+            },
+            indent=2,
+        ),
+    )
     return Home(root=root, home=home, os="linux")
 
 
@@ -128,20 +182,23 @@ def test_cleartext_to_a_remote_host(posture_home: Home) -> None:
         assert servers[name]["risk"] == [], (name, servers[name]["risk"])
 
 
-@pytest.mark.parametrize(("path", "expected"), [
-    ("/", "the whole filesystem"),
-    ("C:\\", "the whole filesystem"),
-    ("%USERPROFILE%", "a whole home directory"),
-    ("/Users/bob", "a whole home directory"),
-    ("C:\\Users\\bob\\.ssh", "the credential directory ~/.ssh"),
-    ("file:///home/bob/.config", "a directory holding ~/.config/gcloud"),
-    ("/home", "every home directory"),
-    ("~/projects/../.aws/credentials", "the credential directory ~/.aws"),
-    ("~/projects/app", None),
-    ("/srv/data", None),
-    ("/etc/nginx", None),
-    ("./src", None),
-])
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("/", "the whole filesystem"),
+        ("C:\\", "the whole filesystem"),
+        ("%USERPROFILE%", "a whole home directory"),
+        ("/Users/bob", "a whole home directory"),
+        ("C:\\Users\\bob\\.ssh", "the credential directory ~/.ssh"),
+        ("file:///home/bob/.config", "a directory holding ~/.config/gcloud"),
+        ("/home", "every home directory"),
+        ("~/projects/../.aws/credentials", "the credential directory ~/.aws"),
+        ("~/projects/app", None),
+        ("/srv/data", None),
+        ("/etc/nginx", None),
+        ("./src", None),
+    ],
+)
 def test_root_classification(path: str, expected: str | None) -> None:
     found = broad_roots([path], [], load().filesystem)
     assert [why for _, why in found] == ([expected] if expected else [])

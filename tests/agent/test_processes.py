@@ -55,7 +55,9 @@ def _free_port() -> int:
 def test_command_line_patterns(procs, tmp_path):
     sleeper = "import time; time.sleep(60)"
     hits = {
-        "pattern:official_server_package": procs([sys.executable, "-c", sleeper, "@modelcontextprotocol/server-filesystem", "/tmp"]),
+        "pattern:official_server_package": procs(
+            [sys.executable, "-c", sleeper, "@modelcontextprotocol/server-filesystem", "/tmp"]
+        ),
         "pattern:mcp_server_name": procs([sys.executable, "-c", sleeper, "mcp-server-fetch"]),
         "pattern:fastmcp_run": procs([sys.executable, "-c", sleeper, "fastmcp", "run", "server.py"]),
     }
@@ -77,17 +79,20 @@ def test_renamed_configured_server_and_client_child(procs, tmp_path):
     home = tmp_path / "home"
     (home / ".cursor").mkdir(parents=True)
     (home / ".cursor" / "mcp.json").write_text(
-        '{"mcpServers": {"renamed": {"command": "python3", "args": ["%s"]}}}' % tool)
+        '{"mcpServers": {"renamed": {"command": "python3", "args": ["%s"]}}}' % tool
+    )
     renamed = procs([sys.executable, str(tool)])
     # a fake GenAI client named "cursor" that runs a stdio child with an unremarkable command line
     client = tmp_path / "cursor"
-    client.write_text(textwrap.dedent(f"""\
+    client.write_text(
+        textwrap.dedent(f"""\
         #!{sys.executable}
         import subprocess, sys, time
         child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
         print(child.pid, flush=True)
         time.sleep(60)
-        """))
+        """)
+    )
     client.chmod(0o755)
     parent = procs([str(client)], stdout=subprocess.PIPE, text=True)
     child_pid = int(parent.stdout.readline())
@@ -105,8 +110,11 @@ def test_renamed_configured_server_and_client_child(procs, tmp_path):
 @pytest.mark.parametrize("bind", ["127.0.0.1", "0.0.0.0"])
 def test_listener_and_probe_with_real_mcp_server(procs, tmp_path, bind):
     port = _free_port()
-    server = procs([sys.executable, str(HERE / "mcp_server_demo.py"), bind, str(port)],
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = procs(
+        [sys.executable, str(HERE / "mcp_server_demo.py"), bind, str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         try:

@@ -33,8 +33,11 @@ def test_huge_file_is_capped(linux_home):
     _cursor(linux_home).write_text('{"mcpServers": {}, "pad": "' + "x" * 5000 + '"}')
     report = scan_home(linux_home, max_bytes=1000)
     assert any("too large" in e for e in _errors_for(report, ".cursor/mcp.json"))
-    assert ("claude_desktop", "github", "user") in {(e["config"]["client"], e["config"]["server_name"], e["config"]["scope"])
-                                                    for e in report["evidence"] if e["type"] == "file"}
+    assert ("claude_desktop", "github", "user") in {
+        (e["config"]["client"], e["config"]["server_name"], e["config"]["scope"])
+        for e in report["evidence"]
+        if e["type"] == "file"
+    }
 
 
 def test_binary_garbage(linux_home):
@@ -61,7 +64,8 @@ def test_deep_nesting(linux_home):
 def test_yaml_alias_bomb():
     bomb = "a: &a [x,x,x,x,x,x,x,x,x,x]\n" + "".join(
         f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)}]\n"
-        for i in range(8))
+        for i in range(8)
+    )
     with pytest.raises(ParseError, match="too large"):
         parse(bomb, "yaml")
 
@@ -107,8 +111,18 @@ def test_permission_denied(linux_home):
             if os.geteuid() == 0:
                 os.setgid(65534)
                 os.setuid(65534)
-            report = Scanner(ScanOptions(homes=[linux_home.home], os_name="linux", root=linux_home.root, processes=False,
-                                         listeners=False, state_path=None, machine_id="m"), b"k").run()
+            report = Scanner(
+                ScanOptions(
+                    homes=[linux_home.home],
+                    os_name="linux",
+                    root=linux_home.root,
+                    processes=False,
+                    listeners=False,
+                    state_path=None,
+                    machine_id="m",
+                ),
+                b"k",
+            ).run()
             os.write(write_end, json.dumps(report).encode())
         finally:
             os._exit(0)
@@ -142,7 +156,9 @@ def test_file_rewritten_while_scanning(linux_home):
         for _ in range(30):
             report = scan_home(linux_home)
             for err in _errors_for(report, ".cursor/mcp.json"):
-                assert err in {"file vanished during scan", "file changed while it was read (twice)"} or err.startswith("invalid JSON")
+                assert err in {"file vanished during scan", "file changed while it was read (twice)"} or err.startswith(
+                    "invalid JSON"
+                )
     finally:
         stop.set()
         thread.join()
@@ -169,8 +185,11 @@ def test_processes_exiting_mid_scan(linux_home):
         thread.join()
 
 
-json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.text(alphabet=st.characters(blacklist_categories=("Cs",))),
-                           lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=8), c, max_size=4), max_leaves=20)
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(alphabet=st.characters(blacklist_categories=("Cs",))),
+    lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=8), c, max_size=4),
+    max_leaves=20,
+)
 
 
 @settings(max_examples=200, deadline=None)

@@ -103,14 +103,17 @@ def test_python_sdk_server_through_a_local_module(spawn, tmp_path):
     """The entry script only calls into the project's own module, which builds a FastMCP / MCPServer."""
     (tmp_path / "app").mkdir()
     (tmp_path / "app" / "__init__.py").write_text("")
-    (tmp_path / "app" / "tools.py").write_text(textwrap.dedent("""\
+    (tmp_path / "app" / "tools.py").write_text(
+        textwrap.dedent("""\
         try:
             from mcp.server.fastmcp import FastMCP as Server
         except ModuleNotFoundError:
             from mcp.server.mcpserver import MCPServer as Server
         server = Server("local-module-server")
-        """))
-    (tmp_path / "run_service.py").write_text(textwrap.dedent("""\
+        """)
+    )
+    (tmp_path / "run_service.py").write_text(
+        textwrap.dedent("""\
         import sys
         from app.tools import server
         host, port = "127.0.0.1", int(sys.argv[1])
@@ -119,7 +122,8 @@ def test_python_sdk_server_through_a_local_module(spawn, tmp_path):
         except TypeError:
             server.settings.host, server.settings.port = host, port
             server.run("streamable-http")
-        """))
+        """)
+    )
     port = _free_port()
     proc = spawn([sys.executable, "run_service.py", str(port)], tmp_path, port)  # relative: resolved from the cwd
     ev = _process(_scan(tmp_path), proc.pid)
@@ -128,13 +132,22 @@ def test_python_sdk_server_through_a_local_module(spawn, tmp_path):
     assert ev["process"]["sdk"]["confidence"] == "high"
 
 
-@pytest.mark.parametrize("name,source", [
-    ("web_helper.py", PLAIN_HTTP),
-    ("notes_service.py", "# An MCP-ish helper: from mcp.server.fastmcp import FastMCP (not used)\n"
-                         "BANNER = 'import mcp; FastMCP(\"x\") lives elsewhere; @modelcontextprotocol/sdk too'\n" + PLAIN_HTTP),
-    ("agent_ui.py", "try:\n    from mcp import ClientSession\n    from mcp.client.stdio import stdio_client\n"
-                    "except ImportError:\n    pass\n" + PLAIN_HTTP),
-])
+@pytest.mark.parametrize(
+    "name,source",
+    [
+        ("web_helper.py", PLAIN_HTTP),
+        (
+            "notes_service.py",
+            "# An MCP-ish helper: from mcp.server.fastmcp import FastMCP (not used)\n"
+            "BANNER = 'import mcp; FastMCP(\"x\") lives elsewhere; @modelcontextprotocol/sdk too'\n" + PLAIN_HTTP,
+        ),
+        (
+            "agent_ui.py",
+            "try:\n    from mcp import ClientSession\n    from mcp.client.stdio import stdio_client\n"
+            "except ImportError:\n    pass\n" + PLAIN_HTTP,
+        ),
+    ],
+)
 def test_listening_processes_that_are_not_mcp_servers(spawn, tmp_path, name, source):
     """Run by the same interpreter, whose venv holds mcp: the environment alone never makes a server."""
     (tmp_path / name).write_text(source)
@@ -158,14 +171,26 @@ http.createServer((req, res) => res.end("ok")).listen(Number(process.argv[2]), "
 def test_node_sdk_server_found_without_probe(spawn, tmp_path):
     pkg = tmp_path / "node_modules" / "@modelcontextprotocol" / "sdk"
     (pkg / "dist" / "server").mkdir(parents=True)
-    (pkg / "package.json").write_text(json.dumps({"name": "@modelcontextprotocol/sdk", "version": "1.0.0", "type": "module",
-                                                  "exports": {"./server/mcp.js": "./dist/server/mcp.js"}}))
-    (pkg / "dist" / "server" / "mcp.js").write_text("export class McpServer { constructor(info) { this.info = info; } }\n")
+    (pkg / "package.json").write_text(
+        json.dumps(
+            {
+                "name": "@modelcontextprotocol/sdk",
+                "version": "1.0.0",
+                "type": "module",
+                "exports": {"./server/mcp.js": "./dist/server/mcp.js"},
+            }
+        )
+    )
+    (pkg / "dist" / "server" / "mcp.js").write_text(
+        "export class McpServer { constructor(info) { this.info = info; } }\n"
+    )
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "server.mjs").write_text(NODE_SERVER)
     mention = tmp_path / "src" / "web.mjs"
-    mention.write_text("// uses @modelcontextprotocol/sdk? no.\nconst note = \"import x from '@modelcontextprotocol/sdk'\";\n"
-                       "import http from 'node:http';\nhttp.createServer((q, r) => r.end(note)).listen(Number(process.argv[2]), '127.0.0.1');\n")
+    mention.write_text(
+        "// uses @modelcontextprotocol/sdk? no.\nconst note = \"import x from '@modelcontextprotocol/sdk'\";\n"
+        "import http from 'node:http';\nhttp.createServer((q, r) => r.end(note)).listen(Number(process.argv[2]), '127.0.0.1');\n"
+    )
     port, other = _free_port(), _free_port()
     server = spawn(["node", "--no-warnings", "src/server.mjs", str(port)], tmp_path, port)
     plain = spawn(["node", str(mention), str(other)], tmp_path, other)
@@ -173,8 +198,11 @@ def test_node_sdk_server_found_without_probe(spawn, tmp_path):
     ev = _process(report, server.pid)
     assert ev is not None and ev["process"]["matched"] == "sdk:node"
     found = ev["process"]["sdk"]
-    assert found["indicators"] == ["import:@modelcontextprotocol/sdk/server/mcp", "construct:McpServer",
-                                   "env:node:@modelcontextprotocol/sdk"]
+    assert found["indicators"] == [
+        "import:@modelcontextprotocol/sdk/server/mcp",
+        "construct:McpServer",
+        "env:node:@modelcontextprotocol/sdk",
+    ]
     assert found["confidence"] == "high" and found["script"] == "~/src/server.mjs"
     assert _process(report, plain.pid) is None
 
@@ -186,7 +214,10 @@ def test_entry_scripts_from_command_lines():
     assert sdk.python_entry(["python", "-m", "fastmcp", "run", "server.py"]).script == "server.py"
     assert sdk.python_entry(["python", "-c", "import mcp"]).code == "import mcp"
     assert sdk.python_entry(["python", "-m", "my_server"]).module == "my_server"
-    assert sdk.node_entry(["node", "--enable-source-maps", "-r", "dotenv/config", "dist/index.js"]).script == "dist/index.js"
+    assert (
+        sdk.node_entry(["node", "--enable-source-maps", "-r", "dotenv/config", "dist/index.js"]).script
+        == "dist/index.js"
+    )
     assert sdk.node_entry(["node", "/p/node_modules/tsx/dist/cli.mjs", "src/server.ts"]).script == "src/server.ts"
     assert sdk.node_entry(["deno", "run", "--allow-net", "main.ts"]).script == "main.ts"
     assert sdk.language_of(["/usr/bin/python3.12", "x.py"], "") == "python"
@@ -203,10 +234,18 @@ def test_what_counts_as_an_import():
     cut = sdk.python_facts("from fastmcp import FastMCP\napp = FastMCP('x')\ndef broken(:\n")  # ast fails: tokens
     assert cut.server_import == {"fastmcp"} and cut.construct == {"FastMCP"}
     server, _other, construct, local = sdk.js_facts(
-        "const { Server } = require('@modelcontextprotocol/sdk/server/index.js');\nnew Server({});\nimport('./tools.js');\n")
+        "const { Server } = require('@modelcontextprotocol/sdk/server/index.js');\nnew Server({});\nimport('./tools.js');\n"
+    )
     assert server == {"@modelcontextprotocol/sdk/server/index"} and construct == {"Server"} and local == ["./tools.js"]
-    assert sdk.js_facts("import { Client } from '@modelcontextprotocol/sdk/client/index.js';") == (set(), set(), set(), [])
-    assert sdk.js_facts("const s = `import { McpServer } from '@modelcontextprotocol/sdk'`; /* import 'fastmcp' */")[:2] == (set(), set())
+    assert sdk.js_facts("import { Client } from '@modelcontextprotocol/sdk/client/index.js';") == (
+        set(),
+        set(),
+        set(),
+        [],
+    )
+    assert sdk.js_facts("const s = `import { McpServer } from '@modelcontextprotocol/sdk'`; /* import 'fastmcp' */")[
+        :2
+    ] == (set(), set())
 
 
 def test_scripts_are_read_bounded(tmp_path):

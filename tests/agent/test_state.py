@@ -8,8 +8,11 @@ from .conftest import scan_home
 
 
 def _changes(report):
-    return {(e["config"]["client"], e["config"]["server_name"]): e["config"]["change"]
-            for e in report["evidence"] if e["type"] == "file"}
+    return {
+        (e["config"]["client"], e["config"]["server_name"]): e["config"]["change"]
+        for e in report["evidence"]
+        if e["type"] == "file"
+    }
 
 
 def test_change_tracking(linux_home, tmp_path):

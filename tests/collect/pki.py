@@ -22,7 +22,8 @@ class Pki:
 def make_pki(directory: Path, ca_name: str = "mcpeeker test CA") -> Pki:
     directory.mkdir(parents=True, exist_ok=True)
     ca = certs.create_ca(directory, ca_name, days=1)
-    server = certs.write_pair(directory, "collector", *certs.issue(ca, "collector", hosts=("localhost", "127.0.0.1"),
-                                                                   days=1))
+    server = certs.write_pair(
+        directory, "collector", *certs.issue(ca, "collector", hosts=("localhost", "127.0.0.1"), days=1)
+    )
     client = certs.write_pair(directory, "agent", *certs.issue(ca, "laptop-1", client=True, days=1))
     return Pki(ca.cert, server.cert, server.key, client.cert, client.key)

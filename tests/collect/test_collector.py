@@ -36,16 +36,43 @@ def free_port() -> int:
 
 
 class Collector:
-    def __init__(self, tmp: Path, settings, pki: Pki, tokens: Path, *, port: int | None = None, mtls: bool = False,
-                 url: str | None = None, spool: Path | None = None) -> None:
+    def __init__(
+        self,
+        tmp: Path,
+        settings,
+        pki: Pki,
+        tokens: Path,
+        *,
+        port: int | None = None,
+        mtls: bool = False,
+        url: str | None = None,
+        spool: Path | None = None,
+    ) -> None:
         self.port = port or free_port()
         self.pki = pki
         self.dead_letter = tmp / "collector-dead-letter.log"
         self.log = open(tmp / f"collector-{self.port}-{time.monotonic_ns()}.log", "w")
-        args = MCPEEKER + ["collect", "--host", "127.0.0.1", "--port", str(self.port), "--cert", str(pki.server_cert),
-                           "--key", str(pki.server_key), "--tokens", str(tokens), "--dead-letter", str(self.dead_letter),
-                           "--spool-dir", str(spool or tmp / "collector-spool"), "--url", url or settings.url,
-                           "--index-prefix", settings.index_prefix]
+        args = MCPEEKER + [
+            "collect",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--cert",
+            str(pki.server_cert),
+            "--key",
+            str(pki.server_key),
+            "--tokens",
+            str(tokens),
+            "--dead-letter",
+            str(self.dead_letter),
+            "--spool-dir",
+            str(spool or tmp / "collector-spool"),
+            "--url",
+            url or settings.url,
+            "--index-prefix",
+            settings.index_prefix,
+        ]
         if mtls:
             args += ["--client-ca", str(pki.ca)]
         if url:
@@ -106,8 +133,9 @@ def collectors():
 
 
 def token_cli(tokens: Path, *args: str) -> subprocess.CompletedProcess:
-    res = subprocess.run(MCPEEKER + ["collect", "token", *args, "--tokens", str(tokens)], capture_output=True,
-                         text=True, timeout=60)
+    res = subprocess.run(
+        MCPEEKER + ["collect", "token", *args, "--tokens", str(tokens)], capture_output=True, text=True, timeout=60
+    )
     assert res.returncode == 0, res.stderr
     return res
 
@@ -120,9 +148,27 @@ def scan_report(tmp_path: Path, settings, n: int = 0) -> bytes:
     """One real agent report (the bytes as the agent would ship them)."""
     home = make_home(tmp_path / f"home-{n}", "linux")
     env = {**os.environ, "MCPEEKER_SITE_KEY": settings.site_key}
-    res = subprocess.run(AGENT + ["scan", "--home", str(home.home), "--root", str(home.root), "--os", "linux",
-                                  "--no-processes", "--no-listeners", "--no-state", "--machine-id", f"m{n}"],
-                         capture_output=True, check=True, env=env, timeout=120)
+    res = subprocess.run(
+        AGENT
+        + [
+            "scan",
+            "--home",
+            str(home.home),
+            "--root",
+            str(home.root),
+            "--os",
+            "linux",
+            "--no-processes",
+            "--no-listeners",
+            "--no-state",
+            "--machine-id",
+            f"m{n}",
+        ],
+        capture_output=True,
+        check=True,
+        env=env,
+        timeout=120,
+    )
     return res.stdout.strip()
 
 
@@ -143,11 +189,41 @@ def test_outage_of_five_scans_loses_and_duplicates_nothing(tmp_path, os_settings
     port = free_port()
     log = open(tmp_path / "agent.log", "w")
     agent = subprocess.Popen(
-        AGENT + ["scan", "--home", str(home.home), "--root", str(home.root), "--os", "linux", "--no-processes",
-                 "--no-listeners", "--no-state", "--machine-id", "laptop-1", "-o", str(tmp_path / "sent.ndjson"),
-                 "--ship", f"https://127.0.0.1:{port}", "--token-file", str(token_file), "--ca-certs", str(pki.ca),
-                 "--spool-dir", str(outbox), "--ship-retries", "1", "--interval", "1", "--count", "8"],
-        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "MCPEEKER_SITE_KEY": os_settings.site_key})
+        AGENT
+        + [
+            "scan",
+            "--home",
+            str(home.home),
+            "--root",
+            str(home.root),
+            "--os",
+            "linux",
+            "--no-processes",
+            "--no-listeners",
+            "--no-state",
+            "--machine-id",
+            "laptop-1",
+            "-o",
+            str(tmp_path / "sent.ndjson"),
+            "--ship",
+            f"https://127.0.0.1:{port}",
+            "--token-file",
+            str(token_file),
+            "--ca-certs",
+            str(pki.ca),
+            "--spool-dir",
+            str(outbox),
+            "--ship-retries",
+            "1",
+            "--interval",
+            "1",
+            "--count",
+            "8",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "MCPEEKER_SITE_KEY": os_settings.site_key},
+    )
     try:
         # The collector is down for the first five scans: each report waits in the outbox, the agent keeps going.
         deadline = time.monotonic() + 120
@@ -174,7 +250,9 @@ def test_outage_of_five_scans_loses_and_duplicates_nothing(tmp_path, os_settings
     assert len(hits) == sum(len(r["evidence"]) + 1 for r in reports)
     assert {h["_source"]["agent"]["id"] for h in hits} == {"laptop-1"}  # the enrolled identity that sent them
     # Sent in order: the first five (spooled) reports arrived in one drain, scan order kept in the outbox names.
-    order = [line.split("shipped ")[1].split(" ")[0] for line in agent_log.splitlines() if "mcpeeker-agent: shipped" in line]
+    order = [
+        line.split("shipped ")[1].split(" ")[0] for line in agent_log.splitlines() if "mcpeeker-agent: shipped" in line
+    ]
     assert order and int(order[0]) >= 5
 
     # A resend (a lost acknowledgement) overwrites the same documents.
@@ -183,8 +261,9 @@ def test_outage_of_five_scans_loses_and_duplicates_nothing(tmp_path, os_settings
     assert status == 202, answer
     # ... also when something on the way re-serialised it (other key order, indentation).
     again = json.loads(line)
-    status, answer = collectors[0].post(json.dumps(dict(reversed(list(again.items()))), indent=2).encode(),
-                                        token_file.read_text().strip())
+    status, answer = collectors[0].post(
+        json.dumps(dict(reversed(list(again.items()))), indent=2).encode(), token_file.read_text().strip()
+    )
     assert status == 202, answer
     assert len(agent_docs(os_client, os_settings)) == len(hits)
     assert not collectors[0].dead_letter.exists()
@@ -240,11 +319,33 @@ def test_bad_report_gets_4xx_naming_the_field_and_is_dead_lettered(tmp_path, os_
     token_file.write_text(token)
     token_file.chmod(0o600)
     home = make_home(tmp_path / "home", "linux")
-    res = subprocess.run(AGENT + ["scan", "--home", str(home.home), "--root", str(home.root), "--os", "linux",
-                                  "--no-processes", "--no-listeners", "--no-state", "--ship", collector.base,
-                                  "--token-file", str(token_file), "--ca-certs", str(pki.ca), "--spool-dir", str(outbox)],
-                         capture_output=True, text=True, timeout=120,
-                         env={**os.environ, "MCPEEKER_SITE_KEY": os_settings.site_key})
+    res = subprocess.run(
+        AGENT
+        + [
+            "scan",
+            "--home",
+            str(home.home),
+            "--root",
+            str(home.root),
+            "--os",
+            "linux",
+            "--no-processes",
+            "--no-listeners",
+            "--no-state",
+            "--ship",
+            collector.base,
+            "--token-file",
+            str(token_file),
+            "--ca-certs",
+            str(pki.ca),
+            "--spool-dir",
+            str(outbox),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "MCPEEKER_SITE_KEY": os_settings.site_key},
+    )
     assert res.returncode == 1 and "refused a report" in res.stderr and "shipped 1 report(s)" in res.stderr, res.stderr
     assert (outbox / "rejected" / f"{1:020d}-bad.json").exists() and not list(outbox.glob("*.json"))
     assert "field 'host_id'" in (outbox / "rejected" / f"{1:020d}-bad.reason").read_text()
@@ -274,16 +375,48 @@ def test_mtls_refuses_an_agent_without_a_client_certificate(tmp_path, os_setting
     with pytest.raises((ssl.SSLError, urllib.error.URLError, ConnectionError)):
         collector.get("/healthz", context=other)
     home = make_home(tmp_path / "home", "linux")
-    base = AGENT + ["scan", "--home", str(home.home), "--root", str(home.root), "--os", "linux", "--no-processes",
-                    "--no-listeners", "--no-state", "--ship", collector.base, "--token-file", str(token_file),
-                    "--ca-certs", str(pki.ca), "--ship-retries", "0"]
+    base = AGENT + [
+        "scan",
+        "--home",
+        str(home.home),
+        "--root",
+        str(home.root),
+        "--os",
+        "linux",
+        "--no-processes",
+        "--no-listeners",
+        "--no-state",
+        "--ship",
+        collector.base,
+        "--token-file",
+        str(token_file),
+        "--ca-certs",
+        str(pki.ca),
+        "--ship-retries",
+        "0",
+    ]
     env = {**os.environ, "MCPEEKER_SITE_KEY": os_settings.site_key}
-    res = subprocess.run(base + ["--spool-dir", str(tmp_path / "o1")], capture_output=True, text=True, env=env, timeout=120)
+    res = subprocess.run(
+        base + ["--spool-dir", str(tmp_path / "o1")], capture_output=True, text=True, env=env, timeout=120
+    )
     assert res.returncode == 1 and "not shipped" in res.stderr and len(list((tmp_path / "o1").glob("*.json"))) == 1
     # The agent verifies the collector: without the site CA (system roots only) nothing is sent, the report waits.
     no_ca = [a for a in base if a not in ("--ca-certs", str(pki.ca))]
-    res = subprocess.run(no_ca + ["--spool-dir", str(tmp_path / "o2"), "--client-cert", str(pki.client_cert),
-                                  "--client-key", str(pki.client_key)], capture_output=True, text=True, env=env, timeout=120)
+    res = subprocess.run(
+        no_ca
+        + [
+            "--spool-dir",
+            str(tmp_path / "o2"),
+            "--client-cert",
+            str(pki.client_cert),
+            "--client-key",
+            str(pki.client_key),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert res.returncode == 1 and "TLS verification failed" in res.stderr, res.stderr
     assert len(list((tmp_path / "o2").glob("*.json"))) == 1
     config = tmp_path / "agent.yaml"  # how a fleet configures it: the agent config file instead of flags
@@ -325,8 +458,9 @@ def test_a_fatal_cluster_error_answers_503_and_health_says_so(tmp_path, os_setti
     token = issue(tokens, "laptop-7")
     other = Collector(tmp_path, os_settings, pki, tokens)  # an HTTPS server the collector's client cannot verify
     collectors.append(other)
-    broken = Collector(tmp_path, os_settings, pki, tokens, url=f"https://127.0.0.1:{other.port}",
-                       spool=tmp_path / "broken-spool")
+    broken = Collector(
+        tmp_path, os_settings, pki, tokens, url=f"https://127.0.0.1:{other.port}", spool=tmp_path / "broken-spool"
+    )
     collectors.append(broken)
     status, answer = broken.post(scan_report(tmp_path, os_settings), token)
     assert status == 503 and "CERTIFICATE_VERIFY_FAILED" in answer["error"], answer

@@ -23,8 +23,12 @@ def seeded(os_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Se
 
     Session scope: seeding runs the real pipeline and takes a few seconds; the tests only read.
     """
-    settings = Settings(url=os_url, index_prefix=f"t-{uuid.uuid4().hex[:10]}-", site_key="test-site-key-0123456789",
-                        audit_key=secrets.token_hex(32))  # the audit chain's own key, generated
+    settings = Settings(
+        url=os_url,
+        index_prefix=f"t-{uuid.uuid4().hex[:10]}-",
+        site_key="test-site-key-0123456789",
+        audit_key=secrets.token_hex(32),
+    )  # the audit chain's own key, generated
     client = make_client(settings)
     indices.install(settings, client)
     try:

@@ -13,11 +13,23 @@ from mcpeeker.kibana_objects import NDJSON_NAMES, SEARCH_INDEX_REF
 REPO_ROOT = Path(__file__).resolve().parents[2]
 KIBANA_DIR = REPO_ROOT / "dashboards" / "kibana"
 TEMPLATE_DIR = REPO_ROOT / "ingest_python" / "mcpeeker" / "templates"
-AGGREGATABLE = {"keyword", "long", "integer", "short", "byte", "float", "double", "half_float", "scaled_float",
-                "date", "ip", "boolean"}
+AGGREGATABLE = {
+    "keyword",
+    "long",
+    "integer",
+    "short",
+    "byte",
+    "float",
+    "double",
+    "half_float",
+    "scaled_float",
+    "date",
+    "ip",
+    "boolean",
+}
 NUMERIC = {"long", "integer", "short", "byte", "float", "double", "half_float", "scaled_float"}
 # A field name in a Lucene query: `name:` (not inside a quoted value) or `_exists_:name`.
-QUERY_FIELD = re.compile(r'(?:^|[\s(])(?!_exists_)([A-Za-z@][\w.@]*):')
+QUERY_FIELD = re.compile(r"(?:^|[\s(])(?!_exists_)([A-Za-z@][\w.@]*):")
 EXISTS_FIELD = re.compile(r"_exists_:([\w.@]+)")
 
 
@@ -85,12 +97,22 @@ def _bucket_body(agg: dict[str, Any], metrics: dict[str, dict[str, Any]], count_
         order_key = "_count" if params["orderBy"] in count_ids else params["orderBy"]
         return {"terms": {"field": params["field"], "size": params["size"], "order": {order_key: params["order"]}}}
     if agg["type"] == "histogram":
-        return {"histogram": {"field": params["field"], "interval": params["interval"],
-                              "min_doc_count": 0 if params.get("min_doc_count") else 1}}
+        return {
+            "histogram": {
+                "field": params["field"],
+                "interval": params["interval"],
+                "min_doc_count": 0 if params.get("min_doc_count") else 1,
+            }
+        }
     if agg["type"] == "date_histogram":
         unit = {"d": "1d", "h": "1h", "w": "1w"}[params["interval"]]
-        return {"date_histogram": {"field": params["field"], "calendar_interval": unit,
-                                   "min_doc_count": params.get("min_doc_count", 1)}}
+        return {
+            "date_histogram": {
+                "field": params["field"],
+                "calendar_interval": unit,
+                "min_doc_count": params.get("min_doc_count", 1),
+            }
+        }
     raise AssertionError(f"no translation for bucket aggregation {agg['type']}")
 
 
@@ -107,9 +129,12 @@ def search_body(obj: dict[str, Any]) -> dict[str, Any]:
         body["aggs"] = inner
         inner = {agg["id"]: body}
     query = search_source(obj)["query"]["query"]
-    return {"size": 0, "track_total_hits": True,
-            "query": {"query_string": {"query": query or "*", "analyze_wildcard": True}},
-            "aggs": inner}
+    return {
+        "size": 0,
+        "track_total_hits": True,
+        "query": {"query_string": {"query": query or "*", "analyze_wildcard": True}},
+        "aggs": inner,
+    }
 
 
 def non_empty(aggs: list[dict[str, Any]], response: dict[str, Any]) -> bool:

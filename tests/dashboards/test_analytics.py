@@ -18,8 +18,9 @@ pytestmark = pytest.mark.opensearch
 
 def _run(seeded: Seeded, capsys: pytest.CaptureFixture[str], *args: str) -> Any:
     capsys.readouterr()
-    code = cli.main(["analytics", *args, "--json", "--url", seeded.settings.url,
-                     "--index-prefix", seeded.settings.index_prefix])
+    code = cli.main(
+        ["analytics", *args, "--json", "--url", seeded.settings.url, "--index-prefix", seeded.settings.index_prefix]
+    )
     assert code == 0
     return json.loads(capsys.readouterr().out)
 
@@ -63,8 +64,18 @@ def test_trendlines_per_day(seeded: Seeded, capsys: pytest.CaptureFixture[str]) 
 
 
 def test_trendlines_rejects_a_bad_interval(seeded: Seeded, capsys: pytest.CaptureFixture[str]) -> None:
-    code = cli.main(["analytics", "trendlines", "--interval", "daily", "--url", seeded.settings.url,
-                     "--index-prefix", seeded.settings.index_prefix])
+    code = cli.main(
+        [
+            "analytics",
+            "trendlines",
+            "--interval",
+            "daily",
+            "--url",
+            seeded.settings.url,
+            "--index-prefix",
+            seeded.settings.index_prefix,
+        ]
+    )
     assert code == 2
     assert "--interval" in capsys.readouterr().err
 
@@ -89,8 +100,12 @@ def test_coverage(seeded: Seeded, capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_tables_render(seeded: Seeded, capsys: pytest.CaptureFixture[str]) -> None:
     for analytic in ("summary", "score-distribution", "trendlines", "coverage"):
-        assert cli.main(["analytics", analytic, "--url", seeded.settings.url,
-                         "--index-prefix", seeded.settings.index_prefix]) == 0
+        assert (
+            cli.main(
+                ["analytics", analytic, "--url", seeded.settings.url, "--index-prefix", seeded.settings.index_prefix]
+            )
+            == 0
+        )
     out = capsys.readouterr().out
     for title in ("MCPeeker summary", "Score distribution", "New findings", "Agent coverage"):
         assert title in out

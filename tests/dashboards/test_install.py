@@ -36,7 +36,9 @@ class ImportServer:
 
             def do_POST(self) -> None:  # noqa: N802 - http.server API
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                server.requests.append({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}, "body": body})
+                server.requests.append(
+                    {"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}, "body": body}
+                )
                 status, payload = server.answer(self.path, self.headers, body)
                 data = json.dumps(payload).encode()
                 self.send_response(status)
@@ -58,13 +60,16 @@ class ImportServer:
         content_type = headers.get("Content-Type", "")
         if not content_type.startswith("multipart/form-data"):
             return 415, {"statusCode": 415, "error": "Unsupported Media Type"}
-        message = BytesParser(policy=policy.default).parsebytes(
-            f"Content-Type: {content_type}\r\n\r\n".encode() + body)
+        message = BytesParser(policy=policy.default).parsebytes(f"Content-Type: {content_type}\r\n\r\n".encode() + body)
         parts = {p.get_param("name", header="content-disposition"): p for p in message.iter_parts()}
         if "file" not in parts or not parts["file"].get_filename("").endswith(".ndjson"):
             return 400, {"statusCode": 400, "error": "Bad Request", "message": "[request body.file]: expected .ndjson"}
         objects = [json.loads(line) for line in parts["file"].get_content().splitlines() if line.strip()]
-        errors = [{"id": o["id"], "type": o["type"], "error": {"type": "unknown"}} for o in objects if o["id"] in self.fail_ids]
+        errors = [
+            {"id": o["id"], "type": o["type"], "error": {"type": "unknown"}}
+            for o in objects
+            if o["id"] in self.fail_ids
+        ]
         return 200, {"success": not errors, "successCount": len(objects) - len(errors), "errors": errors}
 
     def __enter__(self) -> "ImportServer":
@@ -88,7 +93,8 @@ def _flag(flavour: str) -> str:
 
 def _uploaded(request: dict[str, Any]) -> tuple[str, str]:
     message = BytesParser(policy=policy.default).parsebytes(
-        f"Content-Type: {request['headers']['content-type']}\r\n\r\n".encode() + request["body"])
+        f"Content-Type: {request['headers']['content-type']}\r\n\r\n".encode() + request["body"]
+    )
     part = next(message.iter_parts())
     return part.get_content_type(), part.get_payload(decode=True).decode("utf-8")
 
@@ -109,8 +115,22 @@ def test_install_posts_the_generated_objects(server: ImportServer) -> None:
 
 
 def test_install_uses_auth_space_and_prefix(server: ImportServer) -> None:
-    code = cli.main(["dashboards", "install", _flag(server.flavour), server.url + "/", "--space", "soc",
-                     "--username", "elastic", "--password", "s3cret", "--index-prefix", "lab-"])
+    code = cli.main(
+        [
+            "dashboards",
+            "install",
+            _flag(server.flavour),
+            server.url + "/",
+            "--space",
+            "soc",
+            "--username",
+            "elastic",
+            "--password",
+            "s3cret",
+            "--index-prefix",
+            "lab-",
+        ]
+    )
     assert code == 0
     [request] = server.requests
     assert urlsplit(request["path"]).path == "/s/soc/api/saved_objects/_import"
@@ -138,8 +158,12 @@ def test_install_without_xsrf_is_what_the_server_rejects() -> None:
     import urllib.request
 
     with ImportServer("opensearch-dashboards") as srv:
-        request = urllib.request.Request(srv.url + "/api/saved_objects/_import?overwrite=true", data=b"x", method="POST",
-                                         headers={"Content-Type": "multipart/form-data; boundary=x"})
+        request = urllib.request.Request(
+            srv.url + "/api/saved_objects/_import?overwrite=true",
+            data=b"x",
+            method="POST",
+            headers={"Content-Type": "multipart/form-data; boundary=x"},
+        )
         with pytest.raises(urllib.error.HTTPError) as info:
             urllib.request.urlopen(request, timeout=5)
         assert info.value.code == 400

@@ -24,9 +24,19 @@ from .seed import Seeded
 pytestmark = pytest.mark.opensearch
 SCREENSHOT_COPY = REPO_ROOT / "docs" / "report-screenshot.png"
 # Every request the page might make goes to a closed port: the page must render without any.
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-extensions",
-                  "--hide-scrollbars", "--proxy-server=http://127.0.0.1:9", "--proxy-bypass-list=<-loopback>"]
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-extensions",
+    "--hide-scrollbars",
+    "--proxy-server=http://127.0.0.1:9",
+    "--proxy-bypass-list=<-loopback>",
+]
 
 
 def _chromium() -> str:
@@ -89,8 +99,8 @@ def png_pixels(data: bytes) -> tuple[int, int, list[bytes]]:
     assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
     pos, idat, width = 8, b"", 0
     while pos < len(data):
-        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
-        chunk = data[pos + 8:pos + 8 + length]
+        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        chunk = data[pos + 8 : pos + 8 + length]
         if kind == b"IHDR":
             width, height, depth, colour = struct.unpack(">IIBB", chunk[:10])
             assert depth == 8 and colour in (2, 6), f"unexpected PNG format depth={depth} colour={colour}"
@@ -103,7 +113,7 @@ def png_pixels(data: bytes) -> tuple[int, int, list[bytes]]:
     rows, prev = [], bytearray(stride)
     for y in range(height):
         start = y * (stride + 1)
-        kind, line = raw[start], bytearray(raw[start + 1:start + 1 + stride])
+        kind, line = raw[start], bytearray(raw[start + 1 : start + 1 + stride])
         for i in range(stride):
             left = line[i - bpp] if i >= bpp else 0
             up, corner = prev[i], prev[i - bpp] if i >= bpp else 0
@@ -137,8 +147,21 @@ def _pixel_stats(png: bytes) -> tuple[float, int]:
 @pytest.fixture(scope="module")
 def report(seeded: Seeded, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("report") / "report.html"
-    assert cli.main(["report", "--out", str(out), "--quiet", "--url", seeded.settings.url,
-                     "--index-prefix", seeded.settings.index_prefix]) == 0
+    assert (
+        cli.main(
+            [
+                "report",
+                "--out",
+                str(out),
+                "--quiet",
+                "--url",
+                seeded.settings.url,
+                "--index-prefix",
+                seeded.settings.index_prefix,
+            ]
+        )
+        == 0
+    )
     return out
 
 
@@ -192,13 +215,19 @@ def test_png_decoder_detects_a_blank_image() -> None:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
     raw = b"".join(b"\x00" + b"\xff" * 24 for _ in range(8))
-    png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 8, 8, 8, 2, 0, 0, 0))
-           + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+    png = (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", 8, 8, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
     stddev, colours = _pixel_stats(png)
     assert stddev == 0 and colours == 1
 
 
-def test_report_and_analytics_on_empty_indices(os_settings: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_report_and_analytics_on_empty_indices(
+    os_settings: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """A fresh installation (templates, no data yet) gives an empty but valid report, not a crash."""
     out = tmp_path / "empty.html"
     conn = ["--url", os_settings.url, "--index-prefix", os_settings.index_prefix]

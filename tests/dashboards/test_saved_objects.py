@@ -16,8 +16,17 @@ from mcpeeker.client import make_client
 from mcpeeker.kibana_objects import FLAVOURS, ID_PREFIX, NDJSON_NAMES, build, load_spec, to_ndjson
 
 from .objects import (
-    AGGREGATABLE, KIBANA_DIR, NUMERIC, index_pattern_of, load_ndjson, non_empty, query_fields, search_body,
-    search_source, template_fields, vis_aggs,
+    AGGREGATABLE,
+    KIBANA_DIR,
+    NUMERIC,
+    index_pattern_of,
+    load_ndjson,
+    non_empty,
+    query_fields,
+    search_body,
+    search_source,
+    template_fields,
+    vis_aggs,
 )
 from .seed import Seeded
 
@@ -155,13 +164,17 @@ def test_every_query_is_valid_lucene(seeded: Seeded) -> None:
             continue
         index = seeded.settings.index(index_pattern_of(obj, by_id)["attributes"]["title"])
         query = search_source(obj)["query"]["query"]
-        result = client.indices.validate_query(index=index, explain=True, body={
-            "query": {"query_string": {"query": query, "analyze_wildcard": True}}})
+        result = client.indices.validate_query(
+            index=index, explain=True, body={"query": {"query_string": {"query": query, "analyze_wildcard": True}}}
+        )
         assert result["valid"], f"{obj['id']}: {query!r}: {result.get('explanations')}"
         checked += 1
     assert checked >= 30
-    broken = client.indices.validate_query(index=seeded.settings.index("mcp-registry"), explain=True, body={
-        "query": {"query_string": {"query": "status:(approved AND"}}})
+    broken = client.indices.validate_query(
+        index=seeded.settings.index("mcp-registry"),
+        explain=True,
+        body={"query": {"query_string": {"query": "status:(approved AND"}}},
+    )
     assert not broken["valid"]
 
 
@@ -177,7 +190,9 @@ def test_every_visualization_returns_buckets(seeded: Seeded) -> None:
         index = seeded.settings.index(index_pattern_of(obj, by_id)["attributes"]["title"])
         response = client.search(index=index, body=search_body(obj))
         if not non_empty(vis_aggs(obj), response):
-            empty.append(f"{obj['id']}: {json.dumps(search_body(obj))[:300]} -> {json.dumps(response.get('aggregations'))[:300]}")
+            empty.append(
+                f"{obj['id']}: {json.dumps(search_body(obj))[:300]} -> {json.dumps(response.get('aggregations'))[:300]}"
+            )
     assert not empty, "\n".join(empty)
 
 
@@ -189,8 +204,12 @@ def test_every_saved_search_returns_sorted_rows(seeded: Seeded) -> None:
     for obj in (o for o in objects if o["type"] == "search"):
         index = seeded.settings.index(index_pattern_of(obj, by_id)["attributes"]["title"])
         sort = [{field: direction} for field, direction in obj["attributes"]["sort"]]
-        body = {"query": {"query_string": {"query": search_source(obj)["query"]["query"]}}, "sort": sort,
-                "_source": obj["attributes"]["columns"], "size": 100}
+        body = {
+            "query": {"query_string": {"query": search_source(obj)["query"]["query"]}},
+            "sort": sort,
+            "_source": obj["attributes"]["columns"],
+            "size": 100,
+        }
         hits = client.search(index=index, body=body)["hits"]["hits"]
         assert hits, f"{obj['id']} returns nothing"
         if obj["id"].endswith("detections-feed"):
@@ -212,5 +231,7 @@ def test_investigation_link_query_selects_one_finding(seeded: Seeded) -> None:
     hits = client.search(index=index, body={"query": {"query_string": {"query": query}}, "size": 50})["hits"]["hits"]
     kinds = {h["_index"].removeprefix(seeded.settings.index_prefix) for h in hits}
     assert kinds == {"mcp-findings", "mcp-feedback", "mcp-audit"}
-    assert {h["_source"].get("finding", {}).get("id") or h["_source"].get("finding_id")
-            or h["_source"]["object"]["id"] for h in hits} == {target}
+    assert {
+        h["_source"].get("finding", {}).get("id") or h["_source"].get("finding_id") or h["_source"]["object"]["id"]
+        for h in hits
+    } == {target}

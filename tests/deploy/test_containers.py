@@ -40,14 +40,18 @@ CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")  # handed to pip as a bui
 def buildah() -> list[str]:
     tool = shutil.which("buildah")
     if tool is None:
-        missing("no daemonless container builder: `apt-get install buildah debootstrap` (Debian 12) to build "
-                "containers/*/Dockerfile")
+        missing(
+            "no daemonless container builder: `apt-get install buildah debootstrap` (Debian 12) to build "
+            "containers/*/Dockerfile"
+        )
     return [tool, "--storage-driver", "vfs"]
 
 
 def _run(argv: list[str], timeout: float = 1800, **kw) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL, **kw)
-    assert result.returncode == 0, f"{' '.join(argv[:6])} … (rc {result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    assert result.returncode == 0, (
+        f"{' '.join(argv[:6])} … (rc {result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    )
     return result
 
 
@@ -96,8 +100,9 @@ def base_image(buildah: list[str], tmp_path_factory: pytest.TempPathFactory) -> 
 
 
 def _image_id(buildah: list[str], tag: str) -> str | None:
-    result = subprocess.run([*buildah, "inspect", "--type", "image", "--format", "{{.FromImageID}}", tag],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [*buildah, "inspect", "--type", "image", "--format", "{{.FromImageID}}", tag], capture_output=True, text=True
+    )
     return result.stdout.strip() or None if result.returncode == 0 else None
 
 
@@ -158,8 +163,14 @@ def sensor(buildah: list[str], base_image: str, tmp_path_factory: pytest.TempPat
     (context / "Containerfile").write_text(f"FROM {base_image}\nADD zeek.tar.xz /\n")
     _build(buildah, ZEEK_TAG, [str(context)])
     tag = "localhost/mcpeeker-sensor:test"
-    _bud(buildah, "containers/sensor/Dockerfile", tag, f"BASE_IMAGE={base_image}", f"ZEEK_IMAGE={ZEEK_TAG}",
-         "ZEEK_PREFIX=/opt/zeek")
+    _bud(
+        buildah,
+        "containers/sensor/Dockerfile",
+        tag,
+        f"BASE_IMAGE={base_image}",
+        f"ZEEK_IMAGE={ZEEK_TAG}",
+        "ZEEK_PREFIX=/opt/zeek",
+    )
     yield from _container(buildah, tag)
 
 
@@ -169,12 +180,21 @@ def test_siem_image_runs_mcpeeker(buildah: list[str], siem: str) -> None:
     assert "mcpeeker-agent" in _in(buildah, siem, "mcpeeker-agent", "--help").stdout
     # It runs as the unprivileged user, and the wheel's hot path was compiled in the build stage.
     assert _in(buildah, siem, "id", "-un").stdout.strip() == "mcpeeker"
-    native = _in(buildah, siem, "python3", "-c",
-                 "import mcpeeker.ingest.pipeline as p, mcpeeker.ingest._tables as t; print(p.__file__); print(t.__file__)")
+    native = _in(
+        buildah,
+        siem,
+        "python3",
+        "-c",
+        "import mcpeeker.ingest.pipeline as p, mcpeeker.ingest._tables as t; print(p.__file__); print(t.__file__)",
+    )
     assert all(line.endswith(".so") for line in native.stdout.split()), native.stdout
     # No compiler or headers are left in the runtime image.
-    assert subprocess.run([*buildah, "run", "--isolation", "chroot", siem, "--", "sh", "-c", "command -v gcc"],
-                          capture_output=True).returncode != 0
+    assert (
+        subprocess.run(
+            [*buildah, "run", "--isolation", "chroot", siem, "--", "sh", "-c", "command -v gcc"], capture_output=True
+        ).returncode
+        != 0
+    )
 
 
 PCAP = "attack_command_injection_py2026.pcap"  # labelled in tests/pcaps/labels.json
@@ -187,8 +207,14 @@ def sensor_output(buildah: list[str], sensor: str, tmp_path_factory: pytest.Temp
     work = tmp_path_factory.mktemp("sensor")
     shutil.copyfile(PCAP_DIR / PCAP, work / "in.pcap")
     work.chmod(0o777)  # the SIEM image's unprivileged user writes its dead letter here later
-    _in(buildah, sensor, "sh", "-c", "cd /work && zeek -C -r in.pcap local && suricata -r in.pcap -l /work -k none",
-        volume=f"{work}:/work")
+    _in(
+        buildah,
+        sensor,
+        "sh",
+        "-c",
+        "cd /work && zeek -C -r in.pcap local && suricata -r in.pcap -l /work -k none",
+        volume=f"{work}:/work",
+    )
     return work
 
 
@@ -217,18 +243,38 @@ def test_sensor_image_detects_with_mcpeeker_content(sensor_output: Path) -> None
     assert dict(sids) == label["suricata_sids"]
 
 
-def test_siem_image_ingests_the_sensor_output(buildah: list[str], siem: str, sensor_output: Path,
-                                              os_url: str) -> None:
+def test_siem_image_ingests_the_sensor_output(buildah: list[str], siem: str, sensor_output: Path, os_url: str) -> None:
     """The SIEM image, on the host network, normalises the sensor image's eve.json into the real test node."""
     prefix = f"t-{uuid.uuid4().hex[:10]}-"
     settings = Settings(url=os_url, index_prefix=prefix)
     client = make_client(settings)
     try:
-        result = _run([*buildah, "run", "--isolation", "chroot", "--volume", f"{sensor_output}:/work",
-                       "--env", f"MCPEEKER_URL={os_url}", "--env", f"MCPEEKER_INDEX_PREFIX={prefix}",
-                       "--env", "MCPEEKER_SITE_KEY=container-test-site-key", siem, "--",
-                       "mcpeeker", "ingest", "suricata", "--no-progress", "--dead-letter", "/work/dead-letter.log",
-                       "/work/eve.json"], timeout=300)
+        result = _run(
+            [
+                *buildah,
+                "run",
+                "--isolation",
+                "chroot",
+                "--volume",
+                f"{sensor_output}:/work",
+                "--env",
+                f"MCPEEKER_URL={os_url}",
+                "--env",
+                f"MCPEEKER_INDEX_PREFIX={prefix}",
+                "--env",
+                "MCPEEKER_SITE_KEY=container-test-site-key",
+                siem,
+                "--",
+                "mcpeeker",
+                "ingest",
+                "suricata",
+                "--no-progress",
+                "--dead-letter",
+                "/work/dead-letter.log",
+                "/work/eve.json",
+            ],
+            timeout=300,
+        )
         indexed = int(re.search(r"indexed ([0-9,]+)", result.stderr + result.stdout).group(1).replace(",", ""))
         client.indices.refresh(index=f"{prefix}mcp-events-*")
         alerts = client.count(index=f"{prefix}mcp-events-*", body={"query": {"exists": {"field": "rule.id"}}})["count"]

@@ -25,21 +25,45 @@ UNIT_DIR = REPO_ROOT / "configs" / "systemd"
 PREFIX = "/opt/mcpeeker/venv/bin/"
 VENV_BIN = Path(sys.prefix) / "bin"
 # What `systemctl enable` would start; the ingest template is checked through its two instances.
-UNITS = ["mcpeeker-ingest@zeek.service", "mcpeeker-ingest@suricata.service", "mcpeeker-correlate.service",
-         "mcpeeker-collect.service", "mcpeeker-agent.service", "mcpeeker-agent.timer"]
+UNITS = [
+    "mcpeeker-ingest@zeek.service",
+    "mcpeeker-ingest@suricata.service",
+    "mcpeeker-correlate.service",
+    "mcpeeker-collect.service",
+    "mcpeeker-agent.service",
+    "mcpeeker-agent.timer",
+]
 SERVICES = [u for u in UNITS if u.endswith(".service")]
 SIEM = [u for u in SERVICES if u != "mcpeeker-agent.service"]
 # Exposure bounds (0 = fully locked down, 10 = unprotected). The SIEM services score 1.1 on systemd 252; the agent
 # keeps two read capabilities and read-only homes on purpose (see its unit's header) and scores 2.1.
 MAX_EXPOSURE = {**{u: 1.5 for u in SIEM}, "mcpeeker-agent.service": 2.5}
 # Settings every service must pass in the security report (the issue's hardening list).
-REQUIRED = ["User=/DynamicUser=", "NoNewPrivileges=", "ProtectSystem=", "PrivateTmp=", "PrivateDevices=",
-            "CapabilityBoundingSet=~CAP_SYS_ADMIN", "CapabilityBoundingSet=~CAP_SET(UID|GID|PCAP)",
-            "CapabilityBoundingSet=~CAP_NET_ADMIN", "ProtectKernelModules=", "ProtectKernelTunables=",
-            "ProtectControlGroups=", "RestrictSUIDSGID=", "MemoryDenyWriteExecute=", "SystemCallArchitectures="]
+REQUIRED = [
+    "User=/DynamicUser=",
+    "NoNewPrivileges=",
+    "ProtectSystem=",
+    "PrivateTmp=",
+    "PrivateDevices=",
+    "CapabilityBoundingSet=~CAP_SYS_ADMIN",
+    "CapabilityBoundingSet=~CAP_SET(UID|GID|PCAP)",
+    "CapabilityBoundingSet=~CAP_NET_ADMIN",
+    "ProtectKernelModules=",
+    "ProtectKernelTunables=",
+    "ProtectControlGroups=",
+    "RestrictSUIDSGID=",
+    "MemoryDenyWriteExecute=",
+    "SystemCallArchitectures=",
+]
 # ...and the SIEM services also these: no capability at all, no access to homes or other processes.
-REQUIRED_SIEM = ["ProtectHome=", "AmbientCapabilities=", "CapabilityBoundingSet=~CAP_(DAC_*|FOWNER|IPC_OWNER)",
-                 "CapabilityBoundingSet=~CAP_SYS_PTRACE", "ProtectProc=", "PrivateUsers="]
+REQUIRED_SIEM = [
+    "ProtectHome=",
+    "AmbientCapabilities=",
+    "CapabilityBoundingSet=~CAP_(DAC_*|FOWNER|IPC_OWNER)",
+    "CapabilityBoundingSet=~CAP_SYS_PTRACE",
+    "ProtectProc=",
+    "PrivateUsers=",
+]
 
 
 @pytest.fixture(scope="module")
@@ -79,21 +103,25 @@ def test_every_unit_names_the_install_prefix() -> None:
         execs = re.findall(r"^ExecStart=(\S+)", text, re.M)
         assert execs and all(e.startswith(PREFIX) for e in execs), f"{unit}: ExecStart {execs} outside {PREFIX}"
         for binary in execs:
-            assert (VENV_BIN / binary[len(PREFIX):]).exists(), f"{unit}: {binary} has no counterpart in {VENV_BIN}"
+            assert (VENV_BIN / binary[len(PREFIX) :]).exists(), f"{unit}: {binary} has no counterpart in {VENV_BIN}"
 
 
 def test_verify_is_clean(analyze: str, units: Path) -> None:
     result = _run([analyze, "verify", *(f"./{u}" for u in UNITS)], units)
-    assert result.returncode == 0 and not result.stdout.strip() and not result.stderr.strip(), \
+    assert result.returncode == 0 and not result.stdout.strip() and not result.stderr.strip(), (
         f"systemd-analyze verify (rc {result.returncode}):\n{result.stdout}{result.stderr}"
+    )
 
 
 def test_verify_catches_a_broken_unit(analyze: str, units: Path) -> None:
     """Control: in this environment verify does report an unknown setting and a missing binary."""
     broken = units / "broken.service"
     text = (units / "mcpeeker-correlate.service").read_text()
-    broken.write_text(text.replace(f"{VENV_BIN}/mcpeeker", "/nonexistent/mcpeeker")
-                      .replace("NoNewPrivileges=yes", "NoNewPrivileges=yes\nProtectEverything=yes"))
+    broken.write_text(
+        text.replace(f"{VENV_BIN}/mcpeeker", "/nonexistent/mcpeeker").replace(
+            "NoNewPrivileges=yes", "NoNewPrivileges=yes\nProtectEverything=yes"
+        )
+    )
     try:
         result = _run([analyze, "verify", "./broken.service"], units)
     finally:
@@ -145,6 +173,7 @@ def test_agent_keeps_only_read_capabilities(analyze: str, units: Path) -> None:
 
 
 # --- the command lines the units run are ones the CLI accepts ---------------------------------------------------
+
 
 def _env_file(path: Path) -> dict[str, str]:
     return dict(line.split("=", 1) for line in path.read_text().splitlines() if line and not line.startswith("#"))

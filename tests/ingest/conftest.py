@@ -92,8 +92,10 @@ def eve_foreign(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """eve.json with alerts of a rule that is not ours (a plain 'any HTTP POST' signature)."""
     out = tmp_path_factory.mktemp("eve-foreign")
     rules = out / "foreign.rules"
-    rules.write_text('alert http any any -> any any (msg:"ET TEST any HTTP POST"; flow:established,to_server; '
-                     'http.method; content:"POST"; classtype:misc-activity; sid:1000001; rev:1;)\n')
+    rules.write_text(
+        'alert http any any -> any any (msg:"ET TEST any HTTP POST"; flow:established,to_server; '
+        'http.method; content:"POST"; classtype:misc-activity; sid:1000001; rev:1;)\n'
+    )
     return _suricata_eves(out, rules)
 
 
@@ -103,15 +105,40 @@ def agent_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     base = tmp_path_factory.mktemp("agent")
     home = base / "home"
     (home / ".cursor").mkdir(parents=True)
-    (home / ".cursor" / "mcp.json").write_text(json.dumps({"mcpServers": {
-        "gh": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-github", "--token", "ghp_" + "a1" * 18],
-               "env": {"GITHUB_TOKEN": "ghp_" + "b2" * 18}},
-        "remote": {"url": "https://mcp.example.com/mcp?api_key=supersecret123"},
-    }}))
+    (home / ".cursor" / "mcp.json").write_text(
+        json.dumps(
+            {
+                "mcpServers": {
+                    "gh": {
+                        "command": "npx",
+                        "args": ["-y", "@modelcontextprotocol/server-github", "--token", "ghp_" + "a1" * 18],
+                        "env": {"GITHUB_TOKEN": "ghp_" + "b2" * 18},
+                    },
+                    "remote": {"url": "https://mcp.example.com/mcp?api_key=supersecret123"},
+                }
+            }
+        )
+    )
     out = base / "report.ndjson"
     with open(out, "wb") as fh:
         for _ in range(2):  # two scans: the second sees the same configs unchanged
-            subprocess.run([sys.executable, "-m", "mcpeeker_agent.cli", "scan", "--home", str(home), "--no-processes",
-                            "--no-listeners", "--site-key", SITE_KEY.decode(), "--state", str(base / "state.json")],
-                           stdout=fh, check=True, timeout=120)
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "mcpeeker_agent.cli",
+                    "scan",
+                    "--home",
+                    str(home),
+                    "--no-processes",
+                    "--no-listeners",
+                    "--site-key",
+                    SITE_KEY.decode(),
+                    "--state",
+                    str(base / "state.json"),
+                ],
+                stdout=fh,
+                check=True,
+                timeout=120,
+            )
     return out

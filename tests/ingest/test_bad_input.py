@@ -35,7 +35,10 @@ class ListSink:
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(min_value=-2**70, max_value=2**70) | st.floats(allow_nan=False, allow_infinity=False)
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(max_size=30),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
     max_leaves=8,
@@ -49,7 +52,7 @@ def mutated(draw: st.DrawFn, line: bytes) -> bytes:
         return line[: draw(st.integers(0, max(0, len(line) - 1)))]
     if kind == "flip" and line:
         i = draw(st.integers(0, len(line) - 1))
-        return line[:i] + bytes([draw(st.integers(0, 255))]) + line[i + 1:]
+        return line[:i] + bytes([draw(st.integers(0, 255))]) + line[i + 1 :]
     if kind == "badutf8":
         i = draw(st.integers(0, len(line)))
         return line[:i] + b"\xff\xfe\xc3" + line[i:]
@@ -93,7 +96,9 @@ def _run(source: str, path: Path, lines: list[bytes], dead: Path) -> None:
         outcome[item.line] = changed[0]
     deadletter.close()
     entries = [parse_entry(e) for e in dead.read_text().splitlines()] if dead.exists() else []
-    dead_lines = {line for file, line, reason, _ in entries if "lines of this type in this file are skipped" not in reason}
+    dead_lines = {
+        line for file, line, reason, _ in entries if "lines of this type in this file are skipped" not in reason
+    }
     assert all(file == str(path) for file, *_ in entries)
     bad_lines = {line for line, what in outcome.items() if what == "bad"}
     assert bad_lines == dead_lines
@@ -115,7 +120,9 @@ def _sample_lines(paths: list[Path], limit: int = 60) -> list[bytes]:
 
 @pytest.fixture(scope="module")
 def zeek_json_lines(zeek_logs: Path) -> list[bytes]:
-    return _sample_lines(sorted((zeek_logs / "json").glob("*/http.log")) + sorted((zeek_logs / "json").glob("*/conn.log")))
+    return _sample_lines(
+        sorted((zeek_logs / "json").glob("*/http.log")) + sorted((zeek_logs / "json").glob("*/conn.log"))
+    )
 
 
 @pytest.fixture(scope="module")
@@ -135,8 +142,9 @@ def agent_lines(agent_report: Path) -> list[bytes]:
     return agent_report.read_bytes().splitlines()
 
 
-FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                         HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 
 
 @FUZZ

@@ -59,8 +59,14 @@ def _ingest(args: list[str], tmp_path: Path) -> int:
     return cli_main(["ingest", *args, "--spool-dir", str(tmp_path / "spool"), "--no-progress"])
 
 
-def test_ingesting_twice_creates_no_duplicates(os_settings: Settings, os_client: Any, zeek_logs: Path,
-                                               eve_files: dict[str, Path], agent_report: Path, tmp_path: Path) -> None:
+def test_ingesting_twice_creates_no_duplicates(
+    os_settings: Settings,
+    os_client: Any,
+    zeek_logs: Path,
+    eve_files: dict[str, Path],
+    agent_report: Path,
+    tmp_path: Path,
+) -> None:
     eve_dir = tmp_path / "eve"
     eve_dir.mkdir()
     for name, eve in eve_files.items():
@@ -75,15 +81,18 @@ def test_ingesting_twice_creates_no_duplicates(os_settings: Settings, os_client:
             assert _ingest([source, *paths, *_conn(os_settings), "--dead-letter", str(dead)], tmp_path) == 0
         assert _count(os_client, os_settings) == len(expected)
     # Only the notes about record types we do not ingest (Zeek files/x509 logs ...), no rejected line.
-    assert all("lines of this type in this file are skipped" in parse_entry(e)[2] for e in dead.read_text().splitlines())
+    assert all(
+        "lines of this type in this file are skipped" in parse_entry(e)[2] for e in dead.read_text().splitlines()
+    )
     # Evidence weighs as the data model says: our alerts are network/attack with instance keys.
     attack = _count(os_client, os_settings, {"term": {"mcpeeker.evidence.type": "attack"}})
     keyed = _count(os_client, os_settings, {"prefix": {"mcpeeker.instance.key": "net:"}})
     assert attack > 0 and keyed > attack
 
 
-def test_one_shot_ingest_returns_with_its_documents_searchable(os_settings: Settings, os_client: Any,
-                                                                agent_report: Path, tmp_path: Path) -> None:
+def test_one_shot_ingest_returns_with_its_documents_searchable(
+    os_settings: Settings, os_client: Any, agent_report: Path, tmp_path: Path
+) -> None:
     """`mcpeeker ingest …` then `mcpeeker correlate --once` (the demo, CI replays) must not race the refresh."""
     reports = [orjson.loads(line) for line in agent_report.read_bytes().splitlines()]
     pattern = f"{os_settings.index_prefix}mcp-events-*"
@@ -97,12 +106,21 @@ def test_one_shot_ingest_returns_with_its_documents_searchable(os_settings: Sett
     assert os_client.count(index=pattern)["count"] == sum(len(r["evidence"]) + 1 for r in reports)
 
 
-def test_bad_lines_are_dead_lettered_and_the_rest_flows(os_settings: Settings, os_client: Any, zeek_logs: Path,
-                                                        tmp_path: Path) -> None:
+def test_bad_lines_are_dead_lettered_and_the_rest_flows(
+    os_settings: Settings, os_client: Any, zeek_logs: Path, tmp_path: Path
+) -> None:
     good = (zeek_logs / "json" / "http_bro.org" / "http.log").read_bytes().splitlines()
     path = tmp_path / "http.log"
-    lines = [good[0], b'{"ts": 1.0, "uid": "Cx", "id.orig_h": "1.2.3.4"', good[1], b"\xff\xfe garbage", good[2],
-             good[3].replace(b'"id.orig_p":', b'"id.orig_p":"not-a-port","x":'), b"[1,2,3]", good[4]]
+    lines = [
+        good[0],
+        b'{"ts": 1.0, "uid": "Cx", "id.orig_h": "1.2.3.4"',
+        good[1],
+        b"\xff\xfe garbage",
+        good[2],
+        good[3].replace(b'"id.orig_p":', b'"id.orig_p":"not-a-port","x":'),
+        b"[1,2,3]",
+        good[4],
+    ]
     path.write_bytes(b"\n".join(lines) + b"\n")
     dead = tmp_path / "dead.log"
     assert _ingest(["zeek", str(path), *_conn(os_settings), "--dead-letter", str(dead)], tmp_path) == 1
@@ -115,8 +133,9 @@ def test_bad_lines_are_dead_lettered_and_the_rest_flows(os_settings: Settings, o
     assert entries[0][3]["raw"].startswith('{"ts": 1.0')  # enough to replay
 
 
-def test_document_refused_by_the_cluster_goes_to_dead_letter(os_settings: Settings, os_client: Any,
-                                                             agent_report: Path, tmp_path: Path) -> None:
+def test_document_refused_by_the_cluster_goes_to_dead_letter(
+    os_settings: Settings, os_client: Any, agent_report: Path, tmp_path: Path
+) -> None:
     report = orjson.loads(agent_report.read_bytes().splitlines()[0])
     report["evidence"][0]["file"]["mtime"] = "last tuesday"  # a string to the agent schema, not a date to the mapping
     path = tmp_path / "report.ndjson"
@@ -131,9 +150,24 @@ def test_document_refused_by_the_cluster_goes_to_dead_letter(os_settings: Settin
 
 
 def test_agent_reads_standard_input(os_settings: Settings, os_client: Any, agent_report: Path, tmp_path: Path) -> None:
-    proc = subprocess.run([sys.executable, "-m", "mcpeeker.cli", "ingest", "agent", "-", *_conn(os_settings),
-                           "--spool-dir", str(tmp_path / "spool"), "--dead-letter", str(tmp_path / "dead.log")],
-                          input=agent_report.read_bytes(), capture_output=True, timeout=120)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mcpeeker.cli",
+            "ingest",
+            "agent",
+            "-",
+            *_conn(os_settings),
+            "--spool-dir",
+            str(tmp_path / "spool"),
+            "--dead-letter",
+            str(tmp_path / "dead.log"),
+        ],
+        input=agent_report.read_bytes(),
+        capture_output=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr.decode()
     reports = [orjson.loads(line) for line in agent_report.read_bytes().splitlines()]
     assert _count(os_client, os_settings) == sum(len(r["evidence"]) + 1 for r in reports)
@@ -141,18 +175,34 @@ def test_agent_reads_standard_input(os_settings: Settings, os_client: Any, agent
     assert b"runs interpreted" not in proc.stderr  # the hot path is compiled in CI (tests/ingest/test_native.py)
 
 
-def test_ingest_says_when_the_hot_path_runs_interpreted(os_settings: Settings, agent_report: Path,
-                                                        tmp_path: Path) -> None:
-    proc = subprocess.run([sys.executable, "-m", "mcpeeker.cli", "ingest", "agent", str(agent_report),
-                           *_conn(os_settings), "--spool-dir", str(tmp_path / "spool"),
-                           "--dead-letter", str(tmp_path / "dead.log")],
-                          capture_output=True, timeout=120, env={**os.environ, "MCPEEKER_PURE_PYTHON": "1"})
+def test_ingest_says_when_the_hot_path_runs_interpreted(
+    os_settings: Settings, agent_report: Path, tmp_path: Path
+) -> None:
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mcpeeker.cli",
+            "ingest",
+            "agent",
+            str(agent_report),
+            *_conn(os_settings),
+            "--spool-dir",
+            str(tmp_path / "spool"),
+            "--dead-letter",
+            str(tmp_path / "dead.log"),
+        ],
+        capture_output=True,
+        timeout=120,
+        env={**os.environ, "MCPEEKER_PURE_PYTHON": "1"},
+    )
     assert proc.returncode == 0, proc.stderr.decode()
     said = " ".join(proc.stderr.decode().split())  # the console wraps long lines
     assert "the ingest hot path runs interpreted here (_tables: MCPEEKER_PURE_PYTHON is set), about 20 % slower" in said
 
 
 # ----------------------------------------------------------------------------------- follow mode
+
 
 def _conn_lines(template: bytes, start: int, n: int) -> bytes:
     """n distinct conn.log lines (distinct uid and ts) built from a real Zeek line."""
@@ -171,9 +221,25 @@ def conn_template(zeek_logs: Path) -> bytes:
 
 
 def _follow(settings: Settings, path: Path, work: Path, *extra: str) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "mcpeeker.cli", "ingest", "zeek", str(path), "--follow", *_conn(settings),
-           "--checkpoint", str(work / "checkpoint.json"), "--spool-dir", str(work / "spool"),
-           "--dead-letter", str(work / "dead.log"), "--poll-interval", "0.05", *extra]
+    cmd = [
+        sys.executable,
+        "-m",
+        "mcpeeker.cli",
+        "ingest",
+        "zeek",
+        str(path),
+        "--follow",
+        *_conn(settings),
+        "--checkpoint",
+        str(work / "checkpoint.json"),
+        "--spool-dir",
+        str(work / "spool"),
+        "--dead-letter",
+        str(work / "dead.log"),
+        "--poll-interval",
+        "0.05",
+        *extra,
+    ]
     # stdout to a file, not a pipe nobody reads: a full pipe would block the ingestor mid-test.
     return subprocess.Popen(cmd, stdout=open(work / "stdout.log", "ab"), stderr=open(work / "stderr.log", "ab"))
 
@@ -194,15 +260,20 @@ def _stop(proc: subprocess.Popen) -> int:
     return proc.wait(timeout=60)
 
 
-def test_sigkill_mid_file_then_restart_indexes_every_line_once(os_settings: Settings, os_client: Any,
-                                                                conn_template: bytes, tmp_path: Path) -> None:
+def test_sigkill_mid_file_then_restart_indexes_every_line_once(
+    os_settings: Settings, os_client: Any, conn_template: bytes, tmp_path: Path
+) -> None:
     n = 120_000
     log = tmp_path / "conn.log"
     log.write_bytes(_conn_lines(conn_template, 0, n))
     proc = _follow(os_settings, log, tmp_path, "--batch-size", "200")
     try:
-        _wait(lambda: _count(os_client, os_settings) >= 2_000 and (tmp_path / "checkpoint.json").exists(), 120,
-              "the first documents and checkpoint", proc)
+        _wait(
+            lambda: _count(os_client, os_settings) >= 2_000 and (tmp_path / "checkpoint.json").exists(),
+            120,
+            "the first documents and checkpoint",
+            proc,
+        )
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
@@ -222,8 +293,9 @@ def test_sigkill_mid_file_then_restart_indexes_every_line_once(os_settings: Sett
     assert not (tmp_path / "dead.log").exists()
 
 
-def test_follow_survives_rotation_and_exports_metrics(os_settings: Settings, os_client: Any, conn_template: bytes,
-                                                      tmp_path: Path, free_port: int) -> None:
+def test_follow_survives_rotation_and_exports_metrics(
+    os_settings: Settings, os_client: Any, conn_template: bytes, tmp_path: Path, free_port: int
+) -> None:
     log = tmp_path / "conn.log"
     log.write_bytes(_conn_lines(conn_template, 0, 500))
     proc = _follow(os_settings, log, tmp_path, "--metrics-port", str(free_port))
@@ -245,8 +317,11 @@ def test_follow_survives_rotation_and_exports_metrics(os_settings: Settings, os_
             fh.write(line[40:])
         _wait(lambda: _count(os_client, os_settings) == 901, 60, "the completed line", proc)
         metrics = urllib.request.urlopen(f"http://127.0.0.1:{free_port}/metrics", timeout=5).read().decode()
-        values = {line.split(" ")[0]: float(line.split(" ")[1]) for line in metrics.splitlines()
-                  if line.startswith("mcpeeker_ingest_") and " " in line}
+        values = {
+            line.split(" ")[0]: float(line.split(" ")[1])
+            for line in metrics.splitlines()
+            if line.startswith("mcpeeker_ingest_") and " " in line
+        }
         assert values['mcpeeker_ingest_events_in_total{source="zeek"}'] == 901
         assert values['mcpeeker_ingest_indexed_total{source="zeek"}'] == 901
         assert values['mcpeeker_ingest_rejected_total{source="zeek"}'] == 0
@@ -283,18 +358,33 @@ def outage_node():
     node.stop()
 
 
-def test_cluster_outage_during_follow_loses_and_duplicates_nothing(outage_node: Any, conn_template: bytes,
-                                                                   tmp_path: Path, free_port: int) -> None:
+def test_cluster_outage_during_follow_loses_and_duplicates_nothing(
+    outage_node: Any, conn_template: bytes, tmp_path: Path, free_port: int
+) -> None:
     from mcpeeker import indices
 
-    settings = Settings(url=outage_node.url, index_prefix=f"t-outage-{os.getpid()}-{int(time.time())}-",
-                        site_key="test-site-key-0123456789")
+    settings = Settings(
+        url=outage_node.url,
+        index_prefix=f"t-outage-{os.getpid()}-{int(time.time())}-",
+        site_key="test-site-key-0123456789",
+    )
     client = make_client(settings)
     indices.install(settings, client)
     log = tmp_path / "conn.log"
     log.write_bytes(_conn_lines(conn_template, 0, 2_000))
-    proc = _follow(settings, log, tmp_path, "--retry-base", "0.05", "--max-retries", "2",
-                   "--metrics-port", str(free_port), "--batch-size", "250")
+    proc = _follow(
+        settings,
+        log,
+        tmp_path,
+        "--retry-base",
+        "0.05",
+        "--max-retries",
+        "2",
+        "--metrics-port",
+        str(free_port),
+        "--batch-size",
+        "250",
+    )
     try:
         _wait(lambda: _count(client, settings) == 2_000, 60, "the lines before the outage", proc)
         outage_node.stop()
@@ -305,8 +395,12 @@ def test_cluster_outage_during_follow_loses_and_duplicates_nothing(outage_node: 
                 time.sleep(0.3)
         spool = tmp_path / "spool"
         _wait(lambda: any(spool.glob("*.ndjson")), 60, "batches in the spool", proc)
-        _wait(lambda: orjson.loads((tmp_path / "checkpoint.json").read_bytes())["files"][str(log)]["line"] == 5_000,
-              60, "everything read and spooled", proc)
+        _wait(
+            lambda: orjson.loads((tmp_path / "checkpoint.json").read_bytes())["files"][str(log)]["line"] == 5_000,
+            60,
+            "everything read and spooled",
+            proc,
+        )
         metrics = urllib.request.urlopen(f"http://127.0.0.1:{free_port}/metrics", timeout=5).read().decode()
         assert 'mcpeeker_ingest_spooled_total{source="zeek"} 0.0' not in metrics
         outage_node.start(timeout=240)
@@ -325,15 +419,20 @@ def test_cluster_outage_during_follow_loses_and_duplicates_nothing(outage_node: 
 
 # ----------------------------------------------------------------------------------- replay
 
-def test_replay_runs_the_sensors_ingests_and_lists_the_servers(os_settings: Settings, os_client: Any, labels: dict,
-                                                                tmp_path: Path) -> None:
+
+def test_replay_runs_the_sensors_ingests_and_lists_the_servers(
+    os_settings: Settings, os_client: Any, labels: dict, tmp_path: Path
+) -> None:
     if shutil.which("suricata") is None:
         pytest.fail("suricata is not installed: run scripts/install-suricata.sh")
     pcaps = [Path(__file__).resolve().parents[1] / "pcaps" / entry["file"] for entry in labels["pcaps"]]
     keep = tmp_path / "out"
-    proc = subprocess.run([sys.executable, "-m", "mcpeeker.cli", "replay", *map(str, pcaps), "--keep", str(keep),
-                           *_conn(os_settings)], capture_output=True, timeout=600,
-                          env={**os.environ, "COLUMNS": "250", "MCPEEKER_STATE_DIR": str(tmp_path / "state")})
+    proc = subprocess.run(
+        [sys.executable, "-m", "mcpeeker.cli", "replay", *map(str, pcaps), "--keep", str(keep), *_conn(os_settings)],
+        capture_output=True,
+        timeout=600,
+        env={**os.environ, "COLUMNS": "250", "MCPEEKER_STATE_DIR": str(tmp_path / "state")},
+    )
     assert proc.returncode == 0, proc.stderr.decode()
     out = proc.stdout.decode()
     for entry in labels["pcaps"]:
@@ -358,8 +457,9 @@ def test_replay_runs_the_sensors_ingests_and_lists_the_servers(os_settings: Sett
     assert _count(os_client, os_settings) == len(expected) > 0
 
 
-def test_rotation_while_stopped_finishes_the_old_file_after_restart(os_settings: Settings, os_client: Any,
-                                                                    conn_template: bytes, tmp_path: Path) -> None:
+def test_rotation_while_stopped_finishes_the_old_file_after_restart(
+    os_settings: Settings, os_client: Any, conn_template: bytes, tmp_path: Path
+) -> None:
     log = tmp_path / "conn.log"
     log.write_bytes(_conn_lines(conn_template, 0, 300))
     proc = _follow(os_settings, log, tmp_path)

@@ -32,8 +32,9 @@ from mcpeeker.ingest.readers import TsvParser, ZeekParser, read_file, tsv_elemen
 
 from .conftest import REPO_ROOT, SITE_KEY
 
-EXAMPLES = settings(max_examples=300, deadline=None,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+EXAMPLES = settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 
 
 def _native() -> Any:
@@ -52,12 +53,17 @@ def test_hot_path_is_compiled_and_current() -> None:
 
 # ------------------------------------------------------------------------------------------ mapping tables
 
+
 def _tables() -> list[tuple[str, common.Table]]:
     found = []
     for module in (zeek, suricata, agent):
         for name, value in vars(module).items():
-            if (isinstance(value, tuple) and value and all(isinstance(row, tuple) and len(row) == 3 for row in value)
-                    and all(isinstance(row[0], str) and isinstance(row[1], tuple) for row in value)):
+            if (
+                isinstance(value, tuple)
+                and value
+                and all(isinstance(row, tuple) and len(row) == 3 for row in value)
+                and all(isinstance(row[0], str) and isinstance(row[1], tuple) for row in value)
+            ):
                 found.append((f"{module.__name__.rsplit('.', 1)[1]}.{name}", value))
     return found
 
@@ -121,10 +127,28 @@ def test_tables_on_real_records(zeek_logs: Path, eve_files: dict[str, Path], age
 
 
 _values = st.recursive(
-    st.none() | st.booleans() | st.integers(min_value=-2**70, max_value=2**70)
-    | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=20)
-    | st.sampled_from(["10.0.0.1", "fe80::1%eth0", "::1", "999.1.1.1", "/mcp?token=abc", "HTTP/1.1", "T", "F",
-                       "-1", "65536", "9223372036854775808", "3.5", "(empty)"]),
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=20)
+    | st.sampled_from(
+        [
+            "10.0.0.1",
+            "fe80::1%eth0",
+            "::1",
+            "999.1.1.1",
+            "/mcp?token=abc",
+            "HTTP/1.1",
+            "T",
+            "F",
+            "-1",
+            "65536",
+            "9223372036854775808",
+            "3.5",
+            "(empty)",
+        ]
+    ),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
     max_leaves=5,
 ) | st.lists(st.text(max_size=5), min_size=2, max_size=3)  # Zeek sets and vectors: the common list shape
@@ -194,8 +218,9 @@ def test_memo_stays_bounded_and_keeps_no_error() -> None:
     assert memo["g"] == "G" and calls[-1] == "g"
 
 
-def test_document_ids_follow_the_documented_formula(zeek_logs: Path, eve_files: dict[str, Path],
-                                                    agent_report: Path, ctx: Context) -> None:
+def test_document_ids_follow_the_documented_formula(
+    zeek_logs: Path, eve_files: dict[str, Path], agent_report: Path, ctx: Context
+) -> None:
     """The _id is SHA-256(source NUL type NUL raw line [NUL part]), first 32 hex digits (docs/data-model.md): the
     hot path computes it inline, and an upgrade must keep it, or a re-ingested file would index twice."""
     from mcpeeker.ingest.normalise import normalise
@@ -220,6 +245,7 @@ def test_document_ids_follow_the_documented_formula(zeek_logs: Path, eve_files: 
 
 
 # ------------------------------------------------------------------------------------------ Zeek TSV
+
 
 def _tsv_outcome(parse: Callable[[list[str]], dict], values: list[str]) -> tuple[str, str]:
     try:
@@ -254,12 +280,55 @@ def test_tsv_headers_on_real_logs(zeek_logs: Path) -> None:
     assert checked > 150  # every data line of the shared Zeek 7 TSV logs
 
 
-ZEEK_TYPES = ["time", "interval", "double", "count", "int", "port", "addr", "subnet", "enum", "string", "bool",
-              "pattern", "func", "file", "set[string]", "set[enum]", "vector[string]", "vector[count]",
-              "set[addr]", "vector[interval]", "table[string]", "set[bool]", "vector[record]", "record"]
+ZEEK_TYPES = [
+    "time",
+    "interval",
+    "double",
+    "count",
+    "int",
+    "port",
+    "addr",
+    "subnet",
+    "enum",
+    "string",
+    "bool",
+    "pattern",
+    "func",
+    "file",
+    "set[string]",
+    "set[enum]",
+    "vector[string]",
+    "vector[count]",
+    "set[addr]",
+    "vector[interval]",
+    "table[string]",
+    "set[bool]",
+    "vector[record]",
+    "record",
+]
 _cells = st.one_of(
-    st.sampled_from(["-", "(empty)", "T", "F", "0", "-1", "1.5", "1e3", "nan", "inf", "1_000", " 7", "a,b",
-                     "1,2,x", "\\\\x41", "a\\\\\\\\b", "10.0.0.1", ""]),
+    st.sampled_from(
+        [
+            "-",
+            "(empty)",
+            "T",
+            "F",
+            "0",
+            "-1",
+            "1.5",
+            "1e3",
+            "nan",
+            "inf",
+            "1_000",
+            " 7",
+            "a,b",
+            "1,2,x",
+            "\\\\x41",
+            "a\\\\\\\\b",
+            "10.0.0.1",
+            "",
+        ]
+    ),
     st.text(alphabet="0123456789.,-eE\\abT( )", max_size=12),
     st.text(max_size=8),
 )
@@ -276,15 +345,19 @@ def test_tsv_headers_on_generated_lines(data: st.DataObject) -> None:
     parser.unset, parser.empty, parser.set_sep = unset, empty, set_sep
     parser.fields, parser.types = fields, types
     converters = parser._build_converters()
-    values = data.draw(st.lists(_cells | st.sampled_from([unset, empty, set_sep]), min_size=len(types),
-                                max_size=len(types)), label="values")
-    compiled = native_module.NativeTsv(fields, [tsv_element(t) for t in types], converters, unset, empty, set_sep,
-                                       readers._unescape)
+    values = data.draw(
+        st.lists(_cells | st.sampled_from([unset, empty, set_sep]), min_size=len(types), max_size=len(types)),
+        label="values",
+    )
+    compiled = native_module.NativeTsv(
+        fields, [tsv_element(t) for t in types], converters, unset, empty, set_sep, readers._unescape
+    )
     reference = TsvParser(fields, converters, unset)
     assert _tsv_outcome(compiled, values) == _tsv_outcome(reference, values)
 
 
 # ------------------------------------------------------------------------------------------ timestamps
+
 
 def _call(fn: Callable[[Any], Any], value: Any) -> tuple[str, Any]:
     try:
@@ -296,9 +369,13 @@ def _call(fn: Callable[[Any], Any], value: Any) -> tuple[str, Any]:
 @EXAMPLES
 @example(ts=1730145026.9999997)  # rounds up into the next second
 @example(ts=0.0000005)  # half a microsecond: rounds half to even
-@given(ts=st.floats(allow_nan=True, allow_infinity=True) | st.floats(min_value=0, max_value=1e10)
-       | st.floats(min_value=1.6e9, max_value=1.9e9) | st.integers(min_value=-10**12, max_value=10**12)
-       | st.builds(lambda s, us: s + us / 1e6, st.integers(0, 4 * 10**9), st.integers(0, 10**6)))
+@given(
+    ts=st.floats(allow_nan=True, allow_infinity=True)
+    | st.floats(min_value=0, max_value=1e10)
+    | st.floats(min_value=1.6e9, max_value=1.9e9)
+    | st.integers(min_value=-(10**12), max_value=10**12)
+    | st.builds(lambda s, us: s + us / 1e6, st.integers(0, 4 * 10**9), st.integers(0, 10**6))
+)
 def test_epoch_to_iso(ts: float) -> None:
     _native()
     assert type(common.epoch_to_iso).__name__ == "NativeIso"
@@ -311,9 +388,11 @@ SURICATA_TIME = "2026-11-23T16:39:37.809609+0000"
 @st.composite
 def _suricata_times(draw: st.DrawFn) -> str:
     if draw(st.booleans()):
-        return (f"{draw(st.integers(1, 9999)):04d}-{draw(st.integers(0, 13)):02d}-{draw(st.integers(0, 32)):02d}"
-                f"T{draw(st.integers(0, 25)):02d}:{draw(st.integers(0, 61)):02d}:{draw(st.integers(0, 61)):02d}"
-                f".{draw(st.integers(0, 999999)):06d}+0000")
+        return (
+            f"{draw(st.integers(1, 9999)):04d}-{draw(st.integers(0, 13)):02d}-{draw(st.integers(0, 32)):02d}"
+            f"T{draw(st.integers(0, 25)):02d}:{draw(st.integers(0, 61)):02d}:{draw(st.integers(0, 61)):02d}"
+            f".{draw(st.integers(0, 999999)):06d}+0000"
+        )
     text = list(SURICATA_TIME)
     for _ in range(draw(st.integers(0, 3))):
         text[draw(st.integers(0, len(text) - 1))] = draw(st.sampled_from(list("0123456789 +-.:TZx\u0660")))
@@ -333,6 +412,7 @@ def test_suricata_time(text: str) -> None:
 
 
 # ------------------------------------------------------------------------------------------ agent reports
+
 
 @pytest.fixture(scope="module")
 def agent_reports(agent_report: Path) -> list[dict]:
@@ -399,21 +479,31 @@ print(json.dumps(out))
 
 
 def _run_pipeline(python_path: Path, specs: list[str], env: dict[str, str]) -> dict:
-    result = subprocess.run([sys.executable, "-c", PIPELINE_SCRIPT, SITE_KEY.decode(), *specs], capture_output=True,
-                            text=True, timeout=600, env={**env, "PYTHONPATH": str(python_path)}, check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", PIPELINE_SCRIPT, SITE_KEY.decode(), *specs],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**env, "PYTHONPATH": str(python_path)},
+        check=False,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout)
 
 
-def test_compiled_pipeline_equals_pure_python(tmp_path: Path, zeek_logs: Path, eve_files: dict[str, Path],
-                                              agent_report: Path) -> None:
+def test_compiled_pipeline_equals_pure_python(
+    tmp_path: Path, zeek_logs: Path, eve_files: dict[str, Path], agent_report: Path
+) -> None:
     _native()
     specs = [f"zeek:{p}" for p in sorted(zeek_logs.glob("*/*/*.log"))]
     specs += [f"suricata:{p}" for p in sorted(eve_files.values())] + [f"agent:{agent_report}"]
     # The sources alone, nothing compiled: what runs where no C compiler was at install time.
     pure = tmp_path / "pure"
-    shutil.copytree(REPO_ROOT / "ingest_python", pure / "ingest_python",
-                    ignore=shutil.ignore_patterns("*.so", "*.c", "__pycache__", "*.egg-info"))
+    shutil.copytree(
+        REPO_ROOT / "ingest_python",
+        pure / "ingest_python",
+        ignore=shutil.ignore_patterns("*.so", "*.c", "__pycache__", "*.egg-info"),
+    )
     shutil.copytree(REPO_ROOT / "schemas", pure / "schemas")
     shutil.copytree(REPO_ROOT / "detections", pure / "detections")  # the catalogue the normalisers read
     env = {k: v for k, v in os.environ.items() if k != "MCPEEKER_PURE_PYTHON"}

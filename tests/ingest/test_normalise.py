@@ -18,11 +18,34 @@ from mcpeeker.ingest.readers import BadLine, Record, read_file
 from .conftest import SITE_KEY
 
 EVIDENCE_TYPES = {"endpoint", "network", "attack", "judge", "context"}
-ATTACK_TYPES = {"tool_poisoning", "rug_pull", "sensitive_file", "command_injection", "unauthenticated",
-                "committed_secret", "exposed_listener"}
-MAPPED_EVENT_DATASETS = {"zeek.mcp", "zeek.http", "zeek.conn", "zeek.ssl", "zeek.dns", "zeek.notice", "suricata.alert",
-                         "suricata.http", "suricata.tls", "suricata.flow", "suricata.fileinfo", "suricata.anomaly",
-                         "agent.config", "agent.process", "agent.listener", "agent.probe", "agent.scan"}
+ATTACK_TYPES = {
+    "tool_poisoning",
+    "rug_pull",
+    "sensitive_file",
+    "command_injection",
+    "unauthenticated",
+    "committed_secret",
+    "exposed_listener",
+}
+MAPPED_EVENT_DATASETS = {
+    "zeek.mcp",
+    "zeek.http",
+    "zeek.conn",
+    "zeek.ssl",
+    "zeek.dns",
+    "zeek.notice",
+    "suricata.alert",
+    "suricata.http",
+    "suricata.tls",
+    "suricata.flow",
+    "suricata.fileinfo",
+    "suricata.anomaly",
+    "agent.config",
+    "agent.process",
+    "agent.listener",
+    "agent.probe",
+    "agent.scan",
+}
 
 
 def _docs(source: str, path: Path, ctx: Context) -> list[dict]:
@@ -66,7 +89,7 @@ def test_zeek_logs_normalise(zeek_logs: Path, ctx: Context) -> None:
 
 
 def test_zeek_http_fields_and_keyed_user(zeek_logs: Path, ctx: Context) -> None:
-    (_, _, doc, _), = _docs("zeek", zeek_logs / "json" / "http_basic-auth-with-colon" / "http.log", ctx)
+    ((_, _, doc, _),) = _docs("zeek", zeek_logs / "json" / "http_basic-auth-with-colon" / "http.log", ctx)
     assert doc["http"]["request"]["method"] == "GET" and doc["http"]["response"]["status_code"] == 200
     assert doc["url"]["path"] == "/" and doc["user_agent"]["original"].startswith("python-requests")
     # The basic-auth user name is stored only as HMAC-SHA256 with the site key, never bare or plain SHA-256.
@@ -92,6 +115,7 @@ def test_same_record_same_id_different_record_different_id(zeek_logs: Path, ctx:
 
 
 # ------------------------------------------------------------------------------------------ suricata
+
 
 def test_suricata_eve_of_project_pcaps(eve_files: dict[str, Path], labels: dict, ctx: Context) -> None:
     by_pcap = {entry["file"]: entry for entry in labels["pcaps"]}
@@ -128,8 +152,12 @@ def test_suricata_eve_of_project_pcaps(eve_files: dict[str, Path], labels: dict,
 
 
 def test_foreign_signatures_are_context(eve_foreign: dict[str, Path], ctx: Context) -> None:
-    alerts = [d for eve in eve_foreign.values() for _, _, d, _ in _docs("suricata", eve, ctx)
-              if d["event"]["dataset"] == "suricata.alert"]
+    alerts = [
+        d
+        for eve in eve_foreign.values()
+        for _, _, d, _ in _docs("suricata", eve, ctx)
+        if d["event"]["dataset"] == "suricata.alert"
+    ]
     assert alerts
     for doc in alerts:
         assert doc["rule"]["name"] == "ET TEST any HTTP POST" and doc["rule"]["ruleset"] == "suricata"
@@ -138,12 +166,15 @@ def test_foreign_signatures_are_context(eve_foreign: dict[str, Path], ctx: Conte
 
 
 def test_unhandled_eve_type_is_unsupported(ctx: Context) -> None:
-    rec = Record("suricata", "stats", {"event_type": "stats", "timestamp": "2024-01-01T00:00:00+0000"}, b"{}", "eve.json", 1, 3)
+    rec = Record(
+        "suricata", "stats", {"event_type": "stats", "timestamp": "2024-01-01T00:00:00+0000"}, b"{}", "eve.json", 1, 3
+    )
     with pytest.raises(Unsupported):
         normalise(rec, ctx)
 
 
 # ------------------------------------------------------------------------------------------ agent
+
 
 def test_agent_report_one_doc_per_evidence_plus_summary(agent_report: Path, ctx: Context) -> None:
     reports = [orjson.loads(line) for line in agent_report.read_bytes().splitlines()]
@@ -168,8 +199,21 @@ def test_agent_report_one_doc_per_evidence_plus_summary(agent_report: Path, ctx:
 def test_agent_report_failing_the_schema_names_the_field(ctx: Context) -> None:
     from mcpeeker.ingest.normalise import NormaliseError
 
-    rec = Record("agent", "report", {"schema": "mcpeeker.agent/1", "host_id": "not-hex", "timestamp": "2024-01-01T00:00:00Z",
-                                     "evidence": [], "local_score": 0}, b"{}", "r.ndjson", 7, 10)
+    rec = Record(
+        "agent",
+        "report",
+        {
+            "schema": "mcpeeker.agent/1",
+            "host_id": "not-hex",
+            "timestamp": "2024-01-01T00:00:00Z",
+            "evidence": [],
+            "local_score": 0,
+        },
+        b"{}",
+        "r.ndjson",
+        7,
+        10,
+    )
     with pytest.raises(NormaliseError, match="host_id"):
         normalise(rec, ctx)
 
@@ -179,16 +223,37 @@ def test_agent_report_failing_the_schema_names_the_field(ctx: Context) -> None:
 
 # mcp.log field (zeek/scripts/mcp/main.zeek, MCP::Info) -> document path (docs/data-model.md).
 MCP_LOG_FIELDS = {
-    "uid": "zeek.uid", "id.orig_h": "source.ip", "id.orig_p": "source.port", "id.resp_h": "destination.ip",
-    "id.resp_p": "destination.port", "direction": "mcp.direction", "sender": "mcp.sender", "transport": "mcp.transport",
-    "spec_era": "mcp.spec_era", "method": "mcp.method.name", "mcp_name": "mcp.name", "jsonrpc_id": "jsonrpc.request.id",
-    "session_id": "mcp.session.id", "protocol_version": "mcp.protocol.version", "client_name": "mcp.client.name",
-    "client_version": "mcp.client.version", "server_name": "mcp.server.name", "server_version": "mcp.server.version",
-    "tool_names": "mcp.tools.names", "tools_count": "mcp.tools.count", "tools_hash": "mcp.tools.hash",
+    "uid": "zeek.uid",
+    "id.orig_h": "source.ip",
+    "id.orig_p": "source.port",
+    "id.resp_h": "destination.ip",
+    "id.resp_p": "destination.port",
+    "direction": "mcp.direction",
+    "sender": "mcp.sender",
+    "transport": "mcp.transport",
+    "spec_era": "mcp.spec_era",
+    "method": "mcp.method.name",
+    "mcp_name": "mcp.name",
+    "jsonrpc_id": "jsonrpc.request.id",
+    "session_id": "mcp.session.id",
+    "protocol_version": "mcp.protocol.version",
+    "client_name": "mcp.client.name",
+    "client_version": "mcp.client.version",
+    "server_name": "mcp.server.name",
+    "server_version": "mcp.server.version",
+    "tool_names": "mcp.tools.names",
+    "tools_count": "mcp.tools.count",
+    "tools_hash": "mcp.tools.hash",
     "long_descriptions": "mcp.tools.long_descriptions",
-    "resource_uri": "mcp.resource.uri", "http_method": "http.request.method", "path": "url.path",
-    "status_code": "http.response.status_code", "error_code": "mcp.error.code", "error_message": "mcp.error.message",
-    "auth_present": "mcp.auth.present", "auth_scheme": "mcp.auth.scheme", "batch": "mcp.batch",
+    "resource_uri": "mcp.resource.uri",
+    "http_method": "http.request.method",
+    "path": "url.path",
+    "status_code": "http.response.status_code",
+    "error_code": "mcp.error.code",
+    "error_message": "mcp.error.message",
+    "auth_present": "mcp.auth.present",
+    "auth_scheme": "mcp.auth.scheme",
+    "batch": "mcp.batch",
 }
 # Copied through redaction of secret-looking values: equal unless they carry one.
 MCP_LOG_REDACTED = {"resource_uri", "path", "error_message"}
@@ -268,17 +333,18 @@ def test_zeek_mcp_log_lines_become_mcp_documents(writer: str, zeek_mcp_runs: dic
 
 @pytest.mark.zeek
 @pytest.mark.parametrize("writer", ZEEK_WRITERS)
-def test_zeek_mcp_notices_map_to_evidence_and_attack_types(writer: str, zeek_mcp_runs: dict, labels: dict,
-                                                           ctx: Context) -> None:
+def test_zeek_mcp_notices_map_to_evidence_and_attack_types(
+    writer: str, zeek_mcp_runs: dict, labels: dict, ctx: Context
+) -> None:
     seen: set[str] = set()
     for entry in _label_entries(labels):
         log = zeek_mcp_runs[writer][entry["file"]] / "notice.log"
         server_key = f"net:{entry['server']['ip']}:{entry['server']['port']}"
         notes = set()
-        for record, docs in (_records_and_docs(log, ctx) if log.exists() else []):
+        for record, docs in _records_and_docs(log, ctx) if log.exists() else []:
             note = record.data["note"]
             where = f"{entry['file']} notice.log:{record.line} {note}"
-            doc, = docs
+            (doc,) = docs
             assert doc["event"]["dataset"] == "zeek.notice" and doc["event"]["kind"] == "alert", where
             assert doc["rule"] == {"name": note, "ruleset": "zeek-notice"}, where
             assert doc["zeek"]["notice"]["note"] == note, where
@@ -291,12 +357,16 @@ def test_zeek_mcp_notices_map_to_evidence_and_attack_types(writer: str, zeek_mcp
             assert doc["mcpeeker"]["evidence"]["kind"] == "notice", where
             assert get(doc, ("mcpeeker", "attack", "type")) == attack, where
             assert doc["mcpeeker"]["instance"]["key"] == server_key, where
-            assert (doc["destination"]["ip"], doc["destination"]["port"]) == (entry["server"]["ip"],
-                                                                               entry["server"]["port"]), where
+            assert (doc["destination"]["ip"], doc["destination"]["port"]) == (
+                entry["server"]["ip"],
+                entry["server"]["port"],
+            ), where
             assert doc["zeek"]["notice"]["msg"] and doc["mcpeeker"]["snippet"], where
             if attack:
                 assert attack in entry["expected"], f"{where}: {attack} is not among the label's {entry['expected']}"
-        assert notes == set(entry["zeek_notices"]), f"{entry['file']}: MCP notices {sorted(notes)}, label {entry['zeek_notices']}"
+        assert notes == set(entry["zeek_notices"]), (
+            f"{entry['file']}: MCP notices {sorted(notes)}, label {entry['zeek_notices']}"
+        )
         seen |= notes
     assert seen == set(MCP_NOTICE_MAPPING), f"the corpus raises {sorted(seen)}"
 

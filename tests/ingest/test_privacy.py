@@ -12,9 +12,26 @@ from mcpeeker.ingest import privacy
 
 TOKEN_CHARS = string.ascii_letters + string.digits
 secret_value = st.text(alphabet=TOKEN_CHARS, min_size=12, max_size=40).map(lambda s: "Zq9" + s)
-secret_names = st.sampled_from(["password", "passwd", "api_key", "apiKey", "API-KEY", "token", "access_token",
-                                "client_secret", "secret", "GITHUB_TOKEN", "x-api-key", "private_key", "auth",
-                                "refresh_token", "sig", "key"])
+secret_names = st.sampled_from(
+    [
+        "password",
+        "passwd",
+        "api_key",
+        "apiKey",
+        "API-KEY",
+        "token",
+        "access_token",
+        "client_secret",
+        "secret",
+        "GITHUB_TOKEN",
+        "x-api-key",
+        "private_key",
+        "auth",
+        "refresh_token",
+        "sig",
+        "key",
+    ]
+)
 filler = st.text(alphabet=string.ascii_letters + " /.:,-", max_size=40)
 
 # Every shape a secret takes in URLs, command lines, JSON, headers and env assignments.
@@ -29,7 +46,7 @@ SHAPES = [
     "https://user:{value}@host.example/",
     "Authorization: Bearer {value}",
     "authorization: Basic {value}",
-    "{{\"headers\": {{\"Authorization\": \"Token {value}\"}}}}",
+    '{{"headers": {{"Authorization": "Token {value}"}}}}',
     "export {name}={value}",
 ]
 
@@ -45,9 +62,16 @@ def test_no_secret_survives_redaction(name: str, value: str, before: str, after:
 
 
 KNOWN_TOKENS = [
-    "ghp_" + "A1b2" * 9, "github_pat_" + "x9" * 20, "sk-ant-" + "q" * 40, "sk-proj-" + "Z" * 30, "AKIAIOSFODNN7EXAMPLE",
-    "xoxb-123456789012-abcdefABCDEF", "AIza" + "S" * 35, "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl",
-    "glpat-" + "abcdEFGH1234" * 2, "sk_live_" + "4eC39HqLyjWDarjtT1zdp7dc",
+    "ghp_" + "A1b2" * 9,
+    "github_pat_" + "x9" * 20,
+    "sk-ant-" + "q" * 40,
+    "sk-proj-" + "Z" * 30,
+    "AKIAIOSFODNN7EXAMPLE",
+    "xoxb-123456789012-abcdefABCDEF",
+    "AIza" + "S" * 35,
+    "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl",
+    "glpat-" + "abcdEFGH1234" * 2,
+    "sk_live_" + "4eC39HqLyjWDarjtT1zdp7dc",
 ]
 
 

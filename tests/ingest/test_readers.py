@@ -12,7 +12,14 @@ import orjson
 import pytest
 
 from mcpeeker.ingest.readers import (
-    MAX_LINE, BadLine, LineReader, Record, ZeekParser, expand_paths, read_file, zeek_log_type_from_name,
+    MAX_LINE,
+    BadLine,
+    LineReader,
+    Record,
+    ZeekParser,
+    expand_paths,
+    read_file,
+    zeek_log_type_from_name,
 )
 from paths import require_zeek
 
@@ -111,8 +118,10 @@ def test_every_control_byte_reads_the_same_from_tsv_and_json(tmp_path: Path) -> 
     assert "\n" in t.data["s"] and "\\x07" in t.data["s"] and "\\x0aq" in t.data["s"], t.data
 
 
-@pytest.mark.parametrize("name", ["conn.2026-11-23-16-00-00.log.gz", "conn.16:00:00-17:00:00.log.gz", "conn.log.gz",
-                                  "conn.2026-11-23-16-00-00.log"])
+@pytest.mark.parametrize(
+    "name",
+    ["conn.2026-11-23-16-00-00.log.gz", "conn.16:00:00-17:00:00.log.gz", "conn.log.gz", "conn.2026-11-23-16-00-00.log"],
+)
 def test_rotated_and_gzip_names_read_like_the_original(zeek_logs: Path, tmp_path: Path, name: str) -> None:
     original = zeek_logs / "tsv" / "http_bro.org" / "conn.log"
     target = tmp_path / name

@@ -37,8 +37,11 @@ DOCS = 2_400
 @pytest.fixture(scope="module")
 def tiny_node():
     # Static settings, so in the node's config: a one-thread write pool with a one-slot queue.
-    node = LocalNode(name="test-ingest-429", http_port=REJECT_PORT,
-                     settings={"thread_pool.write.size": "1", "thread_pool.write.queue_size": "1"})
+    node = LocalNode(
+        name="test-ingest-429",
+        http_port=REJECT_PORT,
+        settings={"thread_pool.write.size": "1", "thread_pool.write.queue_size": "1"},
+    )
     node.start(timeout=300)
     yield node
     node.stop()
@@ -73,18 +76,28 @@ def _write_rejections(client: Any) -> int:
     return sum(node["thread_pool"]["write"]["rejected"] for node in stats["nodes"].values())
 
 
-def test_per_document_429_is_retried_until_every_document_is_indexed_once(tiny_node: LocalNode, zeek_logs: Path,
-                                                                          tmp_path: Path) -> None:
-    settings = Settings(url=tiny_node.url, index_prefix=f"t-429-{os.getpid()}-{int(time.time())}-",
-                        site_key="test-site-key-0123456789")
+def test_per_document_429_is_retried_until_every_document_is_indexed_once(
+    tiny_node: LocalNode, zeek_logs: Path, tmp_path: Path
+) -> None:
+    settings = Settings(
+        url=tiny_node.url, index_prefix=f"t-429-{os.getpid()}-{int(time.time())}-", site_key="test-site-key-0123456789"
+    )
     client = make_client(settings)
     indices.install(settings, client)
     log = tmp_path / "conn.log"
     _conn_log(zeek_logs, log)
     rejected_before = _write_rejections(client)
     dead = DeadLetter(tmp_path / "dead.log")
-    deliverer = RecordingDeliverer(client, dead, spool_dir=tmp_path / "spool", batch_docs=600, senders=2,
-                                   max_retries=40, backoff_base=0.02, backoff_cap=0.5)
+    deliverer = RecordingDeliverer(
+        client,
+        dead,
+        spool_dir=tmp_path / "spool",
+        batch_docs=600,
+        senders=2,
+        max_retries=40,
+        backoff_base=0.02,
+        backoff_cap=0.5,
+    )
     pipeline = Pipeline(Context(settings.index_prefix, settings.site_key_bytes()), deliverer, dead)
     started = datetime.now(timezone.utc).replace(microsecond=0)
     try:
@@ -107,8 +120,9 @@ def test_per_document_429_is_retried_until_every_document_is_indexed_once(tiny_n
         assert client.count(index=pattern)["count"] == DOCS
         assert len(client.indices.get(index=pattern)) == DAYS
         # event.ingested is the time of the (last) bulk request that carried the document, in whole seconds.
-        hits = client.search(index=pattern, body={"size": 50, "sort": [{"event.ingested": "asc"}],
-                                                  "_source": ["event.ingested"]})["hits"]["hits"]
+        hits = client.search(
+            index=pattern, body={"size": 50, "sort": [{"event.ingested": "asc"}], "_source": ["event.ingested"]}
+        )["hits"]["hits"]
         first = datetime.fromisoformat(hits[0]["_source"]["event"]["ingested"].replace("Z", "+00:00"))
         assert started <= first <= finished
         assert client.count(index=pattern, body={"query": {"exists": {"field": "event.ingested"}}})["count"] == DOCS

@@ -35,16 +35,19 @@ def test_port_keys_round_trip() -> None:
     assert keys.build(keys.parse(key)) == key
 
 
-@pytest.mark.parametrize(("url", "expected"), [
-    ("https://mcp.example.com/sse", "url:https://mcp.example.com:443/sse"),
-    ("http://mcp.example.com", "url:http://mcp.example.com:80/"),
-    ("https://mcp.example.com:8443/a:b/ü", "url:https://mcp.example.com:8443/a:b/ü"),
-    ("http://[2001:db8::1]:9000/mcp", "url:http://2001:db8::1:9000/mcp"),
-])
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://mcp.example.com/sse", "url:https://mcp.example.com:443/sse"),
+        ("http://mcp.example.com", "url:http://mcp.example.com:80/"),
+        ("https://mcp.example.com:8443/a:b/ü", "url:https://mcp.example.com:8443/a:b/ü"),
+        ("http://[2001:db8::1]:9000/mcp", "url:http://2001:db8::1:9000/mcp"),
+    ],
+)
 def test_url_keys_round_trip(url: str, expected: str) -> None:
     key = keys.url(url)
     assert key == expected
-    assert keys.parse(key) == {"kind": "url", "url": expected[len("url:"):]}
+    assert keys.parse(key) == {"kind": "url", "url": expected[len("url:") :]}
     assert keys.build(keys.parse(key)) == key
 
 

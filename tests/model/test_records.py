@@ -67,16 +67,37 @@ def test_agent_normaliser_builds_evidence_of_that_shape() -> None:
     from mcpeeker.ingest.normalise.agent import normalise_agent
     from mcpeeker.ingest.normalise.common import Context
 
-    report = {"schema": "mcpeeker.agent/1", "timestamp": "2026-01-02T03:04:05Z", "host_id": HOST, "local_score": 0.9,
-              "host": {"os": "linux", "ips": ["10.0.0.5"]}, "agent": {"version": "0.1.0"}, "errors": [],
-              "evidence": [
-                  {"type": "file", "score": 0.9, "reason": "config", "risk": ["static_credential"],
-                   "file": {"path": "/home/a/.cursor/mcp.json"},
-                   "config": {"client": "cursor", "scope": "user", "server_name": "a:b", "url": "https://x.example/mcp",
-                              "fingerprint": "f" * 16}},
-                  {"type": "listener", "score": 0.4, "reason": "listens",
-                   "listener": {"ip": "127.0.0.1", "port": 7000, "transport": "tcp"}},
-              ]}
+    report = {
+        "schema": "mcpeeker.agent/1",
+        "timestamp": "2026-01-02T03:04:05Z",
+        "host_id": HOST,
+        "local_score": 0.9,
+        "host": {"os": "linux", "ips": ["10.0.0.5"]},
+        "agent": {"version": "0.1.0"},
+        "errors": [],
+        "evidence": [
+            {
+                "type": "file",
+                "score": 0.9,
+                "reason": "config",
+                "risk": ["static_credential"],
+                "file": {"path": "/home/a/.cursor/mcp.json"},
+                "config": {
+                    "client": "cursor",
+                    "scope": "user",
+                    "server_name": "a:b",
+                    "url": "https://x.example/mcp",
+                    "fingerprint": "f" * 16,
+                },
+            },
+            {
+                "type": "listener",
+                "score": 0.4,
+                "reason": "listens",
+                "listener": {"ip": "127.0.0.1", "port": 7000, "transport": "tcp"},
+            },
+        ],
+    }
     ctx = Context(index_prefix="", site_key=b"k" * 32)
     docs = [d for _i, _id, d, _e in normalise_agent("report", report, json.dumps(report).encode(), ctx, "t", 1)]
     assert len(docs) == 3

@@ -143,600 +143,1287 @@ def scenarios() -> list[Scenario]:  # noqa: PLR0915 - one table, read top to bot
     add = s.append
 
     # --- 2026-07-28 era (stateless, server/discover, Mcp-Method) -------------------------
-    add(Scenario(
-        "mcp2026_py_streamable_json", "Python mcp 2.x MCPServer on FastMCP defaults; 2.x Client negotiates "
-        "2026-07-28 with server/discover, then tools/resources/prompts with _meta envelope and Mcp-Method/Mcp-Name",
-        1, py("mcp2", "py_server.py") + ["--port", "8000"],
-        py("mcp2", "py_client.py") + ["--url", "http://tools.corp.example:8000/mcp"],
-        8000, "/mcp", "tools.corp.example", era="2026-07-28", protocol_version="2026-07-28", sdk="py2",
-        transport="streamable_http_json", expected=MCP_BASE + ["mcp_2026", "unauthenticated"],
-    ))
-    add(Scenario(
-        "mcp2026_ts_streamable_json", "TypeScript SDK 2.x createMcpHandler server; 2.x Client with "
-        "versionNegotiation auto (server/discover, 2026-07-28)",
-        2, node("ts_server.mjs") + ["--sdk", "v2", "--port", "3000"],
-        node("ts_client.mjs") + ["--sdk", "v2", "--url", "http://assist.corp.example:3000/mcp"],
-        3000, "/mcp", "assist.corp.example", era="2026-07-28", protocol_version="2026-07-28", sdk="ts2",
-        transport="streamable_http_json", expected=MCP_BASE + ["mcp_2026", "unauthenticated"], node_cwd=True,
-    ))
-    add(Scenario(
-        "mcp2026_ts_streamable_sse", "TypeScript SDK 2.x createMcpHandler with responseMode 'sse': 2026-07-28 "
-        "requests answered as SSE-framed JSON-RPC (no session); 2.x Client",
-        23, node("ts_server.mjs") + ["--sdk", "v2", "--response-mode", "sse", "--port", "3000",
-                                     "--name", "docs-search"],
-        node("ts_client.mjs") + ["--sdk", "v2", "--url", "http://docs.corp.example:3000/mcp"],
-        3000, "/mcp", "docs.corp.example", era="2026-07-28", protocol_version="2026-07-28", sdk="ts2",
-        transport="streamable_http_sse", expected=MCP_BASE + ["mcp_2026", "mcp_sse_response", "unauthenticated"],
-        node_cwd=True,
-    ))
-    add(Scenario(
-        "mcp2026_py_subscriptions_listen", "Python mcp 2.x (2026-07-28): the client opens a subscriptions/listen "
-        "SSE stream, calls a tool that adds a tool, receives the tools list-changed event and re-lists",
-        25, py("mcp2", "py_server.py") + ["--port", "8000", "--profile", "dynamic", "--name", "finance-tools"],
-        py("mcp2", "py_client.py") + ["--url", "http://finance.corp.example:8000/mcp", "--plan", "listen"],
-        8000, "/mcp", "finance.corp.example", era="2026-07-28", protocol_version="2026-07-28", sdk="py2",
-        transport="streamable_http_json", expected=MCP_BASE + ["mcp_2026", "mcp_subscriptions_listen",
-                                                               "mcp_sse_response", "unauthenticated"],
-    ))
-    add(Scenario(
-        "mcp2026_py_sse_legacy", "Python mcp 2.x server and 2.x Client (mode auto) over the legacy HTTP+SSE "
-        "transport: 2026-07-28 negotiated with server/discover, every POST /messages/ carries the _meta "
-        "envelope but no Mcp-Method header (the SDK's SSE transport sends none)",
-        27, py("mcp2", "py_server.py") + ["--port", "8000", "--transport", "sse", "--name", "kb-search"],
-        py("mcp2", "py_client.py") + ["--url", "http://kb-legacy.corp.example:8000/sse", "--transport", "sse",
-                                      "--mode", "auto"],
-        8000, "/sse", "kb-legacy.corp.example", era="2026-07-28", protocol_version="2026-07-28", sdk="py2",
-        transport="sse", expected=MCP_BASE + ["mcp_2026", "mcp_legacy_sse", "unauthenticated"],
-    ))
+    add(
+        Scenario(
+            "mcp2026_py_streamable_json",
+            "Python mcp 2.x MCPServer on FastMCP defaults; 2.x Client negotiates "
+            "2026-07-28 with server/discover, then tools/resources/prompts with _meta envelope and Mcp-Method/Mcp-Name",
+            1,
+            py("mcp2", "py_server.py") + ["--port", "8000"],
+            py("mcp2", "py_client.py") + ["--url", "http://tools.corp.example:8000/mcp"],
+            8000,
+            "/mcp",
+            "tools.corp.example",
+            era="2026-07-28",
+            protocol_version="2026-07-28",
+            sdk="py2",
+            transport="streamable_http_json",
+            expected=MCP_BASE + ["mcp_2026", "unauthenticated"],
+        )
+    )
+    add(
+        Scenario(
+            "mcp2026_ts_streamable_json",
+            "TypeScript SDK 2.x createMcpHandler server; 2.x Client with "
+            "versionNegotiation auto (server/discover, 2026-07-28)",
+            2,
+            node("ts_server.mjs") + ["--sdk", "v2", "--port", "3000"],
+            node("ts_client.mjs") + ["--sdk", "v2", "--url", "http://assist.corp.example:3000/mcp"],
+            3000,
+            "/mcp",
+            "assist.corp.example",
+            era="2026-07-28",
+            protocol_version="2026-07-28",
+            sdk="ts2",
+            transport="streamable_http_json",
+            expected=MCP_BASE + ["mcp_2026", "unauthenticated"],
+            node_cwd=True,
+        )
+    )
+    add(
+        Scenario(
+            "mcp2026_ts_streamable_sse",
+            "TypeScript SDK 2.x createMcpHandler with responseMode 'sse': 2026-07-28 "
+            "requests answered as SSE-framed JSON-RPC (no session); 2.x Client",
+            23,
+            node("ts_server.mjs")
+            + ["--sdk", "v2", "--response-mode", "sse", "--port", "3000", "--name", "docs-search"],
+            node("ts_client.mjs") + ["--sdk", "v2", "--url", "http://docs.corp.example:3000/mcp"],
+            3000,
+            "/mcp",
+            "docs.corp.example",
+            era="2026-07-28",
+            protocol_version="2026-07-28",
+            sdk="ts2",
+            transport="streamable_http_sse",
+            expected=MCP_BASE + ["mcp_2026", "mcp_sse_response", "unauthenticated"],
+            node_cwd=True,
+        )
+    )
+    add(
+        Scenario(
+            "mcp2026_py_subscriptions_listen",
+            "Python mcp 2.x (2026-07-28): the client opens a subscriptions/listen "
+            "SSE stream, calls a tool that adds a tool, receives the tools list-changed event and re-lists",
+            25,
+            py("mcp2", "py_server.py") + ["--port", "8000", "--profile", "dynamic", "--name", "finance-tools"],
+            py("mcp2", "py_client.py") + ["--url", "http://finance.corp.example:8000/mcp", "--plan", "listen"],
+            8000,
+            "/mcp",
+            "finance.corp.example",
+            era="2026-07-28",
+            protocol_version="2026-07-28",
+            sdk="py2",
+            transport="streamable_http_json",
+            expected=MCP_BASE + ["mcp_2026", "mcp_subscriptions_listen", "mcp_sse_response", "unauthenticated"],
+        )
+    )
+    add(
+        Scenario(
+            "mcp2026_py_sse_legacy",
+            "Python mcp 2.x server and 2.x Client (mode auto) over the legacy HTTP+SSE "
+            "transport: 2026-07-28 negotiated with server/discover, every POST /messages/ carries the _meta "
+            "envelope but no Mcp-Method header (the SDK's SSE transport sends none)",
+            27,
+            py("mcp2", "py_server.py") + ["--port", "8000", "--transport", "sse", "--name", "kb-search"],
+            py("mcp2", "py_client.py")
+            + ["--url", "http://kb-legacy.corp.example:8000/sse", "--transport", "sse", "--mode", "auto"],
+            8000,
+            "/sse",
+            "kb-legacy.corp.example",
+            era="2026-07-28",
+            protocol_version="2026-07-28",
+            sdk="py2",
+            transport="sse",
+            expected=MCP_BASE + ["mcp_2026", "mcp_legacy_sse", "unauthenticated"],
+        )
+    )
     # --- 2025 era (initialize handshake) ---------------------------------------------------
-    add(Scenario(
-        "mcp2025_py_streamable_sse", "Python mcp 1.x FastMCP defaults (stateful Streamable HTTP, SSE-framed "
-        "responses, Mcp-Session-Id), 1.x ClientSession: initialize, tools, resources, prompts, DELETE",
-        3, py("mcp1", "py_server.py") + ["--port", "8000"],
-        py("mcp1", "py_client.py") + ["--url", "http://notes.corp.example:8000/mcp"],
-        8000, "/mcp", "notes.corp.example", era="2025", protocol_version="2025-11-25", sdk="py1",
-        transport="streamable_http_sse", expected=MCP_BASE + ["mcp_initialize", "mcp_session", "mcp_sse_response",
-                                                              "unauthenticated"],
-    ))
-    add(Scenario(
-        "mcp2025_ts_streamable_sse", "server-everything (TypeScript SDK 1.x) streamableHttp, stateful with "
-        "SSE-framed responses; TypeScript 1.x Client",
-        4, node(EVERYTHING) + ["streamableHttp"],
-        node("ts_client.mjs") + ["--sdk", "v1", "--url", "http://everything.corp.example:3001/mcp"],
-        3001, "/mcp", "everything.corp.example", era="2025", protocol_version="2025-11-25", sdk="ts1",
-        transport="streamable_http_sse", expected=MCP_BASE + ["mcp_initialize", "mcp_session", "mcp_sse_response",
-                                                              "unauthenticated"], node_cwd=True,
-    ))
-    add(Scenario(
-        "mcp2025_py_sse_legacy", "Python mcp 1.x FastMCP legacy HTTP+SSE transport: GET /sse, event: endpoint, "
-        "POST /messages/?session_id=, responses as SSE events",
-        5, py("mcp1", "py_server.py") + ["--port", "8000", "--transport", "sse"],
-        py("mcp1", "py_client.py") + ["--url", "http://wiki.corp.example:8000/sse", "--transport", "sse"],
-        8000, "/sse", "wiki.corp.example", era="2025", protocol_version="2025-11-25", sdk="py1", transport="sse",
-        expected=MCP_BASE + ["mcp_initialize", "mcp_legacy_sse", "unauthenticated"],
-    ))
+    add(
+        Scenario(
+            "mcp2025_py_streamable_sse",
+            "Python mcp 1.x FastMCP defaults (stateful Streamable HTTP, SSE-framed "
+            "responses, Mcp-Session-Id), 1.x ClientSession: initialize, tools, resources, prompts, DELETE",
+            3,
+            py("mcp1", "py_server.py") + ["--port", "8000"],
+            py("mcp1", "py_client.py") + ["--url", "http://notes.corp.example:8000/mcp"],
+            8000,
+            "/mcp",
+            "notes.corp.example",
+            era="2025",
+            protocol_version="2025-11-25",
+            sdk="py1",
+            transport="streamable_http_sse",
+            expected=MCP_BASE + ["mcp_initialize", "mcp_session", "mcp_sse_response", "unauthenticated"],
+        )
+    )
+    add(
+        Scenario(
+            "mcp2025_ts_streamable_sse",
+            "server-everything (TypeScript SDK 1.x) streamableHttp, stateful with "
+            "SSE-framed responses; TypeScript 1.x Client",
+            4,
+            node(EVERYTHING) + ["streamableHttp"],
+            node("ts_client.mjs") + ["--sdk", "v1", "--url", "http://everything.corp.example:3001/mcp"],
+            3001,
+            "/mcp",
+            "everything.corp.example",
+            era="2025",
+            protocol_version="2025-11-25",
+            sdk="ts1",
+            transport="streamable_http_sse",
+            expected=MCP_BASE + ["mcp_initialize", "mcp_session", "mcp_sse_response", "unauthenticated"],
+            node_cwd=True,
+        )
+    )
+    add(
+        Scenario(
+            "mcp2025_py_sse_legacy",
+            "Python mcp 1.x FastMCP legacy HTTP+SSE transport: GET /sse, event: endpoint, "
+            "POST /messages/?session_id=, responses as SSE events",
+            5,
+            py("mcp1", "py_server.py") + ["--port", "8000", "--transport", "sse"],
+            py("mcp1", "py_client.py") + ["--url", "http://wiki.corp.example:8000/sse", "--transport", "sse"],
+            8000,
+            "/sse",
+            "wiki.corp.example",
+            era="2025",
+            protocol_version="2025-11-25",
+            sdk="py1",
+            transport="sse",
+            expected=MCP_BASE + ["mcp_initialize", "mcp_legacy_sse", "unauthenticated"],
+        )
+    )
     # --- attacks ---------------------------------------------------------------------------
-    add(Scenario(
-        "attack_tool_poisoning_py", "Python mcp 1.x server whose tool 'add' hides <IMPORTANT> instructions "
-        "(read ~/.ssh/id_rsa, pass as sidenote, do not tell the user) in its description",
-        6, py("mcp1", "py_server.py") + ["--port", "8000", "--profile", "poisoned", "--name", "math-helper"],
-        py("mcp1", "py_client.py") + ["--url", "http://math.corp.example:8000/mcp", "--plan", "poisoned"],
-        8000, "/mcp", "math.corp.example", era="2025", protocol_version="2025-11-25", sdk="py1",
-        transport="streamable_http_sse", expected=MCP_BASE + ["mcp_initialize", "mcp_session", "mcp_sse_response",
-                                                              "unauthenticated", "tool_poisoning"],
-    ))
-    add(Scenario(
-        "attack_sensitive_files_py", "tools/call read_file with ~/.ssh/id_rsa, ~/.aws/credentials, /etc/shadow "
-        "and .env (Python mcp 1.x, stateful Streamable HTTP)",
-        7, py("mcp1", "py_server.py") + ["--port", "8000", "--profile", "files", "--name", "workspace-tools"],
-        py("mcp1", "py_client.py") + ["--url", "http://workspace.corp.example:8000/mcp", "--plan", "sensitive"],
-        8000, "/mcp", "workspace.corp.example", era="2025", protocol_version="2025-11-25", sdk="py1",
-        transport="streamable_http_sse", expected=MCP_BASE + ["mcp_initialize", "mcp_session", "mcp_sse_response",
-                                                              "unauthenticated", "sensitive_file"],
-    ))
-    add(Scenario(
-        "attack_command_injection_py2026", "tools/call run_command carrying '; curl ... | sh', $(...), backticks "
-        "and '| nc' (Python mcp 2.x, 2026-07-28)",
-        8, py("mcp2", "py_server.py") + ["--port", "8000", "--profile", "files", "--name", "devops-tools"],
-        py("mcp2", "py_client.py") + ["--url", "http://devops.corp.example:8000/mcp", "--plan", "injection"],
-        8000, "/mcp", "devops.corp.example", era="2026-07-28", protocol_version="2026-07-28", sdk="py2",
-        transport="streamable_http_json", expected=MCP_BASE + ["mcp_2026", "unauthenticated", "command_injection"],
-    ))
-    add(Scenario(
-        "mcp2025_py_streamable_json_stateless", "Python mcp 1.x FastMCP with stateless_http and json_response: "
-        "initialize handshake, plain JSON answers, no Mcp-Session-Id",
-        9, py("mcp1", "py_server.py") + ["--port", "8000", "--stateless", "--json-response"],
-        py("mcp1", "py_client.py") + ["--url", "http://reports.corp.example:8000/mcp"],
-        8000, "/mcp", "reports.corp.example", era="2025", protocol_version="2025-11-25", sdk="py1",
-        transport="streamable_http_json", expected=MCP_BASE + ["mcp_initialize", "unauthenticated"],
-    ))
-    add(Scenario(
-        "mcp2025_ts_streamable_json_stateless", "TypeScript SDK 1.x McpServer with a stateless Streamable HTTP "
-        "transport (sessionIdGenerator undefined, enableJsonResponse); TypeScript 1.x Client",
-        10, node("ts_server.mjs") + ["--sdk", "v1", "--mode", "stateless-json", "--port", "3000"],
-        node("ts_client.mjs") + ["--sdk", "v1", "--url", "http://kb.corp.example:3000/mcp"],
-        3000, "/mcp", "kb.corp.example", era="2025", protocol_version="2025-11-25", sdk="ts1",
-        transport="streamable_http_json", expected=MCP_BASE + ["mcp_initialize", "unauthenticated"], node_cwd=True,
-    ))
-    add(Scenario(
-        "mcp2025_ts_sse_legacy", "server-everything (TypeScript SDK 1.x) legacy HTTP+SSE transport: GET /sse, "
-        "event: endpoint, POST /message?sessionId=; TypeScript 1.x SSEClientTransport",
-        11, node(EVERYTHING) + ["sse"],
-        node("ts_client.mjs") + ["--sdk", "v1", "--transport", "sse", "--url", "http://everything-sse.corp.example:3001/sse"],
-        3001, "/sse", "everything-sse.corp.example", era="2025", protocol_version="2025-11-25", sdk="ts1",
-        transport="sse", expected=MCP_BASE + ["mcp_initialize", "mcp_legacy_sse", "unauthenticated"], node_cwd=True,
-    ))
-    add(Scenario(
-        "mcp2024_py_sse_legacy", "Python mcp 1.2.1 (2024-11-05 only) FastMCP over HTTP+SSE with its 1.2.1 client",
-        12, py("mcp0", "py_server.py") + ["--port", "8000", "--transport", "sse"],
-        py("mcp0", "py_client.py") + ["--url", "http://legacy.corp.example:8000/sse", "--transport", "sse"],
-        8000, "/sse", "legacy.corp.example", era="2024-11-05", protocol_version="2024-11-05", sdk="py0",
-        transport="sse", expected=MCP_BASE + ["mcp_initialize", "mcp_legacy_sse", "unauthenticated"],
-    ))
-    add(Scenario(
-        "mcp2025_py2_legacy_handshake", "Python mcp 2.x server and 2.x Client forced to mode='legacy': the "
-        "initialize handshake (2025-11-25) from the 2.x SDK, stateful with SSE-framed responses",
-        13, py("mcp2", "py_server.py") + ["--port", "8000"],
-        py("mcp2", "py_client.py") + ["--url", "http://calendar.corp.example:8000/mcp", "--mode", "legacy"],
-        8000, "/mcp", "calendar.corp.example", era="2025", protocol_version="2025-11-25", sdk="py2",
-        transport="streamable_http_sse", expected=MCP_BASE + ["mcp_initialize", "mcp_session", "mcp_sse_response",
-                                                              "unauthenticated"],
-    ))
-    add(Scenario(
-        "mcp2026_py_nondefault_port_path", "Python mcp 2.x server on a non-default port and path "
-        "(18443, /api/v2/agent-tools), 2026-07-28 client",
-        14, py("mcp2", "py_server.py") + ["--port", "18443", "--path", "/api/v2/agent-tools", "--name", "crm-agent"],
-        py("mcp2", "py_client.py") + ["--url", "http://crm.corp.example:18443/api/v2/agent-tools"],
-        18443, "/api/v2/agent-tools", "crm.corp.example", era="2026-07-28", protocol_version="2026-07-28",
-        sdk="py2", transport="streamable_http_json", expected=MCP_BASE + ["mcp_2026", "unauthenticated"],
-    ))
-    add(Scenario(
-        "mcp2025_py_nondefault_port_path", "Python mcp 1.x FastMCP stateful on a non-default port and path "
-        "(27124, /internal/assistant/rpc), 2025 handshake with SSE-framed responses",
-        15, py("mcp1", "py_server.py") + ["--port", "27124", "--path", "/internal/assistant/rpc", "--name", "hr-bot"],
-        py("mcp1", "py_client.py") + ["--url", "http://hr.corp.example:27124/internal/assistant/rpc",
-                                      "--plan", "tools"],
-        27124, "/internal/assistant/rpc", "hr.corp.example", era="2025", protocol_version="2025-11-25", sdk="py1",
-        transport="streamable_http_sse", expected=MCP_BASE + ["mcp_initialize", "mcp_session", "mcp_sse_response",
-                                                              "unauthenticated"],
-    ))
-    add(Scenario(
-        "attack_tool_poisoning_ts2026", "TypeScript SDK 2.x server (2026-07-28) listing a tool whose description "
-        "hides <IMPORTANT> instructions and a sidenote parameter",
-        16, node("ts_server.mjs") + ["--sdk", "v2", "--profile", "poisoned", "--port", "3000", "--name", "calc"],
-        node("ts_client.mjs") + ["--sdk", "v2", "--url", "http://calc.corp.example:3000/mcp", "--plan", "poisoned"],
-        3000, "/mcp", "calc.corp.example", era="2026-07-28", protocol_version="2026-07-28", sdk="ts2",
-        transport="streamable_http_json", expected=MCP_BASE + ["mcp_2026", "unauthenticated", "tool_poisoning"],
-        node_cwd=True,
-    ))
-    add(Scenario(
-        "attack_rug_pull_py", "Python mcp 1.x server whose tool definition changes between two sessions of the "
-        "same client: benign fact_of_the_day first, then a poisoned description with a sidenote parameter",
-        17, py("mcp1", "py_server.py") + ["--port", "8000", "--profile", "rugpull", "--name", "daily-facts"],
-        py("mcp1", "py_client.py") + ["--url", "http://facts.corp.example:8000/mcp", "--plan", "rugpull",
-                                      "--sessions", "2"],
-        8000, "/mcp", "facts.corp.example", era="2025", protocol_version="2025-11-25", sdk="py1",
-        transport="streamable_http_sse", expected=MCP_BASE + ["mcp_initialize", "mcp_session", "mcp_sse_response",
-                                                              "unauthenticated", "rug_pull", "tool_poisoning"],
-    ))
-    add(Scenario(
-        "attack_tool_poisoning_tags_py2026", "Python mcp 2.x server (2026-07-28) whose tools hide instructions in "
-        "<SYSTEM> and <secret> tags, with no <IMPORTANT>: each instruction tag fires on its own",
-        30, py("mcp2", "py_server.py") + ["--port", "8000", "--profile", "poisoned-tags", "--name", "crm-tools"],
-        py("mcp2", "py_client.py") + ["--url", "http://crm.corp.example:8000/mcp", "--plan", "tools"],
-        8000, "/mcp", "crm.corp.example", era="2026-07-28", protocol_version="2026-07-28", sdk="py2",
-        transport="streamable_http_json", expected=MCP_BASE + ["mcp_2026", "unauthenticated", "tool_poisoning"],
-    ))
+    add(
+        Scenario(
+            "attack_tool_poisoning_py",
+            "Python mcp 1.x server whose tool 'add' hides <IMPORTANT> instructions "
+            "(read ~/.ssh/id_rsa, pass as sidenote, do not tell the user) in its description",
+            6,
+            py("mcp1", "py_server.py") + ["--port", "8000", "--profile", "poisoned", "--name", "math-helper"],
+            py("mcp1", "py_client.py") + ["--url", "http://math.corp.example:8000/mcp", "--plan", "poisoned"],
+            8000,
+            "/mcp",
+            "math.corp.example",
+            era="2025",
+            protocol_version="2025-11-25",
+            sdk="py1",
+            transport="streamable_http_sse",
+            expected=MCP_BASE
+            + ["mcp_initialize", "mcp_session", "mcp_sse_response", "unauthenticated", "tool_poisoning"],
+        )
+    )
+    add(
+        Scenario(
+            "attack_sensitive_files_py",
+            "tools/call read_file with ~/.ssh/id_rsa, ~/.aws/credentials, /etc/shadow "
+            "and .env (Python mcp 1.x, stateful Streamable HTTP)",
+            7,
+            py("mcp1", "py_server.py") + ["--port", "8000", "--profile", "files", "--name", "workspace-tools"],
+            py("mcp1", "py_client.py") + ["--url", "http://workspace.corp.example:8000/mcp", "--plan", "sensitive"],
+            8000,
+            "/mcp",
+            "workspace.corp.example",
+            era="2025",
+            protocol_version="2025-11-25",
+            sdk="py1",
+            transport="streamable_http_sse",
+            expected=MCP_BASE
+            + ["mcp_initialize", "mcp_session", "mcp_sse_response", "unauthenticated", "sensitive_file"],
+        )
+    )
+    add(
+        Scenario(
+            "attack_command_injection_py2026",
+            "tools/call run_command carrying '; curl ... | sh', $(...), backticks "
+            "and '| nc' (Python mcp 2.x, 2026-07-28)",
+            8,
+            py("mcp2", "py_server.py") + ["--port", "8000", "--profile", "files", "--name", "devops-tools"],
+            py("mcp2", "py_client.py") + ["--url", "http://devops.corp.example:8000/mcp", "--plan", "injection"],
+            8000,
+            "/mcp",
+            "devops.corp.example",
+            era="2026-07-28",
+            protocol_version="2026-07-28",
+            sdk="py2",
+            transport="streamable_http_json",
+            expected=MCP_BASE + ["mcp_2026", "unauthenticated", "command_injection"],
+        )
+    )
+    add(
+        Scenario(
+            "mcp2025_py_streamable_json_stateless",
+            "Python mcp 1.x FastMCP with stateless_http and json_response: "
+            "initialize handshake, plain JSON answers, no Mcp-Session-Id",
+            9,
+            py("mcp1", "py_server.py") + ["--port", "8000", "--stateless", "--json-response"],
+            py("mcp1", "py_client.py") + ["--url", "http://reports.corp.example:8000/mcp"],
+            8000,
+            "/mcp",
+            "reports.corp.example",
+            era="2025",
+            protocol_version="2025-11-25",
+            sdk="py1",
+            transport="streamable_http_json",
+            expected=MCP_BASE + ["mcp_initialize", "unauthenticated"],
+        )
+    )
+    add(
+        Scenario(
+            "mcp2025_ts_streamable_json_stateless",
+            "TypeScript SDK 1.x McpServer with a stateless Streamable HTTP "
+            "transport (sessionIdGenerator undefined, enableJsonResponse); TypeScript 1.x Client",
+            10,
+            node("ts_server.mjs") + ["--sdk", "v1", "--mode", "stateless-json", "--port", "3000"],
+            node("ts_client.mjs") + ["--sdk", "v1", "--url", "http://kb.corp.example:3000/mcp"],
+            3000,
+            "/mcp",
+            "kb.corp.example",
+            era="2025",
+            protocol_version="2025-11-25",
+            sdk="ts1",
+            transport="streamable_http_json",
+            expected=MCP_BASE + ["mcp_initialize", "unauthenticated"],
+            node_cwd=True,
+        )
+    )
+    add(
+        Scenario(
+            "mcp2025_ts_sse_legacy",
+            "server-everything (TypeScript SDK 1.x) legacy HTTP+SSE transport: GET /sse, "
+            "event: endpoint, POST /message?sessionId=; TypeScript 1.x SSEClientTransport",
+            11,
+            node(EVERYTHING) + ["sse"],
+            node("ts_client.mjs")
+            + ["--sdk", "v1", "--transport", "sse", "--url", "http://everything-sse.corp.example:3001/sse"],
+            3001,
+            "/sse",
+            "everything-sse.corp.example",
+            era="2025",
+            protocol_version="2025-11-25",
+            sdk="ts1",
+            transport="sse",
+            expected=MCP_BASE + ["mcp_initialize", "mcp_legacy_sse", "unauthenticated"],
+            node_cwd=True,
+        )
+    )
+    add(
+        Scenario(
+            "mcp2024_py_sse_legacy",
+            "Python mcp 1.2.1 (2024-11-05 only) FastMCP over HTTP+SSE with its 1.2.1 client",
+            12,
+            py("mcp0", "py_server.py") + ["--port", "8000", "--transport", "sse"],
+            py("mcp0", "py_client.py") + ["--url", "http://legacy.corp.example:8000/sse", "--transport", "sse"],
+            8000,
+            "/sse",
+            "legacy.corp.example",
+            era="2024-11-05",
+            protocol_version="2024-11-05",
+            sdk="py0",
+            transport="sse",
+            expected=MCP_BASE + ["mcp_initialize", "mcp_legacy_sse", "unauthenticated"],
+        )
+    )
+    add(
+        Scenario(
+            "mcp2025_py2_legacy_handshake",
+            "Python mcp 2.x server and 2.x Client forced to mode='legacy': the "
+            "initialize handshake (2025-11-25) from the 2.x SDK, stateful with SSE-framed responses",
+            13,
+            py("mcp2", "py_server.py") + ["--port", "8000"],
+            py("mcp2", "py_client.py") + ["--url", "http://calendar.corp.example:8000/mcp", "--mode", "legacy"],
+            8000,
+            "/mcp",
+            "calendar.corp.example",
+            era="2025",
+            protocol_version="2025-11-25",
+            sdk="py2",
+            transport="streamable_http_sse",
+            expected=MCP_BASE + ["mcp_initialize", "mcp_session", "mcp_sse_response", "unauthenticated"],
+        )
+    )
+    add(
+        Scenario(
+            "mcp2026_py_nondefault_port_path",
+            "Python mcp 2.x server on a non-default port and path (18443, /api/v2/agent-tools), 2026-07-28 client",
+            14,
+            py("mcp2", "py_server.py") + ["--port", "18443", "--path", "/api/v2/agent-tools", "--name", "crm-agent"],
+            py("mcp2", "py_client.py") + ["--url", "http://crm.corp.example:18443/api/v2/agent-tools"],
+            18443,
+            "/api/v2/agent-tools",
+            "crm.corp.example",
+            era="2026-07-28",
+            protocol_version="2026-07-28",
+            sdk="py2",
+            transport="streamable_http_json",
+            expected=MCP_BASE + ["mcp_2026", "unauthenticated"],
+        )
+    )
+    add(
+        Scenario(
+            "mcp2025_py_nondefault_port_path",
+            "Python mcp 1.x FastMCP stateful on a non-default port and path "
+            "(27124, /internal/assistant/rpc), 2025 handshake with SSE-framed responses",
+            15,
+            py("mcp1", "py_server.py") + ["--port", "27124", "--path", "/internal/assistant/rpc", "--name", "hr-bot"],
+            py("mcp1", "py_client.py")
+            + ["--url", "http://hr.corp.example:27124/internal/assistant/rpc", "--plan", "tools"],
+            27124,
+            "/internal/assistant/rpc",
+            "hr.corp.example",
+            era="2025",
+            protocol_version="2025-11-25",
+            sdk="py1",
+            transport="streamable_http_sse",
+            expected=MCP_BASE + ["mcp_initialize", "mcp_session", "mcp_sse_response", "unauthenticated"],
+        )
+    )
+    add(
+        Scenario(
+            "attack_tool_poisoning_ts2026",
+            "TypeScript SDK 2.x server (2026-07-28) listing a tool whose description "
+            "hides <IMPORTANT> instructions and a sidenote parameter",
+            16,
+            node("ts_server.mjs") + ["--sdk", "v2", "--profile", "poisoned", "--port", "3000", "--name", "calc"],
+            node("ts_client.mjs") + ["--sdk", "v2", "--url", "http://calc.corp.example:3000/mcp", "--plan", "poisoned"],
+            3000,
+            "/mcp",
+            "calc.corp.example",
+            era="2026-07-28",
+            protocol_version="2026-07-28",
+            sdk="ts2",
+            transport="streamable_http_json",
+            expected=MCP_BASE + ["mcp_2026", "unauthenticated", "tool_poisoning"],
+            node_cwd=True,
+        )
+    )
+    add(
+        Scenario(
+            "attack_rug_pull_py",
+            "Python mcp 1.x server whose tool definition changes between two sessions of the "
+            "same client: benign fact_of_the_day first, then a poisoned description with a sidenote parameter",
+            17,
+            py("mcp1", "py_server.py") + ["--port", "8000", "--profile", "rugpull", "--name", "daily-facts"],
+            py("mcp1", "py_client.py")
+            + ["--url", "http://facts.corp.example:8000/mcp", "--plan", "rugpull", "--sessions", "2"],
+            8000,
+            "/mcp",
+            "facts.corp.example",
+            era="2025",
+            protocol_version="2025-11-25",
+            sdk="py1",
+            transport="streamable_http_sse",
+            expected=MCP_BASE
+            + ["mcp_initialize", "mcp_session", "mcp_sse_response", "unauthenticated", "rug_pull", "tool_poisoning"],
+        )
+    )
+    add(
+        Scenario(
+            "attack_tool_poisoning_tags_py2026",
+            "Python mcp 2.x server (2026-07-28) whose tools hide instructions in "
+            "<SYSTEM> and <secret> tags, with no <IMPORTANT>: each instruction tag fires on its own",
+            30,
+            py("mcp2", "py_server.py") + ["--port", "8000", "--profile", "poisoned-tags", "--name", "crm-tools"],
+            py("mcp2", "py_client.py") + ["--url", "http://crm.corp.example:8000/mcp", "--plan", "tools"],
+            8000,
+            "/mcp",
+            "crm.corp.example",
+            era="2026-07-28",
+            protocol_version="2026-07-28",
+            sdk="py2",
+            transport="streamable_http_json",
+            expected=MCP_BASE + ["mcp_2026", "unauthenticated", "tool_poisoning"],
+        )
+    )
     # Poisoning indicators of the published research, one kind per server, each tool carrying one indicator; the
     # 2.x SDK's 2026-07-28 transport writes non-ASCII as \\u escapes (json.dumps), the 1.x SDK as raw UTF-8.
     poison = MCP_BASE + ["unauthenticated", "tool_poisoning"]
-    for sid_n, (scenario, profile, env, host, what) in enumerate([
-        ("attack_poisoning_exfil_py2026", "poisoned-exfil", "mcp2", "workflows",
-         "tools that tell the model to POST a copy of the payload to a webhook.site request bin and to upload a CSV to "
-         "a raw IP address"),
-        ("attack_poisoning_secrets_py", "poisoned-secrets", "mcp1", "formatter",
-         "tools that tell the model to read ~/.aws/credentials, claude_desktop_config.json, ~/.claude.json and "
-         "Windsurf's mcp_config.json"),
-        ("attack_poisoning_shadowing_py2026", "poisoned-shadowing", "mcp2", "mathx",
-         "tools that change another server's send_email (side effect on the send_email tool, 'when the user calls "
-         "send_email, instead', 'always add bcc ... to every email')"),
-        ("attack_poisoning_unicode_py2026", "poisoned-unicode", "mcp2", "translator",
-         "tools hiding text with Unicode tag characters, zero-width spaces inside words and a right-to-left "
-         "override, sent as \\u escapes"),
-        ("attack_poisoning_unicode_py", "poisoned-unicode", "mcp1", "translator-legacy",
-         "tools hiding text with Unicode tag characters, zero-width spaces inside words and a right-to-left "
-         "override, sent as raw UTF-8"),
-        ("attack_poisoning_sidechannel_py2026", "poisoned-sidechannel", "mcp2", "helpdesk",
-         "a create_ticket tool whose description asks for the full conversation history in its notes parameter"),
-    ], start=70):
+    for sid_n, (scenario, profile, env, host, what) in enumerate(
+        [
+            (
+                "attack_poisoning_exfil_py2026",
+                "poisoned-exfil",
+                "mcp2",
+                "workflows",
+                "tools that tell the model to POST a copy of the payload to a webhook.site request bin and to upload a CSV to "
+                "a raw IP address",
+            ),
+            (
+                "attack_poisoning_secrets_py",
+                "poisoned-secrets",
+                "mcp1",
+                "formatter",
+                "tools that tell the model to read ~/.aws/credentials, claude_desktop_config.json, ~/.claude.json and "
+                "Windsurf's mcp_config.json",
+            ),
+            (
+                "attack_poisoning_shadowing_py2026",
+                "poisoned-shadowing",
+                "mcp2",
+                "mathx",
+                "tools that change another server's send_email (side effect on the send_email tool, 'when the user calls "
+                "send_email, instead', 'always add bcc ... to every email')",
+            ),
+            (
+                "attack_poisoning_unicode_py2026",
+                "poisoned-unicode",
+                "mcp2",
+                "translator",
+                "tools hiding text with Unicode tag characters, zero-width spaces inside words and a right-to-left "
+                "override, sent as \\u escapes",
+            ),
+            (
+                "attack_poisoning_unicode_py",
+                "poisoned-unicode",
+                "mcp1",
+                "translator-legacy",
+                "tools hiding text with Unicode tag characters, zero-width spaces inside words and a right-to-left "
+                "override, sent as raw UTF-8",
+            ),
+            (
+                "attack_poisoning_sidechannel_py2026",
+                "poisoned-sidechannel",
+                "mcp2",
+                "helpdesk",
+                "a create_ticket tool whose description asks for the full conversation history in its notes parameter",
+            ),
+        ],
+        start=70,
+    ):
         era2026 = env == "mcp2"
-        add(Scenario(
-            scenario, f"Python mcp {'2.x server (2026-07-28)' if era2026 else '1.x server (2025)'} listing {what}",
-            sid_n, py(env, "py_server.py") + ["--port", "8000", "--profile", profile, "--name", host],
-            py(env, "py_client.py") + ["--url", f"http://{host}.corp.example:8000/mcp", "--plan", "tools"],
-            8000, "/mcp", f"{host}.corp.example", era="2026-07-28" if era2026 else "2025",
-            protocol_version="2026-07-28" if era2026 else "2025-11-25", sdk="py2" if era2026 else "py1",
-            transport="streamable_http_json" if era2026 else "streamable_http_sse",
-            expected=poison + (["mcp_2026"] if era2026 else ["mcp_initialize", "mcp_session", "mcp_sse_response"]),
-        ))
+        add(
+            Scenario(
+                scenario,
+                f"Python mcp {'2.x server (2026-07-28)' if era2026 else '1.x server (2025)'} listing {what}",
+                sid_n,
+                py(env, "py_server.py") + ["--port", "8000", "--profile", profile, "--name", host],
+                py(env, "py_client.py") + ["--url", f"http://{host}.corp.example:8000/mcp", "--plan", "tools"],
+                8000,
+                "/mcp",
+                f"{host}.corp.example",
+                era="2026-07-28" if era2026 else "2025",
+                protocol_version="2026-07-28" if era2026 else "2025-11-25",
+                sdk="py2" if era2026 else "py1",
+                transport="streamable_http_json" if era2026 else "streamable_http_sse",
+                expected=poison + (["mcp_2026"] if era2026 else ["mcp_initialize", "mcp_session", "mcp_sse_response"]),
+            )
+        )
     for sid_n, env in ((76, "mcp2"), (77, "mcp1")):
         era2026 = env == "mcp2"
-        add(Scenario(
-            f"mcp{'2026' if era2026 else '2025'}_py_honest_tools", ("Python mcp 2.x (2026-07-28)" if era2026 else
-                                                                 "Python mcp 1.x (2025)")
-            + " server whose honest tools look like the poisoning indicators: a 6 KB description, a "
-            "description quoting /srv/data, a notes parameter (and a tools/call filling it), docs and API URLs with "
-            "'Sends the text to https://...', a tool describing itself ('when the user calls this tool'), emoji ZWJ "
-            "sequences, a subdivision flag, Persian with a zero-width non-joiner and Hebrew",
-            sid_n, py(env, "py_server.py") + ["--port", "8000", "--profile", "honest", "--name", "team-hub"],
-            py(env, "py_client.py") + ["--url", "http://team-hub.corp.example:8000/mcp", "--plan", "honest"],
-            8000, "/mcp", "team-hub.corp.example", era="2026-07-28" if era2026 else "2025",
-            protocol_version="2026-07-28" if era2026 else "2025-11-25", sdk="py2" if era2026 else "py1",
-            transport="streamable_http_json" if era2026 else "streamable_http_sse",
-            expected=MCP_BASE + ["unauthenticated"] + (
-                ["mcp_2026"] if era2026 else ["mcp_initialize", "mcp_session", "mcp_sse_response"]),
-        ))
-    add(Scenario(
-        "attack_rug_pull_py2026", "Python mcp 2.x server (2026-07-28): two client connections, the second "
-        "tools/list returns a changed, poisoned fact_of_the_day definition",
-        24, py("mcp2", "py_server.py") + ["--port", "8000", "--profile", "rugpull", "--name", "daily-facts"],
-        py("mcp2", "py_client.py") + ["--url", "http://facts2.corp.example:8000/mcp", "--plan", "rugpull",
-                                      "--sessions", "2"],
-        8000, "/mcp", "facts2.corp.example", era="2026-07-28", protocol_version="2026-07-28", sdk="py2",
-        transport="streamable_http_json", expected=MCP_BASE + ["mcp_2026", "unauthenticated", "rug_pull",
-                                                               "tool_poisoning"],
-    ))
-    add(Scenario(
-        "attack_sensitive_files_ts", "TypeScript SDK 1.x stateless JSON server; tools/call read_file with "
-        "~/.ssh/id_rsa, ~/.aws/credentials, /etc/shadow, .env",
-        18, node("ts_server.mjs") + ["--sdk", "v1", "--mode", "stateless-json", "--profile", "files", "--port", "3000"],
-        node("ts_client.mjs") + ["--sdk", "v1", "--url", "http://files.corp.example:3000/mcp", "--plan", "sensitive"],
-        3000, "/mcp", "files.corp.example", era="2025", protocol_version="2025-11-25", sdk="ts1",
-        transport="streamable_http_json", expected=MCP_BASE + ["mcp_initialize", "unauthenticated", "sensitive_file"],
-        node_cwd=True,
-    ))
-    add(Scenario(
-        "attack_sensitive_resources_py2026", "Python mcp 2.x server exposing a file:///{+path} resource template; "
-        "the 2.x Client (2026-07-28) lists templates and calls resources/read on file:///home/dev/.ssh/id_rsa, "
-        "~/.aws/credentials and /srv/app/.env",
-        28, py("mcp2", "py_server.py") + ["--port", "8000", "--profile", "file-resources", "--name", "workstation-files"],
-        py("mcp2", "py_client.py") + ["--url", "http://devbox.corp.example:8000/mcp", "--plan", "secret-resources"],
-        8000, "/mcp", "devbox.corp.example", era="2026-07-28", protocol_version="2026-07-28", sdk="py2",
-        transport="streamable_http_json", expected=MCP_BASE + ["mcp_2026", "unauthenticated", "sensitive_file"],
-    ))
-    add(Scenario(
-        "attack_command_injection_ts", "TypeScript SDK 1.x stateful server (SSE-framed responses); tools/call "
-        "run_command with '; curl ... | sh', $(...), backticks and '| nc'",
-        19, node("ts_server.mjs") + ["--sdk", "v1", "--mode", "stateful-sse", "--profile", "files", "--port", "3000"],
-        node("ts_client.mjs") + ["--sdk", "v1", "--url", "http://ci.corp.example:3000/mcp", "--plan", "injection"],
-        3000, "/mcp", "ci.corp.example", era="2025", protocol_version="2025-11-25", sdk="ts1",
-        transport="streamable_http_sse", expected=MCP_BASE + ["mcp_initialize", "mcp_session", "mcp_sse_response",
-                                                              "unauthenticated", "command_injection"],
-        node_cwd=True,
-    ))
-    add(Scenario(
-        "mcp2025_py_probe_errors", "A scanner-like requests client against Python mcp 1.x FastMCP: the SDK's "
-        "406 Not Acceptable, missing-session 400 and 'Session not found' answers, then a valid handshake",
-        22, py("mcp1", "py_server.py") + ["--port", "8000", "--name", "ticket-bot"],
-        py("mcp2", "mcp_probe.py") + ["--url", "http://tickets.corp.example:8000/mcp"],
-        8000, "/mcp", "tickets.corp.example", era="2025", protocol_version="2025-06-18", sdk="py1",
-        client_sdk="none", transport="streamable_http_sse",
-        expected=MCP_BASE + ["mcp_initialize", "mcp_session", "mcp_sse_response", "unauthenticated",
-                             "mcp_error_fingerprint"],
-    ))
-    add(Scenario(
-        "mcp2025_ts_batch", "A requests client negotiating 2025-03-26 with server-everything (TypeScript SDK "
-        "1.x) and sending a JSON-RPC batch (tools/list, prompts/list, resources/list)",
-        26, node(EVERYTHING) + ["streamableHttp"],
-        py("mcp2", "mcp_probe.py") + ["--mode", "batch", "--url", "http://inventory-mcp.corp.example:3001/mcp"],
-        3001, "/mcp", "inventory-mcp.corp.example", era="2025", protocol_version="2025-03-26", sdk="ts1",
-        client_sdk="none", transport="streamable_http_sse", node_cwd=True,
-        expected=MCP_BASE + ["mcp_initialize", "mcp_session", "mcp_sse_response", "unauthenticated", "mcp_batch"],
-    ))
-    add(Scenario(
-        "mcp2025_ts_probe_missing_session", "A scanner-like requests client against a single-session TypeScript "
-        "SDK 1.x server (one stateful transport): the SDK's 406, then after a valid handshake tools/list without "
-        "Mcp-Session-Id (400 'Mcp-Session-Id header is required') and with an unknown one (404 'Session not found')",
-        29, node("ts_server.mjs") + ["--sdk", "v1", "--mode", "single-session", "--port", "3000", "--name", "build-bot"],
-        py("mcp2", "mcp_probe.py") + ["--mode", "session", "--url", "http://build.corp.example:3000/mcp"],
-        3000, "/mcp", "build.corp.example", era="2025", protocol_version="2025-06-18", sdk="ts1",
-        client_sdk="none", transport="streamable_http_sse", node_cwd=True,
-        expected=MCP_BASE + ["mcp_initialize", "mcp_session", "mcp_sse_response", "unauthenticated",
-                             "mcp_error_fingerprint"],
-    ))
+        add(
+            Scenario(
+                f"mcp{'2026' if era2026 else '2025'}_py_honest_tools",
+                ("Python mcp 2.x (2026-07-28)" if era2026 else "Python mcp 1.x (2025)")
+                + " server whose honest tools look like the poisoning indicators: a 6 KB description, a "
+                "description quoting /srv/data, a notes parameter (and a tools/call filling it), docs and API URLs with "
+                "'Sends the text to https://...', a tool describing itself ('when the user calls this tool'), emoji ZWJ "
+                "sequences, a subdivision flag, Persian with a zero-width non-joiner and Hebrew",
+                sid_n,
+                py(env, "py_server.py") + ["--port", "8000", "--profile", "honest", "--name", "team-hub"],
+                py(env, "py_client.py") + ["--url", "http://team-hub.corp.example:8000/mcp", "--plan", "honest"],
+                8000,
+                "/mcp",
+                "team-hub.corp.example",
+                era="2026-07-28" if era2026 else "2025",
+                protocol_version="2026-07-28" if era2026 else "2025-11-25",
+                sdk="py2" if era2026 else "py1",
+                transport="streamable_http_json" if era2026 else "streamable_http_sse",
+                expected=MCP_BASE
+                + ["unauthenticated"]
+                + (["mcp_2026"] if era2026 else ["mcp_initialize", "mcp_session", "mcp_sse_response"]),
+            )
+        )
+    add(
+        Scenario(
+            "attack_rug_pull_py2026",
+            "Python mcp 2.x server (2026-07-28): two client connections, the second "
+            "tools/list returns a changed, poisoned fact_of_the_day definition",
+            24,
+            py("mcp2", "py_server.py") + ["--port", "8000", "--profile", "rugpull", "--name", "daily-facts"],
+            py("mcp2", "py_client.py")
+            + ["--url", "http://facts2.corp.example:8000/mcp", "--plan", "rugpull", "--sessions", "2"],
+            8000,
+            "/mcp",
+            "facts2.corp.example",
+            era="2026-07-28",
+            protocol_version="2026-07-28",
+            sdk="py2",
+            transport="streamable_http_json",
+            expected=MCP_BASE + ["mcp_2026", "unauthenticated", "rug_pull", "tool_poisoning"],
+        )
+    )
+    add(
+        Scenario(
+            "attack_sensitive_files_ts",
+            "TypeScript SDK 1.x stateless JSON server; tools/call read_file with "
+            "~/.ssh/id_rsa, ~/.aws/credentials, /etc/shadow, .env",
+            18,
+            node("ts_server.mjs") + ["--sdk", "v1", "--mode", "stateless-json", "--profile", "files", "--port", "3000"],
+            node("ts_client.mjs")
+            + ["--sdk", "v1", "--url", "http://files.corp.example:3000/mcp", "--plan", "sensitive"],
+            3000,
+            "/mcp",
+            "files.corp.example",
+            era="2025",
+            protocol_version="2025-11-25",
+            sdk="ts1",
+            transport="streamable_http_json",
+            expected=MCP_BASE + ["mcp_initialize", "unauthenticated", "sensitive_file"],
+            node_cwd=True,
+        )
+    )
+    add(
+        Scenario(
+            "attack_sensitive_resources_py2026",
+            "Python mcp 2.x server exposing a file:///{+path} resource template; "
+            "the 2.x Client (2026-07-28) lists templates and calls resources/read on file:///home/dev/.ssh/id_rsa, "
+            "~/.aws/credentials and /srv/app/.env",
+            28,
+            py("mcp2", "py_server.py")
+            + ["--port", "8000", "--profile", "file-resources", "--name", "workstation-files"],
+            py("mcp2", "py_client.py") + ["--url", "http://devbox.corp.example:8000/mcp", "--plan", "secret-resources"],
+            8000,
+            "/mcp",
+            "devbox.corp.example",
+            era="2026-07-28",
+            protocol_version="2026-07-28",
+            sdk="py2",
+            transport="streamable_http_json",
+            expected=MCP_BASE + ["mcp_2026", "unauthenticated", "sensitive_file"],
+        )
+    )
+    add(
+        Scenario(
+            "attack_command_injection_ts",
+            "TypeScript SDK 1.x stateful server (SSE-framed responses); tools/call "
+            "run_command with '; curl ... | sh', $(...), backticks and '| nc'",
+            19,
+            node("ts_server.mjs") + ["--sdk", "v1", "--mode", "stateful-sse", "--profile", "files", "--port", "3000"],
+            node("ts_client.mjs") + ["--sdk", "v1", "--url", "http://ci.corp.example:3000/mcp", "--plan", "injection"],
+            3000,
+            "/mcp",
+            "ci.corp.example",
+            era="2025",
+            protocol_version="2025-11-25",
+            sdk="ts1",
+            transport="streamable_http_sse",
+            expected=MCP_BASE
+            + ["mcp_initialize", "mcp_session", "mcp_sse_response", "unauthenticated", "command_injection"],
+            node_cwd=True,
+        )
+    )
+    add(
+        Scenario(
+            "mcp2025_py_probe_errors",
+            "A scanner-like requests client against Python mcp 1.x FastMCP: the SDK's "
+            "406 Not Acceptable, missing-session 400 and 'Session not found' answers, then a valid handshake",
+            22,
+            py("mcp1", "py_server.py") + ["--port", "8000", "--name", "ticket-bot"],
+            py("mcp2", "mcp_probe.py") + ["--url", "http://tickets.corp.example:8000/mcp"],
+            8000,
+            "/mcp",
+            "tickets.corp.example",
+            era="2025",
+            protocol_version="2025-06-18",
+            sdk="py1",
+            client_sdk="none",
+            transport="streamable_http_sse",
+            expected=MCP_BASE
+            + ["mcp_initialize", "mcp_session", "mcp_sse_response", "unauthenticated", "mcp_error_fingerprint"],
+        )
+    )
+    add(
+        Scenario(
+            "mcp2025_ts_batch",
+            "A requests client negotiating 2025-03-26 with server-everything (TypeScript SDK "
+            "1.x) and sending a JSON-RPC batch (tools/list, prompts/list, resources/list)",
+            26,
+            node(EVERYTHING) + ["streamableHttp"],
+            py("mcp2", "mcp_probe.py") + ["--mode", "batch", "--url", "http://inventory-mcp.corp.example:3001/mcp"],
+            3001,
+            "/mcp",
+            "inventory-mcp.corp.example",
+            era="2025",
+            protocol_version="2025-03-26",
+            sdk="ts1",
+            client_sdk="none",
+            transport="streamable_http_sse",
+            node_cwd=True,
+            expected=MCP_BASE + ["mcp_initialize", "mcp_session", "mcp_sse_response", "unauthenticated", "mcp_batch"],
+        )
+    )
+    add(
+        Scenario(
+            "mcp2025_ts_probe_missing_session",
+            "A scanner-like requests client against a single-session TypeScript "
+            "SDK 1.x server (one stateful transport): the SDK's 406, then after a valid handshake tools/list without "
+            "Mcp-Session-Id (400 'Mcp-Session-Id header is required') and with an unknown one (404 'Session not found')",
+            29,
+            node("ts_server.mjs")
+            + ["--sdk", "v1", "--mode", "single-session", "--port", "3000", "--name", "build-bot"],
+            py("mcp2", "mcp_probe.py") + ["--mode", "session", "--url", "http://build.corp.example:3000/mcp"],
+            3000,
+            "/mcp",
+            "build.corp.example",
+            era="2025",
+            protocol_version="2025-06-18",
+            sdk="ts1",
+            client_sdk="none",
+            transport="streamable_http_sse",
+            node_cwd=True,
+            expected=MCP_BASE
+            + ["mcp_initialize", "mcp_session", "mcp_sse_response", "unauthenticated", "mcp_error_fingerprint"],
+        )
+    )
     # --- authentication (the SDK only allows plain-http issuers on localhost) -------------------
-    add(Scenario(
-        "auth_bearer_py", "Python mcp 1.x FastMCP resource server with a token verifier; the client sends "
-        "Authorization: Bearer on every request (no 401 on the wire)",
-        20, py("mcp1", "py_server.py") + ["--port", "8000", "--profile", "bearer", "--public-url",
-                                          "http://localhost:8000", "--token", "mcpeeker-test-token-0001"],
-        py("mcp1", "py_client.py") + ["--url", "http://localhost:8000/mcp", "--token", "mcpeeker-test-token-0001"],
-        8000, "/mcp", "localhost", era="2025", protocol_version="2025-11-25", sdk="py1",
-        transport="streamable_http_sse", auth="bearer",
-        expected=MCP_BASE + ["mcp_initialize", "mcp_session", "mcp_sse_response"],
-    ))
-    add(Scenario(
-        "auth_oauth_discovery_py", "Python mcp 1.x FastMCP with the SDK's OAuth authorization server: 401 with "
-        "WWW-Authenticate resource_metadata, GET /.well-known/oauth-protected-resource/mcp, AS metadata, "
-        "dynamic registration, authorize, token, then MCP with Bearer (OAuthClientProvider)",
-        21, py("mcp1", "py_server.py") + ["--port", "8000", "--profile", "oauth", "--public-url", "http://localhost:8000"],
-        py("mcp1", "py_client.py") + ["--url", "http://localhost:8000/mcp", "--oauth", "--plan", "tools"],
-        8000, "/mcp", "localhost", era="2025", protocol_version="2025-11-25", sdk="py1",
-        transport="streamable_http_sse", auth="oauth_discovery",
-        expected=MCP_BASE + ["mcp_initialize", "mcp_session", "mcp_sse_response", "oauth_discovery"],
-    ))
+    add(
+        Scenario(
+            "auth_bearer_py",
+            "Python mcp 1.x FastMCP resource server with a token verifier; the client sends "
+            "Authorization: Bearer on every request (no 401 on the wire)",
+            20,
+            py("mcp1", "py_server.py")
+            + [
+                "--port",
+                "8000",
+                "--profile",
+                "bearer",
+                "--public-url",
+                "http://localhost:8000",
+                "--token",
+                "mcpeeker-test-token-0001",
+            ],
+            py("mcp1", "py_client.py") + ["--url", "http://localhost:8000/mcp", "--token", "mcpeeker-test-token-0001"],
+            8000,
+            "/mcp",
+            "localhost",
+            era="2025",
+            protocol_version="2025-11-25",
+            sdk="py1",
+            transport="streamable_http_sse",
+            auth="bearer",
+            expected=MCP_BASE + ["mcp_initialize", "mcp_session", "mcp_sse_response"],
+        )
+    )
+    add(
+        Scenario(
+            "auth_oauth_discovery_py",
+            "Python mcp 1.x FastMCP with the SDK's OAuth authorization server: 401 with "
+            "WWW-Authenticate resource_metadata, GET /.well-known/oauth-protected-resource/mcp, AS metadata, "
+            "dynamic registration, authorize, token, then MCP with Bearer (OAuthClientProvider)",
+            21,
+            py("mcp1", "py_server.py")
+            + ["--port", "8000", "--profile", "oauth", "--public-url", "http://localhost:8000"],
+            py("mcp1", "py_client.py") + ["--url", "http://localhost:8000/mcp", "--oauth", "--plan", "tools"],
+            8000,
+            "/mcp",
+            "localhost",
+            era="2025",
+            protocol_version="2025-11-25",
+            sdk="py1",
+            transport="streamable_http_sse",
+            auth="oauth_discovery",
+            expected=MCP_BASE + ["mcp_initialize", "mcp_session", "mcp_sse_response", "oauth_discovery"],
+        )
+    )
     # --- bad input (sensor robustness): SDK servers behind a middleware, tolerant clients ------
     bad_mcp = MCP_BASE + ["mcp_initialize", "unauthenticated"]
-    add(Scenario(
-        "badinput_mcp2026_py_gzip", "Python mcp 2.x server behind Starlette's GZipMiddleware (minimum_size 0): "
-        "every JSON answer Content-Encoding: gzip; 2.x Client (2026-07-28, server/discover)",
-        40, py("mcp2", "badinput_servers.py") + ["mcp", "--break", "gzip", "--port", "8000", "--name", "press-kit"],
-        py("mcp2", "py_client.py") + ["--url", "http://press.corp.example:8000/mcp"],
-        8000, "/mcp", "press.corp.example", era="2026-07-28", protocol_version="2026-07-28", sdk="py2",
-        transport="streamable_http_json", expected=MCP_BASE + ["mcp_2026", "unauthenticated"],
-    ))
-    add(Scenario(
-        "badinput_mcp2025_py_chunked_bytes", "http.client sends every request body (initialize, "
-        "notifications/initialized, tools/list, tools/call) Transfer-Encoding: chunked, one byte per chunk (one "
-        "send() each, TCP_NODELAY); the Python mcp 1.x stateless JSON server's answers go out chunked one byte per "
-        "chunk too",
-        41, py("mcp1", "badinput_servers.py") + ["mcp", "--break", "chunk-bytes", "--stateless", "--json-response",
-                                                 "--port", "8000", "--name", "edge-tools"],
-        py("mcp2", "badinput_clients.py") + ["chunked", "--url", "http://edge.corp.example:8000/mcp"],
-        8000, "/mcp", "edge.corp.example", era="2025", protocol_version="2025-11-25", sdk="py1", client_sdk="none",
-        transport="streamable_http_json", expected=bad_mcp,
-    ))
-    add(Scenario(
-        "badinput_mcp2025_py_tools_list_10mb", "Python mcp 1.x stateless JSON server whose tools/list answer is "
-        "about 10 MB (export_catalog's description lists the product catalogue, between get_weather/add_numbers "
-        "and catalog_status); 1.x ClientSession lists and calls get_weather",
-        42, py("mcp1", "badinput_servers.py") + ["mcp", "--profile", "huge-tools", "--stateless", "--json-response",
-                                                 "--port", "8000", "--name", "catalog"],
-        py("mcp1", "py_client.py") + ["--url", "http://catalog.corp.example:8000/mcp", "--plan", "tools"],
-        8000, "/mcp", "catalog.corp.example", era="2025", protocol_version="2025-11-25", sdk="py1",
-        transport="streamable_http_json", expected=bad_mcp,
-    ))
-    add(Scenario(
-        "badinput_mcp2025_py_truncated", "Python mcp 1.x stateless JSON server that sends half of its tools/call "
-        "answer under the full Content-Length and closes; then a requests/http.client client sends a tools/call "
-        "whose Content-Length exceeds the body, stalls and gives up; a last tools/list is answered normally",
-        43, py("mcp1", "badinput_servers.py") + ["mcp", "--break", "truncate", "--stateless", "--json-response",
-                                                 "--port", "8000", "--name", "report-hub"],
-        py("mcp2", "badinput_clients.py") + ["probe", "--mode", "truncated", "--url", "http://reports-hub.corp.example:8000/mcp"],
-        8000, "/mcp", "reports-hub.corp.example", era="2025", protocol_version="2025-11-25", sdk="py1",
-        client_sdk="none", transport="streamable_http_json", expected=bad_mcp,
-    ))
-    add(Scenario(
-        "badinput_mcp2025_py_garbled_json", "Python mcp 1.x stateless JSON server answering initialize and the "
-        "first tools/list correctly, then invalid JSON made from its own answers: line noise (tools/call), JSON cut "
-        "mid-string (resources/read), lost colons and stray brackets (prompts/get), two answers run together "
-        "(tools/list); requests client",
-        44, py("mcp1", "badinput_servers.py") + ["mcp", "--break", "garble", "--stateless", "--json-response",
-                                                 "--port", "8000", "--name", "kb-index"],
-        py("mcp2", "badinput_clients.py") + ["probe", "--mode", "garbled", "--url", "http://kb-index.corp.example:8000/mcp"],
-        8000, "/mcp", "kb-index.corp.example", era="2025", protocol_version="2025-11-25", sdk="py1",
-        client_sdk="none", transport="streamable_http_json", expected=bad_mcp,
-    ))
-    add(Scenario(
-        "badinput_mcp2025_py_invalid_utf8", "Invalid UTF-8 inside JSON strings: a requests client sends an "
-        "initialize and a tools/call encoded as Latin-1 (the 1.x SDK answers 500), and the Python mcp 1.x "
-        "stateless JSON server's answers carry a Latin-1 degree sign, a cut euro sign and CESU-8 surrogates in "
-        "tool descriptions, tool results and a resource",
-        45, py("mcp1", "badinput_servers.py") + ["mcp", "--break", "utf8", "--profile", "utf8", "--stateless",
-                                                 "--json-response", "--port", "8000", "--name", "meteo"],
-        py("mcp2", "badinput_clients.py") + ["probe", "--mode", "utf8", "--url", "http://meteo.corp.example:8000/mcp"],
-        8000, "/mcp", "meteo.corp.example", era="2025", protocol_version="2025-11-25", sdk="py1",
-        client_sdk="none", transport="streamable_http_json", expected=bad_mcp,
-    ))
-    add(Scenario(
-        "badinput_mcp2025_py_json_bomb", "JSON nesting bombs in tools/call arguments (100,000 nested arrays: a "
-        "200 KB body; 10,000 nested arrays; 5,000 nested objects) sent by a requests client to a Python mcp 1.x "
-        "stateless JSON server (500 answers), then an ordinary tools/call",
-        46, py("mcp1", "badinput_servers.py") + ["mcp", "--stateless", "--json-response", "--port", "8000",
-                                                 "--name", "fuzz-target"],
-        py("mcp2", "badinput_clients.py") + ["probe", "--mode", "bomb", "--url", "http://fuzz.corp.example:8000/mcp"],
-        8000, "/mcp", "fuzz.corp.example", era="2025", protocol_version="2025-11-25", sdk="py1",
-        client_sdk="none", transport="streamable_http_json", expected=bad_mcp,
-    ))
-    add(Scenario(
-        "badinput_mcp2025_py_sse_long", "Python mcp 1.x stateful server (SSE-framed answers): tools/call "
-        "tail_build_log streams 200 log messages (about 650 bytes each) and 200 progress notifications over "
-        "about 10 s on the POST's event stream before its result; 1.x ClientSession",
-        47, py("mcp1", "badinput_servers.py") + ["mcp", "--profile", "long-stream", "--port", "8000",
-                                                 "--name", "ci-runner"],
-        py("mcp1", "badinput_clients.py") + ["sdk-long", "--url", "http://ci-runner.corp.example:8000/mcp"],
-        8000, "/mcp", "ci-runner.corp.example", era="2025", protocol_version="2025-11-25", sdk="py1",
-        transport="streamable_http_sse", expected=MCP_BASE + ["mcp_initialize", "mcp_session", "mcp_sse_response",
-                                                              "unauthenticated"],
-    ))
-    add(Scenario(
-        "benign_badinput_jsonrpc_10mb", "A 10 MB JSON-RPC 2.0 request (catalog.bulkUpsert of 90,000 items) "
-        "from requests to an aiohttp JSON-RPC service, then a small call",
-        110, py("mcp2", "badinput_servers.py") + ["bulk-rpc", "--port", "8081"],
-        py("mcp2", "badinput_clients.py") + ["bulk-rpc", "--url", "http://catalog-api.corp.example:8081/rpc"],
-        8081, "/rpc", "catalog-api.corp.example", benign=True,
-    ))
-    add(Scenario(
-        "benign_badinput_json_bomb", "JSON nesting bombs posted with requests to an aiohttp document store: "
-        "100,000 nested arrays to its REST endpoint (400), 30,000 nested arrays as the params of a JSON-RPC 2.0 "
-        "request to its /rpc endpoint (-32700), then ordinary requests",
-        111, py("mcp2", "badinput_servers.py") + ["json-api", "--port", "8082"],
-        py("mcp2", "badinput_clients.py") + ["json-bomb", "--url", "http://docs-store.corp.example:8082/api/v1/documents"],
-        8082, "/api/v1/documents", "docs-store.corp.example", benign=True,
-    ))
-    add(Scenario(
-        "benign_badinput_sse_endless", "Two SSE feeds that never end (aiohttp): host metrics data: events and "
-        "JSON-RPC 2.0 eth_subscription notifications, one every 20 ms each; the requests client gives up after "
-        "6 s while the server is still streaming",
-        112, py("mcp2", "badinput_servers.py") + ["feeds", "--port", "8090"],
-        py("mcp2", "badinput_clients.py") + ["feeds", "--url", "http://telemetry.corp.example:8090/stream"],
-        8090, "/stream", "telemetry.corp.example", benign=True,
-    ))
+    add(
+        Scenario(
+            "badinput_mcp2026_py_gzip",
+            "Python mcp 2.x server behind Starlette's GZipMiddleware (minimum_size 0): "
+            "every JSON answer Content-Encoding: gzip; 2.x Client (2026-07-28, server/discover)",
+            40,
+            py("mcp2", "badinput_servers.py") + ["mcp", "--break", "gzip", "--port", "8000", "--name", "press-kit"],
+            py("mcp2", "py_client.py") + ["--url", "http://press.corp.example:8000/mcp"],
+            8000,
+            "/mcp",
+            "press.corp.example",
+            era="2026-07-28",
+            protocol_version="2026-07-28",
+            sdk="py2",
+            transport="streamable_http_json",
+            expected=MCP_BASE + ["mcp_2026", "unauthenticated"],
+        )
+    )
+    add(
+        Scenario(
+            "badinput_mcp2025_py_chunked_bytes",
+            "http.client sends every request body (initialize, "
+            "notifications/initialized, tools/list, tools/call) Transfer-Encoding: chunked, one byte per chunk (one "
+            "send() each, TCP_NODELAY); the Python mcp 1.x stateless JSON server's answers go out chunked one byte per "
+            "chunk too",
+            41,
+            py("mcp1", "badinput_servers.py")
+            + [
+                "mcp",
+                "--break",
+                "chunk-bytes",
+                "--stateless",
+                "--json-response",
+                "--port",
+                "8000",
+                "--name",
+                "edge-tools",
+            ],
+            py("mcp2", "badinput_clients.py") + ["chunked", "--url", "http://edge.corp.example:8000/mcp"],
+            8000,
+            "/mcp",
+            "edge.corp.example",
+            era="2025",
+            protocol_version="2025-11-25",
+            sdk="py1",
+            client_sdk="none",
+            transport="streamable_http_json",
+            expected=bad_mcp,
+        )
+    )
+    add(
+        Scenario(
+            "badinput_mcp2025_py_tools_list_10mb",
+            "Python mcp 1.x stateless JSON server whose tools/list answer is "
+            "about 10 MB (export_catalog's description lists the product catalogue, between get_weather/add_numbers "
+            "and catalog_status); 1.x ClientSession lists and calls get_weather",
+            42,
+            py("mcp1", "badinput_servers.py")
+            + [
+                "mcp",
+                "--profile",
+                "huge-tools",
+                "--stateless",
+                "--json-response",
+                "--port",
+                "8000",
+                "--name",
+                "catalog",
+            ],
+            py("mcp1", "py_client.py") + ["--url", "http://catalog.corp.example:8000/mcp", "--plan", "tools"],
+            8000,
+            "/mcp",
+            "catalog.corp.example",
+            era="2025",
+            protocol_version="2025-11-25",
+            sdk="py1",
+            transport="streamable_http_json",
+            expected=bad_mcp,
+        )
+    )
+    add(
+        Scenario(
+            "badinput_mcp2025_py_truncated",
+            "Python mcp 1.x stateless JSON server that sends half of its tools/call "
+            "answer under the full Content-Length and closes; then a requests/http.client client sends a tools/call "
+            "whose Content-Length exceeds the body, stalls and gives up; a last tools/list is answered normally",
+            43,
+            py("mcp1", "badinput_servers.py")
+            + [
+                "mcp",
+                "--break",
+                "truncate",
+                "--stateless",
+                "--json-response",
+                "--port",
+                "8000",
+                "--name",
+                "report-hub",
+            ],
+            py("mcp2", "badinput_clients.py")
+            + ["probe", "--mode", "truncated", "--url", "http://reports-hub.corp.example:8000/mcp"],
+            8000,
+            "/mcp",
+            "reports-hub.corp.example",
+            era="2025",
+            protocol_version="2025-11-25",
+            sdk="py1",
+            client_sdk="none",
+            transport="streamable_http_json",
+            expected=bad_mcp,
+        )
+    )
+    add(
+        Scenario(
+            "badinput_mcp2025_py_garbled_json",
+            "Python mcp 1.x stateless JSON server answering initialize and the "
+            "first tools/list correctly, then invalid JSON made from its own answers: line noise (tools/call), JSON cut "
+            "mid-string (resources/read), lost colons and stray brackets (prompts/get), two answers run together "
+            "(tools/list); requests client",
+            44,
+            py("mcp1", "badinput_servers.py")
+            + ["mcp", "--break", "garble", "--stateless", "--json-response", "--port", "8000", "--name", "kb-index"],
+            py("mcp2", "badinput_clients.py")
+            + ["probe", "--mode", "garbled", "--url", "http://kb-index.corp.example:8000/mcp"],
+            8000,
+            "/mcp",
+            "kb-index.corp.example",
+            era="2025",
+            protocol_version="2025-11-25",
+            sdk="py1",
+            client_sdk="none",
+            transport="streamable_http_json",
+            expected=bad_mcp,
+        )
+    )
+    add(
+        Scenario(
+            "badinput_mcp2025_py_invalid_utf8",
+            "Invalid UTF-8 inside JSON strings: a requests client sends an "
+            "initialize and a tools/call encoded as Latin-1 (the 1.x SDK answers 500), and the Python mcp 1.x "
+            "stateless JSON server's answers carry a Latin-1 degree sign, a cut euro sign and CESU-8 surrogates in "
+            "tool descriptions, tool results and a resource",
+            45,
+            py("mcp1", "badinput_servers.py")
+            + [
+                "mcp",
+                "--break",
+                "utf8",
+                "--profile",
+                "utf8",
+                "--stateless",
+                "--json-response",
+                "--port",
+                "8000",
+                "--name",
+                "meteo",
+            ],
+            py("mcp2", "badinput_clients.py")
+            + ["probe", "--mode", "utf8", "--url", "http://meteo.corp.example:8000/mcp"],
+            8000,
+            "/mcp",
+            "meteo.corp.example",
+            era="2025",
+            protocol_version="2025-11-25",
+            sdk="py1",
+            client_sdk="none",
+            transport="streamable_http_json",
+            expected=bad_mcp,
+        )
+    )
+    add(
+        Scenario(
+            "badinput_mcp2025_py_json_bomb",
+            "JSON nesting bombs in tools/call arguments (100,000 nested arrays: a "
+            "200 KB body; 10,000 nested arrays; 5,000 nested objects) sent by a requests client to a Python mcp 1.x "
+            "stateless JSON server (500 answers), then an ordinary tools/call",
+            46,
+            py("mcp1", "badinput_servers.py")
+            + ["mcp", "--stateless", "--json-response", "--port", "8000", "--name", "fuzz-target"],
+            py("mcp2", "badinput_clients.py")
+            + ["probe", "--mode", "bomb", "--url", "http://fuzz.corp.example:8000/mcp"],
+            8000,
+            "/mcp",
+            "fuzz.corp.example",
+            era="2025",
+            protocol_version="2025-11-25",
+            sdk="py1",
+            client_sdk="none",
+            transport="streamable_http_json",
+            expected=bad_mcp,
+        )
+    )
+    add(
+        Scenario(
+            "badinput_mcp2025_py_sse_long",
+            "Python mcp 1.x stateful server (SSE-framed answers): tools/call "
+            "tail_build_log streams 200 log messages (about 650 bytes each) and 200 progress notifications over "
+            "about 10 s on the POST's event stream before its result; 1.x ClientSession",
+            47,
+            py("mcp1", "badinput_servers.py")
+            + ["mcp", "--profile", "long-stream", "--port", "8000", "--name", "ci-runner"],
+            py("mcp1", "badinput_clients.py") + ["sdk-long", "--url", "http://ci-runner.corp.example:8000/mcp"],
+            8000,
+            "/mcp",
+            "ci-runner.corp.example",
+            era="2025",
+            protocol_version="2025-11-25",
+            sdk="py1",
+            transport="streamable_http_sse",
+            expected=MCP_BASE + ["mcp_initialize", "mcp_session", "mcp_sse_response", "unauthenticated"],
+        )
+    )
+    add(
+        Scenario(
+            "benign_badinput_jsonrpc_10mb",
+            "A 10 MB JSON-RPC 2.0 request (catalog.bulkUpsert of 90,000 items) "
+            "from requests to an aiohttp JSON-RPC service, then a small call",
+            110,
+            py("mcp2", "badinput_servers.py") + ["bulk-rpc", "--port", "8081"],
+            py("mcp2", "badinput_clients.py") + ["bulk-rpc", "--url", "http://catalog-api.corp.example:8081/rpc"],
+            8081,
+            "/rpc",
+            "catalog-api.corp.example",
+            benign=True,
+        )
+    )
+    add(
+        Scenario(
+            "benign_badinput_json_bomb",
+            "JSON nesting bombs posted with requests to an aiohttp document store: "
+            "100,000 nested arrays to its REST endpoint (400), 30,000 nested arrays as the params of a JSON-RPC 2.0 "
+            "request to its /rpc endpoint (-32700), then ordinary requests",
+            111,
+            py("mcp2", "badinput_servers.py") + ["json-api", "--port", "8082"],
+            py("mcp2", "badinput_clients.py")
+            + ["json-bomb", "--url", "http://docs-store.corp.example:8082/api/v1/documents"],
+            8082,
+            "/api/v1/documents",
+            "docs-store.corp.example",
+            benign=True,
+        )
+    )
+    add(
+        Scenario(
+            "benign_badinput_sse_endless",
+            "Two SSE feeds that never end (aiohttp): host metrics data: events and "
+            "JSON-RPC 2.0 eth_subscription notifications, one every 20 ms each; the requests client gives up after "
+            "6 s while the server is still streaming",
+            112,
+            py("mcp2", "badinput_servers.py") + ["feeds", "--port", "8090"],
+            py("mcp2", "badinput_clients.py") + ["feeds", "--url", "http://telemetry.corp.example:8090/stream"],
+            8090,
+            "/stream",
+            "telemetry.corp.example",
+            benign=True,
+        )
+    )
     # --- benign look-alikes ------------------------------------------------------------------
-    add(Scenario(
-        "benign_eth_jsonrpc", "Ethereum-style JSON-RPC 2.0 node (eth_blockNumber, eth_getBalance, eth_call, "
-        "net_version, a batch) served by python http.server, queried with urllib",
-        101, py("mcp2", "benign_servers.py") + ["eth", "--port", "8545"],
-        py("mcp2", "benign_clients.py") + ["eth", "--url", "http://eth-node.corp.example:8545/"],
-        8545, "/", "eth-node.corp.example", benign=True,
-    ))
-    add(Scenario(
-        "benign_llm_sse", "LLM chat completion streaming over SSE (OpenAI-style data: {\"choices\": ...} and "
-        "data: [DONE]) from an aiohttp server, read with requests",
-        102, py("mcp2", "benign_servers.py") + ["llm", "--port", "8080"],
-        py("mcp2", "benign_clients.py") + ["llm", "--url", "http://llm-gw.corp.example:8080/v1/chat/completions"],
-        8080, "/v1/chat/completions", "llm-gw.corp.example", benign=True,
-    ))
-    add(Scenario(
-        "benign_jsonrpc_api", "Generic JSON-RPC 2.0 inventory API (aiohttp) with calls, a notification and a "
-        "batch, from requests",
-        103, py("mcp2", "benign_servers.py") + ["jsonrpc", "--port", "8081"],
-        py("mcp2", "benign_clients.py") + ["jsonrpc", "--url", "http://inventory.corp.example:8081/api/rpc"],
-        8081, "/api/rpc", "inventory.corp.example", benign=True,
-    ))
-    add(Scenario(
-        "benign_notification_sse", "Notification feed over SSE (event: notification, id:, retry:, keep-alive "
-        "comments) from a node:http server, read by a node:http client",
-        104, node("benign_notify.mjs") + ["server", "--port", "8090"],
-        node("benign_notify.mjs") + ["client", "--url", "http://notify.corp.example:8090/events"],
-        8090, "/events", "notify.corp.example", benign=True,
-    ))
-    add(Scenario(
-        "benign_web_forms", "Ordinary web pages, a search form (GET) and a contact form (POST "
-        "application/x-www-form-urlencoded) from python http.server, fetched with urllib",
-        105, py("mcp2", "benign_servers.py") + ["web", "--port", "8088"],
-        py("mcp2", "benign_clients.py") + ["web", "--url", "http://portal.corp.example:8088/"],
-        8088, "/", "portal.corp.example", benign=True,
-    ))
-    add(Scenario(
-        "benign_rest_mentions", "JSON REST API (aiohttp) whose string values mention jsonrpc, tools/call and mcp "
-        "(articles about MCP), read and written with requests",
-        106, py("mcp2", "benign_servers.py") + ["rest", "--port", "8082"],
-        py("mcp2", "benign_clients.py") + ["rest", "--url", "http://blog.corp.example:8082/api/articles"],
-        8082, "/api/articles", "blog.corp.example", benign=True,
-    ))
-    add(Scenario(
-        "benign_lsp_http", "Language Server Protocol over HTTP: a pygls LanguageServer behind an aiohttp "
-        "endpoint, lsprotocol-typed client messages (initialize with capabilities and clientInfo, answered with "
-        "serverInfo; initialized, didOpen, hover, completion, shutdown) posted with requests, no Authorization",
-        107, py("lsp", "lsp_http.py") + ["server", "--port", "2087"],
-        py("lsp", "lsp_http.py") + ["client", "--url", "http://lsp.corp.example:2087/lsp"],
-        2087, "/lsp", "lsp.corp.example", benign=True, protocol="lsp-http",
-    ))
-    add(Scenario(
-        "benign_lsp_websocket", "Language Server Protocol over WebSocket: a pygls LanguageServer on its start_ws "
-        "transport, a pygls LanguageClient over websockets (no permessage-deflate) with lsprotocol-typed initialize (capabilities, clientInfo; "
-        "answered with serverInfo), initialized, didOpen, hover, completion, shutdown, exit",
-        122, py("lsp", "lsp_ws.py") + ["server", "--port", "2089"],
-        py("lsp", "lsp_ws.py") + ["client", "--host", "lsp-ws.corp.example", "--port", "2089"],
-        2089, "/", "lsp-ws.corp.example", benign=True, protocol="lsp-websocket",
-    ))
-    add(Scenario(
-        "benign_a2a_jsonrpc", "Agent2Agent (A2A 0.3) over JSON-RPC: a2a-sdk A2AStarletteApplication agent "
-        "under uvicorn; the SDK's A2ACardResolver reads /.well-known/agent-card.json (capabilities, skills), "
-        "ClientFactory sends two message/send requests, no Authorization",
-        121, py("a2a", "a2a_agent.py") + ["server", "--port", "9999", "--public-url",
-                                          "http://agents.corp.example:9999/"],
-        py("a2a", "a2a_agent.py") + ["client", "--url", "http://agents.corp.example:9999"],
-        9999, "/", "agents.corp.example", benign=True, protocol="a2a-jsonrpc",
-        server_program=pin("a2a", "a2a-sdk"),
-    ))
-    add(Scenario(
-        "benign_a2a_streaming", "Agent2Agent (A2A 0.3) streaming: the a2a-sdk agent advertises streaming and "
-        "the SDK client sends message/stream, answered as Server-Sent Events carrying JSON-RPC 2.0 results",
-        123, py("a2a", "a2a_agent.py") + ["server", "--port", "9999", "--streaming", "--public-url",
-                                          "http://agents-stream.corp.example:9999/"],
-        py("a2a", "a2a_agent.py") + ["client", "--streaming", "--url", "http://agents-stream.corp.example:9999"],
-        9999, "/", "agents-stream.corp.example", benign=True, protocol="a2a-jsonrpc",
-        server_program=pin("a2a", "a2a-sdk"),
-    ))
-    add(Scenario(
-        "benign_dap_debugpy", "Debug Adapter Protocol over TCP: `python -m debugpy --listen --wait-for-client` "
-        "(remote attach) driven by @vscode/debugadapter-testsupport's DebugClient: initialize (capabilities), "
-        "attach, setBreakpoints, configurationDone, stopped, stackTrace, scopes, variables, continue",
-        120, [str(CACHE / "dap" / "bin" / "python"), "-Xfrozen_modules=off", "-m", "debugpy", "--listen",
-              "127.0.0.1:5678", "--wait-for-client", str(SCENARIO_DIR / "dap_target.py")],
-        ["node", str(CACHE / "node" / "dap_client.mjs"), "--port", "5678", "--program",
-         str(SCENARIO_DIR / "dap_target.py"), "--line", "9"],
-        5678, "", "dap.corp.example", benign=True, protocol="dap", ready="listen",
-        server_program=pin("dap", "debugpy"), settle=1.0,
-    ))
+    add(
+        Scenario(
+            "benign_eth_jsonrpc",
+            "Ethereum-style JSON-RPC 2.0 node (eth_blockNumber, eth_getBalance, eth_call, "
+            "net_version, a batch) served by python http.server, queried with urllib",
+            101,
+            py("mcp2", "benign_servers.py") + ["eth", "--port", "8545"],
+            py("mcp2", "benign_clients.py") + ["eth", "--url", "http://eth-node.corp.example:8545/"],
+            8545,
+            "/",
+            "eth-node.corp.example",
+            benign=True,
+        )
+    )
+    add(
+        Scenario(
+            "benign_llm_sse",
+            'LLM chat completion streaming over SSE (OpenAI-style data: {"choices": ...} and '
+            "data: [DONE]) from an aiohttp server, read with requests",
+            102,
+            py("mcp2", "benign_servers.py") + ["llm", "--port", "8080"],
+            py("mcp2", "benign_clients.py") + ["llm", "--url", "http://llm-gw.corp.example:8080/v1/chat/completions"],
+            8080,
+            "/v1/chat/completions",
+            "llm-gw.corp.example",
+            benign=True,
+        )
+    )
+    add(
+        Scenario(
+            "benign_jsonrpc_api",
+            "Generic JSON-RPC 2.0 inventory API (aiohttp) with calls, a notification and a batch, from requests",
+            103,
+            py("mcp2", "benign_servers.py") + ["jsonrpc", "--port", "8081"],
+            py("mcp2", "benign_clients.py") + ["jsonrpc", "--url", "http://inventory.corp.example:8081/api/rpc"],
+            8081,
+            "/api/rpc",
+            "inventory.corp.example",
+            benign=True,
+        )
+    )
+    add(
+        Scenario(
+            "benign_notification_sse",
+            "Notification feed over SSE (event: notification, id:, retry:, keep-alive "
+            "comments) from a node:http server, read by a node:http client",
+            104,
+            node("benign_notify.mjs") + ["server", "--port", "8090"],
+            node("benign_notify.mjs") + ["client", "--url", "http://notify.corp.example:8090/events"],
+            8090,
+            "/events",
+            "notify.corp.example",
+            benign=True,
+        )
+    )
+    add(
+        Scenario(
+            "benign_web_forms",
+            "Ordinary web pages, a search form (GET) and a contact form (POST "
+            "application/x-www-form-urlencoded) from python http.server, fetched with urllib",
+            105,
+            py("mcp2", "benign_servers.py") + ["web", "--port", "8088"],
+            py("mcp2", "benign_clients.py") + ["web", "--url", "http://portal.corp.example:8088/"],
+            8088,
+            "/",
+            "portal.corp.example",
+            benign=True,
+        )
+    )
+    add(
+        Scenario(
+            "benign_rest_mentions",
+            "JSON REST API (aiohttp) whose string values mention jsonrpc, tools/call and mcp "
+            "(articles about MCP), read and written with requests",
+            106,
+            py("mcp2", "benign_servers.py") + ["rest", "--port", "8082"],
+            py("mcp2", "benign_clients.py") + ["rest", "--url", "http://blog.corp.example:8082/api/articles"],
+            8082,
+            "/api/articles",
+            "blog.corp.example",
+            benign=True,
+        )
+    )
+    add(
+        Scenario(
+            "benign_lsp_http",
+            "Language Server Protocol over HTTP: a pygls LanguageServer behind an aiohttp "
+            "endpoint, lsprotocol-typed client messages (initialize with capabilities and clientInfo, answered with "
+            "serverInfo; initialized, didOpen, hover, completion, shutdown) posted with requests, no Authorization",
+            107,
+            py("lsp", "lsp_http.py") + ["server", "--port", "2087"],
+            py("lsp", "lsp_http.py") + ["client", "--url", "http://lsp.corp.example:2087/lsp"],
+            2087,
+            "/lsp",
+            "lsp.corp.example",
+            benign=True,
+            protocol="lsp-http",
+        )
+    )
+    add(
+        Scenario(
+            "benign_lsp_websocket",
+            "Language Server Protocol over WebSocket: a pygls LanguageServer on its start_ws "
+            "transport, a pygls LanguageClient over websockets (no permessage-deflate) with lsprotocol-typed initialize (capabilities, clientInfo; "
+            "answered with serverInfo), initialized, didOpen, hover, completion, shutdown, exit",
+            122,
+            py("lsp", "lsp_ws.py") + ["server", "--port", "2089"],
+            py("lsp", "lsp_ws.py") + ["client", "--host", "lsp-ws.corp.example", "--port", "2089"],
+            2089,
+            "/",
+            "lsp-ws.corp.example",
+            benign=True,
+            protocol="lsp-websocket",
+        )
+    )
+    add(
+        Scenario(
+            "benign_a2a_jsonrpc",
+            "Agent2Agent (A2A 0.3) over JSON-RPC: a2a-sdk A2AStarletteApplication agent "
+            "under uvicorn; the SDK's A2ACardResolver reads /.well-known/agent-card.json (capabilities, skills), "
+            "ClientFactory sends two message/send requests, no Authorization",
+            121,
+            py("a2a", "a2a_agent.py")
+            + ["server", "--port", "9999", "--public-url", "http://agents.corp.example:9999/"],
+            py("a2a", "a2a_agent.py") + ["client", "--url", "http://agents.corp.example:9999"],
+            9999,
+            "/",
+            "agents.corp.example",
+            benign=True,
+            protocol="a2a-jsonrpc",
+            server_program=pin("a2a", "a2a-sdk"),
+        )
+    )
+    add(
+        Scenario(
+            "benign_a2a_streaming",
+            "Agent2Agent (A2A 0.3) streaming: the a2a-sdk agent advertises streaming and "
+            "the SDK client sends message/stream, answered as Server-Sent Events carrying JSON-RPC 2.0 results",
+            123,
+            py("a2a", "a2a_agent.py")
+            + ["server", "--port", "9999", "--streaming", "--public-url", "http://agents-stream.corp.example:9999/"],
+            py("a2a", "a2a_agent.py") + ["client", "--streaming", "--url", "http://agents-stream.corp.example:9999"],
+            9999,
+            "/",
+            "agents-stream.corp.example",
+            benign=True,
+            protocol="a2a-jsonrpc",
+            server_program=pin("a2a", "a2a-sdk"),
+        )
+    )
+    add(
+        Scenario(
+            "benign_dap_debugpy",
+            "Debug Adapter Protocol over TCP: `python -m debugpy --listen --wait-for-client` "
+            "(remote attach) driven by @vscode/debugadapter-testsupport's DebugClient: initialize (capabilities), "
+            "attach, setBreakpoints, configurationDone, stopped, stackTrace, scopes, variables, continue",
+            120,
+            [
+                str(CACHE / "dap" / "bin" / "python"),
+                "-Xfrozen_modules=off",
+                "-m",
+                "debugpy",
+                "--listen",
+                "127.0.0.1:5678",
+                "--wait-for-client",
+                str(SCENARIO_DIR / "dap_target.py"),
+            ],
+            [
+                "node",
+                str(CACHE / "node" / "dap_client.mjs"),
+                "--port",
+                "5678",
+                "--program",
+                str(SCENARIO_DIR / "dap_target.py"),
+                "--line",
+                "9",
+            ],
+            5678,
+            "",
+            "dap.corp.example",
+            benign=True,
+            protocol="dap",
+            ready="listen",
+            server_program=pin("dap", "debugpy"),
+            settle=1.0,
+        )
+    )
     # --- reference servers and other server frameworks from the registries --------------------
     # server-everything (streamableHttp, sse) is above; the stdio-only reference servers run behind the
     # two common stdio-to-HTTP bridges, over the transports each bridge offers.
-    add(Scenario(
-        "mcp2025_ref_filesystem_supergateway", "Reference filesystem server (stdio) behind npm supergateway "
-        "(stdio -> stateful Streamable HTTP), rooted in a scratch directory; Python 1.x ClientSession: "
-        "initialize, tools/list, list_allowed_directories, list_directory, read_text_file of its README",
-        50, ref_server("supergateway", "filesystem", "streamable-http", 8000),
-        ref_client("filesystem", "http://files.corp.example:8000/mcp"),
-        8000, "/mcp", "files.corp.example", era="2025", protocol_version="2025-11-25", sdk="supergateway",
-        client_sdk="py1", transport="streamable_http_sse",
-        expected=MCP_BASE + ["mcp_initialize", "mcp_session", "mcp_sse_response", "unauthenticated"],
-        server_program=pin("node", "@modelcontextprotocol/server-filesystem"), bridge=pin("node", "supergateway"),
-    ))
-    add(Scenario(
-        "mcp2025_ref_memory_supergateway_sse", "Reference memory (knowledge graph) server (stdio) behind npm "
-        "supergateway's default stdio -> HTTP+SSE output; Python 1.x SSE client: initialize, tools/list, "
-        "create_entities, search_nodes",
-        51, ref_server("supergateway", "memory", "sse", 8000),
-        ref_client("memory", "http://memory.corp.example:8000/sse", "sse"),
-        8000, "/sse", "memory.corp.example", era="2025", protocol_version="2025-11-25", sdk="supergateway",
-        client_sdk="py1", transport="sse", expected=MCP_BASE + ["mcp_initialize", "mcp_legacy_sse", "unauthenticated"],
-        server_program=pin("node", "@modelcontextprotocol/server-memory"), bridge=pin("node", "supergateway"),
-    ))
-    add(Scenario(
-        "mcp2025_ref_fetch_mcpproxy", "Reference fetch server (stdio, --allow-private-ips for an intranet) behind "
-        "PyPI mcp-proxy as named server 'fetch' (Streamable HTTP at /servers/fetch/mcp, stateful with plain JSON "
-        "answers: Mcp-Session-Id, application/json); Python 1.x client: initialize, tools/list, fetch of an "
-        "intranet status page (raw)",
-        52, ref_server("mcp-proxy", "fetch", "streamable-http", 8096),
-        ref_client("fetch", "http://mcp-gw.corp.example:8096/servers/fetch/mcp"),
-        8096, "/servers/fetch/mcp", "mcp-gw.corp.example", era="2025", protocol_version="2025-11-25",
-        sdk="mcpproxy", client_sdk="py1", transport="streamable_http_json",
-        expected=MCP_BASE + ["mcp_initialize", "mcp_session", "unauthenticated"],
-        server_program=pin("fetch", "mcp-server-fetch"), bridge=pin("mcpproxy", "mcp-proxy"),
-    ))
-    add(Scenario(
-        "mcp2025_ref_git_mcpproxy_sse", "Reference git server (stdio, --repository a scratch repo) behind PyPI "
-        "mcp-proxy as named server 'git' over HTTP+SSE (/servers/git/sse); Python 1.x SSE client: initialize, "
-        "tools/list, git_status, git_log",
-        53, ref_server("mcp-proxy", "git", "sse", 8096),
-        ref_client("git", "http://git-tools.corp.example:8096/servers/git/sse", "sse"),
-        8096, "/servers/git/sse", "git-tools.corp.example", era="2025", protocol_version="2025-11-25",
-        sdk="mcpproxy", client_sdk="py1", transport="sse",
-        expected=MCP_BASE + ["mcp_initialize", "mcp_legacy_sse", "unauthenticated"],
-        server_program=pin("git", "mcp-server-git"), bridge=pin("mcpproxy", "mcp-proxy"),
-    ))
-    add(Scenario(
-        "mcp2025_rust_rmcp_docling", "A server from another language's SDK: PyPI docling-rs-mcp, Rust on the "
-        "Rust SDK (rmcp), on its own Streamable HTTP transport (--http), rooted in a scratch directory; Python 1.x "
-        "client: initialize, tools/list, list_input_formats, convert_to_markdown of an HTML file in the root",
-        56, ref_server("none", "docling", "streamable-http", 3001),
-        ref_client("docling", "http://docs-convert.corp.example:3001/mcp"),
-        3001, "/mcp", "docs-convert.corp.example", era="2025", protocol_version="2025-11-25", sdk="rmcp",
-        client_sdk="py1", transport="streamable_http_sse",
-        expected=MCP_BASE + ["mcp_initialize", "mcp_session", "mcp_sse_response", "unauthenticated"],
-        server_program=pin("rmcp", "docling-rs-mcp"),
-    ))
-    add(Scenario(
-        "mcp2025_fastmcp2_http", "Standalone FastMCP 2.x server on its own run(transport='http') (stateful "
-        "Streamable HTTP, SSE-framed answers); fastmcp.Client: initialize, tools/list, two tools/call, "
-        "resources/read",
-        54, py("fastmcp2", "fastmcp2_app.py") + ["server", "--port", "8000"],
-        py("fastmcp2", "fastmcp2_app.py") + ["client", "--url", "http://inventory.corp.example:8000/mcp"],
-        8000, "/mcp", "inventory.corp.example", era="2025", protocol_version="2025-11-25", sdk="fastmcp2",
-        transport="streamable_http_sse",
-        expected=MCP_BASE + ["mcp_initialize", "mcp_session", "mcp_sse_response", "unauthenticated"],
-    ))
-    add(Scenario(
-        "mcp2025_fastmcp2_sse", "Standalone FastMCP 2.x server on run(transport='sse') (legacy HTTP+SSE); "
-        "fastmcp.Client over SSE: initialize, tools/list, two tools/call, resources/read",
-        55, py("fastmcp2", "fastmcp2_app.py") + ["server", "--port", "8000", "--transport", "sse"],
-        py("fastmcp2", "fastmcp2_app.py") + ["client", "--url", "http://inventory-sse.corp.example:8000/sse"],
-        8000, "/sse", "inventory-sse.corp.example", era="2025", protocol_version="2025-11-25", sdk="fastmcp2",
-        transport="sse", expected=MCP_BASE + ["mcp_initialize", "mcp_legacy_sse", "unauthenticated"],
-    ))
+    add(
+        Scenario(
+            "mcp2025_ref_filesystem_supergateway",
+            "Reference filesystem server (stdio) behind npm supergateway "
+            "(stdio -> stateful Streamable HTTP), rooted in a scratch directory; Python 1.x ClientSession: "
+            "initialize, tools/list, list_allowed_directories, list_directory, read_text_file of its README",
+            50,
+            ref_server("supergateway", "filesystem", "streamable-http", 8000),
+            ref_client("filesystem", "http://files.corp.example:8000/mcp"),
+            8000,
+            "/mcp",
+            "files.corp.example",
+            era="2025",
+            protocol_version="2025-11-25",
+            sdk="supergateway",
+            client_sdk="py1",
+            transport="streamable_http_sse",
+            expected=MCP_BASE + ["mcp_initialize", "mcp_session", "mcp_sse_response", "unauthenticated"],
+            server_program=pin("node", "@modelcontextprotocol/server-filesystem"),
+            bridge=pin("node", "supergateway"),
+        )
+    )
+    add(
+        Scenario(
+            "mcp2025_ref_memory_supergateway_sse",
+            "Reference memory (knowledge graph) server (stdio) behind npm "
+            "supergateway's default stdio -> HTTP+SSE output; Python 1.x SSE client: initialize, tools/list, "
+            "create_entities, search_nodes",
+            51,
+            ref_server("supergateway", "memory", "sse", 8000),
+            ref_client("memory", "http://memory.corp.example:8000/sse", "sse"),
+            8000,
+            "/sse",
+            "memory.corp.example",
+            era="2025",
+            protocol_version="2025-11-25",
+            sdk="supergateway",
+            client_sdk="py1",
+            transport="sse",
+            expected=MCP_BASE + ["mcp_initialize", "mcp_legacy_sse", "unauthenticated"],
+            server_program=pin("node", "@modelcontextprotocol/server-memory"),
+            bridge=pin("node", "supergateway"),
+        )
+    )
+    add(
+        Scenario(
+            "mcp2025_ref_fetch_mcpproxy",
+            "Reference fetch server (stdio, --allow-private-ips for an intranet) behind "
+            "PyPI mcp-proxy as named server 'fetch' (Streamable HTTP at /servers/fetch/mcp, stateful with plain JSON "
+            "answers: Mcp-Session-Id, application/json); Python 1.x client: initialize, tools/list, fetch of an "
+            "intranet status page (raw)",
+            52,
+            ref_server("mcp-proxy", "fetch", "streamable-http", 8096),
+            ref_client("fetch", "http://mcp-gw.corp.example:8096/servers/fetch/mcp"),
+            8096,
+            "/servers/fetch/mcp",
+            "mcp-gw.corp.example",
+            era="2025",
+            protocol_version="2025-11-25",
+            sdk="mcpproxy",
+            client_sdk="py1",
+            transport="streamable_http_json",
+            expected=MCP_BASE + ["mcp_initialize", "mcp_session", "unauthenticated"],
+            server_program=pin("fetch", "mcp-server-fetch"),
+            bridge=pin("mcpproxy", "mcp-proxy"),
+        )
+    )
+    add(
+        Scenario(
+            "mcp2025_ref_git_mcpproxy_sse",
+            "Reference git server (stdio, --repository a scratch repo) behind PyPI "
+            "mcp-proxy as named server 'git' over HTTP+SSE (/servers/git/sse); Python 1.x SSE client: initialize, "
+            "tools/list, git_status, git_log",
+            53,
+            ref_server("mcp-proxy", "git", "sse", 8096),
+            ref_client("git", "http://git-tools.corp.example:8096/servers/git/sse", "sse"),
+            8096,
+            "/servers/git/sse",
+            "git-tools.corp.example",
+            era="2025",
+            protocol_version="2025-11-25",
+            sdk="mcpproxy",
+            client_sdk="py1",
+            transport="sse",
+            expected=MCP_BASE + ["mcp_initialize", "mcp_legacy_sse", "unauthenticated"],
+            server_program=pin("git", "mcp-server-git"),
+            bridge=pin("mcpproxy", "mcp-proxy"),
+        )
+    )
+    add(
+        Scenario(
+            "mcp2025_rust_rmcp_docling",
+            "A server from another language's SDK: PyPI docling-rs-mcp, Rust on the "
+            "Rust SDK (rmcp), on its own Streamable HTTP transport (--http), rooted in a scratch directory; Python 1.x "
+            "client: initialize, tools/list, list_input_formats, convert_to_markdown of an HTML file in the root",
+            56,
+            ref_server("none", "docling", "streamable-http", 3001),
+            ref_client("docling", "http://docs-convert.corp.example:3001/mcp"),
+            3001,
+            "/mcp",
+            "docs-convert.corp.example",
+            era="2025",
+            protocol_version="2025-11-25",
+            sdk="rmcp",
+            client_sdk="py1",
+            transport="streamable_http_sse",
+            expected=MCP_BASE + ["mcp_initialize", "mcp_session", "mcp_sse_response", "unauthenticated"],
+            server_program=pin("rmcp", "docling-rs-mcp"),
+        )
+    )
+    add(
+        Scenario(
+            "mcp2025_fastmcp2_http",
+            "Standalone FastMCP 2.x server on its own run(transport='http') (stateful "
+            "Streamable HTTP, SSE-framed answers); fastmcp.Client: initialize, tools/list, two tools/call, "
+            "resources/read",
+            54,
+            py("fastmcp2", "fastmcp2_app.py") + ["server", "--port", "8000"],
+            py("fastmcp2", "fastmcp2_app.py") + ["client", "--url", "http://inventory.corp.example:8000/mcp"],
+            8000,
+            "/mcp",
+            "inventory.corp.example",
+            era="2025",
+            protocol_version="2025-11-25",
+            sdk="fastmcp2",
+            transport="streamable_http_sse",
+            expected=MCP_BASE + ["mcp_initialize", "mcp_session", "mcp_sse_response", "unauthenticated"],
+        )
+    )
+    add(
+        Scenario(
+            "mcp2025_fastmcp2_sse",
+            "Standalone FastMCP 2.x server on run(transport='sse') (legacy HTTP+SSE); "
+            "fastmcp.Client over SSE: initialize, tools/list, two tools/call, resources/read",
+            55,
+            py("fastmcp2", "fastmcp2_app.py") + ["server", "--port", "8000", "--transport", "sse"],
+            py("fastmcp2", "fastmcp2_app.py") + ["client", "--url", "http://inventory-sse.corp.example:8000/sse"],
+            8000,
+            "/sse",
+            "inventory-sse.corp.example",
+            era="2025",
+            protocol_version="2025-11-25",
+            sdk="fastmcp2",
+            transport="sse",
+            expected=MCP_BASE + ["mcp_initialize", "mcp_legacy_sse", "unauthenticated"],
+        )
+    )
     return s
 
 
@@ -858,8 +1545,9 @@ def wait_listen(ns: Netns, port: int, timeout: float = 30.0) -> None:
     """Wait for a listening socket without connecting to it (`ss` reads the kernel's socket table)."""
     end = time.time() + timeout
     while time.time() < end:
-        out = subprocess.run(ns.cmd(["ss", "-Hltn", f"sport = :{port}"]), capture_output=True, text=True,
-                             check=False).stdout
+        out = subprocess.run(
+            ns.cmd(["ss", "-Hltn", f"sport = :{port}"]), capture_output=True, text=True, check=False
+        ).stdout
         if out.strip():
             return
         time.sleep(0.2)
@@ -1000,8 +1688,13 @@ def main() -> None:
     ap.add_argument("--only", nargs="+", metavar="SCENARIO", help="generate only these scenarios")
     ap.add_argument("--list", action="store_true", help="list scenarios and exit")
     ap.add_argument("--keep-raw", action="store_true", help="keep the raw loopback captures and logs")
-    ap.add_argument("--out", type=Path, default=HERE, help="output directory for pcaps and labels.json "
-                    "(default: tests/pcaps; use another one to try a regeneration without touching the corpus)")
+    ap.add_argument(
+        "--out",
+        type=Path,
+        default=HERE,
+        help="output directory for pcaps and labels.json "
+        "(default: tests/pcaps; use another one to try a regeneration without touching the corpus)",
+    )
     args = ap.parse_args()
 
     all_sc = scenarios()

@@ -23,10 +23,13 @@ def test_rules_and_test_data_pair_up():
 def test_sigma_check_reports_nothing(tmp_path):
     """`sigma check` with the SigmaHQ validators, offline: pySigma's data cache is seeded from the repo."""
     env = {**os.environ, "HOME": str(tmp_path)}
-    subprocess.run([sys.executable, str(SIGMA / "tools" / "seed_pysigma_cache.py"), "--home", str(tmp_path)], check=True, env=env)
+    subprocess.run(
+        [sys.executable, str(SIGMA / "tools" / "seed_pysigma_cache.py"), "--home", str(tmp_path)], check=True, env=env
+    )
     sigma_cli = Path(sys.executable).with_name("sigma")
-    res = subprocess.run([str(sigma_cli), "check", "--fail-on-issues", str(SIGMA)], capture_output=True, text=True,
-                         env=env, timeout=300)
+    res = subprocess.run(
+        [str(sigma_cli), "check", "--fail-on-issues", str(SIGMA)], capture_output=True, text=True, env=env, timeout=300
+    )
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     assert "Found 0 errors, 0 condition errors and 0 issues." in res.stdout
 
@@ -34,13 +37,17 @@ def test_sigma_check_reports_nothing(tmp_path):
 def test_sigma_check_catches_a_bad_rule(tmp_path):
     """The check above can fail: a rule with a SigmaHQ naming problem is reported."""
     env = {**os.environ, "HOME": str(tmp_path)}
-    subprocess.run([sys.executable, str(SIGMA / "tools" / "seed_pysigma_cache.py"), "--home", str(tmp_path)], check=True, env=env)
+    subprocess.run(
+        [sys.executable, str(SIGMA / "tools" / "seed_pysigma_cache.py"), "--home", str(tmp_path)], check=True, env=env
+    )
     bad = tmp_path / "rules"
     bad.mkdir()
     text = RULES[0].read_text().replace("proc_creation", "x")
     (bad / "proc_creation_lin_wrong_prefix.yml").write_text(text)
     sigma_cli = Path(sys.executable).with_name("sigma")
-    res = subprocess.run([str(sigma_cli), "check", "--fail-on-issues", str(bad)], capture_output=True, text=True, env=env, timeout=300)
+    res = subprocess.run(
+        [str(sigma_cli), "check", "--fail-on-issues", str(bad)], capture_output=True, text=True, env=env, timeout=300
+    )
     assert res.returncode != 0
     assert "SigmahqFilenamePrefixIssue" in res.stdout
 

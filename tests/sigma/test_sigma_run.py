@@ -22,7 +22,9 @@ def _conn(settings) -> list[str]:
 
 def _matches(client, settings) -> list[dict]:
     client.indices.refresh(index=settings.index("mcp-events-*"))
-    res = client.search(index=settings.index("mcp-events-*"), body={"size": 1000, "query": {"term": {"event.dataset": "sigma.match"}}})
+    res = client.search(
+        index=settings.index("mcp-events-*"), body={"size": 1000, "query": {"term": {"event.dataset": "sigma.match"}}}
+    )
     return res["hits"]["hits"]
 
 
@@ -50,7 +52,11 @@ def test_sigma_run_writes_match_evidence(os_settings, os_client):
         own = {m for m in by_rule.get(stem, set()) if m.startswith(f"{stem}-")}
         assert own == {f"{stem}-pos-{i}" for i in range(n)}, stem
         assert not {m for m in by_rule.get(stem, set()) if "-neg-" in m and m.startswith(f"{stem}-")}
-    secret = [h["_source"] for h in hits if h["_source"]["rule"]["category"] == "mcpeeker_agent_committed_secret_in_mcp_config"]
+    secret = [
+        h["_source"]
+        for h in hits
+        if h["_source"]["rule"]["category"] == "mcpeeker_agent_committed_secret_in_mcp_config"
+    ]
     assert secret[0]["mcpeeker"]["evidence"]["type"] == "attack"
     assert secret[0]["mcpeeker"]["attack"]["type"] == "committed_secret"
     # a second run overwrites the same documents instead of adding new ones
@@ -60,11 +66,34 @@ def test_sigma_run_writes_match_evidence(os_settings, os_client):
 
 def test_rules_fire_on_real_agent_evidence(linux_home, os_settings, os_client):
     """Agent scan -> --ship (through the ingest normaliser) -> sigma run: the data model agrees end to end."""
-    env = {**os.environ, "MCPEEKER_SITE_KEY": "e2e-key", "MCPEEKER_URL": os_settings.url,
-           "MCPEEKER_INDEX_PREFIX": os_settings.index_prefix}
-    res = subprocess.run([sys.executable, "-m", "mcpeeker_agent.cli", "scan", "--home", str(linux_home.home), "--root",
-                          str(linux_home.root), "--os", "linux", "--no-processes", "--no-listeners", "--no-state", "--ship-cluster"],
-                         capture_output=True, text=True, env=env, timeout=120)
+    env = {
+        **os.environ,
+        "MCPEEKER_SITE_KEY": "e2e-key",
+        "MCPEEKER_URL": os_settings.url,
+        "MCPEEKER_INDEX_PREFIX": os_settings.index_prefix,
+    }
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mcpeeker_agent.cli",
+            "scan",
+            "--home",
+            str(linux_home.home),
+            "--root",
+            str(linux_home.root),
+            "--os",
+            "linux",
+            "--no-processes",
+            "--no-listeners",
+            "--no-state",
+            "--ship-cluster",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert res.returncode == 0, res.stderr
     assert mcpeeker_main(["sigma", "run", "--since", "1h"] + _conn(os_settings)) == 0
     fired: dict[str, set[str]] = {}
@@ -72,7 +101,17 @@ def test_rules_fire_on_real_agent_evidence(linux_home, os_settings, os_client):
         src = h["_source"]
         fired.setdefault(src["rule"]["category"], set()).add(src["mcp"]["config"]["server_name"])
     assert fired["mcpeeker_agent_committed_secret_in_mcp_config"] == {
-        "github", "db-tools@~/src/shop", "remote-api", "brave", "docs"}
+        "github",
+        "db-tools@~/src/shop",
+        "remote-api",
+        "brave",
+        "docs",
+    }
     assert fired["mcpeeker_agent_unknown_mcp_server_package"] == {
-        "perplexity", "db-tools@~/src/shop", "brave", "jira", "Browser"}
+        "perplexity",
+        "db-tools@~/src/shop",
+        "brave",
+        "jira",
+        "Browser",
+    }
     assert {"github", "shop-api", "company-wiki", "docs"} <= fired["file_event_lnx_mcp_client_config_write"]

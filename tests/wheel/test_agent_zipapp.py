@@ -30,7 +30,9 @@ SCHEMA = json.loads((REPO / "schemas" / "agent-event.schema.json").read_text())
 def _system_python() -> Path:
     if not SYSTEM_PYTHON.is_file():
         pytest.skip(f"{SYSTEM_PYTHON} not present: the artefact test needs the distribution's own Python")
-    proc = subprocess.run([SYSTEM_PYTHON, "-c", "import sys; print(sys.version_info >= (3, 11))"], capture_output=True, text=True)
+    proc = subprocess.run(
+        [SYSTEM_PYTHON, "-c", "import sys; print(sys.version_info >= (3, 11))"], capture_output=True, text=True
+    )
     if proc.stdout.strip() != "True":
         pytest.skip(f"{SYSTEM_PYTHON} is older than 3.11, the agent's minimum")
     return SYSTEM_PYTHON
@@ -54,8 +56,15 @@ def zipapp(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _home(tmp: Path) -> Path:
     config = tmp / "home" / "alice" / ".config" / "Claude" / "claude_desktop_config.json"
     config.parent.mkdir(parents=True)
-    config.write_text(json.dumps({"mcpServers": {"files": {
-        "command": "npx", "args": ["-y", "@modelcontextprotocol/server-filesystem", "/srv"]}}}))
+    config.write_text(
+        json.dumps(
+            {
+                "mcpServers": {
+                    "files": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-filesystem", "/srv"]}
+                }
+            }
+        )
+    )
     return tmp
 
 
@@ -78,13 +87,30 @@ def test_zipapp_scans_with_only_the_system_python(zipapp: Path, tmp_path: Path) 
     assert probe.returncode != 0, "the system Python has psutil without site-packages: the test would prove nothing"
     root = _home(tmp_path / "fixture")
     key = _key_file(tmp_path / "site.key")
-    proc = run([python, "-I", "-S", zipapp, "scan", "--root", root, "--all-users", "--os", "linux", "--no-state",
-                *_key_args(python, zipapp, env, key, tmp_path)], tmp_path, env)
+    proc = run(
+        [
+            python,
+            "-I",
+            "-S",
+            zipapp,
+            "scan",
+            "--root",
+            root,
+            "--all-users",
+            "--os",
+            "linux",
+            "--no-state",
+            *_key_args(python, zipapp, env, key, tmp_path),
+        ],
+        tmp_path,
+        env,
+    )
     report = json.loads(proc.stdout)
     jsonschema.Draft202012Validator(SCHEMA, format_checker=jsonschema.FormatChecker()).validate(report)
     assert report["host"]["os"] == "linux"
-    assert {(e["config"]["client"], e["config"]["server_name"]) for e in report["evidence"] if e["type"] == "file"} \
-        == {("claude_desktop", "files")}, report["evidence"]
+    assert {(e["config"]["client"], e["config"]["server_name"]) for e in report["evidence"] if e["type"] == "file"} == {
+        ("claude_desktop", "files")
+    }, report["evidence"]
     # The process and listener scans ran through the bundled psutil (the import would fail without it).
     assert isinstance(report["host"]["listening_ports"], list) and report["cpu_ms"] > 0, report["host"]
 
@@ -107,15 +133,40 @@ def test_unix_wrapper_ships_through_the_collector(zipapp: Path, tmp_path: Path, 
     mcpeeker = [sys.executable, "-m", "mcpeeker.cli"]
     tokens = tmp_path / "tokens.json"
     token_file = tmp_path / "token"
-    run([*mcpeeker, "collect", "token", "issue", "--agent", "wrapper-test", "--tokens", tokens, "--output", token_file],
-        tmp_path, clean_env())
+    run(
+        [*mcpeeker, "collect", "token", "issue", "--agent", "wrapper-test", "--tokens", tokens, "--output", token_file],
+        tmp_path,
+        clean_env(),
+    )
     port = _free_port()
     log = open(tmp_path / "collector.log", "w")
     collector = subprocess.Popen(
-        [*mcpeeker, "collect", "--host", "127.0.0.1", "--port", str(port), "--cert", pki.server_cert, "--key",
-         pki.server_key, "--tokens", tokens, "--spool-dir", tmp_path / "collector-spool", "--dead-letter",
-         tmp_path / "collector-dead.log", "--url", os_settings.url, "--index-prefix", os_settings.index_prefix],
-        stdout=log, stderr=subprocess.STDOUT, env=clean_env(MCPEEKER_SITE_KEY=os_settings.site_key))
+        [
+            *mcpeeker,
+            "collect",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--cert",
+            pki.server_cert,
+            "--key",
+            pki.server_key,
+            "--tokens",
+            tokens,
+            "--spool-dir",
+            tmp_path / "collector-spool",
+            "--dead-letter",
+            tmp_path / "collector-dead.log",
+            "--url",
+            os_settings.url,
+            "--index-prefix",
+            os_settings.index_prefix,
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=clean_env(MCPEEKER_SITE_KEY=os_settings.site_key),
+    )
     try:
         context = ssl.create_default_context(cafile=str(pki.ca))
         deadline = time.monotonic() + 60
@@ -129,22 +180,30 @@ def test_unix_wrapper_ships_through_the_collector(zipapp: Path, tmp_path: Path, 
                 assert time.monotonic() < deadline, (tmp_path / "collector.log").read_text()
                 time.sleep(0.2)
         state = tmp_path / "state"
-        env = clean_env(MCPEEKER_COLLECTOR_URL=f"https://127.0.0.1:{port}", MCPEEKER_TOKEN_FILE=str(token_file),
-                        MCPEEKER_SITE_KEY_FILE=str(_key_file(tmp_path / "site.key", os_settings.site_key)),
-                        MCPEEKER_CA_CERTS=str(pki.ca), MCPEEKER_AGENT_PYZ=str(zipapp), MCPEEKER_PYTHON=str(python),
-                        MCPEEKER_STATE_DIR=str(state), MCPEEKER_AGENT_ENV=str(tmp_path / "no-such.env"),
-                        HOME=str(tmp_path))
+        env = clean_env(
+            MCPEEKER_COLLECTOR_URL=f"https://127.0.0.1:{port}",
+            MCPEEKER_TOKEN_FILE=str(token_file),
+            MCPEEKER_SITE_KEY_FILE=str(_key_file(tmp_path / "site.key", os_settings.site_key)),
+            MCPEEKER_CA_CERTS=str(pki.ca),
+            MCPEEKER_AGENT_PYZ=str(zipapp),
+            MCPEEKER_PYTHON=str(python),
+            MCPEEKER_STATE_DIR=str(state),
+            MCPEEKER_AGENT_ENV=str(tmp_path / "no-such.env"),
+            HOME=str(tmp_path),
+        )
         root = _home(tmp_path / "fixture")
-        proc = run(["/bin/sh", WRAPPER, "--root", root, "--os", "linux", "--no-processes", "--no-listeners"],
-                   tmp_path, env)
+        proc = run(
+            ["/bin/sh", WRAPPER, "--root", root, "--os", "linux", "--no-processes", "--no-listeners"], tmp_path, env
+        )
         assert not any((state / "outbox").glob("*.json")), f"reports left in the outbox: {proc.stderr}"
         assert (state / "shiv").is_dir(), "the wrapper must unpack the zipapp under its state directory"
         index = os_settings.index("mcp-events-*")
         deadline = time.monotonic() + 30
         while True:
             os_client.indices.refresh(index=index, ignore_unavailable=True)
-            hits = os_client.search(index=index, body={"size": 100, "query": {"term": {"event.module": "agent"}}},
-                                    ignore_unavailable=True)["hits"]["hits"]
+            hits = os_client.search(
+                index=index, body={"size": 100, "query": {"term": {"event.module": "agent"}}}, ignore_unavailable=True
+            )["hits"]["hits"]
             if hits or time.monotonic() > deadline:
                 break
             time.sleep(0.5)

@@ -68,8 +68,11 @@ def test_installed_wheel_runs_end_to_end(built_wheel: Path, os_url: str, tmp_pat
     run([bin_dir / "python", "-m", "pip", "install", "--quiet", built_wheel], work, env)
 
     # The installed package reads its own data, not the checkout's.
-    where = run([bin_dir / "python", "-c", "from mcpeeker import resources as r; print(r.data_root()); print(r.checkout())"],
-                work, env).stdout.split()
+    where = run(
+        [bin_dir / "python", "-c", "from mcpeeker import resources as r; print(r.data_root()); print(r.checkout())"],
+        work,
+        env,
+    ).stdout.split()
     assert where == [str(Path(where[0])), "None"] and Path(where[0]).is_relative_to(tmp_path / "venv"), where
     assert (Path(where[0]) / "zkg.meta").is_file() and (Path(where[0]) / "zeek/scripts/__load__.zeek").is_file()
 
@@ -98,8 +101,11 @@ def test_installed_wheel_runs_end_to_end(built_wheel: Path, os_url: str, tmp_pat
         label = _label(PCAP)
         run([mcpeeker, "replay", PCAP_DIR / PCAP, "--keep", work / "replay"], work, env)
         eve = next((work / "replay" / "suricata").glob("*/eve.json"))
-        sids = {json.loads(line)["alert"]["signature_id"] for line in eve.read_text().splitlines()
-                if '"event_type":"alert"' in line}
+        sids = {
+            json.loads(line)["alert"]["signature_id"]
+            for line in eve.read_text().splitlines()
+            if '"event_type":"alert"' in line
+        }
         assert sids == {int(s) for s in label["suricata_sids"]}, sids
         if zeek is not None:
             notices = (next((work / "replay" / "zeek").glob("*/notice.log"))).read_text()
@@ -108,10 +114,32 @@ def test_installed_wheel_runs_end_to_end(built_wheel: Path, os_url: str, tmp_pat
         # mcpeeker-agent scan of a home with one MCP client config, then `ingest agent`.
         config = tmp_path / "scan-home" / ".config" / "Claude" / "claude_desktop_config.json"
         config.parent.mkdir(parents=True)
-        config.write_text(json.dumps({"mcpServers": {"files": {
-            "command": "npx", "args": ["-y", "@modelcontextprotocol/server-filesystem", "/srv"]}}}))
-        run([agent, "scan", "--home", tmp_path / "scan-home", "--os", "linux", "--no-state", "--no-processes",
-             "--no-listeners", "-o", work / "agent.ndjson"], work, env)
+        config.write_text(
+            json.dumps(
+                {
+                    "mcpServers": {
+                        "files": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-filesystem", "/srv"]}
+                    }
+                }
+            )
+        )
+        run(
+            [
+                agent,
+                "scan",
+                "--home",
+                tmp_path / "scan-home",
+                "--os",
+                "linux",
+                "--no-state",
+                "--no-processes",
+                "--no-listeners",
+                "-o",
+                work / "agent.ndjson",
+            ],
+            work,
+            env,
+        )
         report = json.loads((work / "agent.ndjson").read_text())
         schema = json.loads((Path(where[0]) / "schemas" / "agent-event.schema.json").read_text())
         jsonschema.Draft202012Validator(schema).validate(report)

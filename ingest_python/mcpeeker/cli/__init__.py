@@ -39,7 +39,9 @@ err_console = Console(stderr=True, soft_wrap=True)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mcpeeker", description="MCPeeker SIEM side: OpenSearch, ingest, correlation, registry.")
+    parser = argparse.ArgumentParser(
+        prog="mcpeeker", description="MCPeeker SIEM side: OpenSearch, ingest, correlation, registry."
+    )
     parser.add_argument("--version", action="version", version=f"mcpeeker {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -53,7 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     if not args.verbose:
         # The client libraries log every failed request with a traceback; our error line says it once.
         for noisy in ("opensearch", "elastic_transport", "elasticsearch", "urllib3"):
@@ -95,4 +99,3 @@ def cluster_error_message(exc: Exception, url: str) -> str | None:
     if name in {"AuthenticationException", "AuthorizationException"}:
         return f"{url} refused the credentials: {text[:300]}"
     return f"{url} answered with an error: {name} {text[:400]}"
-

@@ -27,9 +27,13 @@ def _table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
 
 
 def render_summary(result: dict[str, Any]) -> None:
-    rows = [["findings", result["findings"]], ["hosts with findings", result["hosts"]],
-            ["unregistered", result["unregistered"]], ["with attack evidence", result["with_attack_evidence"]],
-            ["new in the last 24 h", result["new_last_24h"]]]
+    rows = [
+        ["findings", result["findings"]],
+        ["hosts with findings", result["hosts"]],
+        ["unregistered", result["unregistered"]],
+        ["with attack evidence", result["with_attack_evidence"]],
+        ["new in the last 24 h", result["new_last_24h"]],
+    ]
     rows += [[f"classification: {k}", v] for k, v in result["by_classification"].items()]
     rows += [[f"severity: {k}", v] for k, v in result["by_severity"].items()]
     rows += [[f"attack: {k}", v] for k, v in result["attack_types"].items()]
@@ -38,8 +42,15 @@ def render_summary(result: dict[str, Any]) -> None:
 
 def render_scores(result: list[dict[str, Any]]) -> None:
     peak = max((r["count"] for r in result), default=0) or 1
-    rows = [[f"{r['score']:g}", r["count"], "#" * round(30 * r["count"] / peak),
-             ", ".join(f"{k} {v}" for k, v in r["by_classification"].items())] for r in result]
+    rows = [
+        [
+            f"{r['score']:g}",
+            r["count"],
+            "#" * round(30 * r["count"] / peak),
+            ", ".join(f"{k} {v}" for k, v in r["by_classification"].items()),
+        ]
+        for r in result
+    ]
     console.print(_table("Score distribution", ["score", "findings", "", "by classification"], rows))
 
 
@@ -49,12 +60,26 @@ def render_trend(result: list[dict[str, Any]]) -> None:
 
 
 def render_coverage(result: dict[str, Any]) -> None:
-    console.print(f"hosts reporting in the last {result['window_hours']} h: [bold]{result['hosts_reporting']}[/] "
-                  f"of {result['hosts_known']} known; {result['scans']} scans, {result['scan_errors']} with errors")
-    rows = [[h["host_id"][:16], h["last_scan"], h["scans"], h["scan_errors"], "yes" if h["reporting"] else "NO",
-             h["last_error"] or ""] for h in result["hosts"]]
-    console.print(_table("Agent coverage (stalest first)", ["host", "last scan", "scans", "errors", "reporting",
-                                                            "last error"], rows))
+    console.print(
+        f"hosts reporting in the last {result['window_hours']} h: [bold]{result['hosts_reporting']}[/] "
+        f"of {result['hosts_known']} known; {result['scans']} scans, {result['scan_errors']} with errors"
+    )
+    rows = [
+        [
+            h["host_id"][:16],
+            h["last_scan"],
+            h["scans"],
+            h["scan_errors"],
+            "yes" if h["reporting"] else "NO",
+            h["last_error"] or "",
+        ]
+        for h in result["hosts"]
+    ]
+    console.print(
+        _table(
+            "Agent coverage (stalest first)", ["host", "last scan", "scans", "errors", "reporting", "last error"], rows
+        )
+    )
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -79,9 +104,12 @@ def _run(args: argparse.Namespace) -> int:
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("analytics", help="summary, score distribution, trendlines, agent coverage")
     kinds = parser.add_subparsers(dest="analytic", metavar="ANALYTIC", required=True)
-    helps = {"summary": "findings by classification and severity, unregistered, attack evidence",
-             "score-distribution": "findings per score bucket", "trendlines": "new findings per interval",
-             "coverage": "hosts whose agent reported recently, last scan and scan errors per host"}
+    helps = {
+        "summary": "findings by classification and severity, unregistered, attack evidence",
+        "score-distribution": "findings per score bucket",
+        "trendlines": "new findings per interval",
+        "coverage": "hosts whose agent reported recently, last scan and scan errors per host",
+    }
     for name, text in helps.items():
         p = kinds.add_parser(name, help=text, description=text)
         p.add_argument("--json", action="store_true", help="print JSON instead of tables")

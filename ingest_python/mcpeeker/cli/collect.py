@@ -19,21 +19,32 @@ console = Console(stderr=True)
 
 def register(subparsers: Any) -> None:
     collect = subparsers.add_parser(
-        "collect", help="HTTPS collector for agent reports (agents hold an enrollment token, never SIEM credentials)",
+        "collect",
+        help="HTTPS collector for agent reports (agents hold an enrollment token, never SIEM credentials)",
         description="Serve POST /api/v1/reports (bearer enrollment token), /healthz and /metrics over HTTPS; "
-                    "accepted reports go through the ingest pipeline (spool while the cluster is down, retry, "
-                    "dead letter). `collect token ...` manages the enrollment tokens.")
+        "accepted reports go through the ingest pipeline (spool while the cluster is down, retry, "
+        "dead letter). `collect token ...` manages the enrollment tokens.",
+    )
     collect.add_argument("--host", default="127.0.0.1", help="address to listen on (default %(default)s)")
     collect.add_argument("--port", type=int, default=8443, help="port (default %(default)s)")
     collect.add_argument("--cert", type=Path, help="server certificate (PEM, with its chain)")
     collect.add_argument("--key", type=Path, help="server private key (PEM)")
     collect.add_argument("--client-ca", type=Path, help="require agent client certificates signed by this CA (mTLS)")
-    collect.add_argument("--tokens", type=Path, help="token store (default: env MCPEEKER_COLLECTOR_TOKENS or "
-                                                     "<state dir>/collector/tokens.json)")
-    collect.add_argument("--dead-letter", type=Path, default=Path("mcpeeker-collector-dead-letter.log"),
-                         help="rejected reports with the reason (default: %(default)s)")
+    collect.add_argument(
+        "--tokens",
+        type=Path,
+        help="token store (default: env MCPEEKER_COLLECTOR_TOKENS or <state dir>/collector/tokens.json)",
+    )
+    collect.add_argument(
+        "--dead-letter",
+        type=Path,
+        default=Path("mcpeeker-collector-dead-letter.log"),
+        help="rejected reports with the reason (default: %(default)s)",
+    )
     collect.add_argument("--spool-dir", type=Path, help="where accepted documents wait while the cluster is down")
-    collect.add_argument("--max-report-bytes", type=int, default=8 << 20, help="largest report accepted (default 8 MiB)")
+    collect.add_argument(
+        "--max-report-bytes", type=int, default=8 << 20, help="largest report accepted (default 8 MiB)"
+    )
     collect.add_argument("--senders", type=int, default=2, help="concurrent bulk requests (default %(default)s)")
     collect.add_argument("--access-log", action="store_true", help="log every request")
     collect.add_argument("--no-setup", action="store_true", help="do not install/check the index templates first")
@@ -69,8 +80,10 @@ def cmd_token(args: argparse.Namespace) -> int:
             console.print(f"token {record.id} for agent {record.agent} written to {args.output}", highlight=False)
         else:
             print(token)
-            console.print(f"token {record.id} for agent {record.agent}: shown once, give it to the agent as "
-                          "--token-file", highlight=False)
+            console.print(
+                f"token {record.id} for agent {record.agent}: shown once, give it to the agent as --token-file",
+                highlight=False,
+            )
     elif args.token_command == "revoke":
         for record in store.revoke(agent=args.agent, token_id=args.token_id):
             console.print(f"revoked token {record.id} of agent {record.agent}", highlight=False)
@@ -93,8 +106,10 @@ def _ssl_options(args: argparse.Namespace) -> dict[str, Any]:
         if args.client_ca:
             ctx.load_verify_locations(args.client_ca)
     except (ssl.SSLError, OSError) as exc:
-        raise MCPeekerError(f"cannot load the TLS files ({args.cert}, {args.key}"
-                            f"{', ' + str(args.client_ca) if args.client_ca else ''}): {exc}") from exc
+        raise MCPeekerError(
+            f"cannot load the TLS files ({args.cert}, {args.key}"
+            f"{', ' + str(args.client_ca) if args.client_ca else ''}): {exc}"
+        ) from exc
     options: dict[str, Any] = {"ssl_certfile": str(args.cert), "ssl_keyfile": str(args.key)}
     if args.client_ca:
         options.update(ssl_ca_certs=str(args.client_ca), ssl_cert_reqs=ssl.CERT_REQUIRED)
@@ -119,29 +134,44 @@ def cmd_collect(args: argparse.Namespace) -> int:
     tokens = TokenStore(args.tokens or collector_tokens_path())
     active = [r for r in tokens.list() if r.active]
     if not active:
-        console.print(f"[yellow]warning:[/] no active enrollment token in {tokens.path}: every report is refused "
-                      "until `mcpeeker collect token issue --agent NAME`", highlight=False)
+        console.print(
+            f"[yellow]warning:[/] no active enrollment token in {tokens.path}: every report is refused "
+            "until `mcpeeker collect token issue --agent NAME`",
+            highlight=False,
+        )
     client = make_client(settings)
     if not args.no_setup:
         _ensure_templates(settings, client)
     spool = args.spool_dir or collector_spool(settings)
     deadletter = DeadLetter(args.dead_letter)
-    ingestor = Ingestor(client, Context(settings.index_prefix, settings.site_key_bytes()), deadletter, spool,
-                        senders=args.senders)
+    ingestor = Ingestor(
+        client, Context(settings.index_prefix, settings.site_key_bytes()), deadletter, spool, senders=args.senders
+    )
     app = build_app(ingestor, tokens, deadletter, CollectorOptions(max_body=args.max_report_bytes))
-    config = uvicorn.Config(app, host=args.host, port=args.port, access_log=args.access_log, log_level="warning",
-                            lifespan="off", server_header=False, **tls)
+    config = uvicorn.Config(
+        app,
+        host=args.host,
+        port=args.port,
+        access_log=args.access_log,
+        log_level="warning",
+        lifespan="off",
+        server_header=False,
+        **tls,
+    )
     server = uvicorn.Server(config)
-    console.print(f"collector starting on https://{args.host}:{args.port}/api/v1/reports"
-                  f"{' (client certificates required)' if args.client_ca else ''}; tokens {tokens.path}; "
-                  f"spool {spool}; cluster {settings.url}", highlight=False)
+    console.print(
+        f"collector starting on https://{args.host}:{args.port}/api/v1/reports"
+        f"{' (client certificates required)' if args.client_ca else ''}; tokens {tokens.path}; "
+        f"spool {spool}; cluster {settings.url}",
+        highlight=False,
+    )
     try:
         server.run()
     finally:
         left = ingestor.close(drain_timeout=5.0)
         deadletter.close()
         if left:
-            console.print(f"{left:,} documents wait in {spool} and are sent first by the next `mcpeeker collect`",
-                          highlight=False)
+            console.print(
+                f"{left:,} documents wait in {spool} and are sent first by the next `mcpeeker collect`", highlight=False
+            )
     return 0
-

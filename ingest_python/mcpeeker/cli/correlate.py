@@ -28,9 +28,12 @@ def _one_cycle(correlator: Correlator) -> None:
     CYCLE_SECONDS.observe(result.seconds)
     FINDINGS.set(result.findings_total)
     WRITTEN.inc(result.written)
-    console.print(f"correlate: {result.touched} instance(s) touched, {result.rebuilt} rebuilt, {result.written} finding(s) written, "
-                  f"{result.deleted} merged away, {result.findings_total} total, "
-                  f"{len(result.expired_entries)} registry entr(y/ies) expired, {result.seconds:.2f}s", highlight=False)
+    console.print(
+        f"correlate: {result.touched} instance(s) touched, {result.rebuilt} rebuilt, {result.written} finding(s) written, "
+        f"{result.deleted} merged away, {result.findings_total} total, "
+        f"{len(result.expired_entries)} registry entr(y/ies) expired, {result.seconds:.2f}s",
+        highlight=False,
+    )
 
 
 def cmd_correlate(args: argparse.Namespace) -> int:

@@ -17,7 +17,9 @@ console = Console(stderr=True)
 
 def cmd_install(args: argparse.Namespace) -> int:
     settings = resolve(args)
-    flavour, base_url = ("kibana", args.kibana_url) if args.kibana_url else ("opensearch-dashboards", args.dashboards_url)
+    flavour, base_url = (
+        ("kibana", args.kibana_url) if args.kibana_url else ("opensearch-dashboards", args.dashboards_url)
+    )
     if args.file:
         ndjson = Path(args.file).read_text(encoding="utf-8")
     else:
@@ -26,7 +28,9 @@ def cmd_install(args: argparse.Namespace) -> int:
     for error in result.errors:
         console.print(f"[red]error[/] {error.get('type')}/{error.get('id')}: {json.dumps(error.get('error'))}")
     if not result.success:
-        console.print(f"[red]import incomplete:[/] {result.success_count} objects imported, {len(result.errors)} failed")
+        console.print(
+            f"[red]import incomplete:[/] {result.success_count} objects imported, {len(result.errors)} failed"
+        )
         return 1
     console.print(f"[green]imported[/] {result.success_count} saved objects into {base_url}")
     return 0

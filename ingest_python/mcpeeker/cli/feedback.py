@@ -38,8 +38,11 @@ def cmd_finding_show(args: argparse.Namespace) -> int:
         print(json.dumps({"finding": finding, "timeline": rows}, indent=2))
         return 0
     console.print(f"[bold]{finding['finding']['summary']}[/]")
-    console.print(f"score {finding['score']}  {finding['classification']}  severity {finding['severity']}  "
-                  f"first {finding.get('first_seen')}  last {finding.get('last_seen')}", highlight=False)
+    console.print(
+        f"score {finding['score']}  {finding['classification']}  severity {finding['severity']}  "
+        f"first {finding.get('first_seen')}  last {finding.get('last_seen')}",
+        highlight=False,
+    )
     table = Table("time", "kind", "source", "detail")
     for row in rows:
         table.add_row(str(row["at"]), row["kind"], str(row["source"]), row["detail"])
@@ -52,10 +55,17 @@ def findings_table(findings: list[dict[str, Any]]) -> Table:
     colours = {"unauthorized": "red", "suspect": "yellow", "authorized": "green"}
     for f in findings:
         cls = f["classification"]
-        table.add_row(f["finding"]["id"], f"[{colours.get(cls, 'white')}]{cls}[/]", f"{f['score']:g}", f["severity"],
-                      f["instance"]["key"][:48], (f.get("mcp", {}).get("server", {}) or {}).get("name", ""),
-                      ",".join(f.get("evidence", {}).get("types", [])), ",".join(f.get("attack", {}).get("types", [])),
-                      f.get("registry", {}).get("entry_id", "") if f.get("registry", {}).get("match") else "-")
+        table.add_row(
+            f["finding"]["id"],
+            f"[{colours.get(cls, 'white')}]{cls}[/]",
+            f"{f['score']:g}",
+            f["severity"],
+            f["instance"]["key"][:48],
+            (f.get("mcp", {}).get("server", {}) or {}).get("name", ""),
+            ",".join(f.get("evidence", {}).get("types", [])),
+            ",".join(f.get("attack", {}).get("types", [])),
+            f.get("registry", {}).get("entry_id", "") if f.get("registry", {}).get("match") else "-",
+        )
     return table
 
 

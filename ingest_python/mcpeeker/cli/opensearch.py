@@ -47,8 +47,9 @@ def cmd_start(args: argparse.Namespace) -> int:
     if not args.tls:
         print(status.url)
         return 0
-    front = TlsFront(_tls_dir(args), args.tls_port or node.http_port + 1, node.http_port,
-                     require_client_certs=args.client_certs)
+    front = TlsFront(
+        _tls_dir(args), args.tls_port or node.http_port + 1, node.http_port, require_client_certs=args.client_certs
+    )
     front.start(progress=_say)
     flags = f"--url {front.url} --ca-certs {front.ca.cert}"
     if front.require_client_certs:
@@ -117,14 +118,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action.add_argument("--heap", default="512m", help="JVM heap, e.g. 512m or 1g")
         action.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for green")
         action.add_argument("--json", action="store_true", help="machine-readable status")
-        action.add_argument("--tls-dir", type=Path, help="CA, certificates and TLS front state "
-                            "(default <node home>/tls)")
+        action.add_argument(
+            "--tls-dir", type=Path, help="CA, certificates and TLS front state (default <node home>/tls)"
+        )
         if name == "start":
-            action.add_argument("--tls", action="store_true",
-                                help="also serve HTTPS (stunnel) with certificates from a CA made here")
+            action.add_argument(
+                "--tls", action="store_true", help="also serve HTTPS (stunnel) with certificates from a CA made here"
+            )
             action.add_argument("--tls-port", type=int, help="HTTPS port on 127.0.0.1 (default --port + 1)")
-            action.add_argument("--client-certs", action="store_true",
-                                help="with --tls: require a client certificate signed by that CA (mTLS)")
+            action.add_argument(
+                "--client-certs",
+                action="store_true",
+                help="with --tls: require a client certificate signed by that CA (mTLS)",
+            )
         if name == "stop":
             action.add_argument("--tls-only", action="store_true", help="stop the TLS front, keep the node")
         action.set_defaults(func=func)

@@ -39,16 +39,28 @@ def _entry_table(entries: list[RegistryEntry]) -> Table:
     table = Table("entry", "status", "owner", "team", "server", "host", "expires")
     for e in entries:
         server = e.get("server", {})
-        where = server.get("url") or ":".join(str(x) for x in (server.get("ip") or server.get("name") or "", server.get("port") or "") if x)
+        where = server.get("url") or ":".join(
+            str(x) for x in (server.get("ip") or server.get("name") or "", server.get("port") or "") if x
+        )
         host = e.get("host", {})
-        table.add_row(e["entry_id"], effective_status(e, now), e.get("owner") or "", e.get("team") or "",
-                      where, (host.get("id") or "")[:12] or host.get("ip") or host.get("name") or "", e.get("expires", "")[:10])
+        table.add_row(
+            e["entry_id"],
+            effective_status(e, now),
+            e.get("owner") or "",
+            e.get("team") or "",
+            where,
+            (host.get("id") or "")[:12] or host.get("ip") or host.get("name") or "",
+            e.get("expires", "")[:10],
+        )
     return table
 
 
 def _fields_from_args(args: argparse.Namespace) -> dict[str, Any]:
     return {
-        "owner": args.owner, "team": args.team, "purpose": args.purpose, "expires": args.expires,
+        "owner": args.owner,
+        "team": args.team,
+        "purpose": args.purpose,
+        "expires": args.expires,
         "host": {"id": args.host_id, "name": args.host_name, "ip": args.host_ip},
         "server": {"name": args.server_name, "port": args.port, "url": args.url_server, "ip": args.server_ip},
     }
@@ -79,9 +91,12 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def _transition(action: str):
     def run(args: argparse.Namespace) -> int:
-        entry = _registry(args, action).apply(args.entry_id, action, note=args.note or "", days=getattr(args, "days", None))
+        entry = _registry(args, action).apply(
+            args.entry_id, action, note=args.note or "", days=getattr(args, "days", None)
+        )
         console.print(f"{entry['entry_id']}: {entry['status']} (expires {entry['expires'][:10]})")
         return 0
+
     return run
 
 
@@ -141,17 +156,26 @@ def cmd_push(args: argparse.Namespace) -> int:
     listed = ", ".join(str(a) for a in approved.addresses) or "none"
     console.print(f"{len(approved.addresses)} approved server address(es): {listed}", highlight=False)
     if approved.port_scoped:
-        console.print(f"{len(approved.port_scoped)} entr(y/ies) approve one port; Zeek's known_mcp_hosts approves "
-                      f"the address: {', '.join(approved.port_scoped)}", highlight=False)
+        console.print(
+            f"{len(approved.port_scoped)} entr(y/ies) approve one port; Zeek's known_mcp_hosts approves "
+            f"the address: {', '.join(approved.port_scoped)}",
+            highlight=False,
+        )
     if approved.without_address:
-        console.print(f"not pushed, no IP address (server.name, host.id or a URL host name): "
-                      f"{', '.join(approved.without_address)}", highlight=False)
+        console.print(
+            f"not pushed, no IP address (server.name, host.id or a URL host name): "
+            f"{', '.join(approved.without_address)}",
+            highlight=False,
+        )
     if args.file:
         console.print(f"wrote {write_config_file(args.file, approved.addresses)}", highlight=False)
     for host, port in args.broker or ():
         result = push_broker(host, port, approved.addresses, timeout=args.timeout)
-        console.print(f"{host}:{port}: Zeek ({result.node}) applied {result.applied} address(es) "
-                      f"in {result.seconds * 1000:.1f} ms", highlight=False)
+        console.print(
+            f"{host}:{port}: Zeek ({result.node}) applied {result.applied} address(es) "
+            f"in {result.seconds * 1000:.1f} ms",
+            highlight=False,
+        )
     return 0
 
 
@@ -187,8 +211,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     show.add_argument("entry_id")
     show.set_defaults(func=cmd_show)
 
-    for action, help_text in (("approve", "approve a pending entry"), ("reject", "reject a pending entry"),
-                              ("revoke", "revoke an approved entry"), ("renew", "extend an approved or expired entry")):
+    for action, help_text in (
+        ("approve", "approve a pending entry"),
+        ("reject", "reject a pending entry"),
+        ("revoke", "revoke an approved entry"),
+        ("renew", "extend an approved or expired entry"),
+    ):
         sub = actions.add_parser(action, help=help_text)
         sub.add_argument("entry_id")
         sub.add_argument("--note")
@@ -219,11 +247,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     claim.set_defaults(func=cmd_claim)
 
     push = actions.add_parser("push", help="approved server addresses to running Zeek sensors (Broker and/or file)")
-    push.add_argument("--broker", metavar="HOST:PORT", type=_broker_target, action="append",
-                      help="a Zeek listening for registry pushes (MCP::registry_listen/registry_port, or a cluster "
-                           "manager); repeatable")
-    push.add_argument("--file", type=Path, metavar="PATH",
-                      help="write a Zeek Config framework file (Config::config_files), replaced atomically")
+    push.add_argument(
+        "--broker",
+        metavar="HOST:PORT",
+        type=_broker_target,
+        action="append",
+        help="a Zeek listening for registry pushes (MCP::registry_listen/registry_port, or a cluster "
+        "manager); repeatable",
+    )
+    push.add_argument(
+        "--file",
+        type=Path,
+        metavar="PATH",
+        help="write a Zeek Config framework file (Config::config_files), replaced atomically",
+    )
     push.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for each Zeek's answer")
     push.set_defaults(func=cmd_push)
 

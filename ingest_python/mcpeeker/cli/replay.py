@@ -23,9 +23,13 @@ err = Console(stderr=True)
 
 
 def register(subparsers: Any) -> None:
-    p = subparsers.add_parser("replay", help="run Suricata and Zeek over pcaps, ingest their output, show what was found")
+    p = subparsers.add_parser(
+        "replay", help="run Suricata and Zeek over pcaps, ingest their output, show what was found"
+    )
     p.add_argument("pcaps", nargs="+", metavar="PCAP", help="pcap files or directories of pcaps")
-    p.add_argument("--keep", metavar="DIR", type=Path, help="write sensor output here and keep it (default: a temp dir)")
+    p.add_argument(
+        "--keep", metavar="DIR", type=Path, help="write sensor output here and keep it (default: a temp dir)"
+    )
     p.add_argument("--no-index", action="store_true", help="only run the sensors and show the findings; index nothing")
     p.add_argument("--rules", type=Path, help="Suricata rules (default: suricata/mcp.rules)")
     p.add_argument("--dead-letter", metavar="FILE", help="dead-letter file (default: <output dir>/dead-letter.log)")
@@ -39,10 +43,16 @@ def print_findings(findings: Findings) -> None:
         table.add_column(col)
     for key in sorted(findings.servers):
         s = findings.servers[key]
-        table.add_row(key, ", ".join(sorted(s.names)) or "-", ", ".join(sorted(s.domains)) or "-",
-                      ", ".join(sorted(s.eras)) or "-", ", ".join(sorted(s.transports)) or "-",
-                      " ".join(f"{t}:{n}" for t, n in sorted(s.evidence.items())),
-                      ", ".join(sorted(s.attacks)) or "-", ", ".join(sorted(s.sources)))
+        table.add_row(
+            key,
+            ", ".join(sorted(s.names)) or "-",
+            ", ".join(sorted(s.domains)) or "-",
+            ", ".join(sorted(s.eras)) or "-",
+            ", ".join(sorted(s.transports)) or "-",
+            " ".join(f"{t}:{n}" for t, n in sorted(s.evidence.items())),
+            ", ".join(sorted(s.attacks)) or "-",
+            ", ".join(sorted(s.sources)),
+        )
     console.print(table if findings.servers else "[bold]no MCP server seen[/]")
     if findings.alerts:
         alerts = Table(title="Alerts and notices", title_justify="left")
@@ -81,14 +91,25 @@ def _replay(args: argparse.Namespace, pcaps: list[Path], outdir: Path) -> int:
         if reason:
             err.print(f"[yellow]{name}:[/] {reason}", highlight=False, soft_wrap=True)
     if run.eves or run.zeek_logs:
-        err.print(f"{len(pcaps)} pcap(s): Suricata wrote {len(run.eves)} eve.json, Zeek wrote {len(run.zeek_logs)} logs "
-                  f"in {outdir}" + ("" if args.keep else " (temporary; --keep DIR to keep them)"), highlight=False)
-    result = ingest_sensor_output(settings, run, Path(args.dead_letter or outdir / "dead-letter.log"),
-                                  index=not args.no_index, warn=warn_on_ingest_console)
+        err.print(
+            f"{len(pcaps)} pcap(s): Suricata wrote {len(run.eves)} eve.json, Zeek wrote {len(run.zeek_logs)} logs "
+            f"in {outdir}" + ("" if args.keep else " (temporary; --keep DIR to keep them)"),
+            highlight=False,
+        )
+    result = ingest_sensor_output(
+        settings,
+        run,
+        Path(args.dead_letter or outdir / "dead-letter.log"),
+        index=not args.no_index,
+        warn=warn_on_ingest_console,
+    )
     print_findings(result.findings)
-    err.print(f"read {result.read:,} · documents {result.documents:,} · indexed {result.indexed:,} · "
-              f"rejected {result.rejected:,} · {time.monotonic() - started:.1f} s"
-              + (" · not indexed (--no-index)" if args.no_index else ""), highlight=False)
+    err.print(
+        f"read {result.read:,} · documents {result.documents:,} · indexed {result.indexed:,} · "
+        f"rejected {result.rejected:,} · {time.monotonic() - started:.1f} s"
+        + (" · not indexed (--no-index)" if args.no_index else ""),
+        highlight=False,
+    )
     if result.spooled_left:
         raise MCPeekerError(f"cluster {settings.url} unreachable: {result.spooled_left:,} documents wait in the spool")
     return 1 if result.rejected else 0

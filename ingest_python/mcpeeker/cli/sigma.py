@@ -25,8 +25,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     for n in iter_runs(args.every):
         counts = run_once(settings, rules, args.since, args.max_hits)
         total = sum(counts.values())
-        print(f"sigma run {n + 1}: {len(rules)} rules, {total} matches " +
-              " ".join(f"{k}={v}" for k, v in counts.items() if v), flush=True)
+        print(
+            f"sigma run {n + 1}: {len(rules)} rules, {total} matches "
+            + " ".join(f"{k}={v}" for k, v in counts.items() if v),
+            flush=True,
+        )
         if args.count and n + 1 >= args.count:
             break
     return 0
@@ -45,8 +48,12 @@ def register(subparsers: Any) -> None:
     run = sub.add_parser("run", help="query every rule once, or every --every interval")
     run.add_argument("--every", type=parse_every, metavar="DURATION", help="repeat every DURATION (60s, 5m, 1h)")
     run.add_argument("--count", type=int, help=argparse.SUPPRESS)
-    run.add_argument("--since", default="1h", help="look back this far per run (OpenSearch date math unit, default %(default)s)")
-    run.add_argument("--max-hits", type=int, default=1000, help="matches fetched per rule and run (default %(default)s)")
+    run.add_argument(
+        "--since", default="1h", help="look back this far per run (OpenSearch date math unit, default %(default)s)"
+    )
+    run.add_argument(
+        "--max-hits", type=int, default=1000, help="matches fetched per rule and run (default %(default)s)"
+    )
     lst = sub.add_parser("list", help="print every rule's converted query")
     for p in (run, lst):
         p.add_argument("--sigma-dir", type=Path, default=DEFAULT_SIGMA_DIR, help="directory with rules/ and pipelines/")

@@ -29,8 +29,10 @@ def cmd_init(args: argparse.Namespace) -> int:
     settings = result.directory / "mcpeeker.yaml"
     console.print(f"site key {result.key_ids['site']}, audit key {result.key_ids['audit']}")
     hint = "" if settings == Path("/etc/mcpeeker/mcpeeker.yaml") else f"export MCPEEKER_CONFIG={settings}; "
-    console.print(f"next: edit {settings} (cluster URL, CA), then `{hint}mcpeeker setup`. Give agents a copy of "
-                  f"{result.directory / 'keys/site.key'} (mode 0600); keep keys/audit.key on SIEM hosts only.")
+    console.print(
+        f"next: edit {settings} (cluster URL, CA), then `{hint}mcpeeker setup`. Give agents a copy of "
+        f"{result.directory / 'keys/site.key'} (mode 0600); keep keys/audit.key on SIEM hosts only."
+    )
     return 0
 
 
@@ -49,11 +51,15 @@ def cmd_rotate(args: argparse.Namespace) -> int:
     from ..client import make_client
 
     done = rotate_ring(settings, make_client(settings), actor, which)
-    console.print(f"{which} key ring {done.path}: new current key {done.new.current.id}; kept "
-                  f"{', '.join(k.id for k in done.old.keys)} for lookups")
+    console.print(
+        f"{which} key ring {done.path}: new current key {done.new.current.id}; kept "
+        f"{', '.join(k.id for k in done.old.keys)} for lookups"
+    )
     console.print(f"audit record {done.record['seq']} ({audit.ROTATE_ACTION}) signed with {done.signer.id}")
     if which == "site":
-        console.print("give agents the new key file; documents carry mcpeeker.key_id, `mcpeeker keys lookup` finds a value under every key")
+        console.print(
+            "give agents the new key file; documents carry mcpeeker.key_id, `mcpeeker keys lookup` finds a value under every key"
+        )
     return 0
 
 
@@ -86,14 +92,18 @@ def cmd_lookup(args: argparse.Namespace) -> int:
 def register(subparsers: argparse._SubParsersAction) -> None:
     init = subparsers.add_parser("init", help="write an editable config set and generate the site and audit keys")
     init.add_argument("directory", nargs="?", type=Path, default=DEFAULT_DIR, help=f"where (default {DEFAULT_DIR})")
-    init.add_argument("--force", action="store_true", help="replace existing keys and config files (old hashes become unjoinable)")
+    init.add_argument(
+        "--force", action="store_true", help="replace existing keys and config files (old hashes become unjoinable)"
+    )
     init.add_argument("--url", default="http://127.0.0.1:9200", help="cluster URL to write into the settings")
     init.add_argument("--index-prefix", default="", help="index prefix to write into the settings")
     init.set_defaults(func=cmd_init)
 
     parser = subparsers.add_parser("keys", help="the site and audit key rings: list, rotate, look a value up")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    rotate = actions.add_parser("rotate", help="add a new current key (old keys stay for lookups); recorded in the audit chain")
+    rotate = actions.add_parser(
+        "rotate", help="add a new current key (old keys stay for lookups); recorded in the audit chain"
+    )
     rotate.add_argument("--audit", action="store_true", help="rotate the audit key instead of the site key")
     rotate.add_argument("--as", dest="as_identity", help="act as this identity (needs keys.rotate: admin)")
     add_connection_arguments(rotate)
@@ -103,7 +113,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     listing.set_defaults(func=cmd_list)
     lookup = actions.add_parser("lookup", help="a value's keyed hash under every site key (search all of them)")
     lookup.add_argument("value", help="machine id, user name, …")
-    lookup.add_argument("--kind", choices=sorted(LOOKUP_KINDS), default="host",
-                        help="host ids and network user names hash the value itself; agent user ids hash 'user:NAME'")
+    lookup.add_argument(
+        "--kind",
+        choices=sorted(LOOKUP_KINDS),
+        default="host",
+        help="host ids and network user names hash the value itself; agent user ids hash 'user:NAME'",
+    )
     add_connection_arguments(lookup)
     lookup.set_defaults(func=cmd_lookup)

@@ -55,15 +55,33 @@ class CollectorOptions:
 class Ingestor:
     """Accepted reports -> the ingest deliverer (spool, retry, dead letter), with durable acknowledgement."""
 
-    def __init__(self, client: Any, ctx: Context, deadletter: DeadLetter, spool_dir: Any, *, senders: int = 2,
-                 max_retries: int = 2, retry_base: float = 0.2, batch_docs: int = 1000) -> None:
+    def __init__(
+        self,
+        client: Any,
+        ctx: Context,
+        deadletter: DeadLetter,
+        spool_dir: Any,
+        *,
+        senders: int = 2,
+        max_retries: int = 2,
+        retry_base: float = 0.2,
+        batch_docs: int = 1000,
+    ) -> None:
         self.ctx = ctx
         self.deadletter = deadletter
         self.stats = DeliveryStats()
         # Few retries before spooling: a request waits for its batch to be durable, and the spool is durable.
-        self.deliverer = Deliverer(client, deadletter, spool_dir=spool_dir, stats=self.stats, batch_docs=batch_docs,
-                                   senders=senders, max_retries=max_retries, backoff_base=retry_base,
-                                   on_commit=self._on_commit)
+        self.deliverer = Deliverer(
+            client,
+            deadletter,
+            spool_dir=spool_dir,
+            stats=self.stats,
+            batch_docs=batch_docs,
+            senders=senders,
+            max_retries=max_retries,
+            backoff_base=retry_base,
+            on_commit=self._on_commit,
+        )
         self._lock = threading.Lock()  # reader side of the deliverer: one thread at a time
         self._cond = threading.Condition()
         self._seq = 0
@@ -100,8 +118,12 @@ class Ingestor:
         """Validate and normalise; Rejected(422) naming the field when the report does not fit the schema."""
         scan_id = report.get("scan_id")
         if not isinstance(scan_id, str) or not SCAN_ID.match(scan_id):
-            raise Rejected(422, "field 'scan_id': required, 8-64 letters, digits, '_' or '-' (the report's id, "
-                                "which makes a resend idempotent)", "scan_id")
+            raise Rejected(
+                422,
+                "field 'scan_id': required, 8-64 letters, digits, '_' or '-' (the report's id, "
+                "which makes a resend idempotent)",
+                "scan_id",
+            )
         # The ids hash the report's canonical JSON, not the bytes on the wire: a resend is idempotent even when a
         # wrapper (an MDM script, a proxy) re-serialised it with other key order or whitespace.
         canonical = orjson.dumps(report, option=orjson.OPT_SORT_KEYS)
@@ -165,9 +187,13 @@ class _DeliveryMetrics:
 
     def collect(self) -> Any:
         stats = self.ingestor.stats
-        for name, help_text in (("indexed", "documents indexed"), ("rejected", "documents refused by the cluster"),
-                                ("spooled", "documents written to the spool while the cluster was down"),
-                                ("drained", "spooled documents delivered later"), ("retried", "documents sent again")):
+        for name, help_text in (
+            ("indexed", "documents indexed"),
+            ("rejected", "documents refused by the cluster"),
+            ("spooled", "documents written to the spool while the cluster was down"),
+            ("drained", "spooled documents delivered later"),
+            ("retried", "documents sent again"),
+        ):
             family = GaugeMetricFamily(f"mcpeeker_collector_documents_{name}", f"collector: {help_text}")
             family.add_metric([], getattr(stats, name))
             yield family
@@ -179,18 +205,26 @@ class _DeliveryMetrics:
         yield down
 
 
-def build_app(ingestor: Ingestor, tokens: TokenStore, deadletter: DeadLetter,
-              options: CollectorOptions | None = None) -> Starlette:
+def build_app(
+    ingestor: Ingestor, tokens: TokenStore, deadletter: DeadLetter, options: CollectorOptions | None = None
+) -> Starlette:
     opts = options or CollectorOptions()
     registry = CollectorRegistry()
     reports = Counter("mcpeeker_collector_reports", "agent reports by outcome", ["outcome"], registry=registry)
-    documents = Counter("mcpeeker_collector_documents_accepted", "documents accepted from agent reports", registry=registry)
-    latency = Histogram("mcpeeker_collector_request_seconds", "time to a durable acknowledgement", registry=registry,
-                        buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60))
+    documents = Counter(
+        "mcpeeker_collector_documents_accepted", "documents accepted from agent reports", registry=registry
+    )
+    latency = Histogram(
+        "mcpeeker_collector_request_seconds",
+        "time to a durable acknowledgement",
+        registry=registry,
+        buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+    )
     registry.register(_DeliveryMetrics(ingestor))
 
-    def refuse(outcome: str, status: int, message: str, field: str | None = None,
-               headers: dict[str, str] | None = None) -> JSONResponse:
+    def refuse(
+        outcome: str, status: int, message: str, field: str | None = None, headers: dict[str, str] | None = None
+    ) -> JSONResponse:
         reports.labels(outcome).inc()
         body: dict[str, Any] = {"error": message}
         if field is not None:
@@ -214,12 +248,20 @@ def build_app(ingestor: Ingestor, tokens: TokenStore, deadletter: DeadLetter,
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token:
-            return refuse("unauthorized", 401, "missing bearer token (Authorization: Bearer <enrollment token>)",
-                          headers={"WWW-Authenticate": "Bearer"})
+            return refuse(
+                "unauthorized",
+                401,
+                "missing bearer token (Authorization: Bearer <enrollment token>)",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
         agent = await run_in_threadpool(tokens.verify, token.strip())
         if agent is None:
-            return refuse("unauthorized", 401, "invalid or revoked enrollment token",
-                          headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+            return refuse(
+                "unauthorized",
+                401,
+                "invalid or revoked enrollment token",
+                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            )
         origin = f"collector:{agent.agent}"
         raw = b""
         try:
@@ -237,18 +279,26 @@ def build_app(ingestor: Ingestor, tokens: TokenStore, deadletter: DeadLetter,
             if exc.status in (400, 413, 422):
                 # Bad input is kept (redacted) with its reason; a 503 is the agent's to resend.
                 deadletter.write(origin, 0, str(exc), source="agent", raw=raw or None)
-            return refuse({400: "invalid", 413: "too_large", 422: "invalid"}.get(exc.status, "unavailable"),
-                          exc.status, str(exc), exc.field)
+            return refuse(
+                {400: "invalid", 413: "too_large", 422: "invalid"}.get(exc.status, "unavailable"),
+                exc.status,
+                str(exc),
+                exc.field,
+            )
         reports.labels("accepted").inc()
         documents.inc(len(actions))
         latency.observe(time.monotonic() - started)
-        return JSONResponse({"status": "accepted", "scan_id": report["scan_id"], "documents": len(actions)},
-                            status_code=202)
+        return JSONResponse(
+            {"status": "accepted", "scan_id": report["scan_id"], "documents": len(actions)}, status_code=202
+        )
 
     async def health(_request: Request) -> Response:
         failed = ingestor.failed
-        body = {"status": "failed" if failed else "ok", "cluster": "down" if ingestor.cluster_down else "up",
-                "spooled_files": ingestor.spooled_files()}
+        body = {
+            "status": "failed" if failed else "ok",
+            "cluster": "down" if ingestor.cluster_down else "up",
+            "spooled_files": ingestor.spooled_files(),
+        }
         if failed:
             body["error"] = str(failed)[:300]
         return JSONResponse(body, status_code=503 if failed else 200)
@@ -256,8 +306,10 @@ def build_app(ingestor: Ingestor, tokens: TokenStore, deadletter: DeadLetter,
     async def metrics(_request: Request) -> Response:
         return Response(generate_latest(registry), media_type="text/plain; version=0.0.4; charset=utf-8")
 
-    return Starlette(routes=[
-        Route(REPORTS_PATH, post_report, methods=["POST"]),
-        Route("/healthz", health, methods=["GET"]),
-        Route("/metrics", metrics, methods=["GET"]),
-    ])
+    return Starlette(
+        routes=[
+            Route(REPORTS_PATH, post_report, methods=["POST"]),
+            Route("/healthz", health, methods=["GET"]),
+            Route("/metrics", metrics, methods=["GET"]),
+        ]
+    )

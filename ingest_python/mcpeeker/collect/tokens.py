@@ -50,8 +50,9 @@ def _now() -> str:
 
 
 def _hash(secret: str, salt: bytes, params: dict[str, int]) -> bytes:
-    return hashlib.scrypt(secret.encode(), salt=salt, n=params["n"], r=params["r"], p=params["p"],
-                          maxmem=64 << 20, dklen=32)
+    return hashlib.scrypt(
+        secret.encode(), salt=salt, n=params["n"], r=params["r"], p=params["p"], maxmem=64 << 20, dklen=32
+    )
 
 
 class TokenStore:
@@ -73,7 +74,7 @@ class TokenStore:
         except (OSError, orjson.JSONDecodeError) as exc:
             raise MCPeekerError(f"{self.path}: cannot read the token store: {exc}") from exc
         if not isinstance(data, dict) or not isinstance(data.get("tokens"), list):
-            raise MCPeekerError(f"{self.path}: not a token store (expected {{\"tokens\": [...]}})")
+            raise MCPeekerError(f'{self.path}: not a token store (expected {{"tokens": [...]}})')
         return {r["id"]: r for r in data["tokens"]}
 
     def _locked(self) -> Any:
@@ -100,8 +101,15 @@ class TokenStore:
         token_id = secrets.token_hex(6)
         secret = secrets.token_urlsafe(32)
         salt = secrets.token_bytes(16)
-        record = {"id": token_id, "agent": agent, "created": _now(), "revoked": None, "scrypt": SCRYPT,
-                  "salt": base64.b64encode(salt).decode(), "hash": base64.b64encode(_hash(secret, salt, SCRYPT)).decode()}
+        record = {
+            "id": token_id,
+            "agent": agent,
+            "created": _now(),
+            "revoked": None,
+            "scrypt": SCRYPT,
+            "salt": base64.b64encode(salt).decode(),
+            "hash": base64.b64encode(_hash(secret, salt, SCRYPT)).decode(),
+        }
         with self._locked():
             records = self._read()
             records[token_id] = record
@@ -122,8 +130,9 @@ class TokenStore:
             if done:
                 self._write(records)
         if not done:
-            raise MCPeekerError(f"no active token {'with id ' + token_id if token_id else 'for agent ' + str(agent)} "
-                                f"in {self.path}")
+            raise MCPeekerError(
+                f"no active token {'with id ' + token_id if token_id else 'for agent ' + str(agent)} in {self.path}"
+            )
         return done
 
     def list(self) -> list[TokenRecord]:

@@ -26,11 +26,22 @@ EVIDENCE_TYPES = ("endpoint", "network", "attack", "judge")
 NETWORK_MODULES = ("zeek", "suricata")
 # Facts kept per instance: output name -> event field.
 FACT_FIELDS = {
-    "host_id": "host.id", "host_ip": "host.ip", "dst_ip": "destination.ip", "dst_port": "destination.port",
-    "server_name": "mcp.server.name", "server_version": "mcp.server.version",
-    "cfg_name": "mcp.config.server_name", "cfg_client": "mcp.config.client", "url": "mcp.server.url",
-    "transport": "mcp.transport", "spec_era": "mcp.spec_era", "protocol_version": "mcp.protocol.version",
-    "tool": "gen_ai.tool.name", "tools": "mcp.tools.names", "module": "event.module", "attack": "mcpeeker.attack.type",
+    "host_id": "host.id",
+    "host_ip": "host.ip",
+    "dst_ip": "destination.ip",
+    "dst_port": "destination.port",
+    "server_name": "mcp.server.name",
+    "server_version": "mcp.server.version",
+    "cfg_name": "mcp.config.server_name",
+    "cfg_client": "mcp.config.client",
+    "url": "mcp.server.url",
+    "transport": "mcp.transport",
+    "spec_era": "mcp.spec_era",
+    "protocol_version": "mcp.protocol.version",
+    "tool": "gen_ai.tool.name",
+    "tools": "mcp.tools.names",
+    "module": "event.module",
+    "attack": "mcpeeker.attack.type",
     "risk": "tags",  # `risk:<agent risk>` tags: the trust score's agent penalties (trust.py)
 }
 # Network evidence is keyed `net:<server ip>:<port>`: its server address is the key itself, so these two
@@ -41,12 +52,12 @@ ADDRESS_FACTS = ("dst_ip", "dst_port")
 # over just the documents that have the field.
 PER_HOST_FACTS = ("host_id", "host_ip", "dst_ip", "dst_port", "url", "cfg_name", "cfg_client")
 
-KEY_FILTER_MAX = 3000    # more keys than this: scanning every key beats looking each one up
-KEY_CHUNK = 1000         # keys per `terms` query
-BUCKET_BUDGET = 40_000   # buckets per response, well under search.max_buckets (65,535 by default)
-FACT_VALUES = 10_000     # distinct values of one fact field per request
-ATTEMPTS = 8             # partition doublings before giving up
-SIZE_SLACK = 100         # extra key buckets per partition: the key count is an estimate
+KEY_FILTER_MAX = 3000  # more keys than this: scanning every key beats looking each one up
+KEY_CHUNK = 1000  # keys per `terms` query
+BUCKET_BUDGET = 40_000  # buckets per response, well under search.max_buckets (65,535 by default)
+FACT_VALUES = 10_000  # distinct values of one fact field per request
+ATTEMPTS = 8  # partition doublings before giving up
+SIZE_SLACK = 100  # extra key buckets per partition: the key count is an estimate
 
 
 @dataclass
@@ -112,7 +123,9 @@ class _Pass:
         return {"a": {"terms": {"field": self.field, "size": self.values}, "aggs": {"k": keys}}}
 
 
-_STATS = _Pass("stats", TYPE_FIELD, 32, {"first": {"min": {"field": "@timestamp"}}, "last": {"max": {"field": "@timestamp"}}})
+_STATS = _Pass(
+    "stats", TYPE_FIELD, 32, {"first": {"min": {"field": "@timestamp"}}, "last": {"max": {"field": "@timestamp"}}}
+)
 
 
 def _stats(rows: Iterable[tuple[str, Any, str, dict[str, Any]]]) -> dict[str, KeyStats]:
@@ -156,11 +169,16 @@ class EvidenceAggregator:
         rows = list(self._run([_Pass("keys", TYPE_FIELD, 32, filters=tuple(filters)), _STATS], [], None))
         return {row[2] for row in rows if row[0] == "keys"}, _stats(row for row in rows if row[0] == "stats")
 
-    def facts_and_refs(self, keys: set[str]) -> tuple[dict[str, dict[str, set[Any]]], dict[str, dict[str, list[tuple[int, str]]]]]:
+    def facts_and_refs(
+        self, keys: set[str]
+    ) -> tuple[dict[str, dict[str, set[Any]]], dict[str, dict[str, list[tuple[int, str]]]]]:
         """Per key: every fact's distinct values, and the newest evidence ids per evidence type."""
         not_network = {"bool": {"must_not": [{"terms": {"event.module": list(NETWORK_MODULES)}}]}}
-        passes = [_Pass(name, event_field, FACT_VALUES, filters=({"exists": {"field": event_field}},))
-                  for name, event_field in FACT_FIELDS.items() if name not in PER_HOST_FACTS]
+        passes = [
+            _Pass(name, event_field, FACT_VALUES, filters=({"exists": {"field": event_field}},))
+            for name, event_field in FACT_FIELDS.items()
+            if name not in PER_HOST_FACTS
+        ]
         if self.refs_per_type > 0:
             top = {"r": {"top_hits": {"size": self.refs_per_type, "sort": [{"@timestamp": "desc"}], "_source": False}}}
             passes.append(_Pass("refs", TYPE_FIELD, 32, top, filters=({"terms": {TYPE_FIELD: list(EVIDENCE_TYPES)}},)))
@@ -186,15 +204,19 @@ class EvidenceAggregator:
     # --- running them -------------------------------------------------------------------
     def _pairs(self, value_field: str, filters: list[dict[str, Any]], keys: set[str]) -> Iterator[tuple[Any, str]]:
         """(value, key) for every key in `keys` whose documents matching `filters` carry `value_field`."""
-        scopes = ([[*filters, {"terms": {KEY_FIELD: chunk}}] for chunk in _chunks(sorted(keys), KEY_CHUNK)]
-                  if len(keys) <= KEY_FILTER_MAX else [filters])
+        scopes = (
+            [[*filters, {"terms": {KEY_FIELD: chunk}}] for chunk in _chunks(sorted(keys), KEY_CHUNK)]
+            if len(keys) <= KEY_FILTER_MAX
+            else [filters]
+        )
         for scope in scopes:
             for key, value in composite_pairs(self.client, self.index, (KEY_FIELD, value_field), _query(scope)):
                 if key in keys:
                     yield value, key
 
-    def _run(self, passes: list[_Pass], filters: list[dict[str, Any]], keys: set[str] | None
-             ) -> Iterator[tuple[str, Any, str, dict[str, Any]]]:
+    def _run(
+        self, passes: list[_Pass], filters: list[dict[str, Any]], keys: set[str] | None
+    ) -> Iterator[tuple[str, Any, str, dict[str, Any]]]:
         """(pass name, outer value, key, key bucket) for each key in `keys` (None: every key) of each pass."""
         if keys is not None and not keys:
             return
@@ -209,15 +231,19 @@ class EvidenceAggregator:
             # A partition scan answers for every key it met, not only the ones asked for.
             yield from (row for row in rows if keys is None or row[2] in keys)
             return
-        raise RuntimeError(f"correlation: {estimate} instance keys still do not fit in partitions of {BUCKET_BUDGET} buckets")
+        raise RuntimeError(
+            f"correlation: {estimate} instance keys still do not fit in partitions of {BUCKET_BUDGET} buckets"
+        )
 
-    def _scopes(self, filters: list[dict[str, Any]], keys: set[str] | None, estimate: int | None
-                ) -> tuple[list[tuple[list[dict[str, Any]], dict[str, int] | None, int]], int]:
+    def _scopes(
+        self, filters: list[dict[str, Any]], keys: set[str] | None, estimate: int | None
+    ) -> tuple[list[tuple[list[dict[str, Any]], dict[str, int] | None, int]], int]:
         """(query filters, key partition, key terms size) per request, and the key count they are sized for."""
         if keys is not None and len(keys) <= KEY_FILTER_MAX:
             ordered = sorted(keys)
-            return [(filters + [{"terms": {KEY_FIELD: chunk}}], None, len(chunk))
-                    for chunk in _chunks(ordered, KEY_CHUNK)], len(keys)
+            return [
+                (filters + [{"terms": {KEY_FIELD: chunk}}], None, len(chunk)) for chunk in _chunks(ordered, KEY_CHUNK)
+            ], len(keys)
         estimate = estimate or max(1, self._cardinality(filters))
         partitions = max(1, math.ceil(estimate * 2 / BUCKET_BUDGET))
         size = math.ceil(estimate / partitions * 1.25) + SIZE_SLACK  # an overflow is detected and retried
@@ -226,33 +252,58 @@ class EvidenceAggregator:
         return [(filters, {"partition": p, "num_partitions": partitions}, size) for p in range(partitions)], estimate
 
     def _cardinality(self, filters: list[dict[str, Any]]) -> int:
-        body = {"size": 0, "track_total_hits": False, "query": _query(filters),
-                "aggs": {"n": {"cardinality": {"field": KEY_FIELD, "precision_threshold": 40_000}}}}
+        body = {
+            "size": 0,
+            "track_total_hits": False,
+            "query": _query(filters),
+            "aggs": {"n": {"cardinality": {"field": KEY_FIELD, "precision_threshold": 40_000}}},
+        }
         response = self.client.search(index=self.index, body=body, ignore_unavailable=True, allow_no_indices=True)
         return int(response.get("aggregations", {}).get("n", {}).get("value", 0))
 
-    def _search(self, passes: list[_Pass], filters: list[dict[str, Any]],
-                scopes: list[tuple[list[dict[str, Any]], dict[str, int] | None, int]]) -> Iterator[tuple[str, Any, str, dict[str, Any]]]:
+    def _search(
+        self,
+        passes: list[_Pass],
+        filters: list[dict[str, Any]],
+        scopes: list[tuple[list[dict[str, Any]], dict[str, int] | None, int]],
+    ) -> Iterator[tuple[str, Any, str, dict[str, Any]]]:
         # One msearch: the cluster runs the passes side by side on its search threads.
         requests = [(p, scope_filters, include, size) for p in passes for scope_filters, include, size in scopes]
         body: list[dict[str, Any]] = []
         for p, scope_filters, include, size in requests:
             body.append({"index": self.index, "ignore_unavailable": True, "allow_no_indices": True})
-            body.append({"size": 0, "track_total_hits": False, "query": _query(scope_filters + list(p.filters)),
-                         "aggs": p.aggs(include, size)})
-        responses = self.client.msearch(body=body, params={"request_timeout": 300, "filter_path": RESPONSE_FIELDS})["responses"]
+            body.append(
+                {
+                    "size": 0,
+                    "track_total_hits": False,
+                    "query": _query(scope_filters + list(p.filters)),
+                    "aggs": p.aggs(include, size),
+                }
+            )
+        responses = self.client.msearch(body=body, params={"request_timeout": 300, "filter_path": RESPONSE_FIELDS})[
+            "responses"
+        ]
         for (p, _, _, _), response in zip(requests, responses):
             yield from _rows(p, response)
 
 
 # Only what _rows reads: top_hits answers are large, and most of their bytes are not needed.
 _BUCKETS = "responses.aggregations.a.buckets"
-RESPONSE_FIELDS = ",".join([
-    "responses.error", "responses.aggregations.a.sum_other_doc_count", f"{_BUCKETS}.key", f"{_BUCKETS}.key_as_string",
-    f"{_BUCKETS}.k.sum_other_doc_count", f"{_BUCKETS}.k.buckets.key", f"{_BUCKETS}.k.buckets.doc_count",
-    f"{_BUCKETS}.k.buckets.first.value_as_string", f"{_BUCKETS}.k.buckets.last.value_as_string",
-    f"{_BUCKETS}.k.buckets.r.hits.hits._id", f"{_BUCKETS}.k.buckets.r.hits.hits.sort",
-])
+RESPONSE_FIELDS = ",".join(
+    [
+        "responses.error",
+        "responses.aggregations.a.sum_other_doc_count",
+        f"{_BUCKETS}.key",
+        f"{_BUCKETS}.key_as_string",
+        f"{_BUCKETS}.k.sum_other_doc_count",
+        f"{_BUCKETS}.k.buckets.key",
+        f"{_BUCKETS}.k.buckets.doc_count",
+        f"{_BUCKETS}.k.buckets.first.value_as_string",
+        f"{_BUCKETS}.k.buckets.last.value_as_string",
+        f"{_BUCKETS}.k.buckets.r.hits.hits._id",
+        f"{_BUCKETS}.k.buckets.r.hits.hits.sort",
+    ]
+)
 
 
 def _rows(p: _Pass, response: dict[str, Any]) -> Iterator[tuple[str, Any, str, dict[str, Any]]]:
@@ -265,7 +316,9 @@ def _rows(p: _Pass, response: dict[str, Any]) -> Iterator[tuple[str, Any, str, d
     if not values:
         return
     if values.get("sum_other_doc_count"):
-        log.warning("correlation: more than %d distinct values of %s; the rest are not kept as facts", p.values, p.field)
+        log.warning(
+            "correlation: more than %d distinct values of %s; the rest are not kept as facts", p.values, p.field
+        )
     # filter_path drops empty parts of an answer: every lookup below tolerates their absence.
     for value_bucket in values.get("buckets", []):
         keys = value_bucket.get("k", {})
@@ -289,4 +342,4 @@ def _query(filters: list[dict[str, Any]]) -> dict[str, Any]:
 
 def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]

@@ -23,15 +23,21 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Iterator, cast
 
-from ..model.records import (EvidenceRefs, Finding, FindingEvidence, FindingInstance, FindingMcp,
-                             FindingRegistry)
+from ..model.records import EvidenceRefs, Finding, FindingEvidence, FindingInstance, FindingMcp, FindingRegistry
 from ..paging import composite_pairs, scan_sorted
 from ..registry.model import InstanceFacts, effective_status, is_active, matches, normalise_url
 from ..roles import Actor
 from ..settings import Settings
 from ..timeutil import iso, parse_iso, utcnow
-from .aggregate import (EVIDENCE_TYPES, FACT_FIELDS, KEY_FILTER_MAX, NETWORK_MODULES, EvidenceAggregator,
-                        InstanceAggregate, KeyStats)
+from .aggregate import (
+    EVIDENCE_TYPES,
+    FACT_FIELDS,
+    KEY_FILTER_MAX,
+    NETWORK_MODULES,
+    EvidenceAggregator,
+    InstanceAggregate,
+    KeyStats,
+)
 from .instances import HostMap, finding_id, joinable_address, parse_key, raw_keys_of, resolve
 from .scoring import ScoringConfig, score_instance
 from .trust import fingerprint as trust_fingerprint
@@ -40,6 +46,8 @@ from .trust import risks_of, trust
 log = logging.getLogger(__name__)
 
 WATERMARK_ID = "correlation.watermark"
+
+
 @dataclass(frozen=True)
 class CycleResult:
     touched: int
@@ -88,11 +96,22 @@ class Correlator:
         if since is None:
             return []
         since_iso = iso(since)
-        return [{"bool": {"minimum_should_match": 1, "should": [
-            {"range": {"event.ingested": {"gte": since_iso}}},
-            {"bool": {"must_not": {"exists": {"field": "event.ingested"}},
-                      "filter": {"range": {"@timestamp": {"gte": since_iso}}}}},
-        ]}}]
+        return [
+            {
+                "bool": {
+                    "minimum_should_match": 1,
+                    "should": [
+                        {"range": {"event.ingested": {"gte": since_iso}}},
+                        {
+                            "bool": {
+                                "must_not": {"exists": {"field": "event.ingested"}},
+                                "filter": {"range": {"@timestamp": {"gte": since_iso}}},
+                            }
+                        },
+                    ],
+                }
+            }
+        ]
 
     def window_stats(self, since: datetime | None) -> tuple[set[str], dict[str, KeyStats] | None]:
         """Raw keys with evidence in the window, and (when the window holds most keys) stats of every key."""
@@ -104,7 +123,9 @@ class Correlator:
             return self.evidence.keys_and_stats(window)
         return self.evidence.keys(window), None
 
-    def instance_stats(self, raw_keys: set[str], hosts: HostMap, known: dict[str, KeyStats] | None) -> dict[str, InstanceAggregate]:
+    def instance_stats(
+        self, raw_keys: set[str], hosts: HostMap, known: dict[str, KeyStats] | None
+    ) -> dict[str, InstanceAggregate]:
         """Counts and first/last seen of every instance, merged over its raw keys."""
         stats = {k: known[k] for k in raw_keys if k in known} if known is not None else self.evidence.stats(raw_keys)
         instances: dict[str, InstanceAggregate] = {}
@@ -122,14 +143,19 @@ class Correlator:
                 instance.add_facts(facts.get(key, {}))
                 instance.add_refs(refs.get(key, {}), self.refs_per_type)
 
-    def registry_affected(self, entries: list[dict[str, Any]], changed_ids: set[str] | None) -> dict[str, dict[str, Any]]:
+    def registry_affected(
+        self, entries: list[dict[str, Any]], changed_ids: set[str] | None
+    ) -> dict[str, dict[str, Any]]:
         """Stored findings a registry change can alter: those linked to a changed (or removed) entry and those a
         changed entry now matches. An unchanged finding matched by no changed entry keeps the same candidates,
         so the same winner. `changed_ids` None (no per-entry state yet) means every finding."""
         self.client.indices.refresh(index=self.findings)
         sort = [{"finding.id": "asc"}]
         if changed_ids is None:
-            return {hit["_id"]: hit["_source"] for hit in scan_sorted(self.client, self.findings, {"match_all": {}}, sort, self.page_size)}
+            return {
+                hit["_id"]: hit["_source"]
+                for hit in scan_sorted(self.client, self.findings, {"match_all": {}}, sort, self.page_size)
+            }
         changed = [e for e in entries if e["entry_id"] in changed_ids]
         source = ["instance.key", "instance.raw_keys", "instance.facts", "registry.entry_id"]
         affected = set()
@@ -164,15 +190,21 @@ class Correlator:
             host_id=parts.get("host_id") or (host_ids[0] if host_ids else None),
             host_ips=tuple(host_ips),
             port=parts.get("port") or (int(ports[0]) if ports else None),
-            server_names=tuple(instance.values("server_name") + instance.values("cfg_name")
-                               + ([parts["server_name"]] if parts.get("server_name") else [])),
+            server_names=tuple(
+                instance.values("server_name")
+                + instance.values("cfg_name")
+                + ([parts["server_name"]] if parts.get("server_name") else [])
+            ),
             urls=tuple(urls),
             # A listener is reached at its host's address; a stdio server from a config has no address at all.
-            server_ip=parts.get("ip") or (server_ips[0] if server_ips else None)
+            server_ip=parts.get("ip")
+            or (server_ips[0] if server_ips else None)
             or (host_ips[0] if host_ips and parts["kind"] == "host_port" else None),
         )
 
-    def _registry_match(self, facts: InstanceFacts, entries: list[dict[str, Any]], now: datetime) -> dict[str, Any] | None:
+    def _registry_match(
+        self, facts: InstanceFacts, entries: list[dict[str, Any]], now: datetime
+    ) -> dict[str, Any] | None:
         candidates = [e for e in entries if matches(e, facts)]
         if not candidates:
             return None
@@ -180,7 +212,9 @@ class Correlator:
         candidates.sort(key=lambda e: (not is_active(e, now), e["entry_id"]))
         return candidates[0]
 
-    def build_finding(self, instance: InstanceAggregate, entries: list[dict[str, Any]], now: datetime) -> Finding | None:
+    def build_finding(
+        self, instance: InstanceAggregate, entries: list[dict[str, Any]], now: datetime
+    ) -> Finding | None:
         present = {t for t in EVIDENCE_TYPES if instance.counts.get(t)}
         if not present:
             return None  # only context records (plain conn/dns lines): not an MCP instance
@@ -193,9 +227,17 @@ class Correlator:
         score = score_instance(present, attacks, active, self.config)
         fid = finding_id(instance.key)
         doc: Finding = {
-            "finding": {"id": fid, "status": "open", "summary": self._summary(instance, facts, present, entry, active, attacks, now)},
-            "first_seen": instance.first_seen, "last_seen": instance.last_seen, "@timestamp": instance.last_seen,
-            "score": score.score, "classification": score.classification, "severity": score.severity,
+            "finding": {
+                "id": fid,
+                "status": "open",
+                "summary": self._summary(instance, facts, present, entry, active, attacks, now),
+            },
+            "first_seen": instance.first_seen,
+            "last_seen": instance.last_seen,
+            "@timestamp": instance.last_seen,
+            "score": score.score,
+            "classification": score.classification,
+            "severity": score.severity,
             # Posture (0-100) with each catalogue penalty and its reason; independent of the classification.
             "trust": trust(attacks, risks_of(instance.values("risk"))),
             "instance": _instance_fields(instance),
@@ -215,20 +257,44 @@ class Correlator:
     def _registry_fields(entry: dict[str, Any] | None, now: datetime) -> FindingRegistry:
         if entry is None:
             return {"match": False}
-        return {"match": is_active(entry, now), "entry_id": entry["entry_id"], "owner": entry.get("owner"),
-                "team": entry.get("team"), "status": effective_status(entry, now), "expires": entry.get("expires")}
+        return {
+            "match": is_active(entry, now),
+            "entry_id": entry["entry_id"],
+            "owner": entry.get("owner"),
+            "team": entry.get("team"),
+            "status": effective_status(entry, now),
+            "expires": entry.get("expires"),
+        }
 
     @staticmethod
     def _suggested_entry(fid: str, facts: InstanceFacts) -> dict[str, Any]:
-        server = {"port": facts.port, "ip": facts.server_ip if not facts.host_id else None,
-                  "name": facts.server_names[0] if facts.server_names else None,
-                  "url": facts.urls[0] if facts.urls else None}
-        return _drop_empty({"owner": "", "team": "", "purpose": "", "source_finding": fid,
-                            "host": {"id": facts.host_id}, "server": server})
+        server = {
+            "port": facts.port,
+            "ip": facts.server_ip if not facts.host_id else None,
+            "name": facts.server_names[0] if facts.server_names else None,
+            "url": facts.urls[0] if facts.urls else None,
+        }
+        return _drop_empty(
+            {
+                "owner": "",
+                "team": "",
+                "purpose": "",
+                "source_finding": fid,
+                "host": {"id": facts.host_id},
+                "server": server,
+            }
+        )
 
     @staticmethod
-    def _summary(instance: InstanceAggregate, facts: InstanceFacts, present: set[str],
-                 entry: dict[str, Any] | None, active: bool, attacks: set[str], now: datetime) -> str:
+    def _summary(
+        instance: InstanceAggregate,
+        facts: InstanceFacts,
+        present: set[str],
+        entry: dict[str, Any] | None,
+        active: bool,
+        attacks: set[str],
+        now: datetime,
+    ) -> str:
         if active:
             head = f"Registered MCP server (owner {entry.get('owner')})"
         elif entry is not None:
@@ -259,8 +325,9 @@ class Correlator:
 
     def write_state(self, value: dict[str, Any]) -> None:
         # get-by-id is real-time, so the state needs no refresh.
-        self.client.index(index=self.state, id=WATERMARK_ID,
-                          body={"@timestamp": iso(utcnow()), "name": WATERMARK_ID, "value": value})
+        self.client.index(
+            index=self.state, id=WATERMARK_ID, body={"@timestamp": iso(utcnow()), "name": WATERMARK_ID, "value": value}
+        )
 
     def current_fingerprints(self, fingerprints: set[str]) -> set[str]:
         """Which of these evidence fingerprints a stored finding already has: a terms aggregation, so no
@@ -268,9 +335,13 @@ class Correlator:
         current: set[str] = set()
         ordered = sorted(fingerprints)
         for start in range(0, len(ordered), 10_000):
-            chunk = ordered[start:start + 10_000]
-            body = {"size": 0, "track_total_hits": False, "query": {"terms": {"instance.evidence_fp": chunk}},
-                    "aggs": {"fp": {"terms": {"field": "instance.evidence_fp", "size": len(chunk)}}}}
+            chunk = ordered[start : start + 10_000]
+            body = {
+                "size": 0,
+                "track_total_hits": False,
+                "query": {"terms": {"instance.evidence_fp": chunk}},
+                "aggs": {"fp": {"terms": {"field": "instance.evidence_fp", "size": len(chunk)}}},
+            }
             response = self.client.search(index=self.findings, body=body, ignore_unavailable=True)
             current.update(b["key"] for b in response.get("aggregations", {}).get("fp", {}).get("buckets", []))
         return current
@@ -279,7 +350,7 @@ class Correlator:
         found: dict[str, dict[str, Any]] = {}
         ordered = sorted(ids)
         for start in range(0, len(ordered), 1000):
-            response = self.client.mget(index=self.findings, body={"ids": ordered[start:start + 1000]})
+            response = self.client.mget(index=self.findings, body={"ids": ordered[start : start + 1000]})
             found.update({d["_id"]: d["_source"] for d in response["docs"] if d.get("found")})
         return found
 
@@ -295,8 +366,12 @@ class Correlator:
 
         started = utcnow()
         clock = started.timestamp()
-        registry = Registry(self.settings, self.client, actor or Actor("correlator", "admin"),
-                            int(self.config.registry.get("default_ttl_days", 90)))
+        registry = Registry(
+            self.settings,
+            self.client,
+            actor or Actor("correlator", "admin"),
+            int(self.config.registry.get("default_ttl_days", 90)),
+        )
         entries = registry.all()
         expired = registry.expire_due(entries)
         if expired:
@@ -350,11 +425,18 @@ class Correlator:
             bulk_helper(self.settings).bulk(self.client, actions, raise_on_error=True, refresh=False)
             # One refresh: the count below, dashboards and the next cycle see what was just written.
             self.client.indices.refresh(index=self.findings)
-        self.write_state({"at": iso(started), "registry_entries": entry_fps, "hosts_fp": hosts_fp,
-                          "full_sweep_at": iso(started) if sweep else state.get("full_sweep_at")})
+        self.write_state(
+            {
+                "at": iso(started),
+                "registry_entries": entry_fps,
+                "hosts_fp": hosts_fp,
+                "full_sweep_at": iso(started) if sweep else state.get("full_sweep_at"),
+            }
+        )
         total = self.client.count(index=self.findings)["count"]
-        return CycleResult(len(touched), len(rebuild), total, len(changed),
-                           len(stale_ids - ids), expired, utcnow().timestamp() - clock)
+        return CycleResult(
+            len(touched), len(rebuild), total, len(changed), len(stale_ids - ids), expired, utcnow().timestamp() - clock
+        )
 
     def rescore_stored(self, old: dict[str, Any], entries: list[dict[str, Any]], now: datetime) -> Finding:
         """Re-evaluate a finding that saw no new evidence against the current registry."""
@@ -364,28 +446,43 @@ class Correlator:
 
 def _instance_fields(instance: InstanceAggregate) -> FindingInstance:
     # Every fact is kept (unindexed) so a re-score without new evidence sees exactly what a fresh build saw.
-    return {"key": instance.key, "kind": parse_key(instance.key)["kind"], "raw_keys": sorted(instance.raw_keys),
-            "evidence_fp": _evidence_fingerprint(instance),
-            "facts": {name: instance.values(name) for name in FACT_FIELDS if instance.facts.get(name)}}
+    return {
+        "key": instance.key,
+        "kind": parse_key(instance.key)["kind"],
+        "raw_keys": sorted(instance.raw_keys),
+        "evidence_fp": _evidence_fingerprint(instance),
+        "facts": {name: instance.values(name) for name in FACT_FIELDS if instance.facts.get(name)},
+    }
 
 
 def _mcp_fields(instance: InstanceAggregate) -> FindingMcp:
-    return {"server": {"name": (instance.values("server_name") or [None])[0],
-                       "version": (instance.values("server_version") or [None])[0]},
-            "transport": instance.values("transport"), "spec_era": instance.values("spec_era"),
-            "protocol": {"version": instance.values("protocol_version")},
-            "config": {"client": instance.values("cfg_client"), "server_name": instance.values("cfg_name")},
-            "tools": {"names": sorted(set(instance.values("tool")) | set(instance.values("tools")))[:50]}}
+    return {
+        "server": {
+            "name": (instance.values("server_name") or [None])[0],
+            "version": (instance.values("server_version") or [None])[0],
+        },
+        "transport": instance.values("transport"),
+        "spec_era": instance.values("spec_era"),
+        "protocol": {"version": instance.values("protocol_version")},
+        "config": {"client": instance.values("cfg_client"), "server_name": instance.values("cfg_name")},
+        "tools": {"names": sorted(set(instance.values("tool")) | set(instance.values("tools")))[:50]},
+    }
 
 
 def _evidence_fields(instance: InstanceAggregate, present: set[str]) -> FindingEvidence:
     counts = {t: instance.counts.get(t, 0) for t in EVIDENCE_TYPES}
-    return {"types": sorted(present), "total": sum(counts.values()),
-            "endpoint": counts["endpoint"], "network": counts["network"], "attack": counts["attack"], "judge": counts["judge"],
-            # newest first per type; `refs` is all of them, for an ids query
-            "refs": [ref for t in EVIDENCE_TYPES for ref in instance.refs.get(t, [])],
-            "refs_by_type": cast(EvidenceRefs, {t: instance.refs[t] for t in EVIDENCE_TYPES if instance.refs.get(t)}),
-            "sources": instance.values("module")}
+    return {
+        "types": sorted(present),
+        "total": sum(counts.values()),
+        "endpoint": counts["endpoint"],
+        "network": counts["network"],
+        "attack": counts["attack"],
+        "judge": counts["judge"],
+        # newest first per type; `refs` is all of them, for an ids query
+        "refs": [ref for t in EVIDENCE_TYPES for ref in instance.refs.get(t, [])],
+        "refs_by_type": cast(EvidenceRefs, {t: instance.refs[t] for t in EVIDENCE_TYPES if instance.refs.get(t)}),
+        "sources": instance.values("module"),
+    }
 
 
 def _stored_instance(old: dict[str, Any]) -> InstanceAggregate:
@@ -422,20 +519,29 @@ def _differs(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> bool:
 def _evidence_fingerprint(instance: InstanceAggregate) -> str:
     """Changes when the instance's evidence does. Evidence is only ever added (or aged out with its index),
     so equal counts, first and last seen over the same raw keys mean nothing new arrived."""
-    parts = [instance.key, *(str(instance.counts.get(t, 0)) for t in EVIDENCE_TYPES),
-             instance.first_seen or "", instance.last_seen or "", *sorted(instance.raw_keys),
-             # a changed penalty table re-scores every finding once
-             trust_fingerprint()]
+    parts = [
+        instance.key,
+        *(str(instance.counts.get(t, 0)) for t in EVIDENCE_TYPES),
+        instance.first_seen or "",
+        instance.last_seen or "",
+        *sorted(instance.raw_keys),
+        # a changed penalty table re-scores every finding once
+        trust_fingerprint(),
+    ]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:24]
 
 
 def _entry_fingerprints(entries: list[dict[str, Any]], now: datetime) -> dict[str, str]:
     """entry id -> what a finding shows of it; changes when the entry changes state, crosses its expiry date or
     is edited where matching or findings can see it."""
+
     def fingerprint(e: dict[str, Any]) -> str:
-        part = (f"{effective_status(e, now)}|{e.get('expires')}|{json.dumps(e.get('host'), sort_keys=True)}|"
-                f"{json.dumps(e.get('server'), sort_keys=True)}|{e.get('owner')}|{e.get('team')}")
+        part = (
+            f"{effective_status(e, now)}|{e.get('expires')}|{json.dumps(e.get('host'), sort_keys=True)}|"
+            f"{json.dumps(e.get('server'), sort_keys=True)}|{e.get('owner')}|{e.get('team')}"
+        )
         return hashlib.sha256(part.encode()).hexdigest()[:16]
+
     return {e["entry_id"]: fingerprint(e) for e in entries}
 
 

@@ -37,8 +37,9 @@ class ScoringConfig:
             registry_match_authorizes=data["classification"].get("registry_match_authorizes", True),
             unregistered_floor=data["classification"].get("unregistered_floor", "suspect"),
             attack_severity=attack_severities(data.get("attack_severity") or {}, path or "configs/scoring.yaml"),
-            classification_severity=data.get("classification_severity",
-                                             {"authorized": "info", "suspect": "low", "unauthorized": "medium"}),
+            classification_severity=data.get(
+                "classification_severity", {"authorized": "info", "suspect": "low", "unauthorized": "medium"}
+            ),
             correlation=data.get("correlation", {}),
             registry=data.get("registry", {}),
         )
@@ -50,8 +51,10 @@ def attack_severities(overrides: dict[str, str], source: Any = "configs/scoring.
     defaults = catalogue.attack_severities()
     unknown = sorted(set(overrides) - set(defaults))
     if unknown:
-        raise ConfigError(f"{source}: attack_severity: unknown attack types {unknown} "
-                          f"(known: {sorted(defaults)}, detections/_vocabulary.yaml)")
+        raise ConfigError(
+            f"{source}: attack_severity: unknown attack types {unknown} "
+            f"(known: {sorted(defaults)}, detections/_vocabulary.yaml)"
+        )
     return {**defaults, **overrides}
 
 
@@ -75,8 +78,9 @@ def max_severity(*severities: str) -> str:
     return max(severities, key=SEVERITY_ORDER.index)
 
 
-def score_instance(present_types: set[str], attack_types: set[str], registry_active: bool,
-                   config: ScoringConfig) -> Score:
+def score_instance(
+    present_types: set[str], attack_types: set[str], registry_active: bool, config: ScoringConfig
+) -> Score:
     """Each evidence type counts once; an active registry match lowers the score; attacks only raise severity."""
     contributions = {t: float(config.weights[t]) for t in SCORED_TYPES if t in present_types}
     if registry_active:

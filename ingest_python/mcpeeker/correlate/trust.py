@@ -46,8 +46,9 @@ def penalties() -> tuple[Penalty, ...]:
         attack = entry.get("attack_type")
         for trigger in ([f"attack:{attack}"] if attack else []) + [f"risk:{r}" for r in risks]:
             if trigger in seen:
-                raise ConfigError(f"detection catalogue: {entry['id']} and {seen[trigger]} both carry a trust penalty "
-                                  f"for {trigger}")
+                raise ConfigError(
+                    f"detection catalogue: {entry['id']} and {seen[trigger]} both carry a trust penalty for {trigger}"
+                )
             seen[trigger] = entry["id"]
         out.append(Penalty(entry["id"], int(trust["penalty"]), " ".join(str(trust["reason"]).split()), attack, risks))
     return tuple(sorted(out, key=lambda p: (-p.points, p.detection)))
@@ -62,7 +63,7 @@ def fingerprint() -> str:
 
 def risks_of(tags: Iterable[Any]) -> set[str]:
     """Agent risk names from evidence tags (`risk:<name>`, set by the agent normaliser)."""
-    return {str(t)[len(RISK_TAG):] for t in tags if str(t).startswith(RISK_TAG)}
+    return {str(t)[len(RISK_TAG) :] for t in tags if str(t).startswith(RISK_TAG)}
 
 
 def trust(attack_types: Iterable[str], risks: Iterable[str]) -> FindingTrust:
@@ -73,6 +74,7 @@ def trust(attack_types: Iterable[str], risks: Iterable[str]) -> FindingTrust:
         why = [f"attack type {p.attack_type}"] if p.attack_type in attacks else []
         why += [f"agent risk {r}" for r in sorted(p.risks & flags)]
         if why:
-            applied.append({"detection": p.detection, "penalty": p.points, "reason": p.reason,
-                            "evidence": ", ".join(why)})
+            applied.append(
+                {"detection": p.detection, "penalty": p.points, "reason": p.reason, "evidence": ", ".join(why)}
+            )
     return {"score": max(0, FULL - sum(a["penalty"] for a in applied)), "penalties": applied}

@@ -26,8 +26,18 @@ class DeadLetter:
         self._fh: TextIO | None = None
         self._lock = threading.Lock()
 
-    def write(self, file: str, line: int, reason: str, *, source: str = "", raw: bytes | None = None,
-              doc: dict | None = None, index: str | None = None, doc_id: str | None = None) -> None:
+    def write(
+        self,
+        file: str,
+        line: int,
+        reason: str,
+        *,
+        source: str = "",
+        raw: bytes | None = None,
+        doc: dict | None = None,
+        index: str | None = None,
+        doc_id: str | None = None,
+    ) -> None:
         replay: dict[str, Any] = {"source": source}
         if raw is not None:
             text = raw[:RAW_LIMIT].decode("utf-8", "backslashreplace")

@@ -107,14 +107,16 @@ def classify(exc: BaseException) -> str:
     status = _status(exc)
     if status is not None:
         return "retry" if status == 429 or status >= 500 else "fatal"
-    if name in ("ConnectionError", "ConnectionTimeout", "TransportError") or isinstance(exc, (ConnectionError, TimeoutError, OSError)):
+    if name in ("ConnectionError", "ConnectionTimeout", "TransportError") or isinstance(
+        exc, (ConnectionError, TimeoutError, OSError)
+    ):
         return "retry"
     return "fatal"
 
 
 def backoff(attempt: int, base: float, cap: float) -> float:
     """Full jitter: uniform in [0, min(cap, base * 2^attempt)] (avoids synchronised retry storms)."""
-    return random.uniform(0, min(cap, base * (2 ** attempt)))
+    return random.uniform(0, min(cap, base * (2**attempt)))
 
 
 class Spool:
@@ -193,10 +195,23 @@ class Deliverer:
 
     STOP = object()
 
-    def __init__(self, client: Any, deadletter: DeadLetter, *, spool_dir: str | Path, stats: DeliveryStats | None = None,
-                 batch_docs: int = 1000, batch_bytes: int = 5 << 20, queue_batches: int = 2, senders: int = 2,
-                 max_retries: int = 5, backoff_base: float = 0.25, backoff_cap: float = 30.0,
-                 probe_interval: float = 2.0, on_commit: Callable[[dict[str, Any]], None] | None = None) -> None:
+    def __init__(
+        self,
+        client: Any,
+        deadletter: DeadLetter,
+        *,
+        spool_dir: str | Path,
+        stats: DeliveryStats | None = None,
+        batch_docs: int = 1000,
+        batch_bytes: int = 5 << 20,
+        queue_batches: int = 2,
+        senders: int = 2,
+        max_retries: int = 5,
+        backoff_base: float = 0.25,
+        backoff_cap: float = 30.0,
+        probe_interval: float = 2.0,
+        on_commit: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
         self.client = client
         self.deadletter = deadletter
         self.stats = stats or DeliveryStats()
@@ -219,8 +234,10 @@ class Deliverer:
         self._next_probe = 0.0
         self._probe_failures = 0
         self._fatal: BaseException | None = None
-        self._threads = [threading.Thread(target=self._run, name=f"mcpeeker-deliver-{n}", daemon=True)
-                         for n in range(max(1, senders))]
+        self._threads = [
+            threading.Thread(target=self._run, name=f"mcpeeker-deliver-{n}", daemon=True)
+            for n in range(max(1, senders))
+        ]
         for thread in self._threads:
             thread.start()
 
@@ -417,8 +434,9 @@ class Deliverer:
                     reason += f" ({caused})"
                 file, line, doc = _origin(item)
                 meta = orjson.loads(item.action.split(b"\n", 1)[0]).get("index", {})
-                self.deadletter.write(file, line, reason, source="cluster", doc=doc,
-                                      index=meta.get("_index"), doc_id=meta.get("_id"))
+                self.deadletter.write(
+                    file, line, reason, source="cluster", doc=doc, index=meta.get("_index"), doc_id=meta.get("_id")
+                )
                 self.stats.add("rejected")
         self._indexed(ok)
         return retry

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 # ------------------------------------------------------------------------------------------ checkpoint
 
+
 class Checkpoint:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -72,6 +73,7 @@ class Checkpoint:
 
 
 # ---------------------------------------------------------------------------------------------- tailer
+
 
 @dataclass
 class Position:
@@ -218,7 +220,11 @@ class Tailer:
         if self.pos is None:
             return 0
         try:
-            return max(0, os.stat(self.path).st_size - self.pos.offset) if os.stat(self.path).st_ino == self.pos.inode else 0
+            return (
+                max(0, os.stat(self.path).st_size - self.pos.offset)
+                if os.stat(self.path).st_ino == self.pos.inode
+                else 0
+            )
         except OSError:
             return 0
 
@@ -230,11 +236,13 @@ class Tailer:
 
 # --------------------------------------------------------------------------------------------- metrics
 
+
 class IngestCollector:
     """Prometheus collector reading the live counters at scrape time (no per-event cost)."""
 
-    def __init__(self, source: str, read: ReadStats, delivery: DeliveryStats, tailers: Iterable[Tailer],
-                 deliverer: Deliverer) -> None:
+    def __init__(
+        self, source: str, read: ReadStats, delivery: DeliveryStats, tailers: Iterable[Tailer], deliverer: Deliverer
+    ) -> None:
         self.source, self.read, self.delivery, self.tailers, self.deliverer = source, read, delivery, tailers, deliverer
 
     def collect(self):
@@ -258,14 +266,21 @@ class IngestCollector:
         lag = 0.0 if caught_up or not newest else max(0.0, time.time() - newest)
         yield counter("mcpeeker_ingest_events_in", "log lines read (records and bad lines)", self.read.read)
         yield counter("mcpeeker_ingest_indexed", "documents indexed", self.delivery.indexed)
-        yield counter("mcpeeker_ingest_rejected", "lines or documents rejected (dead-lettered)",
-                      self.read.bad + self.delivery.rejected)
+        yield counter(
+            "mcpeeker_ingest_rejected",
+            "lines or documents rejected (dead-lettered)",
+            self.read.bad + self.delivery.rejected,
+        )
         yield counter("mcpeeker_ingest_skipped", "records of types that are not ingested", self.read.skipped)
-        yield counter("mcpeeker_ingest_retried", "documents sent again after 429/5xx/connection errors",
-                      self.delivery.retried)
+        yield counter(
+            "mcpeeker_ingest_retried", "documents sent again after 429/5xx/connection errors", self.delivery.retried
+        )
         yield counter("mcpeeker_ingest_spooled", "documents written to the disk spool", self.delivery.spooled)
-        yield gauge("mcpeeker_ingest_lag_seconds",
-                    "now minus @timestamp of the newest indexed event while behind; 0 when caught up", lag)
+        yield gauge(
+            "mcpeeker_ingest_lag_seconds",
+            "now minus @timestamp of the newest indexed event while behind; 0 when caught up",
+            lag,
+        )
         yield gauge("mcpeeker_ingest_backlog_bytes", "bytes written to followed files but not read yet", backlog)
 
 
@@ -278,6 +293,7 @@ def start_metrics(port: int, collector: IngestCollector, addr: str = "127.0.0.1"
 
 
 # ------------------------------------------------------------------------------------------------ loop
+
 
 def discover(source: str, paths: list[str]) -> list[str]:
     """Followed files: explicit files (even if absent yet), and current logs inside directories."""
@@ -295,9 +311,17 @@ def discover(source: str, paths: list[str]) -> list[str]:
     return found
 
 
-def follow(source: str, paths: list[str], pipeline: Pipeline, deliverer: Deliverer, checkpoint: Checkpoint,
-           stop: threading.Event, tailers: list[Tailer], poll_interval: float = 0.25,
-           rescan_interval: float = 5.0) -> None:
+def follow(
+    source: str,
+    paths: list[str],
+    pipeline: Pipeline,
+    deliverer: Deliverer,
+    checkpoint: Checkpoint,
+    stop: threading.Event,
+    tailers: list[Tailer],
+    poll_interval: float = 0.25,
+    rescan_interval: float = 5.0,
+) -> None:
     """Run until `stop` is set. `tailers` is filled in place (the metrics collector reads it)."""
     known: set[str] = set()
     last_scan = 0.0

@@ -67,8 +67,7 @@ class Pipeline:
                 index, doc_id, doc, epoch = outputs[0]
                 single = self._action(index, doc_id, doc)
             else:
-                actions = [(self._action(index, doc_id, doc), epoch)
-                           for index, doc_id, doc, epoch in outputs]
+                actions = [(self._action(index, doc_id, doc), epoch) for index, doc_id, doc, epoch in outputs]
         except (TypeError, orjson.JSONEncodeError) as exc:  # e.g. a TSV count beyond 64 bits
             self.bad(item.file, item.line, f"cannot serialise the document: {exc}", item.raw, item.source)
             return
@@ -88,10 +87,10 @@ class Pipeline:
         stats.skipped_types[key] = stats.skipped_types.get(key, 0) + 1
         if (item.file, item.rtype) not in self._reported:
             self._reported.add((item.file, item.rtype))
-            self.deadletter.write(item.file, item.line, f"{exc}: lines of this type in this file are skipped",
-                                  source=item.source)
+            self.deadletter.write(
+                item.file, item.line, f"{exc}: lines of this type in this file are skipped", source=item.source
+            )
 
     def bad(self, file: str, line: int, reason: str, raw: bytes = b"", source: str = "") -> None:
         self.stats.bad += 1
         self.deadletter.write(file, line, reason, source=source, raw=raw or None)
-

@@ -28,15 +28,30 @@ _NOT_SECRET_NAMES = frozenset({"session_id", "sessionid", "mcp-session-id", "key
 # contains (a cheap `in` test in C decides whether the regex runs at all).
 _NAME_TRIGGERS = ("pass", "pwd", "secret", "token", "key", "credential", "auth", "bearer", "cookie", "jwt", "sig")
 _VALUE_PATTERNS: tuple[tuple[re.Pattern[str], str, tuple[str, ...]], ...] = (
-    (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)", re.DOTALL), REDACTED,
-     ("private key",)),
-    (re.compile(r"(?i)\b(authorization|proxy-authorization|x-api-key|api-key|cookie|set-cookie)(\s*[:=]\s*)"
-                r"(?:\"[^\"\n]*\"|'[^'\n]*'|[^\n\"',}]+)"), rf"\1\2{REDACTED}", ("authorization", "api-key", "cookie")),
-    (re.compile(r"(?i)\b(bearer|basic|token|digest)(\s+)[A-Za-z0-9._~+/=-]{8,}"), rf"\1\2{REDACTED}",
-     ("bearer", "basic", "token", "digest")),
+    (
+        re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)", re.DOTALL),
+        REDACTED,
+        ("private key",),
+    ),
+    (
+        re.compile(
+            r"(?i)\b(authorization|proxy-authorization|x-api-key|api-key|cookie|set-cookie)(\s*[:=]\s*)"
+            r"(?:\"[^\"\n]*\"|'[^'\n]*'|[^\n\"',}]+)"
+        ),
+        rf"\1\2{REDACTED}",
+        ("authorization", "api-key", "cookie"),
+    ),
+    (
+        re.compile(r"(?i)\b(bearer|basic|token|digest)(\s+)[A-Za-z0-9._~+/=-]{8,}"),
+        rf"\1\2{REDACTED}",
+        ("bearer", "basic", "token", "digest"),
+    ),
     (re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"), REDACTED, ("eyj",)),
-    (re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{16,}|github_pat_[A-Za-z0-9_]{16,}|glpat-[A-Za-z0-9_-]{16,})"), REDACTED,
-     ("gh", "github_pat_", "glpat-")),
+    (
+        re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{16,}|github_pat_[A-Za-z0-9_]{16,}|glpat-[A-Za-z0-9_-]{16,})"),
+        REDACTED,
+        ("gh", "github_pat_", "glpat-"),
+    ),
     (re.compile(r"\bsk-(?:ant-|proj-|live-|test-)?[A-Za-z0-9_-]{16,}"), REDACTED, ("sk-",)),
     (re.compile(r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA)[0-9A-Z]{16}\b"), REDACTED, ("akia", "asia", "agpa", "aida", "aroa")),
     (re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}"), REDACTED, ("xox",)),
@@ -47,8 +62,13 @@ _VALUE_PATTERNS: tuple[tuple[re.Pattern[str], str, tuple[str, ...]], ...] = (
     # where a run of name characters starts (a match starting inside a run extends to the run's start, which is
     # tried first), and the name's tail is the rest of the run (the separator after it is never a name
     # character), so it is taken possessively.
-    (re.compile(rf"(?i)(?<![\w.-])([\w.-]*{_SECRET_NAME}[\w.-]*+)(\"?'?\s*[:=]\s*)(\"[^\"]*\"|'[^']*'|[^\s\"'&,;}}\]]+)"),
-     rf"\1\2{REDACTED}", _NAME_TRIGGERS),
+    (
+        re.compile(
+            rf"(?i)(?<![\w.-])([\w.-]*{_SECRET_NAME}[\w.-]*+)(\"?'?\s*[:=]\s*)(\"[^\"]*\"|'[^']*'|[^\s\"'&,;}}\]]+)"
+        ),
+        rf"\1\2{REDACTED}",
+        _NAME_TRIGGERS,
+    ),
     # --password value / --api-key=value / -p value is too ambiguous; flags with a secret name only.
     # Same reasoning: never start at a dash that follows a dash; the name's tail is possessive.
     (re.compile(rf"(?i)(?<!-)(--?[\w-]*{_SECRET_NAME}[\w-]*+)(\s+|=)(?!-)(\S+)"), rf"\1\2{REDACTED}", _NAME_TRIGGERS),
@@ -56,9 +76,37 @@ _VALUE_PATTERNS: tuple[tuple[re.Pattern[str], str, tuple[str, ...]], ...] = (
     (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@]+:)([^/\s@]+)(@)"), rf"\1{REDACTED}\3", ("@",)),
 )
 # A cheap pre-filter (substring tests run in C): text without any of these cannot match a pattern above.
-_TRIGGERS = ("key", "auth", "github", "cookie", "bearer", "basic", "token", "digest", "eyj", "gh", "glpat", "sk-", "sk_",
-             "rk_", "pk_", "akia", "asia", "agpa", "aida", "aroa", "xox", "aiza", "pass", "pwd", "secret",
-             "credential", "jwt", "sig", "@")
+_TRIGGERS = (
+    "key",
+    "auth",
+    "github",
+    "cookie",
+    "bearer",
+    "basic",
+    "token",
+    "digest",
+    "eyj",
+    "gh",
+    "glpat",
+    "sk-",
+    "sk_",
+    "rk_",
+    "pk_",
+    "akia",
+    "asia",
+    "agpa",
+    "aida",
+    "aroa",
+    "xox",
+    "aiza",
+    "pass",
+    "pwd",
+    "secret",
+    "credential",
+    "jwt",
+    "sig",
+    "@",
+)
 
 
 def _may_hold_secret(text: str) -> bool:

@@ -50,8 +50,10 @@ class Record:
     __hash__ = None  # type: ignore[assignment]  # mutable, like the dataclass it replaces
 
     def __repr__(self) -> str:
-        return (f"Record(source={self.source!r}, rtype={self.rtype!r}, data={self.data!r}, raw={self.raw!r}, "
-                f"file={self.file!r}, line={self.line!r}, end={self.end!r})")
+        return (
+            f"Record(source={self.source!r}, rtype={self.rtype!r}, data={self.data!r}, raw={self.raw!r}, "
+            f"file={self.file!r}, line={self.line!r}, end={self.end!r})"
+        )
 
 
 @dataclass(slots=True)
@@ -71,6 +73,7 @@ class LineParser(Protocol):
 
 
 # ---------------------------------------------------------------------------------------------- lines
+
 
 class LineReader:
     """Lines of a binary stream with line numbers and end offsets, in bounded memory.
@@ -114,6 +117,7 @@ class LineReader:
 
 
 # -------------------------------------------------------------------------------------------- helpers
+
 
 def _excerpt(raw: bytes, limit: int = 200) -> bytes:
     return raw[:limit]
@@ -172,11 +176,20 @@ def _to_bool(value: str) -> bool:
 
 
 _SCALAR: dict[str, Callable[[str], object]] = {
-    "time": float, "interval": float, "double": float,
-    "count": int, "int": int, "port": int,
+    "time": float,
+    "interval": float,
+    "double": float,
+    "count": int,
+    "int": int,
+    "port": int,
     "bool": _to_bool,
-    "addr": str, "subnet": str, "enum": str,
-    "string": _unescape, "pattern": _unescape, "func": _unescape, "file": _unescape,
+    "addr": str,
+    "subnet": str,
+    "enum": str,
+    "string": _unescape,
+    "pattern": _unescape,
+    "func": _unescape,
+    "file": _unescape,
 }
 
 
@@ -184,7 +197,7 @@ def _container_inner(zeek_type: str) -> str | None:
     """`set[string]`, `vector[count]`, `table[addr]` -> the element type; None for a scalar type."""
     for container in ("set[", "vector[", "table["):
         if zeek_type.startswith(container) and zeek_type.endswith("]"):
-            return zeek_type[len(container):-1]
+            return zeek_type[len(container) : -1]
     return None
 
 
@@ -229,8 +242,9 @@ class TsvParser:
         return data
 
 
-def compile_tsv(fields: list[str], converters: list[Callable[[str], object]], types: list[str],
-                unset: str, empty: str, set_sep: str) -> Callable[[list[str]], dict]:
+def compile_tsv(
+    fields: list[str], converters: list[Callable[[str], object]], types: list[str], unset: str, empty: str, set_sep: str
+) -> Callable[[list[str]], dict]:
     """The native parser of a header when the extension is built (about 1.5x as fast), else `TsvParser`."""
     native = tables_module()
     if native is None:
@@ -258,7 +272,7 @@ class ZeekParser:
     def header(self, raw: bytes) -> None:
         text = raw.decode("utf-8", "replace")
         if text.startswith("#separator"):
-            value = text[len("#separator"):].strip()
+            value = text[len("#separator") :].strip()
             try:
                 self.sep = value.encode().decode("unicode_escape") if value else "\t"
             except UnicodeDecodeError:
@@ -317,12 +331,20 @@ class ZeekParser:
         path = data.pop("_path", None)
         rtype = path if isinstance(path, str) and path else self.name_type
         if not rtype:
-            return BadLine(self.file, line, end, "cannot tell the Zeek log type (no _path field, file name not <type>.log)", _excerpt(raw))
+            return BadLine(
+                self.file,
+                line,
+                end,
+                "cannot tell the Zeek log type (no _path field, file name not <type>.log)",
+                _excerpt(raw),
+            )
         return Record("zeek", rtype, data, raw, self.file, line, end)
 
     def _parse_tsv(self, raw: bytes, line: int, end: int) -> Parsed:
         if self.fields is None:
-            return BadLine(self.file, line, end, "not a Zeek record: neither JSON nor TSV after a #fields header", _excerpt(raw))
+            return BadLine(
+                self.file, line, end, "not a Zeek record: neither JSON nor TSV after a #fields header", _excerpt(raw)
+            )
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -330,14 +352,22 @@ class ZeekParser:
         values = text.split(self.sep)
         fields = self.fields
         if len(values) != len(fields):
-            return BadLine(self.file, line, end, f"expected {len(fields)} tab-separated fields, got {len(values)}", _excerpt(raw))
+            return BadLine(
+                self.file, line, end, f"expected {len(fields)} tab-separated fields, got {len(values)}", _excerpt(raw)
+            )
         try:
             data = (self.fast or self._compile())(values)
         except (ValueError, TypeError):
             return self._bad_field(values, raw, line, end)
         rtype = self.path or self.name_type
         if not rtype:
-            return BadLine(self.file, line, end, "cannot tell the Zeek log type (no #path header, file name not <type>.log)", _excerpt(raw))
+            return BadLine(
+                self.file,
+                line,
+                end,
+                "cannot tell the Zeek log type (no #path header, file name not <type>.log)",
+                _excerpt(raw),
+            )
         return Record("zeek", rtype, data, raw, self.file, line, end)
 
     def _bad_field(self, values: list[str], raw: bytes, line: int, end: int) -> BadLine:
@@ -349,10 +379,13 @@ class ZeekParser:
                 convert(value)
             except (ValueError, TypeError) as exc:
                 return BadLine(self.file, line, end, f"field {name!r}: {exc}", _excerpt(raw))
-        return BadLine(self.file, line, end, "a field does not convert", _excerpt(raw))  # not reached: conversions are pure
+        return BadLine(
+            self.file, line, end, "a field does not convert", _excerpt(raw)
+        )  # not reached: conversions are pure
 
 
 # ---------------------------------------------------------------------------------- eve.json, agent
+
 
 class JsonLineParser:
     """One JSON object per line; `record_type` names the record's type or says why it has none."""
@@ -396,6 +429,7 @@ def make_parser(source: str, file: str) -> LineParser:
 
 # ---------------------------------------------------------------------------------------------- files
 
+
 def is_gzip(path: str | Path) -> bool:
     try:
         with open(path, "rb") as fh:
@@ -416,7 +450,9 @@ def open_input(path: str) -> BinaryIO:
 def _looks_like(source: str, path: Path) -> bool:
     name = path.name
     if source == "zeek":
-        return name.endswith((".log", ".log.gz")) or (name.endswith((".json", ".json.gz")) and not name.startswith("eve"))
+        return name.endswith((".log", ".log.gz")) or (
+            name.endswith((".json", ".json.gz")) and not name.startswith("eve")
+        )
     if source == "suricata":
         return name.startswith("eve") and (".json" in name)
     return name.endswith((".ndjson", ".jsonl", ".json", ".ndjson.gz", ".jsonl.gz", ".json.gz"))

@@ -69,8 +69,13 @@ class Distribution:
     @property
     def classpath(self) -> str:
         # Order matters: launcher, resources, server, then Lucene 9.4.2 before the newer Debian Lucene.
-        parts = [self.root / "launcher", self.root / "resources", self.lib / "opensearch-server.jar",
-                 self.lib / "lucene-9.4.2.jar", self.lib / "lucene9-debian.jar"]
+        parts = [
+            self.root / "launcher",
+            self.root / "resources",
+            self.lib / "opensearch-server.jar",
+            self.lib / "lucene-9.4.2.jar",
+            self.lib / "lucene9-debian.jar",
+        ]
         parts += [self.lib / f"{name}.jar" for name in RUNTIME_JARS]
         return os.pathsep.join(str(p) for p in parts)
 
@@ -127,11 +132,14 @@ def _apt_download(packages: list[str], dest: Path, private_root: Path | None) ->
         (lists / "partial").mkdir(parents=True, exist_ok=True)
         (private_root / "cache").mkdir(parents=True, exist_ok=True)
         sources = private_root / "sources.list"
-        sources.write_text(f"deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] "
-                           f"{_system_debian_mirror()} unstable main\n")
+        sources.write_text(
+            f"deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] {_system_debian_mirror()} unstable main\n"
+        )
         options = [
-            f"-o=Dir::Etc::SourceList={sources}", "-o=Dir::Etc::SourceParts=/dev/null",
-            f"-o=Dir::State::Lists={lists}", f"-o=Dir::Cache={private_root / 'cache'}",
+            f"-o=Dir::Etc::SourceList={sources}",
+            "-o=Dir::Etc::SourceParts=/dev/null",
+            f"-o=Dir::State::Lists={lists}",
+            f"-o=Dir::Cache={private_root / 'cache'}",
             # unstable's Release file may carry an expired Valid-Until here; signatures are still checked.
             "-o=Acquire::Check-Valid-Until=false",
         ]
@@ -210,7 +218,8 @@ def _write_resources(resources: Path) -> None:
     services = resources / "META-INF" / "services"
     services.mkdir(parents=True, exist_ok=True)
     (services / "org.opensearch.common.xcontent.XContentBuilderExtension").write_text(
-        "org.opensearch.common.xcontent.XContentOpenSearchExtension\n")
+        "org.opensearch.common.xcontent.XContentOpenSearchExtension\n"
+    )
 
 
 def _compile_launcher(target: Path) -> None:

@@ -48,8 +48,9 @@ def _atomic_write(path: Path, data: bytes, mode: int) -> None:
 
 
 def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 def _cert_pem(cert: x509.Certificate) -> bytes:
@@ -57,26 +58,46 @@ def _cert_pem(cert: x509.Certificate) -> bytes:
 
 
 def _name(common_name: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "MCPeeker local"),
-                      x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "MCPeeker local"),
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+        ]
+    )
 
 
-def create_ca(directory: Path, common_name: str = "MCPeeker local CA", days: int = CA_DAYS,
-              stem: str = "ca") -> KeyPair:
+def create_ca(
+    directory: Path, common_name: str = "MCPeeker local CA", days: int = CA_DAYS, stem: str = "ca"
+) -> KeyPair:
     """A self-signed CA: `<stem>.crt` (public, give it to clients as --ca-certs) and `<stem>.key` (0600)."""
     key = ec.generate_private_key(ec.SECP256R1())
     now = _now()
-    cert = (x509.CertificateBuilder()
-            .subject_name(_name(common_name)).issuer_name(_name(common_name))
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=days))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
-                                         content_commitment=False, key_encipherment=False,
-                                         data_encipherment=False, key_agreement=False,
-                                         encipher_only=False, decipher_only=False), critical=True)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name(common_name))
+        .issuer_name(_name(common_name))
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
     pair = KeyPair(directory / f"{stem}.crt", directory / f"{stem}.key")
     _atomic_write(pair.key, _key_pem(key), 0o600)
     _atomic_write(pair.cert, _cert_pem(cert), 0o644)
@@ -102,9 +123,16 @@ def _san(hosts: Iterable[str]) -> x509.SubjectAlternativeName:
     return x509.SubjectAlternativeName(names)
 
 
-def issue(ca: KeyPair, common_name: str, *, hosts: Iterable[str] = (), client: bool = False,
-          not_before: dt.datetime | None = None, not_after: dt.datetime | None = None,
-          days: int = SERVER_DAYS) -> tuple[bytes, bytes]:
+def issue(
+    ca: KeyPair,
+    common_name: str,
+    *,
+    hosts: Iterable[str] = (),
+    client: bool = False,
+    not_before: dt.datetime | None = None,
+    not_after: dt.datetime | None = None,
+    days: int = SERVER_DAYS,
+) -> tuple[bytes, bytes]:
     """Sign a fresh key for a server (`hosts` in the SAN) or a client; returns (cert PEM, key PEM).
 
     `not_before`/`not_after` exist so tests can make a certificate that has already expired.
@@ -114,18 +142,32 @@ def issue(ca: KeyPair, common_name: str, *, hosts: Iterable[str] = (), client: b
     start = not_before or _now() - dt.timedelta(minutes=5)
     end = not_after or start + dt.timedelta(days=days)
     usage = ExtendedKeyUsageOID.CLIENT_AUTH if client else ExtendedKeyUsageOID.SERVER_AUTH
-    builder = (x509.CertificateBuilder()
-               .subject_name(_name(common_name)).issuer_name(ca_cert.subject)
-               .public_key(key.public_key()).serial_number(x509.random_serial_number())
-               .not_valid_before(start).not_valid_after(end)
-               .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-               .add_extension(x509.KeyUsage(digital_signature=True, key_encipherment=False, key_cert_sign=False,
-                                            crl_sign=False, content_commitment=False, data_encipherment=False,
-                                            key_agreement=False, encipher_only=False, decipher_only=False),
-                              critical=True)
-               .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
-               .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
-                              critical=False))
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(_name(common_name))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(end)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                key_encipherment=False,
+                key_cert_sign=False,
+                crl_sign=False,
+                content_commitment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+    )
     hosts = list(hosts)
     if hosts:
         builder = builder.add_extension(_san(hosts), critical=False)

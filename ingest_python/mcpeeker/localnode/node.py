@@ -37,8 +37,15 @@ class NodeStatus:
 class LocalNode:
     """One node instance: `<base>/nodes/<name>/` holds its config, data, logs and pid file."""
 
-    def __init__(self, name: str = "default", http_port: int = 9200, transport_port: int | None = None,
-                 heap: str = "512m", base: Path | None = None, settings: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        name: str = "default",
+        http_port: int = 9200,
+        transport_port: int | None = None,
+        heap: str = "512m",
+        base: Path | None = None,
+        settings: dict[str, str] | None = None,
+    ) -> None:
         # `base` holds node homes; the assembled distribution is always the shared cache in mcpeeker_home().
         self.base = base or mcpeeker_home()
         self.name = name
@@ -97,55 +104,89 @@ class LocalNode:
         if pid is None:
             return NodeStatus(False, None, self.url, home=str(self.home), detail="not running (no pid file)")
         if not self._is_our_process(pid):
-            return NodeStatus(False, pid, self.url, home=str(self.home),
-                              detail=f"not running (stale pid file {self.pid_file}: pid {pid} is gone)")
+            return NodeStatus(
+                False,
+                pid,
+                self.url,
+                home=str(self.home),
+                detail=f"not running (stale pid file {self.pid_file}: pid {pid} is gone)",
+            )
         running_port = self._running_port()
         if running_port is not None and running_port != self.http_port:
-            return NodeStatus(True, pid, f"http://127.0.0.1:{running_port}", home=str(self.home),
-                              detail=f"running on port {running_port}, not {self.http_port}")
+            return NodeStatus(
+                True,
+                pid,
+                f"http://127.0.0.1:{running_port}",
+                home=str(self.home),
+                detail=f"running on port {running_port}, not {self.http_port}",
+            )
         info = self._http_json("/")
         health = self._http_json("/_cluster/health")
         if info is None:
             return NodeStatus(True, pid, self.url, home=str(self.home), detail="process up, HTTP not answering yet")
-        return NodeStatus(True, pid, self.url, version=info.get("version", {}).get("number"),
-                          health=(health or {}).get("status"), home=str(self.home), detail="running")
+        return NodeStatus(
+            True,
+            pid,
+            self.url,
+            version=info.get("version", {}).get("number"),
+            health=(health or {}).get("status"),
+            home=str(self.home),
+            detail="running",
+        )
 
     def _write_config(self) -> Path:
         config = self.home / "config"
         for sub in (config, self.home / "data", self.home / "logs"):
             sub.mkdir(parents=True, exist_ok=True)
         (config / "log4j2.properties").write_text(LOG_CONFIG.read_text())
-        (config / "opensearch.yml").write_text("\n".join([
-            "cluster.name: mcpeeker-local",
-            f"node.name: mcpeeker-{self.name}",
-            f"path.data: {self.home / 'data'}",
-            f"path.logs: {self.home / 'logs'}",
-            "network.host: 127.0.0.1",
-            f"http.port: {self.http_port}",
-            f"transport.port: {self.transport_port}",
-            "discovery.type: single-node",
-            # A laptop's disk may be fuller than the default watermarks allow; indexing must not stop.
-            "cluster.routing.allocation.disk.threshold_enabled: false",
-            "action.auto_create_index: true",
-            *(f"{key}: {value}" for key, value in self.settings.items()),
-            "",
-        ]))
+        (config / "opensearch.yml").write_text(
+            "\n".join(
+                [
+                    "cluster.name: mcpeeker-local",
+                    f"node.name: mcpeeker-{self.name}",
+                    f"path.data: {self.home / 'data'}",
+                    f"path.logs: {self.home / 'logs'}",
+                    "network.host: 127.0.0.1",
+                    f"http.port: {self.http_port}",
+                    f"transport.port: {self.transport_port}",
+                    "discovery.type: single-node",
+                    # A laptop's disk may be fuller than the default watermarks allow; indexing must not stop.
+                    "cluster.routing.allocation.disk.threshold_enabled: false",
+                    "action.auto_create_index: true",
+                    *(f"{key}: {value}" for key, value in self.settings.items()),
+                    "",
+                ]
+            )
+        )
         return config
 
     def _command(self, dist: Distribution, config: Path) -> list[str]:
         return [
-            java_executable(), f"-Xms{self.heap}", f"-Xmx{self.heap}", "-XX:+UseSerialGC",
-            "-Djava.awt.headless=true", "-Dlog4j2.disable.jmx=true", "-Dfile.encoding=UTF-8",
-            f"-Dopensearch.path.home={self.home}", f"-Dopensearch.path.conf={config}",
+            java_executable(),
+            f"-Xms{self.heap}",
+            f"-Xmx{self.heap}",
+            "-XX:+UseSerialGC",
+            "-Djava.awt.headless=true",
+            "-Dlog4j2.disable.jmx=true",
+            "-Dfile.encoding=UTF-8",
+            f"-Dopensearch.path.home={self.home}",
+            f"-Dopensearch.path.conf={config}",
             f"-Djava.io.tmpdir={self.home / 'tmp'}",
-            "-cp", dist.classpath, LAUNCHER_CLASS, str(self.home), str(config), f"mcpeeker-{self.name}",
+            "-cp",
+            dist.classpath,
+            LAUNCHER_CLASS,
+            str(self.home),
+            str(config),
+            f"mcpeeker-{self.name}",
         ]
 
     def start(self, timeout: float = 120.0, progress: Progress = lambda _msg: None) -> NodeStatus:
         current = self.status()
         if current.running and current.url != self.url:
-            raise MCPeekerError(f"node instance {self.name!r} already runs at {current.url} (pid {current.pid}); "
-                                f"stop it first or use that port")
+            raise MCPeekerError(
+                f"node instance {self.name!r} already runs at {current.url} (pid {current.pid}); "
+                f"stop it first or use that port"
+            )
         if current.running:
             progress(f"reusing the running node (pid {current.pid})")
             self._wait_green(timeout)
@@ -155,16 +196,23 @@ class LocalNode:
             self.pid_file.unlink(missing_ok=True)
         for port in (self.http_port, self.transport_port):
             if self._port_taken(port):
-                raise MCPeekerError(f"port {port} on 127.0.0.1 is taken by another process; "
-                                    f"stop it or choose another port with --port")
+                raise MCPeekerError(
+                    f"port {port} on 127.0.0.1 is taken by another process; stop it or choose another port with --port"
+                )
         dist = ensure_distribution(mcpeeker_home(), progress)
         config = self._write_config()
         (self.home / "tmp").mkdir(exist_ok=True)
         log_path = self.home / "logs" / "stdout.log"
         progress(f"starting OpenSearch on {self.url}")
         with open(log_path, "ab") as out:
-            process = subprocess.Popen(self._command(dist, config), stdout=out, stderr=subprocess.STDOUT,
-                                       stdin=subprocess.DEVNULL, start_new_session=True, cwd=self.home)
+            process = subprocess.Popen(
+                self._command(dist, config),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                cwd=self.home,
+            )
         self.pid_file.write_text(f"{process.pid}\n")
         self.ports_file.write_text(f"{self.http_port} {self.transport_port}\n")
         try:
@@ -175,8 +223,9 @@ class LocalNode:
         return self.status()
 
     def _http_put(self, path: str, body: dict[str, Any]) -> None:
-        request = urllib.request.Request(self.url + path, data=json.dumps(body).encode(), method="PUT",
-                                         headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            self.url + path, data=json.dumps(body).encode(), method="PUT", headers={"Content-Type": "application/json"}
+        )
         with urllib.request.urlopen(request, timeout=10) as response:
             response.read()
 
@@ -190,8 +239,10 @@ class LocalNode:
             if exc.code != 404:
                 raise
         # Priority 0 composable template: any template of ours (or a user's) with a higher priority wins.
-        self._http_put("/_index_template/mcpeeker-local-defaults",
-                       {"index_patterns": ["*"], "priority": 0, "template": {"settings": {"number_of_replicas": 0}}})
+        self._http_put(
+            "/_index_template/mcpeeker-local-defaults",
+            {"index_patterns": ["*"], "priority": 0, "template": {"settings": {"number_of_replicas": 0}}},
+        )
         try:
             self._http_put("/_all/_settings?expand_wildcards=all", {"index": {"number_of_replicas": 0}})
         except urllib.error.HTTPError as exc:
@@ -221,4 +272,3 @@ class LocalNode:
             return False
         self.ports_file.unlink(missing_ok=True)
         return True
-

@@ -50,15 +50,22 @@ def stunnel_executable() -> str:
         found = shutil.which(name)
         if found:
             return found
-    raise MCPeekerError("`--tls` needs stunnel (Debian package stunnel4): run scripts/install-debs.sh "
-                        "or `apt-get install stunnel4`")
+    raise MCPeekerError(
+        "`--tls` needs stunnel (Debian package stunnel4): run scripts/install-debs.sh or `apt-get install stunnel4`"
+    )
 
 
 class TlsFront:
     """One stunnel instance in `directory`: its CA, certificates, config, pid file and log."""
 
-    def __init__(self, directory: Path, listen_port: int, upstream_port: int,
-                 require_client_certs: bool = False, hosts: Iterable[str] = certs.DEFAULT_HOSTS) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        listen_port: int,
+        upstream_port: int,
+        require_client_certs: bool = False,
+        hosts: Iterable[str] = certs.DEFAULT_HOSTS,
+    ) -> None:
         self.dir = directory
         self.listen_port = listen_port
         self.upstream_port = upstream_port
@@ -80,13 +87,26 @@ class TlsFront:
             state = json.loads((directory / cls.STATE).read_text())
         except (OSError, ValueError):
             return None
-        return cls(directory, int(state["listen_port"]), int(state["upstream_port"]),
-                   bool(state["client_certs"]), state.get("hosts", certs.DEFAULT_HOSTS))
+        return cls(
+            directory,
+            int(state["listen_port"]),
+            int(state["upstream_port"]),
+            bool(state["client_certs"]),
+            state.get("hosts", certs.DEFAULT_HOSTS),
+        )
 
     def _save_state(self) -> None:
-        (self.dir / self.STATE).write_text(json.dumps({
-            "listen_port": self.listen_port, "upstream_port": self.upstream_port,
-            "client_certs": self.require_client_certs, "hosts": list(self.hosts)}) + "\n")
+        (self.dir / self.STATE).write_text(
+            json.dumps(
+                {
+                    "listen_port": self.listen_port,
+                    "upstream_port": self.upstream_port,
+                    "client_certs": self.require_client_certs,
+                    "hosts": list(self.hosts),
+                }
+            )
+            + "\n"
+        )
 
     @property
     def url(self) -> str:
@@ -141,8 +161,7 @@ class TlsFront:
             # TLS 1.2 here because in 1.3 the server judges the client's certificate only after the client
             # considers the handshake done and has written its request: a refusal would reach the client as
             # a reset mid-request. In 1.2 it fails inside the handshake, with an alert that names why.
-            lines += [f"CAfile = {self.ca.cert}", "verifyChain = yes", "requireCert = yes",
-                      "sslVersionMax = TLSv1.2"]
+            lines += [f"CAfile = {self.ca.cert}", "verifyChain = yes", "requireCert = yes", "sslVersionMax = TLSv1.2"]
         self.conf.write_text("\n".join(lines) + "\n")
 
     def _read_pid(self) -> int | None:
@@ -156,8 +175,9 @@ class TlsFront:
         pid = self._read_pid()
         running = pid is not None and self._is_ours(pid)
         detail = "running" if running else ("not running" if pid is None else f"not running (stale pid {pid})")
-        return FrontStatus(running, pid if running else None, self.url, self.upstream,
-                           self.require_client_certs, detail)
+        return FrontStatus(
+            running, pid if running else None, self.url, self.upstream, self.require_client_certs, detail
+        )
 
     def start(self, timeout: float = 15.0, progress: Progress = lambda _m: None) -> FrontStatus:
         current = self.status()
@@ -184,8 +204,9 @@ class TlsFront:
             try:
                 listener.bind(("127.0.0.1", self.listen_port))
             except OSError:
-                raise MCPeekerError(f"port {self.listen_port} on 127.0.0.1 is taken by another process; "
-                                    f"choose another with --tls-port") from None
+                raise MCPeekerError(
+                    f"port {self.listen_port} on 127.0.0.1 is taken by another process; choose another with --tls-port"
+                ) from None
             listener.listen(512)
             fd = listener.fileno()
             env = {**os.environ, "LISTEN_FDS": "1"}
@@ -193,8 +214,15 @@ class TlsFront:
             with open(self.log, "ab") as out:
                 process = subprocess.Popen(
                     ["/bin/sh", "-c", 'LISTEN_PID=$$ exec "$@"', "sh", stunnel_executable(), str(self.conf)],
-                    stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-                    cwd=self.dir, env=env, pass_fds=(fd, 3), preexec_fn=lambda: os.dup2(fd, 3))
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    start_new_session=True,
+                    cwd=self.dir,
+                    env=env,
+                    pass_fds=(fd, 3),
+                    preexec_fn=lambda: os.dup2(fd, 3),
+                )
         finally:
             listener.close()  # stunnel holds its own copy
         self.pid_file.write_text(f"{process.pid}\n")
@@ -208,12 +236,15 @@ class TlsFront:
             except (OSError, ssl.SSLError):
                 time.sleep(0.1)
                 continue
-            progress(f"TLS front {self.url} -> {self.upstream}"
-                     + (" (client certificates required)" if self.require_client_certs else ""))
+            progress(
+                f"TLS front {self.url} -> {self.upstream}"
+                + (" (client certificates required)" if self.require_client_certs else "")
+            )
             return self.status()
         self.stop()
-        raise MCPeekerError(f"stunnel did not complete a TLS handshake on {self.listen_port} within "
-                            f"{timeout:.0f}s; see {self.log}")
+        raise MCPeekerError(
+            f"stunnel did not complete a TLS handshake on {self.listen_port} within {timeout:.0f}s; see {self.log}"
+        )
 
     def served_certificate(self) -> x509.Certificate:
         """The certificate the front presents right now (read from a real handshake)."""
@@ -247,4 +278,3 @@ class TlsFront:
 
     def stop(self, timeout: float = 10.0) -> bool:
         return stop_recorded(self.pid_file, self._is_ours, timeout, poll=0.1)
-

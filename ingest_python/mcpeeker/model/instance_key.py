@@ -1,9 +1,9 @@
 """Instance keys (docs/data-model.md): the one place that builds and parses them, for the agent and the SIEM.
 
-    net:<ip>:<port>                        a server address seen on the wire (IPv6 unbracketed)
-    host:<host_id>:port:<port>             a listener on an endpoint (loopback URLs land here too)
-    host:<host_id>:cfg:<client>:<name>     a configured server without a network address; the name may hold ':'
-    url:<scheme>://<host>:<port><path>     a remote server a client is configured to reach
+net:<ip>:<port>                        a server address seen on the wire (IPv6 unbracketed)
+host:<host_id>:port:<port>             a listener on an endpoint (loopback URLs land here too)
+host:<host_id>:cfg:<client>:<name>     a configured server without a network address; the name may hold ':'
+url:<scheme>://<host>:<port><path>     a remote server a client is configured to reach
 """
 
 from __future__ import annotations

@@ -36,6 +36,7 @@ class EvidenceSource(TypedDict, total=False):
 
 class EvidenceMeta(TypedDict, total=False):
     """The `mcpeeker` namespace of an evidence document."""
+
     evidence: EvidenceInfo
     attack: EvidenceAttack
     instance: EvidenceInstance
@@ -47,6 +48,7 @@ class EvidenceMeta(TypedDict, total=False):
 
 class ScanSummaryMeta(EvidenceMeta, total=False):
     """An agent scan summary also carries its counters, stored unindexed (the template is dynamic: false)."""
+
     scan: dict[str, Any]
 
 
@@ -66,17 +68,39 @@ class EventInfo(TypedDict, total=False):
 
 
 # "@timestamp" is not an identifier, hence the functional form.
-Evidence = TypedDict("Evidence", {
-    "@timestamp": str,
-    "event": EventInfo,
-    "mcpeeker": EvidenceMeta,
-    "host": dict[str, Any], "user": dict[str, Any], "agent": dict[str, Any], "observer": dict[str, Any],
-    "source": dict[str, Any], "destination": dict[str, Any], "network": dict[str, Any], "url": dict[str, Any],
-    "http": dict[str, Any], "user_agent": dict[str, Any], "tls": dict[str, Any], "dns": dict[str, Any],
-    "process": dict[str, Any], "file": dict[str, Any], "rule": dict[str, Any], "threat": dict[str, Any],
-    "error": dict[str, Any], "tags": list[str], "labels": dict[str, Any], "zeek": dict[str, Any],
-    "suricata": dict[str, Any], "mcp": dict[str, Any], "gen_ai": dict[str, Any], "jsonrpc": dict[str, Any],
-}, total=False)
+Evidence = TypedDict(
+    "Evidence",
+    {
+        "@timestamp": str,
+        "event": EventInfo,
+        "mcpeeker": EvidenceMeta,
+        "host": dict[str, Any],
+        "user": dict[str, Any],
+        "agent": dict[str, Any],
+        "observer": dict[str, Any],
+        "source": dict[str, Any],
+        "destination": dict[str, Any],
+        "network": dict[str, Any],
+        "url": dict[str, Any],
+        "http": dict[str, Any],
+        "user_agent": dict[str, Any],
+        "tls": dict[str, Any],
+        "dns": dict[str, Any],
+        "process": dict[str, Any],
+        "file": dict[str, Any],
+        "rule": dict[str, Any],
+        "threat": dict[str, Any],
+        "error": dict[str, Any],
+        "tags": list[str],
+        "labels": dict[str, Any],
+        "zeek": dict[str, Any],
+        "suricata": dict[str, Any],
+        "mcp": dict[str, Any],
+        "gen_ai": dict[str, Any],
+        "jsonrpc": dict[str, Any],
+    },
+    total=False,
+)
 
 
 # --- finding: one document per MCP instance (mcp-findings) ------------------------------------------------------------
@@ -192,25 +216,29 @@ class FindingRegistry(TypedDict, total=False):
     expires: str | None
 
 
-Finding = TypedDict("Finding", {
-    "finding": FindingHead,
-    "@timestamp": str,
-    "first_seen": str,
-    "last_seen": str,
-    "updated": str,
-    "score": float,
-    "classification": str,
-    "severity": str,
-    "severity_score": int,
-    "trust": FindingTrust,
-    "instance": FindingInstance,
-    "host": FindingHost,
-    "destination": FindingDestination,
-    "url": FindingUrl,
-    "mcp": FindingMcp,
-    "evidence": FindingEvidence,
-    "attack": FindingAttack,
-    "registry": FindingRegistry,
-    "suggested_entry": dict[str, Any],  # unindexed: a registry entry draft (mcpeeker.registry.model.RegistryEntry)
-    "scoring": dict[str, Any],  # unindexed: each signal's contribution
-}, total=False)
+Finding = TypedDict(
+    "Finding",
+    {
+        "finding": FindingHead,
+        "@timestamp": str,
+        "first_seen": str,
+        "last_seen": str,
+        "updated": str,
+        "score": float,
+        "classification": str,
+        "severity": str,
+        "severity_score": int,
+        "trust": FindingTrust,
+        "instance": FindingInstance,
+        "host": FindingHost,
+        "destination": FindingDestination,
+        "url": FindingUrl,
+        "mcp": FindingMcp,
+        "evidence": FindingEvidence,
+        "attack": FindingAttack,
+        "registry": FindingRegistry,
+        "suggested_entry": dict[str, Any],  # unindexed: a registry entry draft (mcpeeker.registry.model.RegistryEntry)
+        "scoring": dict[str, Any],  # unindexed: each signal's contribution
+    },
+    total=False,
+)

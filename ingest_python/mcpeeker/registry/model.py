@@ -46,8 +46,9 @@ class EntryServer(TypedDict, total=False):
 
 
 # One lifecycle step; "from" is a keyword, hence the functional form.
-HistoryItem = TypedDict("HistoryItem", {"at": str, "action": str, "actor": str, "from": str, "to": str, "note": str},
-                        total=False)
+HistoryItem = TypedDict(
+    "HistoryItem", {"at": str, "action": str, "actor": str, "from": str, "to": str, "note": str}, total=False
+)
 
 
 class RegistryEntry(TypedDict, total=False):
@@ -90,7 +91,9 @@ def entry_id_for(entry: RegistryEntry) -> str:
     """Deterministic id from what the entry approves, so importing the same file twice creates nothing new."""
     subject = "|".join(f"{f}={_get(entry, f)}" for f in SUBJECT_FIELDS if _get(entry, f) not in (None, ""))
     if not subject:
-        raise RegistryError("an entry needs at least one of host.id, host.ip, server.name, server.port, server.url, server.ip")
+        raise RegistryError(
+            "an entry needs at least one of host.id, host.ip, server.name, server.port, server.url, server.ip"
+        )
     return "reg-" + hashlib.sha256(subject.encode()).hexdigest()[:16]
 
 
@@ -99,14 +102,20 @@ def new_entry(fields: dict[str, Any], now: datetime, ttl_days: int, actor: str) 
     host = cast(EntryHost, {k: v for k, v in (fields.get("host") or {}).items() if v not in (None, "")})
     server = cast(EntryServer, {k: v for k, v in (fields.get("server") or {}).items() if v not in (None, "")})
     entry: RegistryEntry = {
-        "owner": str(fields.get("owner") or ""), "team": fields.get("team"), "purpose": fields.get("purpose") or "",
-        "host": host, "server": server, "source_finding": fields.get("source_finding"),
+        "owner": str(fields.get("owner") or ""),
+        "team": fields.get("team"),
+        "purpose": fields.get("purpose") or "",
+        "host": host,
+        "server": server,
+        "source_finding": fields.get("source_finding"),
     }
     if not entry["owner"]:
         raise RegistryError("owner is required")
     if not any(_get(entry, f) not in (None, "") for f in LOCATORS):
-        raise RegistryError("an entry must name where the server is (host.id, host.ip, server.ip or server.url) "
-                            "or the server's name fleet-wide (server.name); a port alone would approve every server on it")
+        raise RegistryError(
+            "an entry must name where the server is (host.id, host.ip, server.ip or server.url) "
+            "or the server's name fleet-wide (server.name); a port alone would approve every server on it"
+        )
     if entry["server"].get("url"):
         entry["server"]["url"] = normalise_url(entry["server"]["url"])
     if "port" in entry["server"]:
@@ -115,13 +124,16 @@ def new_entry(fields: dict[str, Any], now: datetime, ttl_days: int, actor: str) 
             raise RegistryError(f"server.port {port!r} is not a TCP port")
         entry["server"]["port"] = int(port)
     entry["entry_id"] = fields.get("entry_id") or entry_id_for(entry)
-    entry.update({
-        "status": "pending",
-        "created": iso(now), "updated": iso(now),
-        "expires": _expiry(fields.get("expires"), now, ttl_days),
-        "expires_requested": fields.get("expires") not in (None, ""),
-        "history": [{"at": iso(now), "action": "add", "actor": actor, "to": "pending"}],
-    })
+    entry.update(
+        {
+            "status": "pending",
+            "created": iso(now),
+            "updated": iso(now),
+            "expires": _expiry(fields.get("expires"), now, ttl_days),
+            "expires_requested": fields.get("expires") not in (None, ""),
+            "history": [{"at": iso(now), "action": "add", "actor": actor, "to": "pending"}],
+        }
+    )
     return entry
 
 
@@ -138,15 +150,17 @@ def _expiry(value: Any, now: datetime, ttl_days: int) -> str:
         raise RegistryError(f"expires {value!r} is not an ISO date or date-time") from exc
 
 
-def transition(entry: RegistryEntry, action: str, now: datetime, actor: str, note: str = "",
-               ttl_days: int | None = None) -> RegistryEntry:
+def transition(
+    entry: RegistryEntry, action: str, now: datetime, actor: str, note: str = "", ttl_days: int | None = None
+) -> RegistryEntry:
     """Return the entry after `action`, or raise naming the illegal transition."""
     allowed_from, target = TRANSITIONS[action]
     # `expire` persists what effective_status already reports, so it looks at the stored status.
     current = entry.get("status", "pending") if action == "expire" else effective_status(entry, now)
     if current not in allowed_from:
-        raise RegistryError(f"{entry['entry_id']}: cannot {action} an entry that is {current} "
-                            f"(only from {', '.join(allowed_from)})")
+        raise RegistryError(
+            f"{entry['entry_id']}: cannot {action} an entry that is {current} (only from {', '.join(allowed_from)})"
+        )
     updated = entry.copy()
     updated["status"] = target
     updated["updated"] = iso(now)
@@ -158,7 +172,8 @@ def transition(entry: RegistryEntry, action: str, now: datetime, actor: str, not
     elif action == "renew":
         updated["expires"] = iso(max(parse_iso(entry["expires"]), fresh))  # a renewal never shortens
     updated["history"] = list(entry.get("history", [])) + [
-        {"at": iso(now), "action": action, "actor": actor, "from": current, "to": target, "note": note}]
+        {"at": iso(now), "action": action, "actor": actor, "from": current, "to": target, "note": note}
+    ]
     return updated
 
 

@@ -113,8 +113,10 @@ def approved_hosts(entries: Iterable[RegistryEntry], now: datetime) -> ApprovedH
 # --- Config framework file ---------------------------------------------------------------------
 def config_file_text(addresses: Sequence[IPAddress]) -> str:
     """The option line, with the name and a space alone for no address (the Config reader's empty set)."""
-    return ("# MCPeeker registry: approved MCP servers (written by `mcpeeker registry push --file`).\n"
-            f"{OPTION} {','.join(str(a) for a in addresses)}\n")
+    return (
+        "# MCPeeker registry: approved MCP servers (written by `mcpeeker registry push --file`).\n"
+        f"{OPTION} {','.join(str(a) for a in addresses)}\n"
+    )
 
 
 def write_config_file(path: Path, addresses: Sequence[IPAddress]) -> Path:
@@ -157,8 +159,13 @@ def _broker_python_dirs() -> list[Path]:
     zeek = find_zeek()
     if zeek is not None and (zeek.parent / "zeek-config").is_file():
         try:
-            out = subprocess.run([str(zeek.parent / "zeek-config"), "--python_dir"], capture_output=True,
-                                 text=True, timeout=30, check=False).stdout.strip()
+            out = subprocess.run(
+                [str(zeek.parent / "zeek-config"), "--python_dir"],
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=False,
+            ).stdout.strip()
         except OSError:
             out = ""
         if out:
@@ -190,19 +197,23 @@ def load_broker() -> ModuleType:
         "Zeek's Broker Python bindings (module `broker`) are not available: set "
         f"{BROKER_PYTHON_ENV} to the directory holding them (`zeek-config --python_dir`, e.g. "
         f"{DEFAULT_BROKER_PYTHON}); they must be built for this Python "
-        f"({sys.version_info.major}.{sys.version_info.minor}), or use --file [{'; '.join(problems)}]")
+        f"({sys.version_info.major}.{sys.version_info.minor}), or use --file [{'; '.join(problems)}]"
+    )
 
 
-def push_broker(host: str, port: int, addresses: Sequence[IPAddress], *, timeout: float = 10.0,
-                broker: ModuleType | None = None) -> PushResult:
+def push_broker(
+    host: str, port: int, addresses: Sequence[IPAddress], *, timeout: float = 10.0, broker: ModuleType | None = None
+) -> PushResult:
     """Publish the approved addresses to the Zeek at host:port and wait for it to apply them."""
     broker = broker or load_broker()
     endpoint = broker.Endpoint()
     try:
         acks = endpoint.make_subscriber(ACK_TOPIC)
         if not endpoint.peer(host, port, 0):
-            raise PushError(f"cannot reach Zeek's Broker endpoint at {host}:{port}: is Zeek running with "
-                            "MCP::registry_listen set (zeek/scripts/mcp/registry.zeek)?")
+            raise PushError(
+                f"cannot reach Zeek's Broker endpoint at {host}:{port}: is Zeek running with "
+                "MCP::registry_listen set (zeek/scripts/mcp/registry.zeek)?"
+            )
         started = time.monotonic()
         deadline = started + timeout
         endpoint.publish(TOPIC, broker.zeek.Event(UPDATE_EVENT, set(addresses)))
@@ -213,9 +224,12 @@ def push_broker(host: str, port: int, addresses: Sequence[IPAddress], *, timeout
             event = broker.zeek.Event(message[1])
             if event.name() == APPLIED_EVENT:
                 node, applied = event.args()
-                return PushResult(host, port, str(node), int(getattr(applied, "value", applied)),
-                                  time.monotonic() - started)
-        raise PushError(f"{host}:{port}: Zeek did not confirm the update within {timeout:g}s (does it load "
-                        f"registry.zeek and subscribe to {TOPIC}?)")
+                return PushResult(
+                    host, port, str(node), int(getattr(applied, "value", applied)), time.monotonic() - started
+                )
+        raise PushError(
+            f"{host}:{port}: Zeek did not confirm the update within {timeout:g}s (does it load "
+            f"registry.zeek and subscribe to {TOPIC}?)"
+        )
     finally:
         endpoint.shutdown()

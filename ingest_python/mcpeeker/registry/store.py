@@ -19,8 +19,22 @@ from ..settings import Settings
 from ..timeutil import parse_iso, utcnow
 from .model import RegistryEntry, RegistryError, effective_status, new_entry, transition
 
-CSV_COLUMNS = ("entry_id", "status", "owner", "team", "purpose", "host.id", "host.name", "host.ip",
-               "server.name", "server.port", "server.url", "server.ip", "created", "expires")
+CSV_COLUMNS = (
+    "entry_id",
+    "status",
+    "owner",
+    "team",
+    "purpose",
+    "host.id",
+    "host.name",
+    "host.ip",
+    "server.name",
+    "server.port",
+    "server.url",
+    "server.ip",
+    "created",
+    "expires",
+)
 
 
 class Registry:
@@ -40,17 +54,27 @@ class Registry:
 
     def all(self) -> list[RegistryEntry]:
         self.client.indices.refresh(index=self.index)
-        return [hit["_source"] for hit in scan_sorted(self.client, self.index, {"match_all": {}}, [{"entry_id": "asc"}])]
+        return [
+            hit["_source"] for hit in scan_sorted(self.client, self.index, {"match_all": {}}, [{"entry_id": "asc"}])
+        ]
 
     def due(self, days: int) -> list[RegistryEntry]:
         now = utcnow()
         horizon = now.timestamp() + days * 86400
-        return [e for e in self.all() if effective_status(e, now) == "approved"
-                and parse_iso(e["expires"]).timestamp() <= horizon]
+        return [
+            e
+            for e in self.all()
+            if effective_status(e, now) == "approved" and parse_iso(e["expires"]).timestamp() <= horizon
+        ]
 
     # --- writing -------------------------------------------------------------------------
-    def _save(self, entry: RegistryEntry, action: str, detail: dict[str, Any] | None = None,
-              version: dict[str, int] | None = None) -> RegistryEntry:
+    def _save(
+        self,
+        entry: RegistryEntry,
+        action: str,
+        detail: dict[str, Any] | None = None,
+        version: dict[str, int] | None = None,
+    ) -> RegistryEntry:
         """Write an entry; with `version`, only if nobody changed it since it was read (else 409)."""
         # get-by-id is real-time and all() refreshes first, so writes need not wait for a refresh.
         audit.signing_key(self.settings)  # no audit key: stop before the change, not after it
@@ -59,11 +83,14 @@ class Registry:
             self.client.index(index=self.index, id=entry["entry_id"], body=entry, **params)
         except Exception as exc:  # ConflictError of either client
             if getattr(exc, "status_code", None) == 409:
-                raise RegistryError(f"{entry['entry_id']} was changed by someone else meanwhile; run the command again") from exc
+                raise RegistryError(
+                    f"{entry['entry_id']} was changed by someone else meanwhile; run the command again"
+                ) from exc
             raise
         content = {"entry_id": entry["entry_id"], "status": entry["status"], **(detail or {})}
-        audit.append(self.settings, self.client, self.actor, f"registry.{action}", "registry_entry",
-                     entry["entry_id"], content)
+        audit.append(
+            self.settings, self.client, self.actor, f"registry.{action}", "registry_entry", entry["entry_id"], content
+        )
         return entry
 
     def add(self, fields: dict[str, Any]) -> RegistryEntry:
@@ -80,8 +107,9 @@ class Registry:
                 reopened[key] = entry[key]
             version = {"if_seq_no": existing["_seq_no"], "if_primary_term": existing["_primary_term"]}
             return self._save(reopened, "reopen", detail, version)
-        raise RegistryError(f"entry {entry['entry_id']} already exists for this server "
-                            f"(status {old['status']}); use renew or approve")
+        raise RegistryError(
+            f"entry {entry['entry_id']} already exists for this server (status {old['status']}); use renew or approve"
+        )
 
     def apply(self, entry_id: str, action: str, note: str = "", days: int | None = None) -> RegistryEntry:
         current, version = self._get_versioned(entry_id)
@@ -115,8 +143,16 @@ class Registry:
         if not finding.get("found"):
             raise MCPeekerError(f"no finding {finding_id!r}")
         suggested = finding["_source"].get("suggested_entry") or {}
-        return self.add({"owner": owner, "team": team, "purpose": purpose, "host": suggested.get("host", {}),
-                         "server": suggested.get("server", {}), "source_finding": finding_id})
+        return self.add(
+            {
+                "owner": owner,
+                "team": team,
+                "purpose": purpose,
+                "host": suggested.get("host", {}),
+                "server": suggested.get("server", {}),
+                "source_finding": finding_id,
+            }
+        )
 
     def expire_due(self, entries: list[RegistryEntry] | None = None) -> list[str]:
         """Persist `expired` for approved entries past their date (the effective status already says so)."""
@@ -218,10 +254,13 @@ def notify_due(webhook_url: str, due: list[RegistryEntry], days: int, timeout: f
     """POST a JSON reminder of the entries expiring within `days` to a webhook; the HTTP status."""
     import urllib.request
 
-    payload = {"text": f"{len(due)} MCP registry entr(y/ies) expire within {days} days",
-               "entries": [{k: e.get(k) for k in ("entry_id", "owner", "team", "expires", "server")} for e in due]}
-    request = urllib.request.Request(webhook_url, data=json.dumps(payload).encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
+    payload = {
+        "text": f"{len(due)} MCP registry entr(y/ies) expire within {days} days",
+        "entries": [{k: e.get(k) for k in ("entry_id", "owner", "team", "expires", "server")} for e in due],
+    }
+    request = urllib.request.Request(
+        webhook_url, data=json.dumps(payload).encode(), method="POST", headers={"Content-Type": "application/json"}
+    )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return int(response.status)

@@ -61,9 +61,7 @@ def suricata_version(binary: Path) -> tuple[int, ...]:
 def _require_v7(binary: Path) -> None:
     version = suricata_version(binary)
     if version[0] < MIN_MAJOR:
-        raise SuricataError(
-            f"{binary} is Suricata {'.'.join(map(str, version))}; MCPeeker rules need >= 7.0"
-        )
+        raise SuricataError(f"{binary} is Suricata {'.'.join(map(str, version))}; MCPeeker rules need >= 7.0")
 
 
 def _is_pcap_name(path: Path) -> bool:
@@ -158,9 +156,7 @@ def run_suricata(
 
     with tempfile.TemporaryDirectory(prefix="mcpeeker-pcaps-") as tmp:
         single = (
-            isinstance(pcaps, (str, os.PathLike))
-            and Path(pcaps).is_file()
-            and not str(pcaps).lower().endswith(".gz")
+            isinstance(pcaps, (str, os.PathLike)) and Path(pcaps).is_file() and not str(pcaps).lower().endswith(".gz")
         )
         if single:
             source = Path(pcaps).resolve()
@@ -170,21 +166,27 @@ def run_suricata(
                 raise SuricataError(f"no pcap files found in {pcaps}")
         cmd = [
             str(exe),
-            "-c", str(cfg),
-            "-S", str(rule_file),
-            "-r", str(source),
-            "-l", str(outdir),
-            "-k", "none",
-            "--runmode", runmode,
+            "-c",
+            str(cfg),
+            "-S",
+            str(rule_file),
+            "-r",
+            str(source),
+            "-l",
+            str(outdir),
+            "-k",
+            "none",
+            "--runmode",
+            runmode,
             # Keep the host's suricata.yaml rule/threshold settings out of the run.
-            "--set", "threshold-file=/dev/null",
+            "--set",
+            "threshold-file=/dev/null",
             *extra_args,
         ]
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise SuricataError(
-            f"suricata failed (exit {proc.returncode}) on {pcaps}: "
-            f"{proc.stderr.strip()[-2000:]}\n{_log_tail(outdir)}"
+            f"suricata failed (exit {proc.returncode}) on {pcaps}: {proc.stderr.strip()[-2000:]}\n{_log_tail(outdir)}"
         )
     eve = outdir / "eve.json"
     if not eve.exists():
@@ -206,9 +208,23 @@ def check_rules(
     outdir.mkdir(parents=True, exist_ok=True)
     (outdir / "suricata.log").unlink(missing_ok=True)
     proc = subprocess.run(
-        [str(exe), "-T", "-c", str(cfg), "-S", str(rules), "-l", str(outdir), "-k", "none",
-         "--set", "threshold-file=/dev/null"],
-        capture_output=True, text=True, check=False,
+        [
+            str(exe),
+            "-T",
+            "-c",
+            str(cfg),
+            "-S",
+            str(rules),
+            "-l",
+            str(outdir),
+            "-k",
+            "none",
+            "--set",
+            "threshold-file=/dev/null",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     log = (outdir / "suricata.log").read_text(errors="replace") if (outdir / "suricata.log").exists() else ""
     return proc.returncode, log + proc.stderr

@@ -32,8 +32,10 @@ class ZeekError(MCPeekerError):
 
 def how_to_get() -> str:
     """One sentence on how to install Zeek here (names ../shared/zeek/install.sh where it exists)."""
-    text = ("install Zeek >= 6.0 from the Zeek project's binary packages (zeek.org/get-zeek; the OBS packages for "
-            "Debian, Ubuntu and Fedora install into /opt/zeek)")
+    text = (
+        "install Zeek >= 6.0 from the Zeek project's binary packages (zeek.org/get-zeek; the OBS packages for "
+        "Debian, Ubuntu and Fedora install into /opt/zeek)"
+    )
     if SHARED_INSTALL is not None and SHARED_INSTALL.is_file():
         text += ", or here: `bash ../shared/zeek/install.sh` from the repository root"
     return text + "; then put its bin directory on PATH (or set MCPEEKER_ZEEK to the zeek binary)"
@@ -59,8 +61,16 @@ def zeek_version(binary: Path) -> str:
     return match.group(1)
 
 
-def run_zeek(pcap: Path, workdir: Path, *, binary: Path | None = None, json: bool = True,
-             scripts: Path = ZEEK_SCRIPTS, options: Sequence[str] = (), timeout: int = 600) -> list[Path]:
+def run_zeek(
+    pcap: Path,
+    workdir: Path,
+    *,
+    binary: Path | None = None,
+    json: bool = True,
+    scripts: Path = ZEEK_SCRIPTS,
+    options: Sequence[str] = (),
+    timeout: int = 600,
+) -> list[Path]:
     """Run `zeek -C -r PCAP zeek/scripts` in `workdir` (JSON logs unless json=False); return the logs written.
 
     `options` go before the pcap, e.g. ("-D",) for connection uids that are the same on every run."""

@@ -61,12 +61,15 @@ def _check_keys(paths: list[Path], force: bool) -> None:
     existing = [p for p in paths if p.exists()]
     if existing and not force:
         names = ", ".join(str(p) for p in existing)
-        raise ConfigError(f"{names}: key file(s) already exist; not replacing them (every hash made with a replaced "
-                          "key is lost for lookups). Add a key with `mcpeeker keys rotate`, or replace with --force")
+        raise ConfigError(
+            f"{names}: key file(s) already exist; not replacing them (every hash made with a replaced "
+            "key is lost for lookups). Add a key with `mcpeeker keys rotate`, or replace with --force"
+        )
 
 
-def init_site(directory: Path = DEFAULT_DIR, *, force: bool = False, url: str = "http://127.0.0.1:9200",
-              index_prefix: str = "") -> InitResult:
+def init_site(
+    directory: Path = DEFAULT_DIR, *, force: bool = False, url: str = "http://127.0.0.1:9200", index_prefix: str = ""
+) -> InitResult:
     """Write the config set and keys into `directory`; returns what was written and what was kept."""
     directory = Path(directory).absolute()
     result = InitResult(directory)
@@ -89,12 +92,21 @@ def init_site(directory: Path = DEFAULT_DIR, *, force: bool = False, url: str = 
     if keep_settings:
         result.kept.append(settings)
     else:
-        settings.write_text(SETTINGS_TEMPLATE.format(date=iso(utcnow()), settings=settings, url=url,
-                                                     index_prefix=index_prefix, site_key=SITE_KEY, audit_key=AUDIT_KEY),
-                            encoding="utf-8")
+        settings.write_text(
+            SETTINGS_TEMPLATE.format(
+                date=iso(utcnow()),
+                settings=settings,
+                url=url,
+                index_prefix=index_prefix,
+                site_key=SITE_KEY,
+                audit_key=AUDIT_KEY,
+            ),
+            encoding="utf-8",
+        )
         result.written.append(settings)
-    _copy_defaults([p for p in sorted(CONFIG_DIR.glob("*.yaml")) if p.name != "mcpeeker.yaml"], directory, force,
-                   result)
+    _copy_defaults(
+        [p for p in sorted(CONFIG_DIR.glob("*.yaml")) if p.name != "mcpeeker.yaml"], directory, force, result
+    )
     # The hardened units and their example environment files, so a pip-installed site has them without a checkout.
     (directory / "systemd").mkdir(exist_ok=True)
     _copy_defaults(sorted((CONFIG_DIR / "systemd").iterdir()), directory / "systemd", force, result)
@@ -116,8 +128,16 @@ def _copy_defaults(defaults: list[Path], directory: Path, force: bool, result: I
 def _point_at_keys(settings: Path) -> None:
     """A kept settings file must still name the key files, else the new keys would go unused."""
     data = load_yaml(settings, "mcpeeker")
-    missing = [name for name, present in (("privacy.site_key_file", (data.get("privacy") or {}).get("site_key_file")),
-                                          ("audit.key_file", (data.get("audit") or {}).get("key_file"))) if not present]
+    missing = [
+        name
+        for name, present in (
+            ("privacy.site_key_file", (data.get("privacy") or {}).get("site_key_file")),
+            ("audit.key_file", (data.get("audit") or {}).get("key_file")),
+        )
+        if not present
+    ]
     if missing:
-        raise ConfigError(f"{settings}: kept as it is, but it does not name {' and '.join(missing)}; add "
-                          f"site_key_file: {SITE_KEY} under privacy and key_file: {AUDIT_KEY} under audit, or re-run with --force")
+        raise ConfigError(
+            f"{settings}: kept as it is, but it does not name {' and '.join(missing)}; add "
+            f"site_key_file: {SITE_KEY} under privacy and key_file: {AUDIT_KEY} under audit, or re-run with --force"
+        )

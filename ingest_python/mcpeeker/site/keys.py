@@ -21,20 +21,26 @@ from pathlib import Path
 from ..errors import ConfigError
 
 MIN_SECRET_LEN = 16
-HEADER = ("# MCPeeker {what} key ring. Keep it mode 0600, off shared disks and out of version control.\n"
-          "# One secret per line, oldest first; the last line is the current key, older ones stay for lookups.\n"
-          "# Written by `mcpeeker init` / `mcpeeker keys rotate`.\n")
+HEADER = (
+    "# MCPeeker {what} key ring. Keep it mode 0600, off shared disks and out of version control.\n"
+    "# One secret per line, oldest first; the last line is the current key, older ones stay for lookups.\n"
+    "# Written by `mcpeeker init` / `mcpeeker keys rotate`.\n"
+)
 
 
 class MissingKeyError(ConfigError):
     """A command needs a key the settings do not name."""
 
 
-SITE_HELP = ("no site key: set privacy.site_key_file in mcpeeker.yaml or the environment variable MCPEEKER_SITE_KEY_FILE "
-             "to a key file (`mcpeeker init` writes one). MCPeeker has no built-in key: host ids and user names are "
-             "keyed hashes that only your key can reproduce")
-AUDIT_HELP = ("no audit key: set audit.key_file in mcpeeker.yaml or the environment variable MCPEEKER_AUDIT_KEY_FILE "
-              "to a key file (`mcpeeker init` writes one). The audit chain is signed with its own key, never a built-in one")
+SITE_HELP = (
+    "no site key: set privacy.site_key_file in mcpeeker.yaml or the environment variable MCPEEKER_SITE_KEY_FILE "
+    "to a key file (`mcpeeker init` writes one). MCPeeker has no built-in key: host ids and user names are "
+    "keyed hashes that only your key can reproduce"
+)
+AUDIT_HELP = (
+    "no audit key: set audit.key_file in mcpeeker.yaml or the environment variable MCPEEKER_AUDIT_KEY_FILE "
+    "to a key file (`mcpeeker init` writes one). The audit chain is signed with its own key, never a built-in one"
+)
 
 
 def key_id(secret: bytes) -> str:
@@ -81,7 +87,9 @@ def _check_private(path: Path) -> None:
         return
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
-        raise ConfigError(f"{path}: key file is readable or writable by others (mode {mode:04o}); run `chmod 600 {path}`")
+        raise ConfigError(
+            f"{path}: key file is readable or writable by others (mode {mode:04o}); run `chmod 600 {path}`"
+        )
 
 
 def read_ring(path: Path | str) -> KeyRing:
@@ -100,7 +108,9 @@ def read_ring(path: Path | str) -> KeyRing:
         if not secret or secret.startswith("#"):
             continue
         if len(secret) < MIN_SECRET_LEN or any(c.isspace() for c in secret):
-            raise ConfigError(f"{path}:{number}: not a key (one secret of at least {MIN_SECRET_LEN} characters, no spaces, per line)")
+            raise ConfigError(
+                f"{path}:{number}: not a key (one secret of at least {MIN_SECRET_LEN} characters, no spaces, per line)"
+            )
         raw = secret.encode()
         keys.append(Key(key_id(raw), raw))
     if not keys:

@@ -29,9 +29,15 @@ def ring_file(settings: Settings, which: Ring) -> Path:
     """The key file of a ring; an inline key (settings or environment) cannot be rotated in place."""
     path = settings.site_key_file if which == "site" else settings.audit_key_file
     inline = settings.site_key if which == "site" else settings.audit_key
-    setting = "privacy.site_key_file / MCPEEKER_SITE_KEY_FILE" if which == "site" else "audit.key_file / MCPEEKER_AUDIT_KEY_FILE"
+    setting = (
+        "privacy.site_key_file / MCPEEKER_SITE_KEY_FILE"
+        if which == "site"
+        else "audit.key_file / MCPEEKER_AUDIT_KEY_FILE"
+    )
     if inline or not path:
-        raise ConfigError(f"rotating the {which} key needs a key file ({setting}), not an inline key; `mcpeeker init` writes one")
+        raise ConfigError(
+            f"rotating the {which} key needs a key file ({setting}), not an inline key; `mcpeeker init` writes one"
+        )
     return Path(path)
 
 

@@ -30,18 +30,12 @@ def server(port: int, public_url: str, streaming: bool) -> None:
     from a2a.utils import new_agent_text_message
 
     class TravelPolicyAgent(AgentExecutor):
-        async def execute(
-            self, context: RequestContext, event_queue: EventQueue
-        ) -> None:
+        async def execute(self, context: RequestContext, event_queue: EventQueue) -> None:
             question = context.get_user_input()
             answer = f"Policy answer for {question!r}: economy class up to 6 hours, business above."
-            await event_queue.enqueue_event(
-                new_agent_text_message(answer, context.context_id, context.task_id)
-            )
+            await event_queue.enqueue_event(new_agent_text_message(answer, context.context_id, context.task_id))
 
-        async def cancel(
-            self, context: RequestContext, event_queue: EventQueue
-        ) -> None:
+        async def cancel(self, context: RequestContext, event_queue: EventQueue) -> None:
             raise RuntimeError("cancel not supported")
 
     card = AgentCard(
@@ -62,9 +56,7 @@ def server(port: int, public_url: str, streaming: bool) -> None:
             )
         ],
     )
-    handler = DefaultRequestHandler(
-        agent_executor=TravelPolicyAgent(), task_store=InMemoryTaskStore()
-    )
+    handler = DefaultRequestHandler(agent_executor=TravelPolicyAgent(), task_store=InMemoryTaskStore())
     app = A2AStarletteApplication(agent_card=card, http_handler=handler).build()
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
 
@@ -77,9 +69,7 @@ async def client(url: str, streaming: bool) -> None:
     async with httpx.AsyncClient(timeout=15) as http:
         card = await A2ACardResolver(httpx_client=http, base_url=url).get_agent_card()
         print("card", card.name, card.version, [s.id for s in card.skills])
-        a2a = ClientFactory(
-            ClientConfig(streaming=streaming, httpx_client=http)
-        ).create(card)
+        a2a = ClientFactory(ClientConfig(streaming=streaming, httpx_client=http)).create(card)
         for question in (
             "Can I fly business class to Singapore?",
             "What is the per-diem in Hamburg?",

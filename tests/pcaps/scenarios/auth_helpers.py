@@ -39,8 +39,9 @@ def make_auth(args: Any, sdk_major: int) -> dict[str, Any]:
         issuer_url=base,
         resource_server_url=f"{base}{args.path}",
         required_scopes=["mcp:tools"],
-        client_registration_options=ClientRegistrationOptions(enabled=True, valid_scopes=["mcp:tools"],
-                                                              default_scopes=["mcp:tools"]),  # fmt: skip
+        client_registration_options=ClientRegistrationOptions(
+            enabled=True, valid_scopes=["mcp:tools"], default_scopes=["mcp:tools"]
+        ),  # fmt: skip
         validate_token_resource=False,
     )
     return {"auth_server_provider": InMemoryProvider(), "auth": settings}

@@ -102,7 +102,10 @@ class Probe:
 def probe_truncated(url: str) -> None:
     p = Probe(url, "report-sync")
     p.handshake("0.9.4")
-    p.post("tools/call (answer cut by the server)", call(3, "tools/call", {"name": "get_weather", "arguments": {"city": "Porto"}}))
+    p.post(
+        "tools/call (answer cut by the server)",
+        call(3, "tools/call", {"name": "get_weather", "arguments": {"city": "Porto"}}),
+    )
     # A request whose Content-Length promises more than is sent: the client stalls, then gives up.
     u = urllib.parse.urlsplit(url)
     body = json.dumps(call(4, "tools/call", {"name": "add_numbers", "arguments": {"a": 40, "b": 2}})).encode()
@@ -125,7 +128,10 @@ def probe_garbled(url: str) -> None:
     for label, msg in [
         ("tools/call (noise)", call(3, "tools/call", {"name": "get_weather", "arguments": {"city": "Ghent"}})),
         ("resources/read (cut JSON)", call(4, "resources/read", {"uri": "config://app/settings"})),
-        ("prompts/get (broken syntax)", call(5, "prompts/get", {"name": "summarize", "arguments": {"text": "Q3 notes"}})),
+        (
+            "prompts/get (broken syntax)",
+            call(5, "prompts/get", {"name": "summarize", "arguments": {"text": "Q3 notes"}}),
+        ),
         ("tools/list (two answers run together)", call(6, "tools/list")),
     ]:
         r = p.post(label, msg)
@@ -148,7 +154,10 @@ def probe_utf8(url: str) -> None:
     p.handshake("1.0.1")
     p.post("tools/call (valid UTF-8 request, invalid UTF-8 answer)",
            call(3, "tools/call", {"name": "get_weather", "arguments": {"city": "Zürich"}}))  # fmt: skip
-    p.post("tools/call (Latin-1 arguments)", latin1(call(4, "tools/call", {"name": "get_weather", "arguments": {"city": "München"}})))
+    p.post(
+        "tools/call (Latin-1 arguments)",
+        latin1(call(4, "tools/call", {"name": "get_weather", "arguments": {"city": "München"}})),
+    )
     p.post("resources/read", call(5, "resources/read", {"uri": "config://app/settings"}))
 
 
@@ -222,8 +231,12 @@ def json_bomb(url: str) -> None:
     with requests.Session() as s:
         for target, body in [
             (url, bomb),
-            (rpc, json.dumps({"jsonrpc": "2.0", "id": 2, "method": "docs.import", "params": {"tree": None}}).encode()
-             .replace(b"null", nested("[", "]", 30_000))),
+            (
+                rpc,
+                json.dumps({"jsonrpc": "2.0", "id": 2, "method": "docs.import", "params": {"tree": None}})
+                .encode()
+                .replace(b"null", nested("[", "]", 30_000)),
+            ),
             (url, json.dumps({"title": "Quarterly report", "tags": ["finance"]}).encode()),
             (rpc, json.dumps({"jsonrpc": "2.0", "id": 3, "method": "docs.count"}).encode()),
         ]:
@@ -261,7 +274,9 @@ def main() -> None:
     ap.add_argument("--lines", type=int, default=200, help="sdk-long: log lines the tool streams")
     args = ap.parse_args()
     if args.kind == "probe":
-        {"truncated": probe_truncated, "garbled": probe_garbled, "utf8": probe_utf8, "bomb": probe_bomb}[args.mode](args.url)
+        {"truncated": probe_truncated, "garbled": probe_garbled, "utf8": probe_utf8, "bomb": probe_bomb}[args.mode](
+            args.url
+        )
     elif args.kind == "sdk-long":
         asyncio.run(sdk_long(args.url, args.lines))
     elif args.kind == "feeds":

@@ -181,7 +181,8 @@ class Breaker:
             return method == "tools/call"
         if self.mode == "garble":
             return method in ("tools/call", "resources/read", "prompts/get") or (
-                method == "tools/list" and self.tools_lists > 1)
+                method == "tools/list" and self.tools_lists > 1
+            )
         return False
 
     def byte_chunks(self, send: Any) -> Any:
@@ -191,7 +192,7 @@ class Breaker:
                 await send(msg)
             elif msg["type"] == "http.response.body":
                 for i in range(len(msg.get("body", b""))):
-                    await send({"type": "http.response.body", "body": msg["body"][i:i + 1], "more_body": True})
+                    await send({"type": "http.response.body", "body": msg["body"][i : i + 1], "more_body": True})
                 if not msg.get("more_body", False):
                     await send({"type": "http.response.body", "body": b"", "more_body": False})
             else:
@@ -245,7 +246,7 @@ def garble(body: bytes, method: str | None) -> bytes:
     n = len(body)
     if method == "tools/call":  # line noise over the middle third
         noise = random.Random(7).randbytes(n // 3)
-        return body[: n // 3] + noise + body[n // 3 + len(noise):]
+        return body[: n // 3] + noise + body[n // 3 + len(noise) :]
     if method == "resources/read":  # cut inside a string, nothing after
         return body[: n // 2]
     if method == "prompts/get":  # colons lost, brackets left over
@@ -320,9 +321,13 @@ async def docs_rpc(request: Any) -> Any:
 
     req, err = parse_json(await request.read())
     if err:
-        return web.json_response({"jsonrpc": "2.0", "id": None, "error": {"code": -32700, "message": f"Parse error: {err}"}})
+        return web.json_response(
+            {"jsonrpc": "2.0", "id": None, "error": {"code": -32700, "message": f"Parse error: {err}"}}
+        )
     if not isinstance(req, dict):
-        return web.json_response({"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": "Invalid Request"}})
+        return web.json_response(
+            {"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": "Invalid Request"}}
+        )
     return web.json_response({"jsonrpc": "2.0", "id": req.get("id"), "result": {"documents": 4711}})
 
 

@@ -49,8 +49,15 @@ def jsonrpc(url: str) -> None:
     import requests
 
     with requests.Session() as s:
-        for i, (m, p) in enumerate([("system.describe", {}), ("inventory.getItem", {"sku": "A-100"}),
-                                    ("inventory.listItems", {}), ("orders.create", {"sku": "A-100", "qty": 2})], 1):
+        for i, (m, p) in enumerate(
+            [
+                ("system.describe", {}),
+                ("inventory.getItem", {"sku": "A-100"}),
+                ("inventory.listItems", {}),
+                ("orders.create", {"sku": "A-100", "qty": 2}),
+            ],
+            1,
+        ):
             print(s.post(url, json={"jsonrpc": "2.0", "id": i, "method": m, "params": p}, timeout=10).json())
         s.post(url, json={"jsonrpc": "2.0", "method": "inventory.refresh", "params": {}}, timeout=10)
         print(s.post(url, json=[{"jsonrpc": "2.0", "id": 7, "method": "inventory.getItem", "params": {"sku": "B-220"}},
@@ -64,8 +71,13 @@ def llm(url: str) -> None:
         print(s.get(url.replace("/chat/completions", "/models"), timeout=10).json())
         body = {"model": "gpt-4o-mini", "stream": True,
                 "messages": [{"role": "user", "content": "Summarize the quarterly report."}]}  # fmt: skip
-        with s.post(url, json=body, stream=True, timeout=10, headers={"Accept": "text/event-stream",
-                                                                       "Authorization": "Bearer sk-test-0000"}) as r:
+        with s.post(
+            url,
+            json=body,
+            stream=True,
+            timeout=10,
+            headers={"Accept": "text/event-stream", "Authorization": "Bearer sk-test-0000"},
+        ) as r:
             text = ""
             for line in r.iter_lines(decode_unicode=True):
                 if line.startswith("data: ") and line != "data: [DONE]":

@@ -17,9 +17,7 @@ import asyncio
 def server(port: int, transport: str) -> None:
     from fastmcp import FastMCP
 
-    mcp = FastMCP(
-        "inventory-lookup", instructions="Look up stock levels of warehouse items."
-    )
+    mcp = FastMCP("inventory-lookup", instructions="Look up stock levels of warehouse items.")
     stock = {"SKU-1042": 17, "SKU-2210": 0, "SKU-3307": 128}
 
     @mcp.tool
@@ -53,9 +51,7 @@ async def client(url: str) -> None:
         )
         print("tools", [t.name for t in await c.list_tools()])
         print("list_skus", (await c.call_tool("list_skus", {})).data)
-        print(
-            "stock_level", (await c.call_tool("stock_level", {"sku": "SKU-1042"})).data
-        )
+        print("stock_level", (await c.call_tool("stock_level", {"sku": "SKU-1042"})).data)
         print("resource", await c.read_resource("inventory://warehouses"))
 
 

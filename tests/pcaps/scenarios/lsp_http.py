@@ -36,19 +36,25 @@ def server(port: int) -> None:
     @ls.feature(types.TEXT_DOCUMENT_HOVER)
     def hover(params: types.HoverParams) -> types.Hover:
         line = params.position.line
-        return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown,
-                                                        value=f"**key** on line {line + 1}: a string setting"))
+        return types.Hover(
+            contents=types.MarkupContent(
+                kind=types.MarkupKind.Markdown, value=f"**key** on line {line + 1}: a string setting"
+            )
+        )
 
     @ls.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(trigger_characters=["."]))
     def completion(params: types.CompletionParams) -> types.CompletionList:
-        items = [types.CompletionItem(label=k, kind=types.CompletionItemKind.Property)
-                 for k in ("listen_address", "log_level", "max_connections", "timeout")]
+        items = [
+            types.CompletionItem(label=k, kind=types.CompletionItemKind.Property)
+            for k in ("listen_address", "log_level", "max_connections", "timeout")
+        ]
         return types.CompletionList(is_incomplete=False, items=items)
 
     @ls.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def did_open(params: types.DidOpenTextDocumentParams) -> None:
-        ls.window_log_message(types.LogMessageParams(type=types.MessageType.Info,
-                                                     message=f"opened {params.text_document.uri}"))
+        ls.window_log_message(
+            types.LogMessageParams(type=types.MessageType.Info, message=f"opened {params.text_document.uri}")
+        )
 
     protocol = ls.protocol
     outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
@@ -91,8 +97,12 @@ def client(url: str) -> None:
     uri = "file:///home/dev/projects/gateway/config/gateway.conf"
 
     def post(msg: Any, answer_type: type | None = None) -> Any:
-        r = http.post(url, data=json.dumps(conv.unstructure(msg)),
-                      headers={"Content-Type": "application/vscode-jsonrpc; charset=utf-8"}, timeout=15)
+        r = http.post(
+            url,
+            data=json.dumps(conv.unstructure(msg)),
+            headers={"Content-Type": "application/vscode-jsonrpc; charset=utf-8"},
+            timeout=15,
+        )
         r.raise_for_status()
         if answer_type is None:
             return None
@@ -108,7 +118,8 @@ def client(url: str) -> None:
             text_document=types.TextDocumentClientCapabilities(
                 hover=types.HoverClientCapabilities(content_format=[types.MarkupKind.Markdown]),
                 completion=types.CompletionClientCapabilities(
-                    completion_item=types.ClientCompletionItemOptions(snippet_support=False)),
+                    completion_item=types.ClientCompletionItemOptions(snippet_support=False)
+                ),
             ),
             workspace=types.WorkspaceClientCapabilities(workspace_folders=True),
         ),
@@ -116,16 +127,28 @@ def client(url: str) -> None:
     )
     post(types.InitializeRequest(id=1, params=init), types.InitializeResponse)
     post(types.InitializedNotification(params=types.InitializedParams()))
-    post(types.DidOpenTextDocumentNotification(params=types.DidOpenTextDocumentParams(
-        text_document=types.TextDocumentItem(uri=uri, language_id="ini", version=1,
-                                             text="listen_address = 0.0.0.0:8443\nlog_level = info\n"))))
+    post(
+        types.DidOpenTextDocumentNotification(
+            params=types.DidOpenTextDocumentParams(
+                text_document=types.TextDocumentItem(
+                    uri=uri, language_id="ini", version=1, text="listen_address = 0.0.0.0:8443\nlog_level = info\n"
+                )
+            )
+        )
+    )
     pos = types.TextDocumentIdentifier(uri=uri)
-    post(types.HoverRequest(id=2, params=types.HoverParams(text_document=pos,
-                                                           position=types.Position(line=1, character=3))),
-         types.HoverResponse)
-    post(types.CompletionRequest(id=3, params=types.CompletionParams(text_document=pos,
-                                                                     position=types.Position(line=2, character=0))),
-         types.CompletionResponse)
+    post(
+        types.HoverRequest(
+            id=2, params=types.HoverParams(text_document=pos, position=types.Position(line=1, character=3))
+        ),
+        types.HoverResponse,
+    )
+    post(
+        types.CompletionRequest(
+            id=3, params=types.CompletionParams(text_document=pos, position=types.Position(line=2, character=0))
+        ),
+        types.CompletionResponse,
+    )
     post(types.ShutdownRequest(id=4), types.ShutdownResponse)
     # No `exit` notification: pygls answers it with sys.exit() inside the handler, which would drop
     # the HTTP answer; the generator stops the server instead.

@@ -92,9 +92,7 @@ async def client(host: str, port: int) -> None:
             root_uri=root,
             capabilities=types.ClientCapabilities(
                 text_document=types.TextDocumentClientCapabilities(
-                    hover=types.HoverClientCapabilities(
-                        content_format=[types.MarkupKind.Markdown]
-                    )
+                    hover=types.HoverClientCapabilities(content_format=[types.MarkupKind.Markdown])
                 )
             ),
             workspace_folders=[types.WorkspaceFolder(uri=root, name="deploy")],
@@ -114,15 +112,11 @@ async def client(host: str, port: int) -> None:
     )
     doc = types.TextDocumentIdentifier(uri=uri)
     hover = await lc.text_document_hover_async(
-        types.HoverParams(
-            text_document=doc, position=types.Position(line=1, character=2)
-        )
+        types.HoverParams(text_document=doc, position=types.Position(line=1, character=2))
     )
     print("hover", hover.contents if hover else None)
     items = await lc.text_document_completion_async(
-        types.CompletionParams(
-            text_document=doc, position=types.Position(line=2, character=0)
-        )
+        types.CompletionParams(text_document=doc, position=types.Position(line=2, character=0))
     )
     print("completion", [i.label for i in items.items] if items else None)
     await lc.shutdown_async(None)

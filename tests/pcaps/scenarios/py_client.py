@@ -60,8 +60,17 @@ def plan_steps(plan: str) -> list[tuple[str, Any]]:
     if plan == "honest":
         return [
             ("list_tools", None),
-            ("call_tool", ("create_ticket", {"title": "Printer on floor 3", "body": "Paper jam since Monday.",
-                                             "notes": "Customer prefers a call back after 14:00."})),
+            (
+                "call_tool",
+                (
+                    "create_ticket",
+                    {
+                        "title": "Printer on floor 3",
+                        "body": "Paper jam since Monday.",
+                        "notes": "Customer prefers a call back after 14:00.",
+                    },
+                ),
+            ),
             ("call_tool", ("list_data_files", {"subdir": "reports"})),
         ]
     if plan == "listen":
@@ -177,8 +186,11 @@ def main() -> None:
     ap.add_argument("--transport", choices=["streamable-http", "sse"], default="streamable-http")
     ap.add_argument("--plan", default="basic")
     ap.add_argument("--sessions", type=int, default=1)
-    ap.add_argument("--mode", default=None,
-                    help="2.x only: auto (server/discover) or legacy; default auto, legacy over --transport sse")
+    ap.add_argument(
+        "--mode",
+        default=None,
+        help="2.x only: auto (server/discover) or legacy; default auto, legacy over --transport sse",
+    )
     ap.add_argument("--token", default="")
     ap.add_argument("--oauth", action="store_true")
     asyncio.run(main_async(ap.parse_args()))

@@ -79,9 +79,7 @@ def steps(plan: str, root: str, page_url: str) -> list[tuple[str, dict[str, Any]
     raise SystemExit(f"unknown plan {plan!r}")
 
 
-async def session(
-    url: str, transport: str, plan: str, root: str, page_url: str
-) -> None:
+async def session(url: str, transport: str, plan: str, root: str, page_url: str) -> None:
     async with contextlib.AsyncExitStack() as stack:
         if transport == "sse":
             read, write = await stack.enter_async_context(sse_client(url))
@@ -100,9 +98,7 @@ async def session(
         for name, arguments in steps(plan, root, page_url):
             result = await s.call_tool(name, arguments)
             text = " ".join(getattr(c, "text", "") for c in result.content)
-            print(
-                name, "error" if result.isError else "ok", text[:120].replace("\n", " ")
-            )
+            print(name, "error" if result.isError else "ok", text[:120].replace("\n", " "))
             if result.isError:
                 raise SystemExit(f"{name} failed: {text[:500]}")
 
@@ -110,9 +106,7 @@ async def session(
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--url", required=True)
-    ap.add_argument(
-        "--transport", choices=["streamable-http", "sse"], default="streamable-http"
-    )
+    ap.add_argument("--transport", choices=["streamable-http", "sse"], default="streamable-http")
     ap.add_argument(
         "--plan",
         choices=["filesystem", "memory", "fetch", "git", "docling"],

@@ -30,13 +30,9 @@ def prepare(server: str, root: Path) -> None:
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir(parents=True)
     if server == "filesystem":
-        (root / "README.md").write_text(
-            "# release-notes\n\nDrafts of the quarterly release notes.\n"
-        )
+        (root / "README.md").write_text("# release-notes\n\nDrafts of the quarterly release notes.\n")
         (root / "drafts").mkdir()
-        (root / "drafts" / "2026-q4.md").write_text(
-            "## 2026 Q4\n\n- faster sync\n- new export formats\n"
-        )
+        (root / "drafts" / "2026-q4.md").write_text("## 2026 Q4\n\n- faster sync\n- new export formats\n")
     elif server == "docling":
         (root / "plan.html").write_text(
             "<html><body><h1>Q4 plan</h1><ul><li>ship the export formats</li>"
@@ -50,23 +46,15 @@ def prepare(server: str, root: Path) -> None:
             GIT_COMMITTER_NAME="Dev",
             GIT_COMMITTER_EMAIL="dev@corp.example",
         )
-        (root / "README.md").write_text(
-            "# build-scripts\n\nHelper scripts for the nightly build.\n"
-        )
-        subprocess.run(
-            ["git", "init", "-q", "-b", "main", str(root)], check=True, env=env
-        )
-        subprocess.run(
-            ["git", "-C", str(root), "add", "README.md"], check=True, env=env
-        )
+        (root / "README.md").write_text("# build-scripts\n\nHelper scripts for the nightly build.\n")
+        subprocess.run(["git", "init", "-q", "-b", "main", str(root)], check=True, env=env)
+        subprocess.run(["git", "-C", str(root), "add", "README.md"], check=True, env=env)
         subprocess.run(
             ["git", "-C", str(root), "commit", "-q", "-m", "Initial import"],
             check=True,
             env=env,
         )
-        (root / "CHANGELOG.md").write_text(
-            "- nightly: retry flaky downloads\n"
-        )  # untracked, for git_status
+        (root / "CHANGELOG.md").write_text("- nightly: retry flaky downloads\n")  # untracked, for git_status
 
 
 def server_argv(cache: Path, server: str, root: Path) -> list[str]:
@@ -94,19 +82,13 @@ def server_argv(cache: Path, server: str, root: Path) -> list[str]:
             "--repository",
             str(root),
         ]
-    if (
-        server == "docling"
-    ):  # Rust server on the Rust SDK (rmcp) with its own Streamable HTTP transport
+    if server == "docling":  # Rust server on the Rust SDK (rmcp) with its own Streamable HTTP transport
         return [str(cache / "rmcp" / "bin" / "docling-rs-mcp"), "--root", str(root)]
     raise SystemExit(f"unknown server {server!r}")
 
 
-def bridge_argv(
-    cache: Path, bridge: str, server: str, argv: list[str], transport: str, port: int
-) -> list[str]:
-    if (
-        bridge == "none"
-    ):  # the server's own HTTP transport, deployed for the LAN (inside the namespace only lo)
+def bridge_argv(cache: Path, bridge: str, server: str, argv: list[str], transport: str, port: int) -> list[str]:
+    if bridge == "none":  # the server's own HTTP transport, deployed for the LAN (inside the namespace only lo)
         # On loopback it answers only `Host: localhost` (DNS-rebinding guard); a LAN deployment binds all
         # addresses with --allow-remote, which accepts the server's LAN host name.
         return argv + [
@@ -150,17 +132,13 @@ def bridge_argv(
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--cache", type=Path, required=True)
-    ap.add_argument(
-        "--bridge", choices=["supergateway", "mcp-proxy", "none"], required=True
-    )
+    ap.add_argument("--bridge", choices=["supergateway", "mcp-proxy", "none"], required=True)
     ap.add_argument(
         "--server",
         choices=["filesystem", "memory", "fetch", "git", "docling"],
         required=True,
     )
-    ap.add_argument(
-        "--transport", choices=["streamable-http", "sse"], default="streamable-http"
-    )
+    ap.add_argument("--transport", choices=["streamable-http", "sse"], default="streamable-http")
     ap.add_argument("--port", type=int, default=8000)
     ap.add_argument("--root", type=Path, required=True)
     args = ap.parse_args()

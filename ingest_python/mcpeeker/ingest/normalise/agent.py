@@ -16,8 +16,23 @@ from ...model import instance_key
 from ...model.records import Evidence
 from .. import privacy
 from .common import (
-    Context, Doc, NormaliseError, Output, Table, apply_table, as_bool, as_int, as_ip, as_str, as_str_list,
-    base_doc, finish, parse_iso, put, redacted_text, redacted_url,
+    Context,
+    Doc,
+    NormaliseError,
+    Output,
+    Table,
+    apply_table,
+    as_bool,
+    as_int,
+    as_ip,
+    as_str,
+    as_str_list,
+    base_doc,
+    finish,
+    parse_iso,
+    put,
+    redacted_text,
+    redacted_url,
 )
 
 # agent evidence type -> (event.dataset suffix, mcpeeker.evidence.kind)
@@ -30,7 +45,9 @@ KINDS: dict[str, tuple[str, str]] = {
 # Risk flag -> attack type, for the flags that are attack-like conditions on the endpoint (data model:
 # mcpeeker.attack.type), from the detection catalogue (detections/, docs/detections.md).
 RISK_ATTACKS: dict[str, str] = {
-    risk: attack for risk, (ev_type, attack) in catalogue.implementations("agent").items() if ev_type == "attack" and attack
+    risk: attack
+    for risk, (ev_type, attack) in catalogue.implementations("agent").items()
+    if ev_type == "attack" and attack
 }
 
 FILE: Table = (
@@ -149,8 +166,16 @@ def _host(doc: Doc, report: dict, ctx: Context) -> None:
 
 def _item_doc(report: dict, item: dict, iso: str, ctx: Context, file: str, line: int) -> Evidence:
     dataset, kind = KINDS[item["type"]]
-    doc = base_doc(timestamp=iso, module="agent", dataset=f"agent.{dataset}", kind="event", evidence_type="endpoint",
-                   evidence_kind=kind, file=file, line=line)
+    doc = base_doc(
+        timestamp=iso,
+        module="agent",
+        dataset=f"agent.{dataset}",
+        kind="event",
+        evidence_type="endpoint",
+        evidence_kind=kind,
+        file=file,
+        line=line,
+    )
     _host(doc, report, ctx)
     score = float(item["score"])
     put(doc, ("mcpeeker", "evidence", "score"), score)
@@ -172,7 +197,11 @@ def _item_doc(report: dict, item: dict, iso: str, ctx: Context, file: str, line:
     if secrets:
         # Only the kind and the agent's keyed fingerprint: never the value.
         put(doc, ("mcp", "config", "secret_kinds"), sorted({str(s["kind"]) for s in secrets if "kind" in s}))
-        put(doc, ("mcp", "config", "secret_fingerprints"), [str(s["fingerprint"]) for s in secrets if "fingerprint" in s])
+        put(
+            doc,
+            ("mcp", "config", "secret_fingerprints"),
+            [str(s["fingerprint"]) for s in secrets if "fingerprint" in s],
+        )
     process = item.get("process") or {}
     apply_table(doc, process, PROCESS)
     if isinstance(process.get("user_id"), str) and process["user_id"]:
@@ -186,8 +215,16 @@ def _item_doc(report: dict, item: dict, iso: str, ctx: Context, file: str, line:
 
 
 def _summary_doc(report: dict, iso: str, ctx: Context, file: str, line: int) -> Evidence:
-    doc = base_doc(timestamp=iso, module="agent", dataset="agent.scan", kind="state", evidence_type="context",
-                   evidence_kind="scan_summary", file=file, line=line)
+    doc = base_doc(
+        timestamp=iso,
+        module="agent",
+        dataset="agent.scan",
+        kind="state",
+        evidence_type="context",
+        evidence_kind="scan_summary",
+        file=file,
+        line=line,
+    )
     _host(doc, report, ctx)
     put(doc, ("mcpeeker", "evidence", "score"), float(report["local_score"]))
     counts: dict[str, int] = {}

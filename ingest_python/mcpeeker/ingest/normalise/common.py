@@ -57,6 +57,7 @@ class Context:
 
 # ------------------------------------------------------------------------------------------ converters
 
+
 class _Keep:
     __slots__ = ()
 
@@ -74,9 +75,11 @@ def fast(by_type: dict[type, Any], int_range: tuple[int, int] | None = None) -> 
     """Declare a converter's fast path, for values of exactly one of the types in `by_type` (not subclasses):
     KEEP takes the value as it is (an int only within `int_range`), a Memo looks it up, a callable is applied.
     Each must give what the converter gives for those values; test_native checks that it does."""
+
     def register(convert: Converter) -> Converter:
         FAST[convert] = (by_type, int_range)
         return convert
+
     return register
 
 
@@ -199,6 +202,7 @@ def id_str(value: Any) -> str:
 
 
 # ------------------------------------------------------------------------------------------ documents
+
 
 def put(doc: Doc, path: tuple[str, ...], value: Any) -> None:
     d = doc
@@ -331,7 +335,9 @@ def _second_text(sec: int) -> str:
     return datetime.fromtimestamp(sec, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
 
 
-_SECONDS: Memo[int, str] = Memo(_second_text, 65536)  # whole second -> "YYYY-MM-DDTHH:MM:SS"; logs revisit recent seconds
+_SECONDS: Memo[int, str] = Memo(
+    _second_text, 65536
+)  # whole second -> "YYYY-MM-DDTHH:MM:SS"; logs revisit recent seconds
 
 
 def epoch_to_iso_python(ts: float) -> str:
@@ -348,8 +354,9 @@ def epoch_to_iso_python(ts: float) -> str:
 
 
 # The native form when built (about 5x faster; it asks the reference for each new second and for odd input).
-epoch_to_iso: Callable[[float], str] = (_native.NativeIso(epoch_to_iso_python) if _native is not None
-                                        else epoch_to_iso_python)
+epoch_to_iso: Callable[[float], str] = (
+    _native.NativeIso(epoch_to_iso_python) if _native is not None else epoch_to_iso_python
+)
 
 
 def _day_epoch(day: str) -> float:
@@ -360,7 +367,7 @@ _DAYS: Memo[str, float] = Memo(_day_epoch, 100_000)
 
 
 def _minute_epoch(head: str) -> float | None:
-    """"YYYY-MM-DDTHH:MM:" -> epoch of that minute; None when it is not one."""
+    """ "YYYY-MM-DDTHH:MM:" -> epoch of that minute; None when it is not one."""
     try:
         base = _DAYS[head[:10]]
         hour, minute = int(head[11:13]), int(head[14:16])
@@ -394,8 +401,10 @@ def _fast_suricata_time_python(text: str) -> tuple[str, float] | None:
 
 # The native form when built (about 3x faster; it leaves any other shape to the reference).
 _fast_suricata_time: Callable[[str], tuple[str, float] | None] = (
-    _native.NativeSuricataTime(_fast_suricata_time_python, _minute_base) if _native is not None
-    else _fast_suricata_time_python)
+    _native.NativeSuricataTime(_fast_suricata_time_python, _minute_base)
+    if _native is not None
+    else _fast_suricata_time_python
+)
 
 
 def parse_iso(value: Any, field: str) -> tuple[str, float]:
@@ -422,15 +431,27 @@ def parse_iso(value: Any, field: str) -> tuple[str, float]:
     return iso, epoch
 
 
-def base_doc(*, timestamp: str, module: str, dataset: str, kind: str, evidence_type: str,
-             evidence_kind: str, file: str, line: int) -> Doc:
-    return doc_start(module=module, dataset=dataset, kind=kind, evidence_type=evidence_type,
-                     evidence_kind=evidence_kind)(timestamp, file, line)
+def base_doc(
+    *,
+    timestamp: str,
+    module: str,
+    dataset: str,
+    kind: str,
+    evidence_type: str,
+    evidence_kind: str,
+    file: str,
+    line: int,
+) -> Doc:
+    return doc_start(
+        module=module, dataset=dataset, kind=kind, evidence_type=evidence_type, evidence_kind=evidence_kind
+    )(timestamp, file, line)
 
 
-def doc_start(*, module: str, dataset: str, kind: str, evidence_type: str,
-              evidence_kind: str) -> Callable[[str, str, int], Doc]:
+def doc_start(
+    *, module: str, dataset: str, kind: str, evidence_type: str, evidence_kind: str
+) -> Callable[[str, str, int], Doc]:
     """`base_doc` with the constant part bound once per record type: (timestamp, file, line) -> document."""
+
     def start(timestamp: str, file: str, line: int) -> Doc:
         return {
             "@timestamp": timestamp,
@@ -441,6 +462,7 @@ def doc_start(*, module: str, dataset: str, kind: str, evidence_type: str,
                 "schema_version": SCHEMA_VERSION,
             },
         }
+
     return start
 
 
@@ -456,8 +478,9 @@ def net_instance_key(ip: Any, port: Any) -> str | None:
     return instance_key.net(ip, port)
 
 
-def dispatcher(source: str, table: dict[str, Callable[[dict, Context, str, int], tuple[Doc, float]]],
-               what: str) -> Callable[[str, dict, bytes, Context, str, int], list[Output]]:
+def dispatcher(
+    source: str, table: dict[str, Callable[[dict, Context, str, int], tuple[Doc, float]]], what: str
+) -> Callable[[str, dict, bytes, Context, str, int], list[Output]]:
     """One normaliser for a source: pick the record type's function from `table`, then finish the document."""
     # ids.document_id(source, rtype, raw) with its prefix bound per record type: this runs once per ingested line.
     prefixes = {rtype: id_prefix(source, rtype) for rtype in table}
@@ -471,5 +494,6 @@ def dispatcher(source: str, table: dict[str, Callable[[dict, Context, str, int],
         doc_id = sha256(prefixes[rtype] + raw).hexdigest()[:ID_LENGTH]
         doc["event"]["id"] = doc_id
         return [(events_index(ctx.index_prefix, epoch), doc_id, doc, epoch)]
+
     normalise.__name__ = f"normalise_{source}"
     return normalise

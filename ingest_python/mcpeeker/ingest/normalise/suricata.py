@@ -13,8 +13,23 @@ from ... import catalogue
 from .. import privacy
 from .common import (
     dispatcher,
-    Context, Doc, NormaliseError, Table, as_bool, as_int, as_ip, as_port, as_str, compiled, doc_start, id_str,
-    lower_str, net_instance_key, parse_iso, put, redacted_url,
+    Context,
+    Doc,
+    NormaliseError,
+    Table,
+    as_bool,
+    as_int,
+    as_ip,
+    as_port,
+    as_str,
+    compiled,
+    doc_start,
+    id_str,
+    lower_str,
+    net_instance_key,
+    parse_iso,
+    put,
+    redacted_url,
 )
 
 OUR_PREFIX = "MCPEEKER"
@@ -135,16 +150,19 @@ Start = Callable[[str, str, int], Doc]
 
 def _start(dataset: str, kind: str, ev_type: str, ev_kind: str) -> Start:
     """The constant part of a document of one kind, bound once (at import) rather than per record."""
-    return doc_start(module="suricata", dataset=f"suricata.{dataset}", kind=kind, evidence_type=ev_type,
-                     evidence_kind=ev_kind)
+    return doc_start(
+        module="suricata", dataset=f"suricata.{dataset}", kind=kind, evidence_type=ev_type, evidence_kind=ev_kind
+    )
 
 
 _ALERT_STARTS = {ev_type: _start("alert", "alert", ev_type, "alert") for ev_type in ("network", "attack", "context")}
 _HTTP_START = _start("http", "event", "context", "http")
 _TLS_START = _start("tls", "event", "context", "tls")
 _FLOW_START = _start("flow", "event", "context", "flow")
-_FILEINFO_STARTS = {"http": _start("fileinfo", "event", "context", "http"),
-                    "flow": _start("fileinfo", "event", "context", "flow")}
+_FILEINFO_STARTS = {
+    "http": _start("fileinfo", "event", "context", "http"),
+    "flow": _start("fileinfo", "event", "context", "flow"),
+}
 _ANOMALY_START = _start("anomaly", "event", "context", "flow")
 
 
@@ -292,7 +310,12 @@ def anomaly(data: dict, ctx: Context, file: str, line: int) -> tuple[Doc, float]
 
 
 SURICATA: dict[str, Callable[[dict, Context, str, int], tuple[Doc, float]]] = {
-    "alert": alert, "http": http, "tls": tls, "flow": flow, "fileinfo": fileinfo, "anomaly": anomaly,
+    "alert": alert,
+    "http": http,
+    "tls": tls,
+    "flow": flow,
+    "fileinfo": fileinfo,
+    "anomaly": anomaly,
 }
 
 

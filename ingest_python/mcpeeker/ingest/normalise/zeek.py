@@ -8,9 +8,29 @@ from ... import catalogue
 from .. import privacy
 from .common import (
     dispatcher,
-    Context, Doc, NormaliseError, Table, as_bool, as_float, as_int, as_ip, as_port, as_str, as_str_list,
-    base_doc, compiled, doc_start, epoch_to_iso, first_str, id_str, lower_str,
-    net_instance_key, parse_iso, put, redacted_text, redacted_url,
+    Context,
+    Doc,
+    NormaliseError,
+    Table,
+    as_bool,
+    as_float,
+    as_int,
+    as_ip,
+    as_port,
+    as_str,
+    as_str_list,
+    base_doc,
+    compiled,
+    doc_start,
+    epoch_to_iso,
+    first_str,
+    id_str,
+    lower_str,
+    net_instance_key,
+    parse_iso,
+    put,
+    redacted_text,
+    redacted_url,
 )
 
 CONN_ID: Table = (
@@ -138,13 +158,22 @@ def _starter(dataset: str, kind: str, ev_type: str, ev_kind: str) -> Callable[[d
     def doc(data: dict, file: str, line: int) -> tuple[Doc, float]:
         iso, epoch = _timestamp(data)
         return start(iso, file, line), epoch
+
     return doc
 
 
 def _doc(data: dict, *, dataset: str, kind: str, ev_type: str, ev_kind: str, file: str, line: int) -> tuple[Doc, float]:
     iso, epoch = _timestamp(data)
-    doc = base_doc(timestamp=iso, module="zeek", dataset=f"zeek.{dataset}", kind=kind, evidence_type=ev_type,
-                   evidence_kind=ev_kind, file=file, line=line)
+    doc = base_doc(
+        timestamp=iso,
+        module="zeek",
+        dataset=f"zeek.{dataset}",
+        kind=kind,
+        evidence_type=ev_type,
+        evidence_kind=ev_kind,
+        file=file,
+        line=line,
+    )
     return doc, epoch
 
 
@@ -250,9 +279,13 @@ def mcp(data: dict, ctx: Context, file: str, line: int) -> tuple[Doc, float]:
 
 
 ZEEK: dict[str, Callable[[dict, Context, str, int], tuple[Doc, float]]] = {
-    "conn": conn, "http": http, "ssl": ssl, "dns": dns, "notice": notice, "mcp": mcp,
+    "conn": conn,
+    "http": http,
+    "ssl": ssl,
+    "dns": dns,
+    "notice": notice,
+    "mcp": mcp,
 }
 
 
 normalise_zeek = dispatcher("zeek", ZEEK, "Zeek log type")
-
