@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 from rich.console import Console
 from rich.table import Table
@@ -15,6 +15,7 @@ from ..client import make_client
 from ..settings import add_connection_arguments, resolve
 
 console = Console()
+T = TypeVar("T")
 
 
 def _table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
@@ -82,26 +83,27 @@ def render_coverage(result: dict[str, Any]) -> None:
     )
 
 
-def _run(args: argparse.Namespace) -> int:
-    settings = resolve(args)
-    client = make_client(settings)
-    if args.analytic == "summary":
-        result: Any = summary(client, settings)
-        renderer = render_summary
-    elif args.analytic == "score-distribution":
-        result, renderer = score_distribution(client, settings, args.bucket), render_scores
-    elif args.analytic == "trendlines":
-        result, renderer = trendlines(client, settings, args.interval, args.days), render_trend
-    else:
-        result, renderer = coverage(client, settings, args.hours), render_coverage
-    if args.json:
+def _emit(result: T, renderer: Callable[[T], None], as_json: bool) -> int:
+    if as_json:
         print(json.dumps(result, indent=2, sort_keys=True))
     else:
         renderer(result)
     return 0
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def _run(args: argparse.Namespace) -> int:
+    settings = resolve(args)
+    client = make_client(settings)
+    if args.analytic == "summary":
+        return _emit(summary(client, settings), render_summary, args.json)
+    if args.analytic == "score-distribution":
+        return _emit(score_distribution(client, settings, args.bucket), render_scores, args.json)
+    if args.analytic == "trendlines":
+        return _emit(trendlines(client, settings, args.interval, args.days), render_trend, args.json)
+    return _emit(coverage(client, settings, args.hours), render_coverage, args.json)
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("analytics", help="summary, score distribution, trendlines, agent coverage")
     kinds = parser.add_subparsers(dest="analytic", metavar="ANALYTIC", required=True)
     helps = {

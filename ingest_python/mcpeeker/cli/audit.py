@@ -27,7 +27,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 1
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("audit", help="the tamper-evident audit trail")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     verify_parser = actions.add_parser("verify", help="verify the HMAC chain; names every broken record")

@@ -56,7 +56,7 @@ def cmd_correlate(args: argparse.Namespace) -> int:
         time.sleep(max(0.0, interval - (time.monotonic() - started)))
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("correlate", help="merge evidence into scored, classified findings")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--once", action="store_true", help="run one cycle (the default)")

@@ -42,7 +42,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("dashboards", help="install or export the Kibana / OpenSearch Dashboards content")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
 

@@ -80,7 +80,7 @@ def cmd_finding_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     feedback = subparsers.add_parser("feedback", help="record an analyst verdict on a finding")
     feedback.add_argument("finding_id")
     feedback.add_argument("--verdict", required=True, choices=VERDICTS)

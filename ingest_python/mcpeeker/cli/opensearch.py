@@ -101,7 +101,7 @@ def cmd_url(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("opensearch", help="manage the embedded local OpenSearch node")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     for name, func, help_text in (

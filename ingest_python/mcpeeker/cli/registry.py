@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from rich.console import Console
 from rich.table import Table
@@ -89,7 +89,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def _transition(action: str):
+def _transition(action: str) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
         entry = _registry(args, action).apply(
             args.entry_id, action, note=args.note or "", days=getattr(args, "days", None)
@@ -184,7 +184,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--as", dest="as_identity", help="act as this identity (roles: configs/roles.yaml)")
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("registry", help="approved MCP servers: lifecycle, import/export, reminders")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
 

@@ -35,7 +35,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("report", help="write a self-contained HTML report (no network needed to open it)")
     parser.add_argument("--out", default="report.html", help="output file (default %(default)s)")
     parser.add_argument("--expiring-days", type=int, default=14, help="registry look-ahead (default %(default)s)")

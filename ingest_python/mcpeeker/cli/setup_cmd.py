@@ -25,7 +25,7 @@ def cmd_setup(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("setup", help="install or upgrade index templates (idempotent)")
     add_connection_arguments(parser)
     parser.set_defaults(func=cmd_setup)

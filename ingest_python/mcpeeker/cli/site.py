@@ -89,7 +89,7 @@ def cmd_lookup(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     init = subparsers.add_parser("init", help="write an editable config set and generate the site and audit keys")
     init.add_argument("directory", nargs="?", type=Path, default=DEFAULT_DIR, help=f"where (default {DEFAULT_DIR})")
     init.add_argument(
