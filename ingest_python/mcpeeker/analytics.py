@@ -22,7 +22,8 @@ CALENDAR = {"1m": "minute", "1h": "hour", "1d": "day", "1w": "week"}
 def _search(client: Any, index: str, body: dict[str, Any]) -> dict[str, Any]:
     if not client.indices.exists(index=index):
         raise MCPeekerError(f"index {index} does not exist: run `mcpeeker setup` (and correlation) first")
-    return client.search(index=index, body=body)
+    response: dict[str, Any] = client.search(index=index, body=body)
+    return response
 
 
 def _terms(agg: dict[str, Any]) -> dict[str, int]:

@@ -215,9 +215,10 @@ def _announced_audit_key(record: dict[str, Any]) -> str | None:
     if record.get("action") != ROTATE_ACTION or (record.get("object") or {}).get("id") != "audit":
         return None
     try:
-        return json.loads(record.get("content_json") or "{}").get("new_key_id")
+        new_key_id: str | None = json.loads(record.get("content_json") or "{}").get("new_key_id")
     except ValueError:
         return None
+    return new_key_id
 
 
 def record_rotation(

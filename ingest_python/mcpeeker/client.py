@@ -6,6 +6,7 @@ import os
 import re
 import ssl
 import warnings
+from types import ModuleType
 from typing import Any
 
 from rich.console import Console
@@ -124,12 +125,14 @@ def make_client(settings: Settings) -> Any:
     )
 
 
-def bulk_helper(settings: Settings):
+def bulk_helper(settings: Settings) -> ModuleType:
     """`helpers.bulk`/`streaming_bulk` of the matching library."""
     if settings.backend == "elasticsearch":
-        from elasticsearch import helpers
-    else:
-        from opensearchpy import helpers
+        from elasticsearch import helpers as es_helpers
+
+        return es_helpers
+    from opensearchpy import helpers
+
     return helpers
 
 

@@ -27,9 +27,10 @@ SITE_DIR = Path("/etc/mcpeeker")  # `mcpeeker init`'s default directory
 def load_schema(name: str) -> dict[str, Any]:
     path = SCHEMA_DIR / f"{name}.schema.json"
     try:
-        return json.loads(path.read_text())
+        schema: dict[str, Any] = json.loads(path.read_text())
     except FileNotFoundError as exc:
         raise ConfigError(f"{path}: schema not found") from exc
+    return schema
 
 
 def _field_path(error: jsonschema.ValidationError) -> str:

@@ -21,7 +21,8 @@ def get_finding(settings: Settings, client: Any, finding_id: str) -> dict[str, A
     doc = client.get(index=settings.index("mcp-findings"), id=finding_id, ignore=[404])
     if not doc.get("found"):
         raise MCPeekerError(f"no finding {finding_id!r} in {settings.index('mcp-findings')}")
-    return doc["_source"]
+    source: dict[str, Any] = doc["_source"]
+    return source
 
 
 def add_feedback(

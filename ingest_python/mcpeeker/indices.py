@@ -45,7 +45,8 @@ def _installed_hash(client: Any, name: str) -> str | None:
     if not client.indices.exists_index_template(name=name):
         return None
     for item in client.indices.get_index_template(name=name).get("index_templates", []):
-        return item["index_template"].get("_meta", {}).get("content_hash")
+        content_hash: str | None = item["index_template"].get("_meta", {}).get("content_hash")
+        return content_hash
     return None
 
 

@@ -43,6 +43,8 @@ def load_spec(path: Path | None = None) -> dict[str, Any]:
         raise MCPeekerError(f"dashboard spec not found: {path} (pass --spec, or reinstall the mcpeeker wheel)")
     with path.open(encoding="utf-8") as handle:
         spec = yaml.safe_load(handle)
+    if not isinstance(spec, dict):
+        raise MCPeekerError(f"{path}: not a YAML mapping")
     for section in ("index_patterns", "searches", "visualizations", "dashboards"):
         if not isinstance(spec.get(section), dict):
             raise MCPeekerError(f"{path}: section {section!r} missing or not a mapping")

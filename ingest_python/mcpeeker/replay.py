@@ -81,7 +81,7 @@ def sensor_versions(suricata_ran: bool, zeek_ran: bool) -> str:
 @dataclass
 class Server:
     key: str
-    evidence: Counter = field(default_factory=Counter)
+    evidence: Counter[str] = field(default_factory=Counter)
     attacks: set[str] = field(default_factory=set)
     sources: set[str] = field(default_factory=set)
     names: set[str] = field(default_factory=set)
@@ -95,10 +95,10 @@ class Findings:
 
     def __init__(self) -> None:
         self.servers: dict[str, Server] = {}
-        self.alerts: Counter = Counter()
+        self.alerts: Counter[str] = Counter()
         self.alert_types: dict[str, str] = {}
 
-    def add(self, doc: dict) -> None:
+    def add(self, doc: dict[str, Any]) -> None:
         mcpeeker = doc.get("mcpeeker", {})
         ev_type = mcpeeker.get("evidence", {}).get("type")
         rule = doc.get("rule", {}).get("name")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from .config import load_named_config
 from .errors import MCPeekerError
@@ -26,8 +27,9 @@ class Actor:
 
 
 @lru_cache(maxsize=4)
-def _roles(path: str | None) -> dict:
-    return load_named_config("roles", Path(path) if path else None)
+def _roles(path: str | None) -> dict[str, Any]:
+    roles: dict[str, Any] = load_named_config("roles", Path(path) if path else None)  # schema-checked mapping
+    return roles
 
 
 def actor_for(settings: Settings, roles_file: str | None = None) -> Actor:

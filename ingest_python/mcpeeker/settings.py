@@ -11,7 +11,7 @@ import argparse
 import os
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from .config import CONFIG_DIR, SITE_DIR, load_yaml
 from .errors import ConfigError
@@ -153,7 +153,7 @@ def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--config", dest="config_file", type=Path, help="configs/mcpeeker.yaml to read")
 
 
-def resolve(args: argparse.Namespace | None = None, env: dict[str, str] | None = None) -> Settings:
+def resolve(args: argparse.Namespace | None = None, env: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
     config_path = getattr(args, "config_file", None) if args is not None else None
     settings = _from_mapping(Settings(), _config_file_values(config_path, env))

@@ -44,12 +44,18 @@ def compile_rules(sigma_dir: Path, backend: str) -> list[CompiledRule]:
     try:
         from sigma.collection import SigmaCollection
         from sigma.processing.pipeline import ProcessingPipeline
+
+        # Imported from the defining modules: the packages' __init__ re-exports are implicit. The OpenSearch
+        # backend subclasses the Elasticsearch one (pySigma-backend-opensearch depends on it).
+        from sigma.backends.elasticsearch.elasticsearch_lucene import LuceneBackend
+
+        Backend: type[LuceneBackend] = LuceneBackend
+        if backend != "elasticsearch":
+            from sigma.backends.opensearch.opensearch import OpensearchLuceneBackend
+
+            Backend = OpensearchLuceneBackend
     except ImportError as exc:
         raise MCPeekerError("sigma run needs the extra: pip install 'mcpeeker[sigma]'") from exc
-    if backend == "elasticsearch":
-        from sigma.backends.elasticsearch import LuceneBackend as Backend
-    else:
-        from sigma.backends.opensearch import OpensearchLuceneBackend as Backend
     pipeline_path = sigma_dir / "pipelines" / "mcpeeker.yaml"
     rules_dir = sigma_dir / "rules"
     if not rules_dir.is_dir() or not pipeline_path.is_file():
@@ -95,7 +101,8 @@ def _search(client: Any, settings: Settings, rule: CompiledRule, since: str, siz
         },
     }
     res = client.search(index=settings.index("mcp-events-*"), body=body, ignore_unavailable=True, allow_no_indices=True)
-    return res["hits"]["hits"]
+    hits: list[dict[str, Any]] = res["hits"]["hits"]
+    return hits
 
 
 def match_document(rule: CompiledRule, hit: dict[str, Any], settings: Settings) -> tuple[str, str, dict[str, Any]]:

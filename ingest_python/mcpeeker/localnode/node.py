@@ -73,7 +73,8 @@ class LocalNode:
     def _http_json(self, path: str, timeout: float = 2.0) -> dict[str, Any] | None:
         try:
             with urllib.request.urlopen(self.url + path, timeout=timeout) as response:
-                return json.loads(response.read())
+                body: dict[str, Any] = json.loads(response.read())
+                return body
         except urllib.error.HTTPError as exc:
             # _cluster/health?wait_for_status answers 408 with the health body when the wait times out.
             try:
@@ -249,7 +250,7 @@ class LocalNode:
             if exc.code != 404:  # 404: no index exists yet
                 raise
 
-    def _wait_green(self, timeout: float, process: subprocess.Popen | None = None) -> None:
+    def _wait_green(self, timeout: float, process: subprocess.Popen[bytes] | None = None) -> None:
         deadline = time.monotonic() + timeout
         defaults_applied = False
         while time.monotonic() < deadline:

@@ -257,6 +257,8 @@ class TlsFront:
         with socket.create_connection(("127.0.0.1", self.listen_port), timeout=5) as raw:
             with context.wrap_socket(raw, server_hostname="localhost") as tls:
                 der = tls.getpeercert(binary_form=True)
+        if der is None:
+            raise MCPeekerError(f"TLS front on {self.listen_port} presented no certificate")
         return x509.load_der_x509_certificate(der)
 
     def reload(self, timeout: float = 10.0) -> None:

@@ -155,11 +155,9 @@ def run_suricata(
     rule_file = _rules_file(rules, outdir)
 
     with tempfile.TemporaryDirectory(prefix="mcpeeker-pcaps-") as tmp:
-        single = (
-            isinstance(pcaps, (str, os.PathLike)) and Path(pcaps).is_file() and not str(pcaps).lower().endswith(".gz")
-        )
-        if single:
-            source = Path(pcaps).resolve()
+        single = Path(pcaps) if isinstance(pcaps, (str, os.PathLike)) else None
+        if single is not None and single.is_file() and not str(pcaps).lower().endswith(".gz"):
+            source = single.resolve()
         else:
             source = Path(tmp)
             if _stage_pcaps(_iter_pcaps(pcaps), source) == 0:
