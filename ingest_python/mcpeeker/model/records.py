@@ -108,8 +108,15 @@ Evidence = TypedDict(
 
 class FindingHead(TypedDict, total=False):
     id: str
-    status: str
+    status: str  # open | acknowledged | resolved | false_positive | accepted_risk (mcpeeker.cases.lifecycle)
     summary: str
+    status_changed_at: str
+    status_changed_by: str  # the actor name the audit chain records
+    status_reason: str
+    reopened_at: str
+    reopen_reason: str  # which new attack evidence reopened it
+    suppressed: bool
+    suppression_ids: list[str]  # mcpeeker.cases.suppressions: the rules that mute it (it stays stored and counted)
 
 
 class TrustPenalty(TypedDict, total=False):
