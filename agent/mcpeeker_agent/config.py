@@ -15,7 +15,7 @@ NO_KEY = (
     "(or privacy.site_key_file in mcpeeker.yaml on a SIEM host) to the key file `mcpeeker init` wrote. "
     "There is no built-in key: host ids and user names are keyed hashes only your site's key can reproduce"
 )
-_CONFIG_KEYS = {
+_CONFIG_KEYS: dict[str, type | tuple[type, ...]] = {
     "site_key": str,
     "site_key_file": str,
     "homes": list,

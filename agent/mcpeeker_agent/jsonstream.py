@@ -103,9 +103,10 @@ class _Reader:
         if raw is None:
             return None
         try:
-            return json.loads(b'"' + raw + b'"')
+            key: str = json.loads(b'"' + raw + b'"')
         except ValueError as exc:
             raise self._fail("bad string escape") from exc
+        return key
 
     def skip(self, depth: int) -> None:
         """Consume one value of any kind without building it."""
@@ -166,12 +167,13 @@ def _walk(
         key = reader.key()
         reader.expect(0x3A)
         hits = [] if key is None else [(kp, i) for kp, i in active if kp[i] in (key, "*")]
-        if any(i + 1 == len(kp) for kp, i in hits):
+        # (hits is empty when key is None: `key is not None` only tells the type checker)
+        if key is not None and any(i + 1 == len(kp) for kp, i in hits):
             reader.peek()
             start = reader.offset()
             reader.skip(depth)
             found.append((where + (key,), start, reader.offset()))
-        elif hits and reader.peek() == 0x7B:
+        elif key is not None and hits and reader.peek() == 0x7B:
             _walk(reader, [(kp, i + 1) for kp, i in hits], where + (key,), found)
         else:
             reader.skip(depth)

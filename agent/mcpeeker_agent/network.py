@@ -8,6 +8,7 @@ import json
 import socket
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import psutil
 
@@ -174,7 +175,7 @@ def _read_bounded(resp: http.client.HTTPResponse, timeout: float, started: float
     return b"".join(chunks)[:MAX_RESPONSE_BYTES]
 
 
-def _parse_initialize(raw: bytes) -> dict[str, object] | None:
+def _parse_initialize(raw: bytes) -> dict[str, Any] | None:
     text = raw.decode("utf-8", "replace")
     candidates = [text] + [line[5:].strip() for line in text.splitlines() if line.startswith("data:")]
     for cand in candidates:
@@ -183,7 +184,8 @@ def _parse_initialize(raw: bytes) -> dict[str, object] | None:
         except ValueError:
             continue
         if isinstance(msg, dict) and isinstance(msg.get("result"), dict) and "serverInfo" in msg["result"]:
-            return msg["result"]
+            result: dict[str, Any] = msg["result"]
+            return result
     return None
 
 

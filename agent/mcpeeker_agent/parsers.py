@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, BinaryIO, TypeVar
 
@@ -145,6 +145,7 @@ def check_depth(data: Any, max_depth: int) -> None:
         seen += 1
         if seen > MAX_NODES:
             raise ParseError(f"document too large (more than {MAX_NODES} nodes)")
+        children: Iterable[Any]
         if isinstance(node, dict):
             children = node.values()
         elif isinstance(node, list):

@@ -42,7 +42,8 @@ class Patterns:
 
 def _raw() -> dict[str, Any]:
     text = resources.files("mcpeeker_agent").joinpath("data/patterns.yaml").read_text(encoding="utf-8")
-    return yaml.safe_load(text)
+    raw: dict[str, Any] = yaml.safe_load(text)  # the packaged file, a mapping
+    return raw
 
 
 @lru_cache(maxsize=1)

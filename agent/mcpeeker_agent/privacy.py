@@ -13,6 +13,7 @@ import re
 import stat
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from .patterns import Patterns, load
 
@@ -141,7 +142,7 @@ def redact_args(args: list[str], patterns: Patterns | None = None) -> tuple[list
     return out, found
 
 
-def mask_user_homes(text: str, user_id) -> str:
+def mask_user_homes(text: str, user_id: Callable[[str], str]) -> str:
     """/home/bob/x, /Users/bob/x, C:\\Users\\bob\\x -> ~<first 12 hex of bob's keyed user id>/x: another user's
     home (not scanned, so not written as ~) carries no user name in clear; the prefix matches `user_id`."""
     return _USER_HOME.sub(lambda m: "~" + user_id(m.group(1))[:12], text)

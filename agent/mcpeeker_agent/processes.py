@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import Callable
 
 import psutil
 
@@ -183,7 +184,7 @@ def _child_of_client(proc: Proc, parent: Proc, p: Patterns) -> bool:
     return bool(proc.identities() & p.stdio_runners)
 
 
-def render(match: Match, hasher_user, homes: list[str]) -> dict[str, object]:
+def render(match: Match, hasher_user: Callable[[str], str], homes: list[str]) -> dict[str, object]:
     """The evidence `process` object: redacted command line, hashed user, home paths shortened to ~."""
     proc = match.proc
     argv, _found = redact_args(proc.argv)

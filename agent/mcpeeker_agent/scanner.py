@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import AbstractSet, Any, Iterable, Iterator
 
 from mcpeeker.model import instance_key as keys
 
@@ -25,7 +25,7 @@ from .discovery import (
     project_candidates,
     user_candidates,
 )
-from .network import host_addresses, list_listeners, probe, probe_candidates
+from .network import Listener, ListenerScan, host_addresses, list_listeners, probe, probe_candidates
 from .parsers import (
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_STREAM_BYTES,
@@ -43,6 +43,7 @@ from .privacy import Hasher, mask_user_homes, truncate_utf8
 from .processes import (
     ConfiguredCommand,
     Match,
+    Proc,
     classify,
     configured_command,
     list_processes,
@@ -199,7 +200,7 @@ class Scanner:
         return parse(text, spec.format, self.opt.max_nesting), info
 
     @staticmethod
-    def _definitions(doc: Any, cand: Candidate):
+    def _definitions(doc: Any, cand: Candidate) -> Iterator[tuple[str, str | None, dict[str, Any]]]:
         """(name, project directory or None, definition) of every server the file defines."""
         spec = cand.spec
         if spec.name_key:
@@ -248,7 +249,7 @@ class Scanner:
                 scope = "project" if project else cand.spec.scope
                 # Servers of several projects in one file (~/.claude.json) stay apart: name@project.
                 local = project is not None and cand.project_dir is None
-                label = f"{name}@{project[0]}" if local else name
+                label = f"{name}@{project[0]}" if local and project is not None else name
                 ikey = instance_key(server, cand.spec.client, self.host_id)
                 rec = ServerRecord(cand.spec.client, scope, shown, label, server.fingerprint, ikey)
                 found.append(_Found(cand, info, server, rec, project))
@@ -402,7 +403,7 @@ class Scanner:
         self,
         configured: list[ConfiguredCommand],
         mcp_pids: dict[int, tuple[str | None, dict[str, Any]]],
-        listening: set[int] = frozenset(),
+        listening: AbstractSet[int] = frozenset(),
     ) -> list[dict[str, Any]]:
         procs, errors = list_processes()
         self.errors += errors
@@ -420,7 +421,7 @@ class Scanner:
             out.append(ev)
         return out
 
-    def _sdk_matches(self, procs, matches: list[Match], listening: set[int]) -> list[Match]:
+    def _sdk_matches(self, procs: dict[int, Proc], matches: list[Match], listening: AbstractSet[int]) -> list[Match]:
         """Listening Python / Node processes whose code uses an MCP SDK (a custom server found without --probe)."""
         by_pid = {m.proc.pid: m for m in matches}
         deadline = time.monotonic() + SDK_TIME_BUDGET
@@ -451,10 +452,12 @@ class Scanner:
                     match.score, match.matched, match.reason = finding.score, f"sdk:{finding.language}", reason
         return list(by_pid.values())
 
-    def _listener_evidence(self, mcp_procs: dict[int, tuple[str | None, dict[str, Any]]], scan):
+    def _listener_evidence(
+        self, mcp_procs: dict[int, tuple[str | None, dict[str, Any]]], scan: ListenerScan
+    ) -> tuple[list[dict[str, Any]], list[int], list[Listener]]:
         self.errors += scan.errors
         ports = sorted({ln.port for ln in scan.listeners})
-        out = []
+        out: list[dict[str, Any]] = []
         for ln in scan.listeners:
             if ln.pid is None or ln.pid not in mcp_procs:
                 continue
@@ -477,7 +480,12 @@ class Scanner:
             )
         return out, ports, scan.listeners
 
-    def _probe_evidence(self, listeners, mcp_pids: dict, found: list[_Found]) -> list[dict[str, Any]]:
+    def _probe_evidence(
+        self,
+        listeners: list[Listener],
+        mcp_pids: dict[int, tuple[str | None, dict[str, Any]]],
+        found: list[_Found],
+    ) -> list[dict[str, Any]]:
         preferred = [ln.port for ln in listeners if ln.pid in mcp_pids]
         paths: dict[int, str] = {}
         from urllib.parse import urlsplit
@@ -524,7 +532,7 @@ class Scanner:
         return out
 
 
-def _combine(scores) -> float:
+def _combine(scores: Iterable[float]) -> float:
     """Noisy-OR of the evidence scores: more independent evidence, higher local score."""
     remaining = 1.0
     for s in scores:

@@ -26,6 +26,7 @@ import re
 import stat
 import tokenize
 from dataclasses import dataclass, field
+from typing import Callable
 
 import psutil
 
@@ -83,7 +84,7 @@ class Finding:
     def confidence(self) -> str:
         return "high" if self.score >= 0.8 else "medium" if self.score >= 0.5 else "low"
 
-    def as_dict(self, show) -> dict[str, object]:
+    def as_dict(self, show: Callable[[str], str]) -> dict[str, object]:
         return {
             "language": self.language,
             "script": show(self.script),
@@ -487,7 +488,10 @@ def _strip_js_comments(source: str) -> str:
 def js_facts(source: str) -> tuple[set[str], set[str], set[str], list[str]]:
     """(server imports, other SDK imports, constructs, relative imports) of JavaScript / TypeScript code."""
     code = _strip_js_comments(source)
-    server, other, construct, local = set(), set(), set(), []
+    server: set[str] = set()
+    other: set[str] = set()
+    construct: set[str] = set()
+    local: list[str] = []
     specs = [m.group(2) for m in _JS_IMPORT.finditer(code)]
     for spec in specs:
         pkg = next((p for p in _NODE_SPECS if spec == p or spec.startswith(p + "/")), None)
@@ -591,6 +595,7 @@ def inspect(argv: list[str], exe: str, cwd: str | None, pid: int | None = None) 
 
 def process_cwd(pid: int) -> str | None:
     try:
-        return psutil.Process(pid).cwd()
+        cwd: str = psutil.Process(pid).cwd()
     except (psutil.Error, OSError):
         return None
+    return cwd

@@ -341,9 +341,9 @@ def granted_paths(
     roots = definition.get("roots")
     if isinstance(roots, list):
         for root in roots:
-            value = root.get("uri") or root.get("path") if isinstance(root, dict) else root
-            if isinstance(value, str):
-                out.append(value)
+            location = root.get("uri") or root.get("path") if isinstance(root, dict) else root
+            if isinstance(location, str):
+                out.append(location)
     return out
 
 

@@ -37,4 +37,4 @@ def ship(report: dict[str, Any], settings: Any) -> int:
     ok, errors = bulk_helper(settings).bulk(make_client(settings), actions, raise_on_error=False, refresh="wait_for")
     if errors:
         raise RuntimeError(f"{len(errors)} documents rejected by {settings.url}: {str(errors[0])[:300]}")
-    return ok
+    return int(ok)
