@@ -21,7 +21,7 @@ from .errors import ConfigError
 def catalogue_dir() -> Path:
     """The directory with _vocabulary.yaml, the MCP-*.yaml entries and indicators/."""
     try:
-        return resources.detections()
+        return resources.path("detections")
     except resources.DataNotFound as exc:
         raise ConfigError(f"detection catalogue not found: {exc}") from exc
 

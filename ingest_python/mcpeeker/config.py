@@ -18,8 +18,8 @@ from . import resources
 from .errors import ConfigError
 
 # The default configs and their schemas: package data in a wheel, the checkout's directories in an editable install.
-SCHEMA_DIR = resources.schemas()
-CONFIG_DIR = resources.configs()
+SCHEMA_DIR = resources.path("schemas")
+CONFIG_DIR = resources.path("configs")
 SITE_DIR = Path("/etc/mcpeeker")  # `mcpeeker init`'s default directory
 
 

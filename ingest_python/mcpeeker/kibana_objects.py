@@ -17,7 +17,7 @@ from . import resources
 from .errors import MCPeekerError
 
 ID_PREFIX = "mcpeeker-"
-REPO_SPEC = resources.dashboard_spec()
+REPO_SPEC = resources.path("dashboards/kibana/spec.yaml")
 FLAVOURS = ("kibana", "opensearch-dashboards")
 NDJSON_NAMES = {"kibana": "mcpeeker-kibana.ndjson", "opensearch-dashboards": "mcpeeker-opensearch-dashboards.ndjson"}
 

@@ -78,38 +78,6 @@ def path(relative: str) -> Path:
     return data_root() / relative
 
 
-def configs() -> Path:
-    return path("configs")
-
-
-def schemas() -> Path:
-    return path("schemas")
-
-
-def detections() -> Path:
-    return path("detections")
-
-
-def suricata_config() -> Path:
-    return path("suricata/suricata-test.yaml")
-
-
-def suricata_rules() -> Path:
-    return path("suricata/mcp.rules")
-
-
-def sigma() -> Path:
-    return path("sigma")
-
-
-def dashboard_spec() -> Path:
-    return path("dashboards/kibana/spec.yaml")
-
-
-def zeek_scripts() -> Path:
-    return path("zeek/scripts")
-
-
 def templates() -> Path:
     """The index templates live inside the package in every layout."""
     return _package_dir() / "templates"

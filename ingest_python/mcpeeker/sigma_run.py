@@ -19,7 +19,7 @@ from .errors import MCPeekerError
 from .ingest.ids import document_id, events_index
 from .settings import Settings
 
-DEFAULT_SIGMA_DIR = resources.sigma()
+DEFAULT_SIGMA_DIR = resources.path("sigma")
 # Fields copied from the matched document, so correlation can attach the match to its instance.
 CARRY = ("host", "user", "process", "file", "destination", "source", "network", "mcp", "url")
 LEVEL_SCORE = {"informational": 0.1, "low": 0.3, "medium": 0.5, "high": 0.7, "critical": 0.9}

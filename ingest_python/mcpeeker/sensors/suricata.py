@@ -22,8 +22,8 @@ import orjson
 from mcpeeker import resources
 from mcpeeker.errors import MCPeekerError
 
-DEFAULT_CONFIG = resources.suricata_config()
-DEFAULT_RULES = resources.suricata_rules()
+DEFAULT_CONFIG = resources.path("suricata/suricata-test.yaml")
+DEFAULT_RULES = resources.path("suricata/mcp.rules")
 # SID block reserved for MCPeeker rules (see suricata/README.md).
 SID_MIN, SID_MAX = 9_400_000, 9_400_999
 MIN_MAJOR = 7

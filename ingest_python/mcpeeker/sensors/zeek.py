@@ -16,7 +16,7 @@ from pathlib import Path
 from mcpeeker import resources
 from mcpeeker.errors import MCPeekerError
 
-ZEEK_SCRIPTS = resources.zeek_scripts()
+ZEEK_SCRIPTS = resources.path("zeek/scripts")
 # Where the Zeek project's binary (OBS) packages and ../shared/zeek/install.sh put Zeek.
 DEFAULT_LOCATION = Path("/opt/zeek/bin/zeek")
 # Only a source checkout has ../shared beside it.
