@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import jsonschema
 import pytest
 
 from mcpeeker_agent.scanner import ScanOptions, Scanner
 
+from paths import REPO_ROOT
+
 from .homes import SITE_KEY, Home, make_home
 
-REPO = Path(__file__).resolve().parents[2]
-SCHEMA = json.loads((REPO / "schemas" / "agent-event.schema.json").read_text())
+SCHEMA = json.loads((REPO_ROOT / "schemas" / "agent-event.schema.json").read_text())
 VALIDATOR = jsonschema.Draft202012Validator(SCHEMA, format_checker=jsonschema.FormatChecker())
 
 

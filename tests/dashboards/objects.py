@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 from typing import Any
 
 from mcpeeker.kibana_objects import NDJSON_NAMES, SEARCH_INDEX_REF
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from paths import REPO_ROOT
+
 KIBANA_DIR = REPO_ROOT / "dashboards" / "kibana"
 TEMPLATE_DIR = REPO_ROOT / "ingest_python" / "mcpeeker" / "templates"
 AGGREGATABLE = {

@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import importlib.util
 import json
 import shutil
-import sys
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -31,10 +29,10 @@ from mcpeeker.roles import Actor
 from mcpeeker.settings import Settings
 from mcpeeker_agent import cli as agent_cli
 
+from agent.homes import make_home
+from paths import PCAP_DIR
+
 SITE_KEY = b"test-site-key-0123456789"
-REPO_ROOT = Path(__file__).resolve().parents[2]
-PCAP_DIR = REPO_ROOT / "tests" / "pcaps"
-AGENT_HOMES = REPO_ROOT / "tests" / "agent" / "homes.py"
 
 
 def _host_id(machine: str) -> str:
@@ -562,11 +560,7 @@ def _replay(settings: Settings, workdir: Path) -> None:
 
 def _agent_fixture_scan(settings: Settings, workdir: Path) -> str:
     """The real agent over the agent tests' fixture home (configs of every supported MCP client)."""
-    spec = importlib.util.spec_from_file_location("mcpeeker_test_agent_homes", AGENT_HOMES)
-    assert spec and spec.loader
-    homes = sys.modules.setdefault(spec.name, importlib.util.module_from_spec(spec))
-    spec.loader.exec_module(homes)  # registered first: its dataclasses look their module up
-    home = homes.make_home(workdir / "agent-home", "linux")
+    home = make_home(workdir / "agent-home", "linux")
     report = workdir / "agent-fixture.ndjson"
     code = agent_cli.main(
         [

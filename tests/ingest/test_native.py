@@ -30,7 +30,9 @@ from mcpeeker.ingest.normalise import Context, agent, common, suricata, zeek
 from mcpeeker.ingest.memo import Memo
 from mcpeeker.ingest.readers import TsvParser, ZeekParser, read_file, tsv_element
 
-from .conftest import REPO_ROOT, SITE_KEY
+from paths import REPO_ROOT
+
+from .conftest import SITE_KEY
 
 EXAMPLES = settings(
     max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]

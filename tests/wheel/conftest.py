@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from paths import REPO_ROOT
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -44,7 +44,7 @@ def source_copy(dest: Path) -> Path:
     listed = (
         subprocess.run(
             ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-            cwd=REPO,
+            cwd=REPO_ROOT,
             capture_output=True,
             check=True,
         )
@@ -52,7 +52,7 @@ def source_copy(dest: Path) -> Path:
         .split("\0")
     )
     for name in filter(None, listed):
-        source = REPO / name
+        source = REPO_ROOT / name
         if source.is_file():
             (dest / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, dest / name)

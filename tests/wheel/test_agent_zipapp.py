@@ -17,14 +17,16 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from .conftest import REPO, clean_env, run
+from paths import REPO_ROOT
+
+from .conftest import clean_env, run
 
 pytestmark = [pytest.mark.slow]
 
 SYSTEM_PYTHON = Path("/usr/bin/python3")
-BUILD = REPO / "scripts" / "build-agent-zipapp.py"
-WRAPPER = REPO / "agent" / "deploy" / "unix" / "mcpeeker-agent-scan.sh"
-SCHEMA = json.loads((REPO / "schemas" / "agent-event.schema.json").read_text())
+BUILD = REPO_ROOT / "scripts" / "build-agent-zipapp.py"
+WRAPPER = REPO_ROOT / "agent" / "deploy" / "unix" / "mcpeeker-agent-scan.sh"
+SCHEMA = json.loads((REPO_ROOT / "schemas" / "agent-event.schema.json").read_text())
 
 
 def _system_python() -> Path:

@@ -35,11 +35,9 @@ from mcpeeker.settings import Settings
 from mcpeeker.timeutil import iso, utcnow
 
 from cluster import drop_prefix, findings_by_key
-from paths import require_zeek
+from paths import LABELS, PCAP_DIR, REPO_ROOT, require_zeek
 
-REPO = Path(__file__).resolve().parent.parent
-PCAPS = REPO / "tests" / "pcaps"
-RULES = REPO / "suricata" / "mcp.rules"
+RULES = REPO_ROOT / "suricata" / "mcp.rules"
 SITE_KEY = "test-site-key-0123456789"
 AUDIT_KEY = secrets.token_hex(32)  # the chain's own key, generated per run
 ADMIN = Actor("admin", "admin")
@@ -106,9 +104,9 @@ def _cli(*args: str, settings: Settings) -> subprocess.CompletedProcess:
 def eve(tmp_path_factory) -> list[Path]:
     # One Suricata run per pcap, as `mcpeeker replay` does: in directory mode Suricata orders files by mtime,
     # and these captures were made at different times, so one run over all of them is order-dependent.
-    labels = json.loads((PCAPS / "labels.json").read_text())["pcaps"]
+    labels = json.loads(LABELS.read_text())["pcaps"]
     base = tmp_path_factory.mktemp("suricata")
-    return [run_suricata(PCAPS / entry["file"], RULES, base / f"{i:02d}") for i, entry in enumerate(labels)]
+    return [run_suricata(PCAP_DIR / entry["file"], RULES, base / f"{i:02d}") for i, entry in enumerate(labels)]
 
 
 @pytest.fixture(scope="module")
@@ -160,7 +158,7 @@ def _assert_full_rescore_agrees(settings: Settings) -> None:
 def test_findings_per_instance_with_expected_classification(world: Settings) -> None:
     _correlate(world)
     findings = findings_by_key(world)
-    labels = json.loads((PCAPS / "labels.json").read_text())["pcaps"]
+    labels = json.loads(LABELS.read_text())["pcaps"]
 
     # The notes server: agent (process + listener) joined with network evidence through the host's address.
     joined = findings[f"host:{HOST_ID}:port:{AGENT_PORT}"]
@@ -425,7 +423,7 @@ def both_sensors(os_url: str, tmp_path_factory) -> Iterator[Settings]:
     client = make_client(settings)
     indices.install(settings, client)
     work = tmp_path_factory.mktemp("both")
-    labels = json.loads((PCAPS / "labels.json").read_text())["pcaps"]
+    labels = json.loads(LABELS.read_text())["pcaps"]
     env = {
         "MCPEEKER_SITE_KEY": SITE_KEY,
         "MCPEEKER_AUDIT_KEY": AUDIT_KEY,
@@ -441,7 +439,7 @@ def both_sensors(os_url: str, tmp_path_factory) -> Iterator[Settings]:
             "-m",
             "mcpeeker.cli",
             "replay",
-            *(str(PCAPS / e["file"]) for e in labels),
+            *(str(PCAP_DIR / e["file"]) for e in labels),
             "--keep",
             str(work / "out"),
             "--url",
@@ -472,7 +470,7 @@ def both_sensors(os_url: str, tmp_path_factory) -> Iterator[Settings]:
 @pytest.mark.slow
 def test_a_server_seen_by_zeek_and_suricata_is_one_finding(both_sensors: Settings) -> None:
     findings = findings_by_key(both_sensors)
-    labels = json.loads((PCAPS / "labels.json").read_text())["pcaps"]
+    labels = json.loads(LABELS.read_text())["pcaps"]
     servers = {f"net:{e['server']['ip']}:{e['server']['port']}": e for e in labels if not e["benign"]}
     for net_key, entry in servers.items():
         holders = [key for key, f in findings.items() if net_key in f["instance"]["raw_keys"]]

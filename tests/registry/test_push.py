@@ -42,10 +42,8 @@ from mcpeeker.registry.store import Registry
 from mcpeeker.roles import Actor
 from mcpeeker.settings import Settings
 from mcpeeker.timeutil import utcnow
-from paths import missing, require_zeek
+from paths import PCAP_DIR, REPO_ROOT, missing, require_zeek
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-PCAPS = REPO_ROOT / "tests" / "pcaps"
 PACKAGE = REPO_ROOT / "zeek" / "scripts"
 TARGET, CONTROL = "10.20.0.3", "10.20.0.9"
 ADMIN = Actor("admin", "admin")
@@ -124,7 +122,7 @@ def timeline_pcap(path: Path, seconds: int) -> Path:
     """Copies of two real captures, one every second each, shifted in time (packets unchanged)."""
     packets, linktype = [], None
     for name, offset in (("mcp2025_py_streamable_sse.pcap", 0.0), ("mcp2025_py_streamable_json_stateless.pcap", 0.5)):
-        with open(PCAPS / name, "rb") as handle:
+        with open(PCAP_DIR / name, "rb") as handle:
             reader = dpkt.pcap.Reader(handle)
             linktype = reader.datalink()
             source = [(ts, bytes(buf)) for ts, buf in reader]

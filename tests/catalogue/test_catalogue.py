@@ -23,19 +23,19 @@ import jsonschema
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
-DETECTIONS = REPO / "detections"
-RULES = REPO / "suricata" / "mcp.rules"
-ZEEK_SCRIPTS = REPO / "zeek" / "scripts" / "mcp"
-SIGMA = REPO / "sigma"
-LABELS = REPO / "tests" / "pcaps" / "labels.json"
-AGENT_CODE = REPO / "agent" / "mcpeeker_agent"
-AGENT_SCHEMA = REPO / "schemas" / "agent-event.schema.json"
-SCHEMA = REPO / "schemas" / "detection.schema.json"
+from paths import LABELS, REPO_ROOT
+
+DETECTIONS = REPO_ROOT / "detections"
+RULES = REPO_ROOT / "suricata" / "mcp.rules"
+ZEEK_SCRIPTS = REPO_ROOT / "zeek" / "scripts" / "mcp"
+SIGMA = REPO_ROOT / "sigma"
+AGENT_CODE = REPO_ROOT / "agent" / "mcpeeker_agent"
+AGENT_SCHEMA = REPO_ROOT / "schemas" / "agent-event.schema.json"
+SCHEMA = REPO_ROOT / "schemas" / "detection.schema.json"
 
 
 def _script() -> Any:
-    spec = importlib.util.spec_from_file_location("catalogue_script", REPO / "scripts" / "catalogue.py")
+    spec = importlib.util.spec_from_file_location("catalogue_script", REPO_ROOT / "scripts" / "catalogue.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
@@ -244,8 +244,8 @@ def _samples(entry: dict[str, Any]) -> dict[str, list[str]]:
     for rid in impl.get("sigma") or []:
         stem = rules[rid]["file"].removesuffix(".yml")
         positive = SIGMA / "test-data" / stem / "positive.json"
-        out[f"sigma {stem}"] = [str(positive.relative_to(REPO))] if positive.is_file() else []
-    agent_tests = {p.name: p.read_text() for p in sorted((REPO / "tests" / "agent").glob("test_*.py"))}
+        out[f"sigma {stem}"] = [str(positive.relative_to(REPO_ROOT))] if positive.is_file() else []
+    agent_tests = {p.name: p.read_text() for p in sorted((REPO_ROOT / "tests" / "agent").glob("test_*.py"))}
     for risk in impl.get("agent") or []:
         out[f"risk {risk}"] = [name for name, text in agent_tests.items() if f'"{risk}"' in text]
     return out
@@ -296,7 +296,7 @@ def test_scoring_severities_come_from_the_vocabulary(tmp_path: Path) -> None:
 
     config = ScoringConfig.load()
     assert set(config.attack_severity) == set(VOCAB["attack_types"])
-    data = yaml.safe_load((REPO / "configs" / "scoring.yaml").read_text())
+    data = yaml.safe_load((REPO_ROOT / "configs" / "scoring.yaml").read_text())
     assert set(data.get("attack_severity") or {}) <= set(VOCAB["attack_types"])
     data["attack_severity"] = {"rug_pull": "critical"}
     path = tmp_path / "scoring.yaml"
@@ -313,7 +313,7 @@ def test_scoring_severities_come_from_the_vocabulary(tmp_path: Path) -> None:
 
 def test_generated_files_are_current() -> None:
     stale = [
-        str(p.relative_to(REPO))
+        str(p.relative_to(REPO_ROOT))
         for p, text in gen.generated().items()
         if not p.is_file() or p.read_text(encoding="utf-8") != text
     ]
@@ -645,7 +645,7 @@ def test_data_model_lists_the_attack_types() -> None:
     """docs/data-model.md names the attack types in its field table: the same ones as the vocabulary."""
     row = next(
         ln
-        for ln in (REPO / "docs" / "data-model.md").read_text().splitlines()
+        for ln in (REPO_ROOT / "docs" / "data-model.md").read_text().splitlines()
         if ln.startswith("| `mcpeeker.attack.type` |")
     )
     listed = set(re.findall(r"`([a-z_]+)`", row.split("|")[2]))
@@ -656,7 +656,7 @@ def test_btest_generator_agrees_with_the_catalogue() -> None:
     """zeek/tests/Scripts/gen-pcap-tests maps label tags to the notices the catalogue says implement them."""
     from importlib.machinery import SourceFileLoader
 
-    path = REPO / "zeek" / "tests" / "Scripts" / "gen-pcap-tests"
+    path = REPO_ROOT / "zeek" / "tests" / "Scripts" / "gen-pcap-tests"
     loader = SourceFileLoader("gen_pcap_tests", str(path))
     module = importlib.util.module_from_spec(importlib.util.spec_from_loader(loader.name, loader))
     loader.exec_module(module)

@@ -19,8 +19,10 @@ from typing import Any
 import dpkt
 import pytest
 
+import paths
+
 # MCPEEKER_PCAPS_DIR checks a trial regeneration (generate.py --out DIR) before it replaces the corpus.
-PCAP_DIR = Path(os.environ.get("MCPEEKER_PCAPS_DIR", Path(__file__).resolve().parent / "pcaps"))
+PCAP_DIR = Path(os.environ.get("MCPEEKER_PCAPS_DIR", paths.PCAP_DIR))
 LABELS_PATH = PCAP_DIR / "labels.json"
 
 ERAS = {"2024-11-05", "2025", "2026-07-28", "none"}

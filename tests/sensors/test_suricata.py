@@ -22,14 +22,11 @@ import suricata.update.rule as surule
 
 from mcpeeker.sensors import suricata as sur
 
-from paths import SHARED, require_shared
+from paths import LABELS, PCAP_DIR, REPO_ROOT, SHARED, require_shared
 
-REPO = Path(__file__).resolve().parents[1]
-RULES = REPO / "suricata" / "mcp.rules"
-README = REPO / "suricata" / "README.md"
-INDEX = REPO / "suricata" / "index.yaml"
-PCAPS = REPO / "tests" / "pcaps"
-LABELS = PCAPS / "labels.json"
+RULES = REPO_ROOT / "suricata" / "mcp.rules"
+README = REPO_ROOT / "suricata" / "README.md"
+INDEX = REPO_ROOT / "suricata" / "index.yaml"
 BENIGN_CORPUS = SHARED / "benign-pcaps"
 
 # labels.json "expected" tags that Suricata is responsible for (rug_pull is Zeek's: it needs
@@ -103,7 +100,7 @@ def label_results(suricata_bin: Path, tmp_path_factory: pytest.TempPathFactory) 
     base = tmp_path_factory.mktemp("suricata-labels")
 
     def run(entry: dict[str, Any]) -> tuple[str, Counter[int]]:
-        eve = sur.run_suricata(PCAPS / entry["file"], RULES, base / entry["scenario"], binary=suricata_bin)
+        eve = sur.run_suricata(PCAP_DIR / entry["file"], RULES, base / entry["scenario"], binary=suricata_bin)
         return entry["file"], sur.alert_sid_counts(eve)
 
     with ThreadPoolExecutor(max_workers=2) as pool:
@@ -245,7 +242,7 @@ def test_rules_load_without_errors_or_warnings(suricata_bin: Path, tmp_path: Pat
 def test_labels_carry_suricata_sids() -> None:
     missing = [e["file"] for e in _labels() if "suricata_sids" not in e]
     assert not missing, f"labels.json entries without suricata_sids (check the pcap, then add them): {missing}"
-    absent = [e["file"] for e in _labels() if not (PCAPS / e["file"]).is_file()]
+    absent = [e["file"] for e in _labels() if not (PCAP_DIR / e["file"]).is_file()]
     assert not absent, f"labels.json names missing pcaps: {absent}"
 
 
@@ -310,7 +307,7 @@ def test_suricata_update_merges_the_source(tmp_path: Path) -> None:
         "-D",
         str(tmp_path / "data"),
         "--suricata-conf",
-        str(REPO / "suricata" / "suricata-test.yaml"),
+        str(REPO_ROOT / "suricata" / "suricata-test.yaml"),
     ]
     subprocess.run([*common, "add-source", "mcpeeker/mcp", RULES.resolve().as_uri()], check=True, capture_output=True)
     out = tmp_path / "rules"
@@ -338,7 +335,7 @@ def test_readme_dataset_pattern_tags_approved_servers(suricata_bin: Path, tmp_pa
     rule_file.write_text("\n".join(r.replace("/etc/suricata/datasets/", f"{tmp_path}/") for r in rules) + "\n")
 
     def signatures(entry: dict[str, Any]) -> Counter[str]:
-        eve = sur.run_suricata(PCAPS / entry["file"], rule_file, tmp_path / entry["scenario"], binary=suricata_bin)
+        eve = sur.run_suricata(PCAP_DIR / entry["file"], rule_file, tmp_path / entry["scenario"], binary=suricata_bin)
         return Counter(a["alert"]["signature"] for a in sur.read_eve(eve, "alert"))
 
     hits = signatures(approved)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from sigma_support import RULES, SIGMA, TEST_DATA, backend, convert, leaf_fields, load_rule, mapped_fields, samples
+from .sigma_support import RULES, SIGMA, TEST_DATA, backend, convert, leaf_fields, load_rule, mapped_fields, samples
 
 RULE_IDS = [p.stem for p in RULES]
 

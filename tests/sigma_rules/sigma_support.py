@@ -10,12 +10,13 @@ from sigma.collection import SigmaCollection
 from sigma.processing.pipeline import ProcessingPipeline
 from sigma.rule import SigmaRule
 
-REPO = Path(__file__).resolve().parents[2]
-SIGMA = REPO / "sigma"
+from paths import REPO_ROOT
+
+SIGMA = REPO_ROOT / "sigma"
 RULES = sorted((SIGMA / "rules").glob("*.yml"))
 TEST_DATA = SIGMA / "test-data"
 PIPELINE = SIGMA / "pipelines" / "mcpeeker.yaml"
-TEMPLATE = REPO / "ingest_python" / "mcpeeker" / "templates" / "mcp-events.json"
+TEMPLATE = REPO_ROOT / "ingest_python" / "mcpeeker" / "templates" / "mcp-events.json"
 
 
 @lru_cache(maxsize=1)

@@ -25,7 +25,7 @@ from mcpeeker.site import keys
 from mcpeeker.site.keys import MissingKeyError
 from mcpeeker_agent.privacy import Hasher
 
-from paths import REPO_ROOT
+from paths import PCAP_DIR, REPO_ROOT
 from cluster import drop_prefix
 
 PACKAGED_SETTINGS = REPO_ROOT / "configs" / "mcpeeker.yaml"
@@ -185,7 +185,7 @@ def test_commands_without_a_key_stop_and_name_the_setting(tmp_path: Path, os_url
         ),
         "replay": _mcpeeker(
             "replay",
-            str(REPO_ROOT / "tests" / "pcaps" / "attack_command_injection_py2026.pcap"),
+            str(PCAP_DIR / "attack_command_injection_py2026.pcap"),
             "--no-index",
             "--keep",
             str(tmp_path / "replay"),

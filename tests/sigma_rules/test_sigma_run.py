@@ -9,7 +9,7 @@ import sys
 from datetime import datetime, timezone
 
 import pytest
-from sigma_support import RULES, samples  # noqa: E402
+from .sigma_support import RULES, samples
 
 from mcpeeker.cli import main as mcpeeker_main
 

@@ -34,11 +34,9 @@ from mcpeeker.timeutil import utcnow
 from mcpeeker_agent.scanner import ScanOptions, Scanner
 
 from cluster import drop_prefix, findings_by_key
-from paths import require_zeek
+from paths import PCAP_DIR, REPO_ROOT, require_zeek
 
-REPO = Path(__file__).resolve().parent.parent
-PCAPS = REPO / "tests" / "pcaps"
-RULES = REPO / "suricata" / "mcp.rules"
+RULES = REPO_ROOT / "suricata" / "mcp.rules"
 SITE_KEY = "test-site-key-trust-0123456789"
 FS = "@modelcontextprotocol/server-filesystem"
 # Assembled at run time so no secret-shaped literal sits in the repository.
@@ -148,10 +146,10 @@ def _cli(*args: str, settings: Settings) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def world(os_url: str, tmp_path_factory) -> Iterator[tuple[Settings, dict[str, Any]]]:
     work = tmp_path_factory.mktemp("trust")
-    eve = [run_suricata(PCAPS / name, RULES, work / f"suricata-{i}") for i, name in enumerate(NETWORK)]
+    eve = [run_suricata(PCAP_DIR / name, RULES, work / f"suricata-{i}") for i, name in enumerate(NETWORK)]
     report = _agent_report(work)
     # Rug pulls are Zeek's alone (MCP-ATK-002): Zeek reads the rug-pull capture too.
-    zeek_logs = run_zeek(PCAPS / "attack_rug_pull_py.pcap", work / "zeek", binary=require_zeek())
+    zeek_logs = run_zeek(PCAP_DIR / "attack_rug_pull_py.pcap", work / "zeek", binary=require_zeek())
     settings = Settings(
         url=os_url,
         index_prefix=f"trust-{hashlib.sha1(str(work).encode()).hexdigest()[:8]}-",
@@ -264,7 +262,7 @@ def test_two_entries_cannot_penalise_the_same_evidence(monkeypatch, tmp_path: Pa
 def test_penalties_are_catalogue_data() -> None:
     """Every penalty is a `trust` block of a catalogue entry; the score formula takes nothing else."""
     blocks = {}
-    for path in sorted((REPO / "detections").glob("MCP-*.yaml")):
+    for path in sorted((REPO_ROOT / "detections").glob("MCP-*.yaml")):
         entry = yaml.safe_load(path.read_text())
         if entry.get("trust"):
             blocks[entry["id"]] = entry["trust"]["penalty"]
