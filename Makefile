@@ -54,7 +54,7 @@ demo-stop: venv
 	@$(MCPEEKER) opensearch stop
 
 # Files generated from the detection catalogue (detections/): zeek/scripts/mcp/indicators.zeek, the templated pcre
-# of suricata/mcp.rules and docs/detections.md. Needs only PyYAML; tests/test_catalogue.py fails while they are stale.
+# of suricata/mcp.rules and docs/detections.md. Needs only PyYAML; tests/catalogue/test_catalogue.py fails while they are stale.
 catalogue generate:
 	@$(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON)) scripts/catalogue.py
 

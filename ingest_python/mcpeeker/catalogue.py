@@ -3,7 +3,7 @@
 The normalisers, correlation and `mcpeeker sigma run` read it once, at import, into plain dicts; nothing here runs
 per document. `catalogue_dir()` asks mcpeeker.resources where the files are (package data in a wheel, the
 checkout's detections/ in an editable install). docs/detections.md describes the entries; scripts/catalogue.py generates the sensor files from the
-indicator lists; tests/test_catalogue.py validates everything.
+indicator lists; tests/catalogue/test_catalogue.py validates everything.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Correlation, scoring, registry lifecycle and audit, end to end on the real local node.
 
 Network evidence comes from real Suricata over the project's SDK pcaps, ingested by the real
-`mcpeeker ingest`; endpoint evidence is an agent report (tests/fixtures/agent/) ingested the same way.
+`mcpeeker ingest`; endpoint evidence is an agent report (`agent_report` below) ingested the same way.
 With Zeek, `mcpeeker replay` runs both sensors over the same pcaps and each server is one finding.
 """
 

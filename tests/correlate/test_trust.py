@@ -2,7 +2,7 @@
 `trust.score` and `trust.penalties`, the report.
 
 Endpoint evidence is a report of the real agent (mcpeeker_agent.Scanner) over a fixture home whose client
-configurations hold the risks, plus one listener item as test_correlation.py writes it (a real listener needs a
+configurations hold the risks, plus one listener item as correlate/test_engine.py writes it (a real listener needs a
 real server process); network evidence is real Suricata over the project's SDK pcaps, and real Zeek over the
 rug-pull capture (rug pulls are Zeek's alone). All are ingested with the real `mcpeeker ingest`. The expected penalties name detections; their points come from the catalogue, so a
 changed weight changes the expectation, not the test.

@@ -31,7 +31,7 @@ class RegistryError(MCPeekerError):
     pass
 
 
-# The shape of an mcp-registry document (templates/mcp-registry.json; tests/test_registry_entry.py keeps them equal).
+# The shape of an mcp-registry document (templates/mcp-registry.json; tests/registry/test_model.py keeps them equal).
 class EntryHost(TypedDict, total=False):
     id: str
     name: str

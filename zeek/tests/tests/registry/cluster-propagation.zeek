@@ -23,7 +23,7 @@ redef Cluster::nodes = {
 # @TEST-END-FILE
 
 # @TEST-START-FILE registry.zeek
-# Stands in for `mcpeeker registry push --broker` (tests/test_zeek_registry_push.py runs the real one).
+# Stands in for `mcpeeker registry push --broker` (tests/registry/test_push.py runs the real one).
 redef exit_only_after_terminate = T;
 
 module MCP;
