@@ -1,6 +1,7 @@
-"""Typed records of the two documents the pipeline writes: an evidence event (index mcp-events-*, templates/
-mcp-events.json) and a finding (index mcp-findings, templates/mcp-findings.json). tests/model/test_records.py keeps
-their fields equal to the templates. ECS namespaces the normalisers fill field by field (source, http, tls, ...)
+"""Typed records of the documents the pipeline writes: an evidence event (index mcp-events-*, templates/
+mcp-events.json), a finding (index mcp-findings, templates/mcp-findings.json) and a registry entry (index
+mcp-registry, templates/mcp-registry.json). tests/model/test_records.py and tests/registry/test_model.py keep their
+fields equal to the templates. ECS namespaces the normalisers fill field by field (source, http, tls, ...)
 stay `dict[str, Any]` here; the project's own namespaces are spelled out.
 """
 
@@ -244,8 +245,47 @@ Finding = TypedDict(
         "evidence": FindingEvidence,
         "attack": FindingAttack,
         "registry": FindingRegistry,
-        "suggested_entry": dict[str, Any],  # unindexed: a registry entry draft (mcpeeker.registry.model.RegistryEntry)
+        "suggested_entry": dict[str, Any],  # unindexed: a RegistryEntry draft, blanks left for the owner to fill
         "scoring": dict[str, Any],  # unindexed: each signal's contribution
     },
     total=False,
 )
+
+
+# --- registry entry: one document per approval of an MCP server (mcp-registry) ---------------------------------------
+
+
+class EntryHost(TypedDict, total=False):
+    id: str
+    name: str
+    ip: str
+
+
+class EntryServer(TypedDict, total=False):
+    name: str
+    port: int
+    url: str
+    ip: str
+
+
+# One lifecycle step; "from" is a keyword, hence the functional form.
+HistoryItem = TypedDict(
+    "HistoryItem", {"at": str, "action": str, "actor": str, "from": str, "to": str, "note": str}, total=False
+)
+
+
+class RegistryEntry(TypedDict, total=False):
+    entry_id: str
+    status: str  # pending | approved | rejected | revoked | expired (mcpeeker.registry.model.STATUSES)
+    owner: str
+    team: str | None
+    purpose: str
+    host: EntryHost
+    server: EntryServer
+    created: str
+    updated: str
+    expires: str
+    approved_by: str
+    source_finding: str | None
+    history: list[HistoryItem]
+    expires_requested: bool

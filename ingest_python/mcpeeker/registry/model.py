@@ -5,10 +5,16 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-from typing import Any, TypedDict, cast
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from ..errors import MCPeekerError
+
+# The typed mcp-registry document lives with the other records; re-exported as part of the registry's API.
+from ..model.records import EntryHost as EntryHost
+from ..model.records import EntryServer as EntryServer
+from ..model.records import HistoryItem as HistoryItem
+from ..model.records import RegistryEntry as RegistryEntry
 from ..timeutil import iso, parse_iso
 
 STATUSES = ("pending", "approved", "rejected", "revoked", "expired")
@@ -29,43 +35,6 @@ LOCATORS = ("host.id", "host.ip", "server.ip", "server.url", "server.name")
 
 class RegistryError(MCPeekerError):
     pass
-
-
-# The shape of an mcp-registry document (templates/mcp-registry.json; tests/registry/test_model.py keeps them equal).
-class EntryHost(TypedDict, total=False):
-    id: str
-    name: str
-    ip: str
-
-
-class EntryServer(TypedDict, total=False):
-    name: str
-    port: int
-    url: str
-    ip: str
-
-
-# One lifecycle step; "from" is a keyword, hence the functional form.
-HistoryItem = TypedDict(
-    "HistoryItem", {"at": str, "action": str, "actor": str, "from": str, "to": str, "note": str}, total=False
-)
-
-
-class RegistryEntry(TypedDict, total=False):
-    entry_id: str
-    status: str
-    owner: str
-    team: str | None
-    purpose: str
-    host: EntryHost
-    server: EntryServer
-    created: str
-    updated: str
-    expires: str
-    approved_by: str
-    source_finding: str | None
-    history: list[HistoryItem]
-    expires_requested: bool
 
 
 def _get(entry: RegistryEntry | dict[str, Any], dotted: str) -> Any:
