@@ -7,3 +7,4 @@
 @load ./oauth
 @load ./cluster
 @load ./registry
+@load ./remote
