@@ -33,6 +33,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "mcpeeker.cli.analytics",
     "mcpeeker.cli.report",
     "mcpeeker.cli.dashboards",
+    "mcpeeker.cli.catalogue",
 )
 
 err_console = Console(stderr=True, soft_wrap=True)
