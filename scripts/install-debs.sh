@@ -16,12 +16,15 @@ NEEDED=(
   "systemd-analyze:systemd"         # verifies and scores the units in configs/systemd (tests/deploy)
   "buildah:buildah"                 # builds containers/*/Dockerfile daemonless (vfs, chroot isolation; tests/deploy)
   "debootstrap:debootstrap"         # makes their Debian 12 base image locally (no registry needed)
+  "rsyslogd:rsyslog"                # the syslog receiver of tests/notify (RFC 5424 over UDP, TCP, TLS)
 )
 missing=()
 for entry in "${NEEDED[@]}"; do
   cmd="${entry%%:*}"; pkg="${entry##*:}"
   command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
 done
+# rsyslog's TLS driver (gtls) is a package without a command of its own.
+dpkg -s rsyslog-gnutls >/dev/null 2>&1 || missing+=("rsyslog-gnutls")
 # The headers of the Python the venv is made from, for the same build (Debian's python3 keeps them apart).
 if ! "${PYTHON:-python3}" -c 'import os, sys, sysconfig
 sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' 2>/dev/null; then

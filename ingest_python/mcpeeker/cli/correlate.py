@@ -14,6 +14,10 @@ from ..roles import authorize
 from ..settings import add_connection_arguments, resolve
 from ..correlate.engine import Correlator
 from ..correlate.scoring import ScoringConfig
+from ..notify import NotifyConfig
+from ..notify import load as load_notify
+from ..notify import run_cycle as notify_cycle
+from .notify import print_result as print_notify
 
 console = Console(stderr=True, soft_wrap=True)
 CYCLES = Counter("mcpeeker_correlation_cycles_total", "correlation cycles run", ["outcome"])
@@ -22,7 +26,7 @@ FINDINGS = Gauge("mcpeeker_findings", "findings known after the last cycle")
 WRITTEN = Counter("mcpeeker_findings_written_total", "findings created or changed")
 
 
-def _one_cycle(correlator: Correlator) -> None:
+def _one_cycle(correlator: Correlator, notify: NotifyConfig | None = None) -> None:
     result = correlator.run_once()
     CYCLES.labels("ok").inc()
     CYCLE_SECONDS.observe(result.seconds)
@@ -34,14 +38,19 @@ def _one_cycle(correlator: Correlator) -> None:
         f"{len(result.expired_entries)} registry entr(y/ies) expired, {result.seconds:.2f}s",
         highlight=False,
     )
+    if notify is not None:
+        # Notifications follow the findings just written; their outbox survives a crash (docs/notify.md).
+        print_notify(notify_cycle(correlator.settings, correlator.client, notify), console)
 
 
 def cmd_correlate(args: argparse.Namespace) -> int:
     settings = resolve(args)
     authorize(settings, "correlation.run")
     correlator = Correlator(settings, make_client(settings), ScoringConfig.load(args.scoring))
+    notify_config = load_notify(args.notify_config)
+    notify = notify_config if notify_config.enabled and notify_config.channels else None
     if not args.every:
-        _one_cycle(correlator)
+        _one_cycle(correlator, notify)
         return 0
     interval = parse_duration(args.every)
     if args.metrics_port:
@@ -49,7 +58,7 @@ def cmd_correlate(args: argparse.Namespace) -> int:
     while True:
         started = time.monotonic()
         try:
-            _one_cycle(correlator)
+            _one_cycle(correlator, notify)
         except Exception as exc:  # a failed cycle is retried at the next tick; the service keeps running
             CYCLES.labels("error").inc()
             console.print(f"[red]correlate: cycle failed:[/] {exc}", highlight=False)
@@ -62,6 +71,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     mode.add_argument("--once", action="store_true", help="run one cycle (the default)")
     mode.add_argument("--every", metavar="DURATION", help="run as a service, one cycle every DURATION (e.g. 10s)")
     parser.add_argument("--scoring", help="scoring config (default configs/scoring.yaml)")
+    parser.add_argument("--notify-config", help="notifications after each cycle (default: the site's notify.yaml)")
     parser.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on 127.0.0.1:PORT")
     add_connection_arguments(parser)
     parser.set_defaults(func=cmd_correlate)
