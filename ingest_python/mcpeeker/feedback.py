@@ -1,14 +1,21 @@
 """Analyst verdicts on findings, a finding's investigation timeline, the findings list
-(`mcpeeker feedback`, `mcpeeker finding show|list`: cli/feedback.py)."""
+(`mcpeeker feedback`, `mcpeeker finding show|list`: cli/feedback.py).
+
+A verdict moves the finding's status (mcpeeker.cases.lifecycle.VERDICT_STATUS: false_positive -> false_positive,
+true_positive -> acknowledged, benign -> accepted_risk) when that transition is allowed, and a false_positive
+verdict can create a suppression of the finding's instance in the same step."""
 
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timezone
 import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
 from . import audit
+from .cases import lifecycle, queries
+from .cases import suppressions as sup
 from .errors import MCPeekerError
 from .roles import Actor
 from .settings import Settings
@@ -25,9 +32,64 @@ def get_finding(settings: Settings, client: Any, finding_id: str) -> dict[str, A
     return source
 
 
+@dataclass(frozen=True)
+class VerdictResult:
+    feedback: dict[str, Any]
+    status: lifecycle.StatusChange | None  # the status the verdict moved the finding to (None: unchanged)
+    suppression: sup.Suppression | None
+
+
+@dataclass(frozen=True)
+class SuppressRequest:
+    """A suppression created with a false_positive verdict: the finding's instance, until `expires`."""
+
+    expires: datetime
+    max_days: int = sup.DEFAULT_MAX_DAYS
+
+
+def give_verdict(
+    settings: Settings,
+    client: Any,
+    actor: Actor,
+    finding_id: str,
+    verdict: str,
+    note: str,
+    suppress: SuppressRequest | None = None,
+) -> VerdictResult:
+    """Store the verdict, move the finding's status, and (false_positive only) create a suppression."""
+    if suppress is not None and verdict != "false_positive":
+        raise MCPeekerError(f"only a false_positive verdict creates a suppression, not {verdict}")
+    finding = get_finding(settings, client, finding_id)
+    match = sup.Match(instance=finding["instance"]["key"])
+    if suppress is not None:
+        sup.validate_match(match)  # fail before anything is stored
+    doc = add_feedback(settings, client, actor, finding_id, verdict, note)
+    change = None
+    status = lifecycle.status_for_verdict(verdict)
+    old = str(finding.get("finding", {}).get("status") or "open")
+    if status and status in lifecycle.TRANSITIONS.get(old, frozenset()):
+        reason = f"verdict {verdict}" + (f": {note}" if note.strip() else "")
+        change = lifecycle.set_status(settings, client, finding_id, status, actor, reason)
+    rule = None
+    if suppress is not None:
+        rule = sup.add(
+            settings,
+            client,
+            actor,
+            match,
+            actor.name,
+            note.strip() or "false positive",
+            suppress.expires,
+            suppress.max_days,
+            source_finding=finding_id,
+        )
+    return VerdictResult(doc, change, rule)
+
+
 def add_feedback(
     settings: Settings, client: Any, actor: Actor, finding_id: str, verdict: str, note: str
 ) -> dict[str, Any]:
+    """Store a verdict and its audit record (give_verdict also moves the finding's status)."""
     if verdict not in VERDICTS:
         raise MCPeekerError(f"verdict must be one of {', '.join(VERDICTS)}, not {verdict!r}")
     get_finding(settings, client, finding_id)
@@ -55,7 +117,7 @@ def add_feedback(
 
 
 def timeline(settings: Settings, client: Any, finding_id: str, limit: int = 200) -> list[dict[str, Any]]:
-    """Evidence, verdicts and registry events of one finding, in time order."""
+    """Evidence, verdicts, status changes and registry events of one finding, in time order."""
     finding = get_finding(settings, client, finding_id)
     raw_keys = finding.get("instance", {}).get("raw_keys") or [finding["instance"]["key"]]
     rows: list[dict[str, Any]] = []
@@ -108,7 +170,18 @@ def timeline(settings: Settings, client: Any, finding_id: str, limit: int = 200)
     )
     for hit in records["hits"]["hits"]:
         src = hit["_source"]
-        if src["action"].startswith("registry."):
+        if src["action"] in (lifecycle.STATUS_ACTION, lifecycle.REOPEN_ACTION):
+            change = json.loads(src.get("content_json") or "{}")
+            rows.append(
+                {
+                    "at": src["@timestamp"],
+                    "kind": "reopened" if src["action"] == lifecycle.REOPEN_ACTION else "status",
+                    "source": src["actor"]["name"],
+                    "detail": f"{change.get('from')} -> {change.get('to')}: {change.get('reason', '')}",
+                    "id": hit["_id"],
+                }
+            )
+        elif src["action"].startswith("registry."):
             rows.append(
                 {
                     "at": src["@timestamp"],
@@ -121,10 +194,8 @@ def timeline(settings: Settings, client: Any, finding_id: str, limit: int = 200)
     return sorted(rows, key=lambda r: parse_iso(r["at"]) if r["at"] else datetime.min.replace(tzinfo=timezone.utc))
 
 
-def list_findings(settings: Settings, client: Any, size: int = 100) -> list[dict[str, Any]]:
-    client.indices.refresh(index=settings.index("mcp-findings"))
-    hits = client.search(
-        index=settings.index("mcp-findings"),
-        body={"size": size, "sort": [{"score": "desc"}, {"last_seen": "desc"}], "query": {"match_all": {}}},
-    )
-    return [hit["_source"] for hit in hits["hits"]["hits"]]
+def list_findings(
+    settings: Settings, client: Any, size: int = 100, where: queries.FindingFilter | None = None
+) -> list[dict[str, Any]]:
+    """Findings matching `where` (every finding without it), highest score first."""
+    return queries.search_findings(settings, client, where or queries.FindingFilter(), size)

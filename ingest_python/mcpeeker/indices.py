@@ -15,7 +15,7 @@ from .settings import Settings
 
 TEMPLATE_DIR = resources.templates()
 # Indices with a fixed name are created up front so that readers never hit "index not found".
-FIXED_INDICES = ("mcp-findings", "mcp-registry", "mcp-feedback", "mcp-audit", "mcp-state")
+FIXED_INDICES = ("mcp-findings", "mcp-registry", "mcp-feedback", "mcp-audit", "mcp-state", "mcp-suppressions")
 
 
 @dataclass(frozen=True)

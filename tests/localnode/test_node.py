@@ -108,7 +108,15 @@ def test_setup_installs_every_template_and_is_idempotent(os_settings: Settings, 
     }
     assert names == {
         f"{os_settings.index_prefix}{n}"
-        for n in ("mcp-events", "mcp-findings", "mcp-registry", "mcp-feedback", "mcp-audit", "mcp-state")
+        for n in (
+            "mcp-events",
+            "mcp-findings",
+            "mcp-registry",
+            "mcp-feedback",
+            "mcp-audit",
+            "mcp-state",
+            "mcp-suppressions",
+        )
     }
     # A daily events index picks up the template's mapping.
     os_client.index(

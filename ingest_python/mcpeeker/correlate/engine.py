@@ -10,7 +10,11 @@ code runs on OpenSearch and Elasticsearch without Painless, SQL or an alerting p
             references aggregated (exact, all time, so re-runs agree) and their finding rebuilt
 5. score:   every finding (touched or not) is re-scored against the registry, so an approval, expiry or
             revocation takes effect at the next cycle even without new evidence
-6. write:   only findings whose content changed are written; re-running over the same data writes nothing
+6. cases:   each finding keeps its status (mcpeeker.cases.lifecycle); a closed one reopens on attack evidence it
+            had not seen; active suppressions flag the findings they match, and when the set of active rules
+            changes (one added, removed or expired) every finding is re-flagged
+7. write:   only findings whose content changed are written; re-running over the same data writes nothing. A
+            status set by an analyst while the cycle ran is kept (optimistic concurrency, then re-applied)
 """
 
 from __future__ import annotations
@@ -18,11 +22,15 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Iterator, cast
 
+from ..cases import lifecycle, suppressions
+from ..cases.lifecycle import StatusChange
+from ..cases.suppressions import Suppression
+from ..errors import MCPeekerError
 from ..model.records import EvidenceRefs, Finding, FindingEvidence, FindingInstance, FindingMcp, FindingRegistry
 from ..paging import composite_pairs, scan_sorted
 from ..model.instance_key import parse as parse_key
@@ -58,6 +66,8 @@ class CycleResult:
     deleted: int
     expired_entries: list[str]
     seconds: float
+    reopened: tuple[str, ...] = ()  # finding ids reopened by new attack evidence
+    suppressed: int = 0  # stored findings an active suppression mutes (still counted in findings_total)
 
 
 class Correlator:
@@ -361,15 +371,15 @@ class Correlator:
             yield hit["_id"], hit["_source"]["instance"]["key"]
 
     def run_once(self, actor: Actor | None = None) -> CycleResult:
-        from ..client import bulk_helper
         from ..registry.store import Registry
 
         started = utcnow()
         clock = started.timestamp()
+        actor = actor or Actor("correlator", "admin")
         registry = Registry(
             self.settings,
             self.client,
-            actor or Actor("correlator", "admin"),
+            actor,
             int(self.config.registry.get("default_ttl_days", 90)),
         )
         entries = registry.all()
@@ -385,6 +395,22 @@ class Correlator:
         else:
             since = watermark - self.overlap if watermark else started - self.lookback
         hosts = self.host_map()
+        rules = suppressions.active(suppressions.load(self.settings, self.client), started)
+        rules_fp = suppressions.fingerprint(rules)
+        at = iso(started)
+        bases: dict[str, dict[str, Any] | None] = {}  # the stored finding each written one was finalised against
+        reopens: dict[str, StatusChange] = {}
+
+        def finalise(doc: Finding, stored: dict[str, Any] | None) -> Finding:
+            fid = doc["finding"]["id"]
+            bases[fid] = stored
+            change = self._finalise(doc, stored, at, actor.name, rules)
+            if change:
+                reopens[fid] = change
+            else:
+                reopens.pop(fid, None)
+            return doc
+
         entry_fps = _entry_fingerprints(entries, started)
         hosts_fp = hosts.fingerprint()
 
@@ -406,6 +432,7 @@ class Correlator:
         self.add_facts(rebuild)
         docs = [d for d in (self.build_finding(i, entries, started) for i in rebuild) if d]
         existing = self.findings_by_id({d["finding"]["id"] for d in docs})
+        docs = [finalise(d, existing.get(d["finding"]["id"])) for d in docs]
         changed = [d for d in docs if _differs(existing.get(d["finding"]["id"]), d)]
         rebuilt_ids = {finding_id(i.key) for i in rebuild}
         ids = {finding_id(key) for key in instances}
@@ -416,27 +443,130 @@ class Correlator:
             changed_ids = _changed_entries(known, entry_fps) if isinstance(known, dict) else None
             for fid, old in self.registry_affected(entries, changed_ids).items():
                 if fid not in rebuilt_ids and fid not in stale_ids:
-                    doc = self.rescore_stored(old, entries, started)
+                    doc = finalise(self.rescore_stored(old, entries, started), old)
                     if _differs(old, doc):
                         changed.append(doc)
-        actions = [_upsert(self.findings, doc, started) for doc in changed]
-        actions += [{"_op_type": "delete", "_index": self.findings, "_id": fid} for fid in stale_ids - ids]
-        if actions:
-            bulk_helper(self.settings).bulk(self.client, actions, raise_on_error=True, refresh=False)
+        if rules_fp != state.get("suppressions_fp"):
+            changed += self.reflag(rules, {d["finding"]["id"] for d in changed} | stale_ids, finalise)
+        if reopens:
+            from .. import audit
+
+            audit.signing_key(self.settings)  # a reopen is recorded: no audit key stops the cycle before it writes
+        if changed or stale_ids - ids:
+            self.write(changed, stale_ids - ids, bases, finalise, at)
             # One refresh: the count below, dashboards and the next cycle see what was just written.
             self.client.indices.refresh(index=self.findings)
+        written = {d["finding"]["id"] for d in changed}
+        lifecycle.record_reopens(
+            self.settings, self.client, actor, [c for fid, c in sorted(reopens.items()) if fid in written]
+        )
         self.write_state(
             {
                 "at": iso(started),
                 "registry_entries": entry_fps,
                 "hosts_fp": hosts_fp,
                 "full_sweep_at": iso(started) if sweep else state.get("full_sweep_at"),
+                "suppressions_fp": rules_fp,
             }
         )
         total = self.client.count(index=self.findings)["count"]
+        muted = self.client.count(index=self.findings, body={"query": {"term": {"finding.suppressed": True}}})["count"]
         return CycleResult(
-            len(touched), len(rebuild), total, len(changed), len(stale_ids - ids), expired, utcnow().timestamp() - clock
+            len(touched),
+            len(rebuild),
+            total,
+            len(changed),
+            len(stale_ids - ids),
+            expired,
+            utcnow().timestamp() - clock,
+            tuple(sorted(fid for fid in reopens if fid in written)),
+            muted,
         )
+
+    # --- cases: status and suppressions -------------------------------------------------
+    @staticmethod
+    def _finalise(
+        doc: Finding, stored: dict[str, Any] | None, at: str, by: str, rules: list[Suppression]
+    ) -> StatusChange | None:
+        """Carry the stored status into a rebuilt finding, reopen it on unseen attack evidence, flag suppression."""
+        lifecycle.carry(stored, doc)
+        change = lifecycle.reopen_for(stored, doc, at, by)
+        suppressions.apply(doc, rules)
+        return change
+
+    def reflag(
+        self, rules: list[Suppression], skip: set[str], finalise: Callable[[Finding, dict[str, Any] | None], Finding]
+    ) -> list[Finding]:
+        """The set of active suppressions changed: every stored finding not written anyway gets its flags again."""
+        self.client.indices.refresh(index=self.findings)
+        out: list[Finding] = []
+        for hit in scan_sorted(self.client, self.findings, {"match_all": {}}, [{"finding.id": "asc"}], self.page_size):
+            if hit["_id"] in skip:
+                continue
+            old = hit["_source"]
+            doc = cast(Finding, {k: v for k, v in old.items() if k != "updated"})
+            doc["finding"] = cast(Any, dict(old.get("finding", {})))
+            finalise(doc, old)
+            if _differs(old, doc):
+                out.append(doc)
+        return out
+
+    def _heads(self, ids: set[str]) -> dict[str, tuple[dict[str, Any], int, int]]:
+        """finding id -> (its stored `finding` head, seq_no, primary_term), read just before writing."""
+        found: dict[str, tuple[dict[str, Any], int, int]] = {}
+        ordered = sorted(ids)
+        for start in range(0, len(ordered), 1000):
+            docs = [{"_id": fid, "_source": ["finding"]} for fid in ordered[start : start + 1000]]
+            response = self.client.mget(index=self.findings, body={"docs": docs})
+            for d in response["docs"]:
+                if d.get("found"):
+                    found[d["_id"]] = (d["_source"].get("finding", {}), d["_seq_no"], d["_primary_term"])
+        return found
+
+    def write(
+        self,
+        changed: list[Finding],
+        deletes: set[str],
+        bases: dict[str, dict[str, Any] | None],
+        finalise: Callable[[Finding, dict[str, Any] | None], Finding],
+        at: str,
+        attempts: int = 5,
+    ) -> None:
+        """Write the findings, each only over the version whose status it carries: a status an analyst set since
+        the finding was read is carried over (and the reopen rule applied to it) and the write retried."""
+        from ..client import bulk_helper
+
+        pending = {d["finding"]["id"]: d for d in changed}
+        actions: list[dict[str, Any]] = [{"_op_type": "delete", "_index": self.findings, "_id": f} for f in deletes]
+        for _ in range(attempts):
+            heads = self._heads(set(pending))
+            for fid, doc in pending.items():
+                action: dict[str, Any] = {"_index": self.findings, "_id": fid}
+                current = heads.get(fid)
+                if current is None:
+                    action["_op_type"] = "create" if bases.get(fid) is None else "index"
+                else:
+                    head, seq_no, primary_term = current
+                    base = bases.get(fid) or {}
+                    if _lifecycle(head) != _lifecycle(base.get("finding", {})):
+                        finalise(doc, {**base, "finding": head})
+                    action.update({"_op_type": "index", "if_seq_no": seq_no, "if_primary_term": primary_term})
+                action["_source"] = {**doc, "updated": at}
+                actions.append(action)
+            if not actions:
+                return
+            _, errors = bulk_helper(self.settings).bulk(self.client, actions, raise_on_error=False, refresh=False)
+            conflicts: set[str] = set()
+            for item in cast(list[dict[str, Any]], errors):
+                info = next(iter(item.values()))
+                if info.get("status") != 409:
+                    raise MCPeekerError(f"writing finding {info.get('_id')} to {self.findings} failed: {info}")
+                conflicts.add(str(info["_id"]))
+            pending = {fid: pending[fid] for fid in conflicts if fid in pending}
+            actions = []
+            if not pending:
+                return
+        raise MCPeekerError(f"findings {sorted(pending)[:5]} kept changing while the cycle wrote them")
 
     def rescore_stored(self, old: dict[str, Any], entries: list[RegistryEntry], now: datetime) -> Finding:
         """Re-evaluate a finding that saw no new evidence against the current registry."""
@@ -550,5 +680,5 @@ def _changed_entries(before: dict[str, str], now: dict[str, str]) -> set[str]:
     return {k for k in before.keys() | now.keys() if before.get(k) != now.get(k)}
 
 
-def _upsert(index: str, doc: Finding, now: datetime) -> dict[str, Any]:
-    return {"_op_type": "index", "_index": index, "_id": doc["finding"]["id"], "_source": {**doc, "updated": iso(now)}}
+def _lifecycle(head: Mapping[str, Any]) -> tuple[Any, ...]:
+    return tuple(head.get(name) for name in lifecycle.LIFECYCLE_FIELDS)

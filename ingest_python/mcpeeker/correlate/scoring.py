@@ -26,6 +26,7 @@ class ScoringConfig:
     classification_severity: dict[str, str] = field(default_factory=dict)
     correlation: dict[str, Any] = field(default_factory=dict)
     registry: dict[str, Any] = field(default_factory=dict)
+    suppressions: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: Path | str | None = None) -> "ScoringConfig":
@@ -42,6 +43,7 @@ class ScoringConfig:
             ),
             correlation=data.get("correlation", {}),
             registry=data.get("registry", {}),
+            suppressions=data.get("suppressions", {}),
         )
 
 
