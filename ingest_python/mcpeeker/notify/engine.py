@@ -101,7 +101,10 @@ class Notifier:
             query: dict[str, Any] = {"match_all": {}}
         else:
             since = iso(parse_iso(watermark) - timedelta(seconds=OVERLAP_SECONDS))
-            query = {"range": {"updated": {"gte": since}}}
+            # A cycle's write sets `updated`; an analyst's status change (mcpeeker.cases.lifecycle) sets only
+            # finding.status_changed_at.
+            changed = [{"range": {f: {"gte": since}}} for f in ("updated", "finding.status_changed_at")]
+            query = {"bool": {"should": changed, "minimum_should_match": 1}}
         sort = [{"finding.id": "asc"}]
         return [hit["_source"] for hit in scan_sorted(self.client, self.findings, query, sort)]
 
