@@ -26,6 +26,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "mcpeeker.cli.collect",
     "mcpeeker.cli.replay",
     "mcpeeker.cli.correlate",
+    "mcpeeker.cli.notify",
     "mcpeeker.cli.registry",
     "mcpeeker.cli.feedback",
     "mcpeeker.cli.audit",
