@@ -18,7 +18,8 @@ from ..roles import authorize
 from ..settings import add_connection_arguments, resolve
 from ..timeutil import utcnow
 from ..registry.model import RegistryEntry, effective_status
-from ..registry.store import Registry, notify_due, read_import_file, render_export, write_suricata_datasets
+from ..notify import notify_due
+from ..registry.store import Registry, read_import_file, render_export, write_suricata_datasets
 
 console = Console(soft_wrap=True)
 

@@ -248,21 +248,3 @@ def write_suricata_datasets(entries: list[RegistryEntry], directory: Path) -> tu
     ip_file.write_text("".join(f"{ip}\n" for ip in sorted(ips)))
     string_file.write_text("".join(base64.b64encode(a.encode()).decode() + "\n" for a in sorted(authorities)))
     return ip_file, string_file
-
-
-def notify_due(webhook_url: str, due: list[RegistryEntry], days: int, timeout: float = 10.0) -> int:
-    """POST a JSON reminder of the entries expiring within `days` to a webhook; the HTTP status."""
-    import urllib.request
-
-    payload = {
-        "text": f"{len(due)} MCP registry entr(y/ies) expire within {days} days",
-        "entries": [{k: e.get(k) for k in ("entry_id", "owner", "team", "expires", "server")} for e in due],
-    }
-    request = urllib.request.Request(
-        webhook_url, data=json.dumps(payload).encode(), method="POST", headers={"Content-Type": "application/json"}
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return int(response.status)
-    except OSError as exc:
-        raise MCPeekerError(f"--notify {webhook_url}: {exc}") from exc
