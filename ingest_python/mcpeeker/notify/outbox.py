@@ -205,7 +205,10 @@ class Outbox:
         moved = 0
         for path in self.dead(channel):
             path.with_suffix(".reason").unlink(missing_ok=True)
-            self._move(path, "outbox", channel)
+            message = self.read(self._move(path, "outbox", channel))
+            if message is not None:  # a fresh start: max_attempts counts again
+                message.attempts, message.last_error = 0, ""
+                self.save(message)
             moved += 1
         return moved
 
