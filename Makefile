@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 MCPEEKER := $(BIN)/mcpeeker
 PYTEST_ARGS ?=
 
-.PHONY: all deps venv debs suricata opensearch test demo demo-stop clean-cache catalogue generate agent-zipapp
+.PHONY: all deps venv debs suricata opensearch oidc test demo demo-stop clean-cache catalogue generate agent-zipapp
 
 all: test
 
@@ -37,7 +37,18 @@ opensearch: venv debs
 	@echo "==> opensearch: assembling the local node (cached after the first run)"
 	@$(MCPEEKER) opensearch install
 
-deps: venv debs suricata opensearch
+# The OpenID provider of the serve tests (the npm package oidc-provider, tests/oidc): installed from its lockfile
+# into tests/oidc/node_modules once, again only when the lockfile changes.
+OIDC_MODULES := tests/oidc/node_modules/.package-lock.json
+$(OIDC_MODULES): tests/oidc/package.json tests/oidc/package-lock.json
+	@echo "==> node: installing the test OpenID provider (npm ci in tests/oidc)"
+	@command -v npm >/dev/null || { echo "npm not found: install Node.js >= 20 and npm"; exit 1; }
+	@npm ci --prefix tests/oidc --no-audit --no-fund --loglevel=error
+	@touch $(OIDC_MODULES)
+
+oidc: $(OIDC_MODULES)
+
+deps: venv debs suricata opensearch oidc
 
 test: deps
 	@echo "==> lint: ruff check and ruff format --check (pyproject.toml tool.ruff), mypy --strict (tool.mypy files)"

@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "mcpeeker.cli.setup_cmd",
     "mcpeeker.cli.ingest",
     "mcpeeker.cli.collect",
+    "mcpeeker.cli.serve",
     "mcpeeker.cli.replay",
     "mcpeeker.cli.correlate",
     "mcpeeker.cli.notify",

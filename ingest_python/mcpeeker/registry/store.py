@@ -37,6 +37,10 @@ CSV_COLUMNS = (
 )
 
 
+class VersionConflict(RegistryError):
+    """The entry changed between read and write (another admin acted first)."""
+
+
 class Registry:
     def __init__(self, settings: Settings, client: Any, actor: Actor, ttl_days: int = 90) -> None:
         self.settings, self.client, self.actor, self.ttl_days = settings, client, actor, ttl_days
@@ -45,6 +49,10 @@ class Registry:
     # --- reading -------------------------------------------------------------------------
     def get(self, entry_id: str) -> RegistryEntry:
         return self._get_versioned(entry_id)[0]
+
+    def get_versioned(self, entry_id: str) -> tuple[RegistryEntry, dict[str, int]]:
+        """The entry and its version (if_seq_no / if_primary_term), for a write that must not overwrite another."""
+        return self._get_versioned(entry_id)
 
     def _get_versioned(self, entry_id: str) -> tuple[RegistryEntry, dict[str, int]]:
         result = self.client.get(index=self.index, id=entry_id, ignore=[404])
@@ -83,7 +91,7 @@ class Registry:
             self.client.index(index=self.index, id=entry["entry_id"], body=entry, **params)
         except Exception as exc:  # ConflictError of either client
             if getattr(exc, "status_code", None) == 409:
-                raise RegistryError(
+                raise VersionConflict(
                     f"{entry['entry_id']} was changed by someone else meanwhile; run the command again"
                 ) from exc
             raise
@@ -111,8 +119,14 @@ class Registry:
             f"entry {entry['entry_id']} already exists for this server (status {old['status']}); use renew or approve"
         )
 
-    def apply(self, entry_id: str, action: str, note: str = "", days: int | None = None) -> RegistryEntry:
-        current, version = self._get_versioned(entry_id)
+    def apply(
+        self, entry_id: str, action: str, note: str = "", days: int | None = None, version: dict[str, int] | None = None
+    ) -> RegistryEntry:
+        """Apply a lifecycle action; with `version` (from get_versioned), only to that version of the entry."""
+        current, stored = self._get_versioned(entry_id)
+        if version is not None and version != stored:
+            raise VersionConflict(f"{entry_id} was changed by someone else meanwhile; read it again")
+        version = stored
         entry = transition(current, action, utcnow(), self.actor.name, note, days or self.ttl_days)
         return self._save(entry, action, {"note": note, "expires": entry["expires"]}, version)
 
