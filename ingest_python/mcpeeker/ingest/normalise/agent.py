@@ -15,25 +15,8 @@ from ...config import load_schema
 from ...model import instance_key
 from ...model.records import Evidence
 from .. import privacy
-from .common import (
-    Context,
-    Doc,
-    NormaliseError,
-    Output,
-    Table,
-    apply_table,
-    as_bool,
-    as_int,
-    as_ip,
-    as_str,
-    as_str_list,
-    base_doc,
-    finish,
-    parse_iso,
-    put,
-    redacted_text,
-    redacted_url,
-)
+from .common import Context, Data, Doc, NormaliseError, Output, as_ip, as_str, as_str_list, compiled
+from .common import converter, doc_start, finish, parse_iso, put, redacted_text, tables
 
 # agent evidence type -> (event.dataset suffix, mcpeeker.evidence.kind)
 KINDS: dict[str, tuple[str, str]] = {
@@ -50,50 +33,33 @@ RISK_ATTACKS: dict[str, str] = {
     if ev_type == "attack" and attack
 }
 
-FILE: Table = (
-    ("path", ("file", "path"), lambda v: privacy.cut_snippet(as_str(v))),
-    ("mtime", ("file", "mtime"), as_str),
-    ("size", ("file", "size"), as_int),
-)
 
-CONFIG: Table = (
-    ("client", ("mcp", "config", "client"), as_str),
-    ("scope", ("mcp", "config", "scope"), as_str),
-    ("server_name", ("mcp", "config", "server_name"), as_str),
-    ("transport", ("mcp", "transport"), as_str),
-    ("command", ("mcp", "server", "command"), redacted_text),
-    ("args", ("mcp", "server", "args"), lambda v: [redacted_text(a) for a in as_str_list(v)]),
-    ("url", ("mcp", "server", "url"), redacted_url),
-    ("env_names", ("mcp", "config", "env_names"), as_str_list),
-    ("header_names", ("mcp", "config", "header_names"), as_str_list),
-    ("fingerprint", ("mcp", "config", "fingerprint"), as_str),
-    ("change", ("mcp", "config", "change"), as_str),
-)
+@converter
+def snippet_str(value: Any) -> str:
+    """A text cut to a snippet (a path, an executable), not redacted."""
+    return privacy.cut_snippet(as_str(value))
 
-PROCESS: Table = (
-    ("pid", ("process", "pid"), as_int),
-    ("ppid", ("process", "parent", "pid"), as_int),
-    ("name", ("process", "name"), as_str),
-    ("exe", ("process", "executable"), lambda v: privacy.cut_snippet(as_str(v))),
-    ("cmdline", ("process", "command_line"), redacted_text),
-    ("start", ("process", "start"), as_str),
-    ("parent_name", ("process", "parent", "name"), as_str),
-    ("matched", ("process", "matched"), as_str),
-)
 
-LISTENER: Table = (
-    ("ip", ("destination", "ip"), as_ip),
-    ("port", ("destination", "port"), as_int),
-    ("pid", ("process", "pid"), as_int),
-    ("transport", ("network", "transport"), as_str),
-)
+@converter
+def redacted_text_list(value: Any) -> list[str]:
+    return [redacted_text(a) for a in as_str_list(value)]
 
-PROBE: Table = (
-    ("ok", ("mcp", "probe", "ok"), as_bool),
-    ("server_name", ("mcp", "server", "name"), as_str),
-    ("server_version", ("mcp", "server", "version"), as_str),
-    ("protocol_version", ("mcp", "protocol", "version"), as_str),
-    ("url", ("mcp", "server", "url"), redacted_url),
+
+_TABLES = tables("agent")  # mappings.txt
+FILE, CONFIG, PROCESS = _TABLES["FILE"], _TABLES["CONFIG"], _TABLES["PROCESS"]
+LISTENER, PROBE = _TABLES["LISTENER"], _TABLES["PROBE"]
+
+# Bound once at import: a report pays no lookup.
+_FILE, _CONFIG, _PROCESS = compiled(FILE), compiled(CONFIG), compiled(PROCESS)
+_LISTENER, _PROBE = compiled(LISTENER), compiled(PROBE)
+_ITEM_STARTS = {
+    item_type: doc_start(
+        module="agent", dataset=f"agent.{dataset}", kind="event", evidence_type="endpoint", evidence_kind=kind
+    )
+    for item_type, (dataset, kind) in KINDS.items()
+}
+_SUMMARY_START = doc_start(
+    module="agent", dataset="agent.scan", kind="state", evidence_type="context", evidence_kind="scan_summary"
 )
 
 
@@ -107,7 +73,7 @@ def _fast_validator() -> Any:
     return jsonschema_rs.validator_for(load_schema("agent-event"))
 
 
-def _validate(data: dict) -> None:
+def _validate(data: Data) -> None:
     # A compiled validator answers "valid?" in about 2 us where the reference takes about 300 us per report; the
     # reference (jsonschema) still decides, and names the field, whenever the answer is no.
     if _fast_validator().is_valid(data):
@@ -123,7 +89,7 @@ def _confidence(score: float) -> str:
     return "high" if score >= 0.8 else "medium" if score >= 0.5 else "low"
 
 
-def _derived_key(host_id: str, item: dict) -> str | None:
+def _derived_key(host_id: str, item: Data) -> str | None:
     """The instance key of the data model when the agent did not give one."""
     config, listener, probe = item.get("config") or {}, item.get("listener") or {}, item.get("probe") or {}
     if listener.get("port") is not None:
@@ -142,7 +108,7 @@ def _derived_key(host_id: str, item: dict) -> str | None:
 _KEY_ID = re.compile(r"^k[0-9a-f]{8}$")
 
 
-def _host(doc: Doc, report: dict, ctx: Context) -> None:
+def _host(doc: Doc, report: Data, ctx: Context) -> None:
     put(doc, ("host", "id"), report["host_id"])
     kid = report.get("key_id")
     if isinstance(kid, str) and _KEY_ID.match(kid):
@@ -164,18 +130,8 @@ def _host(doc: Doc, report: dict, ctx: Context) -> None:
         put(doc, ("agent", "version"), version)
 
 
-def _item_doc(report: dict, item: dict, iso: str, ctx: Context, file: str, line: int) -> Evidence:
-    dataset, kind = KINDS[item["type"]]
-    doc = base_doc(
-        timestamp=iso,
-        module="agent",
-        dataset=f"agent.{dataset}",
-        kind="event",
-        evidence_type="endpoint",
-        evidence_kind=kind,
-        file=file,
-        line=line,
-    )
+def _item_doc(report: Data, item: Data, iso: str, ctx: Context, file: str, line: int) -> Evidence:
+    doc = _ITEM_STARTS[item["type"]](iso, file, line)
     _host(doc, report, ctx)
     score = float(item["score"])
     put(doc, ("mcpeeker", "evidence", "score"), score)
@@ -190,9 +146,9 @@ def _item_doc(report: dict, item: dict, iso: str, ctx: Context, file: str, line:
         put(doc, ("mcpeeker", "attack", "type"), attacks)
     if risks:
         doc["tags"] = [f"risk:{r}" for r in risks]
-    apply_table(doc, item.get("file") or {}, FILE)
+    _FILE(doc, item.get("file") or {})
     config = item.get("config") or {}
-    apply_table(doc, config, CONFIG)
+    _CONFIG(doc, config)
     secrets = [s for s in config.get("secrets") or [] if isinstance(s, dict)]
     if secrets:
         # Only the kind and the agent's keyed fingerprint: never the value.
@@ -203,28 +159,19 @@ def _item_doc(report: dict, item: dict, iso: str, ctx: Context, file: str, line:
             [str(s["fingerprint"]) for s in secrets if "fingerprint" in s],
         )
     process = item.get("process") or {}
-    apply_table(doc, process, PROCESS)
+    _PROCESS(doc, process)
     if isinstance(process.get("user_id"), str) and process["user_id"]:
         put(doc, ("process", "user", "id"), privacy.ensure_keyed(ctx.site_key, process["user_id"]))
-    apply_table(doc, item.get("listener") or {}, LISTENER)
-    apply_table(doc, item.get("probe") or {}, PROBE)
+    _LISTENER(doc, item.get("listener") or {})
+    _PROBE(doc, item.get("probe") or {})
     key = item.get("instance_key") or _derived_key(report["host_id"], item)
     if key:
         put(doc, ("mcpeeker", "instance", "key"), privacy.redact_url(key))
     return cast(Evidence, doc)
 
 
-def _summary_doc(report: dict, iso: str, ctx: Context, file: str, line: int) -> Evidence:
-    doc = base_doc(
-        timestamp=iso,
-        module="agent",
-        dataset="agent.scan",
-        kind="state",
-        evidence_type="context",
-        evidence_kind="scan_summary",
-        file=file,
-        line=line,
-    )
+def _summary_doc(report: Data, iso: str, ctx: Context, file: str, line: int) -> Evidence:
+    doc = _SUMMARY_START(iso, file, line)
     _host(doc, report, ctx)
     put(doc, ("mcpeeker", "evidence", "score"), float(report["local_score"]))
     counts: dict[str, int] = {}
@@ -253,7 +200,7 @@ def _summary_doc(report: dict, iso: str, ctx: Context, file: str, line: int) -> 
     return cast(Evidence, doc)
 
 
-def normalise_agent(rtype: str, data: dict, raw: bytes, ctx: Context, file: str, line: int) -> list[Output]:
+def normalise_agent(rtype: str, data: Data, raw: bytes, ctx: Context, file: str, line: int) -> list[Output]:
     _validate(data)
     iso, epoch = parse_iso(data["timestamp"], "timestamp")
     out: list[Output] = []

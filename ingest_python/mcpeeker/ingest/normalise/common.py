@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from functools import lru_cache
 from typing import Any, Callable
 
 from .. import privacy
@@ -69,6 +69,15 @@ KEEP = _Keep()  # a fast path that takes the value as it is
 Int64 = (-(1 << 63), (1 << 63) - 1)  # the `long` mapping type
 FastPath = tuple[dict[type, Any], tuple[int, int] | None]
 FAST: dict[Converter, FastPath] = {}
+CONVERTERS: dict[str, Converter] = {}  # function name -> converter: what a table's text names
+
+
+def converter(convert: Converter) -> Converter:
+    """Make a converter usable in mapping tables, under its function name (`@fast` does this too)."""
+    known = CONVERTERS.setdefault(convert.__name__, convert)
+    if known is not convert:
+        raise ValueError(f"two converters named {convert.__name__!r}")
+    return convert
 
 
 def fast(by_type: dict[type, Any], int_range: tuple[int, int] | None = None) -> Callable[[Converter], Converter]:
@@ -78,7 +87,7 @@ def fast(by_type: dict[type, Any], int_range: tuple[int, int] | None = None) -> 
 
     def register(convert: Converter) -> Converter:
         FAST[convert] = (by_type, int_range)
-        return convert
+        return converter(convert)
 
     return register
 
@@ -156,6 +165,7 @@ def as_ip(value: Any) -> str:
     return _IPS[value]
 
 
+@converter
 def as_str_list(value: Any) -> list[str]:
     if isinstance(value, str):
         return [value]
@@ -189,6 +199,7 @@ def redacted_url(value: Any) -> str:
     return _URLS[as_str(value)]
 
 
+@converter
 def redacted_text(value: Any) -> str:
     return privacy.snippet(as_str(value))
 
@@ -221,6 +232,31 @@ def get(doc: Doc, path: tuple[str, ...]) -> Any:
             return None
         d = d.get(key)
     return d
+
+
+MAPPINGS = os.path.join(os.path.dirname(__file__), "mappings.txt")
+
+
+def tables(source: str) -> dict[str, Table]:
+    """The mapping tables of one source, by name, from mappings.txt (its rows `zeek.HTTP uid zeek.uid as_str`:
+    table, source field, dotted target path, converter). A converter is named by its function name (registered
+    with `@fast` or `@converter` before this is called); `-` stores the value as it is."""
+    found: dict[str, list[tuple[str, tuple[str, ...], Converter | None]]] = {}
+    with open(MAPPINGS, encoding="utf-8") as fh:
+        for number, text in enumerate(fh, 1):
+            words = text.split("#", 1)[0].split()
+            if not words:
+                continue
+            if len(words) != 4:
+                raise ValueError(f"{MAPPINGS}:{number}: expected 'table field target.path converter': {text.strip()!r}")
+            name, src, target, convert = words
+            table_source, _, table_name = name.partition(".")
+            if table_source != source:
+                continue
+            if convert != "-" and convert not in CONVERTERS:
+                raise ValueError(f"{MAPPINGS}:{number}: no converter named {convert!r}")
+            found.setdefault(table_name, []).append((src, tuple(target.split(".")), CONVERTERS.get(convert)))
+    return {name: tuple(rows) for name, rows in found.items()}
 
 
 _ERRORS = (ValueError, TypeError, OverflowError)
@@ -319,16 +355,6 @@ def compile_table_python(table: Table) -> Applier:
 def compiled(table: Table) -> Applier:
     """The applier of a table (modules bind it at import so a record pays no lookup)."""
     return compile_table_native(table) if NativeTable is not None else compile_table_python(table)
-
-
-@lru_cache(maxsize=64)  # keyed by the table itself (hashing one costs well under a microsecond)
-def _applier(table: Table) -> Applier:
-    return compiled(table)
-
-
-def apply_table(doc: Doc, data: dict, table: Table) -> None:
-    """Apply a table whose applier is not bound at import (made once per table)."""
-    _applier(table)(doc, data)
 
 
 def _second_text(sec: int) -> str:
@@ -431,26 +457,10 @@ def parse_iso(value: Any, field: str) -> tuple[str, float]:
     return iso, epoch
 
 
-def base_doc(
-    *,
-    timestamp: str,
-    module: str,
-    dataset: str,
-    kind: str,
-    evidence_type: str,
-    evidence_kind: str,
-    file: str,
-    line: int,
-) -> Doc:
-    return doc_start(
-        module=module, dataset=dataset, kind=kind, evidence_type=evidence_type, evidence_kind=evidence_kind
-    )(timestamp, file, line)
-
-
 def doc_start(
     *, module: str, dataset: str, kind: str, evidence_type: str, evidence_kind: str
 ) -> Callable[[str, str, int], Doc]:
-    """`base_doc` with the constant part bound once per record type: (timestamp, file, line) -> document."""
+    """The constant part of a document of one kind, bound once (at import): (timestamp, file, line) -> document."""
 
     def start(timestamp: str, file: str, line: int) -> Doc:
         return {
@@ -478,15 +488,90 @@ def net_instance_key(ip: Any, port: Any) -> str | None:
     return instance_key.net(ip, port)
 
 
-def dispatcher(
-    source: str, table: dict[str, Callable[[dict, Context, str, int], tuple[Doc, float]]], what: str
-) -> Callable[[str, dict, bytes, Context, str, int], list[Output]]:
+def put_instance_key(doc: Doc, ip: Any, port: Any) -> None:
+    """`mcpeeker.instance.key` of a network server, when its address and port are known."""
+    key = net_instance_key(ip, port)
+    if key:
+        put(doc, ("mcpeeker", "instance", "key"), key)
+
+
+def split_url(doc: Doc, *_: object) -> None:
+    """`url.path` and `url.query` from the (redacted) `url.original`."""
+    url = doc.get("url")
+    if url and "original" in url:
+        path, _, query = url["original"].partition("?")
+        url["path"] = path
+        if query:
+            url["query"] = query
+
+
+def sni_domain(doc: Doc, *_: object) -> None:
+    """The TLS server name is the destination's domain."""
+    sni = doc.get("tls", {}).get("client", {}).get("server_name")
+    if sni:
+        put(doc, ("destination", "domain"), sni)
+
+
+def network_bytes(doc: Doc, *_: object) -> None:
+    """`network.bytes`: both directions of a flow."""
+    src = doc.get("source", {}).get("bytes")
+    dst = doc.get("destination", {}).get("bytes")
+    if src is not None or dst is not None:
+        put(doc, ("network", "bytes"), (src or 0) + (dst or 0))
+
+
+# ------------------------------------------------------------------------------------------ record types
+
+Data = dict[str, Any]  # a parsed record
+Begin = Callable[[Data, str, int], tuple[Doc, float]]  # (record, file, line) -> (document start, epoch)
+RecordFn = Callable[[Data, Context, str, int], tuple[Doc, float]]  # one record type's normaliser
+Normaliser = Callable[[str, Data, bytes, Context, str, int], list[Output]]
+
+
+def starter(timestamp: Callable[[Data], tuple[str, float]], **constant: str) -> Begin:
+    """The first step of every record type of a source: the record's timestamp (ISO text, epoch), then the
+    document's constant part (`doc_start(**constant)`, bound once)."""
+    start = doc_start(**constant)
+
+    def begin(data: Data, file: str, line: int) -> tuple[Doc, float]:
+        iso, epoch = timestamp(data)
+        return start(iso, file, line), epoch
+
+    return begin
+
+
+Step = Callable[[Doc, Data, Context], None]  # a further step of a record type: (document, record, context)
+
+
+def protocol(name: str) -> Step:
+    """A step that sets `network.protocol`."""
+
+    def step(doc: Doc, *_: object) -> None:
+        put(doc, ("network", "protocol"), name)
+
+    return step
+
+
+def record_type(begin: Begin, applier: Applier, *steps: Step) -> RecordFn:
+    """A record type that is its document start, one mapping table over the whole record, then `steps` in order."""
+
+    def normalise(data: Data, ctx: Context, file: str, line: int) -> tuple[Doc, float]:
+        doc, epoch = begin(data, file, line)
+        applier(doc, data)
+        for step in steps:
+            step(doc, data, ctx)
+        return doc, epoch
+
+    return normalise
+
+
+def dispatcher(source: str, table: dict[str, RecordFn], what: str) -> Normaliser:
     """One normaliser for a source: pick the record type's function from `table`, then finish the document."""
     # ids.document_id(source, rtype, raw) with its prefix bound per record type: this runs once per ingested line.
     prefixes = {rtype: id_prefix(source, rtype) for rtype in table}
     sha256 = hashlib.sha256
 
-    def normalise(rtype: str, data: dict, raw: bytes, ctx: Context, file: str, line: int) -> list[Output]:
+    def normalise(rtype: str, data: Data, raw: bytes, ctx: Context, file: str, line: int) -> list[Output]:
         fn = table.get(rtype)
         if fn is None:
             raise Unsupported(f"{what} {rtype!r} is not ingested")

@@ -7,105 +7,29 @@ the metadata of every rule in line with its catalogue entry); every other signat
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 from ... import catalogue
 from .. import privacy
-from .common import (
-    dispatcher,
-    Context,
-    Doc,
-    NormaliseError,
-    Table,
-    as_bool,
-    as_int,
-    as_ip,
-    as_port,
-    as_str,
-    compiled,
-    doc_start,
-    id_str,
-    lower_str,
-    net_instance_key,
-    parse_iso,
-    put,
-    redacted_url,
-)
+from .common import Begin, Context, Data, Doc, NormaliseError, RecordFn, as_ip, as_port, as_str, compiled
+from .common import converter, dispatcher, id_str, network_bytes, parse_iso, put, put_instance_key
+from .common import sni_domain, split_url, starter, tables
 
 OUR_PREFIX = "MCPEEKER"
 SPEC_ERAS = {"2024": "2024-11-05", "2026": "2026-07-28"}  # rule metadata mcp_era -> the spec revision
 ATTACK_TYPES = frozenset(catalogue.vocabulary()["attack_types"])  # detections/_vocabulary.yaml
 
-COMMON: Table = (
-    ("flow_id", ("suricata", "flow_id"), id_str),
-    ("src_ip", ("source", "ip"), as_ip),
-    ("src_port", ("source", "port"), as_port),
-    ("dest_ip", ("destination", "ip"), as_ip),
-    ("dest_port", ("destination", "port"), as_port),
-    ("proto", ("network", "transport"), lower_str),
-    ("app_proto", ("suricata", "app_proto"), as_str),
-    ("community_id", ("network", "community_id"), as_str),
-    ("host", ("observer", "hostname"), as_str),
-    ("in_iface", ("observer", "ingress", "interface", "name"), as_str),
-)
 
-ALERT: Table = (
-    ("signature_id", ("suricata", "signature_id"), as_int),
-    ("signature", ("suricata", "signature"), as_str),
-    ("signature", ("rule", "name"), as_str),
-    ("category", ("suricata", "category"), as_str),
-    ("category", ("rule", "category"), as_str),
-    ("severity", ("suricata", "severity"), as_int),
-    ("severity", ("event", "severity"), as_int),
-    ("rev", ("rule", "version"), id_str),
-    ("action", ("event", "action"), as_str),
-)
+@converter
+def http_version(value: Any) -> str:
+    """Suricata's `HTTP/1.1` as Zeek writes it: `1.1`."""
+    return as_str(value).removeprefix("HTTP/")
 
-HTTP: Table = (
-    ("hostname", ("url", "domain"), as_str),
-    ("url", ("url", "original"), redacted_url),
-    ("http_method", ("http", "request", "method"), as_str),
-    ("status", ("http", "response", "status_code"), as_int),
-    ("http_user_agent", ("user_agent", "original"), as_str),
-    ("http_content_type", ("http", "response", "mime_type"), as_str),
-    ("http_refer", ("http", "request", "referrer"), redacted_url),
-    ("length", ("http", "response", "body", "bytes"), as_int),
-    ("protocol", ("http", "version"), lambda v: as_str(v).removeprefix("HTTP/")),
-)
 
-TLS: Table = (
-    ("sni", ("tls", "client", "server_name"), as_str),
-    ("version", ("tls", "version"), as_str),
-    ("subject", ("tls", "server", "subject"), as_str),
-    ("issuerdn", ("tls", "server", "issuer"), as_str),
-    ("fingerprint", ("tls", "server", "hash", "sha1"), as_str),
-)
+_TABLES = tables("suricata")  # mappings.txt
+COMMON, ALERT, HTTP, TLS = _TABLES["COMMON"], _TABLES["ALERT"], _TABLES["HTTP"], _TABLES["TLS"]
+FLOW, FILEINFO, ANOMALY = _TABLES["FLOW"], _TABLES["FILEINFO"], _TABLES["ANOMALY"]
 
-FLOW: Table = (
-    ("pkts_toserver", ("source", "packets"), as_int),
-    ("pkts_toclient", ("destination", "packets"), as_int),
-    ("bytes_toserver", ("source", "bytes"), as_int),
-    ("bytes_toclient", ("destination", "bytes"), as_int),
-    ("state", ("suricata", "flow", "state"), as_str),
-    ("reason", ("suricata", "flow", "reason"), as_str),
-    ("alerted", ("suricata", "flow", "alerted"), as_bool),
-    ("age", ("suricata", "flow", "age"), as_int),
-)
-
-FILEINFO: Table = (
-    ("filename", ("file", "name"), redacted_url),  # Suricata logs the request path here: redacted as a URL
-    ("size", ("file", "size"), as_int),
-    ("sha256", ("file", "hash", "sha256"), as_str),
-    ("magic", ("file", "mime_magic"), as_str),
-    ("state", ("suricata", "file", "state"), as_str),
-)
-
-ANOMALY: Table = (
-    ("type", ("error", "type"), as_str),
-    ("event", ("event", "action"), as_str),
-    ("layer", ("suricata", "anomaly", "layer"), as_str),
-    ("code", ("suricata", "anomaly", "code"), as_int),
-)
 
 # HTTP headers Suricata may log (http.request_headers, when enabled): MCP headers are facts, Authorization is
 # only a presence bit and a scheme, every other value is dropped.
@@ -117,7 +41,7 @@ MCP_HEADERS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _sub(data: dict, key: str) -> dict:
+def _sub(data: Data, key: str) -> Data:
     value = data.get(key)
     if value is None:
         return {}
@@ -126,7 +50,7 @@ def _sub(data: dict, key: str) -> dict:
     return value
 
 
-def _headers(doc: Doc, http: dict) -> None:
+def _headers(doc: Doc, http: Data) -> None:
     headers = http.get("request_headers")
     if not isinstance(headers, list):
         return
@@ -145,13 +69,21 @@ def _headers(doc: Doc, http: dict) -> None:
 
 _COMMON, _ALERT, _HTTP, _TLS = compiled(COMMON), compiled(ALERT), compiled(HTTP), compiled(TLS)
 _FLOW, _FILEINFO, _ANOMALY = compiled(FLOW), compiled(FILEINFO), compiled(ANOMALY)
-Start = Callable[[str, str, int], Doc]
 
 
-def _start(dataset: str, kind: str, ev_type: str, ev_kind: str) -> Start:
+def _timestamp(data: Data) -> tuple[str, float]:
+    return parse_iso(data.get("timestamp"), "timestamp")
+
+
+def _start(dataset: str, kind: str, ev_type: str, ev_kind: str) -> Begin:
     """The constant part of a document of one kind, bound once (at import) rather than per record."""
-    return doc_start(
-        module="suricata", dataset=f"suricata.{dataset}", kind=kind, evidence_type=ev_type, evidence_kind=ev_kind
+    return starter(
+        _timestamp,
+        module="suricata",
+        dataset=f"suricata.{dataset}",
+        kind=kind,
+        evidence_type=ev_type,
+        evidence_kind=ev_kind,
     )
 
 
@@ -166,9 +98,8 @@ _FILEINFO_STARTS = {
 _ANOMALY_START = _start("anomaly", "event", "context", "flow")
 
 
-def _doc(data: dict, start: Start, file: str, line: int) -> tuple[Doc, float]:
-    iso, epoch = parse_iso(data.get("timestamp"), "timestamp")
-    doc = start(iso, file, line)
+def _doc(data: Data, start: Begin, file: str, line: int) -> tuple[Doc, float]:
+    doc, epoch = start(data, file, line)
     _COMMON(doc, data)
     app = data.get("app_proto")
     if app.__class__ is str and app not in ("failed", "unknown"):
@@ -180,21 +111,16 @@ def _doc(data: dict, start: Start, file: str, line: int) -> tuple[Doc, float]:
     return doc, epoch
 
 
-def _http_part(doc: Doc, data: dict) -> None:
+def _http_part(doc: Doc, data: Data) -> None:
     http = _sub(data, "http")
     if http:
         _HTTP(doc, http)
-        url = doc.get("url")
-        if url and "original" in url:
-            path, _, query = url["original"].partition("?")
-            url["path"] = path
-            if query:
-                url["query"] = query
+        split_url(doc)
         if "request_headers" in http:  # only when the sensor logs them (http.request_headers)
             _headers(doc, http)
 
 
-def _server(doc: Doc, data: dict) -> tuple[Any, Any]:
+def _server(doc: Doc, data: Data) -> tuple[Any, Any]:
     """The server end of the flow: Suricata 7 logs the flow's own direction in flow.{src,dest}_*; a to_client
     alert's packet goes server -> client, so its source is the server."""
     flow = data.get("flow")
@@ -212,7 +138,7 @@ def _server(doc: Doc, data: dict) -> tuple[Any, Any]:
 _MISSING = object()
 
 
-def _meta_first(meta: dict, key: str) -> str | None:
+def _meta_first(meta: Data, key: str) -> str | None:
     """The first value of a rule metadata key as text (Suricata logs each key as a list), None when absent or empty."""
     values = meta.get(key, _MISSING)
     if values is _MISSING:
@@ -222,7 +148,7 @@ def _meta_first(meta: dict, key: str) -> str | None:
     return str(values)
 
 
-def alert(data: dict, ctx: Context, file: str, line: int) -> tuple[Doc, float]:
+def alert(data: Data, ctx: Context, file: str, line: int) -> tuple[Doc, float]:
     body = _sub(data, "alert")
     signature = body.get("signature")
     ours = isinstance(signature, str) and signature.startswith(OUR_PREFIX)
@@ -256,23 +182,20 @@ def alert(data: dict, ctx: Context, file: str, line: int) -> tuple[Doc, float]:
         era = _meta_first(meta, "mcp_era")
         if era and era != "any":
             put(doc, ("mcp", "spec_era"), SPEC_ERAS.get(era, era))
-        ip, port = _server(doc, data)
-        key = net_instance_key(ip, port)
-        if key:
-            ours_part["instance"] = {"key": key}
+        put_instance_key(doc, *_server(doc, data))
     payload = data.get("payload_printable")
     if isinstance(payload, str) and payload:
         put(doc, ("mcpeeker", "snippet"), privacy.snippet(payload))
     return doc, epoch
 
 
-def http(data: dict, ctx: Context, file: str, line: int) -> tuple[Doc, float]:
+def http(data: Data, ctx: Context, file: str, line: int) -> tuple[Doc, float]:
     doc, epoch = _doc(data, _HTTP_START, file, line)
     _http_part(doc, data)
     return doc, epoch
 
 
-def tls(data: dict, ctx: Context, file: str, line: int) -> tuple[Doc, float]:
+def tls(data: Data, ctx: Context, file: str, line: int) -> tuple[Doc, float]:
     doc, epoch = _doc(data, _TLS_START, file, line)
     body = _sub(data, "tls")
     _TLS(doc, body)
@@ -280,22 +203,18 @@ def tls(data: dict, ctx: Context, file: str, line: int) -> tuple[Doc, float]:
         part = body.get(key)
         if isinstance(part, dict) and isinstance(part.get("hash"), str):
             put(doc, path, part["hash"])
-    sni = doc.get("tls", {}).get("client", {}).get("server_name")
-    if sni:
-        put(doc, ("destination", "domain"), sni)
+    sni_domain(doc)
     return doc, epoch
 
 
-def flow(data: dict, ctx: Context, file: str, line: int) -> tuple[Doc, float]:
+def flow(data: Data, ctx: Context, file: str, line: int) -> tuple[Doc, float]:
     doc, epoch = _doc(data, _FLOW_START, file, line)
     _FLOW(doc, _sub(data, "flow"))
-    src, dst = doc.get("source", {}).get("bytes"), doc.get("destination", {}).get("bytes")
-    if src is not None or dst is not None:
-        put(doc, ("network", "bytes"), (src or 0) + (dst or 0))
+    network_bytes(doc)
     return doc, epoch
 
 
-def fileinfo(data: dict, ctx: Context, file: str, line: int) -> tuple[Doc, float]:
+def fileinfo(data: Data, ctx: Context, file: str, line: int) -> tuple[Doc, float]:
     app = data.get("app_proto")
     doc, epoch = _doc(data, _FILEINFO_STARTS["http" if app == "http" else "flow"], file, line)
     _FILEINFO(doc, _sub(data, "fileinfo"))
@@ -303,13 +222,13 @@ def fileinfo(data: dict, ctx: Context, file: str, line: int) -> tuple[Doc, float
     return doc, epoch
 
 
-def anomaly(data: dict, ctx: Context, file: str, line: int) -> tuple[Doc, float]:
+def anomaly(data: Data, ctx: Context, file: str, line: int) -> tuple[Doc, float]:
     doc, epoch = _doc(data, _ANOMALY_START, file, line)
     _ANOMALY(doc, _sub(data, "anomaly"))
     return doc, epoch
 
 
-SURICATA: dict[str, Callable[[dict, Context, str, int], tuple[Doc, float]]] = {
+SURICATA: dict[str, RecordFn] = {
     "alert": alert,
     "http": http,
     "tls": tls,
@@ -317,6 +236,5 @@ SURICATA: dict[str, Callable[[dict, Context, str, int], tuple[Doc, float]]] = {
     "fileinfo": fileinfo,
     "anomaly": anomaly,
 }
-
 
 normalise_suricata = dispatcher("suricata", SURICATA, "Suricata event_type")
