@@ -9,7 +9,12 @@ PY=.venv/bin/python
 step() { printf '\n\033[1;36m==> %s\033[0m\n' "$*"; }
 WORK=$(mktemp -d -t mcpeeker-demo-XXXXXX)
 SERVER_PID=""
-cleanup() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null; rm -rf "$WORK"; }
+HOOK_PID=""
+cleanup() {
+  [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null
+  [ -n "$HOOK_PID" ] && kill "$HOOK_PID" 2>/dev/null
+  rm -rf "$WORK"
+}
 trap cleanup EXIT
 
 step "starting the local OpenSearch node"
@@ -60,8 +65,29 @@ $M ingest agent "$WORK/agent.ndjson" --no-progress --dead-letter "$WORK/dead-let
 step "running the Sigma rules over the evidence"
 $M sigma run
 
-step "correlating evidence into findings"
-$M correlate --once
+step "starting a local webhook receiver for notifications (docs/notify.md)"
+$PY -c "import secrets; print(secrets.token_hex(32))" > "$WORK/hook.key" && chmod 600 "$WORK/hook.key"
+$PY scripts/webhook_receiver.py --key-file "$WORK/hook.key" --port-file "$WORK/hook.port" \
+  --out "$WORK/notifications.ndjson" &
+HOOK_PID=$!
+for _ in $(seq 1 40); do [ -s "$WORK/hook.port" ] && break; sleep 0.25; done
+cat > "$WORK/notify.yaml" <<YAML
+enabled: true
+channels:
+  demo-hook:
+    type: webhook
+    url: http://127.0.0.1:$(cat "$WORK/hook.port")/hook
+    key_file: hook.key
+    route: {events: [new_unauthorized], classifications: [unauthorized]}
+YAML
+
+step "correlating evidence into findings, then notifying"
+# The notifier's outbox lives in the throw-away work directory: each demo run notifies afresh.
+MCPEEKER_STATE_DIR="$WORK/state" $M correlate --once --notify-config "$WORK/notify.yaml"
+$PY -c "import json,os,sys; rows=[json.loads(l) for l in open(sys.argv[1])] if os.path.exists(sys.argv[1]) else []; \
+print(f'{len(rows)} notification(s) received by the webhook, signature verified; the first:'); \
+b=rows[0]['body'] if rows else {}; print(' ', b.get('title'), '|', b.get('finding', {}).get('severity'), '|', \
+b.get('finding', {}).get('summary'))" "$WORK/notifications.ndjson"
 
 step "findings"
 $M finding list --size 60
