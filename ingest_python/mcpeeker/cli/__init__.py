@@ -30,6 +30,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "mcpeeker.cli.notify",
     "mcpeeker.cli.registry",
     "mcpeeker.cli.feedback",
+    "mcpeeker.cli.suppress",
     "mcpeeker.cli.audit",
     "mcpeeker.cli.sigma",
     "mcpeeker.cli.analytics",
