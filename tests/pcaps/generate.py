@@ -68,7 +68,23 @@ NPM_DEPS: dict[str, str] = {
 OWNED_KEYS = (
     "file", "scenario", "description", "benign", "era", "protocol_version", "sdk", "client_sdk",
     "transport", "server", "client", "auth", "expected", "server_program", "bridge", "protocol",
+    "dns_names", "tls_names", "proxy", "remote_services",
 )  # fmt: skip
+
+
+@dataclass
+class RemoteSetup:
+    """A public remote MCP service stood up under its real name in the namespace: dnsmasq answers `dns` names with
+    the namespace address (nothing in /etc/hosts, so every lookup is on the wire), the servers listen on `ports`
+    with a certificate for `tls` names from a throw-away CA the client trusts, and `proxy` puts Squid in between."""
+
+    dns: list[str]
+    ports: list[int]
+    servers: list[list[str]]  # each started before the client; {certs} is the certificate directory
+    tls: list[str] = field(default_factory=list)
+    proxy: bool = False
+    # what the label says the sensors see: service -> ways (dns, tls_sni, http_host, url); {} for a negative
+    seen: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -97,6 +113,8 @@ class Scenario:
     # "connect": probe the port with a TCP connect; "listen": look for the listening socket only
     # (debugpy's adapter takes the first connection as its client, so a probe would use it up)
     ready: str = "connect"
+    # Remote MCP services (tests/pcaps/remote/, issue 18): a RemoteSetup instead of the one-port lab
+    remote: RemoteSetup | None = None
 
     @property
     def file(self) -> str:
@@ -1424,7 +1442,78 @@ def scenarios() -> list[Scenario]:  # noqa: PLR0915 - one table, read top to bot
             expected=MCP_BASE + ["mcp_initialize", "mcp_legacy_sse", "unauthenticated"],
         )
     )
+    s.extend(remote_scenarios())
     return s
+
+
+def remote_scenarios() -> list[Scenario]:
+    """Remote MCP services (issue 18), written to tests/pcaps/remote/: real names from the catalogue
+    (detections/remote/endpoints.yaml), the official SDK's client and server over verified TLS, dnsmasq, Squid."""
+    srv = py("mcp1", "remote_services.py") + ["server"]
+    cli = py("mcp1", "remote_services.py") + ["client"]
+    tls = ["--cert", "{certs}/server.pem", "--key", "{certs}/server.key"]
+    return [
+        Scenario(
+            "remote_dedicated_tls_notion",
+            "MCP Python SDK streamable-http client resolves mcp.notion.com (dnsmasq) and runs an MCP session over "
+            "verified TLS (SNI mcp.notion.com) with the SDK's server: DNS and SNI of a dedicated MCP host",
+            90,
+            srv + ["--kind", "mcp", "--port", "443", *tls],
+            cli + ["--mcp", "https://mcp.notion.com/mcp"],
+            443, "/mcp", "mcp.notion.com", sdk="py1", transport="streamable_http_json",
+            remote=RemoteSetup(dns=["mcp.notion.com"], ports=[443], servers=[], tls=["mcp.notion.com"],
+                               seen={"notion": ["dns", "tls_sni"]}),
+        ),
+        Scenario(
+            "remote_proxy_connect_linear",
+            "The SDK client reaches mcp.linear.app through Squid (HTTP CONNECT, then verified TLS in the tunnel); "
+            "Squid resolves the name (dnsmasq) and opens the TLS connection: CONNECT host, SNI and DNS",
+            91,
+            srv + ["--kind", "mcp", "--port", "443", *tls],
+            cli + ["--mcp", "https://mcp.linear.app/mcp", "--proxy", "http://127.0.0.1:3128"],
+            443, "/mcp", "mcp.linear.app", sdk="py1", transport="streamable_http_json",
+            remote=RemoteSetup(dns=["mcp.linear.app"], ports=[443, 3128], servers=[], tls=["mcp.linear.app"],
+                               proxy=True, seen={"linear": ["dns", "http_host", "tls_sni"]}),
+        ),
+        Scenario(
+            "remote_shared_url_github",
+            "A shared host with its MCP path in clear (what a TLS-inspecting gateway sees): the SDK client runs an MCP "
+            "session at http://api.githubcopilot.com/mcp after an ordinary GET /models; DNS of a shared host is no "
+            "evidence, the URL path is",
+            92,
+            srv + ["--kind", "mcp", "--port", "80", "--also-web"],
+            cli + ["--get", "http://api.githubcopilot.com/models", "--mcp", "http://api.githubcopilot.com/mcp"],
+            80, "/mcp", "api.githubcopilot.com", sdk="py1", transport="streamable_http_json",
+            remote=RemoteSetup(dns=["api.githubcopilot.com"], ports=[80], servers=[], seen={"github": ["url"]}),
+        ),
+        Scenario(
+            "benign_remote_vendor_sites",
+            "Negatives: the same vendors' ordinary sites over verified TLS (www.notion.so, linear.app, sentry.io) "
+            "and names that merely contain 'mcp' (mcp-news.example.org, docs.mcpserver.example)",
+            93,
+            srv + ["--kind", "web", "--port", "443", *tls],
+            cli + ["--get", "https://www.notion.so/", "https://linear.app/", "https://sentry.io/",
+                   "https://mcp-news.example.org/", "https://docs.mcpserver.example/"],
+            443, "/", "www.notion.so", benign=True,
+            remote=RemoteSetup(dns=["www.notion.so", "linear.app", "sentry.io", "mcp-news.example.org",
+                                    "docs.mcpserver.example"], ports=[443], servers=[],
+                               tls=["www.notion.so", "linear.app", "sentry.io", "mcp-news.example.org",
+                                    "docs.mcpserver.example"]),
+        ),
+        Scenario(
+            "benign_remote_shared_no_mcp_path",
+            "Negatives: shared hosts without an MCP path, in clear (GET api.githubcopilot.com/models, "
+            "/api/mcp-docs) and over TLS (SNI api.githubcopilot.com, hf.co)",
+            94,
+            srv + ["--kind", "mcp", "--port", "80", "--also-web"],
+            cli + ["--get", "http://api.githubcopilot.com/models", "http://api.githubcopilot.com/api/mcp-docs",
+                   "https://api.githubcopilot.com/models", "https://hf.co/models"],
+            80, "/models", "api.githubcopilot.com", benign=True,
+            remote=RemoteSetup(dns=["api.githubcopilot.com", "hf.co"], ports=[80, 443],
+                               servers=[srv + ["--kind", "web", "--port", "443", *tls]],
+                               tls=["api.githubcopilot.com", "hf.co"]),
+        ),
+    ]  # fmt: skip
 
 
 # --- environment ------------------------------------------------------------------------------
@@ -1633,6 +1722,140 @@ def rewrite(sc: Scenario, raw: Path, out: Path, work: Path) -> None:
     ], capture_output=True)  # fmt: skip
 
 
+# --- remote MCP services (tests/pcaps/remote/) ---------------------------------------------------
+
+SQUID_CONF = """\
+http_port 127.0.0.1:3128
+acl CONNECT method CONNECT
+http_access allow localhost
+http_access deny all
+cache deny all
+dns_nameservers 127.0.0.1
+hosts_file none
+access_log stdio:{dir}/access.log squid
+cache_log {dir}/cache.log
+pid_filename {dir}/squid.pid
+coredump_dir {dir}
+shutdown_lifetime 1 seconds
+"""
+
+
+def make_certs(d: Path, names: list[str]) -> Path:
+    """A throw-away CA and one server certificate for `names` (openssl) in `d`; the client trusts the CA only."""
+    d.mkdir(exist_ok=True)
+    run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
+         "-subj", "/CN=MCPeeker test CA", "-keyout", str(d / "ca.key"), "-out", str(d / "ca.pem")],
+        capture_output=True)  # fmt: skip
+    san = ",".join(f"DNS:{n}" for n in names)
+    run(["openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+         "-subj", f"/CN={names[0]}", "-keyout", str(d / "server.key"), "-out", str(d / "server.csr")],
+        capture_output=True)  # fmt: skip
+    (d / "ext.cnf").write_text(f"subjectAltName={san}\nextendedKeyUsage=serverAuth\n")
+    run(["openssl", "x509", "-req", "-in", str(d / "server.csr"), "-CA", str(d / "ca.pem"),
+         "-CAkey", str(d / "ca.key"), "-CAcreateserial", "-days", "2", "-extfile", str(d / "ext.cnf"),
+         "-out", str(d / "server.pem")], capture_output=True)  # fmt: skip
+    return d
+
+
+def capture_remote(sc: Scenario, raw: Path, work: Path) -> None:
+    """dnsmasq (+ Squid) + the servers + the client in one namespace; DNS, the proxy and the servers captured."""
+    assert sc.remote is not None
+    rs = sc.remote
+    ns = Netns(f"mcpgen-{os.getpid()}", [])  # no lab names in /etc/hosts: every lookup goes to dnsmasq
+    (ns.etc / "resolv.conf").write_text("nameserver 127.0.0.1\n")
+    certs = make_certs(work / f"{sc.id}.certs", rs.tls) if rs.tls else work
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    if rs.tls:
+        env["SSL_CERT_FILE"] = str(certs / "ca.pem")  # httpx verifies against the throw-away CA only
+
+    def fill(argv: list[str]) -> list[str]:
+        return [a.replace("{certs}", str(certs)) for a in argv]
+
+    procs: list[subprocess.Popen[bytes]] = []
+    logs = []
+    tcpdump = None
+
+    def start(name: str, argv: list[str]) -> None:
+        log = open(work / f"{sc.id}.{name}.log", "wb")  # noqa: SIM115 - closed in finally
+        logs.append(log)
+        procs.append(subprocess.Popen(ns.cmd(argv), cwd=SCENARIO_DIR, env=env, stdout=log, stderr=log))
+
+    try:
+        start("dnsmasq", ["dnsmasq", "--keep-in-foreground", "--no-resolv", "--no-hosts", "--bind-interfaces",
+                          "--listen-address=127.0.0.1", "--port=53", "--user=root", "--pid-file=", "--log-queries",
+                          "--log-facility=-", *(f"--address=/{n}/127.0.0.1" for n in rs.dns)])  # fmt: skip
+        if rs.proxy:
+            sq = work / f"{sc.id}.squid"
+            sq.mkdir(exist_ok=True)
+            os.chmod(work, 0o711)  # squid drops to its own user: it must reach its log directory
+            os.chmod(sq, 0o777)
+            (sq / "squid.conf").write_text(SQUID_CONF.format(dir=sq))
+            start("squid", ["squid", "-N", "-f", str(sq / "squid.conf")])
+        for i, argv in enumerate([sc.server_cmd, *rs.servers]):
+            start(f"server{i}", fill(argv))
+        time.sleep(0.5)  # dnsmasq answers on UDP (no TCP port to probe); it is up well within this
+        for port in rs.ports:
+            wait_port(ns, port)
+        ports = " or ".join(f"tcp port {p}" for p in rs.ports)
+        tcpdump = subprocess.Popen(
+            ns.cmd(["tcpdump", "-i", "lo", "-U", "-s", "0", "-B", "65536", "-w", str(raw), f"udp port 53 or {ports}"]),
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        assert tcpdump.stderr is not None
+        tcpdump.stderr.readline()
+        time.sleep(0.2)
+        client = subprocess.run(ns.cmd(fill(sc.client_cmd)), cwd=SCENARIO_DIR, env=env, capture_output=True,
+                                timeout=120)  # fmt: skip
+        (work / f"{sc.id}.client.log").write_bytes(client.stdout + b"\n--- stderr ---\n" + client.stderr)
+        if client.returncode != 0:
+            raise RuntimeError(f"client failed ({client.returncode}), see {work}/{sc.id}.client.log:\n"
+                               + client.stderr.decode(errors="replace")[-2000:])  # fmt: skip
+        time.sleep(sc.settle)
+        for proc in reversed(procs):  # servers and the proxy close their connections on the wire
+            stop(proc)
+        time.sleep(0.5)
+    finally:
+        if tcpdump is not None:
+            stop(tcpdump, signal.SIGINT)
+        for proc in procs:
+            stop(proc)
+        for log in logs:
+            log.close()
+        ns.close()
+
+
+def rewrite_remote(sc: Scenario, raw: Path, out: Path, work: Path) -> None:
+    """Like rewrite(): the server side of DNS, the proxy and the services -> 10.20.0.n, the clients -> 10.10.0.n."""
+    assert sc.remote is not None
+    services = work / f"{sc.id}.services"
+    services.write_text("domain 53/udp\n" + "".join(f"svc{p} {p}/tcp\n" for p in sc.remote.ports))
+    cache = work / f"{sc.id}.cache"
+    run(["tcpprep", "--port", f"--services={services}", "-i", str(raw), "-o", str(cache)], capture_output=True)
+    cli, srv = f"10.10.0.{sc.n}", f"10.20.0.{sc.n}"
+    cmac, smac = f"02:00:0a:0a:00:{sc.n:02x}", f"02:00:0a:14:00:{sc.n:02x}"
+    run([
+        "tcprewrite", f"--cachefile={cache}", f"--endpoints={cli}:{srv}", "--fixcsum",
+        f"--enet-smac={cmac},{smac}", f"--enet-dmac={smac},{cmac}",
+        "-i", str(raw), "-o", str(out),
+    ], capture_output=True)  # fmt: skip
+
+
+def label_remote(sc: Scenario) -> dict[str, Any]:
+    assert sc.remote is not None
+    return {
+        "file": sc.file,
+        "scenario": sc.id,
+        "description": sc.description,
+        "benign": sc.benign,
+        "client": {"ip": f"10.10.0.{sc.n}"},
+        "server": {"ip": f"10.20.0.{sc.n}", "ports": sc.remote.ports, "host": sc.host},
+        "dns_names": sc.remote.dns,
+        "tls_names": sc.remote.tls,
+        "proxy": "squid" if sc.remote.proxy else None,
+        "remote_services": sc.remote.seen,
+    }
+
+
 # --- labels -------------------------------------------------------------------------------------
 
 
@@ -1715,14 +1938,24 @@ def main() -> None:
     ensure_envs(set().union(*(envs_for(sc) for sc in chosen)))
     versions = sdk_versions()
     work = Path(tempfile.mkdtemp(prefix="mcpeeker-pcapgen-"))
-    entries, failed = [], []
+    entries, remote_entries, failed = [], [], []
     for sc in chosen:
         raw = work / f"{sc.id}.raw.pcap"
         out = args.out / sc.file
         print(f"[{sc.id}] capturing", flush=True)
+        if sc.remote is not None:
+            out = args.out / "remote" / sc.file
+            out.parent.mkdir(exist_ok=True)
         try:
-            capture(sc, raw, work)
-            rewrite(sc, raw, out, work)
+            if sc.remote is not None:
+                capture_remote(sc, raw, work)
+                rewrite_remote(sc, raw, out, work)
+                access = work / f"{sc.id}.squid" / "access.log"
+                if access.is_file():  # Squid's own log of the same session (native format, namespace addresses)
+                    shutil.copy(access, out.with_suffix(".squid-access.log"))
+            else:
+                capture(sc, raw, work)
+                rewrite(sc, raw, out, work)
         except (RuntimeError, subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
             print(f"[{sc.id}] FAILED: {exc}", file=sys.stderr, flush=True)
             failed.append(sc.id)
@@ -1731,8 +1964,14 @@ def main() -> None:
         print(f"[{sc.id}] wrote {out.name} ({size} bytes)", flush=True)
         if size > 200_000:
             print(f"[{sc.id}] warning: larger than 200 KB", file=sys.stderr)
-        entries.append(label(sc, versions))
-    merge_labels(args.out / "labels.json", entries)
+        if sc.remote is not None:
+            remote_entries.append(label_remote(sc))
+        else:
+            entries.append(label(sc, versions))
+    if entries:
+        merge_labels(args.out / "labels.json", entries)
+    if remote_entries:
+        merge_labels(args.out / "remote" / "labels.json", remote_entries)
     if args.keep_raw or failed:
         print(f"raw captures and logs kept in {work}")
     else:
