@@ -10,10 +10,6 @@ Generated from detections/indicators/*.yaml:
                                      (the rest of the file is hand-written; a rule whose pcre changes gets rev + 1)
 Generated from detections/*.yaml and the sensors' own files:
   docs/detections.md                 what each detection means, which sensor it needs, how to triage it
-Generated from detections/remote/endpoints.yaml (public remote MCP services; ingest_python/mcpeeker/remote_endpoints.py):
-  suricata/mcp-remote-dedicated.lst  the Suricata datasets suricata/mcp-remote.rules loads (base64 host names)
-  suricata/mcp-remote-shared.lst
-  zeek/scripts/mcp/remote-endpoints.zeek   the table zeek/scripts/mcp/remote.zeek inserts as Intel items
 
 Independent of the mcpeeker package (PyYAML only), so it runs before anything is installed. The pattern syntax of
 the indicator lists is described in detections/indicators/README.md.
@@ -811,30 +807,6 @@ def render_docs(
 # --- everything ----------------------------------------------------------------------------------------------------
 
 
-def remote_module() -> Any:
-    """mcpeeker/remote_endpoints.py, loaded by path (stdlib + PyYAML only): the one renderer of the remote files."""
-    import importlib.util
-
-    path = REPO / "ingest_python" / "mcpeeker" / "remote_endpoints.py"
-    spec = importlib.util.spec_from_file_location("mcpeeker_remote_endpoints", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve their module by name
-    spec.loader.exec_module(module)
-    return module
-
-
-def remote_files(root: Path = DETECTIONS) -> dict[Path, str]:
-    remote = remote_module()
-    try:
-        cat = remote.load(root / "remote" / "endpoints.yaml", schema=False)
-    except remote.RemoteCatalogueError as exc:
-        raise CatalogueError(str(exc)) from exc
-    datasets = {DETECTIONS.parent / "suricata" / name: text for name, text in remote.sensor_files(cat).items()}
-    datasets = {p: t for p, t in datasets.items() if p.suffix == ".lst"}
-    return datasets | {ZEEK_DIR / remote.ZEEK_TABLE_FILE: remote.zeek_table_text(cat)}
-
-
 def generated(root: Path = DETECTIONS) -> dict[Path, str]:
     """Every generated file and the text it should have now."""
     vocabulary, entries, indicators = load_vocabulary(root), load_entries(root), load_indicators(root)
@@ -843,7 +815,6 @@ def generated(root: Path = DETECTIONS) -> dict[Path, str]:
         ZEEK_OUT: render_zeek(indicators),
         RULES: rules,
         DOCS_OUT: render_docs(entries, vocabulary, indicators, rules),
-        **remote_files(root),
     }
 
 
