@@ -10,6 +10,10 @@ Generated from detections/indicators/*.yaml:
                                      (the rest of the file is hand-written; a rule whose pcre changes gets rev + 1)
 Generated from detections/*.yaml and the sensors' own files:
   docs/detections.md                 what each detection means, which sensor it needs, how to triage it
+Generated from detections/remote/endpoints.yaml (public remote MCP services; ingest_python/mcpeeker/remote_endpoints.py):
+  suricata/mcp-remote-dedicated.lst  the Suricata datasets suricata/mcp-remote.rules loads (base64 host names)
+  suricata/mcp-remote-shared.lst
+  zeek/scripts/mcp/remote-endpoints.zeek   the table zeek/scripts/mcp/remote.zeek inserts as Intel items
 
 Independent of the mcpeeker package (PyYAML only), so it runs before anything is installed. The pattern syntax of
 the indicator lists is described in detections/indicators/README.md.
@@ -807,6 +811,92 @@ def render_docs(
 # --- everything ----------------------------------------------------------------------------------------------------
 
 
+def remote_module() -> Any:
+    """mcpeeker/remote_endpoints.py, loaded by path (stdlib + PyYAML only): the one renderer of the remote files."""
+    import importlib.util
+
+    path = REPO / "ingest_python" / "mcpeeker" / "remote_endpoints.py"
+    spec = importlib.util.spec_from_file_location("mcpeeker_remote_endpoints", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses resolve their module by name
+    spec.loader.exec_module(module)
+    return module
+
+
+def load_remote(root: Path = DETECTIONS) -> Any:
+    remote = remote_module()
+    try:
+        return remote.load(root / "remote" / "endpoints.yaml", schema=False)
+    except remote.RemoteCatalogueError as exc:
+        raise CatalogueError(str(exc)) from exc
+
+
+REMOTE_DOCS = """
+## Remote MCP services
+
+Most MCP use in a company is a client talking HTTPS to a public service (mcp.notion.com, api.githubcopilot.com/mcp
+...). The catalogue `detections/remote/endpoints.yaml` (schema `schemas/remote-endpoints.schema.json`, checked by
+`tests/remote/test_endpoints.py`) says which host names and URL paths belong to which service and whether the host
+is **dedicated** to MCP or **shared** with ordinary traffic. `make catalogue` writes the sensors' data from it;
+`mcpeeker catalogue update FILE [--catalogue PATH] [--sensors DIR] [--dry-run]` merges a newer list a site downloads
+(validated first; reports added, changed and removed hosts; entries with `source: local` are the site's own and stay).
+
+| sensor placement | sees | dedicated host (`mcp.<vendor>`) | shared host (`api.githubcopilot.com`, `hf.co`, `*.googleapis.com`) |
+|---|---|---|---|
+| network sensor on the client side (DNS + TLS) | DNS query, TLS ClientHello (SNI, JA3/JA4); the certificate only before TLS 1.3 | sid 9400300 (DNS), 9400301 (SNI); Zeek `mcp_remote.log` seen `dns`, `tls_sni` (and `certificate` under TLS 1.2, which the test pcaps do not exercise: they negotiate 1.3) | nothing: the name is ordinary API traffic |
+| forward proxy, without TLS inspection | `CONNECT host:443` | sid 9400302; Zeek seen `http_host` | nothing |
+| TLS-inspecting gateway, proxy URL log, or cleartext HTTP | the full URL | sid 9400302 | sid 9400303 (host in the shared dataset and a path segment `mcp`/`sse`); Zeek seen `url` |
+
+- **Suricata** (`suricata/mcp-remote.rules`, SIDs 9400300–9400399, `mcpeeker_detection remote_mcp_service`,
+  `mcpeeker_seen dns|tls_sni|http_host|url`): the rules match `dns.query`, `tls.sni` and `http.host` against two
+  datasets generated beside them, `mcp-remote-dedicated.lst` and `mcp-remote-shared.lst` (`dataset:isset`, `type
+  string`, one base64-encoded name per line; Suricata 7 loads them relative to the rule file, so copy them with it).
+  A site adds a host without editing a rule: `printf %s mcp.example.com | base64 >> mcp-remote-dedicated.lst`.
+  Names match exactly and case-sensitively. The JA3 and JA4 of every TLS client are in the eve `tls` record
+  (`suricata/suricata-test.yaml`): context about the client software, never a reason to alert.
+- **Zeek** (`zeek/scripts/mcp/remote.zeek` with the generated table `remote-endpoints.zeek`): every dedicated host is
+  an `Intel::DOMAIN` item and every MCP path of a shared host an `Intel::URL` item (host + path), with `meta.source`
+  `mcpeeker-remote-mcp`, seen in DNS requests, TLS SNI, certificates, HTTP Host headers (proxy CONNECT included) and
+  URLs. Hits go to `mcp_remote.log` (service, indicator, how it was seen, dedicated or not) and not to `intel.log`,
+  so threat-intel pipelines never mistake a sanctioned SaaS for an indicator of compromise; an indicator that a
+  site's own intel also lists still reaches `intel.log`. A site adds an endpoint with
+  `redef MCP::remote_endpoints += { ["mcp.example.com"] = "example dedicated /mcp" };`. Zeek 7 computes no JA3/JA4
+  itself (a JA4 package's ssl.log fields share the uid).
+- **Test traffic** (`tests/pcaps/remote/`, `tests/pcaps/generate.py`): dnsmasq, the MCP Python SDK over verified TLS
+  with a throw-away CA, Squid for CONNECT (its access.log is kept beside the pcap), and negatives (the vendors'
+  ordinary sites, names that merely contain `mcp`, shared hosts without an MCP path).
+"""
+
+
+def render_remote_docs(cat: Any) -> str:
+    out = [REMOTE_DOCS]
+    out.append(
+        f"\n### Remote MCP endpoints\n\n{len(cat.endpoints)} endpoints ({len(cat.dedicated())} dedicated, "
+        f"{len(cat.shared())} shared), from: "
+        + "; ".join(
+            f"[{k}]({s.url})" + (f" ({s.file} at {s.commit[:12]})" if s.commit else "") for k, s in cat.sources.items()
+        )
+        + ".\n\n| service | host | dedicated | paths | transport | auth | vendor | source |\n"
+        "|---|---|---|---|---|---|---|---|\n"
+    )
+    for e in sorted(cat.endpoints, key=lambda x: (not x.dedicated, x.service)):
+        out.append(
+            f"| `{e.service}` | `{e.host}` | {'yes' if e.dedicated else 'no'} | "
+            + "<br>".join(_code(p) for p in e.paths)
+            + f" | {', '.join(e.transport)} | {', '.join(e.auth)} | {_cell(e.vendor)} | {e.source} |\n"
+        )
+    return "".join(out)
+
+
+def remote_files(root: Path = DETECTIONS) -> dict[Path, str]:
+    remote = remote_module()
+    cat = load_remote(root)
+    datasets = {DETECTIONS.parent / "suricata" / name: text for name, text in remote.sensor_files(cat).items()}
+    datasets = {p: t for p, t in datasets.items() if p.suffix == ".lst"}
+    return datasets | {ZEEK_DIR / remote.ZEEK_TABLE_FILE: remote.zeek_table_text(cat)}
+
+
 def generated(root: Path = DETECTIONS) -> dict[Path, str]:
     """Every generated file and the text it should have now."""
     vocabulary, entries, indicators = load_vocabulary(root), load_entries(root), load_indicators(root)
@@ -814,7 +904,8 @@ def generated(root: Path = DETECTIONS) -> dict[Path, str]:
     return {
         ZEEK_OUT: render_zeek(indicators),
         RULES: rules,
-        DOCS_OUT: render_docs(entries, vocabulary, indicators, rules),
+        DOCS_OUT: render_docs(entries, vocabulary, indicators, rules) + render_remote_docs(load_remote(root)),
+        **remote_files(root),
     }
 
 
