@@ -224,3 +224,32 @@ def test_email_without_ca_is_not_sent(tmp_path: Path, smtp: Mailbox) -> None:
     with pytest.raises(DeliveryError) as error:
         deliver(chan, event())
     assert "TLS verification failed" in str(error.value) and smtp.messages == []
+
+
+def test_digests_in_each_channel(
+    tmp_path: Path, hook: Hook, rsyslog: Rsyslog, smtp: Mailbox, pki: dict[str, Path]
+) -> None:
+    held = [event(), event("severity_raised", "high")]
+    deliver(channel(tmp_path, type="webhook", url=hook.url, format="slack"), None, digest=held, delivery_id="digest:x")
+    slack = hook.wait(1)[0]["json"]
+    assert slack["text"] == "2 MCPeeker notification(s) held back by the throttle"
+    assert "new_unauthorized critical f0123456789abcdef" in slack["blocks"][1]["text"]["text"]
+    before = len(rsyslog.lines("tcp"))
+    for fmt in ("cef", "leef"):
+        chan = channel(tmp_path, type="syslog", host="127.0.0.1", port=rsyslog.tcp, transport="tcp", format=fmt)
+        deliver(chan, None, digest=held)
+    cef, leef = (line.split("|", 4) for line in rsyslog.wait_lines("tcp", before + 2)[before:])
+    assert cef[2] == "digest" and cef[4].startswith("CEF:0|MCPeeker|MCPeeker|0.1.0|digest|") and "cnt=2" in cef[4]
+    assert leef[4].startswith("LEEF:2.0|MCPeeker|MCPeeker|0.1.0|digest|^|cnt=2^")
+    mail = channel(
+        tmp_path,
+        type="email",
+        host="127.0.0.1",
+        port=smtp.port,
+        ca_file=str(pki["ca"]),
+        **{"from": "a@b.c", "to": ["d@e.f"]},
+    )
+    deliver(mail, None, digest=held)
+    message = email.message_from_bytes(smtp.wait(1)[0]["data"], policy=email.policy.default)
+    assert message["Subject"] == "[MCPeeker] 2 notification(s) held back by the throttle"
+    assert "- severity_raised high f0123456789abcdef" in message.get_content()
