@@ -86,7 +86,8 @@ def agent_report(host_id: str, ip: str, port: int) -> dict[str, Any]:
     }
 
 
-def _cli(*args: str, settings: Settings) -> subprocess.CompletedProcess:
+def _cli(*args: str, settings: Settings, identity: str | None = None) -> subprocess.CompletedProcess:
+    # The CLI's identity comes from the settings (MCPEEKER_IDENTITY); `--as` is for the demo- prefixes only.
     return subprocess.run(
         [sys.executable, "-m", "mcpeeker.cli", *args, "--url", settings.url, "--index-prefix", settings.index_prefix],
         capture_output=True,
@@ -96,6 +97,7 @@ def _cli(*args: str, settings: Settings) -> subprocess.CompletedProcess:
             "MCPEEKER_AUDIT_KEY": AUDIT_KEY,
             "PATH": "/usr/bin:/bin",
             "HOME": str(Path.home()),
+            **({"MCPEEKER_IDENTITY": identity} if identity else {}),
         },
     )
 
@@ -264,7 +266,7 @@ def test_claim_feedback_timeline_and_audit(world: Settings) -> None:
     key = "net:10.20.0.9:8000"
     fid = finding_id(key)
     claimed = _cli(
-        "registry", "claim", fid, "--owner", "carol", "--purpose", "reporting", "--as", "developer", settings=world
+        "registry", "claim", fid, "--owner", "carol", "--purpose", "reporting", settings=world, identity="developer"
     )
     assert claimed.returncode == 0, claimed.stderr
     pending = [e for e in Registry(world, make_client(world), ADMIN).all() if e.get("source_finding") == fid]
@@ -279,7 +281,7 @@ def test_claim_feedback_timeline_and_audit(world: Settings) -> None:
     assert [row["at"] for row in rows] == sorted(row["at"] for row in rows)
 
     # A developer may not give verdicts; the CLI says who and what.
-    refused = _cli("feedback", fid, "--verdict", "benign", "--as", "developer", settings=world)
+    refused = _cli("feedback", fid, "--verdict", "benign", settings=world, identity="developer")
     assert refused.returncode != 0 and "may not feedback.add" in refused.stderr
     with pytest.raises(PermissionDenied):
         authorize(replace(world, identity="developer"), "registry.approve")

@@ -282,7 +282,7 @@ def test_rotation_keeps_old_hashes_joinable_and_the_audit_chain_verifiable(tmp_p
         # Scan and ingest with key 1, rotate the site key, scan and ingest the same machine with key 2.
         first = _scan(tmp_path / "s1", "laptop-7", tmp_path / "first.ndjson", env)
         assert _mcpeeker("ingest", "agent", str(tmp_path / "first.ndjson"), "--no-progress", env=env).returncode == 0
-        rotated = _mcpeeker("keys", "rotate", "--as", "admin", env=env)
+        rotated = _mcpeeker("keys", "rotate", env={**env, "MCPEEKER_IDENTITY": "admin"})
         assert rotated.returncode == 0, rotated.stderr
         ring = resolve(None, env=env).site_keys()
         assert len(ring.keys) == 2 and ring.keys[0].id == first["key_id"]
@@ -318,7 +318,7 @@ def test_rotation_keeps_old_hashes_joinable_and_the_audit_chain_verifiable(tmp_p
 
         # Rotate the audit key too; records before and after verify, each with its own key.
         old_audit = resolve(None, env=env).audit_keys().current
-        assert _mcpeeker("keys", "rotate", "--audit", "--as", "admin", env=env).returncode == 0
+        assert _mcpeeker("keys", "rotate", "--audit", env={**env, "MCPEEKER_IDENTITY": "admin"}).returncode == 0
         settings = resolve(None, env=env)
         new_audit = settings.audit_keys().current
         assert new_audit.id != old_audit.id

@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import json
 from datetime import datetime, timedelta
-from dataclasses import replace
 from typing import Any
 
 from rich.console import Console
@@ -20,16 +19,14 @@ from ..durations import parse_duration
 from ..errors import MCPeekerError
 from ..feedback import VERDICTS, SuppressRequest, get_finding, give_verdict, list_findings, timeline
 from ..timeutil import parse_iso, utcnow
-from ..roles import authorize
+from ..roles import authorize, with_as
 from ..settings import add_connection_arguments, resolve
 
 console = Console(soft_wrap=True)
 
 
 def cmd_feedback(args: argparse.Namespace) -> int:
-    settings = resolve(args)
-    if args.as_identity:
-        settings = replace(settings, identity=args.as_identity)
+    settings = with_as(resolve(args), args.as_identity)
     actor = authorize(settings, "feedback.add")
     suppress = None
     if args.suppress:

@@ -14,7 +14,7 @@ from rich.table import Table
 from ..client import make_client
 from ..correlate.scoring import ScoringConfig
 from ..errors import MCPeekerError
-from ..roles import authorize
+from ..roles import authorize, with_as
 from ..settings import add_connection_arguments, resolve
 from ..timeutil import utcnow
 from ..registry.model import RegistryEntry, effective_status
@@ -25,11 +25,7 @@ console = Console(soft_wrap=True)
 
 
 def _registry(args: argparse.Namespace, action: str) -> Registry:
-    settings = resolve(args)
-    if getattr(args, "as_identity", None):
-        from dataclasses import replace
-
-        settings = replace(settings, identity=args.as_identity)
+    settings = with_as(resolve(args), getattr(args, "as_identity", None))
     actor = authorize(settings, f"registry.{action}")
     ttl = int(ScoringConfig.load().registry.get("default_ttl_days", 90))
     return Registry(settings, make_client(settings), actor, ttl)

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import replace
 from pathlib import Path
 
 from rich.console import Console
 
 from .. import audit
 from ..errors import ConfigError
-from ..roles import authorize
+from ..roles import authorize, with_as
 from ..settings import Settings, add_connection_arguments, config_path, resolve
 from ..site.init import DEFAULT_DIR, init_site
 from ..site.rotate import Ring, ring_file
@@ -37,10 +36,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    settings = resolve(args)
-    if getattr(args, "as_identity", None):
-        settings = replace(settings, identity=args.as_identity)
-    return settings
+    return with_as(resolve(args), getattr(args, "as_identity", None))
 
 
 def cmd_rotate(args: argparse.Namespace) -> int:
