@@ -253,3 +253,16 @@ def test_digests_in_each_channel(
     message = email.message_from_bytes(smtp.wait(1)[0]["data"], policy=email.policy.default)
     assert message["Subject"] == "[MCPeeker] 2 notification(s) held back by the throttle"
     assert "- severity_raised high f0123456789abcdef" in message.get_content()
+
+
+def test_webhook_url_from_a_file_is_never_repeated(tmp_path: Path, hook: Hook) -> None:
+    secret_url = tmp_path / "slack.url"
+    secret_url.write_text(hook.url + "/T000/B000/secret-token-123\n")
+    secret_url.chmod(0o600)
+    chan = channel(tmp_path, type="webhook", url_file="slack.url", format="slack")  # relative to notify.yaml
+    deliver(chan, event(), delivery_id="x")
+    assert hook.wait(1)[0]["path"] == "/hook/T000/B000/secret-token-123"
+    hook.mode = "reject"
+    with pytest.raises(DeliveryError) as error:
+        deliver(chan, event(), delivery_id="x")
+    assert "http://127.0.0.1/... (url_file): HTTP 400" in str(error.value) and "secret-token" not in str(error.value)

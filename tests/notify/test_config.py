@@ -30,6 +30,7 @@ def test_packaged_default_is_valid_and_disabled() -> None:
         ("channels: {s: {type: syslog, host: h, port: 514, transport: sctp}}", "channels.s"),
         ("channels: {w: {type: webhook, url: http://x, secret: hunter2}}", "channels.w"),
         ("channels: {m: {type: email, host: h, port: 25, from: a@b.c, to: [d@e.f], password: p}}", "channels.m"),
+        ("channels: {w: {type: webhook, format: slack}}", "channels.w"),  # neither url nor url_file
         ("dedup_window: soon", "dedup_window"),
         ("throttle: {per_host: {max: 0, period: 1h}}", "throttle.per_host.max"),
     ],

@@ -14,6 +14,7 @@ import time
 import urllib.error
 import urllib.request
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 
@@ -50,6 +51,23 @@ def _backoff(channel: Channel, attempt: int) -> None:
     time.sleep(random.uniform(0, min(30.0, channel.backoff * (2**attempt))))
 
 
+def _webhook_url(channel: Channel) -> tuple[str, str]:
+    """The URL to POST to, and how messages name it: a URL from `url_file` (Slack and Teams webhook URLs are
+    themselves secrets) is named by its scheme and host only, so no error, log or dead letter repeats it."""
+    if not channel.url_file:
+        return channel.url, channel.url
+    try:
+        url = read_secret(channel.url_file, f"channels.{channel.name}.url_file").decode().strip()
+    except MCPeekerError as exc:
+        raise DeliveryError(str(exc), permanent=True) from exc
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise DeliveryError(
+            f"channels.{channel.name}.url_file: {channel.url_file} holds no http(s) URL", permanent=True
+        )
+    return url, f"{parts.scheme}://{parts.hostname}/... (url_file)"
+
+
 def post_json(
     channel: Channel, payload: Any, delivery_id: str, key: bytes | None = None, setting: str | None = None
 ) -> int:
@@ -60,7 +78,8 @@ def post_json(
             key = read_secret(channel.key_file, setting or f"channels.{channel.name}.key_file")
         except MCPeekerError as exc:
             raise DeliveryError(str(exc), permanent=True) from exc
-    context = _tls_context(channel.ca_file) if channel.url.startswith("https:") else None
+    url, where = _webhook_url(channel)
+    context = _tls_context(channel.ca_file) if url.startswith("https:") else None
     attempt = 0
     while True:
         timestamp = str(int(time.time()))
@@ -72,20 +91,20 @@ def post_json(
         }
         if key is not None:
             headers[SIGNATURE_HEADER] = sign(key, timestamp, body)
-        request = urllib.request.Request(channel.url, data=body, method="POST", headers=headers)
+        request = urllib.request.Request(url, data=body, method="POST", headers=headers)
         try:
             with urllib.request.urlopen(request, timeout=channel.timeout, context=context) as response:
                 return int(response.status)
         except urllib.error.HTTPError as exc:
             detail = exc.read(300).decode("utf-8", "replace")
             if exc.code not in RETRY_STATUS:
-                raise DeliveryError(f"{channel.url}: HTTP {exc.code} {detail}", permanent=True) from exc
+                raise DeliveryError(f"{where}: HTTP {exc.code} {detail}", permanent=True) from exc
             problem = f"HTTP {exc.code} {detail}"
         except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
             problem = str(getattr(exc, "reason", exc))
         attempt += 1
         if attempt > channel.retries:
-            raise DeliveryError(f"{channel.url}: {problem} (after {attempt} attempts)", permanent=False)
+            raise DeliveryError(f"{where}: {problem} (after {attempt} attempts)", permanent=False)
         _backoff(channel, attempt)
 
 

@@ -62,6 +62,7 @@ class Channel:
     backoff: float = 0.5
     # webhook
     url: str = ""
+    url_file: str | None = None  # a webhook URL that is itself a secret (Slack, Teams), read when sending
     format: str = "json"  # webhook: json|slack|teams; syslog: plain|cef|leef
     key_file: str | None = None
     ca_file: str | None = None
@@ -135,7 +136,8 @@ def parse(data: dict[str, Any], source: str) -> NotifyConfig:
         if raw["type"] == "webhook":
             channels[name] = Channel(
                 **common,
-                url=raw["url"],
+                url=raw.get("url", ""),
+                url_file=_relative(base, raw.get("url_file")),
                 format=raw.get("format", "json"),
                 key_file=_relative(base, raw.get("key_file")),
             )
