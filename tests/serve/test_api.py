@@ -225,6 +225,50 @@ def test_findings_filters_pagination_and_show_with_timeline(api: Api, oidc: Prov
     assert any(r["kind"].startswith("evidence/") for r in shown["timeline"])
 
 
+def test_status_changes_and_suppressions(api: Api, oidc: Provider) -> None:
+    anna = oidc.token("anna")
+    findings = api.call("GET", "/api/v1/findings", anna, params={"limit": 200}).json()["items"]
+    first, second = findings[-1], findings[-2]
+    fid = first["finding"]["id"]
+    moved = api.call("POST", f"/api/v1/findings/{fid}/status", anna, json={"status": "acknowledged", "reason": "seen"})
+    assert moved.status_code == 200, moved.text
+    assert moved.json() == {**moved.json(), "from": "open", "to": "acknowledged", "by": "anna"}
+    again = api.call("POST", f"/api/v1/findings/{fid}/status", anna, json={"status": "acknowledged", "reason": "x"})
+    assert again.status_code == 409 and "already acknowledged" in again.json()["error"]
+    bad = api.call("POST", f"/api/v1/findings/{fid}/status", anna, json={"status": "closed", "reason": "x"})
+    assert bad.status_code == 422 and bad.json()["field"] == "body.status"
+    bad = api.call("POST", f"/api/v1/findings/{fid}/status", anna, json={"status": "resolved"})
+    assert bad.status_code == 422 and bad.json()["field"] == "body.reason"
+    assert api.call("GET", "/api/v1/findings", anna, params={"status": "acknowledged"}).json()["total"] >= 1
+
+    rule = {"match": {"instance": first["instance"]["key"]}, "reason": "lab box", "expires": "7d"}
+    created = api.call("POST", "/api/v1/suppressions", anna, json=rule)
+    assert created.status_code == 201, created.text
+    assert created.json()["created_by"] == "anna" and created.json()["owner"] == "anna"
+    sid = created.json()["suppression_id"]
+    listed = api.call("GET", "/api/v1/suppressions", anna).json()["items"]
+    assert any(r["suppression_id"] == sid and r["active"] for r in listed)
+    bad = api.call("POST", "/api/v1/suppressions", anna, json={**rule, "match": {"network": "10.0.0.0/99"}})
+    assert bad.status_code == 422 and bad.json()["field"] == "body.match"
+    bad = api.call("POST", "/api/v1/suppressions", anna, json={**rule, "expires": "4000d"})
+    assert bad.status_code == 422 and bad.json()["field"] == "body.expires"
+    assert api.call("DELETE", f"/api/v1/suppressions/{sid}", anna).status_code == 200
+    assert api.call("DELETE", f"/api/v1/suppressions/{sid}", anna).status_code == 404
+
+    # A false_positive verdict moves the status and, when asked, suppresses the instance.
+    sid2 = second["finding"]["id"]
+    verdict = api.call(
+        "POST",
+        f"/api/v1/findings/{sid2}/feedback",
+        anna,
+        json={"verdict": "false_positive", "note": "test rig", "suppress_expires": "3d"},
+    )
+    assert verdict.status_code == 201, verdict.text
+    assert verdict.json()["status"] == "false_positive" and verdict.json()["suppression_id"]
+    actions = {(r["action"], r["actor"]["name"]) for r in _audit(api)}
+    assert {("finding.status", "anna"), ("suppression.add", "anna"), ("suppression.remove", "anna")} <= actions
+
+
 # ------------------------------------------------------------------------------------------------ registry
 def test_developer_registers_and_claims_pending_only_admin_approves_never_their_own(api: Api, oidc: Provider) -> None:
     alice, adam, amy = oidc.token("alice"), oidc.token("adam"), oidc.token("amy")

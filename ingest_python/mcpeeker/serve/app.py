@@ -20,7 +20,10 @@ from starlette.concurrency import run_in_threadpool
 
 from .. import analytics, audit
 from ..errors import MCPeekerError
-from ..feedback import VERDICTS, add_feedback, timeline
+from ..cases import lifecycle
+from ..cases import suppressions as sup
+from ..correlate.scoring import ScoringConfig
+from ..feedback import VERDICTS, SuppressRequest, give_verdict, timeline
 from ..registry.model import STATUSES, RegistryEntry, RegistryError, effective_status
 from ..registry.store import Registry, VersionConflict, render_export
 from ..roles import roles_config
@@ -103,6 +106,29 @@ class TransitionIn(BaseModel):
 class FeedbackIn(BaseModel):
     verdict: Literal["true_positive", "false_positive", "benign", "needs_info"]
     note: str = Field("", max_length=2000)
+    suppress_expires: str | None = Field(
+        None, max_length=40, description="false_positive only: also suppress the instance until then (30d or ISO)"
+    )
+
+
+class StatusIn(BaseModel):
+    status: Literal["open", "acknowledged", "resolved", "false_positive", "accepted_risk"]
+    reason: str = Field(..., min_length=1, max_length=2000)
+
+
+class MatchIn(BaseModel):
+    host: str | None = Field(None, max_length=255)
+    instance: str | None = Field(None, max_length=512)
+    detection: str | None = Field(None, max_length=64)
+    tool: str | None = Field(None, max_length=255)
+    network: str | None = Field(None, max_length=64)
+
+
+class SuppressionIn(BaseModel):
+    match: MatchIn
+    reason: str = Field(..., min_length=1, max_length=2000)
+    expires: str = Field(..., min_length=2, max_length=40, description="30d, 12h or an ISO date")
+    owner: str | None = Field(None, min_length=1, max_length=128)
 
 
 class TokenIn(BaseModel):
@@ -116,6 +142,7 @@ class ImportIn(BaseModel):
 
 
 assert set(VERDICTS) == {"true_positive", "false_positive", "benign", "needs_info"}
+assert set(lifecycle.STATUSES) == {"open", "acknowledged", "resolved", "false_positive", "accepted_risk"}
 
 
 def _etag(version: dict[str, int]) -> str:
@@ -235,8 +262,76 @@ def build_api(ctx: ServeContext) -> APIRouter:
     ) -> JSONResponse:
         if visible(ctx.settings, ctx.client, finding_id, scope_for(principal)) is None:
             raise Problem(404, f"no finding {finding_id!r}")
-        doc = add_feedback(ctx.settings, ctx.client, principal.actor, finding_id, body.verdict, body.note)
-        return JSONResponse(doc, status_code=201)
+        suppress = None
+        if body.suppress_expires:
+            auth.require(principal, "suppress.add")
+            try:
+                expires = sup.parse_expiry(body.suppress_expires, utcnow())
+            except MCPeekerError as exc:
+                raise Problem(422, str(exc), "body.suppress_expires") from None
+            suppress = SuppressRequest(expires, _max_suppression_days())
+        result = give_verdict(ctx.settings, ctx.client, principal.actor, finding_id, body.verdict, body.note, suppress)
+        out: dict[str, Any] = dict(result.feedback)
+        out["status"] = result.status.new if result.status else None
+        out["suppression_id"] = result.suppression.suppression_id if result.suppression else None
+        return JSONResponse(out, status_code=201)
+
+    @router.post("/findings/{finding_id}/status", openapi_extra=extra("finding.status"), tags=["findings"])
+    def finding_status(
+        finding_id: str, body: StatusIn, principal: Annotated[Principal, Depends(need("finding.status"))]
+    ) -> dict[str, Any]:
+        if visible(ctx.settings, ctx.client, finding_id, scope_for(principal)) is None:
+            raise Problem(404, f"no finding {finding_id!r}")
+        try:
+            change = lifecycle.set_status(
+                ctx.settings, ctx.client, finding_id, body.status, principal.actor, body.reason
+            )
+        except lifecycle.LifecycleError as exc:
+            raise Problem(409, str(exc), "body.status") from None
+        return {"finding_id": change.finding_id, "from": change.old, "to": change.new, "at": change.at, "by": change.by}
+
+    # ------------------------------------------------------------------------------------------ suppressions
+    @router.get("/suppressions", openapi_extra=extra("suppress.list"), tags=["suppressions"])
+    def suppressions_list(principal: Annotated[Principal, Depends(need("suppress.list"))]) -> dict[str, Any]:
+        now = utcnow()
+        rules = sup.load(ctx.settings, ctx.client)
+        return {"items": [{**r.to_doc(), "active": r.active(now)} for r in rules]}
+
+    @router.post("/suppressions", openapi_extra=extra("suppress.add"), tags=["suppressions"])
+    def suppressions_add(
+        body: SuppressionIn, principal: Annotated[Principal, Depends(need("suppress.add"))]
+    ) -> JSONResponse:
+        try:
+            expires = sup.parse_expiry(body.expires, utcnow())
+        except MCPeekerError as exc:
+            raise Problem(422, str(exc), "body.expires") from None
+        match = sup.Match(**body.match.model_dump())
+        try:
+            rule = sup.add(
+                ctx.settings,
+                ctx.client,
+                principal.actor,
+                match,
+                body.owner or principal.name,
+                body.reason,
+                expires,
+                _max_suppression_days(),
+            )
+        except sup.SuppressionError as exc:
+            text = str(exc)
+            field = "body.expires" if text.startswith("expires") else "body.match"
+            raise Problem(422, text, field) from None
+        return JSONResponse(rule.to_doc(), status_code=201)
+
+    @router.delete("/suppressions/{suppression_id}", openapi_extra=extra("suppress.remove"), tags=["suppressions"])
+    def suppressions_remove(
+        suppression_id: str, principal: Annotated[Principal, Depends(need("suppress.remove"))]
+    ) -> dict[str, Any]:
+        try:
+            rule = sup.remove(ctx.settings, ctx.client, principal.actor, suppression_id)
+        except sup.SuppressionError as exc:
+            raise Problem(404, str(exc)) from None
+        return rule.to_doc()
 
     @router.post("/findings/{finding_id}/claim", openapi_extra=extra("registry.claim"), tags=["registry"])
     def claim(
@@ -387,6 +482,10 @@ def build_api(ctx: ServeContext) -> APIRouter:
         return _token_view(record)
 
     return router
+
+
+def _max_suppression_days() -> int:
+    return int(ScoringConfig.load().suppressions.get("max_days", sup.DEFAULT_MAX_DAYS))
 
 
 def _token_view(record: Any) -> dict[str, Any]:
