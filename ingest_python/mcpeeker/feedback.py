@@ -63,7 +63,7 @@ def give_verdict(
     match = sup.Match(instance=finding["instance"]["key"])
     if suppress is not None:
         sup.validate_match(match)  # fail before anything is stored
-    doc = add_feedback(settings, client, actor, finding_id, verdict, note)
+    doc = _store_feedback(settings, client, actor, finding_id, verdict, note)
     change = None
     status = lifecycle.status_for_verdict(verdict)
     old = str(finding.get("finding", {}).get("status") or "open")
@@ -89,7 +89,13 @@ def give_verdict(
 def add_feedback(
     settings: Settings, client: Any, actor: Actor, finding_id: str, verdict: str, note: str
 ) -> dict[str, Any]:
-    """Store a verdict and its audit record (give_verdict also moves the finding's status)."""
+    """Store a verdict (audited) and move the finding's status; the stored verdict document."""
+    return give_verdict(settings, client, actor, finding_id, verdict, note).feedback
+
+
+def _store_feedback(
+    settings: Settings, client: Any, actor: Actor, finding_id: str, verdict: str, note: str
+) -> dict[str, Any]:
     if verdict not in VERDICTS:
         raise MCPeekerError(f"verdict must be one of {', '.join(VERDICTS)}, not {verdict!r}")
     get_finding(settings, client, finding_id)

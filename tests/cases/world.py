@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +75,7 @@ def cli(settings: Settings, *args: str, identity: str = "admin") -> subprocess.C
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(Path.home()),
         "COLUMNS": "250",
+        "MCPEEKER_STATE_DIR": _state_dir(settings),
     }
     return subprocess.run(
         [sys.executable, "-m", "mcpeeker.cli", *args, "--url", settings.url, "--index-prefix", settings.index_prefix],
@@ -84,8 +86,26 @@ def cli(settings: Settings, *args: str, identity: str = "admin") -> subprocess.C
     )
 
 
+def _state_dir(settings: Settings) -> str:
+    """Checkpoints per index prefix, so sessions sharing the node never share ingest state."""
+    path = Path(tempfile.gettempdir()) / "mcpeeker-cases-state" / settings.index_prefix.rstrip("-")
+    path.mkdir(parents=True, exist_ok=True)
+    return str(path)
+
+
 def ingest(settings: Settings, source: str, path: Path, work: Path) -> None:
-    result = cli(settings, "ingest", source, str(path), "--no-progress", "--dead-letter", str(work / "dead.log"))
+    # Own spool and dead-letter file: other pytest sessions ingest into the same node at the same time.
+    result = cli(
+        settings,
+        "ingest",
+        source,
+        str(path),
+        "--no-progress",
+        "--dead-letter",
+        str(work / "dead.log"),
+        "--spool-dir",
+        str(work / "spool"),
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     make_client(settings).indices.refresh(index=settings.index("mcp-events-*"))
 
