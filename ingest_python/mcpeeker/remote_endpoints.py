@@ -335,3 +335,53 @@ def zeek_table_text(cat: RemoteCatalogue) -> str:
         lines.append(line)
     lines += ["\t} &redef;", "}", ""]
     return "\n".join(lines)
+
+
+# --- matching (the ingest side) ------------------------------------------------------------------------------------
+
+
+def catalogue_path() -> Path:
+    """detections/remote/endpoints.yaml of the checkout, or of the package data in an installed wheel."""
+    here = Path(__file__).resolve()
+    for root in (here.parents[2], here.parent / "_data"):
+        candidate = root / "detections" / "remote" / "endpoints.yaml"
+        if candidate.is_file():
+            return candidate
+    raise RemoteCatalogueError("detections/remote/endpoints.yaml not found beside the package")
+
+
+def _host_name(host: str) -> str:
+    """Lower case, without a port or the root's trailing dot: how the catalogue writes names."""
+    host = host.strip().lower()
+    if host.startswith("[") or host.count(":") > 1:  # an IPv6 literal is never a catalogue name
+        return ""
+    return host.partition(":")[0].rstrip(".")
+
+
+class Matcher:
+    """Which catalogue service a host name, or a host and URL path, belongs to."""
+
+    def __init__(self, cat: RemoteCatalogue) -> None:
+        self._hosts = cat.by_host()
+
+    def host(self, name: str) -> Endpoint | None:
+        """A dedicated host (DNS, SNI, CONNECT): the name alone is evidence. Shared hosts never match here."""
+        ep = self._hosts.get(_host_name(name))
+        return ep if ep is not None and ep.dedicated else None
+
+    def url(self, host: str, path: str) -> Endpoint | None:
+        """A request URL: any path of a dedicated host, an MCP path (segment mcp or sse) of a shared one."""
+        ep = self._hosts.get(_host_name(host))
+        if ep is None:
+            return None
+        return ep if ep.dedicated or _SHARED_PATH.search(path.partition("?")[0]) else None
+
+
+_DEFAULT: list[Matcher] = []
+
+
+def default_matcher() -> Matcher:
+    """The matcher over the shipped catalogue, loaded once (schema checks skipped: the tests hold the file)."""
+    if not _DEFAULT:
+        _DEFAULT.append(Matcher(load(catalogue_path(), schema=False)))
+    return _DEFAULT[0]

@@ -35,12 +35,22 @@ class EvidenceSource(TypedDict, total=False):
     offset: int
 
 
+class EvidenceRemote(TypedDict, total=False):
+    """A public remote MCP service seen (detections/remote/endpoints.yaml, mcpeeker.remote_endpoints)."""
+
+    service: str  # the catalogue's service id
+    host: str
+    seen: str  # dns | tls_sni | http_host | url | proxy_connect | proxy_url
+    dedicated: bool
+
+
 class EvidenceMeta(TypedDict, total=False):
     """The `mcpeeker` namespace of an evidence document."""
 
     evidence: EvidenceInfo
     attack: EvidenceAttack
     instance: EvidenceInstance
+    remote: EvidenceRemote
     snippet: str
     source: EvidenceSource
     schema_version: str

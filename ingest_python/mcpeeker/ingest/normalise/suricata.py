@@ -3,13 +3,16 @@
 Alerts of our rules (msg prefix "MCPEEKER") weigh as the rule's `mcpeeker_evidence` metadata says (network or
 attack, attack type from `mcpeeker_detection`, one of the catalogue's attack types; tests/test_catalogue.py keeps
 the metadata of every rule in line with its catalogue entry); every other signature is supporting context.
+Alerts of suricata/mcp-remote.rules (`mcpeeker_detection remote_mcp_service`) say a client used a public remote MCP
+service: context evidence with `mcpeeker.remote` (service, host, how seen), never an MCP server instance (the DNS
+alert's destination is the resolver, a proxy's CONNECT goes to the proxy).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ... import catalogue
+from ... import catalogue, remote_endpoints
 from .. import privacy
 from .common import Begin, Context, Data, Doc, NormaliseError, RecordFn, as_ip, as_port, as_str, compiled
 from .common import converter, dispatcher, id_str, network_bytes, parse_iso, put, put_instance_key
@@ -18,6 +21,7 @@ from .common import sni_domain, split_url, starter, tables
 OUR_PREFIX = "MCPEEKER"
 SPEC_ERAS = {"2024": "2024-11-05", "2026": "2026-07-28"}  # rule metadata mcp_era -> the spec revision
 ATTACK_TYPES = frozenset(catalogue.vocabulary()["attack_types"])  # detections/_vocabulary.yaml
+REMOTE_DETECTION = "remote_mcp_service"  # suricata/mcp-remote.rules
 
 
 @converter
@@ -158,6 +162,9 @@ def alert(data: Data, ctx: Context, file: str, line: int) -> tuple[Doc, float]:
     ev_type = (_meta_first(meta, "mcpeeker_evidence") or "network") if ours else "context"
     if ours and ev_type not in ("network", "attack"):
         ev_type = "network"
+    remote = ours and _meta_first(meta, "mcpeeker_detection") == REMOTE_DETECTION
+    if remote:
+        ev_type = "context"
     doc, epoch = _doc(data, _ALERT_STARTS[ev_type], file, line)
     _ALERT(doc, body)
     put(doc, ("rule", "ruleset"), "mcpeeker" if ours else "suricata")
@@ -167,7 +174,9 @@ def alert(data: Data, ctx: Context, file: str, line: int) -> tuple[Doc, float]:
     tls = _sub(data, "tls")
     if tls:
         _TLS(doc, tls)
-    if ours:
+    if remote:
+        _remote(doc, data, _meta_first(meta, "mcpeeker_seen") or "")
+    elif ours:
         # doc["mcpeeker"] and its "evidence" come from the document start; no table writes below "mcpeeker".
         ours_part = doc["mcpeeker"]
         evidence = ours_part["evidence"]
@@ -187,6 +196,27 @@ def alert(data: Data, ctx: Context, file: str, line: int) -> tuple[Doc, float]:
     if isinstance(payload, str) and payload:
         put(doc, ("mcpeeker", "snippet"), privacy.snippet(payload))
     return doc, epoch
+
+
+def _remote(doc: Doc, data: Data, seen: str) -> None:
+    """mcpeeker.remote of a remote-service alert: the name the rule matched, and its service in the catalogue."""
+    host, path = "", ""
+    if seen == "dns":
+        queries = _sub(data, "dns").get("query")
+        if isinstance(queries, list) and queries and isinstance(queries[0], dict):
+            host = as_str(queries[0].get("rrname", ""))
+    elif seen == "tls_sni":
+        host = as_str(_sub(data, "tls").get("sni", ""))
+    else:
+        http = _sub(data, "http")
+        host, path = as_str(http.get("hostname", "")), as_str(http.get("url", "") or "/")
+    matcher = remote_endpoints.default_matcher()
+    endpoint = matcher.url(host, path) if seen == "url" else matcher.host(host)
+    part: dict[str, Any] = {"seen": seen, "host": host}
+    if endpoint is not None:  # a name a site added to its dataset is not in the catalogue: host and seen only
+        part["service"], part["dedicated"] = endpoint.service, endpoint.dedicated
+    doc["mcpeeker"]["remote"] = part
+    doc["mcpeeker"]["evidence"]["reason"] = REMOTE_DETECTION
 
 
 def http(data: Data, ctx: Context, file: str, line: int) -> tuple[Doc, float]:
