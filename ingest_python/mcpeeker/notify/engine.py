@@ -152,6 +152,7 @@ class Notifier:
         for event in self._registry_events(now):
             result.events += 1
             self._enqueue(event, result)
+        self.outbox.flush()  # the outbox is durable before the memory says these events were queued
         if updates:
             bulk_helper(self.settings).bulk(self.client, updates, raise_on_error=True, refresh=False)
         self.client.index(

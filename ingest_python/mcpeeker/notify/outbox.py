@@ -1,4 +1,5 @@
-"""The notifier's persistent outbox (the agent's outbox pattern: temp file, fsync, rename, directory fsync).
+"""The notifier's persistent outbox (the agent's outbox pattern: temp file, rename, fsync of file and directory;
+a cycle's batch is made durable by flush() before the notifier's memory records its events as queued).
 
 <root>/outbox/<channel>/<ns>-<key hash>.json   messages waiting for delivery, oldest first
 <root>/held/<channel>/...                      held back by the throttle, for the next digest
@@ -36,15 +37,17 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def _atomic_write(path: Path, data: bytes, durable: bool = True) -> None:
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as fh:
         fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
+        if durable:
+            fh.flush()
+            os.fsync(fh.fileno())
     os.replace(tmp, path)
-    _fsync_dir(path.parent)
+    if durable:
+        _fsync_dir(path.parent)
 
 
 def key_hash(channel: str, dedup_key: str) -> str:
@@ -82,6 +85,8 @@ class Outbox:
             tmp.unlink(missing_ok=True)
         self.log_path = root / "delivered.log"
         self.delivered: dict[tuple[str, str], float] = {}
+        self.waiting: dict[str, set[str]] = {}  # channel -> key hashes in outbox/ or held/
+        self.unsynced: list[Path] = []  # queued since the last flush()
         self._load_log()
 
     @contextmanager
@@ -138,23 +143,55 @@ class Outbox:
         return path
 
     def _waiting(self, channel: str, digest: str) -> bool:
-        return any(any(self._dir(k, channel).glob(f"*-{digest}.json")) for k in ("outbox", "held"))
+        # One listing per channel and run (a first cycle may queue thousands: no glob per message).
+        if channel not in self.waiting:
+            found = set()
+            for path in (p for k in ("outbox", "held") for p in self._dir(k, channel).glob("*.json")):
+                try:
+                    orjson.loads(path.read_bytes())
+                except orjson.JSONDecodeError:
+                    # Queued, then the machine crashed before flush(): the rename survived, the bytes did not.
+                    # The memory was not written either, so the event is derived and queued again.
+                    path.unlink(missing_ok=True)
+                    continue
+                found.add(path.stem.rpartition("-")[2])
+            self.waiting[channel] = found
+        return digest in self.waiting[channel]
 
     def put(self, channel: str, event: Event) -> bool:
-        """Enqueue (fsync'd); False when the same notification is waiting or was delivered within the window."""
+        """Enqueue; False when the same notification is waiting or was delivered within the window. Durable only
+        after flush(), which the caller runs before recording that the event was queued."""
         digest = key_hash(channel, event.dedup_key)
         if self.was_delivered(channel, event.dedup_key) or self._waiting(channel, digest):
             return False
         directory = self._dir("outbox", channel)
         message = Message(directory / f"{time.time_ns():020d}-{digest}.json", channel, event, 0, time.time())
-        _atomic_write(message.path, message.to_bytes())
+        _atomic_write(message.path, message.to_bytes(), durable=False)
+        self.unsynced.append(message.path)
+        self.waiting[channel].add(digest)
         return True
+
+    def flush(self) -> None:
+        """Make everything put() since the last flush durable: a few files one fsync each, a batch (the first cycle
+        after enabling may queue thousands) with one sync() instead of thousands of fsyncs."""
+        if len(self.unsynced) > 8:
+            os.sync()
+        else:
+            for path in self.unsynced:
+                with open(path, "rb") as fh:
+                    os.fsync(fh.fileno())
+            for parent in {p.parent for p in self.unsynced}:
+                _fsync_dir(parent)
+        self.unsynced = []
 
     @staticmethod
     def read(path: Path) -> Message | None:
         try:
             data: dict[str, Any] = orjson.loads(path.read_bytes())
         except FileNotFoundError:
+            return None
+        except orjson.JSONDecodeError:
+            path.unlink(missing_ok=True)  # torn by a crash before flush(): it is queued again (see _waiting)
             return None
         return Message(
             path,
@@ -180,21 +217,23 @@ class Outbox:
         )
 
     def remove(self, path: Path) -> None:
+        # No fsync: a removal lost in a crash leaves a message delivered.log already lists, which drain() drops.
         path.unlink(missing_ok=True)
-        _fsync_dir(path.parent)
 
     def save(self, message: Message) -> None:
         _atomic_write(message.path, message.to_bytes())
 
-    def _move(self, path: Path, kind: str, channel: str) -> Path:
+    def _move(self, path: Path, kind: str, channel: str, durable: bool = True) -> Path:
         target = self._dir(kind, channel) / path.name
         os.replace(path, target)
-        _fsync_dir(target.parent)
-        _fsync_dir(path.parent)
+        if durable:
+            _fsync_dir(target.parent)
+            _fsync_dir(path.parent)
         return target
 
     def hold(self, message: Message) -> Path:
-        return self._move(message.path, "held", message.channel)
+        # No fsync: a hold lost in a crash leaves the message queued, to be held (or sent) again.
+        return self._move(message.path, "held", message.channel, durable=False)
 
     def dead_letter(self, message: Message, reason: str) -> Path:
         reason_path = self._dir("dead", message.channel) / (message.path.stem + ".reason")
@@ -236,4 +275,5 @@ class ThrottleState:
             self.sends[key] = [t for t in self.sends.get(key, []) if t > now - keep] + [now]
 
     def save(self) -> None:
-        _atomic_write(self.path, orjson.dumps({"sends": self.sends, "digests": self.digests}))
+        # Not fsync'd: after a crash the throttle may allow a few more messages, nothing is lost or repeated.
+        _atomic_write(self.path, orjson.dumps({"sends": self.sends, "digests": self.digests}), durable=False)
