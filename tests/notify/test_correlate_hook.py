@@ -172,3 +172,38 @@ def test_sigkill_mid_delivery_then_restart_delivers_everything_once(
         env=env(os_settings, tmp_path / "state"),
     )
     assert final.returncode == 0 and len(hook.requests) == hosts + 1
+
+
+def test_dead_letter_counter_on_the_correlators_metrics(os_settings: Settings, hook: Hook, tmp_path: Path) -> None:
+    import urllib.request
+
+    from .conftest import free_port
+
+    ingest_hosts(os_settings, tmp_path, 1)
+    config = notify_config(tmp_path, hook)
+    hook.mode = "reject"
+    port = free_port()
+    service = subprocess.Popen(
+        command(os_settings, "correlate", "--every", "1s", "--metrics-port", str(port), "--notify-config", str(config)),
+        env=env(os_settings, tmp_path / "state"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wanted = 'mcpeeker_notifications_dead_lettered_total{channel="soc"} 1.0'
+    metrics = ""
+    try:
+        deadline = time.monotonic() + 60
+        while wanted not in metrics and time.monotonic() < deadline:
+            time.sleep(0.5)
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+                    metrics = response.read().decode()
+            except OSError:
+                continue
+    finally:
+        service.terminate()
+        service.wait(20)
+    assert wanted in metrics, metrics[-2000:]
+    assert len(hook.requests) == 1  # dead-lettered once, not retried every cycle
+    [reason] = (tmp_path / "state").glob("notify/*/dead/soc/*.reason")
+    assert "permanent failure" in reason.read_text() and "HTTP 400" in reason.read_text()
