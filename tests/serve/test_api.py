@@ -363,6 +363,15 @@ def test_export_import_and_hostile_names_are_data(api: Api, oidc: Provider) -> N
     )
     assert imported.status_code == 200
     assert imported.json()["added"] == 1 and len(imported.json()["errors"]) == 1
+    own = {"owner": "adam", "purpose": "mine", "status": "approved", "server": {"name": "imp-own"}}
+    imported = api.call("POST", "/api/v1/registry/import", oidc.token("adam"), json={"entries": [own]})
+    assert imported.json()["added"] == 0 and "may not approve their own" in imported.json()["errors"][0]
+    # A body of unannounced length is refused before it is read; a too large one too.
+    chunks = (part for part in (b'{"purpose": "p", ', b'"server": {"name": "chunked"}}'))
+    chunked = api.call("POST", "/api/v1/registry", oidc.token("alice"), content=chunks)
+    assert chunked.status_code == 411
+    big = api.call("POST", "/api/v1/registry", oidc.token("alice"), json={"purpose": "x" * 2_000_000})
+    assert big.status_code == 413
     assert api.call("POST", "/api/v1/registry/import", oidc.token("anna"), json={"entries": []}).status_code == 403
 
 
@@ -390,7 +399,7 @@ def test_api_token_lifecycle(api: Api, oidc: Provider) -> None:
     # Shown once: the listing and the store hold no secret, only a salted hash.
     listed = api.call("GET", "/api/v1/tokens", adam).json()["items"]
     assert any(t["id"] == token_id and t["created_by"] == "adam" and t["state"] == "active" for t in listed)
-    assert secret not in json.dumps(listed) and secret.split("_")[2] not in api.tokens_file.read_text()
+    assert secret not in json.dumps(listed) and secret.split("_", 2)[2] not in api.tokens_file.read_text()
     assert oct(api.tokens_file.stat().st_mode & 0o777) == "0o600"
     # It acts with its role, as itself.
     me = api.call("GET", "/api/v1/me", secret).json()

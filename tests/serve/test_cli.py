@@ -77,7 +77,7 @@ def test_token_create_list_revoke_from_the_cli(os_settings: Settings, tmp_path: 
     assert secret.startswith("mcpa_") and "shown once" in created.stderr
     record = ApiTokenStore(tokens).verify(secret)
     assert record is not None and record.role == "analyst" and record.created_by == "admin"
-    assert secret.split("_")[2] not in tokens.read_text()
+    assert secret.split("_", 2)[2] not in tokens.read_text()
     listed = _run("serve", "token", "list", *common, env=admin)
     assert record.id in listed.stdout and secret not in listed.stdout and "active" in listed.stdout
     assert _run("serve", "token", "revoke", record.id, *common, env=admin).returncode == 0

@@ -382,8 +382,16 @@ def build_api(ctx: ServeContext) -> APIRouter:
     def registry_import(
         body: ImportIn, principal: Annotated[Principal, Depends(need("registry.import"))]
     ) -> dict[str, Any]:
-        added, present, errors = registry_for(principal).import_entries(body.entries, f"api:{principal.name}")
-        return {"added": added, "present": present, "errors": errors}
+        rows: list[dict[str, Any]] = []
+        refused: list[str] = []
+        for number, row in enumerate(body.entries, start=1):
+            # An import may approve entries, but nobody approves their own.
+            if row.get("status") == "approved" and row.get("owner") in principal.identities():
+                refused.append(f"entry {number}: {principal.name} may not approve their own entry")
+            else:
+                rows.append(row)
+        added, present, errors = registry_for(principal).import_entries(rows, f"api:{principal.name}")
+        return {"added": added, "present": present, "errors": refused + errors}
 
     @router.get("/registry/{entry_id}", openapi_extra=extra("registry.show"), tags=["registry"])
     def registry_show(entry_id: str, principal: Annotated[Principal, Depends(need("registry.show"))]) -> JSONResponse:
@@ -537,10 +545,15 @@ def create_app(ctx: ServeContext) -> FastAPI:
                 response = _error(401, str(exc), headers={"WWW-Authenticate": f'Bearer error="{exc.error}"'})
             except Forbidden as exc:
                 response = _error(403, str(exc))
+            except MCPeekerError as exc:  # the provider's discovery document or keys cannot be fetched
+                response = _error(503, f"cannot check tokens now: {exc}")
         if response is not None:
             pass
         elif declared is not None and (not declared.isdigit() or int(declared) > ctx.config.max_body_bytes):
             response = _error(413, f"request body larger than {ctx.config.max_body_bytes} bytes")
+        elif declared is None and request.method in ("POST", "PUT", "PATCH"):
+            # A body of unannounced length (chunked) would be read whole before any limit applies.
+            response = _error(411, "a request body needs a Content-Length")
         else:
             response = await call_next(request)
         for name, value in SECURITY_HEADERS.items():

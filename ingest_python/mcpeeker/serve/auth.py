@@ -63,6 +63,8 @@ class Authenticator:
             claims = self.verifier.verify(credential)
         except InvalidToken as exc:
             raise Unauthenticated(f"token refused: {exc}") from None
+        if claims.name.startswith("token:"):  # that namespace is the API tokens'; a person never acts as one
+            raise Forbidden(f"identity {claims.name!r}: names starting with 'token:' are reserved for API tokens")
         role = role_for_groups(claims.groups, self.roles_file)
         if role is None:
             raise Forbidden(f"{claims.name}: none of your groups has a role in roles.yaml (groups:)")
