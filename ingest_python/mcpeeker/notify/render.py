@@ -314,7 +314,10 @@ def email(
         return message
     assert event is not None
     safe_id = re.sub(r"[^A-Za-z0-9_.:-]", "", event.subject)[:64]
-    message["Subject"] = f"[MCPeeker] {title(event)} ({event.severity}) {safe_id}"
+    severity = event.severity if event.severity in SYSLOG_SEVERITY else "unknown"
+    heading = TITLES.get(event.kind, "MCPeeker notification")
+    heading = f"{heading} to {severity}" if event.kind == "severity_raised" else heading
+    message["Subject"] = f"[MCPeeker] {heading} ({severity}) {safe_id}"
     message["X-MCPeeker-Dedup-Key"] = re.sub(r"[^A-Za-z0-9_.:+-]", "", event.dedup_key)[:200]
     lines = [title(event), ""]
     for label, value in _fields(event).items():
