@@ -205,6 +205,9 @@ def test_findings_filters_pagination_and_show_with_timeline(api: Api, oidc: Prov
     text = everything["items"][0]["instance"]["key"][5:12].upper()
     assert api.call("GET", "/api/v1/findings", token, params={"text": text}).json()["total"] > 0
     assert api.call("GET", "/api/v1/findings", token, params={"since": "2999-01-01T00:00:00Z"}).json()["total"] == 0
+    until = api.call("GET", "/api/v1/findings", token, params={"until": "2999-01-01T00:00:00Z", "limit": 200})
+    assert until.json()["total"] == everything["total"]
+    assert api.call("GET", "/api/v1/findings", token, params={"suppressed": "true"}).json()["total"] == 0
     bad = api.call("GET", "/api/v1/findings", token, params={"limit": 10_000})
     assert bad.status_code == 422 and bad.json()["field"] == "query.limit"
     bad = api.call("GET", "/api/v1/findings", token, params={"cursor": "garbage"})

@@ -31,7 +31,8 @@ from ..settings import Settings
 from ..timeutil import parse_iso, utcnow
 from .auth import Authenticator, Forbidden, Principal, Unauthenticated
 from .config import ServeConfig, is_loopback
-from .findings import BadCursor, FindingFilter, Scope, list_findings, visible
+from ..cases.queries import FindingFilter
+from .findings import BadCursor, FindingPage, Scope, list_findings, visible
 from .tokens import ApiTokenStore, parse_duration
 
 API = "/api/v1"
@@ -226,25 +227,27 @@ def build_api(ctx: ServeContext) -> APIRouter:
         host: Annotated[str | None, Query(max_length=255)] = None,
         owner: Annotated[str | None, Query(max_length=128)] = None,
         since: Annotated[datetime | None, Query()] = None,
+        until: Annotated[datetime | None, Query()] = None,
         text: Annotated[str | None, Query(max_length=200)] = None,
+        suppressed: Annotated[bool | None, Query()] = None,
         limit: Annotated[int, Query(ge=1)] = 50,
         cursor: Annotated[str | None, Query(max_length=2000)] = None,
     ) -> dict[str, Any]:
         if limit > ctx.config.max_page_size:
             raise Problem(422, f"limit: at most {ctx.config.max_page_size}", "query.limit")
-        filt = FindingFilter(
-            tuple(classification),
-            tuple(severity),
-            tuple(status),
-            host,
-            owner,
-            since.isoformat() if since else None,
-            text,
-            limit,
-            cursor,
+        where = FindingFilter(
+            classification=tuple(classification),
+            severity=tuple(severity),
+            status=tuple(status),
+            host=host,
+            since=since,
+            until=until,
+            text=text,
+            suppressed=suppressed,
         )
+        request = FindingPage(where, owner, limit, cursor)
         try:
-            page = list_findings(ctx.settings, ctx.client, filt, scope_for(principal))
+            page = list_findings(ctx.settings, ctx.client, request, scope_for(principal))
         except BadCursor as exc:
             raise Problem(422, str(exc), "query.cursor") from None
         return {"items": page.items, "total": page.total, "next_cursor": page.next_cursor}

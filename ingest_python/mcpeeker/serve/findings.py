@@ -1,4 +1,5 @@
-"""The findings a principal may see, filtered and paged (search_after), for `GET /api/v1/findings`.
+"""The findings a principal may see, filtered (the CLI's filter, mcpeeker.cases.queries) and paged (search_after),
+for `GET /api/v1/findings`.
 
 A role without finding.all (a developer) sees the findings on their own hosts (the token's hosts claim, and the
 hosts of the registry entries they own), the findings whose registry owner they are and the findings their entries
@@ -14,12 +15,12 @@ from typing import Any
 
 import orjson
 
+from ..cases.queries import FindingFilter, finding_query
 from ..errors import MCPeekerError
 from ..registry.model import RegistryEntry
 from ..settings import Settings
 
-SORT: list[dict[str, Any]] = [{"score": "desc"}, {"last_seen": "desc"}, {"instance.key": "asc"}]
-TEXT_FIELDS = ("mcp.server.name", "mcp.config.server_name", "host.name", "instance.key", "url.full", "mcp.tools.names")
+SORT: list[dict[str, Any]] = [{"score": "desc"}, {"last_seen": "desc"}, {"finding.id": "asc"}]
 
 
 class BadCursor(MCPeekerError):
@@ -72,14 +73,11 @@ def _is_ip(value: str) -> bool:
 
 
 @dataclass(frozen=True)
-class FindingFilter:
-    classification: tuple[str, ...] = ()
-    severity: tuple[str, ...] = ()
-    status: tuple[str, ...] = ()
-    host: str | None = None
+class FindingPage:
+    """One page of `where` (the CLI's filter, mcpeeker.cases.queries), for one registry owner if given."""
+
+    where: FindingFilter = field(default_factory=FindingFilter)
     owner: str | None = None
-    since: str | None = None
-    text: str | None = None
     limit: int = 50
     cursor: str | None = None
 
@@ -89,39 +87,15 @@ class Page:
     items: list[dict[str, Any]]
     total: int
     next_cursor: str | None = None
-    filters: dict[str, Any] = field(default_factory=dict)
 
 
-def _wildcard(text: str) -> str:
-    escaped = "".join("\\" + c if c in "*?\\" else c for c in text)
-    return f"*{escaped}*"
-
-
-def _query(filt: FindingFilter, scope: Scope | None) -> dict[str, Any]:
-    clauses: list[dict[str, Any]] = []
-    if filt.classification:
-        clauses.append({"terms": {"classification": list(filt.classification)}})
-    if filt.severity:
-        clauses.append({"terms": {"severity": list(filt.severity)}})
-    if filt.status:
-        clauses.append({"terms": {"finding.status": list(filt.status)}})
-    if filt.host:
-        host_fields = ["host.name", "host.hostname", "host.id"]
-        host_query: list[dict[str, Any]] = [{"term": {f: filt.host}} for f in host_fields]
-        if _is_ip(filt.host):
-            host_query += [{"term": {"host.ip": filt.host}}, {"term": {"destination.ip": filt.host}}]
-        clauses.append({"bool": {"should": host_query, "minimum_should_match": 1}})
-    if filt.owner:
-        clauses.append({"term": {"registry.owner": filt.owner}})
-    if filt.since:
-        clauses.append({"range": {"last_seen": {"gte": filt.since}}})
-    if filt.text:
-        pattern = _wildcard(filt.text)
-        text_query = [{"wildcard": {f: {"value": pattern, "case_insensitive": True}}} for f in TEXT_FIELDS]
-        clauses.append({"bool": {"should": text_query, "minimum_should_match": 1}})
+def _query(page: FindingPage, scope: Scope | None) -> dict[str, Any]:
+    clauses: list[dict[str, Any]] = [finding_query(page.where)]
+    if page.owner:
+        clauses.append({"term": {"registry.owner": page.owner}})
     if scope is not None:
         clauses.append(scope.query())
-    return {"bool": {"filter": clauses}} if clauses else {"match_all": {}}
+    return {"bool": {"filter": clauses}}
 
 
 def encode_cursor(sort_values: list[Any]) -> str:
@@ -138,19 +112,19 @@ def decode_cursor(cursor: str) -> list[Any]:
     return values
 
 
-def list_findings(settings: Settings, client: Any, filt: FindingFilter, scope: Scope | None) -> Page:
+def list_findings(settings: Settings, client: Any, page: FindingPage, scope: Scope | None) -> Page:
     body: dict[str, Any] = {
-        "size": filt.limit,
+        "size": page.limit,
         "sort": SORT,
-        "query": _query(filt, scope),
+        "query": _query(page, scope),
         "track_total_hits": True,
     }
-    if filt.cursor:
-        body["search_after"] = decode_cursor(filt.cursor)
+    if page.cursor:
+        body["search_after"] = decode_cursor(page.cursor)
     result = client.search(index=settings.index("mcp-findings"), body=body, params={"ignore_unavailable": "true"})
     hits = result["hits"]["hits"]
     total = result["hits"]["total"]
-    more = len(hits) == filt.limit
+    more = len(hits) == page.limit
     return Page(
         items=[hit["_source"] for hit in hits],
         total=int(total["value"] if isinstance(total, dict) else total),
