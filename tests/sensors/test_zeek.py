@@ -197,6 +197,8 @@ def _zeek_problems(zeek: Path, trace: Path, workdir: Path, scripts: list[str]) -
                 problems.append(f"reporter.log: {line[:300]}")
     if (workdir / "mcp.log").exists():
         problems.append("mcp.log written")
+    if (workdir / "mcp_remote.log").exists():  # no remote MCP service in the corpus (zeek/scripts/mcp/remote.zeek)
+        problems.append("mcp_remote.log written")
     notice = workdir / "notice.log"
     if notice.exists() and "MCP::" in notice.read_text(errors="replace"):
         problems.append("MCP notice raised")
