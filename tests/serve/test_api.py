@@ -178,6 +178,16 @@ def test_developers_see_only_their_own_hosts(api: Api, oidc: Provider) -> None:
     claim = api.call("POST", f"/api/v1/findings/{daves}/claim", oidc.token("alice"), json={"purpose": "mine?"})
     assert claim.status_code == 404
     assert api.call("GET", "/api/v1/findings", oidc.token("alice"), params={"host": "10.10.2.5"}).json()["total"] == 0
+    # A pending request naming dave's address does not open dave's findings to alice.
+    asked = api.call(
+        "POST", "/api/v1/registry", oidc.token("alice"), json={"purpose": "p", "host": {"ip": "10.10.2.5"}}
+    )
+    assert asked.status_code == 201 and asked.json()["status"] == "pending"
+    assert api.call("GET", f"/api/v1/findings/{daves}", oidc.token("alice")).status_code == 404
+    assert (
+        api.call("GET", "/api/v1/findings", oidc.token("alice"), params={"limit": 200}).json()["total"]
+        == alice["total"]
+    )
     # Filters and a host filter for the analyst.
     on_build = api.call("GET", "/api/v1/findings", oidc.token("anna"), params={"host": "10.10.2.5"}).json()
     assert on_build["total"] == dave["total"]

@@ -193,7 +193,14 @@ def build_api(ctx: ServeContext) -> APIRouter:
     def scope_for(principal: Principal) -> Scope | None:
         if auth.may(principal, "finding.all"):
             return None
-        own = [e for e in registry_for(principal).all() if e.get("owner") == principal.name]
+        now = utcnow()
+        # Only approved entries widen the view: a pending request naming someone else's address must not show
+        # that host's findings to whoever filed it. A claim's own finding is visible to its claimant.
+        own: list[RegistryEntry] = [
+            e if effective_status(e, now) == "approved" else RegistryEntry(source_finding=e.get("source_finding"))
+            for e in registry_for(principal).all()
+            if e.get("owner") == principal.name
+        ]
         # Hosts are known by keyed ids: a machine id from the hosts claim matches under every key of the ring.
         ring = ctx.settings.site_keys()
         hashed = tuple(h for value in principal.hosts for h in ring.hashes(value).values())

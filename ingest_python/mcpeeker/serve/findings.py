@@ -2,8 +2,8 @@
 for `GET /api/v1/findings`.
 
 A role without finding.all (a developer) sees the findings on their own hosts (the token's hosts claim, and the
-hosts of the registry entries they own), the findings whose registry owner they are and the findings their entries
-were claimed from; a finding outside that scope answers 404, as if it did not exist.
+hosts of their approved registry entries), the findings whose registry owner they are and the findings their
+entries were claimed from; a finding outside that scope answers 404, as if it did not exist.
 """
 
 from __future__ import annotations
