@@ -34,7 +34,7 @@ class DeadLetter:
         *,
         source: str = "",
         raw: bytes | None = None,
-        doc: dict | None = None,
+        doc: dict[str, Any] | None = None,
         index: str | None = None,
         doc_id: str | None = None,
     ) -> None:

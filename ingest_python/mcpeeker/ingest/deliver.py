@@ -173,7 +173,7 @@ class Spool:
         self._lock_fh.close()
 
 
-def _origin(item: Item) -> tuple[str, int, dict | None]:
+def _origin(item: Item) -> tuple[str, int, dict[str, Any] | None]:
     """file, line and the document of an item (spooled items carry them only inside the document)."""
     try:
         doc = orjson.loads(item.action.split(b"\n", 1)[1])
@@ -223,7 +223,7 @@ class Deliverer:
         self.backoff_cap = backoff_cap
         self.probe_interval = probe_interval
         self.on_commit = on_commit
-        self._queue: queue.Queue = queue.Queue(maxsize=queue_batches)
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=queue_batches)
         self._batch = Batch()
         self._seq = 0  # reader side: number of the next batch
         self._commit_lock = threading.Lock()
@@ -376,7 +376,7 @@ class Deliverer:
             self._probe_failures = 0
             return True
 
-    def _bulk(self, items: list[Item]) -> dict:
+    def _bulk(self, items: list[Item]) -> dict[str, Any]:
         payload = stamp_ingested(b"".join(item.action for item in items))
         started = time.monotonic()
         try:
@@ -409,7 +409,7 @@ class Deliverer:
                 self.stats.add("retried", len(pending))
                 time.sleep(backoff(attempt, self.backoff_base, self.backoff_cap))
 
-    def _results(self, items: list[Item], response: dict) -> list[Item]:
+    def _results(self, items: list[Item], response: dict[str, Any]) -> list[Item]:
         """Count successes, dead-letter refusals, return the items to retry (429/5xx)."""
         results = response.get("items") or []
         if not response.get("errors"):
@@ -420,7 +420,7 @@ class Deliverer:
         ok: list[Item] = []
         for n, item in enumerate(items):
             result = results[n] if n < len(results) else {}
-            info = next(iter(result.values()), {}) if result else {}
+            info: dict[str, Any] = next(iter(result.values()), {}) if result else {}
             status = int(info.get("status", 500))
             if status < 300:
                 ok.append(item)

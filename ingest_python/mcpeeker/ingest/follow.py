@@ -14,7 +14,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Iterable
+from typing import Any, BinaryIO, Iterable, Iterator
 
 import orjson
 
@@ -245,7 +245,7 @@ class IngestCollector:
     ) -> None:
         self.source, self.read, self.delivery, self.tailers, self.deliverer = source, read, delivery, tailers, deliverer
 
-    def collect(self):
+    def collect(self) -> Iterator[Any]:
         from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
         labels = ["source"]

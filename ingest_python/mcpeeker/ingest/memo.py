@@ -8,13 +8,13 @@ back at once). Keys longer than `max_len` are computed every time and never kept
 
 from __future__ import annotations
 
-from typing import Callable, Generic, Hashable, TypeVar
+from typing import Callable, Hashable, TypeVar
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
 
-class Memo(dict, Generic[K, V]):  # type: ignore[type-arg]
+class Memo(dict[K, V]):
     __slots__ = ("fn", "maxsize", "max_len")
 
     def __init__(self, fn: Callable[[K], V], maxsize: int, max_len: int | None = None) -> None:

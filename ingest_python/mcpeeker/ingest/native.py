@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import importlib.machinery
 import os
+from types import ModuleType
 
 # Modules on the path of every ingested line: read -> parse -> normalise -> serialise.
 HOT_PATH: tuple[str, ...] = (
@@ -24,16 +25,15 @@ HOT_PATH: tuple[str, ...] = (
 NATIVE_ONLY: tuple[str, ...] = ("mcpeeker.ingest._tables",)
 
 
-def tables_module():  # -> the _tables extension module, or None
+def tables_module() -> ModuleType | None:
     """The native table appliers, unless not built or turned off with MCPEEKER_PURE_PYTHON=1 (for comparing
     or debugging; the compiled hot-path modules stay what they are, the same code as their sources)."""
     if os.environ.get("MCPEEKER_PURE_PYTHON"):
         return None
     try:
-        from . import _tables
+        return importlib.import_module(f"{__package__}._tables")
     except ImportError:
         return None
-    return _tables
 
 
 def is_compiled(module_name: str) -> bool:

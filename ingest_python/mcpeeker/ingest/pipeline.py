@@ -4,7 +4,7 @@ bad or skipped line accounted for (dead-letter or skip counters)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import orjson
 
@@ -39,7 +39,7 @@ class Pipeline:
         self._reported: set[tuple[str, str]] = set()
         self._meta_prefix: dict[str, bytes] = {}
 
-    def _action(self, index: str, doc_id: str, doc: dict) -> bytes:
+    def _action(self, index: str, doc_id: str, doc: dict[str, Any]) -> bytes:
         """The bulk action and source lines of one document, built in one allocation."""
         prefix = self._meta_prefix.get(index)
         if prefix is None:

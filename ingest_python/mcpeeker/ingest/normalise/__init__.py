@@ -7,15 +7,13 @@ hold them to that.
 
 from __future__ import annotations
 
-from typing import Callable
-
 from ..readers import Record
 from .agent import normalise_agent
-from .common import Context, NormaliseError, Output, Unsupported
+from .common import Context, Normaliser, NormaliseError, Output, Unsupported
 from .suricata import normalise_suricata
 from .zeek import normalise_zeek
 
-NORMALISERS: dict[str, Callable[[str, dict, bytes, Context, str, int], list[Output]]] = {
+NORMALISERS: dict[str, Normaliser] = {
     "zeek": normalise_zeek,
     "suricata": normalise_suricata,
     "agent": normalise_agent,

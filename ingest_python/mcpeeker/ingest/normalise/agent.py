@@ -161,7 +161,7 @@ def _item_doc(report: Data, item: Data, iso: str, ctx: Context, file: str, line:
     process = item.get("process") or {}
     _PROCESS(doc, process)
     if isinstance(process.get("user_id"), str) and process["user_id"]:
-        put(doc, ("process", "user", "id"), privacy.ensure_keyed(ctx.site_key, process["user_id"]))
+        put(doc, ("process", "user", "id"), privacy.ensure_keyed(cast(bytes, ctx.site_key), process["user_id"]))
     _LISTENER(doc, item.get("listener") or {})
     _PROBE(doc, item.get("probe") or {})
     key = item.get("instance_key") or _derived_key(report["host_id"], item)

@@ -17,7 +17,7 @@ import ipaddress
 import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 from .. import privacy
 from ...model import instance_key
@@ -31,6 +31,7 @@ SCHEMA_VERSION = "1"
 Doc = dict[str, Any]
 Output = tuple[str, str, Doc, float]  # (index, _id, document, epoch seconds of @timestamp)
 Converter = Callable[[Any], Any]
+C = TypeVar("C", bound=Converter)
 Table = tuple[tuple[str, tuple[str, ...], Converter | None], ...]
 
 
@@ -72,7 +73,7 @@ FAST: dict[Converter, FastPath] = {}
 CONVERTERS: dict[str, Converter] = {}  # function name -> converter: what a table's text names
 
 
-def converter(convert: Converter) -> Converter:
+def converter(convert: C) -> C:
     """Make a converter usable in mapping tables, under its function name (`@fast` does this too)."""
     known = CONVERTERS.setdefault(convert.__name__, convert)
     if known is not convert:
@@ -80,12 +81,12 @@ def converter(convert: Converter) -> Converter:
     return convert
 
 
-def fast(by_type: dict[type, Any], int_range: tuple[int, int] | None = None) -> Callable[[Converter], Converter]:
+def fast(by_type: dict[type, Any], int_range: tuple[int, int] | None = None) -> Callable[[C], C]:
     """Declare a converter's fast path, for values of exactly one of the types in `by_type` (not subclasses):
     KEEP takes the value as it is (an int only within `int_range`), a Memo looks it up, a callable is applied.
     Each must give what the converter gives for those values; test_native checks that it does."""
 
-    def register(convert: Converter) -> Converter:
+    def register(convert: C) -> C:
         FAST[convert] = (by_type, int_range)
         return converter(convert)
 
@@ -260,17 +261,18 @@ def tables(source: str) -> dict[str, Table]:
 
 
 _ERRORS = (ValueError, TypeError, OverflowError)
-Applier = Callable[[Doc, dict], None]
+Applier = Callable[[Doc, dict[str, Any]], None]
 # One row of an applier: source field, node the value goes into (0: the document), last key of the target path,
 # converter (None: stored as it is), its fast path by type, int range, error prefix.
-Row = tuple[str, int, str, Any, dict, Any, str]
+Row = tuple[str, int, str, Converter | None, dict[type, Any], tuple[int, int] | None, str]
 
 
 def layout(table: Table) -> tuple[list[Row], list[int], list[str | None]]:
     """A table as the appliers run it: its rows, and the intermediate objects of the target paths (node i is
     created in node parents[i] under keys[i], once per document, when a value is stored in or below it)."""
     nodes: dict[tuple[str, ...], int] = {(): 0}
-    parents, keys = [0], [None]
+    parents: list[int] = [0]
+    keys: list[str | None] = [None]
     rows: list[Row] = []
     for src, path, convert in table:
         for depth in range(1, len(path)):
@@ -295,7 +297,7 @@ class TableApplier:
     def __init__(self, table: Table) -> None:
         self.rows, self.parents, self.keys = layout(table)
 
-    def __call__(self, doc: Doc, data: dict) -> None:
+    def __call__(self, doc: Doc, data: dict[str, Any]) -> None:
         nodes: list[Any] = [doc] + [None] * (len(self.parents) - 1)
         get = data.get
         for row in self.rows:
@@ -305,7 +307,7 @@ class TableApplier:
             _, node, leaf, convert, by_type, int_range, error = row
             if convert is not None:
                 try:
-                    f = by_type.get(v.__class__, convert)
+                    f: Any = by_type.get(v.__class__, convert)
                     if f is KEEP:
                         if int_range is not None and v.__class__ is int and not int_range[0] <= v <= int_range[1]:
                             v = convert(v)
@@ -322,12 +324,12 @@ class TableApplier:
                 target = self._create(nodes, node)
             target[leaf] = v
 
-    def _create(self, nodes: list[Any], node: int) -> dict:
+    def _create(self, nodes: list[Any], node: int) -> dict[str, Any]:
         parent = nodes[self.parents[node]]
         if parent is None:
             parent = self._create(nodes, self.parents[node])
         key = self.keys[node]
-        found = parent.get(key)
+        found: dict[str, Any] | None = parent.get(key)
         if found is None:
             found = parent[key] = {}
         elif type(found) is not dict:
@@ -345,7 +347,8 @@ def compile_table_native(table: Table) -> Applier:
     if NativeTable is None:
         raise RuntimeError("the native table applier (mcpeeker.ingest._tables) is not built")
     rows, parents, keys = layout(table)
-    return NativeTable(rows, parents, keys, NormaliseError, _ERRORS, KEEP, Memo)
+    applier: Applier = NativeTable(rows, parents, keys, NormaliseError, _ERRORS, KEEP, Memo)
+    return applier
 
 
 def compile_table_python(table: Table) -> Applier:

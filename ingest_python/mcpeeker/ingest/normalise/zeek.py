@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from ... import catalogue
 from .. import privacy
 from .common import Begin, Context, Data, Doc, NormaliseError, RecordFn, Table, as_float, compiled, dispatcher
@@ -56,7 +58,7 @@ def _user(doc: Doc, data: Data, ctx: Context) -> None:
     # Basic-auth user names are personal data: keyed hash only. Passwords are never read.
     name = data.get("username")
     if isinstance(name, str) and name:
-        put(doc, ("user", "id"), privacy.keyed_hash(ctx.site_key, name))
+        put(doc, ("user", "id"), privacy.keyed_hash(cast(bytes, ctx.site_key), name))  # Context requires a key
         put(doc, ("mcpeeker", "key_id"), ctx.key_id)  # which site key: the hash stays findable after a rotation
 
 
