@@ -80,7 +80,7 @@ class Provider:
     keys: list[tuple[str, rsa.RSAPrivateKey, dict[str, Any]]]
     proc: subprocess.Popen[str] | None = None
     issuer: str = ""
-    _tokens: dict[tuple[str, str], str] = field(default_factory=dict)
+    _tokens: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
 
     def start(self) -> None:
         config = {
@@ -122,8 +122,12 @@ class Provider:
 
     def token(self, user: str, client: str = "mcpeeker") -> str:
         """An access token for `user`, obtained through the provider's login and consent forms (cached)."""
+        return str(self.response(user, client)["access_token"])
+
+    def response(self, user: str, client: str = "mcpeeker") -> dict[str, Any]:
+        """The provider's whole token response (access and ID token) for `user` (cached)."""
         if (user, client) not in self._tokens:
-            self._tokens[(user, client)] = login(self.issuer, client, user, REDIRECT)["access_token"]
+            self._tokens[(user, client)] = login(self.issuer, client, user, REDIRECT)
         return self._tokens[(user, client)]
 
     def sign(self, claims: dict[str, Any], kid: str | None = None, key: Any = None) -> str:

@@ -127,6 +127,10 @@ def test_refused_tokens(api: Api, oidc: Provider) -> None:
     other = oidc.token("adam", client="other-app")
     assert _claims(other)["aud"] != AUDIENCE
     refused(other, "wrong audience")
+    # The ID token of the same login is meant for the client, not for this API.
+    id_token = oidc.response("adam")["id_token"]
+    assert _claims(id_token)["aud"] == "mcpeeker" and _claims(id_token)["iss"] == claims["iss"]
+    refused(id_token, "an ID token")
     refused(oidc.sign({**claims, "iat": now - 1200, "exp": now - 600}), "expired")
     refused(oidc.sign({**claims, "iat": now, "nbf": now + 600, "exp": now + 1200}), "not yet valid")
     refused(oidc.sign({**claims, "iss": "http://127.0.0.1:1"}), "wrong issuer")
