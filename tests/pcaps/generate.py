@@ -1466,14 +1466,18 @@ def remote_scenarios() -> list[Scenario]:
         ),
         Scenario(
             "remote_proxy_connect_linear",
-            "The SDK client reaches mcp.linear.app through Squid (HTTP CONNECT, then verified TLS in the tunnel); "
-            "Squid resolves the name (dnsmasq) and opens the TLS connection: CONNECT host, SNI and DNS",
+            "The SDK client reaches mcp.linear.app through Squid (HTTP CONNECT, then verified TLS in the tunnel), "
+            "then api.githubcopilot.com/mcp through the same proxy in clear (the proxy logs the URL); Squid resolves "
+            "the names (dnsmasq) and logs both in its native, common and combined formats",
             91,
             srv + ["--kind", "mcp", "--port", "443", *tls],
-            cli + ["--mcp", "https://mcp.linear.app/mcp", "--proxy", "http://127.0.0.1:3128"],
+            cli + ["--mcp", "https://mcp.linear.app/mcp", "http://api.githubcopilot.com/mcp",
+                   "--proxy", "http://127.0.0.1:3128"],
             443, "/mcp", "mcp.linear.app", sdk="py1", transport="streamable_http_json",
-            remote=RemoteSetup(dns=["mcp.linear.app"], ports=[443, 3128], servers=[], tls=["mcp.linear.app"],
-                               proxy=True, seen={"linear": ["dns", "http_host", "tls_sni"]}),
+            remote=RemoteSetup(dns=["mcp.linear.app", "api.githubcopilot.com"], ports=[443, 3128, 80],
+                               servers=[srv + ["--kind", "mcp", "--port", "80", "--also-web"]],
+                               tls=["mcp.linear.app"], proxy=True,
+                               seen={"linear": ["dns", "http_host", "tls_sni"], "github": ["url"]}),
         ),
         Scenario(
             "remote_shared_url_github",
@@ -1733,6 +1737,8 @@ cache deny all
 dns_nameservers 127.0.0.1
 hosts_file none
 access_log stdio:{dir}/access.log squid
+access_log stdio:{dir}/access-common.log common
+access_log stdio:{dir}/access-combined.log combined
 cache_log {dir}/cache.log
 pid_filename {dir}/squid.pid
 coredump_dir {dir}
@@ -1950,9 +1956,10 @@ def main() -> None:
             if sc.remote is not None:
                 capture_remote(sc, raw, work)
                 rewrite_remote(sc, raw, out, work)
-                access = work / f"{sc.id}.squid" / "access.log"
-                if access.is_file():  # Squid's own log of the same session (native format, namespace addresses)
-                    shutil.copy(access, out.with_suffix(".squid-access.log"))
+                for fmt in ("", "-common", "-combined"):  # Squid's own logs of the session (namespace addresses)
+                    access = work / f"{sc.id}.squid" / f"access{fmt}.log"
+                    if access.is_file():
+                        shutil.copy(access, out.with_suffix(f".squid-access{fmt}.log"))
             else:
                 capture(sc, raw, work)
                 rewrite(sc, raw, out, work)

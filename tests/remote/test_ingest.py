@@ -54,7 +54,7 @@ def test_remote_alerts_become_tagged_context(entry: dict[str, Any], suricata_bin
         assert ours["evidence"]["type"] == "context" and ours["evidence"]["reason"] == "remote_mcp_service"
         assert "instance" not in ours, "a remote sighting is no MCP server instance"  # the resolver, the proxy
         remote = ours["remote"]
-        assert remote["seen"] in SEEN and remote["host"] == entry["server"]["host"]
+        assert remote["seen"] in SEEN and remote["host"] in entry["dns_names"]
         seen.setdefault(remote["service"], set()).add(remote["seen"])
         assert remote["dedicated"] == (remote["seen"] != "url")
         assert doc["source"]["ip"] == entry["client"]["ip"]

@@ -31,6 +31,7 @@ HELP = {
     "zeek": "Zeek logs (JSON or TSV, plain or .gz, current or rotated; directories are walked)",
     "suricata": "Suricata eve.json files",
     "agent": "mcpeeker-agent NDJSON reports ('-' reads standard input)",
+    "squid": "Squid access.log (native, common or combined logformat): the lines that name a public remote MCP service",
 }
 
 

@@ -23,7 +23,7 @@ from .native import tables_module
 
 MAX_LINE = 1 << 20  # 1 MiB: longer lines are dead-lettered without being held in memory
 
-SOURCES = ("zeek", "suricata", "agent")
+SOURCES = ("zeek", "suricata", "agent", "squid")
 
 
 class Record:
@@ -425,7 +425,18 @@ def AgentParser(file: str) -> JsonLineParser:  # noqa: N802
     return JsonLineParser(file, "agent", lambda _data: ("report", ""))
 
 
-PARSERS: dict[str, Callable[[str], LineParser]] = {"zeek": ZeekParser, "suricata": EveParser, "agent": AgentParser}
+def _squid_parser(file: str) -> LineParser:
+    from .normalise.squid import SquidParser  # Squid's access.log: not on the compiled hot path
+
+    return SquidParser(file)
+
+
+PARSERS: dict[str, Callable[[str], LineParser]] = {
+    "zeek": ZeekParser,
+    "suricata": EveParser,
+    "agent": AgentParser,
+    "squid": _squid_parser,
+}
 
 
 def make_parser(source: str, file: str) -> LineParser:
@@ -458,6 +469,8 @@ def _looks_like(source: str, path: Path) -> bool:
         return name.endswith((".log", ".log.gz")) or (
             name.endswith((".json", ".json.gz")) and not name.startswith("eve")
         )
+    if source == "squid":
+        return name.startswith("access") and ".log" in name
     if source == "suricata":
         return name.startswith("eve") and (".json" in name)
     return name.endswith((".ndjson", ".jsonl", ".json", ".ndjson.gz", ".jsonl.gz", ".json.gz"))

@@ -4,7 +4,7 @@ same vendor, stood up under its real host name inside the capture namespace.
     remote_services.py server --kind mcp --port 443 --cert C --key K      # the MCP Python SDK's Streamable HTTP app
     remote_services.py server --kind web --port 443 --cert C --key K      # an ordinary HTTPS site (no MCP)
     remote_services.py server --kind mcp --port 80                        # cleartext: what a TLS-inspecting gateway sees
-    remote_services.py client --mcp URL [--proxy URL] [--get URL ...]
+    remote_services.py client --mcp URL ... [--proxy URL] [--get URL ...]
 
 The client is the SDK's streamable-http client over httpx; TLS is verified against the scenario's CA (SSL_CERT_FILE,
 which httpx honours), names resolve through the namespace's DNS server (generate.py starts dnsmasq), and --proxy
@@ -73,19 +73,19 @@ async def run_client(args: argparse.Namespace) -> None:
         async with httpx.AsyncClient(proxy=args.proxy, timeout=30) as hc:
             resp = await hc.get(url)
             print("GET", url, resp.status_code, flush=True)
-    if args.mcp:
 
-        def factory(headers: Any = None, timeout: Any = None, auth: Any = None) -> httpx.AsyncClient:
-            return httpx.AsyncClient(headers=headers, timeout=timeout, auth=auth, proxy=args.proxy)
+    def factory(headers: Any = None, timeout: Any = None, auth: Any = None) -> httpx.AsyncClient:
+        return httpx.AsyncClient(headers=headers, timeout=timeout, auth=auth, proxy=args.proxy)
 
+    for url in args.mcp:
         async with (
-            streamablehttp_client(args.mcp, httpx_client_factory=factory) as (read, write, _sid),
+            streamablehttp_client(url, httpx_client_factory=factory) as (read, write, _sid),
             ClientSession(read, write) as session,
         ):
             await session.initialize()
             tools = await session.list_tools()
             result = await session.call_tool("search", {"query": "roadmap"})
-            print("tools", [t.name for t in tools.tools], "result", result.content[0], flush=True)
+            print(url, "tools", [t.name for t in tools.tools], "result", result.content[0], flush=True)
 
 
 def main() -> None:
@@ -98,7 +98,7 @@ def main() -> None:
     s.add_argument("--key", default="")
     s.add_argument("--also-web", action="store_true", help="mcp: serve the ordinary API routes beside /mcp")
     c = sub.add_parser("client")
-    c.add_argument("--mcp", default="", help="MCP endpoint URL")
+    c.add_argument("--mcp", nargs="*", default=[], help="MCP endpoint URLs, one session each")
     c.add_argument("--proxy", default=None)
     c.add_argument("--get", nargs="*", default=[], help="ordinary GETs before the MCP session")
     args = ap.parse_args()

@@ -11,12 +11,14 @@ from ..readers import Record
 from .agent import normalise_agent
 from .common import Context, Normaliser, NormaliseError, Output, Unsupported
 from .suricata import normalise_suricata
+from .squid import normalise_squid
 from .zeek import normalise_zeek
 
 NORMALISERS: dict[str, Normaliser] = {
     "zeek": normalise_zeek,
     "suricata": normalise_suricata,
     "agent": normalise_agent,
+    "squid": normalise_squid,
 }
 
 
