@@ -243,3 +243,25 @@ def test_approved_entry_resolves_unregistered_but_keeps_attack_evidence(
     assert after["evidence"]["refs_by_type"]["attack"] == before["evidence"]["refs_by_type"]["attack"]
     assert "attacks: " in after["finding"]["summary"] and "command_injection" in after["finding"]["summary"]
     assert after["finding"]["status"] == "acknowledged" and after["trust"]["score"] < 100
+
+
+def test_a_network_finding_merging_into_its_host_hands_over_its_status(
+    os_settings: Settings, attack_eve: Path, tmp_path: Path
+) -> None:
+    """Seen on the wire first, then by the host's agent: the host finding keeps the analyst's status."""
+    settings, client = os_settings, make_client(os_settings)
+    ingest(settings, "suricata", attack_eve, tmp_path)
+    correlate(settings)
+    net_key = f"net:{ATTACK_IP}:{ATTACK_PORT}"
+    net_id = finding_id(net_key)
+    set_status(settings, client, net_id, "accepted_risk", ANALYST, "known pentest target")
+
+    ingest_report(settings, tmp_path, agent_report(HOST_A, ATTACK_IP, ATTACK_PORT), "agent")
+    cycle = correlate(settings)
+    assert cycle.deleted == 1 and cycle.reopened == ()
+    assert not client.exists(index=settings.index("mcp-findings"), id=net_id)
+    merged = finding(settings, KEY)
+    assert net_key in merged["instance"]["raw_keys"]
+    head = merged["finding"]
+    assert head["status"] == "accepted_risk" and head["status_reason"] == "known pentest target"
+    assert head["status_changed_by"] == "analyst"

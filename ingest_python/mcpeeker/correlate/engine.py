@@ -417,12 +417,14 @@ class Correlator:
         window_keys, known_stats = self.window_stats(since)
         touched = {resolve(k, hosts) for k in window_keys}
         stale_ids: set[str] = set()
+        merged_into: dict[str, str] = {}  # host finding id -> a network-only finding it absorbs
         if hosts_fp != state.get("hosts_fp"):
             # New host addresses: network-only findings whose server is now a known host merge into it.
             for fid, key in self.network_findings():
                 if resolve(key, hosts) != key:
                     touched.add(resolve(key, hosts))
                     stale_ids.add(fid)
+                    merged_into.setdefault(finding_id(resolve(key, hosts)), fid)
         raw = set().union(*(raw_keys_of(k, hosts) for k in touched)) if touched else set()
         instances = self.instance_stats(raw, hosts, known_stats)
 
@@ -432,7 +434,12 @@ class Correlator:
         self.add_facts(rebuild)
         docs = [d for d in (self.build_finding(i, entries, started) for i in rebuild) if d]
         existing = self.findings_by_id({d["finding"]["id"] for d in docs})
-        docs = [finalise(d, existing.get(d["finding"]["id"])) for d in docs]
+        # A host finding made by a merge takes over the status of the network-only finding it absorbs.
+        absorbed = self.findings_by_id({merged_into[f] for f in merged_into if f not in existing})
+        docs = [
+            finalise(d, existing.get(d["finding"]["id"]) or absorbed.get(merged_into.get(d["finding"]["id"], "")))
+            for d in docs
+        ]
         changed = [d for d in docs if _differs(existing.get(d["finding"]["id"]), d)]
         rebuilt_ids = {finding_id(i.key) for i in rebuild}
         ids = {finding_id(key) for key in instances}
