@@ -18,7 +18,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from pydantic import BaseModel, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
-from .. import analytics, audit
+from .. import analytics
 from ..errors import MCPeekerError
 from ..cases import lifecycle
 from ..cases import suppressions as sup
@@ -29,11 +29,12 @@ from ..registry.store import Registry, VersionConflict, render_export
 from ..roles import roles_config
 from ..settings import Settings
 from ..timeutil import parse_iso, utcnow
+from .access import Access, InvalidTokenRequest
 from .auth import Authenticator, Forbidden, Principal, Unauthenticated
 from .config import ServeConfig, is_loopback
 from ..cases.queries import FindingFilter
-from .findings import BadCursor, FindingPage, Scope, list_findings, visible
-from .tokens import ApiTokenStore, parse_duration
+from .findings import BadCursor, FindingPage, list_findings, visible
+from .tokens import ApiTokenStore
 
 API = "/api/v1"
 ACTION_KEY = "x-mcpeeker-action"
@@ -187,27 +188,11 @@ def build_api(ctx: ServeContext) -> APIRouter:
     def extra(action: str) -> dict[str, Any]:
         return {ACTION_KEY: action}
 
-    def registry_for(principal: Principal) -> Registry:
-        return Registry(ctx.settings, ctx.client, principal.actor, ctx.ttl_days)
-
-    def scope_for(principal: Principal) -> Scope | None:
-        if auth.may(principal, "finding.all"):
-            return None
-        now = utcnow()
-        # Only approved entries widen the view: a pending request naming someone else's address must not show
-        # that host's findings to whoever filed it. A claim's own finding is visible to its claimant.
-        own: list[RegistryEntry] = [
-            e if effective_status(e, now) == "approved" else RegistryEntry(source_finding=e.get("source_finding"))
-            for e in registry_for(principal).all()
-            if e.get("owner") == principal.name
-        ]
-        # Hosts are known by keyed ids: a machine id from the hosts claim matches under every key of the ring.
-        ring = ctx.settings.site_keys()
-        hashed = tuple(h for value in principal.hosts for h in ring.hashes(value).values())
-        return Scope(principal.name, principal.hosts + hashed, tuple(own))
-
-    def entry_visible(principal: Principal, entry: RegistryEntry) -> bool:
-        return auth.may(principal, "registry.all") or entry.get("owner") == principal.name
+    # The scope, self-approval and token rules live in access.py, shared with the web UI.
+    access = Access(ctx.settings, ctx.client, auth, ctx.ttl_days)
+    registry_for = access.registry_for
+    scope_for = access.scope_for
+    entry_visible = access.entry_visible
 
     def versioned(registry: Registry, entry_id: str) -> tuple[RegistryEntry, dict[str, int]]:
         try:
@@ -412,9 +397,7 @@ def build_api(ctx: ServeContext) -> APIRouter:
 
     @router.post("/registry", openapi_extra=extra("registry.add"), tags=["registry"])
     def registry_add(body: RegisterIn, principal: Annotated[Principal, Depends(need("registry.add"))]) -> JSONResponse:
-        owner = body.owner or principal.name
-        if owner != principal.name and not auth.may(principal, "registry.all"):
-            raise Forbidden(f"{principal.name} (role {principal.role}) may register servers for themselves only")
+        owner = access.owner_for(principal, body.owner)
         fields = body.model_dump(exclude_none=True)
         fields["owner"] = owner
         registry = registry_for(principal)
@@ -433,12 +416,7 @@ def build_api(ctx: ServeContext) -> APIRouter:
             entry, version = versioned(registry, entry_id)
             if wanted is not None and wanted != version:
                 raise Problem(412, f"{entry_id} changed since you read it (ETag {_etag(version)})", "If-Match")
-            if action in ("approve", "renew"):
-                requesters = {entry.get("owner")} | {
-                    h.get("actor") for h in entry.get("history", []) if h.get("action") in ("add", "reopen", "import")
-                }
-                if principal.identities() & requesters:
-                    raise Forbidden(f"{principal.name} may not {action} their own request ({entry_id})")
+            access.check_not_own_request(principal, entry, action)
             note = body.note if body else ""
             days = body.days if body else None
             try:
@@ -467,23 +445,10 @@ def build_api(ctx: ServeContext) -> APIRouter:
     # ------------------------------------------------------------------------------------------ API tokens
     @router.post("/tokens", openapi_extra=extra("token.create"), tags=["tokens"])
     def token_create(body: TokenIn, principal: Annotated[Principal, Depends(need("token.create"))]) -> JSONResponse:
-        if body.role not in roles_config(auth.roles_file)["roles"]:
-            raise Problem(422, f"role {body.role!r} is not defined in roles.yaml", "body.role")
         try:
-            lifetime = parse_duration(body.expires)
-        except MCPeekerError as exc:
-            raise Problem(422, str(exc), "body.expires") from None
-        audit.signing_key(ctx.settings)  # no audit key: refuse before a token exists
-        record, secret = ctx.tokens.create(body.name, body.role, lifetime, principal.name)
-        audit.append(
-            ctx.settings,
-            ctx.client,
-            principal.actor,
-            "token.create",
-            "api_token",
-            record.id,
-            {"name": record.name, "role": record.role, "expires": record.expires},
-        )
+            record, secret = access.create_token(ctx.tokens, principal, body.name, body.role, body.expires)
+        except InvalidTokenRequest as exc:
+            raise Problem(422, str(exc), exc.field) from None
         return JSONResponse({"token": secret, **_token_view(record)}, status_code=201)
 
     @router.get("/tokens", openapi_extra=extra("token.list"), tags=["tokens"])
@@ -493,10 +458,9 @@ def build_api(ctx: ServeContext) -> APIRouter:
     @router.delete("/tokens/{token_id}", openapi_extra=extra("token.revoke"), tags=["tokens"])
     def token_revoke(token_id: str, principal: Annotated[Principal, Depends(need("token.revoke"))]) -> dict[str, Any]:
         try:
-            record = ctx.tokens.revoke(token_id)
+            record = access.revoke_token(ctx.tokens, principal, token_id)
         except MCPeekerError as exc:
             raise Problem(404, str(exc)) from None
-        audit.append(ctx.settings, ctx.client, principal.actor, "token.revoke", "api_token", record.id, {})
         return _token_view(record)
 
     return router

@@ -59,6 +59,10 @@ class Authenticator:
             if token is None:
                 raise Unauthenticated("invalid, expired or revoked API token")
             return Principal(token.identity, token.role, "token", token_id=token.id, created_by=token.created_by)
+        return self.person(credential)
+
+    def person(self, credential: str) -> Principal:
+        """A person from the provider's access token (the API's bearer token; the UI's login)."""
         try:
             claims = self.verifier.verify(credential)
         except InvalidToken as exc:

@@ -28,6 +28,14 @@ class OidcConfig:
 
 
 @dataclass(frozen=True)
+class UiConfig:
+    client_id: str = "mcpeeker"
+    redirect_uri: str | None = None  # default: the request's own URL + /auth/callback
+    session_minutes: int = 480
+    scopes: str = "openid profile groups"
+
+
+@dataclass(frozen=True)
 class ServeConfig:
     oidc: OidcConfig
     tokens_file: Path
@@ -35,6 +43,7 @@ class ServeConfig:
     max_page_size: int = 500
     max_body_bytes: int = 1 << 20
     roles_file: str | None = None
+    ui: UiConfig = UiConfig()
 
 
 def is_loopback(host: str | None) -> bool:
@@ -70,6 +79,7 @@ def from_mapping(data: dict[str, Any], source: str, roles_file: str | None = Non
         max_page_size=int(data.get("max_page_size", 500)),
         max_body_bytes=int(data.get("max_body_bytes", 1 << 20)),
         roles_file=roles_file,
+        ui=UiConfig(**data.get("ui", {})),
     )
 
 

@@ -52,6 +52,7 @@ class OidcVerifier:
         self._ssl = ssl.create_default_context(cafile=config.ca_file) if config.ca_file else None
         self._lock = threading.Lock()
         self._jwks: jwt.PyJWKClient | None = None
+        self._meta: dict[str, Any] = {}
         self._last_refetch = 0.0
 
     def _get_json(self, url: str) -> dict[str, Any]:
@@ -77,6 +78,7 @@ class OidcVerifier:
             jwks_uri = meta.get("jwks_uri")
             if not isinstance(jwks_uri, str):
                 raise MCPeekerError(f"{url}: no jwks_uri")
+            self._meta = meta
             self._jwks = jwt.PyJWKClient(
                 jwks_uri,
                 cache_keys=False,
@@ -104,7 +106,22 @@ class OidcVerifier:
             raise InvalidToken(f"signing keys: {exc}") from exc
         raise InvalidToken(f"unknown signing key {kid!r}")
 
-    def verify(self, token: str) -> Claims:
+    def endpoint(self, name: str) -> str:
+        """An endpoint from the discovery document (authorization_endpoint, token_endpoint)."""
+        self.discover()
+        value = self._meta.get(name)
+        if not isinstance(value, str):
+            raise MCPeekerError(f"{self.config.issuer}: no {name} in the discovery document")
+        return value
+
+    def verify_id_token(self, token: str, client_id: str, nonce: str) -> Claims:
+        """An ID token from the code flow: the same checks with the client as audience, and the login's nonce."""
+        claims = self.verify(token, audience=client_id)
+        if claims.raw.get("nonce") != nonce:
+            raise InvalidToken("the ID token's nonce is not this login's")
+        return claims
+
+    def verify(self, token: str, audience: str | None = None) -> Claims:
         cfg = self.config
         try:
             header = jwt.get_unverified_header(token)
@@ -121,7 +138,7 @@ class OidcVerifier:
                 token,
                 key,
                 algorithms=list(cfg.algorithms),
-                audience=cfg.audience,
+                audience=audience or cfg.audience,
                 issuer=cfg.issuer,
                 leeway=cfg.leeway_seconds,
                 options={"require": ["exp", "iat", "iss", "aud", "sub"]},
