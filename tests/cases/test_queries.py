@@ -134,7 +134,8 @@ def test_cli_filters_status_and_suppress_commands(world: Settings) -> None:
         settings, "suppress", "add", "--host", HOST_A, "--reason", "x", "--expires", "400d", identity="analyst"
     )
     assert too_long.returncode == 2 and "more than 90 days" in too_long.stderr
-    correlate(settings)
+    cycle = cli(settings, "correlate", "--once")
+    assert cycle.returncode == 0 and ", 1 suppressed, 0 reopened" in cycle.stderr, cycle.stderr
     muted = cli(settings, "finding", "list", "--json", "--suppressed")
     assert [f["finding"]["id"] for f in json.loads(muted.stdout)] == [FID_B]
     removed = cli(settings, "suppress", "remove", rule_id, "--note", "lab gone", identity="analyst")

@@ -24,6 +24,8 @@ CYCLES = Counter("mcpeeker_correlation_cycles_total", "correlation cycles run", 
 CYCLE_SECONDS = Histogram("mcpeeker_correlation_cycle_seconds", "wall time of one correlation cycle")
 FINDINGS = Gauge("mcpeeker_findings", "findings known after the last cycle")
 WRITTEN = Counter("mcpeeker_findings_written_total", "findings created or changed")
+SUPPRESSED = Gauge("mcpeeker_findings_suppressed", "stored findings an active suppression mutes")
+REOPENED = Counter("mcpeeker_findings_reopened_total", "closed findings reopened by new attack evidence")
 
 
 def _one_cycle(correlator: Correlator, notify: NotifyConfig | None = None) -> None:
@@ -32,10 +34,13 @@ def _one_cycle(correlator: Correlator, notify: NotifyConfig | None = None) -> No
     CYCLE_SECONDS.observe(result.seconds)
     FINDINGS.set(result.findings_total)
     WRITTEN.inc(result.written)
+    SUPPRESSED.set(result.suppressed)
+    REOPENED.inc(len(result.reopened))
     console.print(
         f"correlate: {result.touched} instance(s) touched, {result.rebuilt} rebuilt, {result.written} finding(s) written, "
         f"{result.deleted} merged away, {result.findings_total} total, "
-        f"{len(result.expired_entries)} registry entr(y/ies) expired, {result.seconds:.2f}s",
+        f"{len(result.expired_entries)} registry entr(y/ies) expired, {result.suppressed} suppressed, "
+        f"{len(result.reopened)} reopened, {result.seconds:.2f}s",
         highlight=False,
     )
     if notify is not None:
