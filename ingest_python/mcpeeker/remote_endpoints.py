@@ -124,12 +124,21 @@ def check(data: Any, where: str, schema: bool = True) -> RemoteCatalogue:
             raise RemoteCatalogueError(f"{where}: {at}: {err.message}")
     if not isinstance(data, dict) or not isinstance(data.get("endpoints"), list):
         raise RemoteCatalogueError(f"{where}: expected a mapping with `sources` and `endpoints`")
-    sources = {k: Source(**v) for k, v in (data.get("sources") or {}).items()}
+    try:
+        sources = {k: Source(**v) for k, v in (data.get("sources") or {}).items()}
+    except TypeError as exc:
+        raise RemoteCatalogueError(f"{where}: sources: {exc}") from None
     endpoints: list[Endpoint] = []
     hosts: dict[str, int] = {}
     services: dict[str, int] = {}
     for i, raw in enumerate(data["endpoints"]):
+        if not isinstance(raw, dict):
+            raise RemoteCatalogueError(f"{where}: endpoints[{i}]: expected a mapping")
         at = f"{where}: endpoints[{i}] ({raw.get('host', '?')})"
+        missing = [k for k in ("service", "name", "vendor", "host", "paths", "transport", "auth", "dedicated", "source")
+                   if k not in raw]  # fmt: skip
+        if missing:
+            raise RemoteCatalogueError(f"{at}: missing {', '.join(missing)}")
         ep = Endpoint(
             service=raw["service"],
             name=raw["name"],
