@@ -3,7 +3,7 @@
 //   node tests/oidc/provider.mjs CONFIG.json
 //
 // CONFIG.json: {"port": 0, "host": "127.0.0.1", "jwks": {"keys": [<private JWKs>]},
-//   "clients": [{"client_id", "redirect_uris", "audience"}], "accounts": {"alice": {"groups": [...], ...}},
+//   "clients": [{"client_id", "redirect_uris", "audience", "application_type"?}], "accounts": {"alice": {"groups": [...], ...}},
 //   "access_token_ttl": 600}
 // Logins go through the provider's development login and consent forms (any password); an account not in
 // "accounts" cannot log in. Access tokens are JWTs for the client's audience (resource indicators) and carry the
@@ -28,7 +28,7 @@ server.listen(config.port || 0, host, () => {
     clients: config.clients.map((c) => ({
       client_id: c.client_id,
       token_endpoint_auth_method: 'none', // a public client: PKCE instead of a secret
-      application_type: 'native', // loopback http redirect URIs
+      application_type: c.application_type || 'native', // native: loopback http redirect URIs; web: https
       redirect_uris: c.redirect_uris,
       grant_types: ['authorization_code'],
       response_types: ['code'],

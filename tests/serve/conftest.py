@@ -80,6 +80,7 @@ class Provider:
     keys: list[tuple[str, rsa.RSAPrivateKey, dict[str, Any]]]
     proc: subprocess.Popen[str] | None = None
     issuer: str = ""
+    ui_redirects: list[str] = field(default_factory=list)  # the web UI's callbacks (tests/serve/test_ui.py)
     _tokens: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
 
     def start(self) -> None:
@@ -90,6 +91,10 @@ class Provider:
             "clients": [
                 {"client_id": "mcpeeker", "redirect_uris": [REDIRECT], "audience": AUDIENCE},
                 {"client_id": "other-app", "redirect_uris": [REDIRECT], "audience": OTHER_AUDIENCE},
+            ]
+            + [  # the web UI: a web client (https callbacks) for the same API audience
+                {"client_id": "mcpeeker-web", "redirect_uris": [uri], "audience": AUDIENCE, "application_type": "web"}
+                for uri in self.ui_redirects[-1:]
             ],
             "accounts": ACCOUNTS,
             "access_token_ttl": 600,

@@ -35,6 +35,7 @@ from .config import ServeConfig, is_loopback
 from ..cases.queries import FindingFilter
 from .findings import BadCursor, FindingPage, list_findings, visible
 from .tokens import ApiTokenStore
+from .ui import install_ui
 
 API = "/api/v1"
 ACTION_KEY = "x-mcpeeker-action"
@@ -589,7 +590,14 @@ def create_app(ctx: ServeContext) -> FastAPI:
         return PlainTextResponse(generate_latest(metrics), media_type="text/plain; version=0.0.4; charset=utf-8")
 
     app.include_router(build_api(ctx), prefix=API)
-    # The web UI (issue 16, step 4) mounts here: app.include_router(ui.router) and its static files.
+    # The web UI under / (pages, login, its stylesheet): the same Authenticator and access rules as the API.
+    install_ui(
+        app,
+        Access(ctx.settings, ctx.client, ctx.auth, ctx.ttl_days),
+        ctx.tokens,
+        ctx.config.ui,
+        ctx.config.max_page_size,
+    )
     return app
 
 
