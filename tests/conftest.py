@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import secrets
 import shutil
 import tempfile
 import uuid
@@ -20,7 +19,7 @@ from mcpeeker.settings import Settings
 from mcpeeker import indices
 
 from cluster import drop_prefix
-from paths import PCAP_DIR, REPO_ROOT, SHARED, require_shared  # noqa: F401  (tests/ is on sys.path)
+from paths import AUDIT_KEY, SHARED, SITE_KEY, require_shared  # tests/ is on sys.path: shared helpers import by name
 
 TEST_NODE_PORT = int(os.environ.get("MCPEEKER_TEST_PORT", "9250"))
 
@@ -39,10 +38,6 @@ def pytest_configure(config: pytest.Config) -> None:
     keys.create_ring(home / "site.key", "test site")
     keys.create_ring(home / "audit.key", "test audit")
     config.add_cleanup(lambda: shutil.rmtree(home, ignore_errors=True))
-
-
-SESSION_SITE_KEY = secrets.token_hex(32)  # os_settings' keys: generated, never a constant
-SESSION_AUDIT_KEY = secrets.token_hex(32)
 
 
 @pytest.fixture(scope="session")
@@ -90,7 +85,7 @@ def _new_prefix() -> str:
 @pytest.fixture
 def os_settings(os_url: str) -> Iterator[Settings]:
     """Settings with a unique index prefix and our templates installed; everything removed afterwards."""
-    settings = Settings(url=os_url, index_prefix=_new_prefix(), site_key=SESSION_SITE_KEY, audit_key=SESSION_AUDIT_KEY)
+    settings = Settings(url=os_url, index_prefix=_new_prefix(), site_key=SITE_KEY, audit_key=AUDIT_KEY)
     client = make_client(settings)
     indices.install(settings, client)
     yield settings

@@ -1,4 +1,4 @@
-"""Where the tests find the repository, ../shared and the sensors, in one place.
+"""Where the tests find the repository, ../shared and the sensors, and the keys they hash with, in one place.
 
 Every test that needs Zeek gets it from `require_zeek()`, and every test that needs ../shared (the benign pcap
 corpus beside the clone) from `require_shared()`: on a developer's fresh clone without them the test is skipped
@@ -8,6 +8,7 @@ with a reason that says how to get them; under CI (CI=true) a missing Zeek or ..
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,11 @@ PCAP_DIR = REPO_ROOT / "tests" / "pcaps"
 LABELS = PCAP_DIR / "labels.json"
 DATA_DIR = REPO_ROOT / "tests" / "data"
 ZEEK_SCRIPTS = REPO_ROOT / "zeek" / "scripts"
+
+# The tests' site and audit keys: generated once per session (MCPeeker has no built-in key, nor do its tests),
+# the same in every folder. A test that computes an expected keyed hash takes SITE_KEY from here.
+SITE_KEY = secrets.token_hex(32)
+AUDIT_KEY = secrets.token_hex(32)
 
 
 def in_ci() -> bool:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import secrets
 import subprocess
 import sys
 import uuid
@@ -35,11 +34,9 @@ from mcpeeker.settings import Settings
 from mcpeeker.timeutil import iso, utcnow
 
 from cluster import drop_prefix, findings_by_key
-from paths import LABELS, PCAP_DIR, REPO_ROOT, require_zeek
+from paths import AUDIT_KEY, LABELS, PCAP_DIR, REPO_ROOT, SITE_KEY, require_zeek
 
 RULES = REPO_ROOT / "suricata" / "mcp.rules"
-SITE_KEY = "test-site-key-0123456789"
-AUDIT_KEY = secrets.token_hex(32)  # the chain's own key, generated per run
 ADMIN = Actor("admin", "admin")
 
 # The agent on the host behind 10.20.0.3 (the notes server of mcp2025_py_streamable_sse.pcap).

@@ -34,10 +34,9 @@ from mcpeeker.timeutil import utcnow
 from mcpeeker_agent.scanner import ScanOptions, Scanner
 
 from cluster import drop_prefix, findings_by_key
-from paths import PCAP_DIR, REPO_ROOT, require_zeek
+from paths import PCAP_DIR, REPO_ROOT, SITE_KEY, require_zeek
 
 RULES = REPO_ROOT / "suricata" / "mcp.rules"
-SITE_KEY = "test-site-key-trust-0123456789"
 FS = "@modelcontextprotocol/server-filesystem"
 # Assembled at run time so no secret-shaped literal sits in the repository.
 FAKE_GITHUB_TOKEN = "ghp_" + "Tr7Qw3" * 6

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 import uuid
 from pathlib import Path
 from typing import Iterator
@@ -13,6 +12,7 @@ from mcpeeker import indices
 from mcpeeker.client import make_client
 from mcpeeker.settings import Settings
 from cluster import drop_prefix
+from paths import AUDIT_KEY, SITE_KEY
 
 from .seed import Seeded, seed
 
@@ -26,9 +26,9 @@ def seeded(os_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Se
     settings = Settings(
         url=os_url,
         index_prefix=f"t-{uuid.uuid4().hex[:10]}-",
-        site_key="test-site-key-0123456789",
-        audit_key=secrets.token_hex(32),
-    )  # the audit chain's own key, generated
+        site_key=SITE_KEY,
+        audit_key=AUDIT_KEY,
+    )
     client = make_client(settings)
     indices.install(settings, client)
     try:

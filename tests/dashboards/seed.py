@@ -30,13 +30,11 @@ from mcpeeker.settings import Settings
 from mcpeeker_agent import cli as agent_cli
 
 from agent.homes import make_home
-from paths import PCAP_DIR
-
-SITE_KEY = b"test-site-key-0123456789"
+from paths import PCAP_DIR, SITE_KEY
 
 
 def _host_id(machine: str) -> str:
-    return hmac.new(SITE_KEY, machine.encode(), hashlib.sha256).hexdigest()
+    return hmac.new(SITE_KEY.encode(), machine.encode(), hashlib.sha256).hexdigest()
 
 
 def iso(moment: datetime) -> str:

@@ -16,12 +16,11 @@ import pytest
 
 from mcpeeker.ingest.normalise import Context
 
-from paths import DATA_DIR, PCAP_DIR as PCAPS, REPO_ROOT, SHARED, ZEEK_SCRIPTS, require_zeek  # noqa: F401
+from paths import DATA_DIR, PCAP_DIR as PCAPS, REPO_ROOT, SITE_KEY, ZEEK_SCRIPTS, require_zeek
 
 # Zeek 7.0.11's own output of 19 public traces, both writers (a copy of shared/zeek-logs, README inside).
 ZEEK_LOGS = DATA_DIR / "zeek-logs"
 RULES = REPO_ROOT / "suricata" / "mcp.rules"
-SITE_KEY = b"test-site-key-0123456789"
 ZEEK_WRITERS = ("json", "tsv")
 
 
@@ -60,7 +59,7 @@ def zeek_mcp_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[st
 
 @pytest.fixture(scope="session")
 def ctx() -> Context:
-    return Context(index_prefix="t-", site_key=SITE_KEY)
+    return Context(index_prefix="t-", site_key=SITE_KEY.encode())
 
 
 @pytest.fixture(scope="session")
@@ -133,7 +132,7 @@ def agent_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
                     "--no-processes",
                     "--no-listeners",
                     "--site-key",
-                    SITE_KEY.decode(),
+                    SITE_KEY,
                     "--state",
                     str(base / "state.json"),
                 ],

@@ -19,9 +19,9 @@ from mcpeeker.ingest.normalise import Context
 from mcpeeker.ingest.pipeline import Pipeline
 from mcpeeker.ingest.readers import read_file
 
-from .conftest import SITE_KEY
+from paths import SITE_KEY
 
-CTX = Context(index_prefix="fuzz-", site_key=SITE_KEY)
+CTX = Context(index_prefix="fuzz-", site_key=SITE_KEY.encode())
 
 
 class ListSink:

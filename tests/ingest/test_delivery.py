@@ -24,6 +24,8 @@ from mcpeeker.ingest.readers import Record, expand_paths, read_file
 from mcpeeker.sensors.zeek import find_zeek, zeek_version
 from mcpeeker.settings import Settings
 
+from paths import PCAP_DIR, SITE_KEY
+
 pytestmark = pytest.mark.opensearch
 
 
@@ -366,7 +368,7 @@ def test_cluster_outage_during_follow_loses_and_duplicates_nothing(
     settings = Settings(
         url=outage_node.url,
         index_prefix=f"t-outage-{os.getpid()}-{int(time.time())}-",
-        site_key="test-site-key-0123456789",
+        site_key=SITE_KEY,
     )
     client = make_client(settings)
     indices.install(settings, client)
@@ -425,7 +427,7 @@ def test_replay_runs_the_sensors_ingests_and_lists_the_servers(
 ) -> None:
     if shutil.which("suricata") is None:
         pytest.fail("suricata is not installed: run scripts/install-suricata.sh")
-    pcaps = [Path(__file__).resolve().parents[1] / "pcaps" / entry["file"] for entry in labels["pcaps"]]
+    pcaps = [PCAP_DIR / entry["file"] for entry in labels["pcaps"]]
     keep = tmp_path / "out"
     proc = subprocess.run(
         [sys.executable, "-m", "mcpeeker.cli", "replay", *map(str, pcaps), "--keep", str(keep), *_conn(os_settings)],

@@ -30,9 +30,7 @@ from mcpeeker.ingest.normalise import Context, agent, common, suricata, zeek
 from mcpeeker.ingest.memo import Memo
 from mcpeeker.ingest.readers import TsvParser, ZeekParser, read_file, tsv_element
 
-from paths import REPO_ROOT
-
-from .conftest import SITE_KEY
+from paths import REPO_ROOT, SITE_KEY
 
 EXAMPLES = settings(
     max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
@@ -482,7 +480,7 @@ print(json.dumps(out))
 
 def _run_pipeline(python_path: Path, specs: list[str], env: dict[str, str]) -> dict:
     result = subprocess.run(
-        [sys.executable, "-c", PIPELINE_SCRIPT, SITE_KEY.decode(), *specs],
+        [sys.executable, "-c", PIPELINE_SCRIPT, SITE_KEY, *specs],
         capture_output=True,
         text=True,
         timeout=600,

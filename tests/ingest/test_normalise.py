@@ -15,7 +15,7 @@ from mcpeeker.ingest.normalise import Context, Unsupported, normalise
 from mcpeeker.ingest.normalise.common import get
 from mcpeeker.ingest.readers import BadLine, Record, read_file
 
-from .conftest import SITE_KEY
+from paths import SITE_KEY
 
 EVIDENCE_TYPES = {"endpoint", "network", "attack", "judge", "context"}
 ATTACK_TYPES = {
@@ -93,7 +93,7 @@ def test_zeek_http_fields_and_keyed_user(zeek_logs: Path, ctx: Context) -> None:
     assert doc["http"]["request"]["method"] == "GET" and doc["http"]["response"]["status_code"] == 200
     assert doc["url"]["path"] == "/" and doc["user_agent"]["original"].startswith("python-requests")
     # The basic-auth user name is stored only as HMAC-SHA256 with the site key, never bare or plain SHA-256.
-    expected = hmac.new(SITE_KEY, b"test", hashlib.sha256).hexdigest()
+    expected = hmac.new(SITE_KEY.encode(), b"test", hashlib.sha256).hexdigest()
     assert doc["user"]["id"] == expected
     assert doc["user"]["id"] != hashlib.sha256(b"test").hexdigest()
     assert b'"test"' not in orjson.dumps(doc)

@@ -26,6 +26,7 @@ from mcpeeker.ingest.readers import read_file
 from mcpeeker.localnode import LocalNode
 from mcpeeker.settings import Settings
 from cluster import drop_prefix
+from paths import SITE_KEY
 
 pytestmark = [pytest.mark.opensearch, pytest.mark.slow]
 
@@ -79,9 +80,7 @@ def _write_rejections(client: Any) -> int:
 def test_per_document_429_is_retried_until_every_document_is_indexed_once(
     tiny_node: LocalNode, zeek_logs: Path, tmp_path: Path
 ) -> None:
-    settings = Settings(
-        url=tiny_node.url, index_prefix=f"t-429-{os.getpid()}-{int(time.time())}-", site_key="test-site-key-0123456789"
-    )
+    settings = Settings(url=tiny_node.url, index_prefix=f"t-429-{os.getpid()}-{int(time.time())}-", site_key=SITE_KEY)
     client = make_client(settings)
     indices.install(settings, client)
     log = tmp_path / "conn.log"

@@ -9,6 +9,8 @@ import sys
 from datetime import datetime, timezone
 
 import pytest
+from paths import SITE_KEY
+
 from .sigma_support import RULES, samples
 
 from mcpeeker.cli import main as mcpeeker_main
@@ -68,7 +70,7 @@ def test_rules_fire_on_real_agent_evidence(linux_home, os_settings, os_client):
     """Agent scan -> --ship (through the ingest normaliser) -> sigma run: the data model agrees end to end."""
     env = {
         **os.environ,
-        "MCPEEKER_SITE_KEY": "e2e-key",
+        "MCPEEKER_SITE_KEY": SITE_KEY,
         "MCPEEKER_URL": os_settings.url,
         "MCPEEKER_INDEX_PREFIX": os_settings.index_prefix,
     }
