@@ -22,9 +22,10 @@ import yaml
 
 from mcpeeker import remote_endpoints as remote
 
-REPO = Path(__file__).resolve().parents[2]
-CATALOGUE = REPO / "detections" / "remote" / "endpoints.yaml"
-SCHEMA = REPO / "schemas" / "remote-endpoints.schema.json"
+from paths import REPO_ROOT
+
+CATALOGUE = REPO_ROOT / "detections" / "remote" / "endpoints.yaml"
+SCHEMA = REPO_ROOT / "schemas" / "remote-endpoints.schema.json"
 MCPEEKER = Path(sys.executable).with_name("mcpeeker")
 
 
@@ -112,8 +113,8 @@ def test_sensor_files_follow_the_catalogue() -> None:
     assert all(i[2] == remote.INTEL_SOURCE for i in intel)
     # The committed sensor files are what the catalogue renders (make catalogue).
     for name in ("mcp-remote-dedicated.lst", "mcp-remote-shared.lst"):
-        assert (REPO / "suricata" / name).read_text() == files[name], name
-    assert (REPO / "zeek" / "scripts" / "mcp" / remote.ZEEK_TABLE_FILE).read_text() == remote.zeek_table_text(cat)
+        assert (REPO_ROOT / "suricata" / name).read_text() == files[name], name
+    assert (REPO_ROOT / "zeek" / "scripts" / "mcp" / remote.ZEEK_TABLE_FILE).read_text() == remote.zeek_table_text(cat)
 
 
 def _newer(tmp_path: Path) -> Path:

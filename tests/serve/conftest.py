@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import shutil
 import signal
 import socket
@@ -31,14 +30,9 @@ from mcpeeker.settings import Settings
 
 from cluster import drop_prefix
 from collect.pki import make_pki
-from paths import REPO_ROOT, missing
-from dashboards.seed import SITE_KEY as SEED_SITE_KEY
+from paths import AUDIT_KEY, REPO_ROOT, SITE_KEY, missing  # the seed's host ids use SITE_KEY too
 from serve.oidc_flow import login
 
-# The seed's agent reports carry host ids keyed with its site key; the server hashes the hosts claim with it.
-SITE_KEY = SEED_SITE_KEY.decode() if isinstance(SEED_SITE_KEY, bytes) else str(SEED_SITE_KEY)
-
-AUDIT_KEY = secrets.token_hex(32)
 OIDC_DIR = REPO_ROOT / "tests" / "oidc"
 AUDIENCE = "urn:mcpeeker:api"
 OTHER_AUDIENCE = "urn:other:api"
