@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import re
+import secrets
 import signal
 import ssl
 import subprocess
@@ -16,6 +17,7 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -30,13 +32,15 @@ from mcpeeker.settings import Settings
 
 from cluster import drop_prefix
 from collect.pki import make_pki
-from paths import REPO_ROOT, missing
-from serve.conftest import AUDIENCE, AUDIT_KEY, SITE_KEY, Provider, free_port, seed_findings
+from dashboards.seed import HOSTS, _ingest, _write_lines
+from paths import REPO_ROOT, SITE_KEY, missing
+from serve.conftest import AUDIENCE, Provider, free_port, seed_findings
 
 playwright_sync = pytest.importorskip("playwright.sync_api", reason="pip install playwright (the dev extra)")
 CHROMIUM = "/usr/bin/chromium"
 HOSTILE = "<img src=x onerror=alert(1)>"
 SHOTS = REPO_ROOT / "tmp" / "ui-screenshots"
+AUDIT_KEY = secrets.token_hex(32)
 
 
 @dataclass
@@ -46,6 +50,43 @@ class Ui:
     spki: str  # the server certificate's key hash: chromium trusts exactly this certificate
     ca: Path
     log: Path
+
+
+def hostile_report() -> dict[str, Any]:
+    """An agent report from alice's laptop whose MCP server calls itself an XSS payload (attacker-controlled)."""
+    host = HOSTS["alice-laptop"]
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    key = f"host:{host['id']}:port:9999"
+    return {
+        "schema": "mcpeeker.agent/1",
+        "scan_id": "alice-laptop-hostile",
+        "host_id": host["id"],
+        "timestamp": now.isoformat().replace("+00:00", "Z"),
+        "agent": {"version": "0.1.0"},
+        "host": {"os": host["os"], "ips": [host["ip"]]},
+        "local_score": 11.0,
+        "duration_ms": 900,
+        "evidence": [
+            {
+                "type": "listener",
+                "score": 0.8,
+                "reason": "process listens and answers MCP initialize",
+                "listener": {"ip": "127.0.0.1", "port": 9999, "pid": 31337, "transport": "tcp"},
+            },
+            {
+                "type": "probe",
+                "score": 1.0,
+                "reason": "MCP initialize answered",
+                "instance_key": key,
+                "probe": {
+                    "ok": True,
+                    "server_name": HOSTILE,
+                    "server_version": "1.0",
+                    "url": "http://127.0.0.1:9999/mcp",
+                },
+            },
+        ],
+    }
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +101,10 @@ def ui(os_url: str, oidc: Provider, tmp_path_factory: pytest.TempPathFactory) ->
     settings = Settings(url=os_url, index_prefix=f"t-{uuid.uuid4().hex[:10]}-", site_key=SITE_KEY, audit_key=AUDIT_KEY)
     client = make_client(settings)
     indices.install(settings, client)
-    seed_findings(settings, workdir)
+    _ingest(
+        settings, "agent", _write_lines(workdir / "hostile" / "agent.ndjson", [hostile_report()]), workdir / "hostile"
+    )
+    seed_findings(settings, workdir)  # ingests the seed's reports and correlates them with the one above
     pki = make_pki(workdir / "pki")
     cert = x509.load_pem_x509_certificate(Path(pki.server_cert).read_bytes())
     spki = base64.b64encode(
@@ -309,3 +353,27 @@ def test_csrf_and_logout(browser: Any, ui: Ui) -> None:
     adam.goto("/admin/queue")
     assert adam.page.url.startswith(f"{ui.base}/login")
     adam.close()
+
+
+def test_hostile_server_name_renders_as_text(browser: Any, ui: Ui) -> None:
+    """The server name an agent reported is `<img src=x onerror=alert(1)>`: the list, the finding page and the
+    summary show it as text; no element is made of it and no dialog fires."""
+    anna = Person(browser, ui, "anna")
+    anna.goto("/findings?text=onerror")
+    cell = anna.page.locator("tbody td.server")
+    assert cell.count() == 1 and cell.inner_text() == HOSTILE
+    assert HOSTILE in anna.page.locator("tbody td.summary").inner_text()
+    assert anna.page.locator("main img").count() == 0
+    assert "&lt;img src=x onerror=alert(1)&gt;" in anna.page.content()
+    cell.locator("a").click()
+    assert HOSTILE in anna.page.locator("dd.server").inner_text()
+    assert anna.page.locator("main img").count() == 0
+    assert anna.dialogs == []
+    anna.close()
+
+
+def test_templates_never_mark_data_safe() -> None:
+    """Autoescape stays on: no template turns data into markup."""
+    templates = REPO_ROOT / "ingest_python" / "mcpeeker" / "serve" / "templates"
+    found = [p.name for p in templates.glob("*.html") if re.search(r"\|\s*safe|autoescape\s+false", p.read_text())]
+    assert found == []

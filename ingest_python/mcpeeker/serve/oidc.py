@@ -55,6 +55,11 @@ class OidcVerifier:
         self._meta: dict[str, Any] = {}
         self._last_refetch = 0.0
 
+    @property
+    def tls(self) -> ssl.SSLContext | None:
+        """The provider's TLS context (its CA bundle), or None for the system CAs."""
+        return self._ssl
+
     def _get_json(self, url: str) -> dict[str, Any]:
         request = urllib.request.Request(url, headers={"Accept": "application/json"})
         with urllib.request.urlopen(request, timeout=self.timeout, context=self._ssl) as response:

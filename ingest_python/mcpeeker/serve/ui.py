@@ -175,6 +175,13 @@ def _host_label(finding: dict[str, Any]) -> str:
     return str(host.get("name") or host.get("hostname") or (ips[0] if ips else "") or host.get("id") or "")
 
 
+def _server_label(finding: dict[str, Any]) -> str:
+    mcp = finding.get("mcp", {})
+    configured = mcp.get("config", {}).get("server_name") or []
+    name = mcp.get("server", {}).get("name") or (configured[0] if configured else None)
+    return str(name or finding.get("instance", {}).get("key", ""))
+
+
 class UiRoute(APIRoute):
     """Turns the UI's refusals into pages: no session -> the login page; a refused role -> a 403 page."""
 
@@ -324,7 +331,7 @@ def build_ui(ui: Ui) -> APIRouter:
                     "code_verifier": pending.verifier,
                 },
                 timeout=verifier.timeout,
-                verify=verifier._ssl or True,
+                verify=verifier.tls or True,
             )
         except (httpx.HTTPError, MCPeekerError) as exc:
             raise PageError(503, f"the login provider cannot be reached now: {exc}") from None
@@ -425,7 +432,7 @@ def build_ui(ui: Ui) -> APIRouter:
             )
         except BadCursor as exc:
             raise PageError(422, str(exc)) from None
-        rows = [{"f": f, "host": _host_label(f)} for f in page.items]
+        rows = [{"f": f, "host": _host_label(f), "server": _server_label(f)} for f in page.items]
         nxt = None
         if page.next_cursor:
             params = [(k, v) for k, v in q.multi_items() if k != "cursor"] + [("cursor", page.next_cursor)]
@@ -457,6 +464,7 @@ def build_ui(ui: Ui) -> APIRouter:
             "title": f"Finding {finding_id}",
             "f": found,
             "host": _host_label(found),
+            "server": _server_label(found),
             "timeline": timeline(access.settings, access.client, finding_id),
             "verdicts": VERDICTS,
             "statuses": lifecycle.STATUSES,
