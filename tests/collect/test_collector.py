@@ -278,8 +278,8 @@ def test_revoked_token_is_refused(tmp_path, os_settings, os_client, pki, collect
     report = scan_report(tmp_path, os_settings)
     assert collector.post(report, token)[0] == 202
     listed = token_cli(tokens, "list").stdout
-    assert "laptop-2" in listed and token.split("_")[2] not in listed  # the secret is never shown again
-    assert "mcpk_" not in tokens.read_text() and token.split("_")[2] not in tokens.read_text()
+    assert "laptop-2" in listed and token.split("_", 2)[2] not in listed  # the secret is never shown again
+    assert "mcpk_" not in tokens.read_text() and token.split("_", 2)[2] not in tokens.read_text()
     token_cli(tokens, "revoke", "--agent", "laptop-2")
     status, answer = collector.post(report, token)
     assert status == 401 and "revoked" in answer["error"]
