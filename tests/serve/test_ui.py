@@ -41,6 +41,7 @@ CHROMIUM = "/usr/bin/chromium"
 HOSTILE = "<img src=x onerror=alert(1)>"
 SHOTS = REPO_ROOT / "tmp" / "ui-screenshots"
 AUDIT_KEY = secrets.token_hex(32)
+LOGINS_PER_MINUTE = 40  # the module's logins stay under it; the last test goes over
 
 
 @dataclass
@@ -115,7 +116,7 @@ def ui(os_url: str, oidc: Provider, tmp_path_factory: pytest.TempPathFactory) ->
         json.dumps(
             {
                 "oidc": {"issuer": oidc.issuer, "audience": AUDIENCE, "hosts_claim": "mcpeeker_hosts"},
-                "ui": {"client_id": "mcpeeker-web"},
+                "ui": {"client_id": "mcpeeker-web", "logins_per_minute": LOGINS_PER_MINUTE},
                 "tokens_file": str(workdir / "api-tokens.json"),
             }
         )
@@ -377,3 +378,14 @@ def test_templates_never_mark_data_safe() -> None:
     templates = REPO_ROOT / "ingest_python" / "mcpeeker" / "serve" / "templates"
     found = [p.name for p in templates.glob("*.html") if re.search(r"\|\s*safe|autoescape\s+false", p.read_text())]
     assert found == []
+
+
+def test_login_rate_limited(ui: Ui) -> None:
+    """Last in the module: it uses up the sign-in budget of 127.0.0.1 for a minute."""
+    tls = ssl.create_default_context(cafile=str(ui.ca))
+    with httpx.Client(base_url=ui.base, verify=tls, follow_redirects=False) as anon:
+        answers = [anon.get("/auth/login").status_code for _ in range(LOGINS_PER_MINUTE + 1)]
+        assert answers[-1] == 429 and 303 in answers, answers
+        refused = anon.get("/auth/login")
+        assert refused.status_code == 429 and "too many sign-in attempts" in refused.text
+        assert anon.get("/login").status_code == 200  # the page itself still answers

@@ -32,6 +32,7 @@ class UiConfig:
     client_id: str = "mcpeeker"
     redirect_uri: str | None = None  # default: the request's own URL + /auth/callback
     session_minutes: int = 480
+    logins_per_minute: int = 30  # per client address, on /auth/login and /auth/callback
     scopes: str = "openid profile groups"
 
 

@@ -16,6 +16,7 @@ import hmac
 import secrets
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Coroutine
@@ -149,6 +150,27 @@ class SessionStore:
             self._sessions.pop(sid or "", None)
 
 
+class LoginLimiter:
+    """At most `per_minute` sign-in starts and callbacks per client address (a sliding minute)."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self._lock = threading.Lock()
+        self._seen: dict[str, deque[float]] = {}
+
+    def check(self, address: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if len(self._seen) > MAX_SESSIONS:  # forget quiet addresses rather than grow without bound
+                self._seen = {a: q for a, q in self._seen.items() if q and q[-1] > now - 60}
+            recent = self._seen.setdefault(address, deque())
+            while recent and recent[0] <= now - 60:
+                recent.popleft()
+            if len(recent) >= self.per_minute:
+                raise PageError(429, "too many sign-in attempts from your address: wait a minute and try again")
+            recent.append(now)
+
+
 def _templates() -> Environment:
     # Autoescape everywhere: server names, tool names, descriptions and hosts are attacker-controlled text.
     env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True, undefined=ChainableUndefined)
@@ -211,6 +233,7 @@ class Ui:
         self.config = ui_config
         self.max_page_size = max_page_size
         self.sessions = SessionStore()
+        self.limiter = LoginLimiter(ui_config.logins_per_minute)
         self.env = _templates()
 
     # ------------------------------------------------------------------------------------------ plumbing
@@ -283,6 +306,7 @@ def build_ui(ui: Ui) -> APIRouter:
 
     @router.get("/auth/login")
     def auth_login(request: Request, next: str = "/") -> Response:
+        ui.limiter.check(request.client.host if request.client else "")
         verifier_text, challenge = _pkce()
         nonce = secrets.token_urlsafe(24)
         redirect_uri = ui.redirect_uri(request)
@@ -312,6 +336,7 @@ def build_ui(ui: Ui) -> APIRouter:
     def auth_callback(
         request: Request, code: str | None = None, state: str | None = None, error: str | None = None
     ) -> Response:
+        ui.limiter.check(request.client.host if request.client else "")
         if error:
             raise PageError(401, f"the login provider refused the login: {error[:200]}")
         mine = ui.sessions.unsign(request.cookies.get(LOGIN_COOKIE))
