@@ -10,7 +10,7 @@ NEEDED=(
   "dpkg-deb:dpkg"
   "tcpdump:tcpdump"                 # reads and writes the test pcaps
   "mergecap:tshark"                 # mergecap/editcap for the pcap corpus and benches
-  "chromium:chromium"               # renders the HTML report in the browser test
+  "chromium:chromium"               # the HTML report test and the web UI tests (Playwright drives it)
   "gcc:gcc"                         # compiles the ingest hot path (setup.py, Cython)
   "stunnel4:stunnel4"               # TLS/mTLS front of the local node (`opensearch start --tls`)
   "systemd-analyze:systemd"         # verifies and scores the units in configs/systemd (tests/deploy)

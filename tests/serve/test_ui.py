@@ -381,6 +381,40 @@ def test_templates_never_mark_data_safe() -> None:
     assert found == []
 
 
+# Every UI page a person opens, with the roles.yaml action it needs (the API's rule for the same data).
+PAGES = {
+    "/my/servers": "registry.list",
+    "/my/register": "registry.add",
+    "/findings": "finding.list",
+    "/admin/queue": "registry.approve",
+    "/admin/tokens": "token.list",
+}
+OPEN_OR_SCOPED = {"/", "/login", "/auth/login", "/auth/callback", "/findings/{finding_id}"}
+
+
+def test_every_page_has_a_rule_and_roles_are_enforced(browser: Any, ui: Ui, tmp_path: Path) -> None:
+    from mcpeeker.roles import permits
+    from mcpeeker.serve.access import Access
+    from mcpeeker.serve.auth import Authenticator
+    from mcpeeker.serve.config import OidcConfig, UiConfig
+    from mcpeeker.serve.oidc import OidcVerifier
+    from mcpeeker.serve.tokens import ApiTokenStore
+    from mcpeeker.serve.ui import Ui as UiPages
+    from mcpeeker.serve.ui import build_ui
+
+    tokens = ApiTokenStore(tmp_path / "tokens.json")
+    auth = Authenticator(OidcVerifier(OidcConfig("http://127.0.0.1:1", "x")), tokens)
+    router = build_ui(UiPages(Access(ui.settings, None, auth), tokens, UiConfig(), 100))
+    served = {str(getattr(r, "path", "")) for r in router.routes if "GET" in getattr(r, "methods", set())}
+    assert served - OPEN_OR_SCOPED == set(PAGES), "a new UI page needs a row in PAGES (its roles.yaml action)"
+    for user, role in (("alice", "developer"), ("anna", "analyst"), ("adam", "admin")):
+        person = Person(browser, ui, user)
+        for path, action in PAGES.items():
+            expected = 200 if permits(role, action) else 403
+            assert person.goto(path).status == expected, (user, path)
+        person.close()
+
+
 def test_login_rate_limited(ui: Ui) -> None:
     """Last in the module: it uses up the sign-in budget of 127.0.0.1 for a minute."""
     tls = ssl.create_default_context(cafile=str(ui.ca))

@@ -280,7 +280,9 @@ class Ui:
         return session, form
 
     def cookie_flags(self, request: Request) -> dict[str, Any]:
-        return {"httponly": True, "samesite": "lax", "secure": request.url.scheme == "https", "path": "/"}
+        # Behind a local TLS proxy (--insecure-http) the public callback URL says the browser speaks https.
+        tls = request.url.scheme == "https" or str(self.config.redirect_uri or "").startswith("https:")
+        return {"httponly": True, "samesite": "lax", "secure": tls, "path": "/"}
 
     def redirect_uri(self, request: Request) -> str:
         return str(self.config.redirect_uri or request.url_for("auth_callback"))
