@@ -314,9 +314,28 @@ def test_analyst_verdict_changes_status(browser: Any, ui: Ui) -> None:
     assert anna.page.locator(".facts .status").inner_text() == "acknowledged"
     assert "true_positive: confirmed with the owner" in anna.page.locator("table").last.inner_text()
     anna.page.screenshot(path=str(SHOTS / "finding.png"), full_page=True)
-    # The filters narrow the list: acknowledged now has this finding.
-    anna.goto("/findings?status=acknowledged")
-    assert anna.page.locator("tbody tr").count() >= 1
+    # The status form moves it on, with the reason in the timeline.
+    anna.page.select_option("#new_status", "resolved")
+    anna.page.fill("#reason", "server removed from the laptop")
+    anna.page.get_by_role("button", name="Change status").click()
+    assert "acknowledged -> resolved" in anna.flash()
+    assert anna.page.locator(".facts .status").inner_text() == "resolved"
+    for _ in range(20):  # the timeline is a search over the audit index: visible after its refresh
+        if "server removed from the laptop" in anna.page.locator("table").last.inner_text():
+            break
+        time.sleep(0.5)
+        anna.page.reload()
+    assert "resolved: server removed from the laptop" in anna.page.locator("table").last.inner_text()
+    # The filters narrow the list: resolved has this finding, open no longer does.
+    finding_path = anna.page.url.removeprefix(ui.base)
+    anna.goto("/findings?status=resolved")
+    assert finding_path in anna.page.locator("tbody td.server a").evaluate_all(
+        "els => els.map(e => e.getAttribute('href'))"
+    )
+    anna.goto("/findings?status=open")
+    assert finding_path not in anna.page.locator("tbody td.server a").evaluate_all(
+        "els => els.map(e => e.getAttribute('href'))"
+    )
     anna.close()
 
 
