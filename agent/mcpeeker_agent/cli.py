@@ -108,6 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
         "MCPEEKER_* (this endpoint then needs SIEM write credentials)",
     )
     scan.set_defaults(func=cmd_scan)
+    from . import tapcli
+
+    tapcli.register(sub)
     return parser
 
 

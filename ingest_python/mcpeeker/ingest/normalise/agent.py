@@ -24,6 +24,7 @@ KINDS: dict[str, tuple[str, str]] = {
     "process": ("process", "process"),
     "listener": ("listener", "listener"),
     "probe": ("probe", "probe"),
+    "tools": ("tools", "tools"),  # the stdio tap and the inventory (toolmeta.py)
 }
 # Risk flag -> attack type, for the flags that are attack-like conditions on the endpoint (data model:
 # mcpeeker.attack.type), from the detection catalogue (detections/, docs/detections.md).
@@ -47,11 +48,11 @@ def redacted_text_list(value: Any) -> list[str]:
 
 _TABLES = tables("agent")  # mappings.txt
 FILE, CONFIG, PROCESS = _TABLES["FILE"], _TABLES["CONFIG"], _TABLES["PROCESS"]
-LISTENER, PROBE = _TABLES["LISTENER"], _TABLES["PROBE"]
+LISTENER, PROBE, TOOLS = _TABLES["LISTENER"], _TABLES["PROBE"], _TABLES["TOOLS"]
 
 # Bound once at import: a report pays no lookup.
 _FILE, _CONFIG, _PROCESS = compiled(FILE), compiled(CONFIG), compiled(PROCESS)
-_LISTENER, _PROBE = compiled(LISTENER), compiled(PROBE)
+_LISTENER, _PROBE, _TOOLS = compiled(LISTENER), compiled(PROBE), compiled(TOOLS)
 _ITEM_STARTS = {
     item_type: doc_start(
         module="agent", dataset=f"agent.{dataset}", kind="event", evidence_type="endpoint", evidence_kind=kind
@@ -164,6 +165,7 @@ def _item_doc(report: Data, item: Data, iso: str, ctx: Context, file: str, line:
         put(doc, ("process", "user", "id"), privacy.ensure_keyed(cast(bytes, ctx.site_key), process["user_id"]))
     _LISTENER(doc, item.get("listener") or {})
     _PROBE(doc, item.get("probe") or {})
+    _TOOLS(doc, item.get("tools") or {})
     key = item.get("instance_key") or _derived_key(report["host_id"], item)
     if key:
         put(doc, ("mcpeeker", "instance", "key"), privacy.redact_url(key))
