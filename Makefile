@@ -62,6 +62,7 @@ demo: deps
 	@bash scripts/demo.sh
 
 demo-stop: venv
+	@$(BIN)/python scripts/demo_ui.py stop
 	@$(MCPEEKER) opensearch stop
 
 # Files generated from the detection catalogue (detections/): zeek/scripts/mcp/indicators.zeek, the templated pcre

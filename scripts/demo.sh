@@ -108,5 +108,7 @@ fi
 
 step "writing the HTML report"
 $M report --out report.html --quiet
+step "starting the web UI with one demo user per role on a local OpenID provider"
+$PY scripts/demo_ui.py start "$DEMO_CONF/ui" || echo "the web UI did not start (see above); the rest of the demo is done"
 echo "The node keeps running at $URL (indices demo-*); stop it with: make demo-stop"
 echo "The demo's settings and keys: export MCPEEKER_CONFIG=$MCPEEKER_CONFIG"
