@@ -201,7 +201,11 @@ def timeline(settings: Settings, client: Any, finding_id: str, limit: int = 200)
 
 
 def list_findings(
-    settings: Settings, client: Any, size: int = 100, where: queries.FindingFilter | None = None
+    settings: Settings,
+    client: Any,
+    size: int = 100,
+    where: queries.FindingFilter | None = None,
+    order: tuple[tuple[str, str], ...] = (),
 ) -> list[dict[str, Any]]:
-    """Findings matching `where` (every finding without it), highest score first."""
-    return queries.search_findings(settings, client, where or queries.FindingFilter(), size)
+    """Findings matching `where` (every finding without it), in `order` (queries.parse_sort), highest score first."""
+    return queries.search_findings(settings, client, where or queries.FindingFilter(), size, order)

@@ -67,14 +67,16 @@ def agent_report(host_id: str, ip: str, port: int, risks: tuple[str, ...] = (), 
     }
 
 
-def cli(settings: Settings, *args: str, identity: str = "admin") -> subprocess.CompletedProcess[str]:
+def cli(
+    settings: Settings, *args: str, identity: str = "admin", columns: int = 250
+) -> subprocess.CompletedProcess[str]:
     env = {
         "MCPEEKER_SITE_KEY": settings.site_key or "",
         "MCPEEKER_AUDIT_KEY": settings.audit_key or "",
         "MCPEEKER_IDENTITY": identity,
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(Path.home()),
-        "COLUMNS": "250",
+        "COLUMNS": str(columns),
         "MCPEEKER_STATE_DIR": _state_dir(settings),
     }
     return subprocess.run(

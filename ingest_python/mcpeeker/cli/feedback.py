@@ -1,18 +1,19 @@
-"""`mcpeeker feedback FINDING_ID --verdict …` and `mcpeeker finding show|list|status` (the work is in
-mcpeeker.feedback and mcpeeker.cases)."""
+"""`mcpeeker feedback FINDING_ID --verdict …` and `mcpeeker finding show|list|status|ack|resolve|reopen|suppress`
+(the work is in mcpeeker.feedback and mcpeeker.cases; list output in cli/finding_output.py)."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from datetime import datetime, timedelta
-from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
 from ..cases import lifecycle
-from ..cases.queries import FindingFilter
+from ..cases import suppressions as sup
+from ..cases.queries import SORT_FIELDS, FindingFilter, parse_sort
 from ..cases.suppressions import parse_expiry
 from ..client import make_client
 from ..durations import parse_duration
@@ -21,6 +22,7 @@ from ..feedback import VERDICTS, SuppressRequest, get_finding, give_verdict, lis
 from ..timeutil import parse_iso, utcnow
 from ..roles import authorize, with_as
 from ..settings import add_connection_arguments, resolve
+from . import finding_output
 
 console = Console(soft_wrap=True)
 
@@ -85,29 +87,6 @@ def cmd_finding_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def findings_table(findings: list[dict[str, Any]]) -> Table:
-    table = Table(
-        "finding", "status", "class", "score", "severity", "instance", "server", "evidence", "attacks", "registry"
-    )
-    colours = {"unauthorized": "red", "suspect": "yellow", "authorized": "green"}
-    for f in findings:
-        cls = f["classification"]
-        status = f["finding"].get("status", "open") + (" (muted)" if f["finding"].get("suppressed") else "")
-        table.add_row(
-            f["finding"]["id"],
-            status,
-            f"[{colours.get(cls, 'white')}]{cls}[/]",
-            f"{f['score']:g}",
-            f["severity"],
-            f["instance"]["key"][:48],
-            (f.get("mcp", {}).get("server", {}) or {}).get("name", ""),
-            ",".join(f.get("evidence", {}).get("types", [])),
-            ",".join(f.get("attack", {}).get("types", [])),
-            f.get("registry", {}).get("entry_id", "") if f.get("registry", {}).get("match") else "-",
-        )
-    return table
-
-
 def _moment(text: str) -> datetime:
     """`24h`/`7d` (that long ago) or an ISO date/time."""
     try:
@@ -126,6 +105,8 @@ def finding_filter(args: argparse.Namespace) -> FindingFilter:
         severity=tuple(args.severity or ()),
         status=tuple(args.status or ()),
         host=args.host,
+        owner=args.owner,
+        detection=args.detection,
         since=_moment(args.since) if args.since else None,
         until=_moment(args.until) if args.until else None,
         text=args.text,
@@ -136,11 +117,60 @@ def finding_filter(args: argparse.Namespace) -> FindingFilter:
 def cmd_finding_list(args: argparse.Namespace) -> int:
     settings = resolve(args)
     authorize(settings, "finding.show")
-    findings = list_findings(settings, make_client(settings), args.size, finding_filter(args))
-    if args.json:
-        print(json.dumps(findings, indent=2))
+    order = tuple(parse_sort(text) for text in args.sort or ())
+    findings = list_findings(settings, make_client(settings), args.size, finding_filter(args), order)
+    fmt = "json" if args.json else args.format
+    if fmt == "json":
+        print(finding_output.to_json(findings))
+    elif fmt == "csv":
+        sys.stdout.write(finding_output.to_csv(findings))
     else:
-        console.print(findings_table(findings))
+        finding_output.print_table(console, findings, args.wide)
+    return 0
+
+
+# `mcpeeker finding ack|resolve|reopen ID --reason ...`: the status each shortcut moves the finding to.
+SHORTCUTS = {"ack": "acknowledged", "resolve": "resolved", "reopen": "open"}
+
+
+def cmd_finding_shortcut(args: argparse.Namespace) -> int:
+    settings = resolve(args)
+    actor = authorize(settings, "finding.status")
+    status = SHORTCUTS[args.action]
+    change = lifecycle.set_status(settings, make_client(settings), args.finding_id, status, actor, args.reason)
+    console.print(f"{change.finding_id}: {change.old} -> {change.new} by {change.by} ({change.reason})", markup=False)
+    return 0
+
+
+def cmd_finding_suppress(args: argparse.Namespace) -> int:
+    """Mute the finding's server instance until --expires and move the finding to --status (accepted_risk) when
+    that transition is allowed from where it is."""
+    settings = resolve(args)
+    actor = authorize(settings, "suppress.add")
+    authorize(settings, "finding.status")
+    client = make_client(settings)
+    finding = get_finding(settings, client, args.finding_id)
+    from .suppress import max_days
+
+    old = str(finding.get("finding", {}).get("status") or "open")
+    rule = sup.add(
+        settings,
+        client,
+        actor,
+        sup.Match(instance=finding["instance"]["key"]),
+        args.owner or actor.name,
+        args.reason,
+        parse_expiry(args.expires, utcnow()),
+        max_days(),
+        source_finding=args.finding_id,
+    )
+    console.print(f"suppression {rule.suppression_id} until {rule.expires}", markup=False)
+    if args.status in lifecycle.TRANSITIONS.get(old, frozenset()):
+        reason = f"suppressed by {rule.suppression_id} until {rule.expires}: {rule.reason}"
+        change = lifecycle.set_status(settings, client, args.finding_id, args.status, actor, reason)
+        console.print(f"{change.finding_id}: {change.old} -> {change.new} by {change.by}", markup=False)
+    else:
+        console.print(f"{args.finding_id}: status stays {old}", markup=False)
     return 0
 
 
@@ -170,13 +200,23 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     listing.add_argument("--severity", action="append", choices=("info", "low", "medium", "high", "critical"))
     listing.add_argument("--status", action="append", choices=lifecycle.STATUSES)
     listing.add_argument("--host", help="host id, name or address")
+    listing.add_argument("--owner", help="registry owner of the finding's entry")
+    listing.add_argument("--detection", help="catalogue id the finding carries (detections/MCP-*.yaml)")
     listing.add_argument("--since", help="last seen since: 24h, 7d or an ISO date")
     listing.add_argument("--until", help="last seen before: 24h, 7d or an ISO date")
     listing.add_argument("--text", help="case-insensitive text in summary, instance, server, tools, host, owner")
     listing.add_argument(
         "--suppressed", action=argparse.BooleanOptionalAction, default=None, help="only (or --no-: no) muted findings"
     )
-    listing.add_argument("--json", action="store_true")
+    listing.add_argument(
+        "--sort",
+        action="append",
+        metavar="FIELD[:asc|desc]",
+        help=f"order by (repeatable; default score, then last seen): {', '.join(SORT_FIELDS)}",
+    )
+    listing.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    listing.add_argument("--json", action="store_true", help="the same as --format json")
+    listing.add_argument("--wide", action="store_true", help="table: every column, whole values")
     add_connection_arguments(listing)
     listing.set_defaults(func=cmd_finding_list)
     status = actions.add_parser("status", help="move a finding to a status, with the reason")
@@ -185,3 +225,22 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     status.add_argument("--reason", required=True)
     add_connection_arguments(status)
     status.set_defaults(func=cmd_finding_status)
+    for name, target in SHORTCUTS.items():
+        shortcut = actions.add_parser(name, help=f"move a finding to {target}, with the reason")
+        shortcut.add_argument("finding_id")
+        shortcut.add_argument("--reason", required=True)
+        add_connection_arguments(shortcut)
+        shortcut.set_defaults(func=cmd_finding_shortcut)
+    muting = actions.add_parser("suppress", help="suppress the finding's server instance until --expires")
+    muting.add_argument("finding_id")
+    muting.add_argument("--reason", required=True)
+    muting.add_argument("--expires", required=True, help="30d, 12h or an ISO date")
+    muting.add_argument("--owner", help="who owns the suppression (default: you)")
+    muting.add_argument(
+        "--status",
+        choices=("accepted_risk", "false_positive"),
+        default="accepted_risk",
+        help="the status the finding moves to when allowed (default %(default)s)",
+    )
+    add_connection_arguments(muting)
+    muting.set_defaults(func=cmd_finding_suppress)

@@ -32,7 +32,7 @@ from ..timeutil import parse_iso, utcnow
 from .access import Access, InvalidTokenRequest
 from .auth import Authenticator, Forbidden, Principal, Unauthenticated
 from .config import ServeConfig, is_loopback
-from ..cases.queries import FindingFilter
+from ..cases.queries import FindingFilter, QueryError
 from .findings import BadCursor, FindingPage, list_findings, visible
 from .tokens import ApiTokenStore
 from .ui import install_ui
@@ -219,6 +219,7 @@ def build_api(ctx: ServeContext) -> APIRouter:
         status: Annotated[list[str], Query()] = [],
         host: Annotated[str | None, Query(max_length=255)] = None,
         owner: Annotated[str | None, Query(max_length=128)] = None,
+        detection: Annotated[str | None, Query(max_length=64)] = None,
         since: Annotated[datetime | None, Query()] = None,
         until: Annotated[datetime | None, Query()] = None,
         text: Annotated[str | None, Query(max_length=200)] = None,
@@ -233,16 +234,20 @@ def build_api(ctx: ServeContext) -> APIRouter:
             severity=tuple(severity),
             status=tuple(status),
             host=host,
+            owner=owner,
+            detection=detection,
             since=since,
             until=until,
             text=text,
             suppressed=suppressed,
         )
-        request = FindingPage(where, owner, limit, cursor)
+        request = FindingPage(where, None, limit, cursor)
         try:
             page = list_findings(ctx.settings, ctx.client, request, scope_for(principal))
         except BadCursor as exc:
             raise Problem(422, str(exc), "query.cursor") from None
+        except QueryError as exc:
+            raise Problem(422, str(exc), "query.detection") from None
         return {"items": page.items, "total": page.total, "next_cursor": page.next_cursor}
 
     @router.get("/findings/{finding_id}", openapi_extra=extra("finding.show"), tags=["findings"])
