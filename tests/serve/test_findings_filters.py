@@ -44,7 +44,7 @@ def test_owner_and_detection_filters(api: Api, oidc: Provider) -> None:
     target = next(f for f in everything if f.get("host", {}).get("id") and f.get("destination", {}).get("port"))
     client = make_client(api.settings)
     registry = Registry(api.settings, client, Actor("admin", "admin"))
-    entry = registry.add(
+    approved = registry.add(
         {
             "owner": "olga",
             "purpose": "filter test",
@@ -52,7 +52,7 @@ def test_owner_and_detection_filters(api: Api, oidc: Provider) -> None:
             "server": {"port": target["destination"]["port"]},
         }
     )
-    registry.apply(entry["entry_id"], "approve")
+    registry.apply(approved["entry_id"], "approve")
     Correlator(api.settings, client).run_once()
     client.indices.refresh(index=api.settings.index("mcp-findings"))
     owned = _ids(api, anna, owner="olga")
@@ -65,4 +65,4 @@ def test_owner_and_detection_filters(api: Api, oidc: Provider) -> None:
     for det in carried:
         expected = owned & {f["finding"]["id"] for f in after if det in detections_of(f)}
         assert _ids(api, anna, owner="olga", detection=det) == expected
-    assert mine["registry"]["entry_id"] == entry["entry_id"]
+    assert mine["registry"]["entry_id"] == approved["entry_id"]
