@@ -35,6 +35,9 @@ _CONFIG_KEYS: dict[str, type | tuple[type, ...]] = {
     "spool_dir": str,
     "client_cert": str,
     "client_key": str,
+    "tools_state": str,  # tap and inventory: tool fingerprints per server
+    "inventory_allow_env": bool,  # inventory: pass the config's env (usually secrets) to the servers it starts
+    "inventory_remote": bool,  # inventory: also list remote servers whose URL the config carries
 }
 
 

@@ -59,7 +59,8 @@ def register(sub: Any) -> None:
 def _sink(args: argparse.Namespace, cfg: dict[str, Any], root: Path = Path("/")) -> tuple[Sink, bytes]:
     site_key, _source = resolve_site_key(None, args.site_key_file, cfg)
     hasher = Hasher(site_key)
-    state = None if args.no_state else (args.tools_state or default_tools_state())
+    configured = Path(cfg["tools_state"]) if cfg.get("tools_state") else None
+    state = None if args.no_state else (args.tools_state or configured or default_tools_state())
     spool = args.spool_dir or (Path(cfg["spool_dir"]) if cfg.get("spool_dir") else default_outbox())
     host = hasher.host_id(args.machine_id or machine_id(root))
     return Sink(hasher, host, output=args.output, outbox=None if args.output else spool, state=state), site_key
