@@ -14,6 +14,8 @@ import sys
 import time
 from pathlib import Path
 
+import shutil
+
 import psutil
 import pytest
 
@@ -24,7 +26,7 @@ from mcpeeker.settings import Settings
 from mcpeeker_agent.toolmeta import canonical, tool_digest, tools_hash
 
 from cluster import findings_by_key
-from paths import AUDIT_KEY, REPO_ROOT, SITE_KEY, require_zeek
+from paths import AUDIT_KEY, REPO_ROOT, SITE_KEY, missing, require_zeek
 
 from .conftest import validate_report
 from .sdk_client import SECRET_ARGUMENT
@@ -61,12 +63,19 @@ def reports(tmp_path: Path) -> list[dict]:
     return out
 
 
-def run_session(tmp_path: Path, key_file: Path | None, mode: str, big: bool = False, env: dict | None = None) -> dict:
+def run_session(
+    tmp_path: Path,
+    key_file: Path | None,
+    mode: str,
+    big: bool = False,
+    env: dict | None = None,
+    server: list[str] | None = None,
+) -> dict:
     """SDK client -> recorder (splitting writes) -> tap -> recorder -> SDK server; the client's result."""
-    cmd = [PY, CLIENT, *(["--big"] if big else []), "--"]
+    cmd = [PY, CLIENT, *(["--big"] if big else []), *(["--everything"] if server else []), "--"]
     cmd += [PY, RECORDER, str(tmp_path / "client"), "--split", "--"]
     cmd += tap_argv(tmp_path, key_file)
-    cmd += [PY, RECORDER, str(tmp_path / "server"), "--", PY, SERVER, mode]
+    cmd += [PY, RECORDER, str(tmp_path / "server"), "--", *(server or [PY, SERVER, mode])]
     done = subprocess.run(cmd, capture_output=True, timeout=120, env={**os.environ, **(env or {})})
     assert done.returncode == 0, done.stderr.decode()[-2000:]
     return json.loads(done.stdout)
@@ -274,3 +283,30 @@ def test_rug_pull_becomes_a_finding(tmp_path: Path, key_file: Path, os_settings:
     finding = findings_by_key(os_settings)[listed[1]["instance_key"]]
     assert "rug_pull" in finding["attack"]["types"]
     assert "sensitive_file" in finding["attack"]["types"]  # the flagged tools/call of the same server
+
+
+EVERYTHING = (
+    Path(os.environ.get("MCPEEKER_PCAPGEN_CACHE", Path.home() / ".cache" / "mcpeeker" / "pcapgen"))
+    / "node/node_modules/@modelcontextprotocol/server-everything/dist/index.js"
+)
+
+
+def test_reference_node_server_through_the_tap(tmp_path: Path, key_file: Path) -> None:
+    """The reference server (@modelcontextprotocol/server-everything, TypeScript SDK) under the Python SDK client;
+    it comes from the pcap generator's cache (tests/pcaps/generate.py installs it)."""
+    if shutil.which("node") is None or not EVERYTHING.exists():
+        missing(f"node or {EVERYTHING} not found: run tests/pcaps/generate.py once (it installs the Node servers)")
+    result = run_session(tmp_path, key_file, "", server=["node", str(EVERYTHING), "stdio"])
+    assert "echo" in result["tools"] and "get-sum" in result["tools"] and "5" in str(result["add"])
+    assert_byte_exact(tmp_path)
+    evidence = [e for r in reports(tmp_path) for e in r["evidence"]]
+    listed = next(e for e in evidence if "tools_hash" in e["tools"])
+    assert listed["tools"]["tools_count"] == len(result["tools"])
+    assert listed["tools"]["server_info_name"]
+    flagged = [e for e in evidence if e["risk"]]
+    assert flagged and flagged[0]["tools"]["calls"][0] == {
+        "tool": "echo",
+        "arg_keys": ["message"],
+        "flags": ["sensitive_path", "shell_injection"],
+    }
+    assert "value-marker-7f3a" not in (tmp_path / "evidence.ndjson").read_text()
