@@ -372,6 +372,11 @@ class Matcher:
 
     def __init__(self, cat: RemoteCatalogue) -> None:
         self._hosts = cat.by_host()
+        self._services = {e.service: e for e in cat.endpoints}
+
+    def service(self, service_id: str) -> Endpoint | None:
+        """The catalogue entry of a service id (findings name the service, the registry may name its host)."""
+        return self._services.get(service_id)
 
     def host(self, name: str) -> Endpoint | None:
         """A dedicated host (DNS, SNI, CONNECT): the name alone is evidence. Shared hosts never match here."""

@@ -36,7 +36,7 @@ def find_pcaps(items: list[str]) -> list[Path]:
     return out
 
 
-def run_suricata_all(pcaps: list[Path], rules: Path, outdir: Path) -> tuple[list[Path], str | None]:
+def run_suricata_all(pcaps: list[Path], rules: Path | list[Path], outdir: Path) -> tuple[list[Path], str | None]:
     """eve.json per pcap (one Suricata run each keeps flows of different captures apart)."""
     try:
         from .sensors.suricata import find_suricata, run_suricata
@@ -155,9 +155,10 @@ class SensorRun:
 
 
 def run_sensors(pcaps: list[Path], rules: Path | None, outdir: Path) -> SensorRun:
-    from .sensors.suricata import DEFAULT_RULES
+    from .sensors.suricata import DEFAULT_RULES, REMOTE_RULES
 
-    eves, suricata_skip = run_suricata_all(pcaps, rules or DEFAULT_RULES, outdir)
+    # By default both rule sets: MCP on the wire, and the remote-service rules with their dataset files.
+    eves, suricata_skip = run_suricata_all(pcaps, rules or [DEFAULT_RULES, REMOTE_RULES], outdir)
     zeek_logs, zeek_skip = run_zeek_all(pcaps, outdir)
     return SensorRun(eves, zeek_logs, suricata_skip, zeek_skip)
 

@@ -35,24 +35,39 @@ def _entry_table(entries: list[RegistryEntry]) -> Table:
     now = utcnow()
     table = Table("entry", "status", "owner", "team", "server", "host", "expires")
     for e in entries:
-        server = e.get("server", {})
-        where = server.get("url") or ":".join(
-            str(x) for x in (server.get("ip") or server.get("name") or "", server.get("port") or "") if x
+        server, remote = e.get("server", {}), e.get("remote", {})
+        where = "remote " + (remote.get("service") or remote.get("host") or "") if remote else ""
+        where = (
+            where
+            or server.get("url")
+            or ":".join(str(x) for x in (server.get("ip") or server.get("name") or "", server.get("port") or "") if x)
         )
         host = e.get("host", {})
+        clients = ",".join(c[:12] for c in remote.get("clients", [])) or ("(all clients)" if remote else "")
         table.add_row(
             e["entry_id"],
             effective_status(e, now),
             e.get("owner") or "",
             e.get("team") or "",
             where,
-            (host.get("id") or "")[:12] or host.get("ip") or host.get("name") or "",
+            clients or (host.get("id") or "")[:12] or host.get("ip") or host.get("name") or "",
             e.get("expires", "")[:10],
         )
     return table
 
 
 def _fields_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    if args.remote_service or args.remote_host:
+        # A remote MCP service (detections/remote/endpoints.yaml) approved for every client or for --clients.
+        return {
+            "owner": args.owner,
+            "team": args.team,
+            "purpose": args.purpose,
+            "expires": args.expires,
+            "remote": {"service": args.remote_service, "host": args.remote_host, "clients": args.clients or []},
+        }
+    if args.clients:
+        raise MCPeekerError("--clients goes with --remote-service or --remote-host")
     return {
         "owner": args.owner,
         "team": args.team,
@@ -196,6 +211,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add.add_argument("--server-ip")
     add.add_argument("--port", type=int)
     add.add_argument("--server-url", dest="url_server")
+    add.add_argument("--remote-service", help="approve use of a public remote MCP service by its catalogue id")
+    add.add_argument("--remote-host", help="... or by its host name (detections/remote/endpoints.yaml)")
+    add.add_argument(
+        "--clients", nargs="+", metavar="HOST", help="only these client hosts (host ids or IPs); default every client"
+    )
     add.add_argument("--expires", help="ISO date; default now + TTL (configs/scoring.yaml registry.default_ttl_days)")
     add.set_defaults(func=cmd_add)
 

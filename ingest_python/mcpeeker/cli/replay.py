@@ -31,7 +31,9 @@ def register(subparsers: Any) -> None:
         "--keep", metavar="DIR", type=Path, help="write sensor output here and keep it (default: a temp dir)"
     )
     p.add_argument("--no-index", action="store_true", help="only run the sensors and show the findings; index nothing")
-    p.add_argument("--rules", type=Path, help="Suricata rules (default: suricata/mcp.rules)")
+    p.add_argument(
+        "--rules", type=Path, help="Suricata rules (default: suricata/mcp.rules and mcp-remote.rules with its datasets)"
+    )
     p.add_argument("--dead-letter", metavar="FILE", help="dead-letter file (default: <output dir>/dead-letter.log)")
     add_connection_arguments(p)
     p.set_defaults(func=cmd_replay)

@@ -10,6 +10,8 @@ code runs on OpenSearch and Elasticsearch without Painless, SQL or an alerting p
             references aggregated (exact, all time, so re-runs agree) and their finding rebuilt
 5. score:   every finding (touched or not) is re-scored against the registry, so an approval, expiry or
             revocation takes effect at the next cycle even without new evidence
+   remote:  "remote MCP service used" findings (one per client host and public service, correlate/remote.py)
+            are rebuilt from all remote sightings and re-scored against the registry in the same pass
 6. cases:   each finding keeps its status (mcpeeker.cases.lifecycle); a closed one reopens on attack evidence it
             had not seen; active suppressions flag the findings they match, and when the set of active rules
             changes (one added, removed or expired) every finding is re-flagged
@@ -442,6 +444,8 @@ class Correlator:
         ]
         changed = [d for d in docs if _differs(existing.get(d["finding"]["id"]), d)]
         rebuilt_ids = {finding_id(i.key) for i in rebuild}
+        remote_ids = self._remote_findings(hosts, entries, started, finalise, changed)
+        rebuilt_ids |= remote_ids
         ids = {finding_id(key) for key in instances}
         known = state.get("registry_entries")
         if known != entry_fps:
@@ -489,6 +493,27 @@ class Correlator:
             tuple(sorted(fid for fid in reopens if fid in written)),
             muted,
         )
+
+    def _remote_findings(
+        self,
+        hosts: HostMap,
+        entries: list[RegistryEntry],
+        now: datetime,
+        finalise: Callable[[Finding, dict[str, Any] | None], Finding],
+        changed: list[Finding],
+    ) -> set[str]:
+        """ "Remote MCP service used" findings (correlate/remote.py), all rebuilt each cycle and appended to `changed`
+        when they differ from the stored ones; returns their ids so the registry and suppression passes skip them."""
+        from . import remote
+
+        docs = remote.findings(self.client, self.events, hosts, entries, self.config, now, self.page_size)
+        stored = self.findings_by_id({d["finding"]["id"] for d in docs})
+        for doc in docs:
+            old = stored.get(doc["finding"]["id"])
+            finalise(doc, old)
+            if _differs(old, doc):
+                changed.append(doc)
+        return {d["finding"]["id"] for d in docs}
 
     # --- cases: status and suppressions -------------------------------------------------
     @staticmethod

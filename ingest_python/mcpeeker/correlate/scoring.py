@@ -27,6 +27,7 @@ class ScoringConfig:
     correlation: dict[str, Any] = field(default_factory=dict)
     registry: dict[str, Any] = field(default_factory=dict)
     suppressions: dict[str, Any] = field(default_factory=dict)
+    remote: dict[str, float] = field(default_factory=dict)  # how a remote MCP service use was seen -> score
 
     @classmethod
     def load(cls, path: Path | str | None = None) -> "ScoringConfig":
@@ -44,6 +45,7 @@ class ScoringConfig:
             correlation=data.get("correlation", {}),
             registry=data.get("registry", {}),
             suppressions=data.get("suppressions", {}),
+            remote=data.get("remote", {}),
         )
 
 

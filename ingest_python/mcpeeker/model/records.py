@@ -234,6 +234,19 @@ class FindingRegistry(TypedDict, total=False):
     expires: str | None
 
 
+class FindingRemote(TypedDict, total=False):
+    """A "remote MCP service used" finding (mcpeeker.correlate.remote): which public service, how it was seen."""
+
+    service: str  # the catalogue's service id
+    name: str
+    vendor: str
+    host: str  # the service's host name
+    dedicated: bool
+    seen: str  # the strongest sighting: dns < tls < proxy_url
+    seen_kinds: list[str]  # every sensor kind (dns, tls_sni, certificate, http_host, url, proxy_connect, proxy_url)
+    client: str  # the client's host id, or its address when no agent claims it
+
+
 Finding = TypedDict(
     "Finding",
     {
@@ -255,6 +268,7 @@ Finding = TypedDict(
         "evidence": FindingEvidence,
         "attack": FindingAttack,
         "registry": FindingRegistry,
+        "remote": FindingRemote,
         "suggested_entry": dict[str, Any],  # unindexed: a RegistryEntry draft, blanks left for the owner to fill
         "scoring": dict[str, Any],  # unindexed: each signal's contribution
     },
@@ -278,6 +292,14 @@ class EntryServer(TypedDict, total=False):
     ip: str
 
 
+class EntryRemote(TypedDict, total=False):
+    """A remote-service entry (mcpeeker.registry.model): use of a public MCP service, for all or some clients."""
+
+    service: str  # the catalogue's service id
+    host: str  # or the service's host name
+    clients: list[str]  # keyed host ids or IP addresses; empty: every client
+
+
 # One lifecycle step; "from" is a keyword, hence the functional form.
 HistoryItem = TypedDict(
     "HistoryItem", {"at": str, "action": str, "actor": str, "from": str, "to": str, "note": str}, total=False
@@ -292,6 +314,7 @@ class RegistryEntry(TypedDict, total=False):
     purpose: str
     host: EntryHost
     server: EntryServer
+    remote: EntryRemote
     created: str
     updated: str
     expires: str

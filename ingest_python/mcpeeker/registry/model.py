@@ -12,6 +12,7 @@ from ..errors import MCPeekerError
 
 # The typed mcp-registry document lives with the other records; re-exported as part of the registry's API.
 from ..model.records import EntryHost as EntryHost
+from ..model.records import EntryRemote as EntryRemote
 from ..model.records import EntryServer as EntryServer
 from ..model.records import HistoryItem as HistoryItem
 from ..model.records import RegistryEntry as RegistryEntry
@@ -29,6 +30,9 @@ TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
 }
 # What an entry approves. host.name is descriptive only: hosts are known by keyed ids, not names.
 SUBJECT_FIELDS = ("host.id", "host.ip", "server.name", "server.port", "server.url", "server.ip")
+# A remote-service entry approves use of a public MCP service (detections/remote/endpoints.yaml) by its service id
+# or host name, for every client or only for the hosts in remote.clients (keyed host ids or IP addresses).
+REMOTE_FIELDS = ("remote.service", "remote.host", "remote.clients")
 # An entry must say where the server is, or name it fleet-wide: a bare port would approve every server on it.
 LOCATORS = ("host.id", "host.ip", "server.ip", "server.url", "server.name")
 
@@ -58,7 +62,13 @@ def normalise_url(url: str) -> str:
 
 def entry_id_for(entry: RegistryEntry) -> str:
     """Deterministic id from what the entry approves, so importing the same file twice creates nothing new."""
-    subject = "|".join(f"{f}={_get(entry, f)}" for f in SUBJECT_FIELDS if _get(entry, f) not in (None, ""))
+
+    def text(value: Any) -> str:
+        return ",".join(sorted(map(str, value))) if isinstance(value, list) else str(value)
+
+    subject = "|".join(
+        f"{f}={text(_get(entry, f))}" for f in SUBJECT_FIELDS + REMOTE_FIELDS if _get(entry, f) not in (None, "", [])
+    )
     if not subject:
         raise RegistryError(
             "an entry needs at least one of host.id, host.ip, server.name, server.port, server.url, server.ip"
@@ -80,7 +90,9 @@ def new_entry(fields: dict[str, Any], now: datetime, ttl_days: int, actor: str) 
     }
     if not entry["owner"]:
         raise RegistryError("owner is required")
-    if not any(_get(entry, f) not in (None, "") for f in LOCATORS):
+    if fields.get("remote"):
+        entry["remote"] = _remote_subject(fields["remote"], host, server)
+    elif not any(_get(entry, f) not in (None, "") for f in LOCATORS):
         raise RegistryError(
             "an entry must name where the server is (host.id, host.ip, server.ip or server.url) "
             "or the server's name fleet-wide (server.name); a port alone would approve every server on it"
@@ -104,6 +116,53 @@ def new_entry(fields: dict[str, Any], now: datetime, ttl_days: int, actor: str) 
         }
     )
     return entry
+
+
+def _remote_subject(value: Any, host: EntryHost, server: EntryServer) -> EntryRemote:
+    """remote.service / remote.host (at least one) and remote.clients, checked; never mixed with host/server."""
+    if not isinstance(value, dict):
+        raise RegistryError("remote must be a mapping with service, host and/or clients")
+    if host or server:
+        raise RegistryError("a remote-service entry names the client hosts in remote.clients, not host/server")
+    unknown = sorted(set(value) - {"service", "host", "clients"})
+    if unknown:
+        raise RegistryError(f"remote: unknown fields {unknown} (service, host, clients)")
+    remote: EntryRemote = {}
+    if value.get("service"):
+        remote["service"] = str(value["service"]).strip().lower()
+    if value.get("host"):
+        remote["host"] = str(value["host"]).strip().lower().rstrip(".")
+    if not remote:
+        raise RegistryError("a remote-service entry needs remote.service or remote.host")
+    clients = value.get("clients") or []
+    if isinstance(clients, str):
+        clients = [c for c in clients.split(",")]
+    if not isinstance(clients, list):
+        raise RegistryError("remote.clients must be a list of host ids or IP addresses")
+    cleaned = sorted({str(c).strip() for c in clients if str(c).strip()})
+    if cleaned:
+        remote["clients"] = cleaned
+    return remote
+
+
+def is_remote(entry: RegistryEntry) -> bool:
+    return bool(entry.get("remote"))
+
+
+def matches_remote(entry: RegistryEntry, service: str, service_host: str, clients: tuple[str, ...]) -> bool:
+    """A remote-service entry covers this (client, service) use: the service id or host agrees, and the entry names
+    no clients or one of `clients` (the client's host id and addresses)."""
+    remote = entry.get("remote")
+    if not remote:
+        return False
+    checks: list[bool] = []
+    if remote.get("service"):
+        checks.append(remote["service"] == service)
+    if remote.get("host"):
+        checks.append(remote["host"] == service_host)
+    if remote.get("clients"):
+        checks.append(bool(set(remote["clients"]) & set(clients)))
+    return bool(checks) and all(checks)
 
 
 def _expiry(value: Any, now: datetime, ttl_days: int) -> str:
@@ -172,6 +231,8 @@ class InstanceFacts:
 
 def matches(entry: RegistryEntry, facts: InstanceFacts) -> bool:
     """Every subject field the entry names must agree with the instance; at least one must be named."""
+    if entry.get("remote"):
+        return False  # a remote-service entry approves the use of a public service, never a server instance
     host, server = entry.get("host", {}), entry.get("server", {})
     checks: list[bool] = []
     if host.get("id"):

@@ -24,6 +24,9 @@ from mcpeeker.errors import MCPeekerError
 
 DEFAULT_CONFIG = resources.path("suricata/suricata-test.yaml")
 DEFAULT_RULES = resources.path("suricata/mcp.rules")
+# Public remote MCP services (issue 18): the dataset rules over DNS, TLS SNI and CONNECT (suricata/mcp-remote.rules).
+REMOTE_RULES = resources.path("suricata/mcp-remote.rules")
+DATASET_LOAD = re.compile(r"\bload\s+([A-Za-z0-9_.-]+)\s*[;,]")
 # SID block reserved for MCPeeker rules (see suricata/README.md).
 SID_MIN, SID_MAX = 9_400_000, 9_400_999
 MIN_MAJOR = 7
@@ -114,8 +117,15 @@ def _rules_file(rules: Path | Sequence[Path] | None, outdir: Path) -> Path:
         for rule_path in map(Path, rules):
             if not rule_path.is_file():
                 raise SuricataError(f"rule file {rule_path} does not exist")
-            out.write(rule_path.read_text())
+            text = rule_path.read_text()
+            out.write(text)
             out.write("\n")
+            # Suricata reads a dataset's relative `load` file beside the rule file: the merged file's directory.
+            for name in sorted(set(DATASET_LOAD.findall(text))):
+                source = rule_path.parent / name
+                if not source.is_file():
+                    raise SuricataError(f"{rule_path}: dataset file {name} not found beside the rule file")
+                shutil.copyfile(source, outdir / name)
     return merged
 
 

@@ -1,4 +1,8 @@
-"""Zeek logs (`mcp`, `http`, `conn`, `ssl`, `dns`, `notice`) -> evidence documents. Mappings are tables."""
+"""Zeek logs (`mcp`, `http`, `conn`, `ssl`, `dns`, `notice`, `mcp_remote`) -> evidence documents. Mappings are tables.
+
+`mcp_remote.log` (zeek/scripts/mcp/remote.zeek) is a sighting of a public remote MCP service: context evidence with
+`mcpeeker.remote` (service, host, how seen, dedicated), like Suricata's mcp-remote.rules alerts, never an MCP server
+instance (a DNS sighting's responder is the resolver, a CONNECT's the proxy)."""
 
 from __future__ import annotations
 
@@ -52,6 +56,7 @@ _NOTICE_DOCS = {
     ev: _starter("notice", "alert", ev, "notice") for ev in {"context", *(t for t, _ in MCP_NOTICES.values())}
 }
 _NOTICE = compiled(NOTICE)
+_REMOTE_DOC, _REMOTE = _starter("mcp_remote", "event", "context", "remote_mcp"), compiled(CONN_ID)
 
 
 def _user(doc: Doc, data: Data, ctx: Context) -> None:
@@ -97,6 +102,30 @@ def mcp(data: Data, ctx: Context, file: str, line: int) -> tuple[Doc, float]:
     return doc, epoch
 
 
+def mcp_remote(data: Data, ctx: Context, file: str, line: int) -> tuple[Doc, float]:
+    doc, epoch = _REMOTE_DOC(data, file, line)
+    _REMOTE(doc, data)
+    service, indicator, seen = data.get("service"), data.get("indicator"), data.get("seen")
+    for name, value in (("service", service), ("indicator", indicator), ("seen", seen)):
+        if not isinstance(value, str) or not value:
+            raise NormaliseError(f"field {name!r}: missing or not a string")
+    dedicated = data.get("dedicated")
+    if not isinstance(dedicated, bool):
+        raise NormaliseError("field 'dedicated': missing or not a boolean")
+    # An Intel::URL indicator is host + path as HTTP::build_url writes it (no scheme); a DOMAIN is the host.
+    host, slash, path = cast(str, indicator).partition("/")
+    doc["mcpeeker"]["evidence"]["reason"] = "remote_mcp_service"
+    doc["mcpeeker"]["remote"] = {"service": service, "host": host.lower(), "seen": seen, "dedicated": dedicated}
+    put(doc, ("destination", "domain"), host.lower())
+    if slash:
+        put(doc, ("url", "domain"), host.lower())
+        put(doc, ("url", "path"), privacy.redact_url("/" + path))
+    where = data.get("where")
+    if isinstance(where, str):
+        put(doc, ("event", "action"), where)  # the Intel location: DNS::IN_REQUEST, SSL::IN_SERVER_NAME ...
+    return doc, epoch
+
+
 ZEEK: dict[str, RecordFn] = {
     "conn": record_type(_CONN_DOC, _CONN, network_bytes),
     "http": record_type(_HTTP_DOC, _HTTP, protocol("http"), split_url, _user),
@@ -104,6 +133,7 @@ ZEEK: dict[str, RecordFn] = {
     "dns": record_type(_DNS_DOC, _DNS, protocol("dns")),
     "notice": notice,
     "mcp": mcp,
+    "mcp_remote": mcp_remote,
 }
 
 normalise_zeek = dispatcher("zeek", ZEEK, "Zeek log type")
