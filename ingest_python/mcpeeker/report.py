@@ -2,7 +2,8 @@
 
 Inline CSS and inline SVG charts drawn here; no script, no font, no image and no stylesheet is fetched, so
 the page opens from disk with no network. Content: the Overview panels, the detections feed with a link to
-each finding's evidence section, and the registry's expiring and expired entries.
+each finding's evidence section, the remote MCP services matrix (services x client hosts, unapproved first) and
+the registry's expiring and expired entries.
 """
 
 from __future__ import annotations
@@ -49,6 +50,34 @@ class ReportData:
     expiring: list[dict[str, Any]] = field(default_factory=list)
     expired: list[dict[str, Any]] = field(default_factory=list)
     trust: list[tuple[str, int]] = field(default_factory=list)  # (score bucket, findings)
+    remote: list[dict[str, Any]] = field(default_factory=list)  # "remote MCP service used" findings
+
+
+@dataclass(frozen=True)
+class RemoteMatrix:
+    """Remote MCP services x client hosts: a cell per (service, client) finding; unapproved rows/columns first."""
+
+    services: list[str]
+    clients: list[str]
+    cells: dict[tuple[str, str], dict[str, Any]]
+    unapproved: dict[str, int]  # service -> clients using it without an active approval
+
+
+def remote_matrix(findings: list[dict[str, Any]]) -> RemoteMatrix:
+    cells: dict[tuple[str, str], dict[str, Any]] = {}
+    for f in findings:
+        remote = f.get("remote") or {}
+        if remote.get("service") and remote.get("client"):
+            cells[(str(remote["service"]), str(remote["client"]))] = f
+    unapproved_s: dict[str, int] = {}
+    unapproved_c: dict[str, int] = {}
+    for (service, client), f in cells.items():
+        open_use = not (f.get("registry") or {}).get("match")
+        unapproved_s[service] = unapproved_s.get(service, 0) + open_use
+        unapproved_c[client] = unapproved_c.get(client, 0) + open_use
+    services = sorted(unapproved_s, key=lambda x: (-unapproved_s[x], x))
+    clients = sorted(unapproved_c, key=lambda x: (-unapproved_c[x], x))
+    return RemoteMatrix(services, clients, cells, unapproved_s)
 
 
 # ------------------------------------------------------------------------------------------- queries
@@ -106,6 +135,11 @@ def _findings(client: Any, settings: Settings) -> tuple[list[dict[str, Any]], in
     }
     response = client.search(index=settings.index("mcp-findings"), body=body)
     return [h["_source"] for h in response["hits"]["hits"]], response["hits"]["total"]["value"]
+
+
+def _remote_findings(client: Any, settings: Settings) -> list[dict[str, Any]]:
+    body = {"size": MAX_FINDINGS, "query": {"term": {"instance.kind": "remote"}}, "sort": [{"finding.id": "asc"}]}
+    return [h["_source"] for h in client.search(index=settings.index("mcp-findings"), body=body)["hits"]["hits"]]
 
 
 def _evidence(client: Any, settings: Settings, findings: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
@@ -182,6 +216,7 @@ def collect(client: Any, settings: Settings, expiring_days: int = 14) -> ReportD
         expiring=expiring,
         expired=expired,
         trust=_trust(client, settings),
+        remote=_remote_findings(client, settings),
     )
 
 
@@ -479,12 +514,61 @@ def _evidence_sections(d: ReportData) -> str:
     return f'<section id="evidence"><h2>Evidence</h2>{"".join(sections)}</section>'
 
 
+def _remote_entry(e: dict[str, Any]) -> str:
+    remote = e.get("remote") or {}
+    return f"remote {remote.get('service') or remote.get('host')}" if remote else ""
+
+
+MAX_REMOTE_CLIENTS = 40  # matrix columns; the rest are counted
+
+
+def _remote_section(d: ReportData) -> str:
+    m = remote_matrix(d.remote)
+    if not m.services:
+        return '<section id="remote-services"><h2>Remote MCP services</h2><p class="muted">none seen</p></section>'
+    clients = m.clients[:MAX_REMOTE_CLIENTS]
+    cut = (
+        f'<p class="muted">Showing {len(clients)} of {len(m.clients)} client hosts (unapproved use first).</p>'
+        if len(m.clients) > len(clients)
+        else ""
+    )
+    head = "<tr><th>service</th><th>vendor</th><th>unapproved</th>" + "".join(
+        f'<th><code title="{_e(c)}">{_e(_short(c))}</code></th>' for c in clients
+    )
+    rows = []
+    for service in m.services:
+        any_f = next(f for (s, _), f in m.cells.items() if s == service)
+        remote = any_f.get("remote") or {}
+        cells = []
+        for c in clients:
+            f = m.cells.get((service, c))
+            if f is None:
+                cells.append("<td></td>")
+                continue
+            approved = bool((f.get("registry") or {}).get("match"))
+            label = f"{'approved' if approved else 'unapproved'} {_get(f, 'remote.seen')}"
+            cells.append(
+                f'<td data-client="{_e(c)}" data-approved="{str(approved).lower()}">'
+                f'<a href="#finding-{_e(f["finding"]["id"])}">{_badge(f.get("classification"), COLOURS)}</a> '
+                f"{_e(label)}</td>"
+            )
+        rows.append(
+            f'<tr class="remote-row" data-service="{_e(service)}"><td>{_e(remote.get("name") or service)} '
+            f'<span class="muted">{_e(remote.get("host"))}</span></td><td>{_e(remote.get("vendor"))}</td>'
+            f"<td>{m.unapproved[service]}</td>{''.join(cells)}</tr>"
+        )
+    return (
+        f'<section id="remote-services"><h2>Remote MCP services</h2>{cut}<table id="remote-table"><thead>{head}</tr>'
+        f"</thead><tbody>{''.join(rows)}</tbody></table></section>"
+    )
+
+
 def _registry_table(entries: list[dict[str, Any]], table_id: str) -> str:
     if not entries:
         return f'<p class="muted" id="{table_id}">none</p>'
     rows = "".join(
         f"<tr><td>{_e(e.get('entry_id'))}</td><td>{_e(e.get('status'))}</td><td>{_e(e.get('owner'))}</td>"
-        f"<td>{_e(e.get('team'))}</td><td>{_e(_get(e, 'server.name') or _get(e, 'server.url'))}</td>"
+        f"<td>{_e(e.get('team'))}</td><td>{_e(_get(e, 'server.name') or _get(e, 'server.url') or _remote_entry(e))}</td>"
         f"<td>{_e(str(e.get('expires', ''))[:10])}</td></tr>"
         for e in entries
     )
@@ -505,6 +589,7 @@ def render(d: ReportData, expiring_days: int = 14) -> str:
         f"{s['hosts']} hosts · {s['with_attack_evidence']} with attack evidence</p></header><main>"
         + _overview(d)
         + _feed(d)
+        + _remote_section(d)
         + f'<section id="registry"><h2>Registry: expiring within {expiring_days} days</h2>'
         + _registry_table(d.expiring, "registry-expiring")
         + "<h2>Registry: expired</h2>"

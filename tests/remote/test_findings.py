@@ -6,6 +6,7 @@ makes the finding authorized, and an approval for other hosts does not."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from datetime import timedelta
@@ -29,6 +30,7 @@ from mcpeeker.model import remote_key
 from mcpeeker.registry.model import RegistryError, new_entry
 from mcpeeker.registry.store import Registry
 from mcpeeker.remote_endpoints import default_matcher
+from mcpeeker.report import remote_matrix, write_report
 from mcpeeker.roles import Actor
 from mcpeeker.sensors.suricata import find_suricata, run_suricata
 from mcpeeker.sensors.zeek import run_zeek
@@ -194,6 +196,16 @@ def test_registry_approval_by_service_host_and_group(world: Settings, suricata_o
     registry.apply(group["entry_id"], "revoke")
     _correlate(world)
     assert _remote(world)[github]["classification"] == "unauthorized"
+    # The report's view: services x hosts, unapproved first, each cell naming how the use was seen.
+    out = tmp_path / "report.html"
+    write_report(world, out)
+    page = out.read_text()
+    section = page[page.index('<section id="remote-services">') :]
+    section = section[: section.index("</section>")]
+    assert re.findall(r'data-service="([^"]+)"', section) == ["github", "linear"]
+    assert re.findall(r'data-client="([^"]+)" data-approved="(\w+)"', section) == [(client, "false"), (client, "true")]
+    assert "unapproved proxy_url" in section and "approved tls" in section
+    assert remote_matrix(list(_remote(world).values())).unapproved == {"github": 1, "linear": 0}
     # Server findings are untouched by remote entries (none of these captures holds an MCP server of ours).
     assert all(
         doc["registry"].get("entry_id") not in (linear_entry["entry_id"], group["entry_id"])
