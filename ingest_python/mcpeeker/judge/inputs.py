@@ -1,0 +1,124 @@
+"""What the judge sees of an instance: a bounded, privacy-safe summary of its evidence.
+
+Only protocol structure and self-descriptions go in: JSON-RPC method names, HTTP header *names*, the key shapes of
+results, server and client names, tool names and tool descriptions (each cut to MAX_TEXT bytes, at most MAX_ITEMS
+of each). Never arguments, header values, tokens or results' contents: the input can be logged, cached and sent to
+an LLM backend without leaking what the server was asked or answered.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+MAX_TEXT = 1024  # bytes per string (a tool description is cut here, on a character boundary)
+MAX_ITEMS = 64  # values per list
+
+
+def cut(text: str, limit: int = MAX_TEXT) -> str:
+    """`text` cut to at most `limit` UTF-8 bytes without splitting a character."""
+    raw = text.encode("utf-8", "replace")
+    return text if len(raw) <= limit else raw[:limit].decode("utf-8", "ignore")
+
+
+def bounded(values: Iterable[str]) -> tuple[str, ...]:
+    """Distinct non-empty values, sorted, each cut, at most MAX_ITEMS."""
+    return tuple(sorted({cut(v) for v in values if v}))[:MAX_ITEMS]
+
+
+@dataclass(frozen=True)
+class ToolText:
+    name: str
+    description: str = ""
+
+    def text(self) -> str:
+        return f"{self.name}\n{self.description}"
+
+
+@dataclass(frozen=True)
+class JudgeInput:
+    methods: tuple[str, ...] = ()
+    header_names: tuple[str, ...] = ()
+    result_shapes: tuple[str, ...] = ()
+    server_names: tuple[str, ...] = ()
+    client_names: tuple[str, ...] = ()
+    transports: tuple[str, ...] = ()
+    tools: tuple[ToolText, ...] = field(default_factory=tuple)
+
+    @classmethod
+    def build(
+        cls,
+        methods: Iterable[str] = (),
+        header_names: Iterable[str] = (),
+        result_shapes: Iterable[str] = (),
+        server_names: Iterable[str] = (),
+        client_names: Iterable[str] = (),
+        transports: Iterable[str] = (),
+        tools: Iterable[tuple[str, str]] = (),
+    ) -> "JudgeInput":
+        by_name: dict[str, str] = {}
+        for name, description in tools:
+            if name:
+                # one definition per tool name: the longest description seen (a rug pull shows up as a new hash)
+                current = by_name.get(cut(name, 256), "")
+                by_name[cut(name, 256)] = max(current, cut(description or ""), key=len)
+        return cls(
+            methods=bounded(methods),
+            header_names=bounded(h.lower() for h in header_names),
+            result_shapes=bounded(result_shapes),
+            server_names=bounded(server_names),
+            client_names=bounded(client_names),
+            transports=bounded(transports),
+            tools=tuple(ToolText(n, d) for n, d in sorted(by_name.items())[:MAX_ITEMS]),
+        )
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "methods": list(self.methods),
+            "header_names": list(self.header_names),
+            "result_shapes": list(self.result_shapes),
+            "server_names": list(self.server_names),
+            "client_names": list(self.client_names),
+            "transports": list(self.transports),
+            "tools": [{"name": t.name, "description": t.description} for t in self.tools],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> "JudgeInput":
+        def strings(key: str) -> list[str]:
+            value = data.get(key) or []
+            return [str(v) for v in value] if isinstance(value, list) else []
+
+        raw_tools = data.get("tools") or []
+        tools = [
+            (str(t.get("name", "")), str(t.get("description", "")))
+            for t in (raw_tools if isinstance(raw_tools, list) else [])
+            if isinstance(t, dict)
+        ]
+        return cls.build(
+            strings("methods"),
+            strings("header_names"),
+            strings("result_shapes"),
+            strings("server_names"),
+            strings("client_names"),
+            strings("transports"),
+            tools,
+        )
+
+    def content_hash(self) -> str:
+        """sha256 of the canonical input: the cache key (same tools, same evidence -> no second judgement)."""
+        return hashlib.sha256(json.dumps(self.as_dict(), sort_keys=True).encode()).hexdigest()
+
+    def protocol_text(self) -> str:
+        """The "is this MCP?" view: structure and names only. Tool descriptions are left out on purpose, so text a
+        server writes about its tools (attacker-controlled) cannot talk the classifier out of its verdict."""
+        parts = [f"method:{m}" for m in self.methods]
+        parts += [f"header:{h}" for h in self.header_names]
+        parts += [f"shape:{s}" for s in self.result_shapes]
+        parts += [f"server:{s}" for s in self.server_names]
+        parts += [f"client:{c}" for c in self.client_names]
+        parts += [f"transport:{t}" for t in self.transports]
+        parts += [f"tool:{t.name}" for t in self.tools]
+        return " ".join(parts)
