@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 MCPEEKER := $(BIN)/mcpeeker
 PYTEST_ARGS ?=
 
-.PHONY: all deps venv debs suricata opensearch oidc test demo demo-stop clean-cache catalogue generate agent-zipapp
+.PHONY: all deps venv debs suricata opensearch oidc test demo demo-stop clean-cache catalogue generate agent-zipapp judge-model
 
 all: test
 
@@ -69,6 +69,11 @@ demo-stop: venv
 # of suricata/mcp.rules and docs/detections.md. Needs only PyYAML; tests/catalogue/test_catalogue.py fails while they are stale.
 catalogue generate:
 	@$(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON)) scripts/catalogue.py
+
+# The judge's local model (ingest_python/mcpeeker/judge/model/): the examples from tests/pcaps (scripts/judge_data.py)
+# and data/judge/, then a deterministic retrain; tests/judge/test_model.py fails while the shipped model is stale.
+judge-model: venv
+	@$(BIN)/python scripts/judge_data.py && $(BIN)/python scripts/judge_model.py
 
 # The endpoint agent as one file per platform for MDM (dist/mcpeeker-agent-<platform>.pyz; dist/mcpeeker-agent.pyz is
 # this machine's): runs on a system Python >= 3.11, wrappers in agent/deploy/. PLATFORM=linux-x86_64 builds one.

@@ -14,9 +14,13 @@ from ..roles import authorize
 from ..settings import add_connection_arguments, resolve
 from ..correlate.engine import Correlator
 from ..correlate.scoring import ScoringConfig
+from ..errors import MCPeekerError
+from ..judge.config import JudgeConfig
+from ..judge.run import Judge
 from ..notify import NotifyConfig
 from ..notify import load as load_notify
 from ..notify import run_cycle as notify_cycle
+from .judge import print_run as print_judge
 from .notify import print_result as print_notify
 
 console = Console(stderr=True, soft_wrap=True)
@@ -28,7 +32,7 @@ SUPPRESSED = Gauge("mcpeeker_findings_suppressed", "stored findings an active su
 REOPENED = Counter("mcpeeker_findings_reopened_total", "closed findings reopened by new attack evidence")
 
 
-def _one_cycle(correlator: Correlator, notify: NotifyConfig | None = None) -> None:
+def _one_cycle(correlator: Correlator, notify: NotifyConfig | None = None, judge: Judge | None = None) -> None:
     result = correlator.run_once()
     CYCLES.labels("ok").inc()
     CYCLE_SECONDS.observe(result.seconds)
@@ -43,6 +47,9 @@ def _one_cycle(correlator: Correlator, notify: NotifyConfig | None = None) -> No
         f"{len(result.reopened)} reopened, {result.seconds:.2f}s",
         highlight=False,
     )
+    if judge is not None:
+        # The judge reads the findings just written; its evidence is scored by the next cycle (docs/judge.md).
+        print_judge(judge.run_once(), console)
     if notify is not None:
         # Notifications follow the findings just written; their outbox survives a crash (docs/notify.md).
         print_notify(notify_cycle(correlator.settings, correlator.client, notify), console)
@@ -54,8 +61,9 @@ def cmd_correlate(args: argparse.Namespace) -> int:
     correlator = Correlator(settings, make_client(settings), ScoringConfig.load(args.scoring))
     notify_config = load_notify(args.notify_config)
     notify = notify_config if notify_config.enabled and notify_config.channels else None
+    judge = None if args.no_judge else _judge(correlator, args.judge_config)
     if not args.every:
-        _one_cycle(correlator, notify)
+        _one_cycle(correlator, notify, judge)
         return 0
     interval = parse_duration(args.every)
     if args.metrics_port:
@@ -63,11 +71,22 @@ def cmd_correlate(args: argparse.Namespace) -> int:
     while True:
         started = time.monotonic()
         try:
-            _one_cycle(correlator, notify)
+            _one_cycle(correlator, notify, judge)
         except Exception as exc:  # a failed cycle is retried at the next tick; the service keeps running
             CYCLES.labels("error").inc()
             console.print(f"[red]correlate: cycle failed:[/] {exc}", highlight=False)
         time.sleep(max(0.0, interval - (time.monotonic() - started)))
+
+
+def _judge(correlator: Correlator, path: str | None) -> Judge | None:
+    config = JudgeConfig.load(path)
+    if not config.enabled:
+        return None
+    try:
+        return Judge(correlator.settings, correlator.client, config)
+    except MCPeekerError as exc:  # the judge extra is not installed: correlation runs without it
+        console.print(f"[yellow]correlate: no judge:[/] {exc}", highlight=False)
+        return None
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -77,6 +96,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     mode.add_argument("--every", metavar="DURATION", help="run as a service, one cycle every DURATION (e.g. 10s)")
     parser.add_argument("--scoring", help="scoring config (default configs/scoring.yaml)")
     parser.add_argument("--notify-config", help="notifications after each cycle (default: the site's notify.yaml)")
+    parser.add_argument("--judge-config", help="the judge after each cycle (default: the site's judge.yaml)")
+    parser.add_argument("--no-judge", action="store_true", help="do not run the judge after each cycle")
     parser.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on 127.0.0.1:PORT")
     add_connection_arguments(parser)
     parser.set_defaults(func=cmd_correlate)
