@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import ssl
 import statistics
 import subprocess
 import sys
@@ -80,14 +81,15 @@ def main() -> int:
 
         # The developer owns the first 20 hosts (their addresses in the hosts claim).
         ACCOUNTS["dev-bench"] = {"groups": ["mcpeeker-developers"], "mcpeeker_hosts": [host_ip(n) for n in range(20)]}
+        port = free_port()
+        provider.ui_redirects.append(f"https://127.0.0.1:{port}/auth/callback")  # the web UI's client
         provider.start()
         pki = make_pki(work / "pki")
         serve_yaml = work / "serve.yaml"
         serve_yaml.write_text(
             f'{{"oidc": {{"issuer": "{provider.issuer}", "audience": "{AUDIENCE}"}}, '
-            f'"tokens_file": "{work / "tokens.json"}"}}'
+            f'"ui": {{"client_id": "mcpeeker-web"}}, "tokens_file": "{work / "tokens.json"}"}}'
         )
-        port = free_port()
         serve = subprocess.Popen(
             [sys.executable, "-m", "mcpeeker.cli", "serve", "--port", str(port), "--cert", str(pki.server_cert)]
             + ["--key", str(pki.server_key), "--serve-config", str(serve_yaml), "--url", args.url]
@@ -112,6 +114,7 @@ def main() -> int:
             ids = [f["finding"]["id"] for f in page["items"]]
             sample = page["items"][0]
             rng = random.Random(1)
+            session = ui_session(base, tls, "anna")
             kinds = {
                 "findings list (analyst, 50 per page)": lambda: ("/api/v1/findings", {}, analyst),
                 "findings list, filtered (class+severity+text+since)": lambda: (
@@ -126,17 +129,23 @@ def main() -> int:
                 ),
                 "findings list (developer, own hosts)": lambda: ("/api/v1/findings", {}, developer),
                 "finding page with timeline (analyst)": lambda: (f"/api/v1/findings/{rng.choice(ids)}", {}, analyst),
+                "UI triage page, HTML (analyst, 50 per page)": lambda: ("/findings", {}, None),
+                "UI finding page with timeline, HTML (analyst)": lambda: (f"/findings/{rng.choice(ids)}", {}, None),
             }
             for name, make in kinds.items():
                 path, params, token = make()
-                first = http.get(path, params=params, headers=_auth(token)).json()
-                if "total" in first:
-                    name += f" [{first['total']:,} match]"
+                if token is not None:
+                    first = http.get(path, params=params, headers=_auth(token)).json()
+                    if "total" in first:
+                        name += f" [{first['total']:,} match]"
                 times = []
                 for i in range(args.requests + 5):
                     path, params, token = make()
                     t0 = time.perf_counter()
-                    response = http.get(path, params=params, headers=_auth(token))
+                    if token is None:  # a UI page: the browser's session cookie
+                        response = http.get(path, params=params, headers={"Cookie": session})
+                    else:
+                        response = http.get(path, params=params, headers=_auth(token))
                     elapsed = (time.perf_counter() - t0) * 1000
                     assert response.status_code == 200, response.text
                     if i >= 5:  # warm-up
@@ -152,6 +161,32 @@ def main() -> int:
         provider.stop()
         drop_prefix(client, settings.index_prefix)
     return 0
+
+
+def ui_session(base: str, tls: ssl.SSLContext, user: str) -> str:
+    """The web UI's session cookie for `user`, through /auth/login and the provider's login and consent forms."""
+    from urllib.parse import urljoin
+
+    from serve.oidc_flow import _form
+
+    with httpx.Client(verify=tls, follow_redirects=False, timeout=30) as browser:
+        response = browser.get(f"{base}/auth/login")
+        for _ in range(12):
+            location = response.headers.get("location")
+            if response.status_code in (302, 303) and location:
+                target = urljoin(str(response.url), location)
+                response = browser.get(target)
+                if "/auth/callback" in target:
+                    break
+                continue
+            form = _form(response)
+            fields = dict(form["inputs"])
+            if fields.get("prompt") == "login":
+                fields.update(login=user, password="any")
+            response = browser.post(urljoin(str(response.url), form["action"]), data=fields)
+        cookie = response.cookies.get("mcpeeker_session")
+        assert cookie, f"no UI session for {user}: {response.status_code} {response.text[:300]}"
+        return f"mcpeeker_session={cookie}"
 
 
 def _auth(token: str) -> dict[str, str]:
