@@ -866,6 +866,32 @@ is **dedicated** to MCP or **shared** with ordinary traffic. `make catalogue` wr
 - **Test traffic** (`tests/pcaps/remote/`, `tests/pcaps/generate.py`): dnsmasq, the MCP Python SDK over verified TLS
   with a throw-away CA, Squid for CONNECT (its access.log is kept beside the pcap), and negatives (the vendors'
   ordinary sites, names that merely contain `mcp`, shared hosts without an MCP path).
+- **Ingest**: Suricata alerts of these rules, Zeek's `mcp_remote.log` and `mcpeeker ingest squid` lines become
+  context evidence with `mcpeeker.remote` (`service`, `host`, `seen`, `dedicated`) and the client in `source.ip`;
+  never an MCP server instance (a DNS sighting's destination is the resolver, a CONNECT's the proxy). `mcpeeker
+  replay` runs `mcp.rules` and `mcp-remote.rules` together, with the dataset files copied beside the merged rules.
+
+### Finding: remote MCP service used
+
+Correlation (`ingest_python/mcpeeker/correlate/remote.py`) makes one finding per **(client host, service)**, key
+`remote:<client>:<service>` (`mcpeeker.model.remote_key`; the client is the agent's host id when an agent reports
+the address, else the address), `instance.kind: remote`. It carries `first_seen`/`last_seen`, `remote.service`,
+`remote.name`, `remote.vendor`, `remote.host`, `remote.dedicated`, every sensor kind (`remote.seen_kinds`) and the
+strongest sighting (`remote.seen`), weakest first:
+
+| `remote.seen` | from | score (`configs/scoring.yaml` `remote`) | unapproved |
+|---|---|---|---|
+| `dns` | a DNS lookup of a dedicated host (`seen` dns) | 3 | suspect |
+| `tls` | a TLS session to it (`tls_sni`, `certificate`) or a proxy CONNECT (`http_host`, `proxy_connect`) | 6 | suspect |
+| `proxy_url` | a URL on a known MCP path (`url`, `proxy_url`): proxy URL log, TLS-inspecting gateway, cleartext | 9 | unauthorized |
+
+The registry approves a service by id or host name, for every client or for a group (`mcpeeker registry add
+--remote-service linear [--clients HOST ...]`, docs/registry.md); an active approval subtracts `registry_approved`
+and classifies the use as authorized. Every cycle rebuilds all of these findings (hosts x services used is small)
+and writes only those that changed, so an approval, revocation or expiry takes effect at the next cycle. The HTML
+report (`mcpeeker report`) has a **Remote MCP services** matrix: services x client hosts, unapproved first.
+Done-when test: `tests/remote/test_findings.py` (each positive capture or Squid log gives exactly one finding per
+(host, service), no negative gives any, approval makes it authorized).
 """
 
 
