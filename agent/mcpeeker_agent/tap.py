@@ -28,7 +28,10 @@ from .toolmeta import Recorder, Session, Sink, ToolList
 
 CHUNK = 1 << 16
 MAX_LINE = 32 << 20  # a line longer than this is relayed but not parsed
-QUEUE_CHUNKS = 4096  # parser backlog (x CHUNK bytes at most) before copies are dropped
+QUEUE_CHUNKS = 1024  # parser backlog (x CHUNK bytes, 64 MiB at most) before copies are dropped
+# Parsing holds the GIL the relay threads need: a line over this size is read only when it is a tool list (a 6 MB
+# tools/call result would stall the relay for tens of milliseconds and tells nothing the tap records).
+PARSE_LIMIT = 1 << 20
 FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 log = logging.getLogger("mcpeeker_agent.tap")
@@ -143,6 +146,9 @@ class Tap:
 
     @staticmethod
     def _line(rec: Recorder, line: bytes, from_client: bool) -> None:
+        if len(line) > PARSE_LIMIT and b'"inputSchema"' not in line:
+            rec.session.skipped_lines += 1
+            return
         try:
             rec.line(line, from_client)
         except Exception:  # noqa: BLE001

@@ -105,6 +105,7 @@ def test_large_message_partial_writes_byte_exact_and_recorded_without_values(tmp
     ]
     summary = evidence[-1]["tools"]
     assert summary["methods"]["tools/call"] == 2 and summary["methods"]["initialize"] == 1
+    assert summary["skipped_lines"] == 1  # the 12 MB result is relayed, not parsed (it would stall the relay)
     assert summary["server_info_name"] == "mcpeeker-stdio-demo" and summary["protocol_version"]
     text = (tmp_path / "evidence.ndjson").read_text()
     assert SECRET_ARGUMENT not in text and "value-marker-7f3a" not in text and "xxxxxxxx" not in text
