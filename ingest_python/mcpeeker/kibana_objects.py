@@ -85,6 +85,11 @@ def _url_format(dashboard_id: str, query: str) -> dict[str, Any]:
     return {"id": "url", "params": {"type": "a", "urlTemplate": template, "labelTemplate": "{{value}}"}}
 
 
+def _duration_format(unit: str) -> dict[str, Any]:
+    # Both products' duration formatter: a number of `unit` shown as "3 hours", "2 days".
+    return {"id": "duration", "params": {"inputFormat": unit, "outputFormat": "humanize"}}
+
+
 def index_pattern(name: str, spec: dict[str, Any], flavour: str, prefix: str) -> dict[str, Any]:
     attributes: dict[str, Any] = {"title": f"{prefix}{spec['title']}", "fields": "[]"}
     if spec.get("time_field"):
@@ -92,9 +97,13 @@ def index_pattern(name: str, spec: dict[str, Any], flavour: str, prefix: str) ->
     if flavour == "kibana" and spec.get("name"):
         attributes["name"] = spec["name"]
     links = spec.get("links") or {}
+    formats: dict[str, Any] = {}
     if links:
         target = object_id("dashboard", "investigation")
-        attributes["fieldFormatMap"] = _dumps({field: _url_format(target, query) for field, query in links.items()})
+        formats.update({field: _url_format(target, query) for field, query in links.items()})
+    formats.update({field: _duration_format(unit) for field, unit in (spec.get("durations") or {}).items()})
+    if formats:
+        attributes["fieldFormatMap"] = _dumps(formats)
     return _envelope("index-pattern", name, attributes, [], flavour)
 
 
@@ -153,6 +162,9 @@ def _agg(agg_id: str, spec: dict[str, Any], schema: str, metric_id: str = "1") -
             "has_extended_bounds": False,
             "extended_bounds": {"min": "", "max": ""},
         }
+    elif kind == "date_range":
+        # Relative ranges ("now-7d" ... "now"): how old things are, e.g. open findings by age.
+        params = {"field": spec["field"], "ranges": [dict(r) for r in spec["ranges"]]}
     elif kind == "date_histogram":
         interval = str(spec.get("interval", "1d"))
         params = {

@@ -104,6 +104,8 @@ def _bucket_body(agg: dict[str, Any], metrics: dict[str, dict[str, Any]], count_
                 "min_doc_count": 0 if params.get("min_doc_count") else 1,
             }
         }
+    if agg["type"] == "date_range":
+        return {"date_range": {"field": params["field"], "ranges": params["ranges"]}}
     if agg["type"] == "date_histogram":
         unit = {"d": "1d", "h": "1h", "w": "1w"}[params["interval"]]
         return {

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from mcpeeker import cli
+from mcpeeker.cases.lifecycle import set_status
 from mcpeeker.client import make_client
 from mcpeeker.correlate.engine import Correlator
 from mcpeeker.feedback import add_feedback
@@ -673,6 +674,10 @@ def seed(settings: Settings, workdir: Path) -> Seeded:
     for finding in findings[:4]:
         verdict, note = verdicts[finding["classification"]]
         add_feedback(settings, client, ANALYST, finding["finding"]["id"], verdict, note)
+    # One acknowledged, then resolved, so the triage panels have a time to acknowledge and a time to resolve.
+    worked = findings[4]["finding"]["id"]
+    set_status(settings, client, worked, "acknowledged", ANALYST, "asked the owner")
+    set_status(settings, client, worked, "resolved", ANALYST, "server removed")
     for name in ("mcp-registry", "mcp-findings", "mcp-feedback", "mcp-audit"):
         client.indices.refresh(index=settings.index(name))
     registry = [

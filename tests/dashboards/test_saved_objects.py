@@ -30,7 +30,7 @@ from .objects import (
 )
 from .seed import Seeded
 
-DASHBOARDS = {"Overview", "Detections feed", "Registry", "Devices", "Network", "Investigation"}
+DASHBOARDS = {"Overview", "Detections feed", "Registry", "Devices", "Network", "Triage", "Investigation"}
 
 
 def _by_id(objects: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
@@ -74,7 +74,7 @@ def _field_problems(objects: list[dict[str, Any]]) -> list[str]:
             kind = fields.get(name)
             if kind not in AGGREGATABLE:
                 problems.append(f"{where}: {agg['type']} on {name} ({kind}) is not aggregatable")
-            elif agg["type"] == "date_histogram" and kind != "date":
+            elif agg["type"] in ("date_histogram", "date_range") and kind != "date":
                 problems.append(f"{where}: date_histogram on {name} ({kind})")
             elif agg["type"] in ("histogram", "sum", "avg") and kind not in NUMERIC:
                 problems.append(f"{where}: {agg['type']} on {name} ({kind}) needs a number")

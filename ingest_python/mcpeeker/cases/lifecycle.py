@@ -5,20 +5,25 @@ finding (finding.status, status_changed_at/by, status_reason) and appended to th
 finding's timeline (mcpeeker.feedback.timeline) reads who/when/why. The correlation cycle keeps the status across
 re-scoring (`carry`) and reopens a closed finding when attack evidence it had not seen arrives (`reopen_for`);
 new plain evidence (more sightings of the same server) leaves it closed.
+
+For the triage dashboard each finding also carries when it was first worked on and closed: `acknowledged_at` (the
+first analyst status change away from open) and `resolved_at` (the first move into a closed status), with
+`time_to_acknowledge` / `time_to_resolve` in seconds from the finding's opening (`opened_at`, set when it is reopened;
+before that its first_seen). Reopening starts a new round: those four fields are cleared.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from .. import audit
 from ..errors import MCPeekerError
 from ..model.records import Finding, FindingHead
 from ..roles import Actor
 from ..settings import Settings
-from ..timeutil import iso, utcnow
+from ..timeutil import iso, parse_iso, utcnow
 
 STATUSES = ("open", "acknowledged", "resolved", "false_positive", "accepted_risk")
 CLOSED = frozenset(("resolved", "false_positive", "accepted_risk"))
@@ -33,7 +38,17 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 # Analyst verdicts (mcpeeker.feedback.VERDICTS) that move a finding; needs_info changes nothing.
 VERDICT_STATUS = {"true_positive": "acknowledged", "false_positive": "false_positive", "benign": "accepted_risk"}
 # The finding.* fields this module owns; the correlation cycle copies them from the stored finding.
-LIFECYCLE_FIELDS = ("status", "status_changed_at", "status_changed_by", "status_reason", "reopened_at", "reopen_reason")
+# Triage timings (the dashboard's time to acknowledge / resolve): one round from opening to closing.
+TIMING_FIELDS = ("opened_at", "acknowledged_at", "resolved_at", "time_to_acknowledge", "time_to_resolve")
+LIFECYCLE_FIELDS = (
+    "status",
+    "status_changed_at",
+    "status_changed_by",
+    "status_reason",
+    "reopened_at",
+    "reopen_reason",
+    *TIMING_FIELDS,
+)
 STATUS_ACTION = "finding.status"
 REOPEN_ACTION = "finding.reopen"
 
@@ -67,6 +82,37 @@ def _is_conflict(exc: Exception) -> bool:
     return getattr(exc, "status_code", None) == 409 or "409" in str(exc)[:40]
 
 
+def _seconds_since(start: str | None, at: str) -> int | None:
+    if not start:
+        return None
+    try:
+        return max(0, round((parse_iso(at) - parse_iso(start)).total_seconds()))
+    except ValueError:
+        return None
+
+
+def timings(stored: Mapping[str, Any], new: str, at: str) -> FindingHead:
+    """The timing fields a move to `new` at `at` writes on a finding stored as `stored` (None clears a field)."""
+    head = stored.get("finding", {})
+    if new == "open":  # a new round: the next acknowledgement and resolution count from now
+        cleared: dict[str, Any] = {name: None for name in TIMING_FIELDS}
+        cleared["opened_at"] = at
+        return cast(FindingHead, cleared)
+    start = head.get("opened_at") or stored.get("first_seen")
+    out: FindingHead = {}
+    if not head.get("acknowledged_at"):
+        out["acknowledged_at"] = at
+        seconds = _seconds_since(start, at)
+        if seconds is not None:
+            out["time_to_acknowledge"] = seconds
+    if new in CLOSED and not head.get("resolved_at"):
+        out["resolved_at"] = at
+        seconds = _seconds_since(start, at)
+        if seconds is not None:
+            out["time_to_resolve"] = seconds
+    return out
+
+
 def set_status(
     settings: Settings, client: Any, finding_id: str, status: str, actor: Actor, reason: str, attempts: int = 5
 ) -> StatusChange:
@@ -89,6 +135,7 @@ def set_status(
             "status_changed_at": at,
             "status_changed_by": actor.name,
             "status_reason": reason,
+            **timings(got["_source"], status, at),
         }
         try:
             client.update(
@@ -173,6 +220,9 @@ def reopen_for(stored: Mapping[str, Any] | None, doc: Finding, at: str, by: str)
             "reopen_reason": why,
         }
     )
+    for name in TIMING_FIELDS:
+        head.pop(name, None)  # type: ignore[misc]
+    head["opened_at"] = at
     return StatusChange(head["id"], old, "open", at, by, why, reopened=True)
 
 

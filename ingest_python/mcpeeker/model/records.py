@@ -126,6 +126,12 @@ class FindingHead(TypedDict, total=False):
     status_reason: str
     reopened_at: str
     reopen_reason: str  # which new attack evidence reopened it
+    # Triage timings (mcpeeker.cases.lifecycle.timings): one round from opening to closing; None clears them.
+    opened_at: str | None  # the last reopening (before any: first_seen counts)
+    acknowledged_at: str | None  # the first analyst status change away from open
+    resolved_at: str | None  # the first move into resolved / false_positive / accepted_risk
+    time_to_acknowledge: int | None  # seconds from opening to acknowledged_at
+    time_to_resolve: int | None  # seconds from opening to resolved_at
     suppressed: bool
     suppression_ids: list[str]  # mcpeeker.cases.suppressions: the rules that mute it (it stays stored and counted)
 
