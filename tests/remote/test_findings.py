@@ -6,6 +6,7 @@ makes the finding authorized, and an approval for other hosts does not."""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -15,7 +16,7 @@ from typing import Any, Iterator
 
 import pytest
 from paths import AUDIT_KEY, SITE_KEY, require_zeek
-from remote.sensors import MCP_RULES, REMOTE_PCAPS, REMOTE_RULES, labels
+from remote.sensors import MCP_RULES, REMOTE_PCAPS, REMOTE_RULES, labels, sid_counts
 
 from cluster import drop_prefix
 from mcpeeker import indices
@@ -264,3 +265,16 @@ def test_remote_entries_are_checked() -> None:
     with pytest.raises(ValueError):
         remote_key.parse("net:10.0.0.1:443")
     assert remote_key.parse(remote_key.key("2001:db8::1", "github")) == {"client": "2001:db8::1", "service": "github"}
+
+
+@pytest.mark.suricata
+def test_replay_runs_the_remote_rules_with_their_datasets(suricata_ok: None, tmp_path: Path) -> None:
+    """`mcpeeker replay` (replay.run_sensors) loads mcp-remote.rules by default, its dataset files beside the merged
+    rules: the remote SIDs fire as the labels say."""
+    from mcpeeker.replay import run_sensors
+
+    entry = labels_for(REMOTE_PCAPS / "remote_proxy_connect_linear.pcap")
+    run = run_sensors([REMOTE_PCAPS / entry["file"]], None, tmp_path)
+    records = [json.loads(line) for line in run.eves[0].read_text().splitlines() if line.strip()]
+    assert sid_counts(records) == entry["suricata_sids"]
+    assert (run.eves[0].parent / "mcp-remote-dedicated.lst").is_file()
