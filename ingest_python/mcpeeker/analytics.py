@@ -1,5 +1,5 @@
-"""The spec's analytics API: summary, score distribution, trendlines, agent coverage (`mcpeeker analytics`,
-cli/analytics.py).
+"""The spec's analytics API: summary, score distribution, trendlines, agent coverage, false-positive rate per
+detection (`mcpeeker analytics`, cli/analytics.py).
 
 Each analytic is one search request whose aggregations do the counting on the cluster; Python only
 reshapes the response into plain values (the command prints them as tables or JSON).
@@ -8,8 +8,10 @@ reshapes the response into plain values (the command prints them as tables or JS
 from __future__ import annotations
 
 import re
+from dataclasses import asdict, dataclass
 from typing import Any
 
+from .cases.suppressions import detections_of
 from .errors import MCPeekerError
 from .settings import Settings
 
@@ -190,4 +192,99 @@ def coverage(client: Any, settings: Settings, hours: int = 24, window_days: int 
         "scans": response["hits"]["total"]["value"],
         "scan_errors": aggs["errors"]["doc_count"],
         "hosts": hosts,
+    }
+
+
+# ------------------------------------------------------------------------------------ false-positive rate
+
+# The seeds' KPI: under 10 % of the findings an analyst judged are false positives, per detection.
+FP_RATE_TARGET = 0.10
+# Verdicts that judge a finding (mcpeeker.feedback.VERDICTS); needs_info judges nothing. benign is a true detection
+# of something harmless, so it counts as judged and not false.
+JUDGING = ("true_positive", "false_positive", "benign")
+NO_DETECTION = "(no catalogue detection)"
+
+
+@dataclass(frozen=True)
+class FpRate:
+    detection: str  # a catalogue id, or NO_DETECTION for findings that carry none
+    judged: int  # findings with a judging verdict (the latest one counts)
+    false_positive: int
+    rate: float  # false_positive / judged
+    target: float = FP_RATE_TARGET
+
+    @property
+    def meets_target(self) -> bool:
+        return self.rate < self.target
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "meets_target": self.meets_target}
+
+
+def _latest_verdicts(client: Any, settings: Settings, page: int = 1000) -> dict[str, str]:
+    """finding id -> its newest judging verdict, paged with a composite aggregation (any number of findings)."""
+    index = settings.index("mcp-feedback")
+    if not client.indices.exists(index=index):
+        return {}
+    latest: dict[str, str] = {}
+    after: dict[str, Any] | None = None
+    while True:
+        composite: dict[str, Any] = {"size": page, "sources": [{"finding": {"terms": {"field": "finding_id"}}}]}
+        if after:
+            composite["after"] = after
+        body = {
+            "size": 0,
+            "query": {"terms": {"verdict": list(JUDGING)}},
+            "aggs": {
+                "findings": {
+                    "composite": composite,
+                    "aggs": {
+                        "newest": {"top_hits": {"size": 1, "sort": [{"@timestamp": "desc"}], "_source": ["verdict"]}}
+                    },
+                }
+            },
+        }
+        agg = client.search(index=index, body=body)["aggregations"]["findings"]
+        for bucket in agg["buckets"]:
+            latest[str(bucket["key"]["finding"])] = bucket["newest"]["hits"]["hits"][0]["_source"]["verdict"]
+        after = agg.get("after_key")
+        if not agg["buckets"] or not after:
+            return latest
+
+
+def fp_rate(client: Any, settings: Settings) -> dict[str, Any]:
+    """The false-positive rate per detection id: of the findings carrying the detection (mcpeeker.cases.suppressions.
+    detections_of: trust penalties and attack types) that an analyst judged, the share whose newest judging verdict
+    is false_positive. Verdicts on findings no longer stored are counted apart."""
+    latest = _latest_verdicts(client, settings)
+    index = settings.index("mcp-findings")
+    judged: dict[str, int] = {}
+    false: dict[str, int] = {}
+    found: set[str] = set()
+    ids = sorted(latest)
+    for start in range(0, len(ids), 1000):
+        chunk = ids[start : start + 1000]
+        response = client.mget(
+            index=index, body={"ids": chunk}, params={"_source_includes": "finding.id,trust.penalties,attack.types"}
+        )
+        for doc in response["docs"]:
+            if not doc.get("found"):
+                continue
+            fid = doc["_id"]
+            found.add(fid)
+            for detection in sorted(detections_of(doc["_source"])) or [NO_DETECTION]:
+                judged[detection] = judged.get(detection, 0) + 1
+                if latest[fid] == "false_positive":
+                    false[detection] = false.get(detection, 0) + 1
+    rows = [
+        FpRate(d, judged[d], false.get(d, 0), false.get(d, 0) / judged[d])
+        for d in sorted(judged, key=lambda d: (d == NO_DETECTION, d))
+    ]
+    total_false = sum(1 for fid in found if latest[fid] == "false_positive")
+    overall = FpRate("all", len(found), total_false, total_false / len(found) if found else 0.0)
+    return {
+        "target": FP_RATE_TARGET,
+        "detections": [r.to_dict() for r in rows],
+        "all": overall.to_dict(),
+        "verdicts_on_missing_findings": len(latest) - len(found),
     }

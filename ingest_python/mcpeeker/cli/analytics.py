@@ -1,4 +1,4 @@
-"""`mcpeeker analytics summary|score-distribution|trendlines|coverage`: tables, or `--json` for scripts
+"""`mcpeeker analytics summary|score-distribution|trendlines|coverage|fp-rate`: tables, or `--json` for scripts
 (the searches are in mcpeeker.analytics)."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any, Callable, TypeVar
 from rich.console import Console
 from rich.table import Table
 
-from ..analytics import CLASSES, coverage, score_distribution, summary, trendlines
+from ..analytics import CLASSES, coverage, fp_rate, score_distribution, summary, trendlines
 from ..client import make_client
 from ..settings import add_connection_arguments, resolve
 
@@ -83,6 +83,25 @@ def render_coverage(result: dict[str, Any]) -> None:
     )
 
 
+def render_fp_rate(result: dict[str, Any]) -> None:
+    target = f"< {result['target']:.0%}"
+
+    def row(r: dict[str, Any]) -> list[Any]:
+        mark = "[green]yes[/]" if r["meets_target"] else "[red]NO[/]"
+        return [r["detection"], r["judged"], r["false_positive"], f"{r['rate']:.1%}", target, mark]
+
+    rows = [row(r) for r in result["detections"]] + [row(result["all"])]
+    console.print(
+        _table(
+            "False-positive rate per detection (newest judging verdict per finding)",
+            ["detection", "judged", "false positive", "rate", "target", "met"],
+            rows,
+        )
+    )
+    if result["verdicts_on_missing_findings"]:
+        console.print(f"{result['verdicts_on_missing_findings']} judged finding(s) no longer stored, not counted")
+
+
 def _emit(result: T, renderer: Callable[[T], None], as_json: bool) -> int:
     if as_json:
         print(json.dumps(result, indent=2, sort_keys=True))
@@ -98,19 +117,24 @@ def _run(args: argparse.Namespace) -> int:
         return _emit(summary(client, settings), render_summary, args.json)
     if args.analytic == "score-distribution":
         return _emit(score_distribution(client, settings, args.bucket), render_scores, args.json)
+    if args.analytic == "fp-rate":
+        return _emit(fp_rate(client, settings), render_fp_rate, args.json)
     if args.analytic == "trendlines":
         return _emit(trendlines(client, settings, args.interval, args.days), render_trend, args.json)
     return _emit(coverage(client, settings, args.hours), render_coverage, args.json)
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser("analytics", help="summary, score distribution, trendlines, agent coverage")
+    parser = subparsers.add_parser(
+        "analytics", help="summary, score distribution, trendlines, agent coverage, false-positive rate"
+    )
     kinds = parser.add_subparsers(dest="analytic", metavar="ANALYTIC", required=True)
     helps = {
         "summary": "findings by classification and severity, unregistered, attack evidence",
         "score-distribution": "findings per score bucket",
         "trendlines": "new findings per interval",
         "coverage": "hosts whose agent reported recently, last scan and scan errors per host",
+        "fp-rate": "false-positive rate per detection id from analyst verdicts, beside the < 10 % target",
     }
     for name, text in helps.items():
         p = kinds.add_parser(name, help=text, description=text)
