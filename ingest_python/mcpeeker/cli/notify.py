@@ -63,6 +63,8 @@ def cmd_test(args: argparse.Namespace) -> int:
 def cmd_outbox(args: argparse.Namespace) -> int:
     settings = resolve(args)
     authorize(settings, "notify.outbox")
+    if args.requeue_dead:
+        authorize(settings, "notify.requeue")  # a write: the admin's, like testing channels
     config = load(args.notify_config)
     outbox = Outbox(outbox_root(settings), config.dedup_window)
     if args.requeue_dead:
