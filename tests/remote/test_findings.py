@@ -278,3 +278,32 @@ def test_replay_runs_the_remote_rules_with_their_datasets(suricata_ok: None, tmp
     records = [json.loads(line) for line in run.eves[0].read_text().splitlines() if line.strip()]
     assert sid_counts(records) == entry["suricata_sids"]
     assert (run.eves[0].parent / "mcp-remote-dedicated.lst").is_file()
+
+
+KONG_LOG = Path(__file__).parent / "data" / "kong-file-log.json"
+
+
+def test_kong_gateway_log_gives_one_finding_per_service(world: Settings, tmp_path: Path) -> None:
+    """`mcpeeker ingest kong`: Kong's file-log JSON lines (tests/remote/data/kong-file-log.json, laid out as the
+    sample log object of https://developer.konghq.com/plugins/file-log/; Kong does not install here) give one
+    finding per (client, service) whose upstream is a catalogue service; ordinary API traffic, a request Kong
+    answered itself and a name that merely contains 'mcp' give none. Consumers are keyed hashes, query secrets
+    are redacted, request headers other than the user agent are not stored."""
+    _ingest(world, "kong", [KONG_LOG], tmp_path)
+    client = make_client(world)
+    client.indices.refresh(index=world.index("mcp-events-*"))
+    hits = client.search(index=world.index("mcp-events-*"), body={"size": 50})["hits"]["hits"]
+    docs = [h["_source"] for h in hits]
+    assert sorted(d["mcpeeker"]["remote"]["service"] for d in docs) == ["github", "linear", "linear"]
+    for doc in docs:
+        assert doc["mcpeeker"]["remote"]["seen"] == "gateway_url" and doc["source"]["ip"] == "10.10.0.95"
+        assert doc["user"]["name"] != "alice" and len(doc["user"]["name"]) >= 32
+        assert "s3cr3t" not in json.dumps(doc) and "authorization" not in json.dumps(doc).lower()
+        assert doc["observer"]["product"] == "Kong Gateway" and doc["event"]["module"] == "kong"
+    github = next(d for d in docs if d["mcpeeker"]["remote"]["service"] == "github")
+    assert github["url"]["domain"] == "api.githubcopilot.com" and github["url"]["path"] == "/mcp/"
+    _correlate(world)
+    found = _remote(world)
+    assert set(found) == {remote_key.key("10.10.0.95", "linear"), remote_key.key("10.10.0.95", "github")}
+    assert {f["remote"]["seen"] for f in found.values()} == {"proxy_url"}
+    assert found[remote_key.key("10.10.0.95", "linear")]["evidence"]["total"] == 2

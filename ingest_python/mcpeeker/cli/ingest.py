@@ -32,6 +32,7 @@ HELP = {
     "suricata": "Suricata eve.json files",
     "agent": "mcpeeker-agent NDJSON reports ('-' reads standard input)",
     "squid": "Squid access.log (native, common or combined logformat): the lines that name a public remote MCP service",
+    "kong": "Kong Gateway request log (file-log/tcp-log/syslog JSON lines): requests to a public remote MCP service",
 }
 
 

@@ -9,7 +9,8 @@ agent reports for that address) and the service (mcpeeker.model.remote_key).
 How the use was seen, weakest to strongest (the strongest wins and is what configs/scoring.yaml `remote` scores):
   dns        a DNS lookup of a host dedicated to MCP
   tls        a TLS session to it (SNI, server certificate) or a proxy CONNECT to it (the tunnel)
-  proxy_url  a URL on a known MCP path: a proxy's URL log, a TLS-inspecting gateway, cleartext HTTP
+  proxy_url  a URL on a known MCP path: a proxy's URL log, an API gateway's request log, a TLS-inspecting gateway,
+             cleartext HTTP
 
 The number of (client, service) pairs is small (hosts x services used), so every cycle aggregates all of them with
 one composite aggregation and the engine writes only the findings whose content changed; a registry change, an
@@ -42,6 +43,7 @@ SEEN_STRENGTH: dict[str, str] = {
     "proxy_connect": "tls",
     "url": "proxy_url",
     "proxy_url": "proxy_url",
+    "gateway_url": "proxy_url",  # an API gateway's request log (ingest kong): the whole upstream URL
 }
 STRENGTHS = ("dns", "tls", "proxy_url")
 DEFAULT_WEIGHTS = {"dns": 3.0, "tls": 6.0, "proxy_url": 9.0}

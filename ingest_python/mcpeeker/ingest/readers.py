@@ -23,7 +23,7 @@ from .native import tables_module
 
 MAX_LINE = 1 << 20  # 1 MiB: longer lines are dead-lettered without being held in memory
 
-SOURCES = ("zeek", "suricata", "agent", "squid")
+SOURCES = ("zeek", "suricata", "agent", "squid", "kong")
 
 
 class Record:
@@ -431,11 +431,17 @@ def _squid_parser(file: str) -> LineParser:
     return SquidParser(file)
 
 
+def KongParser(file: str) -> JsonLineParser:  # noqa: N802
+    # Kong's logging plugins: one JSON object per request (http-log with batching writes arrays: not read here)
+    return JsonLineParser(file, "kong", lambda _data: ("request", ""))
+
+
 PARSERS: dict[str, Callable[[str], LineParser]] = {
     "zeek": ZeekParser,
     "suricata": EveParser,
     "agent": AgentParser,
     "squid": _squid_parser,
+    "kong": KongParser,
 }
 
 

@@ -11,6 +11,7 @@ from ..readers import Record
 from .agent import normalise_agent
 from .common import Context, Normaliser, NormaliseError, Output, Unsupported
 from .suricata import normalise_suricata
+from .kong import normalise_kong
 from .squid import normalise_squid
 from .zeek import normalise_zeek
 
@@ -19,6 +20,7 @@ NORMALISERS: dict[str, Normaliser] = {
     "suricata": normalise_suricata,
     "agent": normalise_agent,
     "squid": normalise_squid,
+    "kong": normalise_kong,
 }
 
 
