@@ -866,7 +866,8 @@ is **dedicated** to MCP or **shared** with ordinary traffic. `make catalogue` wr
 - **Test traffic** (`tests/pcaps/remote/`, `tests/pcaps/generate.py`): dnsmasq, the MCP Python SDK over verified TLS
   with a throw-away CA, Squid for CONNECT (its access.log is kept beside the pcap), and negatives (the vendors'
   ordinary sites, names that merely contain `mcp`, shared hosts without an MCP path).
-- **Ingest**: Suricata alerts of these rules, Zeek's `mcp_remote.log` and `mcpeeker ingest squid` lines become
+- **Ingest**: Suricata alerts of these rules, Zeek's `mcp_remote.log`, `mcpeeker ingest squid` lines and
+  `mcpeeker ingest kong` requests (Kong Gateway's request log, docs/ingest.md says why Kong) become
   context evidence with `mcpeeker.remote` (`service`, `host`, `seen`, `dedicated`) and the client in `source.ip`;
   never an MCP server instance (a DNS sighting's destination is the resolver, a CONNECT's the proxy). `mcpeeker
   replay` runs `mcp.rules` and `mcp-remote.rules` together, with the dataset files copied beside the merged rules.
@@ -883,7 +884,7 @@ strongest sighting (`remote.seen`), weakest first:
 |---|---|---|---|
 | `dns` | a DNS lookup of a dedicated host (`seen` dns) | 3 | suspect |
 | `tls` | a TLS session to it (`tls_sni`, `certificate`) or a proxy CONNECT (`http_host`, `proxy_connect`) | 6 | suspect |
-| `proxy_url` | a URL on a known MCP path (`url`, `proxy_url`): proxy URL log, TLS-inspecting gateway, cleartext | 9 | unauthorized |
+| `proxy_url` | a URL on a known MCP path (`url`, `proxy_url`, `gateway_url`): proxy or gateway log, TLS inspection, cleartext | 9 | unauthorized |
 
 The registry approves a service by id or host name, for every client or for a group (`mcpeeker registry add
 --remote-service linear [--clients HOST ...]`, docs/registry.md); an active approval subtracts `registry_approved`
