@@ -8,7 +8,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from . import resources
+from . import lifecycle, resources
 from .client import make_client
 from .errors import MCPeekerError
 from .settings import Settings
@@ -72,6 +72,9 @@ def install(settings: Settings, client: Any | None = None) -> SetupResult:
         if not client.indices.exists(index=index):
             client.indices.create(index=index)
             created.append(index)
+    # The evidence write alias and its first index (mcpeeker.lifecycle): events never create indices themselves.
+    if lifecycle.write_index(client, settings) is None:
+        created.append(lifecycle.bootstrap(client, settings))
     return SetupResult(installed, unchanged, created)
 
 

@@ -40,6 +40,19 @@ ENV_VARS = {
 
 
 @dataclass(frozen=True)
+class Lifecycle:
+    """Rollover, time-skew and retention of the evidence indices (mcpeeker.yaml `lifecycle:`; mcpeeker.lifecycle)."""
+
+    rollover_max_size: str = "10gb"  # roll the write index over at this primary store size ...
+    rollover_max_age: str = "1d"  # ... or this long after it was created (age of ingestion, not of @timestamp)
+    rollover_max_docs: int | None = None
+    check_seconds: float = 300.0  # how often a running ingest checks the rollover conditions
+    skew_past_days: float = 30.0  # events older than this when read are flagged mcpeeker.time_skew
+    skew_future_seconds: float = 600.0  # events this far in the future (clock drift, forged) are flagged too
+    events_retention_days: float = 30.0  # `mcpeeker maintain` deletes rolled-over event indices ingested before
+
+
+@dataclass(frozen=True)
 class Settings:
     url: str = DEFAULT_URL
     username: str | None = None
@@ -57,6 +70,7 @@ class Settings:
     site_key_file: str | None = None
     audit_key_file: str | None = None
     timeout: float = 30.0
+    lifecycle: Lifecycle = field(default_factory=Lifecycle)
 
     def index(self, name: str) -> str:
         """Full index name for a logical name such as `mcp-findings`."""
@@ -118,6 +132,8 @@ def _config_file_values(path: Path | None, env: Any = None) -> dict[str, Any]:
         conn["identity"] = data["identity"]
     if "key_file" in data.get("audit", {}):
         conn["audit_key_file"] = str(candidate.parent / Path(data["audit"]["key_file"]).expanduser())
+    if "lifecycle" in data:
+        conn["lifecycle"] = Lifecycle(**data["lifecycle"])
     return conn
 
 

@@ -16,6 +16,7 @@ from . import catalogue
 from .client import bulk_helper, make_client
 from . import resources
 from .errors import MCPeekerError
+from . import lifecycle
 from .ingest.ids import document_id, events_index
 from .settings import Settings
 
@@ -158,6 +159,7 @@ def run_once(settings: Settings, rules: list[CompiledRule], since: str, size: in
             index, doc_id, doc = match_document(rule, hit, settings)
             actions.append({"_op_type": "index", "_index": index, "_id": doc_id, "_source": doc})
     if actions:
+        lifecycle.bootstrap(client, settings)  # the matches go through the evidence write alias
         _ok, errors = bulk_helper(settings).bulk(client, actions, raise_on_error=False, refresh="wait_for")
         if errors:
             raise MCPeekerError(f"{len(errors)} sigma.match documents rejected: {str(errors[0])[:300]}")

@@ -100,10 +100,13 @@ def test_one_shot_ingest_returns_with_its_documents_searchable(
     pattern = f"{os_settings.index_prefix}mcp-events-*"
     args = ["agent", str(agent_report), *_conn(os_settings), "--dead-letter", str(tmp_path / "dead.log")]
     assert _ingest(args, tmp_path) == 0
-    # The same daily indices again, empty and with scheduled refreshes off: only the ingest's refresh shows the docs.
+    # The same write index again, empty and with scheduled refreshes off: only the ingest's refresh shows the docs.
+    alias = {os_settings.index("mcp-events"): {"is_write_index": True}}
     for index in os_client.indices.get(index=pattern):
         os_client.indices.delete(index=index)
-        os_client.indices.create(index=index, body={"settings": {"index": {"refresh_interval": "-1"}}})
+        os_client.indices.create(
+            index=index, body={"settings": {"index": {"refresh_interval": "-1"}}, "aliases": alias}
+        )
     assert _ingest(args, tmp_path) == 0
     assert os_client.count(index=pattern)["count"] == sum(len(r["evidence"]) + 1 for r in reports)
 

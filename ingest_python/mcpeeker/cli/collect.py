@@ -126,6 +126,7 @@ def cmd_collect(args: argparse.Namespace) -> int:
     from ..collect.tokens import TokenStore
     from ..ingest.deadletter import DeadLetter
     from ..ingest.normalise.common import Context
+    from ..lifecycle import Router, Ticker
     from .ingest import _ensure_templates, quiet_client_logs
 
     tls = _ssl_options(args)
@@ -144,9 +145,19 @@ def cmd_collect(args: argparse.Namespace) -> int:
         _ensure_templates(settings, client)
     spool = args.spool_dir or collector_spool(settings)
     deadletter = DeadLetter(args.dead_letter)
+    # Reports go through the evidence write alias, rolled over while the collector runs (mcpeeker.lifecycle).
+    router = Router(client, settings)
+    ticker = Ticker(client, settings, on_rollover=router.invalidate)
+    ticker.check()
     ingestor = Ingestor(
-        client, Context(settings.index_prefix, settings.site_key_bytes()), deadletter, spool, senders=args.senders
+        client,
+        Context(settings.index_prefix, settings.site_key_bytes()),
+        deadletter,
+        spool,
+        senders=args.senders,
+        router=router,
     )
+    ticker.start()
     app = build_app(ingestor, tokens, deadletter, CollectorOptions(max_body=args.max_report_bytes))
     config = uvicorn.Config(
         app,
@@ -168,6 +179,7 @@ def cmd_collect(args: argparse.Namespace) -> int:
     try:
         server.run()
     finally:
+        ticker.stop()
         left = ingestor.close(drain_timeout=5.0)
         deadletter.close()
         if left:

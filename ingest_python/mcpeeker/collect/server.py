@@ -29,7 +29,7 @@ from starlette.routing import Route
 
 from ..errors import MCPeekerError
 from ..ingest.deadletter import DeadLetter
-from ..ingest.deliver import Deliverer, DeliveryStats
+from ..ingest.deliver import Deliverer, DeliveryStats, Router
 from ..ingest.normalise.agent import normalise_agent
 from ..ingest.normalise.common import Context, NormaliseError
 from .tokens import TokenRecord, TokenStore
@@ -66,6 +66,7 @@ class Ingestor:
         max_retries: int = 2,
         retry_base: float = 0.2,
         batch_docs: int = 1000,
+        router: Router | None = None,
     ) -> None:
         self.ctx = ctx
         self.deadletter = deadletter
@@ -81,6 +82,7 @@ class Ingestor:
             max_retries=max_retries,
             backoff_base=retry_base,
             on_commit=self._on_commit,
+            router=router,
         )
         self._lock = threading.Lock()  # reader side of the deliverer: one thread at a time
         self._cond = threading.Condition()

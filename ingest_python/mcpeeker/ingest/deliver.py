@@ -26,7 +26,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 import orjson
 
@@ -85,6 +85,13 @@ def stamp_ingested(payload: bytes, now: float | None = None) -> bytes:
     named `event`; JSON string values cannot contain the unescaped key, and the action lines have no `event`."""
     stamp = datetime.fromtimestamp(time.time() if now is None else now, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     return payload.replace(_EVENT_OPEN, b'"event":{"ingested":"' + stamp.encode() + b'",')
+
+
+class Router(Protocol):
+    """Rewrites action lines before a request is sent (mcpeeker.lifecycle.Router: a document already stored in a
+    rolled-over index goes back to that index, so ids stay idempotent across rollovers)."""
+
+    def route(self, items: list[Any]) -> None: ...
 
 
 class ClusterDown(Exception):
@@ -211,8 +218,10 @@ class Deliverer:
         backoff_cap: float = 30.0,
         probe_interval: float = 2.0,
         on_commit: Callable[[dict[str, Any]], None] | None = None,
+        router: Router | None = None,
     ) -> None:
         self.client = client
+        self.router = router
         self.deadletter = deadletter
         self.stats = stats or DeliveryStats()
         self.spool = Spool(spool_dir)
@@ -389,8 +398,12 @@ class Deliverer:
         """Index `items`; raise ClusterDown(undelivered items) when the cluster stays unavailable."""
         attempt = 0
         pending = items
+        routed = self.router is None
         while pending:
             try:
+                if not routed and self.router is not None:
+                    self.router.route(pending)  # once: a retry resends the same, already routed, actions
+                    routed = True
                 response = self._bulk(pending)
             except Exception as exc:  # noqa: BLE001 - classified below, fatal ones re-raised
                 if classify(exc) == "fatal":

@@ -1,4 +1,4 @@
-"""Deterministic document ids and daily index names.
+"""Deterministic document ids and the index evidence is written to.
 
 The `_id` hashes the source type, the record type and the raw record bytes, not the file name: the same line
 read again from a rotated or re-copied file, or replayed after a crash, overwrites the same document.
@@ -7,11 +7,9 @@ read again from a rotated or re-copied file, or replayed after a crash, overwrit
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timezone
-
 from .memo import Memo
 
-EVENTS_INDEX = "mcp-events-"
+EVENTS_ALIAS = "mcp-events"
 ID_LENGTH = 32
 
 
@@ -31,23 +29,7 @@ def document_id(source: str, record_type: str, raw: bytes, part: str = "") -> st
     return hashlib.sha256(prefix + raw).hexdigest()[:ID_LENGTH]
 
 
-def _day_index(key: tuple[str, int]) -> str:
-    prefix, day = key
-    return f"{prefix}{EVENTS_INDEX}{datetime.fromtimestamp(day * 86400, timezone.utc).strftime('%Y.%m.%d')}"
-
-
-_DAYS: Memo[tuple[str, int], str] = Memo(_day_index, 100_000)
-# (prefix, day, name) of the previous call, replaced as a whole (safe across threads): consecutive events share a day.
-_LAST: tuple[str | None, int | None, str] = (None, None, "")
-
-
 def events_index(prefix: str, epoch_seconds: float) -> str:
-    """`{prefix}mcp-events-YYYY.MM.DD` of the UTC day of the observation."""
-    global _LAST
-    day = int(epoch_seconds // 86400)
-    last = _LAST
-    if day == last[1] and prefix == last[0]:
-        return last[2]
-    name = _DAYS[prefix, day]
-    _LAST = (prefix, day, name)
-    return name
+    """The write alias `{prefix}mcp-events` (mcpeeker.lifecycle), whatever the event time: indices follow the
+    volume and age of ingestion (rollover), so a replay of years or a forged clock cannot create indices."""
+    return prefix + EVENTS_ALIAS

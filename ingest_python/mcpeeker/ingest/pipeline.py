@@ -3,6 +3,7 @@ bad or skipped line accounted for (dead-letter or skip counters)."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -13,6 +14,8 @@ from .normalise import Context, NormaliseError, Unsupported, normalise
 from .readers import BadLine, Record
 
 _dumps = orjson.dumps
+_now = time.time
+DEFAULT_SKEW = (30 * 86400.0, 600.0)  # settings.Lifecycle's skew_past_days, skew_future_seconds
 
 
 class Sink(Protocol):
@@ -31,8 +34,16 @@ class ReadStats:
 class Pipeline:
     """`event.ingested` is not set here: the deliverer stamps it when a batch is sent (see deliver.py)."""
 
-    def __init__(self, ctx: Context, sink: Sink, deadletter: DeadLetter, stats: ReadStats | None = None) -> None:
+    def __init__(
+        self,
+        ctx: Context,
+        sink: Sink,
+        deadletter: DeadLetter,
+        stats: ReadStats | None = None,
+        skew: tuple[float, float] = DEFAULT_SKEW,
+    ) -> None:
         self.ctx = ctx
+        self.skew_past, self.skew_future = skew
         self.sink = sink
         self.deadletter = deadletter
         self.stats = stats or ReadStats()
@@ -61,6 +72,11 @@ class Pipeline:
             self.bad(item.file, item.line, str(exc), item.raw, item.source)
             return
         single: bytes | None = None
+        now = _now()
+        lo, hi = now - self.skew_past, now + self.skew_future
+        for output in outputs:
+            if not lo <= output[3] <= hi:  # kept and written like any other, only flagged
+                _flag_skew(output[2], now, output[3])
         try:
             # Every document of the record is serialised before any is handed over: a record is delivered whole.
             if len(outputs) == 1:  # the usual case: one line, one document
@@ -94,3 +110,11 @@ class Pipeline:
     def bad(self, file: str, line: int, reason: str, raw: bytes = b"", source: str = "") -> None:
         self.stats.bad += 1
         self.deadletter.write(file, line, reason, source=source, raw=raw or None)
+
+
+def _flag_skew(doc: dict[str, Any], now: float, epoch: float) -> None:
+    """Mark an event whose @timestamp is far from when it was read (a replayed archive, a broken or forged
+    clock): mcpeeker.time_skew and the difference in seconds, so it can be found and discounted."""
+    meta = doc.setdefault("mcpeeker", {})
+    meta["time_skew"] = True
+    meta["time_skew_seconds"] = int(now - epoch)

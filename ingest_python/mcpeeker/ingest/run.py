@@ -16,6 +16,7 @@ from typing import Any, Callable, Protocol
 from ..client import make_client
 from ..errors import MCPeekerError
 from ..indices import ensure_templates
+from ..lifecycle import Router, Ticker, skew_window
 from ..settings import Settings
 from ..state import checkpoint_path, default_spool
 from .deadletter import DeadLetter
@@ -99,6 +100,10 @@ def run_ingest(
     client = make_client(settings)
     if options.setup:
         ensure_templates(settings, client, warn)
+    # Evidence goes through the write alias; its conditions are checked now and every lifecycle.check_seconds.
+    router = Router(client, settings)
+    ticker = Ticker(client, settings, on_rollover=router.invalidate)
+    ticker.check()
     deadletter = DeadLetter(options.dead_letter)
     read_stats = ReadStats()
     delivery_stats = DeliveryStats()
@@ -118,8 +123,10 @@ def run_ingest(
         max_retries=options.max_retries,
         backoff_base=options.retry_base,
         on_commit=checkpoint.commit if checkpoint else None,
+        router=router,
     )
-    pipeline = Pipeline(ctx, deliverer, deadletter, read_stats)
+    pipeline = Pipeline(ctx, deliverer, deadletter, read_stats, skew=skew_window(settings.lifecycle))
+    ticker.start()
     started = time.monotonic()
     skipped_files: list[str] = []
     try:
@@ -128,6 +135,7 @@ def run_ingest(
         else:
             skipped_files = _once(options, pipeline, progress)
     finally:
+        ticker.stop()
         left = deliverer.close(drain_timeout=options.drain_timeout if not options.follow else 5.0)
         if checkpoint is not None:
             checkpoint.flush()

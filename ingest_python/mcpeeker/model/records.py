@@ -55,6 +55,8 @@ class EvidenceMeta(TypedDict, total=False):
     source: EvidenceSource
     schema_version: str
     key_id: str
+    time_skew: bool  # @timestamp far from the time the event was read (lifecycle.skew_*): kept, flagged
+    time_skew_seconds: int  # read time minus @timestamp (negative: an event from the future)
 
 
 class ScanSummaryMeta(EvidenceMeta, total=False):
