@@ -24,13 +24,12 @@ import dpkt
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "ingest_python"))
 
-from mcpeeker.judge.inputs import JudgeInput  # noqa: E402
+from mcpeeker.judge.inputs import JudgeInput, PayloadFields, json_objects  # noqa: E402
 
 PCAPS = ROOT / "tests" / "pcaps"
 OUT = ROOT / "data" / "judge"
 HEADER_LINE = re.compile(rb"^([A-Za-z0-9-]{2,64}):", re.M)
 HEAD = re.compile(rb"(?:^|\r\n\r\n|\n)((?:GET|POST|PUT|DELETE|HTTP/1\.[01]) [^\r\n]*\r\n(?:[^\r\n]+\r\n)*)\r\n")
-DECODER = json.JSONDecoder()
 MAX_STREAM = 2_000_000  # bytes read per direction: the 10 MB bodies add nothing past the first messages
 
 Flow = tuple[str, int, str, int]
@@ -62,35 +61,12 @@ def streams(path: Path) -> dict[Flow, bytes]:
     return out
 
 
-def json_objects(data: bytes) -> list[dict[str, Any]]:
-    text = data.decode("utf-8", "replace")
-    found, pos = [], 0
-    while (start := text.find('{"', pos)) != -1:
-        try:
-            obj, end = DECODER.raw_decode(text, start)
-        except (ValueError, RecursionError):  # truncated, garbled or a JSON bomb: skip past it
-            pos = start + 2
-            continue
-        if isinstance(obj, dict):
-            found.append(obj)
-        pos = end
-    return found
-
-
-def shapes(obj: dict[str, Any]) -> list[str]:
-    out = []
-    for part in ("result", "params", "error"):
-        value = obj.get(part)
-        if isinstance(value, dict):
-            out += [f"{part}.{key}" for key in sorted(value)[:16]]
-    return out
-
-
 def example(
     server: tuple[str, int], flows: dict[Flow, bytes], client: tuple[str, int] | None = None
 ) -> tuple[JudgeInput, list[dict[str, str]]]:
     """What the sensors saw of `server` (over one client connection when `client` is given)."""
-    methods, headers, result_shapes, servers, clients, tools = [], [], [], [], [], []
+    headers: list[str] = []
+    fields = PayloadFields()
     for (src, sport, dst, dport), data in flows.items():
         to_server = (dst, dport) == server
         if not to_server and (src, sport) != server:
@@ -99,20 +75,11 @@ def example(
             continue
         for head in HEAD.findall(data):
             headers += [h.decode("ascii", "replace") for h in HEADER_LINE.findall(head)]
-        for obj in json_objects(data):
-            if isinstance(obj.get("method"), str):
-                methods.append(obj["method"])
-            result_shapes += shapes(obj)
-            params, result = obj.get("params"), obj.get("result")
-            if isinstance(params, dict) and isinstance(params.get("clientInfo"), dict):
-                clients.append(str(params["clientInfo"].get("name", "")))
-            if isinstance(result, dict):
-                if isinstance(result.get("serverInfo"), dict):
-                    servers.append(str(result["serverInfo"].get("name", "")))
-                for tool in result.get("tools") or []:
-                    if isinstance(tool, dict) and isinstance(tool.get("name"), str):
-                        tools.append((tool["name"], str(tool.get("description") or "")))
-    judged = JudgeInput.build(methods, headers, result_shapes, servers, clients, (), tools)
+        for obj in json_objects(data.decode("utf-8", "replace")):
+            fields.add_message(obj)
+    judged = JudgeInput.build(
+        fields.methods, headers, fields.result_shapes, fields.server_names, fields.client_names, (), fields.tools
+    )
     return judged, [{"name": t.name, "description": t.description} for t in judged.tools]
 
 

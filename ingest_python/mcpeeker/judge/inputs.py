@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 MAX_TEXT = 1024  # bytes per string (a tool description is cut here, on a character boundary)
 MAX_ITEMS = 64  # values per list
@@ -122,3 +124,67 @@ class JudgeInput:
         parts += [f"transport:{t}" for t in self.transports]
         parts += [f"tool:{t.name}" for t in self.tools]
         return " ".join(parts)
+
+
+# --- reading JSON-RPC payloads (a capture's bodies, a sensor's payload snippet) -------------------------------------
+
+DECODER = json.JSONDecoder()
+METHOD = re.compile(r'"method"\s*:\s*"([^"\\]{1,128})"')
+
+
+@dataclass
+class PayloadFields:
+    """What a JSON-RPC payload says, names and shapes only (never params' or results' values)."""
+
+    methods: list[str] = field(default_factory=list)
+    result_shapes: list[str] = field(default_factory=list)
+    server_names: list[str] = field(default_factory=list)
+    client_names: list[str] = field(default_factory=list)
+    tools: list[tuple[str, str]] = field(default_factory=list)
+
+    def add(self, text: str) -> None:
+        objects = json_objects(text)
+        for obj in objects:
+            self.add_message(obj)
+        if not objects:
+            # a payload cut short (a sensor's snippet) holds no whole message: its method names still count
+            self.methods += METHOD.findall(text)
+
+    def add_message(self, obj: dict[str, Any]) -> None:
+        if isinstance(obj.get("method"), str):
+            self.methods.append(obj["method"])
+        self.result_shapes += shapes(obj)
+        params, result = obj.get("params"), obj.get("result")
+        if isinstance(params, dict) and isinstance(params.get("clientInfo"), dict):
+            self.client_names.append(str(params["clientInfo"].get("name", "")))
+        if isinstance(result, dict):
+            if isinstance(result.get("serverInfo"), dict):
+                self.server_names.append(str(result["serverInfo"].get("name", "")))
+            for tool in result.get("tools") or []:
+                if isinstance(tool, dict) and isinstance(tool.get("name"), str):
+                    self.tools.append((tool["name"], str(tool.get("description") or "")))
+
+
+def json_objects(text: str) -> list[dict[str, Any]]:
+    """Every JSON object that starts with `{"` in `text` (HTTP bodies, SSE data lines, WebSocket frames alike)."""
+    found, pos = [], 0
+    while (start := text.find('{"', pos)) != -1:
+        try:
+            obj, end = DECODER.raw_decode(text, start)
+        except (ValueError, RecursionError):  # truncated, garbled or a JSON bomb: skip past it
+            pos = start + 2
+            continue
+        if isinstance(obj, dict):
+            found.append(obj)
+        pos = end
+    return found
+
+
+def shapes(obj: dict[str, Any]) -> list[str]:
+    """The keys (not the values) of a message's result, params and error: `result.serverInfo`, `params.clientInfo`."""
+    out = []
+    for part in ("result", "params", "error"):
+        value = obj.get(part)
+        if isinstance(value, dict):
+            out += [f"{part}.{key}" for key in sorted(value)[:16]]
+    return out

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from ..errors import MCPeekerError
 from .features import Indicator, compile_indicators, indicator_matrix, matches
@@ -53,6 +54,46 @@ def _require() -> Any:
     except ImportError as exc:
         raise MCPeekerError(f"the local judge needs scikit-learn and skops: {INSTALL_HINT} ({exc})") from exc
     return sio
+
+
+class LinearScorer:
+    """A fitted FeatureUnion of TfidfVectorizers + LogisticRegression, evaluated directly for one text: the same
+    numbers (sublinear tf times idf, L2-normalised per vectorizer, dot the coefficients, logistic) without
+    scikit-learn's per-call validation and sparse-matrix building, which cost milliseconds for a single input.
+    tests/judge/test_model.py checks it agrees with predict_proba on every example."""
+
+    def __init__(self, union: Any, clf: Any) -> None:
+        coef = [float(c) for c in clf.coef_[0]]
+        sign = 1.0 if list(clf.classes_).index(1) == 1 else -1.0  # predict_proba's column for label 1
+        self.sign, self.intercept = sign, float(clf.intercept_[0])
+        self.parts: list[tuple[Any, dict[str, tuple[float, float]], bool]] = []
+        offset = 0
+        for _, vectorizer in union.transformer_list:
+            idf = vectorizer.idf_
+            weights = {term: (float(idf[i]), coef[offset + i]) for term, i in vectorizer.vocabulary_.items()}
+            self.parts.append((vectorizer.build_analyzer(), weights, bool(vectorizer.sublinear_tf)))
+            offset += len(vectorizer.vocabulary_)
+        self.extra = coef[offset:]
+
+    def probability(self, text: str, extra: list[float] | None = None) -> float:
+        z = self.intercept
+        for analyze, weights, sublinear in self.parts:
+            counts: dict[str, int] = {}
+            for term in analyze(text):
+                if term in weights:
+                    counts[term] = counts.get(term, 0) + 1
+            if not counts:
+                continue
+            dot = norm = 0.0
+            for term, count in counts.items():
+                idf, c = weights[term]
+                value = ((1.0 + math.log(count)) if sublinear else float(count)) * idf
+                dot += value * c
+                norm += value * value
+            z += dot / math.sqrt(norm)
+        if extra:
+            z += sum(x * c for x, c in zip(extra, self.extra))
+        return 1.0 / (1.0 + math.exp(-self.sign * z))
 
 
 @dataclass(frozen=True)
@@ -98,6 +139,33 @@ class LocalModel:
         )
 
     # --- the two questions -----------------------------------------------------------------
+    @cached_property
+    def _fast_mcp(self) -> LinearScorer:
+        return LinearScorer(self.mcp_vec, self.mcp_clf)
+
+    @cached_property
+    def _fast_tools(self) -> LinearScorer:
+        return LinearScorer(self.tool_vec, self.tool_clf)
+
+    def fast_p_mcp(self, text: str) -> float:
+        return self._fast_mcp.probability(text)
+
+    def fast_p_poisoned(self, text: str) -> float:
+        return self._fast_tools.probability(text, [float(v) for v in indicator_matrix(self.indicators, [text])[0]])
+
+    @cached_property
+    def _tool_cache(self) -> Callable[[str, str], ToolScore]:
+        # The same tool definitions come back on many instances and every cycle: score each text once per process.
+        return lru_cache(maxsize=4096)(self.tool_score)
+
+    def tool_score(self, name: str, text: str) -> ToolScore:
+        """One tool's poisoning score and reasons, with one pass of the indicator patterns for both."""
+        found = matches(self.indicators, text)
+        names = {indicator for indicator, _ in found}
+        extra = [1.0 if indicator.name in names else 0.0 for indicator in self.indicators]
+        score = self._fast_tools.probability(text, extra)
+        return ToolScore(name, round(score * 100), tuple(f"{indicator} '{phrase}'" for indicator, phrase in found))
+
     def p_mcp(self, texts: list[str]) -> list[float]:
         probabilities = self.mcp_clf.predict_proba(self.mcp_vec.transform(texts))
         column = list(self.mcp_clf.classes_).index(1)
@@ -119,21 +187,12 @@ class LocalModel:
         text = judged.protocol_text()
         if not text:
             return Judgement("unsure", 0.0, 0, (), ("no protocol evidence to judge",), self.model_id, self.version)
-        p = self.p_mcp([text])[0]
+        p = self.fast_p_mcp(text)
         verdict, confidence = ("mcp", p) if p >= 0.5 else ("not_mcp", 1.0 - p)
         if confidence < self.unsure_below:
             verdict = "unsure"
         reasons = [f"{verdict} p(mcp)={p:.2f}"] + _protocol_reasons(judged)
-        tool_texts = [t.text() for t in judged.tools]
-        scores = self.p_poisoned(tool_texts)
-        tools = tuple(
-            ToolScore(
-                tool.name,
-                round(score * 100),
-                tuple(f"{name} '{phrase}'" for name, phrase in matches(self.indicators, tool.text())),
-            )
-            for tool, score in zip(judged.tools, scores)
-        )
+        tools = tuple(self._tool_cache(tool.name, tool.text()) for tool in judged.tools)
         poisoning = max((t.poisoning for t in tools), default=0)
         return Judgement(verdict, round(confidence, 4), poisoning, tools, tuple(reasons), self.model_id, self.version)
 

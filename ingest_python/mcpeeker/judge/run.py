@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .. import lifecycle
@@ -26,10 +26,10 @@ from ..paging import scan_sorted
 from ..settings import Settings
 from ..timeutil import iso, utcnow
 from .config import JudgeConfig
-from .inputs import MAX_TEXT, JudgeInput, cut
+from .inputs import MAX_TEXT, JudgeInput, PayloadFields, cut
 from .llm import LLMJudge, LLMUnavailable
 from .local import LocalModel, shipped
-from .verdict import Judgement
+from .verdict import Judgement, ToolScore
 
 PROVIDER = "mcpeeker-judge"
 
@@ -64,33 +64,88 @@ def sampled(key: str, fraction: float) -> bool:
 
 
 def build_input(hits: list[dict[str, Any]]) -> tuple[JudgeInput, str]:
-    """The bounded input (inputs.py) from evidence documents, and a hash of the tool definitions they report."""
-    methods, headers, servers, clients, transports, tool_hashes = [], [], [], [], [], []
+    """The bounded input (inputs.py) from evidence documents, and a hash of the tool definitions they report.
+
+    A sensor's payload snippet (mcpeeker.snippet, already redacted at ingest) is read for names and shapes only,
+    the way scripts/judge_data.py reads the training captures; the headers a sensor logged become header names."""
+    headers, servers, clients, transports, tool_hashes = [], [], [], [], []
+    payload = PayloadFields()
     tools: list[tuple[str, str]] = []
     for hit in hits:
         src = hit.get("_source", {})
         mcp, gen_ai = src.get("mcp") or {}, src.get("gen_ai") or {}
-        methods += _list((mcp.get("method") or {}).get("name"))
+        payload.methods += _list((mcp.get("method") or {}).get("name"))
         servers += _list((mcp.get("server") or {}).get("name")) + _list((mcp.get("config") or {}).get("server_name"))
         clients += _list((mcp.get("client") or {}).get("name")) + _list((mcp.get("config") or {}).get("client"))
         headers += _list((mcp.get("config") or {}).get("header_names"))
+        headers += [name for name, value in _HEADER_FACTS if _get(src, value) is not None]
         transports += _list(mcp.get("transport"))
         tool_hashes += _list((mcp.get("tools") or {}).get("hash"))
         tools += [(name, "") for name in _list((mcp.get("tools") or {}).get("names"))]
-        tool_name = (gen_ai.get("tool") or {}).get("name")
         snippet = (src.get("mcpeeker") or {}).get("snippet")
+        if isinstance(snippet, str):
+            payload.add(snippet)
+        tool_name = (gen_ai.get("tool") or {}).get("name")
         if isinstance(tool_name, str):
-            # a sensor's excerpt of a tool definition (e.g. the poisoning notice's) is all the description evidence holds
-            tools.append((tool_name, cut(str(snippet), MAX_TEXT) if snippet else ""))
-    judged = JudgeInput.build(methods, headers, (), servers, clients, transports, tools)
+            tools.append((tool_name, ""))
+    judged = JudgeInput.build(
+        payload.methods,
+        headers,
+        payload.result_shapes,
+        servers + payload.server_names,
+        clients + payload.client_names,
+        transports,
+        tools + payload.tools,
+    )
     definitions = hashlib.sha256("\n".join(sorted(set(tool_hashes))).encode()).hexdigest()
     return judged, definitions
+
+
+# Header names a sensor's document shows by the fields it filled from them (ingest/normalise/suricata.py, zeek.py).
+_HEADER_FACTS = (
+    ("mcp-session-id", ("mcp", "session", "id")),
+    ("mcp-protocol-version", ("mcp", "protocol", "version")),
+    ("authorization", ("mcp", "auth", "scheme")),
+    ("content-type", ("http", "request", "mime_type")),
+)
+
+
+def _get(doc: dict[str, Any], path: tuple[str, ...]) -> Any:
+    value: Any = doc
+    for part in path:
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
 
 
 def _list(value: Any) -> list[str]:
     if value is None:
         return []
     return [str(v) for v in value] if isinstance(value, list) else [str(value)]
+
+
+CONTRADICT_AT = 0.95  # a local verdict this sure overrules a contradicting LLM verdict to unsure
+
+
+def cross_check(llm: Judgement, local: Judgement) -> Judgement:
+    """An LLM answer checked against the local model. The judged text can steer a model (a description saying
+    "answer not_mcp"); the local model never reads descriptions for its verdict, so a contradiction of a sure
+    local verdict becomes unsure, and the poisoning scores are never lower than the local model's."""
+    verdict, notes = llm.verdict, list(llm.notes)
+    if {llm.verdict, local.verdict} == {"mcp", "not_mcp"} and local.confidence >= CONTRADICT_AT:
+        verdict = "unsure"
+        notes.append(f"LLM said {llm.verdict}, the local model {local.verdict} at {local.confidence:.2f}: unsure")
+    local_tools = {t.name: t for t in local.tools}
+    tools = []
+    for tool in llm.tools:
+        floor = local_tools.get(tool.name)
+        if floor is not None and floor.poisoning > tool.poisoning:
+            tools.append(ToolScore(tool.name, floor.poisoning, tool.reasons + floor.reasons))
+        else:
+            tools.append(tool)
+    named = {t.name for t in tools}
+    tools += [t for t in local.tools if t.name not in named]
+    poisoning = max([llm.poisoning, local.poisoning, *(t.poisoning for t in tools)])
+    return replace(llm, verdict=verdict, poisoning=poisoning, tools=tuple(tools), notes=tuple(notes))
 
 
 class Judge:
@@ -143,6 +198,10 @@ class Judge:
                 "mcp.config.header_names",
                 "mcp.transport",
                 "mcp.tools",
+                "mcp.session.id",
+                "mcp.protocol.version",
+                "mcp.auth.scheme",
+                "http.request.mime_type",
                 "gen_ai.tool.name",
                 "mcpeeker.snippet",
             ],
@@ -159,7 +218,7 @@ class Judge:
         fell_back = False
         if self.llm is not None:
             try:
-                result = self.llm.judge(judged)
+                result = cross_check(self.llm.judge(judged), self.local.judge(judged))
             except LLMUnavailable as exc:
                 local = self.local.judge(judged)
                 result = Judgement(
