@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import signal
+import sys
 import time
+from datetime import datetime, timezone
 
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 from rich.console import Console
@@ -13,6 +16,7 @@ from ..durations import parse_duration
 from ..roles import authorize
 from ..settings import add_connection_arguments, resolve
 from ..correlate.engine import Correlator
+from ..correlate.lease import Lease, LeaseState
 from ..correlate.scoring import ScoringConfig
 from ..errors import MCPeekerError
 from ..judge.config import JudgeConfig
@@ -62,14 +66,83 @@ def cmd_correlate(args: argparse.Namespace) -> int:
     notify_config = load_notify(args.notify_config)
     notify = notify_config if notify_config.enabled and notify_config.channels else None
     judge = None if args.no_judge else _judge(correlator, args.judge_config)
+    interval = parse_duration(args.every) if args.every else 0.0
+    period = parse_duration(args.lease) if args.lease else max(30.0, 3 * interval) if args.every else 10.0
+    lease = Lease(correlator.client, settings, period)
     if not args.every:
-        _one_cycle(correlator, notify, judge)
+        if not _once_lease(lease):
+            return 1
+        lease.start_heartbeat()
+        try:
+            _one_cycle(correlator, notify, judge)
+        finally:
+            lease.release()
         return 0
-    interval = parse_duration(args.every)
     if args.metrics_port:
         start_http_server(args.metrics_port, addr="127.0.0.1")
+    # SIGTERM (systemd stop) unwinds like Ctrl-C, so the lease is released for an immediate hand-over.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    try:
+        _serve(correlator, lease, interval, notify, judge)
+    finally:
+        lease.release()
+    return 0
+
+
+def _once_lease(lease: Lease) -> bool:
+    """--once: wait for a lease left by a correlator that stopped (it lapses), but not for a live one (it renews)."""
+    first: LeaseState | None = None
+    while True:
+        state = lease.acquire()
+        if state.held:
+            return True
+        if first is None:
+            first = state
+            console.print(f"correlate: waiting: {_holder(state)}; taking over if it was stopped", highlight=False)
+        elif state.owner != first.owner or state.expires_at > first.expires_at:
+            console.print(f"[red]correlate:[/] {_holder(state)}: it runs the cycles; not running a second one")
+            return False
+        time.sleep(max(0.2, min(1.0, lease.period / 10)))
+
+
+def _holder(state: LeaseState) -> str:
+    until = datetime.fromtimestamp(state.expires_at, timezone.utc).strftime("%H:%M:%S UTC")
+    return f"another correlator ({state.owner}) holds the correlation lease until {until}"
+
+
+def _serve(
+    correlator: Correlator, lease: Lease, interval: float, notify: NotifyConfig | None, judge: Judge | None
+) -> None:
+    """Cycles while this process holds the lease; otherwise wait, polling often enough to take over soon after
+    the holder's lease lapses."""
+    poll = max(0.2, min(1.0, lease.period / 10))
+    waiting: str | None = None
+    holding = False
     while True:
         started = time.monotonic()
+        try:
+            state = lease.acquire()
+        except Exception as exc:  # noqa: BLE001 - the cluster is down: try again at the next poll
+            console.print(f"[red]correlate: cannot reach the lease:[/] {exc}", highlight=False)
+            time.sleep(poll)
+            continue
+        if not state.held:
+            if holding:
+                lease.stop_heartbeat()
+                holding = False
+            if state.owner != waiting:
+                console.print(f"correlate: waiting: {_holder(state)}; taking over if it stops", highlight=False)
+                waiting = state.owner
+            time.sleep(poll)
+            continue
+        if not holding:
+            before = f" (after {waiting})" if waiting else ""
+            console.print(
+                f"correlate: holding the correlation lease as {lease.owner}{before}, period {lease.period:g}s",
+                highlight=False,
+            )
+            lease.start_heartbeat()
+            holding, waiting = True, None
         try:
             _one_cycle(correlator, notify, judge)
         except Exception as exc:  # a failed cycle is retried at the next tick; the service keeps running
@@ -99,5 +172,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--judge-config", help="the judge after each cycle (default: the site's judge.yaml)")
     parser.add_argument("--no-judge", action="store_true", help="do not run the judge after each cycle")
     parser.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on 127.0.0.1:PORT")
+    parser.add_argument(
+        "--lease",
+        metavar="DURATION",
+        help="one correlator at a time: the lease period (default: 3 x --every, at least 30s); a second correlator "
+        "waits and takes over within a period of the first one stopping",
+    )
     add_connection_arguments(parser)
     parser.set_defaults(func=cmd_correlate)
