@@ -33,7 +33,7 @@ DATASET_SHARED = "mcpeeker-remote-mcp-shared"
 HEADER = """\
 # Public remote MCP services: which host names and URL paths belong to an MCP service, for the network sensors
 # (Suricata datasets, Zeek Intel items) and the ingest side. Validated by schemas/remote-endpoints.schema.json and
-# tests/test_remote_catalogue.py; `make catalogue` regenerates the sensor files from it, and
+# tests/remote/test_endpoints.py; `make catalogue` regenerates the sensor files from it, and
 # `mcpeeker catalogue update FILE` merges a newer list a site downloads.
 #
 # Every entry names its source (a key of `sources`); nothing here is guessed. `transport` follows the URL the

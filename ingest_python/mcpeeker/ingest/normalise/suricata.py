@@ -1,7 +1,7 @@
 """Suricata eve.json (`alert`, `http`, `tls`, `flow`, `fileinfo`, `anomaly`) -> evidence documents.
 
 Alerts of our rules (msg prefix "MCPEEKER") weigh as the rule's `mcpeeker_evidence` metadata says (network or
-attack, attack type from `mcpeeker_detection`, one of the catalogue's attack types; tests/test_catalogue.py keeps
+attack, attack type from `mcpeeker_detection`, one of the catalogue's attack types; tests/catalogue/test_catalogue.py keeps
 the metadata of every rule in line with its catalogue entry); every other signature is supporting context.
 Alerts of suricata/mcp-remote.rules (`mcpeeker_detection remote_mcp_service`) say a client used a public remote MCP
 service: context evidence with `mcpeeker.remote` (service, host, how seen), never an MCP server instance (the DNS
