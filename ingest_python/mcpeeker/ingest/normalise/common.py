@@ -498,6 +498,13 @@ def put_instance_key(doc: Doc, ip: Any, port: Any) -> None:
         put(doc, ("mcpeeker", "instance", "key"), key)
 
 
+def destination_key(doc: Doc, *_: object) -> None:
+    """`mcpeeker.instance.key` of the record's destination: the server of a connection, whatever the direction of
+    the message."""
+    dest = doc.get("destination", {})
+    put_instance_key(doc, dest.get("ip"), dest.get("port"))
+
+
 def split_url(doc: Doc, *_: object) -> None:
     """`url.path` and `url.query` from the (redacted) `url.original`."""
     url = doc.get("url")

@@ -11,8 +11,8 @@ from typing import cast
 from ... import catalogue
 from .. import privacy
 from .common import Begin, Context, Data, Doc, NormaliseError, RecordFn, Table, as_float, compiled, dispatcher
-from .common import epoch_to_iso, network_bytes, parse_iso, put, put_instance_key, protocol, record_type, sni_domain
-from .common import split_url, starter, tables
+from .common import epoch_to_iso, network_bytes, parse_iso, put, protocol, record_type, sni_domain
+from .common import destination_key, split_url, starter, tables
 
 _TABLES = tables("zeek")  # mappings.txt
 CONN_ID: Table = _TABLES["CONN_ID"]  # the rows every Zeek table starts with
@@ -81,8 +81,7 @@ def notice(data: Data, ctx: Context, file: str, line: int) -> tuple[Doc, float]:
     if text:
         put(doc, ("mcpeeker", "snippet"), privacy.snippet(text))
     if ev_type != "context":
-        dest = doc.get("destination", {})
-        put_instance_key(doc, dest.get("ip"), dest.get("port"))
+        destination_key(doc)
     return doc, epoch
 
 
@@ -96,9 +95,7 @@ def mcp(data: Data, ctx: Context, file: str, line: int) -> tuple[Doc, float]:
     tools = mcp_doc.get("tools")
     if tools and "names" in tools and "count" not in tools:
         tools["count"] = len(tools["names"])
-    # The responder of the connection is the MCP server, whatever the message direction.
-    dest = doc.get("destination", {})
-    put_instance_key(doc, dest.get("ip"), dest.get("port"))
+    destination_key(doc)  # the responder of the connection is the MCP server, whatever the message direction
     return doc, epoch
 
 
