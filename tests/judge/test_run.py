@@ -139,3 +139,18 @@ def test_budget_and_changed_tool_definitions(world: Settings) -> None:
     run = Judge(world, client, config).run_once()
     assert run.judged == 1 and run.over_budget == 0 and run.cached == len(findings) - 1, run
     assert any("export_all" in json.dumps(d["mcpeeker"]["judge"]["tools"]) for d in _judge_docs(world))
+
+
+def test_analyst_verdicts_become_examples(world: Settings) -> None:
+    from mcpeeker.feedback import add_feedback
+    from mcpeeker.judge.learn import feedback_examples
+
+    client = make_client(world)
+    Correlator(world, client).run_once(ADMIN)
+    finding = findings_by_key(world)[POISONED]
+    stored = add_feedback(world, client, ADMIN, finding["finding"]["id"], "true_positive", "the math server")
+    client.indices.refresh(index=world.index("mcp-feedback"))
+    rows = feedback_examples(world, client, Judge(world, client, JudgeConfig()))
+    assert [r["id"] for r in rows] == [f"feedback:{stored['feedback_id']}"]
+    assert rows[0]["label"] == "mcp" and stored["feedback_id"] in rows[0]["source"]
+    assert "tools/list" in rows[0]["input"]["methods"]
