@@ -27,6 +27,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "mcpeeker.cli.serve",
     "mcpeeker.cli.replay",
     "mcpeeker.cli.correlate",
+    "mcpeeker.cli.maintain",
     "mcpeeker.cli.judge",
     "mcpeeker.cli.notify",
     "mcpeeker.cli.registry",

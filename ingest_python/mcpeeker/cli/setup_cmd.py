@@ -13,7 +13,8 @@ console = Console(stderr=True, soft_wrap=True)
 
 
 def cmd_setup(args: argparse.Namespace) -> int:
-    result = install(resolve(args))
+    settings = resolve(args)
+    result = install(settings)
     for name in result.installed:
         console.print(f"[green]installed[/] template {name}")
     for name in result.unchanged:
@@ -22,10 +23,28 @@ def cmd_setup(args: argparse.Namespace) -> int:
         console.print(f"[green]created[/] index {name}")
     if not result.installed and not result.created_indices:
         console.print("everything already up to date")
+    if args.lifecycle:
+        from ..client import make_client
+        from ..maintain import install_policy
+
+        policy = install_policy(settings, make_client(settings))
+        if policy.installed:
+            console.print(f"[green]installed[/] {policy.kind.upper()} policy {policy.name}")
+        else:
+            console.print(
+                f"[yellow]no {policy.kind.upper()} policy installed:[/] {policy.reason}; schedule "
+                "`mcpeeker maintain --every 1h` for the same rollover and retention",
+                highlight=False,
+            )
     return 0
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("setup", help="install or upgrade index templates (idempotent)")
+    parser.add_argument(
+        "--lifecycle",
+        action="store_true",
+        help="also install the evidence rollover and retention policy (ISM on OpenSearch, ILM on Elasticsearch)",
+    )
     add_connection_arguments(parser)
     parser.set_defaults(func=cmd_setup)
