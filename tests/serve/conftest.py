@@ -205,6 +205,7 @@ def api(os_url: str, oidc: Provider, tmp_path_factory: pytest.TempPathFactory) -
                 "oidc": {"issuer": oidc.issuer, "audience": AUDIENCE, "hosts_claim": "mcpeeker_hosts"},
                 "tokens_file": str(tokens_file),
                 "max_page_size": 200,
+                "auth_failures_per_minute": 10000,  # the module refuses many tokens on purpose
             }
         )
     )

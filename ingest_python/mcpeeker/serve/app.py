@@ -34,6 +34,7 @@ from .auth import Authenticator, Forbidden, Principal, Unauthenticated
 from .config import ServeConfig, is_loopback
 from ..cases.queries import FindingFilter, QueryError
 from .findings import BadCursor, FindingPage, list_findings, visible
+from .limits import MinuteBudget
 from .tokens import ApiTokenStore
 from .ui import install_ui
 
@@ -171,8 +172,9 @@ def _public_entry(entry: RegistryEntry) -> dict[str, Any]:
     return out
 
 
-def build_api(ctx: ServeContext) -> APIRouter:
+def build_api(ctx: ServeContext, token_budget: MinuteBudget | None = None) -> APIRouter:
     router = APIRouter()
+    token_budget = token_budget or MinuteBudget(ctx.config.tokens_per_minute)
     auth = ctx.auth
 
     def need(action: str) -> Callable[[Request], Principal]:
@@ -451,6 +453,8 @@ def build_api(ctx: ServeContext) -> APIRouter:
     # ------------------------------------------------------------------------------------------ API tokens
     @router.post("/tokens", openapi_extra=extra("token.create"), tags=["tokens"])
     def token_create(body: TokenIn, principal: Annotated[Principal, Depends(need("token.create"))]) -> JSONResponse:
+        if not token_budget.spend(principal.name):  # a stolen admin session cannot mint tokens in bulk
+            raise Problem(429, f"{principal.name}: at most {ctx.config.tokens_per_minute} new tokens a minute")
         try:
             record, secret = access.create_token(ctx.tokens, principal, body.name, body.role, body.expires)
         except InvalidTokenRequest as exc:
@@ -511,6 +515,9 @@ def create_app(ctx: ServeContext) -> FastAPI:
         "mcpeeker_serve_requests", "API requests by route and status", ["method", "route", "status"], registry=metrics
     )
     latency = Histogram("mcpeeker_serve_request_seconds", "API request latency", ["route"], registry=metrics)
+    # Refused bearer tokens per client address: guessing API tokens or replaying stolen JWTs is throttled.
+    failures = MinuteBudget(ctx.config.auth_failures_per_minute)
+    token_budget = MinuteBudget(ctx.config.tokens_per_minute)  # shared by the API's and the UI's token forms
 
     @app.middleware("http")
     async def guard(request: Request, call_next: Callable[[Request], Any]) -> Response:
@@ -519,14 +526,28 @@ def create_app(ctx: ServeContext) -> FastAPI:
         response: Response | None = None
         if request.url.path.startswith(API + "/") and request.url.path != app.openapi_url:
             # Authentication comes first: no body parsing, validation or routing answers a stranger.
-            try:
-                request.state.principal = await run_in_threadpool(ctx.auth.authenticate, request)
-            except Unauthenticated as exc:
-                response = _error(401, str(exc), headers={"WWW-Authenticate": f'Bearer error="{exc.error}"'})
-            except Forbidden as exc:
-                response = _error(403, str(exc))
-            except MCPeekerError as exc:  # the provider's discovery document or keys cannot be fetched
-                response = _error(503, f"cannot check tokens now: {exc}")
+            address = request.client.host if request.client else ""
+            if failures.exhausted(address):
+                response = _error(
+                    429,
+                    f"too many refused tokens from your address: at most {ctx.config.auth_failures_per_minute} "
+                    "a minute; wait and try again",
+                    headers={"Retry-After": "60"},
+                )
+            else:
+                try:
+                    request.state.principal = await run_in_threadpool(ctx.auth.authenticate, request)
+                except Unauthenticated as exc:
+                    failures.spend(address)
+                    response = _error(401, str(exc), headers={"WWW-Authenticate": f'Bearer error="{exc.error}"'})
+                except Forbidden as exc:
+                    response = _error(403, str(exc))
+                except MCPeekerError as exc:  # the provider's discovery document or keys cannot be fetched
+                    response = _error(
+                        503,
+                        f"cannot check tokens now, the OpenID provider is unreachable: {exc}",
+                        headers={"Retry-After": "30"},
+                    )
         if response is not None:
             pass
         elif declared is not None and (not declared.isdigit() or int(declared) > ctx.config.max_body_bytes):
@@ -594,7 +615,7 @@ def create_app(ctx: ServeContext) -> FastAPI:
             ctx.auth.require(ctx.auth.authenticate(request), "metrics.read")
         return PlainTextResponse(generate_latest(metrics), media_type="text/plain; version=0.0.4; charset=utf-8")
 
-    app.include_router(build_api(ctx), prefix=API)
+    app.include_router(build_api(ctx, token_budget), prefix=API)
     # The web UI under / (pages, login, its stylesheet): the same Authenticator and access rules as the API.
     install_ui(
         app,
@@ -602,6 +623,7 @@ def create_app(ctx: ServeContext) -> FastAPI:
         ctx.tokens,
         ctx.config.ui,
         ctx.config.max_page_size,
+        token_budget,
     )
     return app
 

@@ -43,6 +43,8 @@ class ServeConfig:
     metrics: str = "loopback"
     max_page_size: int = 500
     max_body_bytes: int = 1 << 20
+    auth_failures_per_minute: int = 60  # refused bearer tokens per client address, then 429 for the minute
+    tokens_per_minute: int = 10  # API tokens one identity may create per minute (API and UI)
     roles_file: str | None = None
     ui: UiConfig = UiConfig()
 
@@ -79,6 +81,8 @@ def from_mapping(data: dict[str, Any], source: str, roles_file: str | None = Non
         metrics=str(data.get("metrics", "loopback")),
         max_page_size=int(data.get("max_page_size", 500)),
         max_body_bytes=int(data.get("max_body_bytes", 1 << 20)),
+        auth_failures_per_minute=int(data.get("auth_failures_per_minute", 60)),
+        tokens_per_minute=int(data.get("tokens_per_minute", 10)),
         roles_file=roles_file,
         ui=UiConfig(**data.get("ui", {})),
     )

@@ -107,6 +107,9 @@ class OidcVerifier:
             for key in client.get_signing_keys(refresh=True):  # the provider may have rotated its keys
                 if key.key_id == kid:
                     return key
+        except jwt.exceptions.PyJWKClientConnectionError as exc:
+            # The provider is down, not the token bad: 503 (try again), never a 401 that reads "your token".
+            raise MCPeekerError(f"the provider's signing keys ({client.uri}) cannot be fetched: {exc}") from exc
         except jwt.PyJWKClientError as exc:
             raise InvalidToken(f"signing keys: {exc}") from exc
         raise InvalidToken(f"unknown signing key {kid!r}")

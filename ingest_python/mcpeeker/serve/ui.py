@@ -41,6 +41,7 @@ from ..timeutil import utcnow
 from .access import Access, InvalidTokenRequest
 from .auth import Forbidden, Principal, Unauthenticated
 from .findings import BadCursor, FindingPage, list_findings, visible
+from .limits import MinuteBudget
 from .config import UiConfig
 from .oidc import InvalidToken
 from .tokens import ApiToken, ApiTokenStore
@@ -226,8 +227,16 @@ class UiRoute(APIRoute):
 
 
 class Ui:
-    def __init__(self, access: Access, tokens: ApiTokenStore, ui_config: UiConfig, max_page_size: int) -> None:
+    def __init__(
+        self,
+        access: Access,
+        tokens: ApiTokenStore,
+        ui_config: UiConfig,
+        max_page_size: int,
+        token_budget: MinuteBudget | None = None,
+    ) -> None:
         self.access = access
+        self.token_budget = token_budget or MinuteBudget(10)
         self.auth = access.auth
         self.tokens = tokens
         self.config = ui_config
@@ -372,6 +381,8 @@ def build_ui(ui: Ui) -> APIRouter:
             claims = jwt.decode(access_token, options={"verify_signature": False})  # verified by person() above
         except (InvalidToken, Unauthenticated) as exc:
             raise PageError(401, f"login refused: {exc}") from None
+        except MCPeekerError as exc:  # the provider's keys cannot be fetched
+            raise PageError(503, f"the login provider cannot be reached now: {exc}") from None
         if str(claims.get("sub")) != identity.subject:
             raise PageError(401, "login refused: the ID token and the access token name different people")
         expires = min(time.time() + ui.config.session_minutes * 60, float(claims["exp"]))
@@ -595,6 +606,8 @@ def build_ui(ui: Ui) -> APIRouter:
     async def token_create(request: Request) -> Response:
         session, form = await ui.posted(request, "token.create")
         name = _text(form, "name", 64)
+        if not ui.token_budget.spend(session.principal.name):
+            raise PageError(429, f"{session.principal.name}: too many new tokens this minute; wait and try again")
         if not name:
             raise PageError(422, "name: what the token is for")
         try:
@@ -619,9 +632,16 @@ def build_ui(ui: Ui) -> APIRouter:
     return router
 
 
-def install_ui(app: FastAPI, access: Access, tokens: ApiTokenStore, ui_config: UiConfig, max_page_size: int) -> None:
+def install_ui(
+    app: FastAPI,
+    access: Access,
+    tokens: ApiTokenStore,
+    ui_config: UiConfig,
+    max_page_size: int,
+    token_budget: MinuteBudget | None = None,
+) -> None:
     """Mount the UI's pages and its stylesheet on the app (create_app calls this)."""
-    ui = Ui(access, tokens, ui_config, max_page_size)
+    ui = Ui(access, tokens, ui_config, max_page_size, token_budget)
     app.state.ui = ui
     app.include_router(build_ui(ui))
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
