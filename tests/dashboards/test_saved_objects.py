@@ -8,6 +8,7 @@ them; no KQL is used anywhere.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -30,7 +31,16 @@ from .objects import (
 )
 from .seed import Seeded
 
-DASHBOARDS = {"Overview", "Detections feed", "Registry", "Devices", "Network", "Triage", "Investigation"}
+DASHBOARDS = {
+    "Overview",
+    "Detections feed",
+    "Registry",
+    "Devices",
+    "Network",
+    "Remote MCP services",
+    "Triage",
+    "Investigation",
+}
 
 
 def _by_id(objects: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
@@ -235,3 +245,32 @@ def test_investigation_link_query_selects_one_finding(seeded: Seeded) -> None:
         h["_source"].get("finding", {}).get("id") or h["_source"].get("finding_id") or h["_source"]["object"]["id"]
         for h in hits
     } == {target}
+
+
+@pytest.mark.opensearch
+def test_triage_times_are_the_stored_rounds(seeded: Seeded) -> None:
+    """The Triage metrics, run as the product runs them, give the mean of the timings the case workflow stored,
+    and each stored timing is the time from the finding's first evidence to the status change."""
+    client = make_client(seeded.settings)
+    objects = load_ndjson("opensearch-dashboards")
+    by_id = _by_id(objects)
+    index = seeded.settings.index("mcp-findings")
+    client.indices.refresh(index=index)
+    docs = [h["_source"] for h in client.search(index=index, body={"size": 1000})["hits"]["hits"]]
+    for name, stamp, field in (
+        ("time-to-acknowledge", "acknowledged_at", "time_to_acknowledge"),
+        ("time-to-resolve", "resolved_at", "time_to_resolve"),
+    ):
+        timed = [d for d in docs if d["finding"].get(field) is not None]
+        assert timed, f"the seed gives some finding a {field}"
+        for d in timed:
+            start = datetime.fromisoformat(d["first_seen"].replace("Z", "+00:00"))
+            end = datetime.fromisoformat(d["finding"][stamp].replace("Z", "+00:00"))
+            assert d["finding"][field] == round((end - start).total_seconds())
+        vis = by_id[("visualization", f"mcpeeker-vis-triage-{name}")]
+        assert index_pattern_of(vis, by_id)["attributes"]["title"] == "mcp-findings"
+        response = client.search(index=index, body=search_body(vis))
+        value = response["aggregations"]["1"]["value"]
+        assert value == pytest.approx(sum(d["finding"][field] for d in timed) / len(timed))
+    statuses = {d["finding"]["status"] for d in docs}
+    assert {"acknowledged", "resolved"} <= statuses
