@@ -153,3 +153,23 @@ def test_direct_scoring_agrees_with_scikit_learn() -> None:
     texts = [e.text for e in data.tools]
     fast = [model.tool_score("t", text).poisoning for text in texts]
     assert fast == [round(p * 100) for p in model.p_poisoned(texts)]
+
+
+def test_without_the_judge_extra_the_cli_still_runs_and_names_it() -> None:
+    """scikit-learn, skops, numpy and httpx made unimportable: the CLI builds, and the judge says what to install."""
+    code = (
+        "import sys\n"
+        "for name in ('sklearn', 'skops', 'skops.io', 'numpy', 'scipy', 'httpx'):\n"
+        "    sys.modules[name] = None\n"
+        "from mcpeeker.cli import build_parser\n"
+        "build_parser()\n"
+        "from mcpeeker.errors import MCPeekerError\n"
+        "from mcpeeker.judge.local import LocalModel\n"
+        "try:\n"
+        "    LocalModel.load()\n"
+        "except MCPeekerError as exc:\n"
+        "    print(exc)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "pip install 'mcpeeker[judge]'" in result.stdout

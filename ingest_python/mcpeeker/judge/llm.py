@@ -15,9 +15,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import jsonschema
 
+from ..errors import MCPeekerError
 from .config import LLMConfig
 from .inputs import JudgeInput
 from .verdict import VERDICTS, Judgement, ToolScore
@@ -88,6 +88,10 @@ class LLMJudge:
         }
 
     def judge(self, judged: JudgeInput) -> Judgement:
+        try:
+            import httpx  # the judge extra: the rest of mcpeeker runs without it
+        except ImportError as exc:
+            raise MCPeekerError(f"the LLM judge needs httpx: pip install 'mcpeeker[judge]' ({exc})") from exc
         if self.calls >= self.config.budget:
             raise LLMUnavailable(f"LLM budget of {self.config.budget} calls per cycle spent")
         self.calls += 1
