@@ -386,8 +386,9 @@ def test_accessibility_axe_core(browser: Any, hard: Served, oidc: Provider) -> N
     assert failures == {}, json.dumps(failures, indent=1)
 
 
-def test_token_creation_rate_limited(hard: Served, oidc: Provider) -> None:
-    """An identity creates at most TOKENS_PER_MINUTE API tokens a minute; the next is 429 and writes nothing."""
+def test_token_creation_rate_limited(browser: Any, hard: Served, oidc: Provider) -> None:
+    """An identity creates at most TOKENS_PER_MINUTE API tokens a minute, through the API and the UI together; the
+    next is 429 and writes nothing."""
     with hard.http(headers={"Authorization": f"Bearer {oidc.token('amy')}"}) as api:
         made = [
             api.post("/api/v1/tokens", json={"name": f"ci-{n}", "role": "analyst"}) for n in range(TOKENS_PER_MINUTE)
@@ -396,6 +397,14 @@ def test_token_creation_rate_limited(hard: Served, oidc: Provider) -> None:
         before = len(api.get("/api/v1/tokens").json()["items"])
         refused = api.post("/api/v1/tokens", json={"name": "one-too-many", "role": "analyst"})
         assert refused.status_code == 429 and "new tokens a minute" in refused.json()["error"]
+        assert len(api.get("/api/v1/tokens").json()["items"]) == before
+        amy = Browser(browser, hard, "amy")  # the UI's form spends the same budget
+        amy.goto("/admin/tokens")
+        amy.page.fill("#name", "from-the-ui")
+        with amy.page.expect_navigation() as navigation:
+            amy.page.get_by_role("button", name="Create token").click()
+        assert navigation.value.status == 429 and "too many new tokens" in amy.page.locator(".error").inner_text()
+        amy.close()
         assert len(api.get("/api/v1/tokens").json()["items"]) == before
     with hard.http(headers={"Authorization": f"Bearer {oidc.token('adam')}"}) as api:  # another identity's budget
         assert api.post("/api/v1/tokens", json={"name": "adam-ci", "role": "analyst"}).status_code == 201
