@@ -29,9 +29,10 @@ from .toolmeta import Recorder, Session, Sink, ToolList
 CHUNK = 1 << 16
 MAX_LINE = 32 << 20  # a line longer than this is relayed but not parsed
 QUEUE_CHUNKS = 1024  # parser backlog (x CHUNK bytes, 64 MiB at most) before copies are dropped
-# Parsing holds the GIL the relay threads need: a line over this size is read only when it is a tool list (a 6 MB
+# Parsing holds the GIL the relay threads need: a line over this size is read only when it is a tool list (a 1 MB
 # tools/call result would stall the relay for tens of milliseconds and tells nothing the tap records).
-PARSE_LIMIT = 1 << 20
+PARSE_LIMIT = 256 << 10
+SWITCH_INTERVAL = 0.0005  # s: a relay thread waiting for the GIL gets it this soon (default 5 ms)
 FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 log = logging.getLogger("mcpeeker_agent.tap")
@@ -277,6 +278,7 @@ def run_tap(
 
     recorder = Recorder(session, emit) if sink is not None else None
     signal.signal(signal.SIGPIPE, signal.SIG_IGN) if hasattr(signal, "SIGPIPE") else None
+    sys.setswitchinterval(SWITCH_INTERVAL)
     tap = Tap(argv, recorder, grace=grace)
     try:
         code = tap.run()

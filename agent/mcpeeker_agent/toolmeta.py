@@ -32,6 +32,10 @@ from .state import default_state_path
 CANONICAL_DEPTH = 16  # zeek/scripts/mcp/main.zeek: json_canonical(inputSchema, 16)
 MAX_TOOLS = 512  # MCP::max_tool_digests
 MAX_CALLS = 64  # tools/call records per report
+MATCH_BYTES = 64 << 10  # of each argument value matched against the indicators
+# A regex search holds the GIL the tap's relay threads need: values are searched in slices (overlapping by more
+# than any indicator's reach), so the relay waits for one slice at most, not for a whole value.
+MATCH_SLICE, MATCH_OVERLAP = 4096, 512
 STATE_VERSION = 1
 
 
@@ -103,12 +107,21 @@ def argument_flags(arguments: Any) -> list[str]:
     ind = indicators()
     flags: set[str] = set()
     for s in _strings(arguments):
-        b = s.encode("utf-8", "surrogatepass")
-        if ind.sensitive_path is not None and ind.sensitive_path.search(b):
+        b = s[:MATCH_BYTES].encode("utf-8", "surrogatepass")
+        if _search(ind.sensitive_path, b):
             flags.add("sensitive_path")
-        if ind.injection is not None and ind.injection.search(b):
+        if _search(ind.injection, b):
             flags.add("shell_injection")
     return sorted(flags)
+
+
+def _search(pattern: re.Pattern[bytes] | None, data: bytes) -> bool:
+    if pattern is None:
+        return False
+    return any(
+        pattern.search(data, start, start + MATCH_SLICE + MATCH_OVERLAP)
+        for start in range(0, max(1, len(data)), MATCH_SLICE)
+    )
 
 
 def poisoned(tool: dict[str, Any]) -> bool:

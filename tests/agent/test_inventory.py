@@ -81,12 +81,12 @@ def test_poisoned_server_and_a_silent_one(tmp_path: Path, key_file: Path) -> Non
         "remote": {"url": "https://mcp.example.invalid/mcp"},
     }
     root, home = make_config(tmp_path, servers)
-    done = inventory(tmp_path, key_file, root, home, "--timeout", "5")
+    done = inventory(tmp_path, key_file, root, home, "--timeout", "12")
     assert done.returncode == 1  # one server did not answer
-    assert "silent\tnot listed: no tools/list answer within 5 s" in done.stderr
+    assert "silent\tnot listed: no tools/list answer within 12 s" in done.stderr
     assert "remote" in done.stderr and "needs --remote" in done.stderr
     ((report, item),) = evidence(tmp_path)
     assert item["risk"] == ["tool_poisoning"] and item["tools"]["poisoned_tools"] == ["add"]
     assert report["errors"] == [
-        {"where": "inventory:claude_desktop:silent", "error": "no tools/list answer within 5 s"}
+        {"where": "inventory:claude_desktop:silent", "error": "no tools/list answer within 12 s"}
     ]
