@@ -50,11 +50,25 @@ def _installed_hash(client: Any, name: str) -> str | None:
     return None
 
 
+def replicas_for(client: Any) -> int:
+    """One replica of every MCPeeker index once the cluster has two data nodes (a node lost loses nothing);
+    none on a single node, where a replica could never be assigned (health would stay yellow)."""
+    try:
+        nodes = int(client.cluster.health()["number_of_data_nodes"])
+    except Exception:  # noqa: BLE001 - no cluster:monitor/health privilege: keep the templates' own setting
+        return 0
+    return 1 if nodes >= 2 else 0
+
+
 def install(settings: Settings, client: Any | None = None) -> SetupResult:
     client = client or make_client(settings)
     installed, unchanged, created = [], [], []
+    replicas = replicas_for(client)
     for logical, body in load_templates(settings.index_prefix).items():
         name = template_name(settings, logical)
+        if replicas:
+            body["template"].setdefault("settings", {})["number_of_replicas"] = replicas
+            body["_meta"]["content_hash"] += f"-r{replicas}"
         if _installed_hash(client, name) == body["_meta"]["content_hash"]:
             unchanged.append(name)
             continue
@@ -66,6 +80,12 @@ def install(settings: Settings, client: Any | None = None) -> SetupResult:
             body=body["template"]["mappings"],
             params={"allow_no_indices": "true", "ignore_unavailable": "true", "expand_wildcards": "open"},
         )
+        if replicas:
+            client.indices.put_settings(
+                index=",".join(body["index_patterns"]),
+                body={"index": {"number_of_replicas": replicas}},
+                params={"allow_no_indices": "true", "ignore_unavailable": "true", "expand_wildcards": "open"},
+            )
         installed.append(name)
     for logical in FIXED_INDICES:
         index = settings.index(logical)

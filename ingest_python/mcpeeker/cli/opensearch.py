@@ -10,6 +10,7 @@ from rich.console import Console
 
 from ..errors import MCPeekerError
 from ..localnode.assemble import ensure_distribution, mcpeeker_home
+from ..localnode.cluster import ClusterStatus, LocalCluster
 from ..localnode.node import LocalNode
 from ..localnode.tlsfront import TlsFront
 
@@ -38,7 +39,29 @@ def _front(args: argparse.Namespace) -> TlsFront | None:
     return TlsFront.load(_tls_dir(args))
 
 
+def _cluster(args: argparse.Namespace) -> LocalCluster | None:
+    nodes = getattr(args, "nodes", 1)
+    return LocalCluster(args.name, nodes, args.port, args.heap) if nodes > 1 else None
+
+
+def _print_cluster(status: ClusterStatus, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(status.as_dict()))
+        return
+    print(f"cluster  health={status.health}  nodes={status.number_of_nodes}  {status.detail}")
+    for node in status.nodes:
+        print(f"node     {Path(node.home).name}  pid={node.pid}  url={node.url}  {node.detail}")
+
+
 def cmd_start(args: argparse.Namespace) -> int:
+    cluster = _cluster(args)
+    if cluster is not None:
+        if args.tls:
+            raise MCPeekerError("--tls is for the single node; a cluster serves plain HTTP on loopback")
+        formed = cluster.start(timeout=args.timeout, progress=_say)
+        _say(f"cluster of {formed.number_of_nodes} nodes is {formed.health}")
+        print(cluster.url)
+        return 0
     if args.client_certs and not args.tls:
         raise MCPeekerError("--client-certs needs --tls")
     node = _node(args)
@@ -61,6 +84,11 @@ def cmd_start(args: argparse.Namespace) -> int:
 
 
 def cmd_stop(args: argparse.Namespace) -> int:
+    cluster = _cluster(args)
+    if cluster is not None:
+        for node, stopped in zip(cluster.nodes, cluster.stop()):
+            _say(f"{node.name}: {'stopped' if stopped else 'was not running'}")
+        return 0
     front = _front(args)
     if front is not None and front.stop():
         _say(f"TLS front on port {front.listen_port} stopped")
@@ -81,6 +109,11 @@ def cmd_rotate_cert(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    cluster = _cluster(args)
+    if cluster is not None:
+        cluster_status = cluster.status()
+        _print_cluster(cluster_status, args.json)
+        return 0 if cluster_status.running else 3
     status = _node(args).status()
     front = _front(args)
     tls = front.status() if front is not None else None
@@ -115,7 +148,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action = actions.add_parser(name, help=help_text)
         action.add_argument("--name", default="default", help="instance name (several can run on other ports)")
         action.add_argument("--port", type=int, default=9200, help="HTTP port on 127.0.0.1 (transport = port+100)")
-        action.add_argument("--heap", default="512m", help="JVM heap, e.g. 512m or 1g")
+        action.add_argument("--heap", default="512m", help="JVM heap, e.g. 512m or 1g (per node)")
+        action.add_argument(
+            "--nodes",
+            type=int,
+            default=1,
+            help="a local cluster of N nodes (NAME-1..N, HTTP ports PORT..PORT+N-1, transport +100); default 1",
+        )
         action.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for green")
         action.add_argument("--json", action="store_true", help="machine-readable status")
         action.add_argument(

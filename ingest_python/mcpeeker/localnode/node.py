@@ -45,6 +45,8 @@ class LocalNode:
         heap: str = "512m",
         base: Path | None = None,
         settings: dict[str, str] | None = None,
+        cluster: tuple[tuple[str, int], ...] = (),
+        cluster_name: str = "mcpeeker-local",
     ) -> None:
         # `base` holds node homes; the assembled distribution is always the shared cache in mcpeeker_home().
         self.base = base or mcpeeker_home()
@@ -53,6 +55,9 @@ class LocalNode:
         self.transport_port = transport_port or http_port + 100
         self.heap = heap
         self.settings = dict(settings or {})  # extra static node settings (opensearch.yml)
+        # Members of a multi-node cluster (node name, transport port), this node included; () = single node.
+        self.cluster = cluster
+        self.cluster_name = cluster_name
         self.home = self.base / "nodes" / name
         self.pid_file = self.home / "node.pid"
         self.ports_file = self.home / "node.ports"
@@ -143,14 +148,14 @@ class LocalNode:
         (config / "opensearch.yml").write_text(
             "\n".join(
                 [
-                    "cluster.name: mcpeeker-local",
+                    f"cluster.name: {self.cluster_name}",
                     f"node.name: mcpeeker-{self.name}",
                     f"path.data: {self.home / 'data'}",
                     f"path.logs: {self.home / 'logs'}",
                     "network.host: 127.0.0.1",
                     f"http.port: {self.http_port}",
                     f"transport.port: {self.transport_port}",
-                    "discovery.type: single-node",
+                    *self._discovery(),
                     # A laptop's disk may be fuller than the default watermarks allow; indexing must not stop.
                     "cluster.routing.allocation.disk.threshold_enabled: false",
                     "action.auto_create_index: true",
@@ -160,6 +165,13 @@ class LocalNode:
             )
         )
         return config
+
+    def _discovery(self) -> list[str]:
+        if not self.cluster:
+            return ["discovery.type: single-node"]
+        seeds = ", ".join(f'"127.0.0.1:{port}"' for _, port in self.cluster)
+        managers = ", ".join(f'"mcpeeker-{name}"' for name, _ in self.cluster)
+        return [f"discovery.seed_hosts: [{seeds}]", f"cluster.initial_cluster_manager_nodes: [{managers}]"]
 
     def _command(self, dist: Distribution, config: Path) -> list[str]:
         return [
@@ -181,7 +193,8 @@ class LocalNode:
             f"mcpeeker-{self.name}",
         ]
 
-    def start(self, timeout: float = 120.0, progress: Progress = lambda _msg: None) -> NodeStatus:
+    def start(self, timeout: float = 120.0, progress: Progress = lambda _msg: None, wait: bool = True) -> NodeStatus:
+        """Start the node and wait until green; `wait=False` (a cluster member) returns once the process runs."""
         current = self.status()
         if current.running and current.url != self.url:
             raise MCPeekerError(
@@ -190,7 +203,8 @@ class LocalNode:
             )
         if current.running:
             progress(f"reusing the running node (pid {current.pid})")
-            self._wait_green(timeout)
+            if wait:
+                self._wait_green(timeout)
             return self.status()
         if current.pid is not None:
             progress(f"removing stale pid file {self.pid_file} (pid {current.pid} is not running)")
@@ -216,6 +230,8 @@ class LocalNode:
             )
         self.pid_file.write_text(f"{process.pid}\n")
         self.ports_file.write_text(f"{self.http_port} {self.transport_port}\n")
+        if not wait:
+            return NodeStatus(True, process.pid, self.url, home=str(self.home), detail="starting")
         try:
             self._wait_green(timeout, process)
         except MCPeekerError:
