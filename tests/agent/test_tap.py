@@ -311,3 +311,15 @@ def test_reference_node_server_through_the_tap(tmp_path: Path, key_file: Path) -
         "flags": ["sensitive_path", "shell_injection"],
     }
     assert "value-marker-7f3a" not in (tmp_path / "evidence.ndjson").read_text()
+
+
+def test_keeps_relaying_when_evidence_cannot_be_written(tmp_path: Path, key_file: Path, client_bytes: bytes) -> None:
+    (tmp_path / "blocker").write_text("a file where the evidence directory should be")
+    argv = tap_argv(tmp_path, key_file, "--grace", "15")
+    argv[argv.index("-o") + 1] = str(tmp_path / "blocker" / "evidence.ndjson")
+    argv += [PY, RECORDER, str(tmp_path / "server"), "--", PY, SERVER, "honest"]
+    done = subprocess.run(argv, input=client_bytes, capture_output=True, timeout=60)
+    assert done.returncode == 0 and done.stdout == (tmp_path / "server.s2c").read_bytes()
+    assert (tmp_path / "server.c2s").read_bytes() == client_bytes
+    assert b'"tools"' in done.stdout and done.stderr == b""  # the client's stderr gets nothing from the tap
+    assert "writing tap evidence failed" in (tmp_path / "tap.log").read_text()
