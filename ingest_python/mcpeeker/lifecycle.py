@@ -201,16 +201,29 @@ class Router:
                 ids.setdefault(str(meta["_id"]), []).append(item)
         if not ids:
             return
-        answer = self.client.search(
-            index=self.pattern,
-            body={"size": len(ids), "_source": False, "query": {"ids": {"values": list(ids)}}},
+        for doc_id, index in locate(self.client, self.pattern, list(ids)).items():
+            for item in ids.pop(doc_id, []):
+                head, rest = item.action.split(b"\n", 1)
+                item.action = head.replace(self._alias_json, orjson.dumps(index), 1) + b"\n" + rest
+                self.rerouted += 1
+
+
+LOOKUP_CHUNK = 5000  # ids per query, well under the default max_result_window (10,000)
+
+
+def locate(client: Any, pattern: str, ids: list[str]) -> dict[str, str]:
+    """_id -> the index already holding it, for the ids stored anywhere under `pattern`."""
+    found: dict[str, str] = {}
+    for start in range(0, len(ids), LOOKUP_CHUNK):
+        chunk = ids[start : start + LOOKUP_CHUNK]
+        answer = client.search(
+            index=pattern,
+            body={"size": len(chunk), "_source": False, "query": {"ids": {"values": chunk}}},
             params={"allow_no_indices": "true", "ignore_unavailable": "true"},
         )
         for hit in answer["hits"]["hits"]:
-            for item in ids.pop(hit["_id"], []):
-                head, rest = item.action.split(b"\n", 1)
-                item.action = head.replace(self._alias_json, orjson.dumps(hit["_index"]), 1) + b"\n" + rest
-                self.rerouted += 1
+            found.setdefault(str(hit["_id"]), str(hit["_index"]))
+    return found
 
 
 def skew_window(lifecycle: Lifecycle) -> tuple[float, float]:

@@ -159,7 +159,11 @@ def run_once(settings: Settings, rules: list[CompiledRule], since: str, size: in
             index, doc_id, doc = match_document(rule, hit, settings)
             actions.append({"_op_type": "index", "_index": index, "_id": doc_id, "_source": doc})
     if actions:
-        lifecycle.bootstrap(client, settings)  # the matches go through the evidence write alias
+        lifecycle.bootstrap(client, settings)  # the matches go through the evidence write alias ...
+        # ... except a match already stored (a rerun over the same window, after a rollover): overwritten in place.
+        stored = lifecycle.locate(client, lifecycle.events_pattern(settings), [a["_id"] for a in actions])
+        for action in actions:
+            action["_index"] = stored.get(action["_id"], action["_index"])
         _ok, errors = bulk_helper(settings).bulk(client, actions, raise_on_error=False, refresh="wait_for")
         if errors:
             raise MCPeekerError(f"{len(errors)} sigma.match documents rejected: {str(errors[0])[:300]}")

@@ -117,3 +117,26 @@ def test_rules_fire_on_real_agent_evidence(linux_home, os_settings, os_client):
         "Browser",
     }
     assert {"github", "shop-api", "company-wiki", "docs"} <= fired["file_event_lnx_mcp_client_config_write"]
+
+
+def test_sigma_rerun_after_a_rollover_overwrites_instead_of_duplicating(os_settings, os_client):
+    from mcpeeker import lifecycle
+
+    now = datetime.now(timezone.utc)
+    rule = RULES[0]
+    pos, _neg = samples(rule)
+    for i, doc in enumerate(pos):
+        os_client.index(
+            index=os_settings.index("mcp-events"),
+            id=f"{rule.stem}-pos-{i}",
+            body={**doc, "@timestamp": now.isoformat()},
+        )
+    os_client.indices.refresh(index=os_settings.index("mcp-events-*"))
+    assert mcpeeker_main(["sigma", "run", "--since", "1h"] + _conn(os_settings)) == 0
+    first = {h["_id"]: h["_index"] for h in _matches(os_client, os_settings)}
+    assert first
+    rolled = lifecycle.rollover(os_client, os_settings, force=True)
+    assert rolled.rolled_over
+    assert mcpeeker_main(["sigma", "run", "--since", "1h"] + _conn(os_settings)) == 0
+    again = _matches(os_client, os_settings)
+    assert {h["_id"]: h["_index"] for h in again} == first and len(again) == len(first)
