@@ -139,6 +139,7 @@ class ToolList:
     hash: str
     count: int
     poisoned: list[str]
+    page: str = ""  # the cursor of a later page: each page is compared with the same page (as Zeek does)
 
 
 def tool_list(tools: list[Any]) -> ToolList:
@@ -217,7 +218,8 @@ class Recorder:
             raw_params = m.get("params")
             params: dict[str, Any] = raw_params if isinstance(raw_params, dict) else {}
             if rid is not None and len(self.pending) < 4096:
-                self.pending[direction + rid] = method
+                cursor = params.get("cursor") if method == "tools/list" else None
+                self.pending[direction + rid] = method + (f"#{str(cursor)[:128]}" if cursor else "")
             if method == "initialize" and from_client:
                 s.client_info = _info(params.get("clientInfo"))
                 s.client_capabilities = _cap_keys(params.get("capabilities"))
@@ -237,8 +239,10 @@ class Recorder:
             s.server_capabilities = _cap_keys(result.get("capabilities"))
             if isinstance(result.get("protocolVersion"), str):
                 s.protocol_version = result["protocolVersion"][:32]
-        elif asked == "tools/list" and isinstance(result.get("tools"), list):
-            self.emit(s, tool_list(result["tools"]), None)
+        elif asked is not None and asked.split("#", 1)[0] == "tools/list" and isinstance(result.get("tools"), list):
+            tools = tool_list(result["tools"])
+            tools.page = asked.partition("#")[2]
+            self.emit(s, tools, None)
 
     def _call(self, params: dict[str, Any]) -> None:
         args = params.get("arguments")
@@ -338,7 +342,8 @@ class Sink:
             record["client_capabilities"] = session.client_capabilities
         reason = f"{session.source}: MCP server {session.server_name!r} ({session.client})"
         if tools is not None:
-            changed, previous = update_state(self.state, self.server_key(session), tools)
+            key = self.server_key(session) + (f"#{tools.page}" if tools.page else "")
+            changed, previous = update_state(self.state, key, tools)
             record.update(
                 tool_names=sorted(tools.digests)[:MAX_TOOLS],
                 tool_digests=dict(sorted(tools.digests.items())),
