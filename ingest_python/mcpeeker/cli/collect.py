@@ -17,6 +17,51 @@ from ..state import collector_spool, collector_tokens_path
 console = Console(stderr=True)
 
 
+# The HTTPS listener flags and uvicorn options, shared with `mcpeeker serve` (cli/serve.py).
+def add_listen_arguments(parser: argparse.ArgumentParser, port: int) -> None:
+    """--host, --port, --cert and --key: where the server listens and the TLS files it serves with."""
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default %(default)s)")
+    parser.add_argument("--port", type=int, default=port, help="port (default %(default)s)")
+    parser.add_argument("--cert", type=Path, help="server certificate (PEM, with its chain)")
+    parser.add_argument("--key", type=Path, help="server private key (PEM)")
+
+
+def ssl_options(args: argparse.Namespace) -> dict[str, Any]:
+    """uvicorn's TLS options from --cert/--key (and --client-ca for mTLS), each file checked first."""
+    if not args.cert or not args.key:
+        raise MCPeekerError("the collector serves HTTPS only: give --cert and --key (PEM files)")
+    for flag, path in (("--cert", args.cert), ("--key", args.key), ("--client-ca", args.client_ca)):
+        if path is not None and not path.is_file():
+            raise MCPeekerError(f"{flag} {path}: no such file")
+    try:  # a clear error before uvicorn's traceback
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(args.cert, args.key)
+        if args.client_ca:
+            ctx.load_verify_locations(args.client_ca)
+    except (ssl.SSLError, OSError) as exc:
+        raise MCPeekerError(
+            f"cannot load the TLS files ({args.cert}, {args.key}"
+            f"{', ' + str(args.client_ca) if args.client_ca else ''}): {exc}"
+        ) from exc
+    options: dict[str, Any] = {"ssl_certfile": str(args.cert), "ssl_keyfile": str(args.key)}
+    if args.client_ca:
+        options.update(ssl_ca_certs=str(args.client_ca), ssl_cert_reqs=ssl.CERT_REQUIRED)
+    return options
+
+
+def server_options(args: argparse.Namespace, tls: dict[str, Any]) -> dict[str, Any]:
+    """Keyword arguments for uvicorn.Config/uvicorn.run: address, access log, quiet logs, no Server header."""
+    return {
+        "host": args.host,
+        "port": args.port,
+        "access_log": args.access_log,
+        "log_level": "warning",
+        "lifespan": "off",
+        "server_header": False,
+        **tls,
+    }
+
+
 def register(subparsers: Any) -> None:
     collect = subparsers.add_parser(
         "collect",
@@ -25,10 +70,7 @@ def register(subparsers: Any) -> None:
         "accepted reports go through the ingest pipeline (spool while the cluster is down, retry, "
         "dead letter). `collect token ...` manages the enrollment tokens.",
     )
-    collect.add_argument("--host", default="127.0.0.1", help="address to listen on (default %(default)s)")
-    collect.add_argument("--port", type=int, default=8443, help="port (default %(default)s)")
-    collect.add_argument("--cert", type=Path, help="server certificate (PEM, with its chain)")
-    collect.add_argument("--key", type=Path, help="server private key (PEM)")
+    add_listen_arguments(collect, 8443)
     collect.add_argument("--client-ca", type=Path, help="require agent client certificates signed by this CA (mTLS)")
     collect.add_argument(
         "--tokens",
@@ -94,28 +136,6 @@ def cmd_token(args: argparse.Namespace) -> int:
     return 0
 
 
-def _ssl_options(args: argparse.Namespace) -> dict[str, Any]:
-    if not args.cert or not args.key:
-        raise MCPeekerError("the collector serves HTTPS only: give --cert and --key (PEM files)")
-    for flag, path in (("--cert", args.cert), ("--key", args.key), ("--client-ca", args.client_ca)):
-        if path is not None and not path.is_file():
-            raise MCPeekerError(f"{flag} {path}: no such file")
-    try:  # a clear error before uvicorn's traceback
-        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        ctx.load_cert_chain(args.cert, args.key)
-        if args.client_ca:
-            ctx.load_verify_locations(args.client_ca)
-    except (ssl.SSLError, OSError) as exc:
-        raise MCPeekerError(
-            f"cannot load the TLS files ({args.cert}, {args.key}"
-            f"{', ' + str(args.client_ca) if args.client_ca else ''}): {exc}"
-        ) from exc
-    options: dict[str, Any] = {"ssl_certfile": str(args.cert), "ssl_keyfile": str(args.key)}
-    if args.client_ca:
-        options.update(ssl_ca_certs=str(args.client_ca), ssl_cert_reqs=ssl.CERT_REQUIRED)
-    return options
-
-
 def cmd_collect(args: argparse.Namespace) -> int:
     if getattr(args, "collect_command", None):
         return 0
@@ -129,7 +149,7 @@ def cmd_collect(args: argparse.Namespace) -> int:
     from ..lifecycle import Router, Ticker
     from .ingest import _ensure_templates, quiet_client_logs
 
-    tls = _ssl_options(args)
+    tls = ssl_options(args)
     quiet_client_logs(args)
     settings = resolve(args)
     tokens = TokenStore(args.tokens or collector_tokens_path())
@@ -159,16 +179,7 @@ def cmd_collect(args: argparse.Namespace) -> int:
     )
     ticker.start()
     app = build_app(ingestor, tokens, deadletter, CollectorOptions(max_body=args.max_report_bytes))
-    config = uvicorn.Config(
-        app,
-        host=args.host,
-        port=args.port,
-        access_log=args.access_log,
-        log_level="warning",
-        lifespan="off",
-        server_header=False,
-        **tls,
-    )
+    config = uvicorn.Config(app, **server_options(args, tls))
     server = uvicorn.Server(config)
     console.print(
         f"collector starting on https://{args.host}:{args.port}/api/v1/reports"

@@ -10,6 +10,7 @@ from rich.console import Console
 
 from ..errors import MCPeekerError
 from ..settings import add_connection_arguments, resolve
+from .collect import add_listen_arguments, server_options, ssl_options
 
 console = Console(stderr=True)
 
@@ -22,10 +23,7 @@ def register(subparsers: Any) -> None:
         "their OpenID provider's access tokens, automation uses API tokens (`serve token create`); roles come from "
         "configs/roles.yaml. Settings: configs/serve.yaml (docs/serve.md).",
     )
-    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default %(default)s)")
-    serve.add_argument("--port", type=int, default=8444, help="port (default %(default)s)")
-    serve.add_argument("--cert", type=Path, help="server certificate (PEM, with its chain)")
-    serve.add_argument("--key", type=Path, help="server private key (PEM)")
+    add_listen_arguments(serve, 8444)
     serve.add_argument(
         "--insecure-http",
         action="store_true",
@@ -121,7 +119,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from ..serve.auth import Authenticator
     from ..serve.oidc import OidcVerifier
     from ..serve.tokens import ApiTokenStore
-    from .collect import _ssl_options
     from .ingest import quiet_client_logs
 
     if args.insecure_http:
@@ -129,7 +126,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             raise MCPeekerError(f"--insecure-http only on a loopback --host (127.0.0.1, ::1), not {args.host}")
         tls: dict[str, Any] = {}
     else:
-        tls = _ssl_options(args)
+        tls = ssl_options(args)
     quiet_client_logs(args)
     settings = resolve(args)
     roles_file = str(args.roles) if args.roles else None
@@ -155,14 +152,5 @@ def cmd_serve(args: argparse.Namespace) -> int:
         f"cluster {settings.url}",
         highlight=False,
     )
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        access_log=args.access_log,
-        log_level="warning",
-        lifespan="off",
-        server_header=False,
-        **tls,
-    )
+    uvicorn.run(app, **server_options(args, tls))
     return 0
