@@ -20,7 +20,8 @@ from typing import Any
 
 from ... import remote_endpoints
 from .. import privacy
-from .common import Context, Data, Doc, NormaliseError, Output, Unsupported, doc_start, finish, put
+from .common import Context, Data, NormaliseError, Output, Unsupported, doc_start, finish, put
+from .remote import remote_doc
 
 SOURCE = "kong"
 RTYPE = "request"
@@ -64,16 +65,7 @@ def normalise_kong(rtype: str, data: Data, raw: bytes, ctx: Context, file: str, 
     if endpoint is None:
         return []  # ordinary API traffic through the gateway
     iso, epoch = _timestamp(data)
-    doc: Doc = _START(iso, file, line)
-    doc["mcpeeker"]["evidence"]["reason"] = "remote_mcp_service"
-    doc["mcpeeker"]["remote"] = {
-        "service": endpoint.service,
-        "host": endpoint.host,
-        "seen": SEEN,
-        "dedicated": endpoint.dedicated,
-    }
-    put(doc, ("observer", "product"), "Kong Gateway")
-    put(doc, ("observer", "type"), "gateway")
+    doc = remote_doc(_START, iso, file, line, endpoint, SEEN, "Kong Gateway", "gateway")
     client = data.get("client_ip")
     if isinstance(client, str) and client:
         try:

@@ -27,7 +27,8 @@ from urllib.parse import urlsplit
 
 from ... import remote_endpoints
 from .. import privacy
-from .common import Context, Data, Doc, NormaliseError, Output, Unsupported, doc_start, finish, put
+from .common import Context, Data, NormaliseError, Output, Unsupported, doc_start, finish, put
+from .remote import remote_doc
 
 SOURCE = "squid"
 RTYPE = "access"
@@ -102,16 +103,7 @@ def normalise_squid(rtype: str, data: Data, raw: bytes, ctx: Context, file: str,
     if endpoint is None:
         return []  # ordinary web use
     iso, epoch = _timestamp(data)
-    doc: Doc = _START(iso, file, line)
-    doc["mcpeeker"]["evidence"]["reason"] = "remote_mcp_service"
-    doc["mcpeeker"]["remote"] = {
-        "service": endpoint.service,
-        "host": endpoint.host,
-        "seen": seen,
-        "dedicated": endpoint.dedicated,
-    }
-    put(doc, ("observer", "product"), "Squid")
-    put(doc, ("observer", "type"), "proxy")
+    doc = remote_doc(_START, iso, file, line, endpoint, seen, "Squid", "proxy")
     put(doc, ("event", "action"), data["code"])
     client = data["client"]
     try:
