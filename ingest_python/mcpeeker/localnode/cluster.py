@@ -99,10 +99,12 @@ class LocalCluster:
         for node in self.nodes:
             status = node.start(timeout=timeout, progress=progress, wait=False)
             progress(f"node {node.name}: pid {status.pid}, {node.url}, transport {node.transport_port}")
-        deadline = time.monotonic() + timeout
+        launched = time.monotonic()
+        deadline = launched + timeout
         wanted = len(self.nodes)
         while time.monotonic() < deadline:
-            for node in self.nodes:
+            # A process just forked may not show the launcher's command line yet: judge deaths after a grace time.
+            for node in self.nodes if time.monotonic() - launched > 10.0 else ():
                 info = node.status()
                 if not info.running:
                     log = node.home / "logs" / "stdout.log"
