@@ -31,7 +31,7 @@ from ..model.records import Finding
 from ..registry.model import RegistryEntry, effective_status, is_active, matches_remote
 from .engine import _drop_empty
 from .instances import HostMap, finding_id
-from .scoring import CLASS_ORDER, ScoringConfig, classify
+from .scoring import ScoringConfig, registry_classify
 
 KIND = "remote"
 # mcpeeker.remote.seen (per sensor) -> the strength it proves; unknown kinds (Zeek's "other") count for nothing.
@@ -184,16 +184,9 @@ def build(
     entry = registry_match(entries, found.service, service_host, clients, now)
     active = entry is not None and is_active(entry, now)
     contributions = {f"remote_{strength}": weights(config)[strength]}
-    if active:
-        contributions["registry_approved"] = float(config.weights["registry_approved"])
-    score = sum(contributions.values())
     # The same rules as server findings: the registry is the authority on approval, and an unapproved use is
     # never below the floor.
-    classification = classify(score, config)
-    if active and config.registry_match_authorizes:
-        classification = "authorized"
-    elif not active and CLASS_ORDER.index(classification) < CLASS_ORDER.index(config.unregistered_floor):
-        classification = config.unregistered_floor
+    score, classification = registry_classify(contributions, active, config)
     fid = finding_id(found.key)
     vendor = endpoint.vendor if endpoint else ""
     name = endpoint.name if endpoint else found.service

@@ -78,6 +78,22 @@ def classify(score: float, config: ScoringConfig) -> str:
     return "suspect"
 
 
+def registry_classify(
+    contributions: dict[str, float], registry_active: bool, config: ScoringConfig
+) -> tuple[float, str]:
+    """Adds an active registry match to `contributions`, then the total and its class: the registry is the authority
+    on approval, and an unapproved instance is never below the floor. Shared by server and remote-use findings."""
+    if registry_active:
+        contributions["registry_approved"] = float(config.weights["registry_approved"])
+    total = sum(contributions.values())
+    classification = classify(total, config)
+    if registry_active and config.registry_match_authorizes:
+        classification = "authorized"
+    elif not registry_active and CLASS_ORDER.index(classification) < CLASS_ORDER.index(config.unregistered_floor):
+        classification = config.unregistered_floor
+    return total, classification
+
+
 def max_severity(*severities: str) -> str:
     return max(severities, key=SEVERITY_ORDER.index)
 
@@ -87,14 +103,7 @@ def score_instance(
 ) -> Score:
     """Each evidence type counts once; an active registry match lowers the score; attacks only raise severity."""
     contributions = {t: float(config.weights[t]) for t in SCORED_TYPES if t in present_types}
-    if registry_active:
-        contributions["registry_approved"] = float(config.weights["registry_approved"])
-    total = sum(contributions.values())
-    classification = classify(total, config)
-    if registry_active and config.registry_match_authorizes:
-        classification = "authorized"
-    elif not registry_active and CLASS_ORDER.index(classification) < CLASS_ORDER.index(config.unregistered_floor):
-        classification = config.unregistered_floor
+    total, classification = registry_classify(contributions, registry_active, config)
     severity = config.classification_severity.get(classification, "info")
     for attack in attack_types:
         # Attack evidence is never cancelled by the registry: it raises severity whatever the score.
