@@ -31,8 +31,8 @@ def test_summary(seeded: Seeded, capsys: pytest.CaptureFixture[str]) -> None:
     assert result["findings"] == len(seeded.findings)
     assert result["by_classification"] == {c: classes.get(c, 0) for c in ("authorized", "suspect", "unauthorized")}
     assert result["unregistered"] == sum(1 for f in seeded.findings if not f["registry"]["match"])
-    assert result["with_attack_evidence"] == sum(1 for f in seeded.findings if f["evidence"]["attack"])
-    assert result["hosts"] == len({f["host"]["id"] for f in seeded.findings if "host" in f})
+    assert result["with_attack_evidence"] == sum(1 for f in seeded.findings if f["evidence"].get("attack"))
+    assert result["hosts"] == len({f["host"]["id"] for f in seeded.findings if "id" in f.get("host", {})})
     attacks = Counter(a for f in seeded.findings for a in f.get("attack", {}).get("types", []))
     assert result["attack_types"] == dict(attacks) and attacks
     assert result["by_classification"]["authorized"] >= 2  # the two servers approved in the registry
