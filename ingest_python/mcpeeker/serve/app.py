@@ -36,7 +36,7 @@ from ..cases.queries import FindingFilter, QueryError
 from .findings import BadCursor, FindingPage, list_findings, visible
 from .limits import MinuteBudget
 from .tokens import ApiTokenStore
-from .ui import install_ui
+from .ui import Ui, install_ui
 
 API = "/api/v1"
 ACTION_KEY = "x-mcpeeker-action"
@@ -195,6 +195,14 @@ def build_api(ctx: ServeContext, token_budget: MinuteBudget | None = None) -> AP
     access = Access(ctx.settings, ctx.client, auth, ctx.ttl_days)
     registry_for = access.registry_for
     scope_for = access.scope_for
+
+    def shown(finding_id: str, principal: Principal) -> dict[str, Any]:
+        """The finding, if the caller's scope lets them see it; else 404 (never a hint that it exists)."""
+        found = visible(ctx.settings, ctx.client, finding_id, scope_for(principal))
+        if found is None:
+            raise Problem(404, f"no finding {finding_id!r}")
+        return found
+
     entry_visible = access.entry_visible
 
     def versioned(registry: Registry, entry_id: str) -> tuple[RegistryEntry, dict[str, int]]:
@@ -254,17 +262,13 @@ def build_api(ctx: ServeContext, token_budget: MinuteBudget | None = None) -> AP
 
     @router.get("/findings/{finding_id}", openapi_extra=extra("finding.show"), tags=["findings"])
     def finding(finding_id: str, principal: Annotated[Principal, Depends(need("finding.show"))]) -> dict[str, Any]:
-        found = visible(ctx.settings, ctx.client, finding_id, scope_for(principal))
-        if found is None:
-            raise Problem(404, f"no finding {finding_id!r}")
-        return {"finding": found, "timeline": timeline(ctx.settings, ctx.client, finding_id)}
+        return {"finding": shown(finding_id, principal), "timeline": timeline(ctx.settings, ctx.client, finding_id)}
 
     @router.post("/findings/{finding_id}/feedback", openapi_extra=extra("feedback.add"), tags=["findings"])
     def feedback(
         finding_id: str, body: FeedbackIn, principal: Annotated[Principal, Depends(need("feedback.add"))]
     ) -> JSONResponse:
-        if visible(ctx.settings, ctx.client, finding_id, scope_for(principal)) is None:
-            raise Problem(404, f"no finding {finding_id!r}")
+        shown(finding_id, principal)
         suppress = None
         if body.suppress_expires:
             auth.require(principal, "suppress.add")
@@ -283,8 +287,7 @@ def build_api(ctx: ServeContext, token_budget: MinuteBudget | None = None) -> AP
     def finding_status(
         finding_id: str, body: StatusIn, principal: Annotated[Principal, Depends(need("finding.status"))]
     ) -> dict[str, Any]:
-        if visible(ctx.settings, ctx.client, finding_id, scope_for(principal)) is None:
-            raise Problem(404, f"no finding {finding_id!r}")
+        shown(finding_id, principal)
         try:
             change = lifecycle.set_status(
                 ctx.settings, ctx.client, finding_id, body.status, principal.actor, body.reason
@@ -340,8 +343,7 @@ def build_api(ctx: ServeContext, token_budget: MinuteBudget | None = None) -> AP
     def claim(
         finding_id: str, body: ClaimIn, principal: Annotated[Principal, Depends(need("registry.claim"))]
     ) -> JSONResponse:
-        if visible(ctx.settings, ctx.client, finding_id, scope_for(principal)) is None:
-            raise Problem(404, f"no finding {finding_id!r}")
+        shown(finding_id, principal)
         registry = registry_for(principal)
         entry = registry.claim(finding_id, principal.name, body.team, body.purpose)
         return entry_response(entry, registry.get_versioned(entry["entry_id"])[1], 201)
@@ -617,14 +619,8 @@ def create_app(ctx: ServeContext) -> FastAPI:
 
     app.include_router(build_api(ctx, token_budget), prefix=API)
     # The web UI under / (pages, login, its stylesheet): the same Authenticator and access rules as the API.
-    install_ui(
-        app,
-        Access(ctx.settings, ctx.client, ctx.auth, ctx.ttl_days),
-        ctx.tokens,
-        ctx.config.ui,
-        ctx.config.max_page_size,
-        token_budget,
-    )
+    access = Access(ctx.settings, ctx.client, ctx.auth, ctx.ttl_days)
+    install_ui(app, Ui(access, ctx.tokens, ctx.config.ui, ctx.config.max_page_size, token_budget))
     return app
 
 

@@ -305,6 +305,12 @@ def _text(form: FormData, name: str, limit: int = 2000) -> str:
     return text
 
 
+def _back(session: Session, url: str, message: str) -> Response:
+    """Post/redirect/get: the message is shown once on the page the browser is sent back to."""
+    session.flash.append(message)
+    return RedirectResponse(url, status_code=303)
+
+
 def build_ui(ui: Ui) -> APIRouter:
     router = APIRouter(route_class=UiRoute, include_in_schema=False)
     access, auth = ui.access, ui.auth
@@ -446,8 +452,7 @@ def build_ui(ui: Ui) -> APIRouter:
             entry = access.registry_for(principal).add(fields)
         except (RegistryError, MCPeekerError) as exc:
             raise PageError(409, str(exc)) from None
-        session.flash.append(f"registered {entry['entry_id']}: pending until an admin approves it")
-        return RedirectResponse("/my/servers", status_code=303)
+        return _back(session, "/my/servers", f"registered {entry['entry_id']}: pending until an admin approves it")
 
     # ------------------------------------------------------------------------------------------ findings
     @router.get("/findings")
@@ -494,6 +499,12 @@ def build_ui(ui: Ui) -> APIRouter:
             raise PageError(404, f"no finding {finding_id!r}")
         return found
 
+    async def finding_posted(request: Request, finding_id: str, action: str) -> tuple[Session, FormData]:
+        """A POST acting on a finding: CSRF and role checked, and the finding visible to the caller (else 404)."""
+        session, form = await ui.posted(request, action)
+        shown(session.principal, finding_id)
+        return session, form
+
     @router.get("/findings/{finding_id}")
     def finding(request: Request, finding_id: str) -> Response:
         principal = ui.who(request, "finding.show").principal
@@ -511,9 +522,8 @@ def build_ui(ui: Ui) -> APIRouter:
 
     @router.post("/findings/{finding_id}/claim")
     async def claim(request: Request, finding_id: str) -> Response:
-        session, form = await ui.posted(request, "registry.claim")
+        session, form = await finding_posted(request, finding_id, "registry.claim")
         principal = session.principal
-        shown(principal, finding_id)
         purpose = _text(form, "purpose")
         if not purpose:
             raise PageError(422, "purpose: say what the server is for")
@@ -523,13 +533,13 @@ def build_ui(ui: Ui) -> APIRouter:
             )
         except (RegistryError, MCPeekerError) as exc:
             raise PageError(409, str(exc)) from None
-        session.flash.append(f"claimed as {entry['entry_id']}: pending until an admin approves it")
-        return RedirectResponse(f"/findings/{finding_id}", status_code=303)
+        return _back(
+            session, f"/findings/{finding_id}", f"claimed as {entry['entry_id']}: pending until an admin approves it"
+        )
 
     @router.post("/findings/{finding_id}/verdict")
     async def verdict(request: Request, finding_id: str) -> Response:
-        session, form = await ui.posted(request, "feedback.add")
-        shown(session.principal, finding_id)
+        session, form = await finding_posted(request, finding_id, "feedback.add")
         chosen = _text(form, "verdict", 32)
         if chosen not in VERDICTS:
             raise PageError(422, f"verdict: one of {', '.join(VERDICTS)}")
@@ -537,13 +547,11 @@ def build_ui(ui: Ui) -> APIRouter:
             access.settings, access.client, session.principal.actor, finding_id, chosen, _text(form, "note"), None
         )
         moved = f"; status {result.status.old} -> {result.status.new}" if result.status else ""
-        session.flash.append(f"verdict {chosen} recorded{moved}")
-        return RedirectResponse(f"/findings/{finding_id}", status_code=303)
+        return _back(session, f"/findings/{finding_id}", f"verdict {chosen} recorded{moved}")
 
     @router.post("/findings/{finding_id}/status")
     async def status(request: Request, finding_id: str) -> Response:
-        session, form = await ui.posted(request, "finding.status")
-        shown(session.principal, finding_id)
+        session, form = await finding_posted(request, finding_id, "finding.status")
         new, reason = _text(form, "status", 32), _text(form, "reason")
         if new not in lifecycle.STATUSES or not reason:
             raise PageError(422, f"status: one of {', '.join(lifecycle.STATUSES)}, with a reason")
@@ -553,8 +561,7 @@ def build_ui(ui: Ui) -> APIRouter:
             )
         except lifecycle.LifecycleError as exc:
             raise PageError(409, str(exc)) from None
-        session.flash.append(f"status {change.old} -> {change.new}")
-        return RedirectResponse(f"/findings/{finding_id}", status_code=303)
+        return _back(session, f"/findings/{finding_id}", f"status {change.old} -> {change.new}")
 
     # ------------------------------------------------------------------------------------------ admin
     @router.get("/admin/queue")
@@ -583,8 +590,7 @@ def build_ui(ui: Ui) -> APIRouter:
             raise PageError(409, str(exc)) from None
         except RegistryError as exc:
             raise PageError(409, str(exc)) from None
-        session.flash.append(f"{entry_id}: {action} done")
-        return RedirectResponse("/admin/queue", status_code=303)
+        return _back(session, "/admin/queue", f"{entry_id}: {action} done")
 
     @router.get("/admin/tokens")
     def tokens_page(request: Request) -> Response:
@@ -626,22 +632,13 @@ def build_ui(ui: Ui) -> APIRouter:
             record = access.revoke_token(ui.tokens, session.principal, token_id)
         except MCPeekerError as exc:
             raise PageError(404, str(exc)) from None
-        session.flash.append(f"revoked {record.id} ({record.name})")
-        return RedirectResponse("/admin/tokens", status_code=303)
+        return _back(session, "/admin/tokens", f"revoked {record.id} ({record.name})")
 
     return router
 
 
-def install_ui(
-    app: FastAPI,
-    access: Access,
-    tokens: ApiTokenStore,
-    ui_config: UiConfig,
-    max_page_size: int,
-    token_budget: MinuteBudget | None = None,
-) -> None:
+def install_ui(app: FastAPI, ui: Ui) -> None:
     """Mount the UI's pages and its stylesheet on the app (create_app calls this)."""
-    ui = Ui(access, tokens, ui_config, max_page_size, token_budget)
     app.state.ui = ui
     app.include_router(build_ui(ui))
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
