@@ -63,7 +63,7 @@ class RecordingDeliverer(Deliverer):
 
 
 def _conn_log(zeek_logs: Path, path: Path) -> None:
-    """DOCS distinct conn lines from a real Zeek record, spread over DAYS daily indices."""
+    """DOCS distinct conn lines from a real Zeek record, spread over DAYS days."""
     base = orjson.loads((zeek_logs / "json" / "http_get" / "conn.log").read_bytes().splitlines()[0])
     with open(path, "wb") as fh:
         for i in range(DOCS):
@@ -83,6 +83,17 @@ def test_per_document_429_is_retried_until_every_document_is_indexed_once(
     settings = Settings(url=tiny_node.url, index_prefix=f"t-429-{os.getpid()}-{int(time.time())}-", site_key=SITE_KEY)
     client = make_client(settings)
     indices.install(settings, client)
+    # Evidence goes to one write index (mcpeeker.lifecycle), no longer to an index per day: give it DAYS shards so
+    # that every bulk request still fans out into DAYS shard-level requests competing for the one-slot queue.
+    first = settings.index("mcp-events-000001")
+    client.indices.delete(index=first)
+    client.indices.create(
+        index=first,
+        body={
+            "settings": {"number_of_shards": DAYS},
+            "aliases": {settings.index("mcp-events"): {"is_write_index": True}},
+        },
+    )
     log = tmp_path / "conn.log"
     _conn_log(zeek_logs, log)
     rejected_before = _write_rejections(client)
@@ -117,7 +128,7 @@ def test_per_document_429_is_retried_until_every_document_is_indexed_once(
         assert deliverer.stats.indexed == DOCS and deliverer.stats.rejected == 0 and deliverer.stats.spooled == 0
         assert dead.count == 0 and not (tmp_path / "dead.log").exists()
         assert client.count(index=pattern)["count"] == DOCS
-        assert len(client.indices.get(index=pattern)) == DAYS
+        assert list(client.indices.get(index=pattern)) == [first]  # days of events, one index
         # event.ingested is the time of the (last) bulk request that carried the document, in whole seconds.
         hits = client.search(
             index=pattern, body={"size": 50, "sort": [{"event.ingested": "asc"}], "_source": ["event.ingested"]}
