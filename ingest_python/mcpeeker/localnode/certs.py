@@ -66,26 +66,31 @@ def _name(common_name: str) -> x509.Name:
     )
 
 
-def create_ca(
-    directory: Path, common_name: str = "MCPeeker local CA", days: int = CA_DAYS, stem: str = "ca"
-) -> KeyPair:
-    """A self-signed CA: `<stem>.crt` (public, give it to clients as --ca-certs) and `<stem>.key` (0600)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = _now()
-    cert = (
+def _builder(
+    common_name: str,
+    issuer: x509.Name,
+    key: ec.EllipticCurvePrivateKey,
+    start: dt.datetime,
+    end: dt.datetime,
+    *,
+    ca: bool,
+) -> x509.CertificateBuilder:
+    """What the CA and the certificates it issues share: names, key, serial, validity, basic constraints and key
+    usage (a CA signs certificates and CRLs, a leaf only its TLS handshakes)."""
+    return (
         x509.CertificateBuilder()
         .subject_name(_name(common_name))
-        .issuer_name(_name(common_name))
+        .issuer_name(issuer)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=days))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .not_valid_before(start)
+        .not_valid_after(end)
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=0 if ca else None), critical=True)
         .add_extension(
             x509.KeyUsage(
                 digital_signature=True,
-                key_cert_sign=True,
-                crl_sign=True,
+                key_cert_sign=ca,
+                crl_sign=ca,
                 content_commitment=False,
                 key_encipherment=False,
                 data_encipherment=False,
@@ -95,6 +100,18 @@ def create_ca(
             ),
             critical=True,
         )
+    )
+
+
+def create_ca(
+    directory: Path, common_name: str = "MCPeeker local CA", days: int = CA_DAYS, stem: str = "ca"
+) -> KeyPair:
+    """A self-signed CA: `<stem>.crt` (public, give it to clients as --ca-certs) and `<stem>.key` (0600)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = _now()
+    start, end = now - dt.timedelta(minutes=5), now + dt.timedelta(days=days)
+    cert = (
+        _builder(common_name, _name(common_name), key, start, end, ca=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .sign(key, hashes.SHA256())
     )
@@ -143,28 +160,7 @@ def issue(
     end = not_after or start + dt.timedelta(days=days)
     usage = ExtendedKeyUsageOID.CLIENT_AUTH if client else ExtendedKeyUsageOID.SERVER_AUTH
     builder = (
-        x509.CertificateBuilder()
-        .subject_name(_name(common_name))
-        .issuer_name(ca_cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(start)
-        .not_valid_after(end)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                key_encipherment=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                content_commitment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
+        _builder(common_name, ca_cert.subject, key, start, end, ca=False)
         .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
     )
