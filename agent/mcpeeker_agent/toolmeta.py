@@ -3,8 +3,9 @@ scripts compute them on the wire, the catalogue's indicator hits, the per-server
 the agent report that carries it all through the normal shipping path (outbox or --output file).
 
 Only metadata leaves this module: method names and counts, client/server names and versions, capability keys,
-tool names with digests, tools/call tool names with argument KEYS and indicator flags. Never an argument value, a
-result, a prompt or a description's text."""
+tool names with digests and descriptions (each cut to the judge's bounds, judge/inputs.py: the server's own words
+about its tools, which the SIEM's judge scores for poisoning), tools/call tool names with argument KEYS and indicator
+flags. Never an argument value, a result or a prompt."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
 
+from mcpeeker.judge.inputs import MAX_ITEMS, MAX_TEXT, cut
 from mcpeeker.model import instance_key as keys
 
 from . import SCHEMA, __version__
@@ -140,6 +142,19 @@ class ToolList:
     count: int
     poisoned: list[str]
     page: str = ""  # the cursor of a later page: each page is compared with the same page (as Zeek does)
+    descriptions: dict[str, str] = field(default_factory=dict)  # tool name -> description, cut as the judge cuts
+
+
+def bounded_descriptions(tools: list[Any]) -> dict[str, str]:
+    """Name -> description of the listed tools, the judge's bounds (at most MAX_ITEMS by name, each cut to MAX_TEXT
+    UTF-8 bytes on a character boundary): what the judge would read of the same list on the wire."""
+    found: dict[str, str] = {}
+    for tool in tools:
+        if isinstance(tool, dict) and isinstance(tool.get("name"), str) and tool["name"]:
+            desc = tool.get("description")
+            if isinstance(desc, str) and desc:
+                found.setdefault(cut(tool["name"], 256), cut(desc, MAX_TEXT))
+    return dict(sorted(found.items())[:MAX_ITEMS])
 
 
 def tool_list(tools: list[Any]) -> ToolList:
@@ -157,7 +172,9 @@ def tool_list(tools: list[Any]) -> ToolList:
             digests[name] = d
         if poisoned(tool):
             bad.append(name[:128])
-    return ToolList(digests, tools_hash(all_digests), len(all_digests), sorted(bad))
+    return ToolList(
+        digests, tools_hash(all_digests), len(all_digests), sorted(bad), descriptions=bounded_descriptions(tools)
+    )
 
 
 @dataclass
@@ -350,6 +367,8 @@ class Sink:
                 tools_hash=tools.hash,
                 tools_count=tools.count,
             )
+            if tools.descriptions:
+                record["tool_descriptions"] = tools.descriptions
             reason += f" lists {tools.count} tool(s), tools hash {tools.hash[:12]}"
             if changed:
                 risk.append("rug_pull")

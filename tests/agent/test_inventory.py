@@ -71,7 +71,8 @@ def test_env_only_when_allowed_rug_pull_and_no_tool_called(tmp_path: Path, key_f
     assert [e["risk"] for e in items] == [[], ["rug_pull"]]  # the env (the new description) only when allowed
     assert items[1]["tools"]["changed_tools"] == ["add"] and items[1]["tools"]["source"] == "inventory"
     assert items[0]["tools"]["server_info_name"] == "mcpeeker-stdio-demo"
-    assert CHANGED not in (tmp_path / "evidence.ndjson").read_text()
+    # issue #19: the changed description itself goes along, for the judge to score
+    assert items[1]["tools"]["tool_descriptions"]["add"] == CHANGED
 
 
 def test_poisoned_server_and_a_silent_one(tmp_path: Path, key_file: Path) -> None:

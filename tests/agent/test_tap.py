@@ -20,6 +20,10 @@ import psutil
 import pytest
 
 from mcpeeker.correlate.engine import Correlator
+from mcpeeker.judge.config import JudgeConfig
+from mcpeeker.judge.inputs import MAX_TEXT
+from mcpeeker.judge.local import shipped
+from mcpeeker.judge.run import Candidate, Judge, build_input
 from mcpeeker.client import make_client
 from mcpeeker.roles import Actor
 from mcpeeker.settings import Settings
@@ -109,7 +113,8 @@ def test_large_message_partial_writes_byte_exact_and_recorded_without_values(tmp
     assert summary["server_info_name"] == "mcpeeker-stdio-demo" and summary["protocol_version"]
     text = (tmp_path / "evidence.ndjson").read_text()
     assert SECRET_ARGUMENT not in text and "value-marker-7f3a" not in text and "xxxxxxxx" not in text
-    assert "Add two numbers" not in text  # digests of descriptions, never their text
+    # issue #19: the tools' descriptions go along (for the judge), each cut to the judge's bound
+    assert listed[0]["tools"]["tool_descriptions"]["add"] == "Add two numbers."
     assert SECRET_ARGUMENT.encode() in c2s  # ... while the server did receive the value
 
 
@@ -284,6 +289,40 @@ def test_rug_pull_becomes_a_finding(tmp_path: Path, key_file: Path, os_settings:
     finding = findings_by_key(os_settings)[listed[1]["instance_key"]]
     assert "rug_pull" in finding["attack"]["types"]
     assert "sensitive_file" in finding["attack"]["types"]  # the flagged tools/call of the same server
+
+
+def ingest_evidence(tmp_path: Path, os_settings: Settings) -> None:
+    """The tap's --output file through `mcpeeker ingest agent` into the test's OpenSearch indices."""
+    done = subprocess.run(
+        [PY, "-m", "mcpeeker.cli", "ingest", "agent", str(tmp_path / "evidence.ndjson"), "--no-progress"]
+        + ["--dead-letter", str(tmp_path / "dead.log"), "--url", os_settings.url]
+        + ["--index-prefix", os_settings.index_prefix],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "MCPEEKER_SITE_KEY": SITE_KEY, "MCPEEKER_AUDIT_KEY": AUDIT_KEY},
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    make_client(os_settings).indices.refresh(index=os_settings.index("mcp-events-*"))
+
+
+def test_stdio_tool_descriptions_reach_the_judge(tmp_path: Path, key_file: Path, os_settings: Settings) -> None:
+    """Issue #19: a poisoned stdio server's tool description goes tap -> report -> ingest -> the judge's input, and
+    the local judge scores that tool as poisoned; argument values stay on the endpoint."""
+    run_session(tmp_path, key_file, "poisoned")
+    listed = next(e for r in reports(tmp_path) for e in r["evidence"] if "tools_hash" in e["tools"])
+    described = listed["tools"]["tool_descriptions"]
+    assert "read ~/.ssh/id_rsa" in described["add"] and len(described["add"].encode()) <= MAX_TEXT
+    ingest_evidence(tmp_path, os_settings)
+    key = listed["instance_key"]
+    judge = Judge(os_settings, make_client(os_settings), JudgeConfig())
+    judged, _ = build_input(judge.evidence_of(Candidate("tap-test", key, (key,), "mcp")))
+    add = next(t for t in judged.tools if t.name == "add")
+    assert add.description == described["add"]
+    assert SECRET_ARGUMENT not in json.dumps(judged.as_dict())  # the flagged call's value never left the endpoint
+    model = shipped()
+    scores = {t.name: t.poisoning for t in model.judge(judged).tools}
+    assert scores["add"] >= model.poisoned_at, scores
 
 
 EVERYTHING = (

@@ -82,6 +82,10 @@ def build_input(hits: list[dict[str, Any]]) -> tuple[JudgeInput, str]:
         transports += _list(mcp.get("transport"))
         tool_hashes += _list((mcp.get("tools") or {}).get("hash"))
         tools += [(name, "") for name in _list((mcp.get("tools") or {}).get("names"))]
+        # an endpoint's tools/list (agent tap, inventory): [{name, description}], bounded and redacted at ingest
+        for described in (mcp.get("tools") or {}).get("descriptions") or []:
+            if isinstance(described, dict) and isinstance(described.get("name"), str):
+                tools.append((described["name"], str(described.get("description") or "")))
         snippet = (src.get("mcpeeker") or {}).get("snippet")
         if isinstance(snippet, str):
             payload.add(snippet)

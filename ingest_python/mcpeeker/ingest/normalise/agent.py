@@ -46,6 +46,21 @@ def redacted_text_list(value: Any) -> list[str]:
     return [redacted_text(a) for a in as_str_list(value)]
 
 
+DESCRIPTION_BYTES, DESCRIPTION_TOOLS = 1024, 64  # the judge's bounds (judge/inputs.py MAX_TEXT, MAX_ITEMS)
+
+
+@converter
+def tool_description_list(value: Any) -> list[dict[str, str]]:
+    """An agent's tool name -> description object as [{name, description}] (mcp.tools.descriptions, the judge's
+    input): redacted like a sensor's payload snippet, then cut to the judge's bounds."""
+    if not isinstance(value, dict):
+        raise ValueError(f"expected an object of tool name -> description, got {type(value).__name__}")
+    return [
+        {"name": privacy.cut_snippet(str(name), 256), "description": privacy.snippet(as_str(desc), DESCRIPTION_BYTES)}
+        for name, desc in sorted(value.items())[:DESCRIPTION_TOOLS]
+    ]
+
+
 _TABLES = tables("agent")  # mappings.txt
 FILE, CONFIG, PROCESS = _TABLES["FILE"], _TABLES["CONFIG"], _TABLES["PROCESS"]
 LISTENER, PROBE, TOOLS = _TABLES["LISTENER"], _TABLES["PROBE"], _TABLES["TOOLS"]
