@@ -23,7 +23,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
 
-from mcpeeker.judge.inputs import MAX_ITEMS, MAX_TEXT, cut
+from mcpeeker.model.bounds import MAX_ITEMS, MAX_TEXT, cut
 from mcpeeker.model import instance_key as keys
 
 from . import SCHEMA, __version__

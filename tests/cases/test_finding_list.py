@@ -15,7 +15,7 @@ from rich.console import Console
 from mcpeeker import catalogue
 from mcpeeker.cases import suppressions as sup
 from mcpeeker.cases.queries import SORT_FIELDS, FindingFilter, QueryError, parse_sort, search_findings
-from mcpeeker.cli import finding_output
+from mcpeeker.cli import _finding_output as finding_output
 from mcpeeker.client import make_client
 from mcpeeker.correlate.instances import finding_id
 from mcpeeker.registry.store import Registry

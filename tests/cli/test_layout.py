@@ -19,7 +19,8 @@ ARGPARSE_ALLOWED = {PACKAGE / "settings.py"}
 
 
 def _command_files() -> set[str]:
-    return {f"mcpeeker.cli.{p.stem}" for p in (PACKAGE / "cli").glob("*.py") if not p.stem.startswith("__")}
+    # cli/_name.py modules are output helpers shared by commands (tables, CSV), not commands themselves.
+    return {f"mcpeeker.cli.{p.stem}" for p in (PACKAGE / "cli").glob("*.py") if not p.stem.startswith("_")}
 
 
 def test_every_command_module_is_registered() -> None:

@@ -1,5 +1,5 @@
 """`mcpeeker feedback FINDING_ID --verdict …` and `mcpeeker finding show|list|status|ack|resolve|reopen|suppress`
-(the work is in mcpeeker.feedback and mcpeeker.cases; list output in cli/finding_output.py)."""
+(the work is in mcpeeker.feedback and mcpeeker.cases; list output in cli/_finding_output.py)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from ..feedback import VERDICTS, SuppressRequest, get_finding, give_verdict, lis
 from ..timeutil import parse_iso, utcnow
 from ..roles import authorize, with_as
 from ..settings import add_connection_arguments, resolve
-from . import finding_output
+from . import _finding_output as finding_output
 
 console = Console(soft_wrap=True)
 

@@ -15,14 +15,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-MAX_TEXT = 1024  # bytes per string (a tool description is cut here, on a character boundary)
-MAX_ITEMS = 64  # values per list
-
-
-def cut(text: str, limit: int = MAX_TEXT) -> str:
-    """`text` cut to at most `limit` UTF-8 bytes without splitting a character."""
-    raw = text.encode("utf-8", "replace")
-    return text if len(raw) <= limit else raw[:limit].decode("utf-8", "ignore")
+# Re-exported (judge modules and tests import them from here); the agent imports mcpeeker.model.bounds.
+from ..model.bounds import MAX_ITEMS as MAX_ITEMS
+from ..model.bounds import MAX_TEXT as MAX_TEXT
+from ..model.bounds import cut as cut
 
 
 def bounded(values: Iterable[str]) -> tuple[str, ...]:
