@@ -226,6 +226,16 @@ def put(doc: Doc, path: tuple[str, ...], value: Any) -> None:
     d[path[-1]] = value
 
 
+def sub_object(data: Data, key: str) -> Data:
+    """A nested object of a JSON record: {} when absent, a clear error when it is something else."""
+    value = data.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise NormaliseError(f"field {key!r}: expected an object, got {type(value).__name__}")
+    return value
+
+
 def get(doc: Doc, path: tuple[str, ...]) -> Any:
     d: Any = doc
     for key in path:

@@ -20,7 +20,7 @@ from typing import Any
 
 from ... import remote_endpoints
 from .. import privacy
-from .common import Context, Data, NormaliseError, Output, Unsupported, doc_start, finish, put
+from .common import Context, Data, NormaliseError, Output, Unsupported, doc_start, finish, put, sub_object
 from .remote import remote_doc
 
 SOURCE = "kong"
@@ -28,15 +28,6 @@ RTYPE = "request"
 SEEN = "gateway_url"
 
 _START = doc_start(module="kong", dataset="kong.request", kind="event", evidence_type="context", evidence_kind="proxy")
-
-
-def _obj(data: Data, name: str) -> dict[str, Any]:
-    value = data.get(name)
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise NormaliseError(f"field {name!r}: expected an object")
-    return value
 
 
 def _timestamp(data: Data) -> tuple[str, float]:
@@ -54,7 +45,7 @@ def _timestamp(data: Data) -> tuple[str, float]:
 def normalise_kong(rtype: str, data: Data, raw: bytes, ctx: Context, file: str, line: int) -> list[Output]:
     if rtype != RTYPE:
         raise Unsupported(f"kong record {rtype!r} is not ingested")
-    service = _obj(data, "service")
+    service = sub_object(data, "service")
     host = service.get("host")
     if not isinstance(host, str) or not host:
         return []  # a request Kong answered itself (no upstream service): nothing reached a remote service
@@ -72,12 +63,12 @@ def normalise_kong(rtype: str, data: Data, raw: bytes, ctx: Context, file: str, 
             put(doc, ("source", "ip"), str(ipaddress.ip_address(client)))
         except ValueError:
             raise NormaliseError(f"field 'client_ip': not an IP address: {client[:60]!r}") from None
-    consumer = _obj(data, "consumer")
+    consumer = sub_object(data, "consumer")
     name = consumer.get("username") or consumer.get("custom_id")
     if isinstance(name, str) and name:
         # A consumer is a person or a team's credential: keyed hash only (Context holds the site key).
         put(doc, ("user", "name"), privacy.keyed_hash(ctx.site_key or b"", name))
-    request, response = _obj(data, "request"), _obj(data, "response")
+    request, response = sub_object(data, "request"), sub_object(data, "response")
     if isinstance(request.get("method"), str):
         put(doc, ("http", "request", "method"), request["method"])
     status = response.get("status")

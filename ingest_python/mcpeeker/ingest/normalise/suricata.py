@@ -14,9 +14,9 @@ from typing import Any
 
 from ... import catalogue, remote_endpoints
 from .. import privacy
-from .common import Begin, Context, Data, Doc, NormaliseError, RecordFn, as_ip, as_port, as_str, compiled
+from .common import Begin, Context, Data, Doc, RecordFn, as_ip, as_port, as_str, compiled
 from .common import converter, dispatcher, id_str, network_bytes, parse_iso, put, put_instance_key
-from .common import sni_domain, split_url, starter, tables
+from .common import sni_domain, split_url, starter, sub_object, tables
 
 OUR_PREFIX = "MCPEEKER"
 SPEC_ERAS = {"2024": "2024-11-05", "2026": "2026-07-28"}  # rule metadata mcp_era -> the spec revision
@@ -43,15 +43,6 @@ MCP_HEADERS: dict[str, tuple[str, ...]] = {
     "mcp-method": ("mcp", "method", "name"),
     "mcp-name": ("mcp", "name"),
 }
-
-
-def _sub(data: Data, key: str) -> Data:
-    value = data.get(key)
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise NormaliseError(f"field {key!r}: expected an object, got {type(value).__name__}")
-    return value
 
 
 def _headers(doc: Doc, http: Data) -> None:
@@ -116,7 +107,7 @@ def _doc(data: Data, start: Begin, file: str, line: int) -> tuple[Doc, float]:
 
 
 def _http_part(doc: Doc, data: Data) -> None:
-    http = _sub(data, "http")
+    http = sub_object(data, "http")
     if http:
         _HTTP(doc, http)
         split_url(doc)
@@ -153,7 +144,7 @@ def _meta_first(meta: Data, key: str) -> str | None:
 
 
 def alert(data: Data, ctx: Context, file: str, line: int) -> tuple[Doc, float]:
-    body = _sub(data, "alert")
+    body = sub_object(data, "alert")
     signature = body.get("signature")
     ours = isinstance(signature, str) and signature.startswith(OUR_PREFIX)
     meta = body.get("metadata") if ours else None
@@ -171,7 +162,7 @@ def alert(data: Data, ctx: Context, file: str, line: int) -> tuple[Doc, float]:
     if "signature_id" in body:
         put(doc, ("rule", "id"), id_str(body["signature_id"]))
     _http_part(doc, data)
-    tls = _sub(data, "tls")
+    tls = sub_object(data, "tls")
     if tls:
         _TLS(doc, tls)
     if remote:
@@ -202,13 +193,13 @@ def _remote(doc: Doc, data: Data, seen: str) -> None:
     """mcpeeker.remote of a remote-service alert: the name the rule matched, and its service in the catalogue."""
     host, path = "", ""
     if seen == "dns":
-        queries = _sub(data, "dns").get("query")
+        queries = sub_object(data, "dns").get("query")
         if isinstance(queries, list) and queries and isinstance(queries[0], dict):
             host = as_str(queries[0].get("rrname", ""))
     elif seen == "tls_sni":
-        host = as_str(_sub(data, "tls").get("sni", ""))
+        host = as_str(sub_object(data, "tls").get("sni", ""))
     else:
-        http = _sub(data, "http")
+        http = sub_object(data, "http")
         host, path = as_str(http.get("hostname", "")), as_str(http.get("url", "") or "/")
     matcher = remote_endpoints.default_matcher()
     endpoint = matcher.url(host, path) if seen == "url" else matcher.host(host)
@@ -227,7 +218,7 @@ def http(data: Data, ctx: Context, file: str, line: int) -> tuple[Doc, float]:
 
 def tls(data: Data, ctx: Context, file: str, line: int) -> tuple[Doc, float]:
     doc, epoch = _doc(data, _TLS_START, file, line)
-    body = _sub(data, "tls")
+    body = sub_object(data, "tls")
     _TLS(doc, body)
     for key, path in (("ja3", ("tls", "client", "ja3")), ("ja3s", ("tls", "server", "ja3s"))):
         part = body.get(key)
@@ -239,7 +230,7 @@ def tls(data: Data, ctx: Context, file: str, line: int) -> tuple[Doc, float]:
 
 def flow(data: Data, ctx: Context, file: str, line: int) -> tuple[Doc, float]:
     doc, epoch = _doc(data, _FLOW_START, file, line)
-    _FLOW(doc, _sub(data, "flow"))
+    _FLOW(doc, sub_object(data, "flow"))
     network_bytes(doc)
     return doc, epoch
 
@@ -247,14 +238,14 @@ def flow(data: Data, ctx: Context, file: str, line: int) -> tuple[Doc, float]:
 def fileinfo(data: Data, ctx: Context, file: str, line: int) -> tuple[Doc, float]:
     app = data.get("app_proto")
     doc, epoch = _doc(data, _FILEINFO_STARTS["http" if app == "http" else "flow"], file, line)
-    _FILEINFO(doc, _sub(data, "fileinfo"))
+    _FILEINFO(doc, sub_object(data, "fileinfo"))
     _http_part(doc, data)
     return doc, epoch
 
 
 def anomaly(data: Data, ctx: Context, file: str, line: int) -> tuple[Doc, float]:
     doc, epoch = _doc(data, _ANOMALY_START, file, line)
-    _ANOMALY(doc, _sub(data, "anomaly"))
+    _ANOMALY(doc, sub_object(data, "anomaly"))
     return doc, epoch
 
 
