@@ -62,6 +62,14 @@ def server_options(args: argparse.Namespace, tls: dict[str, Any]) -> dict[str, A
     }
 
 
+def add_token_actions(parser: argparse.ArgumentParser, dest: str, help: str) -> Any:
+    """`<command> token ACTION`: the token sub-command of a server command; returns its ACTION subparsers.
+    `dest` is set when a token action was given, so the server's own func knows to do nothing."""
+    sub = parser.add_subparsers(dest=dest, metavar="token")
+    token = sub.add_parser("token", help=help)
+    return token.add_subparsers(dest="token_command", metavar="ACTION", required=True)
+
+
 def register(subparsers: Any) -> None:
     collect = subparsers.add_parser(
         "collect",
@@ -93,9 +101,7 @@ def register(subparsers: Any) -> None:
     add_connection_arguments(collect)
     collect.set_defaults(func=cmd_collect)
 
-    sub = collect.add_subparsers(dest="collect_command", metavar="token")
-    token = sub.add_parser("token", help="issue, revoke and list agent enrollment tokens")
-    actions = token.add_subparsers(dest="token_command", metavar="ACTION", required=True)
+    actions = add_token_actions(collect, "collect_command", "issue, revoke and list agent enrollment tokens")
     issue = actions.add_parser("issue", help="issue a token for an agent (printed once, stored hashed)")
     issue.add_argument("--agent", required=True, help="agent name (e.g. the asset tag or host name)")
     issue.add_argument("--output", type=Path, help="write the token to this file (mode 0600) instead of stdout")

@@ -10,7 +10,7 @@ from rich.console import Console
 
 from ..errors import MCPeekerError
 from ..settings import add_connection_arguments, resolve
-from .collect import add_listen_arguments, server_options, ssl_options
+from .collect import add_listen_arguments, add_token_actions, server_options, ssl_options
 
 console = Console(stderr=True)
 
@@ -35,9 +35,7 @@ def register(subparsers: Any) -> None:
     add_connection_arguments(serve)
     serve.set_defaults(func=cmd_serve, client_ca=None)
 
-    sub = serve.add_subparsers(dest="serve_command", metavar="token")
-    token = sub.add_parser("token", help="create, list and revoke API tokens for automation")
-    actions = token.add_subparsers(dest="token_command", metavar="ACTION", required=True)
+    actions = add_token_actions(serve, "serve_command", "create, list and revoke API tokens for automation")
     create = actions.add_parser("create", help="create a token for one role (printed once, stored hashed)")
     create.add_argument("--role", required=True, help="the role it acts with (configs/roles.yaml)")
     create.add_argument("--name", required=True, help="what it is for, e.g. 'ci-export'")
