@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import random
 import shutil
+import socket
 import tempfile
 import uuid
 from pathlib import Path
@@ -15,6 +17,7 @@ import pytest
 
 from mcpeeker.client import make_client
 from mcpeeker.localnode import LocalNode
+from mcpeeker.localnode.cluster import LocalCluster
 from mcpeeker.settings import Settings
 from mcpeeker import indices
 
@@ -100,3 +103,33 @@ def os_client(os_settings: Settings):
 @pytest.fixture(scope="session")
 def benign_pcap_dir() -> Path:
     return require_shared(SHARED / "benign-pcaps" / "zeek-traces", "benign pcap corpus")
+
+
+def _free_port(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+@pytest.fixture
+def three_nodes(tmp_path: Path) -> Iterator[tuple[LocalCluster, Settings]]:
+    """A fresh three-node cluster of its own (random free ports, homes under tmp_path) for the #21 failure tests,
+    with MCPeeker's indices installed under the prefix t-, stopped afterwards. About 40 s to form: three 512 MB
+    JVMs on two cores."""
+    for _ in range(50):
+        port = random.randrange(19000, 19800, 10)
+        if all(_free_port(port + i) and _free_port(port + 100 + i) for i in range(3)):
+            break
+    else:
+        raise AssertionError("no free ports for a test cluster")
+    cluster = LocalCluster(f"loss{port}", 3, port, "512m", base=tmp_path / "nodes")
+    cluster.start(timeout=300)
+    try:
+        settings = Settings(url=cluster.nodes[0].url, index_prefix="t-", site_key=SITE_KEY, audit_key=AUDIT_KEY)
+        indices.install(settings)
+        yield cluster, settings
+    finally:
+        cluster.stop()

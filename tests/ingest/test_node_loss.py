@@ -5,41 +5,19 @@ half: three 512 MB JVMs on this machine's two cores.)"""
 from __future__ import annotations
 
 import os
-import random
 import signal
-import socket
 import threading
 import time
 from pathlib import Path
 
-from mcpeeker import indices
 from mcpeeker.client import make_client
 from mcpeeker.ingest.run import IngestOptions, IngestResult, run_ingest
 from mcpeeker.localnode.cluster import LocalCluster
 from mcpeeker.settings import Settings
 
-from paths import AUDIT_KEY, SITE_KEY
-
 from .test_rollover import _replay
 
 CHUNK = 3000
-
-
-def _free(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def _base_port() -> int:
-    for _ in range(50):
-        base = random.randrange(19000, 19800, 10)
-        if all(_free(base + i) and _free(base + 100 + i) for i in range(3)):
-            return base
-    raise AssertionError("no free ports for a test cluster")
 
 
 def _count(settings: Settings) -> int:
@@ -62,79 +40,74 @@ def _wait_count(settings: Settings, wanted: int, timeout: float) -> int:
     return got
 
 
-def test_sigkill_of_a_data_node_during_follow_loses_and_duplicates_nothing(tmp_path: Path) -> None:
-    port = _base_port()
-    cluster = LocalCluster(f"loss{port}", 3, port, "512m", base=tmp_path / "nodes")
-    cluster.start(timeout=300)
-    try:
-        settings = Settings(url=cluster.nodes[0].url, index_prefix="t-", site_key=SITE_KEY, audit_key=AUDIT_KEY)
-        indices.install(settings)
-        logs = tmp_path / "logs"
-        logs.mkdir()
-        now = time.time()
-        stamps = [now - 3600 + n * 0.01 for n in range(3 * CHUNK)]
-        _replay(tmp_path / "all.log", stamps)
-        lines = (tmp_path / "all.log").read_bytes().splitlines(keepends=True)
-        target = logs / "conn.log"
-        target.write_bytes(b"".join(lines[:CHUNK]))
+def test_sigkill_of_a_data_node_during_follow_loses_and_duplicates_nothing(
+    three_nodes: tuple[LocalCluster, Settings], tmp_path: Path
+) -> None:
+    cluster, settings = three_nodes
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    now = time.time()
+    stamps = [now - 3600 + n * 0.01 for n in range(3 * CHUNK)]
+    _replay(tmp_path / "all.log", stamps)
+    lines = (tmp_path / "all.log").read_bytes().splitlines(keepends=True)
+    target = logs / "conn.log"
+    target.write_bytes(b"".join(lines[:CHUNK]))
 
-        stop = threading.Event()
-        results: list[IngestResult] = []
-        options = IngestOptions(
-            source="zeek",
-            paths=(str(logs),),
-            follow=True,
-            dead_letter=str(tmp_path / "dead.log"),
-            checkpoint=tmp_path / "checkpoint.json",
-            spool_dir=tmp_path / "spool",
-            poll_interval=0.1,
-            batch_size=200,
-        )
-        ingest = threading.Thread(target=lambda: results.append(run_ingest(settings, options, stop=stop)))
-        ingest.start()
-        assert _wait_count(settings, CHUNK, 120) == CHUNK
+    stop = threading.Event()
+    results: list[IngestResult] = []
+    options = IngestOptions(
+        source="zeek",
+        paths=(str(logs),),
+        follow=True,
+        dead_letter=str(tmp_path / "dead.log"),
+        checkpoint=tmp_path / "checkpoint.json",
+        spool_dir=tmp_path / "spool",
+        poll_interval=0.1,
+        batch_size=200,
+    )
+    ingest = threading.Thread(target=lambda: results.append(run_ingest(settings, options, stop=stop)))
+    ingest.start()
+    assert _wait_count(settings, CHUNK, 120) == CHUNK
 
-        # The victim: a node holding a copy of the write index other than the one ingest talks to (of a primary and
-        # a replica on three nodes, at least one is elsewhere), the primary's node when it can be.
-        client = make_client(settings)
-        shards = client.cat.shards(index=settings.index("mcp-events-000001"), format="json", h="prirep,node")
-        holders = sorted(
-            (row["prirep"], row["node"]) for row in shards if row["node"] != "mcpeeker-" + cluster.nodes[0].name
-        )
-        assert holders, shards
-        victim = next(node for node in cluster.nodes if "mcpeeker-" + node.name == holders[0][1])
-        pid = victim.status().pid
-        assert pid is not None
-        os.kill(pid, signal.SIGKILL)
-        deadline = time.monotonic() + 90
-        while client.cluster.health()["number_of_nodes"] != 2:  # the cluster has noticed: writes go on without it
-            assert time.monotonic() < deadline, "the cluster never noticed the node was gone"
-            time.sleep(0.2)
-        with open(target, "ab") as fh:  # written while the node is gone
-            for n in range(CHUNK, 2 * CHUNK, 100):
-                fh.write(b"".join(lines[n : n + 100]))
-                fh.flush()
-                time.sleep(0.02)
-        assert _wait_count(settings, 2 * CHUNK, 180) == 2 * CHUNK
+    # The victim: a node holding a copy of the write index other than the one ingest talks to (of a primary and
+    # a replica on three nodes, at least one is elsewhere), the primary's node when it can be.
+    client = make_client(settings)
+    shards = client.cat.shards(index=settings.index("mcp-events-000001"), format="json", h="prirep,node")
+    holders = sorted(
+        (row["prirep"], row["node"]) for row in shards if row["node"] != "mcpeeker-" + cluster.nodes[0].name
+    )
+    assert holders, shards
+    victim = next(node for node in cluster.nodes if "mcpeeker-" + node.name == holders[0][1])
+    pid = victim.status().pid
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 90
+    while client.cluster.health()["number_of_nodes"] != 2:  # the cluster has noticed: writes go on without it
+        assert time.monotonic() < deadline, "the cluster never noticed the node was gone"
+        time.sleep(0.2)
+    with open(target, "ab") as fh:  # written while the node is gone
+        for n in range(CHUNK, 2 * CHUNK, 100):
+            fh.write(b"".join(lines[n : n + 100]))
+            fh.flush()
+            time.sleep(0.02)
+    assert _wait_count(settings, 2 * CHUNK, 180) == 2 * CHUNK
 
-        victim.start(timeout=120, wait=False)  # back, with its data dir: replicas recover from the primaries
-        with open(target, "ab") as fh:
-            fh.write(b"".join(lines[2 * CHUNK :]))
-        assert _wait_count(settings, 3 * CHUNK, 180) == 3 * CHUNK
-        health = client.cluster.health(index=settings.index("mcp-*"), wait_for_status="green", wait_for_nodes="3")
-        assert health["status"] == "green"
-        stop.set()
-        ingest.join(60)
-        assert not ingest.is_alive() and results and results[0].rejected == 0
-        # Exactly once: every document id one bucket of one document (a composite aggregation counts exactly).
-        buckets = client.search(
-            index=settings.index("mcp-events-*"),
-            body={
-                "size": 0,
-                "aggs": {"ids": {"composite": {"size": 10000, "sources": [{"id": {"terms": {"field": "event.id"}}}]}}},
-            },
-        )["aggregations"]["ids"]["buckets"]
-        assert len(buckets) == 3 * CHUNK and all(b["doc_count"] == 1 for b in buckets)
-        assert _count(settings) == 3 * CHUNK
-    finally:
-        cluster.stop()
+    victim.start(timeout=120, wait=False)  # back, with its data dir: replicas recover from the primaries
+    with open(target, "ab") as fh:
+        fh.write(b"".join(lines[2 * CHUNK :]))
+    assert _wait_count(settings, 3 * CHUNK, 180) == 3 * CHUNK
+    health = client.cluster.health(index=settings.index("mcp-*"), wait_for_status="green", wait_for_nodes="3")
+    assert health["status"] == "green"
+    stop.set()
+    ingest.join(60)
+    assert not ingest.is_alive() and results and results[0].rejected == 0
+    # Exactly once: every document id one bucket of one document (a composite aggregation counts exactly).
+    buckets = client.search(
+        index=settings.index("mcp-events-*"),
+        body={
+            "size": 0,
+            "aggs": {"ids": {"composite": {"size": 10000, "sources": [{"id": {"terms": {"field": "event.id"}}}]}}},
+        },
+    )["aggregations"]["ids"]["buckets"]
+    assert len(buckets) == 3 * CHUNK and all(b["doc_count"] == 1 for b in buckets)
+    assert _count(settings) == 3 * CHUNK

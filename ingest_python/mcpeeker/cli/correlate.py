@@ -118,13 +118,19 @@ def _serve(
     poll = max(0.2, min(1.0, lease.period / 10))
     waiting: str | None = None
     holding = False
+    failures = 0  # consecutive failed attempts: a transient cluster error is retried with a growing delay
     while True:
         started = time.monotonic()
         try:
             state = lease.acquire()
-        except Exception as exc:  # noqa: BLE001 - the cluster is down: try again at the next poll
-            console.print(f"[red]correlate: cannot reach the lease:[/] {exc}", highlight=False)
-            time.sleep(poll)
+        except Exception as exc:  # noqa: BLE001 - the cluster is down or reorganising: back off and try again
+            failures += 1
+            delay = _backoff(failures)
+            console.print(
+                f"[red]correlate: cannot reach the lease[/] (attempt {failures}, retrying in {delay:g}s): {exc}",
+                highlight=False,
+            )
+            time.sleep(delay)
             continue
         if not state.held:
             if holding:
@@ -145,10 +151,25 @@ def _serve(
             holding, waiting = True, None
         try:
             _one_cycle(correlator, notify, judge)
-        except Exception as exc:  # a failed cycle is retried at the next tick; the service keeps running
+        except Exception as exc:  # noqa: BLE001 - a failed cycle is retried with backoff; the service keeps running
             CYCLES.labels("error").inc()
-            console.print(f"[red]correlate: cycle failed:[/] {exc}", highlight=False)
+            failures += 1
+            delay = _backoff(failures)
+            console.print(
+                f"[red]correlate: cycle failed[/] (attempt {failures}, retrying in {delay:g}s): {exc}", highlight=False
+            )
+            time.sleep(delay)
+            continue
+        if failures:
+            console.print(f"correlate: cycles run again after {failures} failed attempt(s)", highlight=False)
+            failures = 0
         time.sleep(max(0.0, interval - (time.monotonic() - started)))
+
+
+def _backoff(failures: int) -> float:
+    """0.5 s after the first failure, doubling up to 30 s: a node restart or a primary's re-election takes seconds
+    to a minute, and the cycle must neither hammer a recovering cluster nor wait long once it is back."""
+    return float(min(30.0, 0.5 * 2 ** min(failures - 1, 10)))
 
 
 def _judge(correlator: Correlator, path: str | None) -> Judge | None:
