@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 from mcpeeker.client import make_client, tls_context
+from mcpeeker.indices import load_templates
 from mcpeeker.localnode import certs
 from mcpeeker.localnode.tlsfront import TlsFront
 from mcpeeker.settings import Settings
@@ -333,7 +334,7 @@ def test_verified_mtls_works_and_the_right_certificate_is_needed(
     assert "WARNING" not in result.stderr
     assert _upstream_connections(mtls_front) > connections  # the log line the refusal tests count is real
     indices, templates, count = _node_state(os_url, prefix)
-    assert f"{prefix}mcp-registry" in indices and len(templates) == 6 and count == 1
+    assert f"{prefix}mcp-registry" in indices and len(templates) == len(load_templates(prefix)) and count == 1
 
 
 def test_insecure_warns_loudly_on_every_run(mtls_front: TlsFront, os_url: str, prefix: str) -> None:
