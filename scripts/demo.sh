@@ -84,18 +84,25 @@ YAML
 step "correlating evidence into findings, then notifying"
 # The notifier's outbox lives in the throw-away work directory: each demo run notifies afresh.
 MCPEEKER_STATE_DIR="$WORK/state" $M correlate --once --notify-config "$WORK/notify.yaml"
+# Every unauthorized server notifies (the fixture home's configured servers too); show the one for the real server
+# on port $DEMO_PORT when it ran, else the first.
+FID=""
+if [ -n "$SERVER_PID" ]; then
+  FID=$($M finding list --json --size 500 | $PY -c "import json,sys; print(next(f['finding']['id'] for f in json.load(sys.stdin) \
+if f['instance']['key'].startswith('host:') and f['instance']['key'].endswith(':port:$DEMO_PORT')))")
+fi
 $PY -c "import json,os,sys; rows=[json.loads(l) for l in open(sys.argv[1])] if os.path.exists(sys.argv[1]) else []; \
-print(f'{len(rows)} notification(s) received by the webhook, signature verified; the first:'); \
-b=rows[0]['body'] if rows else {}; print(' ', b.get('title'), '|', b.get('finding', {}).get('severity'), '|', \
-b.get('finding', {}).get('summary'))" "$WORK/notifications.ndjson"
+mine=[r for r in rows if r['body'].get('finding', {}).get('id') == sys.argv[2]]; \
+print(f'{len(rows)} notification(s) received by the webhook, signature verified;', \
+'the one for the server on port $DEMO_PORT:' if mine else 'the first:'); \
+f=(mine or rows or [{'body': {}}])[0]['body']; print(' ', f.get('title'), '|', f.get('finding', {}).get('severity'), '|', \
+f.get('finding', {}).get('summary'))" "$WORK/notifications.ndjson" "$FID"
 
 step "findings"
 $M finding list --size 60
 
 if [ -n "$SERVER_PID" ]; then
   step "the owner confirms the server (claim), an admin approves it, correlation re-classifies it"
-  FID=$($M finding list --json --size 500 | $PY -c "import json,sys; print(next(f['finding']['id'] for f in json.load(sys.stdin) \
-if f['instance']['key'].startswith('host:') and f['instance']['key'].endswith(':port:$DEMO_PORT')))")
   $M finding show "$FID" | head -20 || true
   $M registry claim "$FID" --owner alice --team docs --purpose "team notes assistant" --as developer
   ENTRY=$($M registry list --json --as admin | $PY -c "import json,sys; print(next(e['entry_id'] for e in json.load(sys.stdin) \
