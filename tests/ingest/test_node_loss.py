@@ -9,6 +9,7 @@ import signal
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from mcpeeker.client import make_client
 from mcpeeker.ingest.run import IngestOptions, IngestResult, run_ingest
@@ -111,3 +112,93 @@ def test_sigkill_of_a_data_node_during_follow_loses_and_duplicates_nothing(
     )["aggregations"]["ids"]["buckets"]
     assert len(buckets) == 3 * CHUNK and all(b["doc_count"] == 1 for b in buckets)
     assert _count(settings) == 3 * CHUNK
+
+
+def _up_client(cluster: LocalCluster, settings: Settings, down: int) -> Any:
+    """A client of a node other than the one restarting."""
+    url = cluster.nodes[(down + 1) % len(cluster.nodes)].url
+    return make_client(Settings(url=url, index_prefix=settings.index_prefix, site_key=settings.site_key))
+
+
+def test_rolling_restart_of_all_three_nodes_during_follow_loses_and_duplicates_nothing(
+    three_nodes: tuple[LocalCluster, Settings], tmp_path: Path
+) -> None:
+    """Each node stopped and started in turn (the one ingest talks to among them) while lines keep arriving; the
+    next node goes only once the cluster is green again, as an operator's rolling restart does."""
+    cluster, settings = three_nodes
+    steps = len(cluster.nodes) + 1
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    now = time.time()
+    _replay(tmp_path / "all.log", [now - 3600 + n * 0.01 for n in range(steps * CHUNK)])
+    lines = (tmp_path / "all.log").read_bytes().splitlines(keepends=True)
+    target = logs / "conn.log"
+    target.write_bytes(b"".join(lines[:CHUNK]))
+    stop = threading.Event()
+    results: list[IngestResult] = []
+    options = IngestOptions(
+        source="zeek",
+        paths=(str(logs),),
+        follow=True,
+        dead_letter=str(tmp_path / "dead.log"),
+        checkpoint=tmp_path / "checkpoint.json",
+        spool_dir=tmp_path / "spool",
+        poll_interval=0.1,
+        batch_size=200,
+    )
+    ingest = threading.Thread(target=lambda: results.append(run_ingest(settings, options, stop=stop)))
+    ingest.start()
+    assert _wait_count(settings, CHUNK, 120) == CHUNK
+
+    for step, node in enumerate(cluster.nodes, start=1):
+        client = _up_client(cluster, settings, step - 1)
+        writer = threading.Thread(target=_append, args=(target, lines[step * CHUNK : (step + 1) * CHUNK]))
+        writer.start()  # lines arrive while the node goes down and comes back
+        assert node.stop(30)
+        deadline = time.monotonic() + 90
+        while client.cluster.health()["number_of_nodes"] != len(cluster.nodes) - 1:
+            assert time.monotonic() < deadline, f"the cluster never noticed {node.name} was stopped"
+            time.sleep(0.2)
+        node.start(timeout=120, wait=False)
+        health = client.cluster.health(
+            wait_for_nodes=str(len(cluster.nodes)),
+            wait_for_status="green",
+            params={"timeout": "120s"},
+            request_timeout=130,
+        )
+        assert health["status"] == "green", (node.name, health)
+        writer.join(60)
+
+    assert _wait_count(settings, steps * CHUNK, 180) == steps * CHUNK
+    stop.set()
+    ingest.join(60)
+    assert not ingest.is_alive() and results and results[0].rejected == 0
+    counts = _id_counts(make_client(settings), settings)
+    assert len(counts) == steps * CHUNK and set(counts.values()) == {1}
+    assert _count(settings) == steps * CHUNK
+
+
+def _append(target: Path, lines: list[bytes]) -> None:
+    with open(target, "ab") as fh:
+        for n in range(0, len(lines), 100):
+            fh.write(b"".join(lines[n : n + 100]))
+            fh.flush()
+            time.sleep(0.05)
+
+
+def _id_counts(client: Any, settings: Settings) -> dict[str, int]:
+    """event.id -> number of documents, exactly: a composite aggregation paged with after_key."""
+    counts: dict[str, int] = {}
+    after: dict[str, Any] | None = None
+    while True:
+        composite: dict[str, Any] = {"size": 5000, "sources": [{"id": {"terms": {"field": "event.id"}}}]}
+        if after:
+            composite["after"] = after
+        agg = client.search(
+            index=settings.index("mcp-events-*"), body={"size": 0, "aggs": {"ids": {"composite": composite}}}
+        )
+        buckets = agg["aggregations"]["ids"]["buckets"]
+        counts.update((b["key"]["id"], b["doc_count"]) for b in buckets)
+        after = agg["aggregations"]["ids"].get("after_key")
+        if not buckets or after is None:
+            return counts
