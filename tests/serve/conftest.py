@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import socket
 import ssl
@@ -30,7 +29,7 @@ from mcpeeker.settings import Settings
 
 from cluster import drop_prefix
 from collect.pki import make_pki
-from paths import AUDIT_KEY, REPO_ROOT, SITE_KEY, missing  # the seed's host ids use SITE_KEY too
+from paths import AUDIT_KEY, REPO_ROOT, SITE_KEY, missing, node  # the seed's host ids use SITE_KEY too
 from serve.oidc_flow import login
 
 OIDC_DIR = REPO_ROOT / "tests" / "oidc"
@@ -97,7 +96,7 @@ class Provider:
         path.write_text(json.dumps(config))
         log = open(self.workdir / "provider.log", "a")
         self.proc = subprocess.Popen(
-            ["node", str(OIDC_DIR / "provider.mjs"), str(path)], stdout=subprocess.PIPE, stderr=log, text=True
+            [node() or "node", str(OIDC_DIR / "provider.mjs"), str(path)], stdout=subprocess.PIPE, stderr=log, text=True
         )
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
@@ -138,7 +137,7 @@ class Provider:
 
 @pytest.fixture(scope="session")
 def oidc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Provider]:
-    if shutil.which("node") is None:
+    if node() is None:
         missing("node not found: the serve tests run the OpenID provider with Node.js (make deps installs it)")
     if not (OIDC_DIR / "node_modules" / "oidc-provider").is_dir():
         missing("tests/oidc/node_modules missing: `make deps` (or `npm ci --prefix tests/oidc`) installs it")
