@@ -40,12 +40,15 @@ def register(subparsers: Any) -> None:
 
 
 def print_findings(findings: Findings) -> None:
+    # Under 120 columns era, transport, evidence counts and sensors make way: an 80-column terminal shows whole values.
+    narrow = console.width < 120
     table = Table(title="MCP servers seen", title_justify="left")
     for col in ("instance", "server", "host", "era", "transport", "evidence", "attacks", "seen by"):
-        table.add_column(col)
+        if not (narrow and col in ("era", "transport", "evidence", "seen by")):
+            table.add_column(col, no_wrap=col == "instance")
     for key in sorted(findings.servers):
         s = findings.servers[key]
-        table.add_row(
+        row = [
             key,
             ", ".join(sorted(s.names)) or "-",
             ", ".join(sorted(s.domains)) or "-",
@@ -54,7 +57,8 @@ def print_findings(findings: Findings) -> None:
             " ".join(f"{t}:{n}" for t, n in sorted(s.evidence.items())),
             ", ".join(sorted(s.attacks)) or "-",
             ", ".join(sorted(s.sources)),
-        )
+        ]
+        table.add_row(*(row[:3] + row[6:7] if narrow else row))
     console.print(table if findings.servers else "[bold]no MCP server seen[/]")
     if findings.alerts:
         alerts = Table(title="Alerts and notices", title_justify="left")
