@@ -10,13 +10,12 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import AbstractSet, Any, Iterable, Iterator
+from typing import AbstractSet, Any, Iterator
 
 from mcpeeker.model import instance_key as keys
 
-from . import SCHEMA, __version__, jsonstream, sdk
+from . import jsonstream, sdk
 from .clients import ClientTable, Layout, default_table
 from .discovery import (
     DEFAULT_MAX_DEPTH,
@@ -59,6 +58,7 @@ from .servers import (
     normalise,
     static_credential,
 )
+from .report import combine, envelope, iso
 from .state import ServerRecord, State, diff
 
 SDK_MAX_PROCESSES = 64  # listening processes whose scripts are read per scan
@@ -110,10 +110,6 @@ def machine_id(root: Path = Path("/")) -> str:
         except OSError:
             pass
     return f"node:{uuid.getnode():012x}:{platform.node()}"
-
-
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass
@@ -310,7 +306,7 @@ class Scanner:
             "snippet": truncate_utf8(json.dumps(snippet, separators=(",", ":"))),
             "instance_key": item.record.instance_key,
             "risk": risk,
-            "file": {"path": item.record.path, "mtime": _iso(item.info.mtime), "size": item.info.size},
+            "file": {"path": item.record.path, "mtime": iso(item.info.mtime), "size": item.info.size},
             "config": config,
         }
 
@@ -365,18 +361,13 @@ class Scanner:
             if self.opt.probe:
                 evidence += self._probe_evidence(listeners, mcp_pids, found)
         report = {
-            "schema": SCHEMA,
-            "scan_id": uuid.uuid4().hex,
-            "host_id": self.host_id,
-            "key_id": self.hasher.key_id,
-            "timestamp": _iso(now),
-            "agent": {"version": __version__},
+            **envelope(self.hasher, self.host_id, now),
             "host": {
                 "os": self.opt.os_name,
                 "ips": sorted(set(host_addresses()) | set(self.opt.extra_addresses)),
                 "listening_ports": listening_ports,
             },
-            "local_score": _combine(e["score"] for e in evidence),
+            "local_score": combine(e["score"] for e in evidence),
             "duration_ms": round((time.monotonic() - started) * 1000, 1),
             "cpu_ms": round((time.process_time() - cpu0) * 1000, 1),
             "evidence": evidence,
@@ -530,11 +521,3 @@ class Scanner:
                 }
             )
         return out
-
-
-def _combine(scores: Iterable[float]) -> float:
-    """Noisy-OR of the evidence scores: more independent evidence, higher local score."""
-    remaining = 1.0
-    for s in scores:
-        remaining *= 1.0 - max(0.0, min(1.0, float(s)))
-    return round(1.0 - remaining, 4)

@@ -16,9 +16,7 @@ import re
 import tempfile
 import threading
 import time
-import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
@@ -26,9 +24,9 @@ from typing import Any, Callable
 from mcpeeker.model.bounds import MAX_ITEMS, MAX_TEXT, cut
 from mcpeeker.model import instance_key as keys
 
-from . import SCHEMA, __version__
 from .outbox import Outbox
 from .privacy import Hasher
+from .report import combine, envelope
 from .state import default_state_path
 
 CANONICAL_DEPTH = 16  # zeek/scripts/mcp/main.zeek: json_canonical(inputSchema, 16)
@@ -317,10 +315,6 @@ def update_state(path: Path | None, server: str, current: ToolList) -> tuple[lis
 
 
 # -- the report -----------------------------------------------------------------------------------------------------
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 @dataclass
 class Sink:
     """Where reports go: an --output NDJSON file, else the agent's outbox (the next `scan --ship` sends it)."""
@@ -404,18 +398,9 @@ class Sink:
         }
 
     def report(self, evidence: list[dict[str, Any]]) -> dict[str, Any]:
-        now = time.time()
-        remaining = 1.0
-        for ev in evidence:
-            remaining *= 1.0 - ev["score"]
         return {
-            "schema": SCHEMA,
-            "scan_id": uuid.uuid4().hex,
-            "host_id": self.host_id,
-            "key_id": self.hasher.key_id,
-            "timestamp": _iso(now),
-            "agent": {"version": __version__},
-            "local_score": round(1.0 - remaining, 4),
+            **envelope(self.hasher, self.host_id, time.time()),
+            "local_score": combine(ev["score"] for ev in evidence),
             "evidence": evidence,
             "errors": [],
         }
