@@ -1,0 +1,297 @@
+#!/usr/bin/env python3
+"""Growth on a three-node cluster (#21 point 6): the seeds' load, 10 000 endpoints and 100 M events a month, at
+growing stored sizes.
+
+    .venv/bin/python bench/scale.py [--sizes 1000000,3000000] [--heap 1g] [--port 19900] [--keep]
+
+The load is simulated hour by hour at the seeds' rate (100 M / month = 139 k events an hour): every hour each of
+10 000 agents sends one scan report (the mcpeeker.agent/1 schema; each host has its own id, address and MCP
+server port), and the rest of the hour's events are sensor lines (Zeek JSON and Suricata eve.json made from real
+sensor output by bench/ingest_throughput.generate, every line distinct). Everything goes through the real ingest
+path (mcpeeker.ingest.run.run_ingest: read, normalise, bulk through the deliverer) into a fresh
+`mcpeeker opensearch start --nodes 3` cluster (MCPeeker's indices get one replica there).
+
+At each stored size it measures: ingest throughput (documents/s of the increment), correlation cycle time (first
+cycle from nothing, steady cycle with nothing new, cycle after a registry approval), the findings-list query
+latency p95 (mcpeeker.serve.findings.list_findings, 200 calls) and disk per million events (primary store size of
+mcp-events-* from _cat/indices; total with replicas beside it). Prints a table, the growth exponent between sizes
+(log(t2/t1) / log(n2/n1): 1 is linear, 0 flat) and a projection to a month at 100 M events.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import math
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "ingest_python"))
+sys.path.insert(0, str(REPO / "bench"))
+
+import ingest_throughput  # noqa: E402
+
+from mcpeeker import indices  # noqa: E402
+from mcpeeker.client import make_client  # noqa: E402
+from mcpeeker.correlate.engine import Correlator  # noqa: E402
+from mcpeeker.ingest.run import IngestOptions, run_ingest  # noqa: E402
+from mcpeeker.localnode.cluster import LocalCluster  # noqa: E402
+from mcpeeker.registry.store import Registry  # noqa: E402
+from mcpeeker.roles import Actor  # noqa: E402
+from mcpeeker.serve.findings import FindingPage, list_findings  # noqa: E402
+from mcpeeker.settings import Settings  # noqa: E402
+
+AGENTS = 10_000
+MONTH_EVENTS = 100_000_000
+HOUR_EVENTS = MONTH_EVENTS // (30 * 24)  # 138 888
+SITE_KEY = "bench-scale-site-key-0123456789"
+ACTOR = Actor("bench", "admin")
+
+
+@dataclass
+class Row:
+    stored: int
+    ingest_docs_per_s: float
+    first_s: float
+    steady_s: float
+    registry_s: float
+    findings: int
+    list_p95_ms: float
+    primary_bytes: int
+    total_bytes: int
+
+    @property
+    def mb_per_million(self) -> float:
+        return self.primary_bytes / 1e6 / (self.stored / 1e6)
+
+
+def host_ip(n: int) -> str:
+    m = n + 1
+    return f"10.{(m >> 16) & 255}.{(m >> 8) & 255}.{m & 255}"
+
+
+def agent_hour(path: Path, hour: datetime) -> None:
+    """One scan report per agent for this hour: a FastMCP process and its listener on the host's own port."""
+    stamp = hour.isoformat().replace("+00:00", "Z")
+    with open(path, "wb") as fh:
+        for n in range(AGENTS):
+            port = 8000 + n % 50
+            report = {
+                "schema": "mcpeeker.agent/1",
+                "host_id": hashlib.sha256(f"{SITE_KEY}-host-{n}".encode()).hexdigest(),
+                "timestamp": stamp,
+                "local_score": 22,
+                "agent": {"version": "0.1.0"},
+                "host": {"os": "linux", "ips": ["127.0.0.1", host_ip(n)], "listening_ports": [22, port]},
+                "evidence": [
+                    {
+                        "type": "process",
+                        "score": 11,
+                        "reason": "FastMCP server by command line",
+                        "process": {
+                            "pid": 4242,
+                            "ppid": 1,
+                            "name": "python3",
+                            "cmdline": f"python3 -m notes_server --port {port}",
+                            "matched": "fastmcp",
+                        },
+                    },
+                    {
+                        "type": "listener",
+                        "score": 11,
+                        "reason": "listener owned by an MCP server process",
+                        "listener": {"ip": "0.0.0.0", "port": port, "pid": 4242, "transport": "tcp"},
+                    },
+                ],
+            }
+            fh.write(orjson.dumps(report) + b"\n")
+
+
+class SensorLines:
+    """Distinct Zeek JSON and eve.json lines (real sensor output, ids varied), handed out in order."""
+
+    def __init__(self, work: Path, total: int) -> None:
+        ingest_throughput.MIX = {"zeek_json": 0.6, "zeek_tsv": 0.0, "eve": 0.4, "agent": 0.0}
+        files = ingest_throughput.generate(work, total)
+        self.zeek = [line for p in files["zeek"] if "zeek-json" in str(p) for line in p.read_bytes().splitlines()]
+        self.eve = files["suricata"][0].read_bytes().splitlines()
+        self.at = {"zeek": 0, "suricata": 0}
+
+    def take(self, work: Path, count: int) -> dict[str, Path]:
+        out: dict[str, Path] = {}
+        for source, lines, share in (("zeek", self.zeek, 0.6), ("suricata", self.eve, 0.4)):
+            n = int(count * share)
+            start = self.at[source]
+            chunk = lines[start : start + n]
+            self.at[source] = start + n
+            path = work / f"{source}-{start}.log"
+            path.write_bytes(b"\n".join(chunk) + b"\n")
+            out[source] = path
+        return out
+
+
+def ingest_file(settings: Settings, source: str, path: Path, work: Path) -> int:
+    options = IngestOptions(
+        source=source,
+        paths=(str(path),),
+        dead_letter=str(work / "dead.log"),
+        spool_dir=work / "spool",
+        batch_size=2000,
+        setup=False,
+    )
+    result = run_ingest(settings, options)
+    return result.indexed
+
+
+def stored(client: Any, settings: Settings) -> int:
+    client.indices.refresh(index=settings.index("mcp-events-*"))
+    return int(client.count(index=settings.index("mcp-events-*"))["count"])
+
+
+def disk(client: Any, settings: Settings) -> tuple[int, int]:
+    client.indices.flush(index=settings.index("mcp-events-*"))
+    rows = client.cat.indices(
+        index=settings.index("mcp-events-*"), format="json", bytes="b", h="pri.store.size,store.size"
+    )
+    return sum(int(r["pri.store.size"]) for r in rows), sum(int(r["store.size"]) for r in rows)
+
+
+def correlate(settings: Settings, client: Any, serial: int) -> tuple[float, float, float, int]:
+    """First cycle from nothing (findings and state dropped), the steady cycle, the cycle after an approval."""
+    client.indices.delete(
+        index=",".join(settings.index(n) for n in ("mcp-findings*", "mcp-state*")),
+        expand_wildcards="all",
+        ignore_unavailable=True,
+    )
+    indices.install(settings, client)
+    correlator = Correlator(settings, client)
+    correlator.overlap = timedelta(days=3)  # every cycle's window holds the whole simulated period
+    first = correlator.run_once(ACTOR)
+    steady = sorted(correlator.run_once(ACTOR).seconds for _ in range(3))[1]
+    registry = Registry(settings, client, ACTOR)
+    entry = registry.add(
+        {
+            "owner": "bench",
+            "team": "bench",
+            "purpose": f"bench approval {serial}",
+            "server": {"ip": host_ip(serial), "port": 8000 + serial % 50},
+        }
+    )
+    registry.apply(entry["entry_id"], "approve")
+    approved = correlator.run_once(ACTOR)
+    return first.seconds, steady, approved.seconds, approved.findings_total
+
+
+def list_p95(settings: Settings, client: Any, calls: int = 200) -> float:
+    times = []
+    for _ in range(calls):
+        t0 = time.perf_counter()
+        list_findings(settings, client, FindingPage(), None)
+        times.append((time.perf_counter() - t0) * 1000)
+    return statistics.quantiles(times, n=20)[18]
+
+
+def exponent(a: float, b: float, na: int, nb: int) -> float:
+    if a <= 0 or b <= 0:
+        return float("nan")
+    return math.log(b / a) / math.log(nb / na)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", default="1000000,3000000", help="stored event counts to measure at")
+    parser.add_argument("--heap", default="1g")
+    parser.add_argument("--port", type=int, default=19900)
+    parser.add_argument("--keep", action="store_true", help="leave the cluster running with its data")
+    args = parser.parse_args()
+    sizes = sorted(int(s) for s in args.sizes.split(","))
+    base = REPO / "bench" / "out" / "scale"
+    cluster = LocalCluster("bench-scale", 3, args.port, args.heap, base=base)
+    t0 = time.perf_counter()
+    cluster.start(timeout=600, progress=lambda msg: print(msg, flush=True))
+    print(f"3-node cluster green in {time.perf_counter() - t0:.0f}s (heap {args.heap} each)", flush=True)
+    settings = Settings(url=cluster.url, index_prefix="scale-", site_key=SITE_KEY, identity="admin")
+    client = make_client(settings)
+    client.indices.delete(index="scale-*", expand_wildcards="all", ignore_unavailable=True)
+    indices.install(settings, client)
+    work = Path(tempfile.mkdtemp(prefix="mcpeeker-scale-"))
+    rows: list[Row] = []
+    try:
+        sensor_share = 1 - AGENTS * 2 / HOUR_EVENTS  # an agent report is about two documents (see below)
+        sensors = SensorLines(work, int(sizes[-1] * sensor_share) + HOUR_EVENTS)
+        hour = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0) - timedelta(hours=48)
+        for size in sizes:
+            seconds, indexed = 0.0, 0
+            while stored(client, settings) < size:
+                reports = work / "agents.ndjson"
+                agent_hour(reports, hour)
+                files = {"agent": reports, **sensors.take(work, int(HOUR_EVENTS * sensor_share))}
+                t = time.perf_counter()
+                for source, path in files.items():
+                    indexed += ingest_file(settings, source, path, work)
+                seconds += time.perf_counter() - t
+                hour += timedelta(hours=1)
+                print(f"  {hour:%m-%d %H}:00 stored {stored(client, settings):,}", flush=True)
+            count = stored(client, settings)
+            first, steady, approved, findings = correlate(settings, client, len(rows) + 1)
+            p95 = list_p95(settings, client)
+            primary, total = disk(client, settings)
+            rows.append(Row(count, indexed / seconds, first, steady, approved, findings, p95, primary, total))
+            print(f"measured at {count:,}", flush=True)
+        report(rows)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        if not args.keep:
+            client.indices.delete(index="scale-*", expand_wildcards="all", ignore_unavailable=True)
+            cluster.stop()
+    return 0
+
+
+def report(rows: list[Row]) -> None:
+    print()
+    print(
+        "| stored events | ingest docs/s | first cycle s | steady cycle s | registry-change cycle s | findings "
+        "| findings list p95 ms | MB/M events (primary) | store total MB |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(
+            f"| {r.stored:,} | {r.ingest_docs_per_s:,.0f} | {r.first_s:.2f} | {r.steady_s:.2f} | {r.registry_s:.2f} "
+            f"| {r.findings:,} | {r.list_p95_ms:.1f} | {r.mb_per_million:.0f} | {r.total_bytes / 1e6:,.0f} |"
+        )
+    if len(rows) < 2:
+        return
+    a, b = rows[0], rows[-1]
+    print()
+    print(f"growth exponent {a.stored:,} -> {b.stored:,} (1 = linear, 0 = flat):")
+    metrics = {
+        "first cycle": (a.first_s, b.first_s),
+        "steady cycle": (a.steady_s, b.steady_s),
+        "registry-change cycle": (a.registry_s, b.registry_s),
+        "findings list p95": (a.list_p95_ms, b.list_p95_ms),
+        "disk (primary)": (a.primary_bytes, b.primary_bytes),
+    }
+    for name, (x, y) in metrics.items():
+        k = exponent(x, y, a.stored, b.stored)
+        projected = y * (MONTH_EVENTS / b.stored) ** k
+        unit = "ms" if "p95" in name else "GB" if "disk" in name else "s"
+        value = projected / 1e9 if unit == "GB" else projected
+        print(f"  {name:24s} k={k:5.2f}  projected at {MONTH_EVENTS:,} events: {value:,.2f} {unit}")
+    print(
+        f"  disk with one replica at {MONTH_EVENTS:,}: {b.total_bytes / b.stored * MONTH_EVENTS / 1e9:,.1f} GB "
+        f"(linear in the events at {b.total_bytes / b.stored:,.0f} B/event)"
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
