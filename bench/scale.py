@@ -240,7 +240,7 @@ def main() -> int:
     try:
         # Only part of the sensor lines become documents (record types MCPeeker does not index are skipped): the
         # lines of each hour are sized from the previous hours' ratio so that an hour stores the seeds' 139 k.
-        sensors = SensorLines(work, 4 * sizes[-1])
+        sensors = SensorLines(work, sizes[-1] + 2 * HOUR_EVENTS)  # sensors store ~0.8 of every size
         ratio = 0.5  # stored documents per sensor line, measured from the first hour on
         agent_docs = 3 * AGENTS
         hour = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0) - timedelta(hours=48)
