@@ -26,21 +26,23 @@ from mcpeeker import indices
 from mcpeeker.client import make_client
 from mcpeeker.correlate.instances import finding_id
 from mcpeeker.localnode import LocalNode
+from mcpeeker.model import instance_key
 from mcpeeker.settings import Settings
 from mcpeeker.timeutil import iso, utcnow
 
 PREFIX = "lat-"
 
 
-def report(n: int) -> tuple[dict, str]:
-    host_id = hashlib.sha256(f"latency-host-{n}".encode()).hexdigest()
+def report(n: int, seed: str = "latency-host", net: int = 77) -> tuple[dict, str]:
+    """One agent report of a listening MCP server (host `seed`-n, port 9000+n) and the id of the finding it makes."""
+    host_id = hashlib.sha256(f"{seed}-{n}".encode()).hexdigest()
     port = 9000 + n
     line = {
         "schema": "mcpeeker.agent/1",
         "host_id": host_id,
         "timestamp": iso(utcnow()),
         "local_score": 11,
-        "host": {"os": "linux", "ips": [f"10.77.{n // 250}.{1 + n % 250}"], "listening_ports": [port]},
+        "host": {"os": "linux", "ips": [f"10.{net}.{n // 250}.{1 + n % 250}"], "listening_ports": [port]},
         "evidence": [
             {
                 "type": "listener",
@@ -50,7 +52,34 @@ def report(n: int) -> tuple[dict, str]:
             }
         ],
     }
-    return line, finding_id(f"host:{host_id}:port:{port}")
+    return line, finding_id(instance_key.host_port(host_id, port))
+
+
+def follow_agent_events(events: Path, work: Path, common: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """`mcpeeker ingest agent EVENTS --follow` with its checkpoint, spool and dead letters under `work`."""
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mcpeeker.cli",
+            "ingest",
+            "agent",
+            str(events),
+            "--follow",
+            "--no-progress",
+            "--no-setup",
+            "--checkpoint",
+            str(work / "checkpoint"),
+            "--spool-dir",
+            str(work / "spool"),
+            "--dead-letter",
+            str(work / "dead.log"),
+            *common,
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=open(work / "ingest.log", "w"),
+    )
 
 
 def main() -> int:
@@ -73,27 +102,7 @@ def main() -> int:
     common = ["--url", url, "--index-prefix", PREFIX]
     env = dict(os.environ, MCPEEKER_SITE_KEY="latency-site-key-0123")
     exe = [sys.executable, "-m", "mcpeeker.cli"]
-    ingest = subprocess.Popen(
-        [
-            *exe,
-            "ingest",
-            "agent",
-            str(events),
-            "--follow",
-            "--no-progress",
-            "--no-setup",
-            "--checkpoint",
-            str(work / "checkpoint"),
-            "--spool-dir",
-            str(work / "spool"),
-            "--dead-letter",
-            str(work / "dead.log"),
-            *common,
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=open(work / "ingest.log", "w"),
-    )
+    ingest = follow_agent_events(events, work, common, env)
     correlate = subprocess.Popen(
         [*exe, "correlate", "--every", args.every, *common],
         env=env,

@@ -13,7 +13,6 @@ Prints p50 / p95 / max (target in issue 17: p95 <= 10 s with --every 5s).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import signal
@@ -26,35 +25,14 @@ import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 from mcpeeker import indices
 from mcpeeker.client import make_client
-from mcpeeker.correlate.instances import finding_id
 from mcpeeker.localnode import LocalNode
 from mcpeeker.settings import Settings
-from mcpeeker.timeutil import iso, utcnow
 
-
-def report(n: int, run: str) -> tuple[dict[str, Any], str]:
-    host_id = hashlib.sha256(f"notify-latency-{run}-{n}".encode()).hexdigest()
-    port = 9000 + n
-    line = {
-        "schema": "mcpeeker.agent/1",
-        "host_id": host_id,
-        "timestamp": iso(utcnow()),
-        "local_score": 11,
-        "host": {"os": "linux", "ips": [f"10.78.{n // 250}.{1 + n % 250}"], "listening_ports": [port]},
-        "evidence": [
-            {
-                "type": "listener",
-                "score": 11,
-                "reason": "listener of an MCP server process",
-                "listener": {"ip": "0.0.0.0", "port": port, "pid": 1000 + n, "transport": "tcp"},
-            }
-        ],
-    }
-    return line, finding_id(f"host:{host_id}:port:{port}")
+# The agent report, its finding id and the following ingest are detection_latency.py's (bench/ is sys.path[0]).
+from detection_latency import follow_agent_events, report
 
 
 def receiver(received: dict[str, float]) -> ThreadingHTTPServer:
@@ -118,27 +96,7 @@ def main() -> int:
         MCPEEKER_STATE_DIR=str(work / "state"),
     )
     exe = [sys.executable, "-m", "mcpeeker.cli"]
-    ingest = subprocess.Popen(
-        [
-            *exe,
-            "ingest",
-            "agent",
-            str(events),
-            "--follow",
-            "--no-progress",
-            "--no-setup",
-            "--checkpoint",
-            str(work / "checkpoint"),
-            "--spool-dir",
-            str(work / "spool"),
-            "--dead-letter",
-            str(work / "dead.log"),
-            *common,
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=open(work / "ingest.log", "w"),
-    )
+    ingest = follow_agent_events(events, work, common, env)
     correlate = subprocess.Popen(
         [*exe, "correlate", "--every", args.every, "--notify-config", str(config), *common],
         env=env,
@@ -150,7 +108,7 @@ def main() -> int:
     try:
         with events.open("a") as out:
             for n in range(args.events):
-                line, fid = report(n, run)
+                line, fid = report(n, seed=f"notify-latency-{run}", net=78)
                 out.write(json.dumps(line) + "\n")
                 out.flush()
                 written[fid] = time.monotonic()
