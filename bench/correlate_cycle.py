@@ -20,6 +20,7 @@ import argparse
 import hashlib
 import random
 import sys
+import secrets
 import time
 from datetime import datetime, timedelta, timezone
 
@@ -29,6 +30,7 @@ from mcpeeker import indices
 from mcpeeker.client import make_client
 from mcpeeker.correlate.engine import Correlator
 from mcpeeker.localnode import LocalNode
+from mcpeeker.model import instance_key
 from mcpeeker.registry.store import Registry
 from mcpeeker.roles import Actor
 from mcpeeker.settings import Settings
@@ -58,7 +60,7 @@ def evidence_docs(prefix: str, hosts: int, total: int, start: datetime, ingested
                     "host": {"id": hid, "ip": [ip]},
                     "mcpeeker": {
                         "evidence": {"type": "endpoint", "kind": "listener" if k == 0 else "process"},
-                        "instance": {"key": f"host:{hid}:port:{port}"},
+                        "instance": {"key": instance_key.host_port(hid, port)},
                     },
                     "destination": {"port": port},
                 }
@@ -121,7 +123,12 @@ def main() -> int:
 
     node = LocalNode(name="bench-correlate", http_port=args.port, heap=args.heap)
     status = node.start(timeout=300)
-    settings = Settings(url=status.url, index_prefix="bench-", site_key="bench-site-key-0123")
+    settings = Settings(
+        url=status.url,
+        index_prefix="bench-",
+        site_key="bench-site-key-0123",
+        audit_key=secrets.token_hex(32),  # registry changes are audited, signed with their own key
+    )
     client = make_client(settings)
     start = datetime.now(timezone.utc) - timedelta(days=1)
     events = "bench-mcp-events-*"
