@@ -2,7 +2,7 @@
 """Growth on a three-node cluster (#21 point 6): the seeds' load, 10 000 endpoints and 100 M events a month, at
 growing stored sizes.
 
-    .venv/bin/python bench/scale.py [--sizes 1000000,3000000] [--heap 1g] [--port 19900] [--keep]
+    .venv/bin/python bench/scale.py [--sizes 1000000,3000000,10000000] [--heap 1g] [--port 19900] [--keep]
 
 The load is simulated hour by hour at the seeds' rate (100 M / month = 139 k events an hour): every hour each of
 10 000 agents sends one scan report (the mcpeeker.agent/1 schema; each host has its own id, address and MCP
@@ -71,6 +71,7 @@ class Row:
     list_p95_ms: float
     primary_bytes: int
     total_bytes: int
+    heap_pct: int  # the fullest node's JVM heap use after the measurements
 
     @property
     def mb_per_million(self) -> float:
@@ -120,31 +121,45 @@ def agent_hour(path: Path, hour: datetime) -> None:
 
 
 class SensorLines:
-    """Distinct Zeek JSON (per log type: the reader tells the type from the file name) and eve.json lines (real
-    sensor output, ids varied), handed out in order."""
+    """Distinct Zeek JSON (per log type: the reader tells the type from the file name) and eve.json lines made from
+    real sensor output. One pool of generated lines (about two hours' worth) is cycled through; each pass rewrites
+    the Zeek uid / eve flow_id with the pass number, so every line handed out is distinct (documents are keyed by
+    a hash of the line) and memory stays that of the pool whatever the stored size."""
 
-    def __init__(self, work: Path, total: int) -> None:
+    def __init__(self, work: Path, pool: int) -> None:
         ingest_throughput.MIX = {"zeek_json": 0.6, "zeek_tsv": 0.0, "eve": 0.4, "agent": 0.0}
-        files = ingest_throughput.generate(work, total)
+        files = ingest_throughput.generate(work, pool)
         self.lines = {p.stem: p.read_bytes().splitlines() for p in files["zeek"] if "zeek-json" in str(p)}
         self.lines["eve"] = files["suricata"][0].read_bytes().splitlines()
-        self.shares = {kind: len(lines) / total for kind, lines in self.lines.items()}
-        self.at = dict.fromkeys(self.lines, 0)
+        shutil.rmtree(work / "zeek-json", ignore_errors=True)
+        shutil.rmtree(work / "zeek-tsv", ignore_errors=True)
+        shutil.rmtree(work / "suricata", ignore_errors=True)
+        self.shares = {kind: len(lines) / pool for kind, lines in self.lines.items()}
+        self.at = dict.fromkeys(self.lines, 0)  # lines handed out per kind, over all passes
         self.taken = 0
+
+    @staticmethod
+    def _vary(kind: str, line: bytes, turn: int) -> bytes:
+        if turn == 0:
+            return line
+        if kind == "eve":  # flow_id 10**12 + i -> <turn>10**12 + i: a distinct number per pass
+            return line.replace(b'"flow_id":1', b'"flow_id":%d1' % turn, 1)
+        return line.replace(b'"uid":"C', b'"uid":"P%x-' % turn, 1)
 
     def take(self, work: Path, count: int) -> dict[str, Path]:
         """`count` lines: a directory of <type>.log for Zeek, one eve.json for Suricata."""
-        zeek = work / f"zeek-{self.taken}"
+        zeek = work / "zeek"
+        shutil.rmtree(zeek, ignore_errors=True)
         zeek.mkdir()
-        out = {"zeek": zeek, "suricata": work / f"eve-{self.taken}.json"}
+        out = {"zeek": zeek, "suricata": work / "eve.json"}
         for kind, lines in self.lines.items():
             n = int(count * self.shares[kind])
-            start = self.at[kind]
-            if start + n > len(lines):
-                raise SystemExit(f"the generated {kind} lines ran out at {start:,}: raise SensorLines' total")
-            self.at[kind] = start + n
             path = out["suricata"] if kind == "eve" else zeek / f"{kind}.log"
-            path.write_bytes(b"\n".join(lines[start : start + n]) + b"\n")
+            with open(path, "wb") as fh:
+                for k in range(self.at[kind], self.at[kind] + n):
+                    turn, i = divmod(k, len(lines))
+                    fh.write(self._vary(kind, lines[i], turn) + b"\n")
+            self.at[kind] += n
         self.taken += count
         return out
 
@@ -175,7 +190,7 @@ def disk(client: Any, settings: Settings) -> tuple[int, int]:
     return sum(int(r["pri.store.size"]) for r in rows), sum(int(r["store.size"]) for r in rows)
 
 
-def correlate(settings: Settings, client: Any, serial: int) -> tuple[float, float, float, int]:
+def correlate(settings: Settings, client: Any, serial: int, window: timedelta) -> tuple[float, float, float, int]:
     """First cycle from nothing (findings and state dropped), the steady cycle, the cycle after an approval."""
     client.indices.delete(
         index=",".join(settings.index(n) for n in ("mcp-findings*", "mcp-state*")),
@@ -184,7 +199,7 @@ def correlate(settings: Settings, client: Any, serial: int) -> tuple[float, floa
     )
     indices.install(settings, client)
     correlator = Correlator(settings, client)
-    correlator.overlap = timedelta(days=3)  # every cycle's window holds the whole simulated period
+    correlator.overlap = window  # every cycle's window holds the whole simulated period
     first = correlator.run_once(ACTOR)
     steady = sorted(correlator.run_once(ACTOR).seconds for _ in range(3))[1]
     registry = Registry(settings, client, ACTOR)
@@ -202,6 +217,8 @@ def correlate(settings: Settings, client: Any, serial: int) -> tuple[float, floa
 
 
 def list_p95(settings: Settings, client: Any, calls: int = 200) -> float:
+    for _ in range(20):  # untimed: the first calls pay for loading the query's caches
+        list_findings(settings, client, FindingPage(), None)
     times = []
     for _ in range(calls):
         t0 = time.perf_counter()
@@ -216,9 +233,20 @@ def exponent(a: float, b: float, na: int, nb: int) -> float:
     return math.log(b / a) / math.log(nb / na)
 
 
+def fit_exponent(sizes: list[int], values: list[float]) -> float:
+    """Slope of log(value) against log(size): value ~ size**k."""
+    points = [(math.log(n), math.log(v)) for n, v in zip(sizes, values) if v > 0]
+    if len(points) < 2:
+        return float("nan")
+    mx = statistics.fmean(x for x, _ in points)
+    my = statistics.fmean(y for _, y in points)
+    den = sum((x - mx) ** 2 for x, _ in points)
+    return sum((x - mx) * (y - my) for x, y in points) / den
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sizes", default="1000000,3000000", help="stored event counts to measure at")
+    parser.add_argument("--sizes", default="1000000,3000000,10000000", help="stored event counts to measure at")
     parser.add_argument("--heap", default="1g")
     parser.add_argument("--port", type=int, default=19900)
     parser.add_argument("--keep", action="store_true", help="leave the cluster running with its data")
@@ -240,10 +268,14 @@ def main() -> int:
     try:
         # Only part of the sensor lines become documents (record types MCPeeker does not index are skipped): the
         # lines of each hour are sized from the previous hours' ratio so that an hour stores the seeds' 139 k.
-        sensors = SensorLines(work, sizes[-1] + 2 * HOUR_EVENTS)  # sensors store ~0.8 of every size
+        sensors = SensorLines(work, 2 * HOUR_EVENTS)
         ratio = 0.5  # stored documents per sensor line, measured from the first hour on
         agent_docs = 3 * AGENTS
-        hour = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0) - timedelta(hours=48)
+        # The simulated hours end now (nothing in the future, which ingest would flag as clock skew), and every
+        # correlation cycle's window holds all of them.
+        hours = math.ceil(sizes[-1] / HOUR_EVENTS) + 2
+        hour = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0) - timedelta(hours=hours)
+        window = timedelta(hours=hours + 2)
         for size in sizes:
             seconds, indexed = 0.0, 0
             while stored(client, settings) < size:
@@ -264,11 +296,15 @@ def main() -> int:
                     flush=True,
                 )
             count = stored(client, settings)
-            first, steady, approved, findings = correlate(settings, client, len(rows) + 1)
+            if not rows:  # a throw-away pass first: the cluster's caches and JIT warm, not charged to the 1st size
+                correlate(settings, client, 0, window)
+            first, steady, approved, findings = correlate(settings, client, len(rows) + 1, window)
             print(f"  cycles: first {first:.2f}s steady {steady:.2f}s registry change {approved:.2f}s", flush=True)
             p95 = list_p95(settings, client)
             primary, total = disk(client, settings)
-            rows.append(Row(count, indexed / seconds, first, steady, approved, findings, p95, primary, total))
+            nodes = client.nodes.stats(metric="jvm")["nodes"].values()
+            heap = max(int(n["jvm"]["mem"]["heap_used_percent"]) for n in nodes)
+            rows.append(Row(count, indexed / seconds, first, steady, approved, findings, p95, primary, total, heap))
             print(f"measured at {count:,}", flush=True)
         report(rows)
     finally:
@@ -283,33 +319,40 @@ def report(rows: list[Row]) -> None:
     print()
     print(
         "| stored events | ingest docs/s | first cycle s | steady cycle s | registry-change cycle s | findings "
-        "| findings list p95 ms | MB/M events (primary) | store total MB |"
+        "| findings list p95 ms | MB/M events (primary) | store total MB | max node heap % |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(
             f"| {r.stored:,} | {r.ingest_docs_per_s:,.0f} | {r.first_s:.2f} | {r.steady_s:.2f} | {r.registry_s:.2f} "
-            f"| {r.findings:,} | {r.list_p95_ms:.1f} | {r.mb_per_million:.0f} | {r.total_bytes / 1e6:,.0f} |"
+            f"| {r.findings:,} | {r.list_p95_ms:.1f} | {r.mb_per_million:.0f} | {r.total_bytes / 1e6:,.0f} | {r.heap_pct} |"
         )
     if len(rows) < 2:
         return
-    a, b = rows[0], rows[-1]
+    b = rows[-1]
     print()
-    print(f"growth exponent {a.stored:,} -> {b.stored:,} (1 = linear, 0 = flat):")
+    print(
+        f"growth exponent k, least squares of log(value) on log(stored) over {len(rows)} sizes "
+        f"{rows[0].stored:,} .. {b.stored:,} (1 = linear, 0 = flat); per step in brackets:"
+    )
     metrics = {
-        "first cycle": (a.first_s, b.first_s),
-        "steady cycle": (a.steady_s, b.steady_s),
-        "registry-change cycle": (a.registry_s, b.registry_s),
-        "findings list p95": (a.list_p95_ms, b.list_p95_ms),
-        "disk (primary)": (a.primary_bytes, b.primary_bytes),
+        "first cycle": [r.first_s for r in rows],
+        "steady cycle": [r.steady_s for r in rows],
+        "registry-change cycle": [r.registry_s for r in rows],
+        "findings list p95": [r.list_p95_ms for r in rows],
+        "disk (primary)": [float(r.primary_bytes) for r in rows],
     }
-    for name, (x, y) in metrics.items():
-        k = exponent(x, y, a.stored, b.stored)
-        # A negative exponent between two sizes is noise (warm-up), not a cost that shrinks: project flat then.
-        projected = y * (MONTH_EVENTS / b.stored) ** max(k, 0.0)
+    sizes = [r.stored for r in rows]
+    for name, values in metrics.items():
+        k = fit_exponent(sizes, values)
+        steps = ", ".join(
+            f"{exponent(values[i], values[i + 1], sizes[i], sizes[i + 1]):.2f}" for i in range(len(rows) - 1)
+        )
+        # A negative exponent is noise (warm-up, caches), not a cost that shrinks with data: project flat then.
+        projected = values[-1] * (MONTH_EVENTS / b.stored) ** max(k, 0.0)
         unit = "ms" if "p95" in name else "GB" if "disk" in name else "s"
         value = projected / 1e9 if unit == "GB" else projected
-        print(f"  {name:24s} k={k:5.2f}  projected at {MONTH_EVENTS:,} events: {value:,.2f} {unit}")
+        print(f"  {name:24s} k={k:5.2f} [{steps}]  projected at {MONTH_EVENTS:,} events: {value:,.2f} {unit}")
     print(
         f"  disk with one replica at {MONTH_EVENTS:,}: {b.total_bytes / b.stored * MONTH_EVENTS / 1e9:,.1f} GB "
         f"(linear in the events at {b.total_bytes / b.stored:,.0f} B/event)"
