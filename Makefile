@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 MCPEEKER := $(BIN)/mcpeeker
 PYTEST_ARGS ?=
 
-.PHONY: all deps venv debs suricata opensearch oidc test demo demo-stop clean-cache catalogue generate agent-zipapp judge-model
+.PHONY: all deps venv debs suricata opensearch oidc test test-cluster demo demo-stop clean-cache catalogue generate agent-zipapp judge-model
 
 all: test
 
@@ -57,6 +57,10 @@ test: deps
 	@$(BIN)/mypy
 	@echo "==> tests"
 	@$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The three-node cluster tests alone (#21: rollover, lease, node loss, rolling restart; make test runs them too).
+test-cluster: deps
+	@$(BIN)/python -m pytest -m cluster $(PYTEST_ARGS)
 
 demo: deps
 	@bash scripts/demo.sh

@@ -114,17 +114,21 @@ def _free_port(port: int) -> bool:
     return True
 
 
-@pytest.fixture
-def three_nodes(tmp_path: Path) -> Iterator[tuple[LocalCluster, Settings]]:
-    """A fresh three-node cluster of its own (random free ports, homes under tmp_path) for the #21 failure tests,
-    with MCPeeker's indices installed under the prefix t-, stopped afterwards. About 40 s to form: three 512 MB
-    JVMs on two cores."""
+def _cluster_ports() -> int:
+    """A base port with base..base+2 (HTTP) and base+100..base+102 (transport) free."""
     for _ in range(50):
         port = random.randrange(19000, 19800, 10)
         if all(_free_port(port + i) and _free_port(port + 100 + i) for i in range(3)):
-            break
-    else:
-        raise AssertionError("no free ports for a test cluster")
+            return port
+    raise AssertionError("no free ports for a test cluster")
+
+
+@pytest.fixture
+def three_nodes(tmp_path: Path) -> Iterator[tuple[LocalCluster, Settings]]:
+    """A fresh three-node cluster of its own (random free ports, homes under tmp_path) for the #21 failure tests,
+    which kill its nodes, with MCPeeker's indices installed under the prefix t-, stopped afterwards. About 40 s to
+    form: three 512 MB JVMs on two cores."""
+    port = _cluster_ports()
     cluster = LocalCluster(f"loss{port}", 3, port, "512m", base=tmp_path / "nodes")
     cluster.start(timeout=300)
     try:
@@ -133,3 +137,27 @@ def three_nodes(tmp_path: Path) -> Iterator[tuple[LocalCluster, Settings]]:
         yield cluster, settings
     finally:
         cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A three-node cluster shared by the session's tests that run on one node and on three without killing
+    nodes (rollover, the lease): each test gets its own prefix, and MCPeeker's indices one replica there."""
+    port = _cluster_ports()
+    cluster = LocalCluster(f"shared{port}", 3, port, "512m", base=tmp_path_factory.mktemp("cluster"))
+    cluster.start(timeout=300)
+    try:
+        yield cluster.url
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(params=["one-node", pytest.param("three-nodes", marks=pytest.mark.cluster)])
+def store_settings(request: pytest.FixtureRequest) -> Iterator[Settings]:
+    """Like os_settings, once on the session's single node and once on the shared three-node cluster."""
+    url = request.getfixturevalue("os_url" if request.param == "one-node" else "cluster_url")
+    settings = Settings(url=url, index_prefix=_new_prefix(), site_key=SITE_KEY, audit_key=AUDIT_KEY)
+    client = make_client(settings)
+    indices.install(settings, client)
+    yield settings
+    drop_prefix(client, settings.index_prefix)

@@ -29,11 +29,11 @@ class Clock:
         return self.now
 
 
-def test_one_owner_renewal_expiry_and_release(os_settings: Settings) -> None:
-    client = make_client(os_settings)
+def test_one_owner_renewal_expiry_and_release(store_settings: Settings) -> None:
+    client = make_client(store_settings)
     clock = Clock()
-    first = Lease(client, os_settings, 30.0, owner="first", clock=clock)
-    second = Lease(client, os_settings, 30.0, owner="second", clock=clock)
+    first = Lease(client, store_settings, 30.0, owner="first", clock=clock)
+    second = Lease(client, store_settings, 30.0, owner="second", clock=clock)
 
     assert first.acquire().held and first.held
     refused = second.acquire()
@@ -47,15 +47,15 @@ def test_one_owner_renewal_expiry_and_release(os_settings: Settings) -> None:
     assert taken.held and taken.owner == "second"
     assert not first.acquire().held and not first.held  # the old owner does not get it back
     second.release()
-    assert client.get(index=os_settings.index("mcp-state"), id=LEASE_ID, ignore=[404])["found"] is False
+    assert client.get(index=store_settings.index("mcp-state"), id=LEASE_ID, ignore=[404])["found"] is False
     assert first.acquire().held
     first.release()
 
 
-def test_racing_correlators_one_winner(os_settings: Settings) -> None:
+def test_racing_correlators_one_winner(store_settings: Settings) -> None:
     """Ten correlators read the same free lease and write at once: seq_no/primary_term lets exactly one win."""
-    client = make_client(os_settings)
-    leases = [Lease(client, os_settings, 30.0, owner=f"c{n}") for n in range(10)]
+    client = make_client(store_settings)
+    leases = [Lease(client, store_settings, 30.0, owner=f"c{n}") for n in range(10)]
     barrier = threading.Barrier(len(leases))
 
     def race(lease: Lease) -> bool:
@@ -65,7 +65,7 @@ def test_racing_correlators_one_winner(os_settings: Settings) -> None:
     with ThreadPoolExecutor(len(leases)) as pool:
         winners = [lease.owner for lease, won in zip(leases, pool.map(race, leases)) if won]
     assert len(winners) == 1
-    stored = client.get(index=os_settings.index("mcp-state"), id=LEASE_ID)["_source"]["value"]
+    stored = client.get(index=store_settings.index("mcp-state"), id=LEASE_ID)["_source"]["value"]
     assert stored["owner"] == winners[0]
 
 
@@ -109,8 +109,8 @@ class Lines:
                 return line, time.monotonic()
 
 
-def test_second_correlator_waits_then_takes_over_after_sigkill(os_settings: Settings, tmp_path: Path) -> None:
-    first = _correlator(os_settings, tmp_path / "a")
+def test_second_correlator_waits_then_takes_over_after_sigkill(store_settings: Settings, tmp_path: Path) -> None:
+    first = _correlator(store_settings, tmp_path / "a")
     second: subprocess.Popen[str] | None = None
     try:
         assert first.stderr is not None
@@ -118,7 +118,7 @@ def test_second_correlator_waits_then_takes_over_after_sigkill(os_settings: Sett
         first_lines.wait_for("holding the correlation lease", 90)
         first_lines.wait_for("instance(s) touched", 60)  # it runs cycles
 
-        second = _correlator(os_settings, tmp_path / "b")
+        second = _correlator(store_settings, tmp_path / "b")
         assert second.stderr is not None
         second_lines = Lines(second.stderr)
         waiting, _ = second_lines.wait_for("correlate: waiting", 90)
@@ -138,8 +138,8 @@ def test_second_correlator_waits_then_takes_over_after_sigkill(os_settings: Sett
 
         second.send_signal(signal.SIGTERM)  # a clean stop releases the lease at once
         assert second.wait(30) == 143
-        client = make_client(os_settings)
-        assert client.get(index=os_settings.index("mcp-state"), id=LEASE_ID, ignore=[404])["found"] is False
+        client = make_client(store_settings)
+        assert client.get(index=store_settings.index("mcp-state"), id=LEASE_ID, ignore=[404])["found"] is False
     finally:
         for proc in (first, second):
             if proc is not None and proc.poll() is None:

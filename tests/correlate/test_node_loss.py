@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from mcpeeker import indices
 from mcpeeker.client import make_client
 from mcpeeker.correlate.engine import Correlator
@@ -24,6 +26,8 @@ from mcpeeker.settings import Settings
 
 from .test_engine import agent_report, host_id_for
 from .test_lease import Lines
+
+pytestmark = pytest.mark.cluster
 
 HOSTS_PER_BATCH = 30
 

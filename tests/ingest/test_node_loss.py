@@ -11,12 +11,16 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from mcpeeker.client import make_client
 from mcpeeker.ingest.run import IngestOptions, IngestResult, run_ingest
 from mcpeeker.localnode.cluster import LocalCluster
 from mcpeeker.settings import Settings
 
 from .test_rollover import _replay
+
+pytestmark = pytest.mark.cluster
 
 CHUNK = 3000
 

@@ -47,8 +47,8 @@ def _ingest(settings: Settings, path: Path, tmp_path: Path) -> int:
     return result.indexed
 
 
-def test_years_of_events_and_forged_future_stay_in_a_few_indices(os_settings: Settings, tmp_path: Path) -> None:
-    settings = replace(os_settings, lifecycle=Lifecycle(rollover_max_docs=1000, check_seconds=3600))
+def test_years_of_events_and_forged_future_stay_in_a_few_indices(store_settings: Settings, tmp_path: Path) -> None:
+    settings = replace(store_settings, lifecycle=Lifecycle(rollover_max_docs=1000, check_seconds=3600))
     client = make_client(settings)
     now = time.time()
     past = [now - YEARS * 365 * DAY + n * DAY + DAY / 2 for n in range(YEARS * 365)]  # one event a day for five years
@@ -114,8 +114,8 @@ def test_years_of_events_and_forged_future_stay_in_a_few_indices(os_settings: Se
     assert skews["old"]["min"]["value"] > 1000 * DAY
 
 
-def test_rollover_only_when_a_condition_is_met(os_settings: Settings) -> None:
-    settings = replace(os_settings, lifecycle=Lifecycle(rollover_max_docs=2, rollover_max_age="30d"))
+def test_rollover_only_when_a_condition_is_met(store_settings: Settings) -> None:
+    settings = replace(store_settings, lifecycle=Lifecycle(rollover_max_docs=2, rollover_max_age="30d"))
     client = make_client(settings)
     first = lifecycle.bootstrap(client, settings)
     assert lifecycle.bootstrap(client, settings) == first  # idempotent
