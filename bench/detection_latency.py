@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """Detection latency: evidence line written to a watched file -> its finding in `mcp-findings`.
 
-    .venv/bin/python bench/detection_latency.py [--events 100] [--every 5s]
+    .venv/bin/python bench/detection_latency.py [--events 100] [--every 5s] [--url URL --index-prefix PREFIX]
 
 Runs the real services as subprocesses: `mcpeeker ingest agent FILE --follow` and
-`mcpeeker correlate --every 5s`, on a local node. Each event is an agent report of a new host with an
-MCP listener, so each one must produce exactly one new finding. Prints p50 / p95 / max.
+`mcpeeker correlate --every 5s`, on a local node of its own (indices under lat-, removed afterwards), or with
+--url on a running cluster whose indices under --index-prefix are kept (e.g. the 10 M events bench/scale.py
+--keep leaves, to measure detection with a month's worth of stored evidence). Each event is an agent report of a
+new host with an MCP listener, so each one must produce exactly one new finding. Prints p50 / p95 / max.
 """
 
 from __future__ import annotations
@@ -88,18 +90,24 @@ def main() -> int:
     parser.add_argument("--every", default="5s", help="correlation interval")
     parser.add_argument("--gap", type=float, default=0.3, help="seconds between two events")
     parser.add_argument("--port", type=int, default=9295)
+    parser.add_argument("--url", help="a running cluster to use (its data under --index-prefix is kept)")
+    parser.add_argument("--index-prefix", default=PREFIX)
     args = parser.parse_args()
 
-    node = LocalNode(name="bench-latency", http_port=args.port, heap="1g")
-    url = node.start(timeout=300).url
-    settings = Settings(url=url, index_prefix=PREFIX)
+    node = None if args.url else LocalNode(name="bench-latency", http_port=args.port, heap="1g")
+    url = args.url or node.start(timeout=300).url
+    prefix = args.index_prefix
+    settings = Settings(url=url, index_prefix=prefix)
     client = make_client(settings)
-    client.indices.delete(index=f"{PREFIX}*", expand_wildcards="all", ignore_unavailable=True)
+    if node:
+        client.indices.delete(index=f"{prefix}*", expand_wildcards="all", ignore_unavailable=True)
     indices.install(settings, client)
+    stored = client.count(index=settings.index("mcp-events*"))["count"]
+    print(f"{stored:,} events stored under {prefix}", flush=True)
     work = Path(tempfile.mkdtemp(prefix="mcpeeker-latency-"))
     events = work / "agent.ndjson"
     events.touch()
-    common = ["--url", url, "--index-prefix", PREFIX]
+    common = ["--url", url, "--index-prefix", prefix]
     env = dict(os.environ, MCPEEKER_SITE_KEY="latency-site-key-0123")
     exe = [sys.executable, "-m", "mcpeeker.cli"]
     ingest = follow_agent_events(events, work, common, env)
@@ -110,12 +118,13 @@ def main() -> int:
         stderr=open(work / "correlate.log", "w"),
     )
     time.sleep(3)  # both services up
+    run = f"latency-{os.urandom(4).hex()}"  # new hosts on every run, also when a kept cluster is reused
     written: dict[str, float] = {}
     seen: dict[str, float] = {}
     try:
         with events.open("a") as out:
             for n in range(args.events):
-                line, fid = report(n)
+                line, fid = report(n, seed=run)
                 out.write(json.dumps(line) + "\n")
                 out.flush()
                 written[fid] = time.monotonic()
@@ -144,8 +153,9 @@ def main() -> int:
         f"RESULT detection_latency_seconds p50={statistics.median(latencies):.2f} p95={p95:.2f} "
         f"max={latencies[-1]:.2f} (correlate --every {args.every}, ingest --follow)"
     )
-    client.indices.delete(index=f"{PREFIX}*", expand_wildcards="all", ignore_unavailable=True)
-    node.stop()
+    if node:
+        client.indices.delete(index=f"{prefix}*", expand_wildcards="all", ignore_unavailable=True)
+        node.stop()
     return 0 if not missing else 1
 
 
