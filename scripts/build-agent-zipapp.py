@@ -3,8 +3,8 @@
 
     python scripts/build-agent-zipapp.py [--platform linux-x86_64 ...] [--out-dir dist]   (or: make agent-zipapp)
 
-Each dist/mcpeeker-agent-<platform>.pyz holds mcpeeker_agent, mcpeeker.model and the two dependencies (psutil,
-PyYAML) as the platform's binary wheels from the package index, for CPython 3.11, 3.12 and 3.13 side by side (an extension
+Each dist/mcpeeker-agent-<platform>.pyz holds mcpeeker_agent, mcpeeker.model and its dependencies (REQUIREMENTS)
+as the platform's wheels from the package index, for CPython 3.11, 3.12 and 3.13 side by side (an extension
 module's file name carries its Python version, so one file serves all three). It needs only a system Python
 >= 3.11: no venv, no pip, nothing installed. dist/mcpeeker-agent.pyz is the build for this machine's platform.
 agent/deploy/ has the wrappers that run it from an MDM and ship to the collector.
@@ -32,7 +32,8 @@ AGENT = REPO / "agent" / "mcpeeker_agent"
 MCPEEKER = REPO / "ingest_python" / "mcpeeker"
 # What mcpeeker_agent imports beyond the standard library (tests/wheel/test_agent_zipapp.py runs the result
 # on a Python that has neither).
-REQUIREMENTS = ("psutil>=5.9", "pyyaml>=6")
+# json-five, tomlkit and ruamel.yaml: `tap install` rewrites JSONC, TOML and YAML configs keeping their comments.
+REQUIREMENTS = ("psutil>=5.9", "pyyaml>=6", "json-five>=1.1", "tomlkit>=0.12", "ruamel.yaml>=0.18")
 PYTHONS = ("3.11", "3.12", "3.13")
 # Platform name -> the wheel platform tag pip selects with (pip also accepts the older tags these imply).
 PLATFORMS = {

@@ -1,8 +1,9 @@
-"""`mcpeeker-agent tap install|uninstall`: put the tap in front of the stdio servers of the clients' JSON configs,
-and take it away again.
+"""`mcpeeker-agent tap install|uninstall`: put the tap in front of the stdio servers of the clients' configs (JSON,
+JSON with comments, TOML, YAML), and take it away again.
 
-Install rewrites only `command` and `args` of stdio entries (every other field, the key order and the indentation
-stay), keeps a byte copy of the file beside it and records the file's hash after the rewrite. Uninstall restores
+Install rewrites only `command` and `args` of stdio entries (every other field, comments, the key order and the
+layout stay: tapformats.py), checks that the result parses with the scanner's parser and shows every wrapped
+server with the tap in front, keeps a byte copy of the file beside it and records the file's hash after the rewrite. Uninstall restores
 the byte copy when the file is still exactly what install wrote; when someone edited it since, it unwraps the
 entries instead (the tap's arguments carry the original command). Both re-check the file (size, mtime, SHA-256)
 right before an atomic replace and refuse when it changed since they read it.
@@ -13,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import shutil
 import sys
 import tempfile
@@ -21,13 +21,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import parsers
 from .clients import ClientTable, FileSpec, Layout
 from .discovery import user_candidates
 from .servers import iter_definitions
+from .tapformats import BOM, Editor, Unsupported, command_target, open_editor, original_of, plan_wrap
+from .tapformats import is_wrapped as is_wrapped  # re-exported for callers of this module
 
 BACKUP_SUFFIX = ".mcpeeker-tap.bak"
 MANIFEST_SUFFIX = ".mcpeeker-tap.json"
-SUPPORTED_FORMATS = ("json", "jsonc")
+SUPPORTED_FORMATS = ("json", "jsonc", "toml", "yaml")
 
 
 class Changed(Exception):
@@ -39,7 +42,7 @@ class FileResult:
     client: str
     path: Path
     servers: list[str] = field(default_factory=list)
-    action: str = ""  # wrapped | restored | unwrapped | unchanged | skipped | refused
+    action: str = ""  # wrapped | restored | unwrapped | unchanged | refused (detail says why)
     detail: str = ""
 
 
@@ -47,35 +50,6 @@ def tap_command() -> list[str]:
     """How a client config starts the tap: the installed console script, else this Python with the module."""
     exe = shutil.which("mcpeeker-agent")
     return [exe] if exe else [sys.executable, "-m", "mcpeeker_agent.cli"]
-
-
-def is_wrapped(definition: dict[str, Any]) -> bool:
-    args = definition.get("args")
-    return isinstance(args, list) and "tap" in args and "--" in args and args.index("tap") < args.index("--")
-
-
-def wrap(definition: dict[str, Any], client: str, name: str, prefix: list[str]) -> bool:
-    command = definition.get("command")
-    if not isinstance(command, str) or not command or is_wrapped(definition) or definition.get("url"):
-        return False
-    args = definition.get("args", [])
-    if not isinstance(args, list):
-        return False
-    definition["command"] = prefix[0]
-    definition["args"] = [*prefix[1:], "tap", "--client", client, "--server", name, "--", command, *args]
-    return True
-
-
-def unwrap(definition: dict[str, Any], had_args: bool = True) -> bool:
-    if not is_wrapped(definition):
-        return False
-    args = definition["args"]
-    original = args[args.index("--") + 1 :]
-    if not original:
-        return False
-    definition["command"] = original[0]
-    definition["args"] = original[1:]
-    return True
 
 
 @dataclass
@@ -111,24 +85,6 @@ def replace_if_unchanged(path: Path, before: Snapshot, data: bytes) -> None:
         raise
 
 
-_INDENT = re.compile(rb"\n([ \t]+)\S")
-
-
-def render(doc: Any, original: bytes) -> bytes:
-    """JSON in the original's style: its indentation (or none), its final newline, non-ASCII kept."""
-    m = _INDENT.search(original)
-    if m is None:
-        text = json.dumps(doc, ensure_ascii=False, separators=(",", ": ") if b": " in original else (",", ":"))
-    else:
-        unit = m.group(1).decode()
-        text = json.dumps(doc, ensure_ascii=False, indent="\t" if unit.startswith("\t") else len(unit))
-    if original.endswith(b"\r\n"):
-        text = text.replace("\n", "\r\n") + "\r\n"
-    elif original.endswith(b"\n"):
-        text += "\n"
-    return text.encode("utf-8")
-
-
 def _specs(table: ClientTable, clients: set[str] | None) -> list[FileSpec]:
     return [s for s in table.files if (clients is None or s.client in clients) and s.format in SUPPORTED_FORMATS]
 
@@ -144,19 +100,76 @@ def candidates(table: ClientTable, layout: Layout, clients: set[str] | None) -> 
     return out
 
 
+def _servers(spec: FileSpec, data: bytes) -> dict[str, dict[str, Any]]:
+    doc = parsers.parse(data.decode("utf-8").removeprefix(BOM), spec.format)
+    return {name: definition for name, _label, definition in iter_definitions(doc, spec.all_keys())}
+
+
+def _check(spec: FileSpec, old: bytes, new: bytes, wrapped: list[str]) -> str | None:
+    """Why the rewritten file is not fit to write (None when it is). Read back with the scanner's own parser, each
+    wrapped server must start the tap with its original command and arguments after `--`, and nothing else of
+    any server may have changed."""
+    try:
+        before, after = _servers(spec, old), _servers(spec, new)
+    except (parsers.ParseError, UnicodeDecodeError) as exc:
+        return f"the rewritten file would not parse ({exc}); not written"
+    if set(before) != set(after):
+        return "the rewritten file would not hold the same servers; not written"
+    for name, old_def in before.items():
+        new_def = after[name]
+        if name not in wrapped:
+            if new_def != old_def:
+                return f"server {name} would change; not written"
+            continue
+        found, original = command_target(old_def), original_of(new_def)
+        new_found = command_target(new_def)
+        if found is None or original is None or new_found is None:
+            return f"server {name} would not be wrapped; not written"
+        target, key = found
+        new_target, new_key = new_found
+        tail = new_target["args"][original[1] + 1 :]
+        if (original[0], tail) != (target[key], target.get("args", [])) or _rest(new_def) != _rest(old_def):
+            return f"server {name} would not keep its command, arguments and fields; not written"
+    return None
+
+
+def _rest(definition: dict[str, Any]) -> dict[str, Any]:
+    """A definition without what wrapping changes (command and args, also inside Zed's nested command)."""
+    out = {k: v for k, v in definition.items() if k not in ("command", "cmd", "args")}
+    if isinstance(definition.get("command"), dict):
+        out["command"] = _rest(definition["command"])
+        out["command"].pop("path", None)
+    return out
+
+
+def _editor(spec: FileSpec, data: bytes, result: FileResult) -> Editor | None:
+    try:
+        return open_editor(spec.format, data)
+    except (Unsupported, UnicodeDecodeError) as exc:
+        result.action, result.detail = "refused", str(exc)
+        return None
+
+
 def install_file(spec: FileSpec, path: Path, prefix: list[str], dry_run: bool = False) -> FileResult:
     result = FileResult(spec.client, path)
     before = snapshot(path)
-    try:
-        doc = json.loads(before.data)
-    except ValueError as exc:  # a JSONC file with comments: rewriting would drop them
-        result.action, result.detail = "skipped", f"not plain JSON ({exc}); comments would be lost"
+    editor = _editor(spec, before.data, result)
+    if editor is None:
         return result
-    for name, _label, definition in iter_definitions(doc, spec.all_keys()):
-        if wrap(definition, spec.client, name, prefix):
-            result.servers.append(name)
+    try:
+        for name, definition in editor.definitions(spec.all_keys()):
+            if plan := plan_wrap(definition, spec.client, name, prefix):
+                editor.wrap(definition, plan)
+                result.servers.append(name)
+    except Unsupported as exc:
+        result.action, result.detail = "refused", str(exc)
+        return result
     if not result.servers:
         result.action = "unchanged"
+        return result
+    data = editor.dump()
+    if problem := _check(spec, before.data, data, result.servers):
+        result.action, result.detail = "refused", problem
         return result
     result.action = "wrapped"
     if dry_run:
@@ -166,7 +179,6 @@ def install_file(spec: FileSpec, path: Path, prefix: list[str], dry_run: bool = 
     if backup.exists() or manifest.exists():
         result.action, result.detail = "refused", f"{backup} already exists (installed before?)"
         return result
-    data = render(doc, before.data)
     backup.write_bytes(before.data)
     shutil.copymode(path, backup)
     try:
@@ -197,18 +209,20 @@ def uninstall_file(spec: FileSpec, path: Path, dry_run: bool = False) -> FileRes
         data = backup.read_bytes()
         result.action = "restored"
     else:
-        try:
-            doc = json.loads(before.data)
-        except ValueError as exc:
-            result.action, result.detail = "skipped", f"not plain JSON ({exc})"
+        editor = _editor(spec, before.data, result)
+        if editor is None:
             return result
-        for name, _label, definition in iter_definitions(doc, spec.all_keys()):
-            if unwrap(definition):
-                result.servers.append(name)
+        try:
+            for name, definition in editor.definitions(spec.all_keys()):
+                if editor.unwrap(definition):
+                    result.servers.append(name)
+        except Unsupported as exc:
+            result.action, result.detail = "refused", str(exc)
+            return result
         if not result.servers:
             result.action = "unchanged"
             return result
-        data = render(doc, before.data)
+        data = editor.dump()
         result.action = "unwrapped"
     if dry_run:
         return result

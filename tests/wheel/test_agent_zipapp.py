@@ -117,6 +117,39 @@ def test_zipapp_scans_with_only_the_system_python(zipapp: Path, tmp_path: Path) 
     assert isinstance(report["host"]["listening_ports"], list) and report["cpu_ms"] > 0, report["host"]
 
 
+def test_zipapp_taps_jsonc_toml_and_yaml_configs(zipapp: Path, tmp_path: Path) -> None:
+    """`tap install` keeps comments through json-five, tomlkit and ruamel.yaml: the artefact must carry them."""
+    python = _system_python()
+    env = clean_env(SHIV_ROOT=str(tmp_path / "shiv"), HOME=str(tmp_path))
+    home = tmp_path / "home" / "alice"
+    files = {
+        home / ".cursor" / "mcp.json": '{\n  // mine\n  "mcpServers": {"a": {"command": "npx", "args": ["x"],},},\n}\n',
+        home / ".codex" / "config.toml": '[mcp_servers.b]  # mine\ncommand = "b-mcp"\n',
+        home / ".config" / "goose" / "config.yaml": "extensions:\n  c:  # mine\n    cmd: c-mcp\n    args: []\n",
+    }
+    for path, text in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    proc = run(
+        [python, "-I", "-S", zipapp, "tap", "install", "--all", "--home", home, "--root", tmp_path, "--os", "linux"],
+        tmp_path,
+        env,
+    )
+    assert {line.split("\t")[0] for line in proc.stdout.splitlines() if "\twrapped\t" in line} == {
+        "cursor",
+        "codex",
+        "goose",
+    }, proc.stdout
+    for path in files:
+        assert "mine" in path.read_text() and "tap" in path.read_text()
+    run(
+        [python, "-I", "-S", zipapp, "tap", "uninstall", "--all", "--home", home, "--root", tmp_path, "--os", "linux"],
+        tmp_path,
+        env,
+    )
+    assert {path: path.read_text() for path in files} == files
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
