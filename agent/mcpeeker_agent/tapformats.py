@@ -408,6 +408,23 @@ class YamlEditor(_TreeEditor):
         anchor = getattr(own.get(key), "anchor", None)
         return key in own and not (anchor is not None and anchor.value)
 
+    def _add_args(self, target: dict[str, Any], after: str, leading: list[str]) -> None:
+        from ruamel.yaml.comments import CommentedMap
+        from ruamel.yaml.tokens import CommentToken
+
+        if not isinstance(target, CommentedMap) or after not in list(target.keys()):
+            target["args"] = leading
+            return
+        target.insert(list(target.keys()).index(after) + 1, "args", _like(None, leading, flow=True))
+        # ruamel.yaml hangs the comment lines below a key on that key: they move below the new `args`, the
+        # comment on the command's own line stays there.
+        token = (target.ca.items.get(after) or [None, None, None, None])[2]
+        if token is not None:
+            first, newline, rest = token.value.partition("\n")
+            if rest:
+                token.value = first + newline
+                target.ca.items["args"] = [None, None, CommentToken("\n" + rest, token.start_mark, None), None]
+
     def _prepend(self, target: dict[str, Any], leading: list[str]) -> Any:
         if self._own(target, "args"):
             return super()._prepend(target, leading)
@@ -422,12 +439,12 @@ class YamlEditor(_TreeEditor):
         return ((BOM if self.bom else "") + self._text()).encode("utf-8")
 
 
-def _like(seq: Any, items: list[Any]) -> Any:
-    """A new sequence of `items` in `seq`'s flow or block style."""
+def _like(seq: Any, items: list[Any], flow: bool = False) -> Any:
+    """A new sequence of `items` in `seq`'s flow or block style (flow when `flow`)."""
     from ruamel.yaml.comments import CommentedSeq
 
     out = CommentedSeq(items)
-    if getattr(seq, "fa", None) is not None and seq.fa.flow_style():
+    if flow or (getattr(seq, "fa", None) is not None and seq.fa.flow_style()):
         out.fa.set_flow_style()
     return out
 

@@ -146,6 +146,10 @@ extensions:
     name: shared
     cmd: shared-mcp
     args: *common
+  plain:
+    cmd: plain-mcp  # no args
+    # how long it may take
+    timeout: 60
 """,
         encoding="utf-8",
     )
