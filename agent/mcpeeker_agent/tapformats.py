@@ -18,6 +18,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import shlex
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -69,7 +70,14 @@ def plan_wrap(definition: dict[str, Any], client: str, name: str, prefix: list[s
     args = target.get("args", [])
     if not command or not isinstance(args, list):
         return None
-    leading = [*prefix[1:], "tap", "--client", client, "--server", name, "--", str(command)]
+    original = [str(command)]
+    if not args and " " in str(command).strip():
+        # "npx -y pkg" in one string: the tap must run the program and its arguments as the scanner reads them
+        try:
+            original = shlex.split(str(command))
+        except ValueError:
+            return None
+    leading = [*prefix[1:], "tap", "--client", client, "--server", name, "--", *original]
     return Plan(key, prefix[0], leading, "args" in target)
 
 

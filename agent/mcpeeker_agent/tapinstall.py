@@ -24,7 +24,7 @@ from typing import Any
 from . import parsers
 from .clients import ClientTable, FileSpec, Layout
 from .discovery import user_candidates
-from .servers import iter_definitions
+from .servers import _command_and_args, iter_definitions
 from .tapformats import BOM, Editor, Unsupported, command_target, open_editor, original_of, plan_wrap
 from .tapformats import is_wrapped as is_wrapped  # re-exported for callers of this module
 
@@ -121,14 +121,13 @@ def _check(spec: FileSpec, old: bytes, new: bytes, wrapped: list[str]) -> str | 
             if new_def != old_def:
                 return f"server {name} would change; not written"
             continue
-        found, original = command_target(old_def), original_of(new_def)
-        new_found = command_target(new_def)
-        if found is None or original is None or new_found is None:
+        original, new_found = original_of(new_def), command_target(new_def)
+        if original is None or new_found is None:
             return f"server {name} would not be wrapped; not written"
-        target, key = found
-        new_target, new_key = new_found
-        tail = new_target["args"][original[1] + 1 :]
-        if (original[0], tail) != (target[key], target.get("args", [])) or _rest(new_def) != _rest(old_def):
+        # What the tap will run is what the scanner read as the server's command line.
+        command, args, _env = _command_and_args(old_def)
+        tail = [str(a) for a in new_found[0]["args"][original[1] :]]
+        if tail != [command, *args] or _rest(new_def) != _rest(old_def):
             return f"server {name} would not keep its command, arguments and fields; not written"
     return None
 

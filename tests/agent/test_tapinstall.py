@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -84,6 +85,7 @@ def add_demanding_configs(home) -> None:
             "      ],\r\n"
             "    },\r\n"
             '    "bare": { "command": "bare-mcp" /* no args */ },\r\n'
+            '    "oneline": { "command": "npx -y @acme/one-mcp" },\r\n'
             '    "empty": { "command": "uvx", "args": [ /* none yet */ ], "env": {}, },\r\n'
             '    "remote": { "url": "https://mcp.example.com/mcp", },\r\n'
             "  },\r\n"
@@ -219,8 +221,11 @@ def test_install_uninstall_round_trip_every_client(tmp_path: Path, os_name: str,
                 k: v for k, v in old.items() if k not in ("command", "cmd", "args")
             }
             assert is_wrapped(new)
-            args = new_target["args"]
-            assert args[args.index("--") + 1 :] == [old_target[key], *old_target.get("args", [])]
+            args, old_args = new_target["args"], old_target.get("args", [])
+            # "npx -y pkg" in one string runs as the scanner reads it: program and arguments split
+            one_string = not old_args and " " in old_target[key].strip()
+            expected = shlex.split(old_target[key]) if one_string else [old_target[key], *old_args]
+            assert args[args.index("--") + 1 :] == expected
             assert args[args.index("--client") + 1] == spec.client
             assert args[args.index("--server") + 1] == name
     assert len(wrapped_clients) >= 10, wrapped_clients
