@@ -844,7 +844,7 @@ is **dedicated** to MCP or **shared** with ordinary traffic. `make catalogue` wr
 
 | sensor placement | sees | dedicated host (`mcp.<vendor>`) | shared host (`api.githubcopilot.com`, `hf.co`, `*.googleapis.com`) |
 |---|---|---|---|
-| network sensor on the client side (DNS + TLS) | DNS query, TLS ClientHello (SNI, JA3/JA4); the certificate only before TLS 1.3 | sid 9400300 (DNS), 9400301 (SNI); Zeek `mcp_remote.log` seen `dns`, `tls_sni` (and `certificate` under TLS 1.2, which the test pcaps do not exercise: they negotiate 1.3) | nothing: the name is ordinary API traffic |
+| network sensor on the client side (DNS + TLS) | DNS query, TLS ClientHello (SNI, JA3/JA4); the certificate only before TLS 1.3 | sid 9400300 (DNS), 9400301 (SNI); Zeek `mcp_remote.log` seen `dns`, `tls_sni`, and `certificate` (CN and SAN) up to TLS 1.2, unless the client's SNI named another host | nothing: the name is ordinary API traffic |
 | forward proxy, without TLS inspection | `CONNECT host:443` | sid 9400302; Zeek seen `http_host` | nothing |
 | TLS-inspecting gateway, proxy URL log, or cleartext HTTP | the full URL | sid 9400302 | sid 9400303 (host in the shared dataset and a path segment `mcp`/`sse`); Zeek seen `url` |
 
@@ -858,14 +858,19 @@ is **dedicated** to MCP or **shared** with ordinary traffic. `make catalogue` wr
 - **Zeek** (`zeek/scripts/mcp/remote.zeek` with the generated table `remote-endpoints.zeek`): every dedicated host is
   an `Intel::DOMAIN` item and every MCP path of a shared host an `Intel::URL` item (host + path), with `meta.source`
   `mcpeeker-remote-mcp`, seen in DNS requests, TLS SNI, certificates, HTTP Host headers (proxy CONNECT included) and
-  URLs. Hits go to `mcp_remote.log` (service, indicator, how it was seen, dedicated or not) and not to `intel.log`,
-  so threat-intel pipelines never mistake a sanctioned SaaS for an indicator of compromise; an indicator that a
-  site's own intel also lists still reaches `intel.log`. A site adds an endpoint with
-  `redef MCP::remote_endpoints += { ["mcp.example.com"] = "example dedicated /mcp" };`. Zeek 7 computes no JA3/JA4
-  itself (a JA4 package's ssl.log fields share the uid).
+  URLs. A server certificate is in clear only up to TLS 1.2 (TLS 1.3 encrypts it); its CN and each SAN name give a
+  `certificate` line, except when the client's SNI asked for another name (a multi-name certificate that also lists
+  `mcp.<vendor>` is no sighting), so the sighting matters most for a client that sends no SNI (one connecting by
+  address). Suricata has no certificate rule: Suricata 7 has no SAN buffer (`tls.subjectaltname` is 8.0) and cannot
+  compare the SNI with the certificate's names. Hits go to `mcp_remote.log` (service, indicator, how it was seen,
+  dedicated or not) and not to `intel.log`, so threat-intel pipelines never mistake a sanctioned SaaS for an indicator
+  of compromise; an indicator that a site's own intel also lists still reaches `intel.log`. A site adds an endpoint
+  with `redef MCP::remote_endpoints += { ["mcp.example.com"] = "example dedicated /mcp" };`. Zeek 7 computes no
+  JA3/JA4 itself (a JA4 package's ssl.log fields share the uid).
 - **Test traffic** (`tests/pcaps/remote/`, `tests/pcaps/generate.py`): dnsmasq, the MCP Python SDK over verified TLS
-  with a throw-away CA, Squid for CONNECT (its access.log is kept beside the pcap), and negatives (the vendors'
-  ordinary sites, names that merely contain `mcp`, shared hosts without an MCP path).
+  with a throw-away CA (TLS 1.3, or capped at 1.2 so the certificate is on the wire, with SNI or by address without
+  it), Squid for CONNECT (its access.log is kept beside the pcap), and negatives (the vendors' ordinary sites, names
+  that merely contain `mcp`, shared hosts without an MCP path, a multi-name certificate under another SNI).
 - **Ingest**: Suricata alerts of these rules, Zeek's `mcp_remote.log`, `mcpeeker ingest squid` lines and
   `mcpeeker ingest kong` requests (Kong Gateway's request log, docs/ingest.md says why Kong) become
   context evidence with `mcpeeker.remote` (`service`, `host`, `seen`, `dedicated`) and the client in `source.ip`;

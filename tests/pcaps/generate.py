@@ -68,7 +68,7 @@ NPM_DEPS: dict[str, str] = {
 OWNED_KEYS = (
     "file", "scenario", "description", "benign", "era", "protocol_version", "sdk", "client_sdk",
     "transport", "server", "client", "auth", "expected", "server_program", "bridge", "protocol",
-    "dns_names", "tls_names", "proxy", "remote_services",
+    "dns_names", "tls_names", "proxy", "remote_services", "tls_version", "sni",
 )  # fmt: skip
 
 
@@ -83,8 +83,15 @@ class RemoteSetup:
     servers: list[list[str]]  # each started before the client; {certs} is the certificate directory
     tls: list[str] = field(default_factory=list)
     proxy: bool = False
-    # what the label says the sensors see: service -> ways (dns, tls_sni, http_host, url); {} for a negative
+    # what the label says the sensors see: service -> ways (dns, tls_sni, certificate, http_host, url); {} for a
+    # negative
     seen: dict[str, list[str]] = field(default_factory=dict)
+    # "1.2": the client caps TLS at 1.2 (ssl maximum_version), so the server certificate crosses the wire in clear;
+    # otherwise both sides negotiate TLS 1.3 and the certificate is encrypted
+    tls_max: str = ""
+    # False: the client connects by address (https://127.0.0.1/...), so Python's ssl sends no SNI and verifies the
+    # certificate's IP name; only the certificate (CN/SAN) names the service
+    sni: bool = True
 
 
 @dataclass
@@ -1491,6 +1498,41 @@ def remote_scenarios() -> list[Scenario]:
             remote=RemoteSetup(dns=["api.githubcopilot.com"], ports=[80], servers=[], seen={"github": ["url"]}),
         ),
         Scenario(
+            "remote_dedicated_tls12_attio",
+            "The SDK client resolves mcp.attio.com (dnsmasq) and runs an MCP session over verified TLS capped at 1.2 "
+            "(ssl maximum_version TLSv1_2): DNS, SNI and the server certificate (CN/SAN mcp.attio.com) in clear",
+            97,
+            srv + ["--kind", "mcp", "--port", "443", *tls],
+            cli + ["--mcp", "https://mcp.attio.com/mcp", "--tls-max", "1.2"],
+            443, "/mcp", "mcp.attio.com", sdk="py1", transport="streamable_http_json",
+            remote=RemoteSetup(dns=["mcp.attio.com"], ports=[443], servers=[], tls=["mcp.attio.com"], tls_max="1.2",
+                               seen={"attio": ["certificate", "dns", "tls_sni"]}),
+        ),
+        Scenario(
+            "remote_dedicated_tls12_nosni_buildkite",
+            "The SDK client runs an MCP session with the mcp.buildkite.com service by address (https://127.0.0.1/mcp, "
+            "no DNS lookup) over verified TLS capped at 1.2: Python's ssl sends no SNI for an address, so only the "
+            "server certificate (CN/SAN mcp.buildkite.com, plus the address it is verified against) names the service",
+            98,
+            srv + ["--kind", "mcp", "--port", "443", *tls],
+            cli + ["--mcp", "https://127.0.0.1/mcp", "--tls-max", "1.2"],
+            443, "/mcp", "mcp.buildkite.com", sdk="py1", transport="streamable_http_json",
+            remote=RemoteSetup(dns=[], ports=[443], servers=[], tls=["mcp.buildkite.com"], tls_max="1.2", sni=False,
+                               seen={"buildkite": ["certificate"]}),
+        ),
+        Scenario(
+            "benign_remote_tls12_multiname_cert",
+            "Negative: the vendor's ordinary site over TLS 1.2 (SNI www.notion.so) whose certificate also names its MCP "
+            "host (SAN www.notion.so, mcp.notion.com, as multi-name CDN certificates do): the client asked for another "
+            "name, so the certificate is no sighting of the MCP service",
+            99,
+            srv + ["--kind", "web", "--port", "443", *tls],
+            cli + ["--get", "https://www.notion.so/", "--tls-max", "1.2"],
+            443, "/", "www.notion.so", benign=True,
+            remote=RemoteSetup(dns=["www.notion.so"], ports=[443], servers=[], tls=["www.notion.so", "mcp.notion.com"],
+                               tls_max="1.2"),
+        ),
+        Scenario(
             "benign_remote_vendor_sites",
             "Negatives: the same vendors' ordinary sites over verified TLS (www.notion.so, linear.app, sentry.io) "
             "and names that merely contain 'mcp' (mcp-news.example.org, docs.mcpserver.example)",
@@ -1746,13 +1788,14 @@ shutdown_lifetime 1 seconds
 """
 
 
-def make_certs(d: Path, names: list[str]) -> Path:
-    """A throw-away CA and one server certificate for `names` (openssl) in `d`; the client trusts the CA only."""
+def make_certs(d: Path, names: list[str], ips: tuple[str, ...] = ()) -> Path:
+    """A throw-away CA and one server certificate for `names` (and `ips`) (openssl) in `d`; the client trusts the CA
+    only."""
     d.mkdir(exist_ok=True)
     run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
          "-subj", "/CN=MCPeeker test CA", "-keyout", str(d / "ca.key"), "-out", str(d / "ca.pem")],
         capture_output=True)  # fmt: skip
-    san = ",".join(f"DNS:{n}" for n in names)
+    san = ",".join([f"DNS:{n}" for n in names] + [f"IP:{a}" for a in ips])
     run(["openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
          "-subj", f"/CN={names[0]}", "-keyout", str(d / "server.key"), "-out", str(d / "server.csr")],
         capture_output=True)  # fmt: skip
@@ -1769,7 +1812,9 @@ def capture_remote(sc: Scenario, raw: Path, work: Path) -> None:
     rs = sc.remote
     ns = Netns(f"mcpgen-{os.getpid()}", [])  # no lab names in /etc/hosts: every lookup goes to dnsmasq
     (ns.etc / "resolv.conf").write_text("nameserver 127.0.0.1\n")
-    certs = make_certs(work / f"{sc.id}.certs", rs.tls) if rs.tls else work
+    # A client without SNI connects by address: the certificate must also name 127.0.0.1 for it to verify.
+    ips = () if rs.sni else ("127.0.0.1",)
+    certs = make_certs(work / f"{sc.id}.certs", rs.tls, ips) if rs.tls else work
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     if rs.tls:
         env["SSL_CERT_FILE"] = str(certs / "ca.pem")  # httpx verifies against the throw-away CA only
@@ -1859,6 +1904,9 @@ def label_remote(sc: Scenario) -> dict[str, Any]:
         "tls_names": sc.remote.tls,
         "proxy": "squid" if sc.remote.proxy else None,
         "remote_services": sc.remote.seen,
+        # the TLS version the sessions negotiated (None: no TLS) and whether the client sent SNI
+        "tls_version": (sc.remote.tls_max or "1.3") if sc.remote.tls else None,
+        "sni": sc.remote.sni if sc.remote.tls else None,
     }
 
 

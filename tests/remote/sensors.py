@@ -26,6 +26,10 @@ MCP_RULES = REPO / "suricata" / "mcp.rules"
 SURICATA_CONFIG = REPO / "suricata" / "suricata-test.yaml"
 ZEEK_PACKAGE = REPO / "zeek" / "scripts"
 REMOTE_SIDS = range(9_400_300, 9_400_400)
+# Ways only Zeek reports: the server certificate's names (SAN, CN), in clear before TLS 1.3. mcp-remote.rules has no
+# certificate rule: Suricata 7 has no SAN buffer (tls.subjectaltname is 8.0) and cannot compare the SNI with the
+# certificate's names, which is what keeps a multi-name certificate from counting (docs/detections.md).
+ZEEK_ONLY_SEEN = frozenset({"certificate"})
 
 
 def labels() -> list[dict[str, Any]]:

@@ -40,8 +40,9 @@ from mcpeeker.timeutil import utcnow
 
 ADMIN = Actor("admin", "admin")
 # How each service is seen in these captures at best: SNI of a dedicated host (notion), CONNECT and SNI in the
-# tunnel (linear), an MCP path of a shared host in clear or in a proxy's URL log (github).
-STRENGTH = {"notion": "tls", "linear": "tls", "github": "proxy_url"}
+# tunnel (linear), SNI and the server certificate under TLS 1.2 (attio), the certificate alone, no SNI (buildkite),
+# an MCP path of a shared host in clear or in a proxy's URL log (github).
+STRENGTH = {"notion": "tls", "linear": "tls", "attio": "tls", "buildkite": "tls", "github": "proxy_url"}
 SQUID_LOGS = sorted(REMOTE_PCAPS.glob("*.squid-access*.log"))
 # Squid ran beside the client in the capture's namespace, so its log names the client as 127.0.0.1.
 SQUID_CLIENT = "127.0.0.1"
@@ -131,6 +132,8 @@ def test_each_capture_gives_one_finding_per_service(
         assert doc["remote"]["service"] == service and doc["remote"]["host"] == ep.host
         assert doc["remote"]["vendor"] == ep.vendor and doc["remote"]["dedicated"] == ep.dedicated
         assert doc["remote"]["seen"] == STRENGTH[service]
+        # Every way the label says the sensors saw it (a certificate sighting included) reached the finding.
+        assert set(doc["remote"]["seen_kinds"]) == set(entry["remote_services"][service])
         assert doc["host"]["ip"] == [client] and doc["registry"]["match"] is False
         assert doc["first_seen"] <= doc["last_seen"] and doc["evidence"]["total"] >= 1
         assert doc["classification"] == ("unauthorized" if STRENGTH[service] == "proxy_url" else "suspect")

@@ -22,6 +22,7 @@ from remote.sensors import (
     REMOTE_RULES,
     REMOTE_SIDS,
     SURICATA_CONFIG,
+    ZEEK_ONLY_SEEN,
     labels,
     remote_counts,
     sid_counts,
@@ -36,6 +37,7 @@ POSITIVE = [e for e in LABELS if not e["benign"]]
 BENIGN = [e for e in LABELS if e["benign"]]
 BENIGN_CORPUS = SHARED / "benign-pcaps"
 SEEN_BY_SID = {9_400_300: "dns", 9_400_301: "tls_sni", 9_400_302: "http_host", 9_400_303: "url"}
+TLS_VERSIONS = {"1.2": "TLSv12", "1.3": "TLSv13"}
 
 
 @pytest.fixture(scope="module")
@@ -62,12 +64,27 @@ def test_labels_cover_the_issue() -> None:
     on_disk = {p.name for p in REMOTE_PCAPS.glob("*.pcap")}
     assert on_disk == {e["file"] for e in LABELS}
     seen = {way for e in POSITIVE for ways in e["remote_services"].values() for way in ways}
-    assert seen == {"dns", "tls_sni", "http_host", "url"}
+    assert seen == {"dns", "tls_sni", "certificate", "http_host", "url"}
     cat = remote.load(REMOTE_PCAPS.parents[2] / "detections" / "remote" / "endpoints.yaml")
     by_service = {e.service: e for e in cat.endpoints}
-    for e in POSITIVE:  # every positive names catalogue services, resolved under their catalogue host
+    for e in POSITIVE:  # every positive names catalogue services, resolved (or certified) under their catalogue host
         assert e["server"]["host"] in {by_service[s].host for s in e["remote_services"]}, e["file"]
-        assert {by_service[s].host for s in e["remote_services"]} <= set(e["dns_names"]), e["file"]
+        assert {by_service[s].host for s in e["remote_services"]} <= set(e["dns_names"] + e["tls_names"]), e["file"]
+    # The certificate sighting on its own: TLS 1.2 (certificate in clear), no SNI, no DNS lookup.
+    assert any(
+        e["tls_version"] == "1.2"
+        and e["sni"] is False
+        and not e["dns_names"]
+        and set(e["remote_services"])
+        and all(ways == ["certificate"] for ways in e["remote_services"].values())
+        for e in POSITIVE
+    )
+    # ... and its negative: a multi-name certificate that also names an MCP host, for a client that asked for
+    # another name.
+    assert any(
+        e["tls_version"] == "1.2" and e["sni"] and set(e["tls_names"]) & {d.host for d in cat.dedicated()}
+        for e in BENIGN
+    )
     # A dedicated and a shared host, a proxy, and negatives for ordinary vendor sites and shared hosts.
     assert any(e["proxy"] == "squid" for e in POSITIVE)
     assert any(not by_service[s].dedicated for e in POSITIVE for s in e["remote_services"])
@@ -136,7 +153,7 @@ def test_suricata_raises_exactly_the_labels(entry: dict[str, Any], suricata_bin:
     records = suricata(REMOTE_PCAPS / entry["file"], tmp_path, [MCP_RULES, REMOTE_RULES], suricata_bin)
     assert sid_counts(records) == entry["suricata_sids"], entry["file"]
     ways = {SEEN_BY_SID[int(s)] for s in entry["suricata_sids"]}
-    assert ways == {w for ws in entry["remote_services"].values() for w in ws}, entry["file"]
+    assert ways == {w for ws in entry["remote_services"].values() for w in ws} - ZEEK_ONLY_SEEN, entry["file"]
     for alert in (r for r in records if r.get("event_type") == "alert" and r["alert"]["signature_id"] in REMOTE_SIDS):
         # Alerts name the client that used the service (target:src_ip).
         assert alert["alert"]["target"]["ip"] == entry["client"]["ip"], entry["file"]
@@ -185,6 +202,39 @@ def test_zeek_logs_exactly_the_labels(entry: dict[str, Any], tmp_path: Path) -> 
         # Encrypted or ordinary traffic: the cleartext MCP analysis (mcp.log, notices) has nothing to say.
         assert "mcp" not in logs and not any(n["note"].startswith("MCP::") for n in logs.get("notice", []))
     assert "reporter" not in logs or not any(r.get("level") == "Reporter::ERROR" for r in logs["reporter"])
+
+
+TLS_LABELS = [e for e in LABELS if e["tls_version"]]
+
+
+@pytest.mark.zeek
+@pytest.mark.parametrize("entry", TLS_LABELS, ids=[e["scenario"] for e in TLS_LABELS])
+def test_zeek_certificate_sightings_match_the_wire(entry: dict[str, Any], tmp_path: Path) -> None:
+    """The labels' TLS facts hold in ssl.log (version, SNI or none) and a `certificate` line is a server certificate
+    Zeek saw in clear (TLS 1.2; TLS 1.3 encrypts it): same connection, its indicator among the certificate's names."""
+    logs = zeek(REMOTE_PCAPS / entry["file"], tmp_path, str(require_zeek()))
+    ssl = logs["ssl"]
+    assert {r["version"] for r in ssl} == {TLS_VERSIONS[entry["tls_version"]]}, entry["file"]
+    assert all(r["established"] for r in ssl), entry["file"]
+    if entry["sni"]:
+        assert {r["server_name"] for r in ssl} <= set(entry["tls_names"]), entry["file"]
+    else:
+        assert not any("server_name" in r for r in ssl), entry["file"]
+    certs = logs.get("x509", [])
+    if entry["tls_version"] == "1.3":
+        assert certs == [], entry["file"]
+    else:
+        assert {n for c in certs for n in c["san.dns"]} == set(entry["tls_names"]), entry["file"]
+        assert {c["certificate.subject"] for c in certs} == {f"CN={entry['tls_names'][0]}"}, entry["file"]
+    cert_lines = [r for r in logs.get("mcp_remote", []) if r["seen"] == "certificate"]
+    ssl_uids = {r["uid"] for r in ssl}
+    for r in cert_lines:
+        assert r["where"] == "X509::IN_CERT" and r["uid"] in ssl_uids and r["dedicated"], entry["file"]
+        assert r["indicator"] in entry["tls_names"], entry["file"]
+    wanted = {s for s, ways in entry["remote_services"].items() if "certificate" in ways}
+    assert {r["service"] for r in cert_lines} == wanted, entry["file"]
+    if wanted:  # CN and SAN of every session's certificate
+        assert len(cert_lines) == 2 * len(ssl), entry["file"]
 
 
 @pytest.mark.zeek

@@ -4,17 +4,21 @@ same vendor, stood up under its real host name inside the capture namespace.
     remote_services.py server --kind mcp --port 443 --cert C --key K      # the MCP Python SDK's Streamable HTTP app
     remote_services.py server --kind web --port 443 --cert C --key K      # an ordinary HTTPS site (no MCP)
     remote_services.py server --kind mcp --port 80                        # cleartext: what a TLS-inspecting gateway sees
-    remote_services.py client --mcp URL ... [--proxy URL] [--get URL ...]
+    remote_services.py client --mcp URL ... [--proxy URL] [--get URL ...] [--tls-max 1.2]
 
 The client is the SDK's streamable-http client over httpx; TLS is verified against the scenario's CA (SSL_CERT_FILE,
 which httpx honours), names resolve through the namespace's DNS server (generate.py starts dnsmasq), and --proxy
-sends everything through a forward proxy (CONNECT for https).
+sends everything through a forward proxy (CONNECT for https). --tls-max 1.2 caps the client's TLS at 1.2 (the server
+certificate then crosses the wire in clear; TLS 1.3 encrypts it); an https://<address>/ URL makes Python's ssl send no
+SNI (it never sends one for an IP address), so only the certificate names the service.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import ssl
 from typing import Any
 
 
@@ -64,18 +68,29 @@ def serve(args: argparse.Namespace) -> None:
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="info", **ssl)
 
 
+def tls_context(tls_max: str) -> ssl.SSLContext | bool:
+    """True (httpx's default verification, SSL_CERT_FILE honoured) or a verifying context capped at `tls_max`."""
+    if not tls_max:
+        return True
+    # Still verified (hostname and chain) against the scenario's CA only; just no TLS 1.3.
+    ctx = ssl.create_default_context(cafile=os.environ["SSL_CERT_FILE"])
+    ctx.maximum_version = {"1.2": ssl.TLSVersion.TLSv1_2}[tls_max]
+    return ctx
+
+
 async def run_client(args: argparse.Namespace) -> None:
     import httpx
     from mcp import ClientSession
     from mcp.client.streamable_http import streamablehttp_client
 
+    verify = tls_context(args.tls_max)
     for url in args.get:
-        async with httpx.AsyncClient(proxy=args.proxy, timeout=30) as hc:
+        async with httpx.AsyncClient(proxy=args.proxy, timeout=30, verify=verify) as hc:
             resp = await hc.get(url)
             print("GET", url, resp.status_code, flush=True)
 
     def factory(headers: Any = None, timeout: Any = None, auth: Any = None) -> httpx.AsyncClient:
-        return httpx.AsyncClient(headers=headers, timeout=timeout, auth=auth, proxy=args.proxy)
+        return httpx.AsyncClient(headers=headers, timeout=timeout, auth=auth, proxy=args.proxy, verify=verify)
 
     for url in args.mcp:
         async with (
@@ -101,6 +116,7 @@ def main() -> None:
     c.add_argument("--mcp", nargs="*", default=[], help="MCP endpoint URLs, one session each")
     c.add_argument("--proxy", default=None)
     c.add_argument("--get", nargs="*", default=[], help="ordinary GETs before the MCP session")
+    c.add_argument("--tls-max", choices=["1.2"], default="", help="cap the client's TLS version (default: 1.3)")
     args = ap.parse_args()
     if args.role == "server":
         serve(args)

@@ -2,12 +2,13 @@
 ##! through the Intel framework: the catalogue detections/remote/endpoints.yaml
 ##! becomes Intel::DOMAIN items for hosts dedicated to MCP and Intel::URL items
 ##! (host + path) for the MCP paths of shared hosts, seen in DNS requests, TLS
-##! SNI, server certificates, HTTP Host headers (proxy CONNECT included) and
-##! HTTP URLs. A hit on one of these items goes to ``mcp_remote.log`` instead
-##! of ``intel.log``, so a SOC's threat-intel pipeline never mistakes a
-##! sanctioned SaaS for an indicator of compromise, and MCP use is counted
-##! apart. Zeek 7 computes no JA3/JA4 itself: a site running a JA4 package has
-##! it in ssl.log under the same uid.
+##! SNI, server certificates (CN and SAN, before TLS 1.3 encrypts them; not
+##! when the client's SNI asked for another name), HTTP Host headers (proxy
+##! CONNECT included) and HTTP URLs. A hit on one of these items goes to
+##! ``mcp_remote.log`` instead of ``intel.log``, so a SOC's threat-intel
+##! pipeline never mistakes a sanctioned SaaS for an indicator of compromise,
+##! and MCP use is counted apart. Zeek 7 computes no JA3/JA4 itself: a site
+##! running a JA4 package has it in ssl.log under the same uid.
 
 @load base/frameworks/intel
 @load frameworks/intel/seen/dns
@@ -93,6 +94,14 @@ hook Intel::extend_match(info: Intel::Info, s: Intel::Seen, items: set[
 			++others;
 			next;
 			}
+		# A certificate often names several hosts (a vendor's or a CDN's
+		# multi-name certificate): when the client asked for another name
+		# (SNI), the certificate merely also covers the MCP host. Without
+		# SNI (a client connecting by address) it is the only name there is.
+		if ( s$where == X509::IN_CERT && s?$conn && s$conn?$ssl &&
+		     s$conn$ssl?$server_name &&
+		     to_lower(s$conn$ssl$server_name) != to_lower(item$indicator) )
+			next;
 		local where = cat(s$where);
 		local rec = RemoteInfo($ts=info$ts, $service=split_string1(item$meta$desc,
 		    / /)[0], $indicator=item$indicator,
