@@ -48,6 +48,7 @@ TOOL_SERVER = "tools-xss-server"
 AUTH_FAILURES = 40  # refused bearer tokens per address per minute on this module's server
 TOKENS_PER_MINUTE = 3
 SHOT_LIMIT = 200 * 1024
+HSTS_MAX_AGE = 86400  # this module's serve.yaml: not the default, so the configured value is what is sent
 
 
 @dataclass
@@ -66,8 +67,10 @@ class Served:
         return httpx.Client(base_url=self.base, verify=self.tls(), follow_redirects=False, timeout=30, **kwargs)
 
 
-def start_serve(workdir: Path, settings: Settings, pki: Pki, config: dict[str, Any]) -> Served:
-    """`mcpeeker serve` over TLS with `config` as serve.yaml, answering /healthz."""
+def start_serve(
+    workdir: Path, settings: Settings, pki: Pki, config: dict[str, Any], insecure_http: bool = False
+) -> Served:
+    """`mcpeeker serve` over TLS (or `--insecure-http`) with `config` as serve.yaml, answering /healthz."""
     cert = x509.load_pem_x509_certificate(Path(pki.server_cert).read_bytes())
     spki = base64.b64encode(
         hashlib.sha256(cert.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)).digest()
@@ -77,15 +80,17 @@ def start_serve(workdir: Path, settings: Settings, pki: Pki, config: dict[str, A
     serve_yaml.write_text(json.dumps({"tokens_file": str(workdir / f"tokens-{port}.json"), **config}))
     log = workdir / f"serve-{port}.log"
     env = {**os.environ, "MCPEEKER_SITE_KEY": SITE_KEY, "MCPEEKER_AUDIT_KEY": AUDIT_KEY}
+    listen = ["--insecure-http"] if insecure_http else ["--cert", str(pki.server_cert), "--key", str(pki.server_key)]
     proc = subprocess.Popen(
         [sys.executable, "-m", "mcpeeker.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
-        + ["--cert", str(pki.server_cert), "--key", str(pki.server_key), "--serve-config", str(serve_yaml)]
+        + [*listen, "--serve-config", str(serve_yaml)]
         + ["--url", settings.url, "--index-prefix", settings.index_prefix],
         stdout=open(log, "wb"),
         stderr=subprocess.STDOUT,
         env=env,
     )
-    served = Served(f"https://127.0.0.1:{port}", settings, spki, Path(pki.ca), proc, log)
+    scheme = "http" if insecure_http else "https"
+    served = Served(f"{scheme}://127.0.0.1:{port}", settings, spki, Path(pki.ca), proc, log)
     deadline = time.monotonic() + 60
     while True:
         assert proc.poll() is None, f"mcpeeker serve exited: {log.read_text()}"
@@ -175,6 +180,7 @@ def hard(os_url: str, oidc: Provider, tmp_path_factory: pytest.TempPathFactory) 
             "ui": {"client_id": "mcpeeker-web", "logins_per_minute": 1000},
             "auth_failures_per_minute": AUTH_FAILURES,
             "tokens_per_minute": TOKENS_PER_MINUTE,
+            "hsts_max_age_seconds": HSTS_MAX_AGE,
         },
     )
     yield served
@@ -302,8 +308,9 @@ def test_hostile_tool_names_are_text(browser: Any, hard: Served, oidc: Provider)
     anna.close()
 
 
-def _check_headers(response: httpx.Response, where: str) -> None:
+def _check_headers(response: httpx.Response, where: str, hsts: str | None = f"max-age={HSTS_MAX_AGE}") -> None:
     headers = response.headers
+    assert headers.get("strict-transport-security") == hsts, (where, headers.get("strict-transport-security"))
     csp = headers.get("content-security-policy", "")
     assert "frame-ancestors 'none'" in csp and "default-src 'none'" in csp, (where, csp)
     assert "unsafe-inline" not in csp and "unsafe-eval" not in csp and "script-src" not in csp, (where, csp)
@@ -347,6 +354,29 @@ def test_security_headers_on_every_response(browser: Any, hard: Served, oidc: Pr
             _check_headers(api.request(method, path), f"API {method} {path}")
             checked += 1
     assert checked >= 14
+
+
+def test_no_hsts_over_plain_http(hard: Served, oidc: Provider, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """`--insecure-http` (loopback, behind a local TLS proxy): the same headers but no Strict-Transport-Security,
+    which a browser ignores over plain HTTP and which would pin the proxy's host name to HTTPS by mistake."""
+    workdir = tmp_path_factory.mktemp("plain-http")
+    config = {
+        "oidc": {"issuer": oidc.issuer, "audience": AUDIENCE},
+        "ui": {"client_id": "mcpeeker-web"},
+        "hsts_max_age_seconds": HSTS_MAX_AGE,
+    }
+    plain = start_serve(workdir, hard.settings, make_pki(workdir / "pki"), config, insecure_http=True)
+    try:
+        with httpx.Client(base_url=plain.base, follow_redirects=False, timeout=30) as anon:
+            for path in ("/login", "/healthz", "/static/ui.css", "/", "/nowhere", "/api/v1/openapi.json"):
+                _check_headers(anon.get(path), f"plain HTTP {path}", hsts=None)
+            _check_headers(anon.get("/api/v1/findings"), "plain HTTP API without a token", hsts=None)
+        with httpx.Client(base_url=plain.base, headers={"Authorization": f"Bearer {oidc.token('alice')}"}) as api:
+            answer = api.get("/api/v1/findings")
+            assert answer.status_code == 200
+            _check_headers(answer, "plain HTTP API", hsts=None)
+    finally:
+        stop_serve(plain)
 
 
 def _axe(page: Any) -> list[dict[str, Any]]:

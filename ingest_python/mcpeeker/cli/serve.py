@@ -140,7 +140,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
         console.print(f"[yellow]warning:[/] {exc}; retried on the first request", highlight=False)
     ttl = int(ScoringConfig.load().registry.get("default_ttl_days", 90))
     ctx = ServeContext(
-        settings, make_client(settings), config, Authenticator(verifier, tokens, roles_file), tokens, ttl
+        settings,
+        make_client(settings),
+        config,
+        Authenticator(verifier, tokens, roles_file),
+        tokens,
+        ttl,
+        tls=not args.insecure_http,
     )
     app = create_app(ctx)
     scheme = "http" if args.insecure_http else "https"

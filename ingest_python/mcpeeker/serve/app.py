@@ -58,6 +58,7 @@ class ServeContext:
     auth: Authenticator
     tokens: ApiTokenStore
     ttl_days: int = 90
+    tls: bool = False  # served over TLS by this process: only then Strict-Transport-Security means anything
 
 
 class Problem(Exception):
@@ -520,6 +521,8 @@ def create_app(ctx: ServeContext) -> FastAPI:
     # Refused bearer tokens per client address: guessing API tokens or replaying stolen JWTs is throttled.
     failures = MinuteBudget(ctx.config.auth_failures_per_minute)
     token_budget = MinuteBudget(ctx.config.tokens_per_minute)  # shared by the API's and the UI's token forms
+    max_age = ctx.config.hsts_max_age_seconds
+    hsts = f"max-age={max_age}" if ctx.tls and max_age > 0 else ""
 
     @app.middleware("http")
     async def guard(request: Request, call_next: Callable[[Request], Any]) -> Response:
@@ -561,6 +564,8 @@ def create_app(ctx: ServeContext) -> FastAPI:
             response = await call_next(request)
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
+        if hsts:
+            response.headers.setdefault("Strict-Transport-Security", hsts)
         route = request.scope.get("route")
         template = getattr(route, "path", "(unmatched)")
         requests.labels(request.method, template, str(response.status_code)).inc()

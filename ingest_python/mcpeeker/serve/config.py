@@ -47,6 +47,8 @@ class ServeConfig:
     tokens_per_minute: int = 10  # API tokens one identity may create per minute (API and UI)
     roles_file: str | None = None
     ui: UiConfig = UiConfig()
+    # Strict-Transport-Security max-age on every answer over TLS (0: no header); none over plain HTTP.
+    hsts_max_age_seconds: int = 31536000
 
 
 def is_loopback(host: str | None) -> bool:
@@ -85,6 +87,7 @@ def from_mapping(data: dict[str, Any], source: str, roles_file: str | None = Non
         tokens_per_minute=int(data.get("tokens_per_minute", 10)),
         roles_file=roles_file,
         ui=UiConfig(**data.get("ui", {})),
+        hsts_max_age_seconds=int(data.get("hsts_max_age_seconds", 31536000)),
     )
 
 
