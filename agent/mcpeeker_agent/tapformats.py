@@ -352,8 +352,8 @@ class TomlEditor(_TreeEditor):
         container = target.value if isinstance(target, Table) else None
         body = getattr(container, "body", None) or []
         at = next((i for i, (k, _v) in enumerate(body) if k is not None and k.key == after), None)
-        if at is not None and container is not None and hasattr(container, "_insert_at"):
-            container._insert_at(at + 1, "args", leading)
+        if at is not None and at + 1 < len(body) and container is not None and hasattr(container, "_insert_at"):
+            container._insert_at(at + 1, "args", leading)  # (it inserts before an item: not at the end)
         else:
             target["args"] = leading
 
