@@ -141,6 +141,12 @@ def _rest(definition: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, Unsupported):
+        return str(exc)
+    return f"could not rewrite it ({type(exc).__name__}: {str(exc)[:200]}); not written"
+
+
 def _editor(spec: FileSpec, data: bytes, result: FileResult) -> Editor | None:
     try:
         return open_editor(spec.format, data)
@@ -160,13 +166,13 @@ def install_file(spec: FileSpec, path: Path, prefix: list[str], dry_run: bool = 
             if plan := plan_wrap(definition, spec.client, name, prefix):
                 editor.wrap(definition, plan)
                 result.servers.append(name)
-    except Unsupported as exc:
-        result.action, result.detail = "refused", str(exc)
+        data = editor.dump() if result.servers else before.data
+    except Exception as exc:  # noqa: BLE001 - Unsupported, or a library failing on this file: refuse it, go on
+        result.action, result.detail = "refused", _reason(exc)
         return result
     if not result.servers:
         result.action = "unchanged"
         return result
-    data = editor.dump()
     if problem := _check(spec, before.data, data, result.servers):
         result.action, result.detail = "refused", problem
         return result
@@ -215,13 +221,13 @@ def uninstall_file(spec: FileSpec, path: Path, dry_run: bool = False) -> FileRes
             for name, definition in editor.definitions(spec.all_keys()):
                 if editor.unwrap(definition):
                     result.servers.append(name)
-        except Unsupported as exc:
-            result.action, result.detail = "refused", str(exc)
+            data = editor.dump() if result.servers else before.data
+        except Exception as exc:  # noqa: BLE001 - as in install_file
+            result.action, result.detail = "refused", _reason(exc)
             return result
         if not result.servers:
             result.action = "unchanged"
             return result
-        data = editor.dump()
         result.action = "unwrapped"
     if dry_run:
         return result
