@@ -56,7 +56,8 @@ def _one_cycle(correlator: Correlator, notify: NotifyConfig | None = None, judge
         print_judge(judge.run_once(), console)
     if notify is not None:
         # Notifications follow the findings just written; their outbox survives a crash (docs/notify.md).
-        print_notify(notify_cycle(correlator.settings, correlator.client, notify), console)
+        # The memory of findings merged away goes with them (an ever-running `--every` stays bounded).
+        print_notify(notify_cycle(correlator.settings, correlator.client, notify, gone=result.merged_away), console)
 
 
 def cmd_correlate(args: argparse.Namespace) -> int:

@@ -29,7 +29,8 @@ def print_result(result: NotifyResult, out: Console = err_console) -> None:
     out.print(
         f"notify: {result.findings_read} finding(s) read, {result.events} event(s), {result.suppressed} suppressed, "
         f"{result.enqueued} queued, {result.duplicates} duplicate(s) dropped, {result.sent} sent, {held} held, "
-        f"{digests} digest(s), {result.dead_lettered} dead-lettered, {pending} waiting, {result.seconds:.2f}s",
+        f"{digests} digest(s), {result.dead_lettered} dead-lettered, {pending} waiting, "
+        f"{result.forgotten} memory entr(y/ies) of gone findings dropped, {result.seconds:.2f}s",
         highlight=False,
     )
     for channel in result.channels.values():

@@ -70,6 +70,7 @@ class CycleResult:
     seconds: float
     reopened: tuple[str, ...] = ()  # finding ids reopened by new attack evidence
     suppressed: int = 0  # stored findings an active suppression mutes (still counted in findings_total)
+    merged_away: tuple[str, ...] = ()  # ids of the findings deleted this cycle (merged into their host's finding)
 
 
 class Correlator:
@@ -492,6 +493,7 @@ class Correlator:
             utcnow().timestamp() - clock,
             tuple(sorted(fid for fid in reopens if fid in written)),
             muted,
+            tuple(sorted(stale_ids - ids)),
         )
 
     def _remote_findings(

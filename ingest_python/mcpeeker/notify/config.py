@@ -87,6 +87,7 @@ class NotifyConfig:
     dedup_window: float = 86400.0
     max_attempts: int = 10
     registry_expiry_days: int = 14
+    memory_sweep: float = 3600.0  # how often the memory of findings that no longer exist is pruned (0: every cycle)
     source: str = "configs/notify.yaml"
 
 
@@ -168,6 +169,7 @@ def parse(data: dict[str, Any], source: str) -> NotifyConfig:
         dedup_window=parse_duration(data.get("dedup_window", "24h")),
         max_attempts=int(data.get("max_attempts", 10)),
         registry_expiry_days=int(data.get("registry_expiry_days", 14)),
+        memory_sweep=parse_duration(str(data.get("memory_sweep", "1h"))),
         source=source,
     )
 

@@ -7,12 +7,18 @@ nothing in the correlator but the findings it wrote. Order of a cycle, each step
    dedup window;
 3. write the memory, then the watermark (a crash before this re-derives the same events: same dedup keys);
 4. drain each channel: throttle (held messages go to one digest per period), deliver, record, remove.
+
+The memory is bounded by the findings that exist: before step 1 the memory of findings the correlator just merged
+away is dropped, and every `memory_sweep` the memory documents are checked against mcp-findings and those whose
+finding is gone (merged or deleted by any other means) are dropped. A memory is never dropped by age: a finding that
+still exists keeps it however long it stays quiet, so a change years later still compares with what was announced.
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Iterable
 from datetime import timedelta
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +39,7 @@ from .outbox import Message, Outbox, ThrottleState
 
 WATERMARK_ID = "notify.watermark"
 MEMORY_PREFIX = "notify.finding."
+SWEEP_ID = "notify.memory_sweep"  # when the memory was last checked against the findings
 OVERLAP_SECONDS = 120  # findings written just before the watermark (refresh lag) are read again
 
 SENT = Counter("mcpeeker_notifications_sent_total", "notifications delivered", ["channel"])
@@ -60,6 +67,7 @@ class NotifyResult:
     suppressed: int = 0
     enqueued: int = 0
     duplicates: int = 0
+    forgotten: int = 0  # memory documents dropped: their finding was merged away or no longer exists
     channels: dict[str, ChannelResult] = field(default_factory=dict)
     seconds: float = 0.0
 
@@ -167,6 +175,59 @@ class Notifier:
         due = Registry(self.settings, self.client, Actor("notifier", "admin")).due(self.config.registry_expiry_days)
         return [registry_event(entry, self.config.registry_expiry_days, now) for entry in due]
 
+    # --- bounding the memory -------------------------------------------------------------------------------------
+    def forget(self, finding_ids: Iterable[str]) -> int:
+        """Drop the memory of findings that no longer exist; the number of memory documents deleted."""
+        from ..client import bulk_helper
+
+        ids = sorted(set(finding_ids))
+        if not ids:
+            return 0
+        actions = [{"_op_type": "delete", "_index": self.state, "_id": _memory_id(fid)} for fid in ids]
+        _, errors = bulk_helper(self.settings).bulk(self.client, actions, raise_on_error=False, refresh=False)
+        failed = [next(iter(e.values())) for e in errors]
+        serious = [info for info in failed if info.get("status") != 404]  # 404: that finding had no memory
+        if serious:
+            raise MCPeekerError(f"deleting notifier memory in {self.state} failed: {serious[0]}")
+        return len(ids) - len(failed)
+
+    def _sweep_due(self) -> bool:
+        doc = self.client.get(index=self.state, id=SWEEP_ID, ignore=[404])
+        if not doc.get("found"):
+            return True
+        last = parse_iso(str(doc["_source"]["value"]["at"]))
+        return (utcnow() - last).total_seconds() >= self.config.memory_sweep
+
+    def sweep(self) -> int:
+        """Every `memory_sweep`: drop the memory documents whose finding no longer exists in mcp-findings."""
+        if not self._sweep_due():
+            return 0
+        now = iso(utcnow())
+        self.client.indices.refresh(index=self.state)
+        query = {"prefix": {"name": MEMORY_PREFIX}}
+        forgotten = 0
+        batch: list[str] = []
+        hits = scan_sorted(self.client, self.state, query, [{"name": "asc"}], source=["name"])
+        for hit in hits:
+            batch.append(str(hit["_id"])[len(MEMORY_PREFIX) :])
+            if len(batch) == 1000:
+                forgotten += self.forget(self._missing(batch))
+                batch = []
+        forgotten += self.forget(self._missing(batch))
+        self.client.index(
+            index=self.state, id=SWEEP_ID, body={"@timestamp": now, "name": SWEEP_ID, "value": {"at": now}}
+        )
+        return forgotten
+
+    def _missing(self, finding_ids: list[str]) -> list[str]:
+        """The ids whose finding is not in mcp-findings (a realtime get: no refresh lag)."""
+        if not finding_ids:
+            return []
+        docs = [{"_id": fid, "_source": False} for fid in finding_ids]
+        response = self.client.mget(index=self.findings, body={"docs": docs})
+        # Only a definite "not found": an error (index missing, shard down) keeps the memory.
+        return [str(d["_id"]) for d in response["docs"] if d.get("found") is False and "error" not in d]
+
     # --- delivering -----------------------------------------------------------------------------------------------
     def _throttled(self, channel: Channel, host: str, now: float) -> bool:
         limits = channel.throttle
@@ -257,11 +318,15 @@ class Notifier:
         for message in held:
             self.outbox.remove(message.path)
 
-    def run(self) -> NotifyResult:
+    def run(self, gone: Iterable[str] = ()) -> NotifyResult:
         clock = time.monotonic()
         result = NotifyResult()
         with self.outbox.locked():
+            result.forgotten = self.forget(gone) + self.sweep()
             self.collect(result)
+            keeps = {channel.name: self._keep(channel) for channel in self.config.channels.values()}
+            if self.throttle.prune(keeps, time.time()):
+                self.throttle.save()
             for channel in self.config.channels.values():
                 result.channels[channel.name] = self.drain(channel)
         result.seconds = time.monotonic() - clock
@@ -269,13 +334,18 @@ class Notifier:
 
 
 def run_cycle(
-    settings: Settings, client: Any, config: NotifyConfig | None = None, root: Path | None = None
+    settings: Settings,
+    client: Any,
+    config: NotifyConfig | None = None,
+    root: Path | None = None,
+    gone: Iterable[str] = (),
 ) -> NotifyResult:
-    """Derive, enqueue and deliver this cycle's notifications (nothing when no channel is configured)."""
+    """Derive, enqueue and deliver this cycle's notifications (nothing when no channel is configured); `gone`: ids
+    of findings the correlator just merged away, whose memory is dropped."""
     config = config or load()
     if not config.channels:
         return NotifyResult()
-    return Notifier(settings, client, config, root).run()
+    return Notifier(settings, client, config, root).run(gone)
 
 
 def test_channel(config: NotifyConfig, name: str) -> None:

@@ -274,6 +274,20 @@ class ThrottleState:
         for key in keys:
             self.sends[key] = [t for t in self.sends.get(key, []) if t > now - keep] + [now]
 
+    def prune(self, keeps: dict[str, float], now: float) -> bool:
+        """Drop send times older than their channel's longest period (`keeps`), keys left empty (a host not sent
+        to within it) and every key of a channel no longer configured; True if anything was dropped."""
+        before = (sum(len(v) for v in self.sends.values()), len(self.sends), len(self.digests))
+        sends: dict[str, list[float]] = {}
+        for key, times in self.sends.items():
+            keep = keeps.get(key.split("|", 1)[0])  # channel names never contain "|" (schema)
+            recent = [t for t in times if keep is not None and t > now - keep]
+            if recent:
+                sends[key] = recent
+        self.sends = sends
+        self.digests = {c: t for c, t in self.digests.items() if c in keeps}
+        return before != (sum(len(v) for v in self.sends.values()), len(self.sends), len(self.digests))
+
     def save(self) -> None:
         # Not fsync'd: after a crash the throttle may allow a few more messages, nothing is lost or repeated.
         _atomic_write(self.path, orjson.dumps({"sends": self.sends, "digests": self.digests}), durable=False)
