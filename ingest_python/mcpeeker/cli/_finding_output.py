@@ -1,8 +1,8 @@
 """How `mcpeeker finding list` prints findings: a table that fits the terminal, JSON, or CSV.
 
-The table picks columns in priority order (COLUMNS) while they fit the console's width, so an 80-column terminal
-shows whole ids, classifications, severities and statuses instead of every column cut to a few characters;
-`--wide` shows every column. CSV cells that a spreadsheet would run as a formula (= + - @, tab, carriage return)
+The table picks columns in priority order (COLUMNS) while they fit the console's width (cli/_columns.py, shared with
+`replay`), so an 80-column terminal shows whole ids, classifications, severities and statuses instead of every
+column cut to a few characters; `--wide` shows every column. CSV cells that a spreadsheet would run as a formula (= + - @, tab, carriage return)
 get a leading quote (OWASP's CSV injection advice): server names and summaries come from the network.
 """
 
@@ -12,12 +12,13 @@ import csv
 import io
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
+
+from . import _columns
+from ._columns import Column
 
 Finding = dict[str, Any]
 COLOURS = {"unauthorized": "red", "suspect": "yellow", "authorized": "green"}
@@ -55,16 +56,13 @@ def _registry(f: Finding) -> str:
     return str(registry.get("entry_id") or "") if registry.get("match") else "-"
 
 
-@dataclass(frozen=True)
-class Column:
-    header: str
-    value: Callable[[Finding], str]
-    cap: int | None = None  # the table shows at most this many characters (None: the whole value)
-
-
-COLUMNS: tuple[Column, ...] = (
+COLUMNS: tuple[Column[Finding], ...] = (
     Column("id", lambda f: str(f["finding"]["id"])),
-    Column("class", lambda f: str(f.get("classification", ""))),
+    Column(
+        "class",
+        lambda f: str(f.get("classification", "")),
+        style=lambda f: COLOURS.get(f.get("classification", ""), "white"),
+    ),
     Column("severity", lambda f: str(f.get("severity", ""))),
     Column("status", _status),
     Column("host", _host, 22),
@@ -80,53 +78,17 @@ COLUMNS: tuple[Column, ...] = (
 )
 
 
-def _width(column: Column, findings: list[Finding], wide: bool) -> int:
-    longest = max([len(column.header), *(len(column.value(f)) for f in findings)])
-    return longest if wide or column.cap is None else max(len(column.header), min(longest, column.cap))
-
-
-def choose_columns(findings: list[Finding], width: int, wide: bool = False) -> list[tuple[Column, int]]:
-    """Columns in priority order with their widths, while the table (borders and padding: 3 per column + 1) fits
-    `width`; the id always shows whole. `wide`: every column, whole values."""
-    chosen: list[tuple[Column, int]] = []
-    used = 1
-    for column in COLUMNS:
-        size = _width(column, findings, wide)
-        if not wide and chosen and used + size + 3 > width:
-            continue  # a later, narrower column may still fit
-        chosen.append((column, size))
-        used += size + 3
-    return chosen
+def choose_columns(findings: list[Finding], width: int, wide: bool = False) -> list[tuple[Column[Finding], int]]:
+    """Columns in priority order with their widths, while the table fits `width`; the id always shows whole."""
+    return _columns.choose_columns(findings, COLUMNS, width, wide)
 
 
 def findings_table(findings: list[Finding], width: int, wide: bool = False) -> Table:
-    table = Table(title_justify="left")
-    columns = choose_columns(findings, width, wide)
-    for column, size in columns:
-        table.add_column(column.header, no_wrap=True, overflow="ellipsis", min_width=size, max_width=size)
-    for f in findings:
-        cells = []
-        for column, _size in columns:
-            text = escape(column.value(f))  # attacker-controlled names are data, never rich markup
-            if column.header == "class":
-                text = f"[{COLOURS.get(f.get('classification', ''), 'white')}]{text}[/]"
-            cells.append(text)
-        table.add_row(*cells)
-    return table
+    return _columns.fitted_table(findings, COLUMNS, width, wide)
 
 
 def print_table(console: Console, findings: list[Finding], wide: bool = False) -> None:
-    table = findings_table(findings, console.width, wide)
-    if wide:  # every column whole: wider than the terminal if it must be, never squeezed
-        needed = sum(size + 3 for _c, size in choose_columns(findings, console.width, True)) + 1
-        width = console.width
-        console.width = max(width, needed)
-        try:
-            console.print(table)
-        finally:
-            console.width = width
-    else:
-        console.print(table)
+    _columns.print_fitted(console, findings, COLUMNS, wide)
 
 
 def csv_cell(value: Any) -> str | int | float:

@@ -13,8 +13,9 @@ from rich.console import Console
 from rich.table import Table
 
 from ..errors import MCPeekerError
-from ..replay import Findings, find_pcaps, ingest_sensor_output, run_sensors
+from ..replay import Findings, Server, find_pcaps, ingest_sensor_output, run_sensors
 from ..settings import add_connection_arguments, resolve
+from ._columns import Column, print_fitted
 from .ingest import quiet_client_logs
 from .ingest import warn as warn_on_ingest_console
 
@@ -39,27 +40,30 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=cmd_replay)
 
 
+def _joined(values: set[str]) -> str:
+    return ", ".join(sorted(values)) or "-"
+
+
+# The 'MCP servers seen' table, by priority (cli/_columns.py picks what fits the terminal): the instance whole,
+# then server, host and attacks, which wrap rather than lose characters; the rest only when there is room.
+SERVER_COLUMNS: tuple[Column[Server], ...] = (
+    Column("instance", lambda s: s.key),
+    Column("server", lambda s: _joined(s.names), 30, wrap=True, floor=10),
+    Column("host", lambda s: _joined(s.domains), 30, wrap=True, floor=16),
+    Column("attacks", lambda s: _joined(s.attacks), 40, wrap=True, floor=16),
+    Column("seen by", lambda s: ", ".join(sorted(s.sources)), 20, wrap=True),
+    Column("transport", lambda s: _joined(s.transports), 20, wrap=True),
+    Column("era", lambda s: _joined(s.eras), 20, wrap=True),
+    Column("evidence", lambda s: " ".join(f"{t}:{n}" for t, n in sorted(s.evidence.items())), 30, wrap=True),
+)
+
+
 def print_findings(findings: Findings) -> None:
-    # Under 120 columns era, transport, evidence counts and sensors make way: an 80-column terminal shows whole values.
-    narrow = console.width < 120
-    table = Table(title="MCP servers seen", title_justify="left")
-    for col in ("instance", "server", "host", "era", "transport", "evidence", "attacks", "seen by"):
-        if not (narrow and col in ("era", "transport", "evidence", "seen by")):
-            table.add_column(col, no_wrap=col == "instance")
-    for key in sorted(findings.servers):
-        s = findings.servers[key]
-        row = [
-            key,
-            ", ".join(sorted(s.names)) or "-",
-            ", ".join(sorted(s.domains)) or "-",
-            ", ".join(sorted(s.eras)) or "-",
-            ", ".join(sorted(s.transports)) or "-",
-            " ".join(f"{t}:{n}" for t, n in sorted(s.evidence.items())),
-            ", ".join(sorted(s.attacks)) or "-",
-            ", ".join(sorted(s.sources)),
-        ]
-        table.add_row(*(row[:3] + row[6:7] if narrow else row))
-    console.print(table if findings.servers else "[bold]no MCP server seen[/]")
+    if findings.servers:
+        servers = [findings.servers[key] for key in sorted(findings.servers)]
+        print_fitted(console, servers, SERVER_COLUMNS, title="MCP servers seen")
+    else:
+        console.print("[bold]no MCP server seen[/]")
     if findings.alerts:
         alerts = Table(title="Alerts and notices", title_justify="left")
         alerts.add_column("count", justify="right")
