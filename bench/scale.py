@@ -11,11 +11,15 @@ sensor output by bench/ingest_throughput.generate, every line distinct). Everyth
 path (mcpeeker.ingest.run.run_ingest: read, normalise, bulk through the deliverer) into a fresh
 `mcpeeker opensearch start --nodes 3` cluster (MCPeeker's indices get one replica there).
 
-At each stored size it measures: ingest throughput (documents/s of the increment), correlation cycle time (first
-cycle from nothing, steady cycle with nothing new, cycle after a registry approval), the findings-list query
-latency p95 (mcpeeker.serve.findings.list_findings, 200 calls) and disk per million events (primary store size of
-mcp-events-* from _cat/indices; total with replicas beside it). Prints a table, the growth exponent between sizes
-(log(t2/t1) / log(n2/n1): 1 is linear, 0 flat) and a projection to a month at 100 M events.
+At each stored size it measures: ingest throughput (documents/s of the increment); correlation cycle time: the
+first cycle from nothing (findings and state dropped), the full sweep (a cycle whose window holds every stored
+hour with nothing new: what the correlator's hourly full sweep costs, the dearest cycle a running correlator has),
+the cycle after a registry approval; the findings-list query latency p95 (mcpeeker.serve.findings.list_findings,
+200 calls after 20 untimed); detection latency p50/p95 with the real services on the stored data
+(bench/detection_latency.py --url: `ingest agent --follow` and `correlate --every 5s`, 20 new hosts); disk per
+million events once merges have settled (primary store size of mcp-events-* from _cat/indices; total with
+replicas beside it); the fullest node's heap. Prints a table, the growth exponent k fitted over all sizes
+(value ~ stored**k: 1 is linear, 0 flat) and a projection to a month at 100 M events.
 """
 
 from __future__ import annotations
@@ -24,8 +28,10 @@ import argparse
 import hashlib
 import math
 import secrets
+import re
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -65,13 +71,15 @@ class Row:
     stored: int
     ingest_docs_per_s: float
     first_s: float
-    steady_s: float
+    sweep_s: float
     registry_s: float
     findings: int
     list_p95_ms: float
     primary_bytes: int
     total_bytes: int
     heap_pct: int  # the fullest node's JVM heap use after the measurements
+    detect_p50_s: float
+    detect_p95_s: float
 
     @property
     def mb_per_million(self) -> float:
@@ -183,6 +191,14 @@ def stored(client: Any, settings: Settings) -> int:
 
 
 def disk(client: Any, settings: Settings) -> tuple[int, int]:
+    """Store sizes once merges have settled: right after a burst of ingest the segments a merge replaced stay on disk
+    until the next commit, which inflated a first 10 M measurement by 45 %."""
+    deadline = time.monotonic() + 900
+    while time.monotonic() < deadline:
+        stats = client.nodes.stats(metric="indices", index_metric="merge")["nodes"].values()
+        if all(n["indices"]["merges"]["current"] == 0 for n in stats):
+            break
+        time.sleep(5)
     client.indices.flush(index=settings.index("mcp-events-*"))
     rows = client.cat.indices(
         index=settings.index("mcp-events-*"), format="json", bytes="b", h="pri.store.size,store.size"
@@ -191,7 +207,8 @@ def disk(client: Any, settings: Settings) -> tuple[int, int]:
 
 
 def correlate(settings: Settings, client: Any, serial: int, window: timedelta) -> tuple[float, float, float, int]:
-    """First cycle from nothing (findings and state dropped), the steady cycle, the cycle after an approval."""
+    """First cycle from nothing (findings and state dropped), the full sweep (median of 3), the cycle after an
+    approval."""
     client.indices.delete(
         index=",".join(settings.index(n) for n in ("mcp-findings*", "mcp-state*")),
         expand_wildcards="all",
@@ -201,7 +218,7 @@ def correlate(settings: Settings, client: Any, serial: int, window: timedelta) -
     correlator = Correlator(settings, client)
     correlator.overlap = window  # every cycle's window holds the whole simulated period
     first = correlator.run_once(ACTOR)
-    steady = sorted(correlator.run_once(ACTOR).seconds for _ in range(3))[1]
+    sweep = sorted(correlator.run_once(ACTOR).seconds for _ in range(3))[1]
     registry = Registry(settings, client, ACTOR)
     entry = registry.add(
         {
@@ -213,7 +230,7 @@ def correlate(settings: Settings, client: Any, serial: int, window: timedelta) -
     )
     registry.apply(entry["entry_id"], "approve")
     approved = correlator.run_once(ACTOR)
-    return first.seconds, steady, approved.seconds, approved.findings_total
+    return first.seconds, sweep, approved.seconds, approved.findings_total
 
 
 def list_p95(settings: Settings, client: Any, calls: int = 200) -> float:
@@ -225,6 +242,18 @@ def list_p95(settings: Settings, client: Any, calls: int = 200) -> float:
         list_findings(settings, client, FindingPage(), None)
         times.append((time.perf_counter() - t0) * 1000)
     return statistics.quantiles(times, n=20)[18]
+
+
+def detection(settings: Settings, events: int = 20) -> tuple[float, float]:
+    """p50/p95 seconds from an agent report written to a followed file to its finding, with the real services
+    (`ingest agent --follow`, `correlate --every 5s`) on this cluster and its stored evidence."""
+    argv = [sys.executable, str(REPO / "bench" / "detection_latency.py"), "--events", str(events)]
+    argv += ["--url", settings.url, "--index-prefix", settings.index_prefix]
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=900).stdout
+    match = re.search(r"p50=([0-9.]+) p95=([0-9.]+)", out)
+    if not match:
+        raise SystemExit(f"bench/detection_latency.py printed no result:\n{out}")
+    return float(match.group(1)), float(match.group(2))
 
 
 def exponent(a: float, b: float, na: int, nb: int) -> float:
@@ -298,13 +327,30 @@ def main() -> int:
             count = stored(client, settings)
             if not rows:  # a throw-away pass first: the cluster's caches and JIT warm, not charged to the 1st size
                 correlate(settings, client, 0, window)
-            first, steady, approved, findings = correlate(settings, client, len(rows) + 1, window)
-            print(f"  cycles: first {first:.2f}s steady {steady:.2f}s registry change {approved:.2f}s", flush=True)
+            first, sweep, approved, findings = correlate(settings, client, len(rows) + 1, window)
+            print(f"  cycles: first {first:.2f}s full sweep {sweep:.2f}s registry change {approved:.2f}s", flush=True)
             p95 = list_p95(settings, client)
             primary, total = disk(client, settings)
             nodes = client.nodes.stats(metric="jvm")["nodes"].values()
             heap = max(int(n["jvm"]["mem"]["heap_used_percent"]) for n in nodes)
-            rows.append(Row(count, indexed / seconds, first, steady, approved, findings, p95, primary, total, heap))
+            p50, p95_detect = detection(settings)
+            print(f"  detection p50 {p50:.2f}s p95 {p95_detect:.2f}s", flush=True)
+            rows.append(
+                Row(
+                    count,
+                    indexed / seconds,
+                    first,
+                    sweep,
+                    approved,
+                    findings,
+                    p95,
+                    primary,
+                    total,
+                    heap,
+                    p50,
+                    p95_detect,
+                )
+            )
             print(f"measured at {count:,}", flush=True)
         report(rows)
     finally:
@@ -318,14 +364,14 @@ def main() -> int:
 def report(rows: list[Row]) -> None:
     print()
     print(
-        "| stored events | ingest docs/s | first cycle s | steady cycle s | registry-change cycle s | findings "
-        "| findings list p95 ms | MB/M events (primary) | store total MB | max node heap % |"
+        "| stored events | ingest docs/s | first cycle s | full sweep s | registry-change cycle s | findings "
+        "| findings list p95 ms | detection p50 / p95 s | MB/M events (primary) | store total MB | max node heap % |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(
-            f"| {r.stored:,} | {r.ingest_docs_per_s:,.0f} | {r.first_s:.2f} | {r.steady_s:.2f} | {r.registry_s:.2f} "
-            f"| {r.findings:,} | {r.list_p95_ms:.1f} | {r.mb_per_million:.0f} | {r.total_bytes / 1e6:,.0f} | {r.heap_pct} |"
+            f"| {r.stored:,} | {r.ingest_docs_per_s:,.0f} | {r.first_s:.2f} | {r.sweep_s:.2f} | {r.registry_s:.2f} "
+            f"| {r.findings:,} | {r.list_p95_ms:.1f} | {r.detect_p50_s:.1f} / {r.detect_p95_s:.1f} | {r.mb_per_million:.0f} | {r.total_bytes / 1e6:,.0f} | {r.heap_pct} |"
         )
     if len(rows) < 2:
         return
@@ -337,9 +383,10 @@ def report(rows: list[Row]) -> None:
     )
     metrics = {
         "first cycle": [r.first_s for r in rows],
-        "steady cycle": [r.steady_s for r in rows],
+        "full sweep": [r.sweep_s for r in rows],
         "registry-change cycle": [r.registry_s for r in rows],
         "findings list p95": [r.list_p95_ms for r in rows],
+        "detection p95": [r.detect_p95_s for r in rows],
         "disk (primary)": [float(r.primary_bytes) for r in rows],
     }
     sizes = [r.stored for r in rows]
@@ -350,7 +397,7 @@ def report(rows: list[Row]) -> None:
         )
         # A negative exponent is noise (warm-up, caches), not a cost that shrinks with data: project flat then.
         projected = values[-1] * (MONTH_EVENTS / b.stored) ** max(k, 0.0)
-        unit = "ms" if "p95" in name else "GB" if "disk" in name else "s"
+        unit = "ms" if "list" in name else "GB" if "disk" in name else "s"
         value = projected / 1e9 if unit == "GB" else projected
         print(f"  {name:24s} k={k:5.2f} [{steps}]  projected at {MONTH_EVENTS:,} events: {value:,.2f} {unit}")
     print(
