@@ -76,7 +76,7 @@ def test_stale_pid_file_and_taken_port(tmp_path: Path) -> None:
     assert not node.pid_file.exists()
 
 
-def test_stop_leaves_no_process_and_restart_keeps_data(tmp_path: Path) -> None:
+def test_stop_leaves_no_process_and_restart_keeps_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # A second instance (own home and port) so the session node keeps serving the other tests.
     node = LocalNode(name="lifecycle", http_port=9281, base=mcpeeker_home() / "test-instances")
     status = node.start(timeout=240)
@@ -95,6 +95,11 @@ def test_stop_leaves_no_process_and_restart_keeps_data(tmp_path: Path) -> None:
     restarted = node.start(timeout=240)
     try:
         assert _get(restarted.url + "/keep/_count")["count"] == 1
+        # Another handle on the same node whose base is relative to the working directory (a script's
+        # bench/out/...) stops it too, instead of taking the node for a stranger and dropping its pid file.
+        monkeypatch.chdir(mcpeeker_home())
+        assert LocalNode(name="lifecycle", http_port=9281, base=Path("test-instances")).stop() is True
+        assert not node.status().running
     finally:
         node.stop()
 

@@ -48,8 +48,9 @@ class LocalNode:
         cluster: tuple[tuple[str, int], ...] = (),
         cluster_name: str = "mcpeeker-local",
     ) -> None:
-        # `base` holds node homes; the assembled distribution is always the shared cache in mcpeeker_home().
-        self.base = base or mcpeeker_home()
+        # `base` holds node homes; the assembled distribution is always the shared cache in mcpeeker_home(). Made
+        # absolute: the launcher's arguments name the home, and stop/status match them to tell our process.
+        self.base = (base or mcpeeker_home()).absolute()
         self.name = name
         self.http_port = http_port
         self.transport_port = transport_port or http_port + 100
