@@ -17,6 +17,7 @@ import os
 import shutil
 import sys
 import tempfile
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,7 +48,11 @@ class FileResult:
 
 
 def tap_command() -> list[str]:
-    """How a client config starts the tap: the installed console script, else this Python with the module."""
+    """How a client config starts the tap: the agent's zipapp when this runs from one (the MDM artefact: its modules
+    import only from inside the archive), else the installed console script, else this Python with the module."""
+    archive = os.path.abspath(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    if archive and os.path.isfile(archive) and zipfile.is_zipfile(archive):
+        return [sys.executable, archive]
     exe = shutil.which("mcpeeker-agent")
     return [exe] if exe else [sys.executable, "-m", "mcpeeker_agent.cli"]
 

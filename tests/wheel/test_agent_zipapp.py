@@ -16,6 +16,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+import yaml
 
 from paths import REPO_ROOT
 
@@ -142,6 +143,15 @@ def test_zipapp_taps_jsonc_toml_and_yaml_configs(zipapp: Path, tmp_path: Path) -
     }, proc.stdout
     for path in files:
         assert "mine" in path.read_text() and "tap" in path.read_text()
+    # The wrapped command must start this artefact, not `python -m mcpeeker_agent.cli` (not importable outside the
+    # archive): run the Goose entry's tap prefix, as the client would, around a program of our own.
+    goose = (home / ".config" / "goose" / "config.yaml").read_text()
+    entry = yaml.safe_load(goose)["extensions"]["c"]
+    argv = [entry["cmd"], *entry["args"]]
+    assert argv[:2] == [str(python), str(zipapp)] and argv[-1] == "c-mcp", argv
+    prefix = argv[: argv.index("--") + 1]
+    relayed = subprocess.run([*prefix, "/bin/echo", "relayed"], capture_output=True, text=True, env=env, timeout=60)
+    assert relayed.returncode == 0 and relayed.stdout == "relayed\n", relayed
     run(
         [python, "-I", "-S", zipapp, "tap", "uninstall", "--all", "--home", home, "--root", tmp_path, "--os", "linux"],
         tmp_path,
