@@ -169,10 +169,12 @@ class Tap:
                     chunk = b""
                 if not chunk:
                     break
+                # Queued for the parser before the server can see it: a request's copy must precede its response's
+                # copy, or the recorder meets the tools/list answer before it knows what id 2 asked.
+                self._copy(True, chunk)
                 if not _write_all(dst, chunk):
                     break  # the server closed its stdin or died; keep reading nothing more
                 self.stats.to_server += len(chunk)
-                self._copy(True, chunk)
         finally:
             try:
                 proc.stdin.close()
@@ -201,13 +203,13 @@ class Tap:
                 chunk = b""
             if not chunk:
                 return
+            self._copy(False, chunk)  # before the client sees it, as in _pump_in (server requests, client answers)
             if not _write_all(self.stdout_fd, chunk):
                 log.info("client went away; killing server %s", proc.pid)
                 self.client_gone.set()
                 _signal(proc, signal.SIGKILL)
                 return
             self.stats.to_client += len(chunk)
-            self._copy(False, chunk)
 
     def run(self) -> int:
         """The server's exit status (128 + signal number when a signal ended it)."""

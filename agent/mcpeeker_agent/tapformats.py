@@ -93,6 +93,15 @@ def original_of(definition: dict[str, Any]) -> tuple[str, int] | None:
     return args[at], at
 
 
+def unwrap_plan(definition: dict[str, Any]) -> tuple[dict[str, Any], str, str, int] | None:
+    """(object holding the command, its key, original command, index of it in args) of a wrapped definition."""
+    original = original_of(definition)
+    found = command_target(definition)
+    if original is None or found is None:
+        return None
+    return found[0], found[1], original[0], original[1]
+
+
 class Editor(Protocol):
     def definitions(self, key_paths: tuple[tuple[str, ...], ...]) -> Iterator[tuple[str, dict[str, Any]]]: ...
 
@@ -164,12 +173,10 @@ class _TreeEditor:
             self._add_args(target, plan.key, plan.leading)
 
     def unwrap(self, definition: dict[str, Any]) -> bool:
-        original = original_of(definition)
-        found = command_target(definition)
-        if original is None or found is None:
+        plan = unwrap_plan(definition)
+        if plan is None:
             return False
-        target, key = found
-        command, at = original
+        target, key, command, at = plan
         target[key] = command
         target["args"] = self._drop_front(target, at + 1)
         return True
@@ -275,16 +282,13 @@ class JsoncEditor:
             self.edits.append(_Edit(at, at, f', "args": [{leading}]'))
 
     def unwrap(self, definition: dict[str, Any]) -> bool:
-        original = original_of(definition)
-        found = command_target(definition)
-        if original is None or found is None:
+        plan = unwrap_plan(definition)
+        node = self._target(definition, plan[1]) if plan else None
+        if plan is None or node is None:
             return False
-        command, at = original
-        node = self._target(definition, found[1])
-        if node is None:
-            return False
+        _, key, command, at = plan
         target = _members(node)
-        value, args = target[found[1]], target["args"].values
+        value, args = target[key], target["args"].values
         self.edits.append(_Edit(value._tok.index, value._end_tok.end, json.dumps(command, ensure_ascii=False)))
         # Take out what install put in: the tap's arguments through the original command, and the comma and
         # the one space that glued them to the rest.
