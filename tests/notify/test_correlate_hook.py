@@ -71,6 +71,16 @@ def env(settings: Settings, state: Path) -> dict[str, str]:
     }
 
 
+def correlate_once(settings: Settings, config: Path, state: Path) -> subprocess.CompletedProcess[str]:
+    """`mcpeeker correlate --once --notify-config CONFIG`, its output captured as text."""
+    return subprocess.run(
+        command(settings, "correlate", "--once", "--notify-config", str(config)),
+        capture_output=True,
+        text=True,
+        env=env(settings, state),
+    )
+
+
 def ingest_hosts(settings: Settings, tmp_path: Path, hosts: int) -> None:
     report = tmp_path / "reports.ndjson"
     report.write_text("".join(json.dumps(agent_report(n)) + "\n" for n in range(hosts)))
@@ -104,12 +114,7 @@ def notify_config(tmp_path: Path, hook: Hook) -> Path:
 def test_correlation_cycle_notifies_the_unauthorized_server(os_settings: Settings, hook: Hook, tmp_path: Path) -> None:
     ingest_hosts(os_settings, tmp_path, 1)
     config = notify_config(tmp_path, hook)
-    run = subprocess.run(
-        command(os_settings, "correlate", "--once", "--notify-config", str(config)),
-        capture_output=True,
-        text=True,
-        env=env(os_settings, tmp_path / "state"),
-    )
+    run = correlate_once(os_settings, config, tmp_path / "state")
     assert run.returncode == 0, run.stderr
     assert "notify: 1 finding(s) read, 1 event(s)" in run.stderr and "1 sent" in run.stderr
     [request] = hook.wait(1)
@@ -118,12 +123,7 @@ def test_correlation_cycle_notifies_the_unauthorized_server(os_settings: Setting
     assert body["kind"] == "new_unauthorized" and body["finding"]["classification"] == "unauthorized"
     assert body["finding"]["summary"].startswith("Unregistered MCP server")
     # The next cycle has nothing new to say.
-    again = subprocess.run(
-        command(os_settings, "correlate", "--once", "--notify-config", str(config)),
-        capture_output=True,
-        text=True,
-        env=env(os_settings, tmp_path / "state"),
-    )
+    again = correlate_once(os_settings, config, tmp_path / "state")
     assert again.returncode == 0 and "0 sent" in again.stderr and len(hook.requests) == 1
 
 
@@ -150,12 +150,7 @@ def test_sigkill_mid_delivery_then_restart_delivers_everything_once(
     in_flight = hook.requests[2]["delivery"]
     assert len(hook.requests) == 3
 
-    restart = subprocess.run(
-        command(os_settings, "correlate", "--once", "--notify-config", str(config)),
-        capture_output=True,
-        text=True,
-        env=env(os_settings, tmp_path / "state"),
-    )
+    restart = correlate_once(os_settings, config, tmp_path / "state")
     assert restart.returncode == 0, restart.stderr
     deliveries = [r["delivery"] for r in hook.requests]
     assert len(set(deliveries)) == hosts and all(d.endswith(":new_unauthorized:1") for d in deliveries)
@@ -165,12 +160,7 @@ def test_sigkill_mid_delivery_then_restart_delivers_everything_once(
     repeated = {d for d in deliveries if deliveries.count(d) > 1}
     assert repeated == {in_flight} and deliveries.count(in_flight) == 2 and len(deliveries) == hosts + 1
     # Restarted again: nothing left, nothing repeated.
-    final = subprocess.run(
-        command(os_settings, "correlate", "--once", "--notify-config", str(config)),
-        capture_output=True,
-        text=True,
-        env=env(os_settings, tmp_path / "state"),
-    )
+    final = correlate_once(os_settings, config, tmp_path / "state")
     assert final.returncode == 0 and len(hook.requests) == hosts + 1
 
 

@@ -5,7 +5,6 @@ costs a duplicate notification for a finding that still exists."""
 
 from __future__ import annotations
 
-import subprocess
 import time
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from mcpeeker.settings import Settings
 from cases.world import ATTACK_IP, ATTACK_PCAP, ATTACK_PORT, HOST_A, RULES, agent_report, ingest, ingest_report, key_of
 
 from .conftest import Hook
-from .test_correlate_hook import command, env
+from .test_correlate_hook import correlate_once
 from .test_engine import config, finding, write
 
 pytestmark = pytest.mark.opensearch
@@ -99,12 +98,7 @@ def test_memory_of_a_finding_merged_away_goes_with_it(
     )
 
     def correlate() -> str:
-        run = subprocess.run(
-            command(os_settings, "correlate", "--once", "--notify-config", str(notify_yaml)),
-            capture_output=True,
-            text=True,
-            env=env(os_settings, tmp_path / "state"),
-        )
+        run = correlate_once(os_settings, notify_yaml, tmp_path / "state")
         assert run.returncode == 0, run.stderr
         return run.stderr
 
