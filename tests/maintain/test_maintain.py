@@ -5,8 +5,16 @@ ILM policies are checked against the shape their documentation gives (tested her
 
 from __future__ import annotations
 
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import threading
 import time
+import urllib.parse
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -17,6 +25,8 @@ from mcpeeker.cli import main as mcpeeker_main
 from mcpeeker.client import make_client
 from mcpeeker.indices import FIXED_INDICES
 from mcpeeker.settings import Lifecycle, Settings
+
+from correlate.test_lease import Lines
 
 DAY = 86400.0
 
@@ -228,3 +238,71 @@ def test_setup_lifecycle_on_a_node_without_ism(os_settings: Settings, capsys: py
     argv = ["setup", "--lifecycle", "--url", os_settings.url, "--index-prefix", os_settings.index_prefix]
     assert mcpeeker_main(argv) == 0
     assert "mcpeeker maintain --every 1h" in capsys.readouterr().err
+
+
+class _Forwarder:
+    """A TCP relay from a port of ours to the test node: the cluster 'comes back' when it starts listening."""
+
+    def __init__(self, port: int, target: tuple[str, int]) -> None:
+        self.port, self.target = port, target
+        self.server: socket.socket | None = None
+
+    def start(self) -> None:
+        self.server = socket.create_server(("127.0.0.1", self.port))
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        assert self.server is not None
+        while True:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(self.target)
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.close()
+
+
+def test_maintain_every_waits_out_an_unreachable_cluster(os_settings: Settings, tmp_path: Path) -> None:
+    """`maintain --every` is a service: a cluster it cannot reach is retried with backoff and named in the log,
+    never a reason to exit; once the cluster answers it runs again and says so."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    node = urllib.parse.urlsplit(os_settings.url)
+    forwarder = _Forwarder(port, (node.hostname or "127.0.0.1", node.port or 9200))
+    argv = [sys.executable, "-m", "mcpeeker.cli", "maintain", "--every", "1s"]
+    argv += ["--url", f"{node.scheme}://127.0.0.1:{port}", "--index-prefix", os_settings.index_prefix]
+    env = dict(os.environ, MCPEEKER_IDENTITY="admin")
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stderr is not None
+        lines = Lines(proc.stderr)
+        lines.wait_for("maintain: run failed (attempt 1, retrying in 0.5s)", 60)
+        lines.wait_for("maintain: run failed (attempt 3, retrying in 2s)", 60)
+        assert proc.poll() is None
+        forwarder.start()
+        lines.wait_for("failed attempt(s)", 60)
+        line, _ = lines.wait_for("maintain: write index", 30)
+        assert os_settings.index("mcp-events-") in line
+        assert proc.poll() is None
+    finally:
+        proc.terminate()
+        proc.wait(20)
+        forwarder.stop()

@@ -24,6 +24,7 @@ from ..judge.run import Judge
 from ..notify import NotifyConfig
 from ..notify import load as load_notify
 from ..notify import run_cycle as notify_cycle
+from ..retry import service_backoff
 from .judge import print_run as print_judge
 from .notify import print_result as print_notify
 
@@ -126,7 +127,7 @@ def _serve(
             state = lease.acquire()
         except Exception as exc:  # noqa: BLE001 - the cluster is down or reorganising: back off and try again
             failures += 1
-            delay = _backoff(failures)
+            delay = service_backoff(failures)
             console.print(
                 f"[red]correlate: cannot reach the lease[/] (attempt {failures}, retrying in {delay:g}s): {exc}",
                 highlight=False,
@@ -155,7 +156,7 @@ def _serve(
         except Exception as exc:  # noqa: BLE001 - a failed cycle is retried with backoff; the service keeps running
             CYCLES.labels("error").inc()
             failures += 1
-            delay = _backoff(failures)
+            delay = service_backoff(failures)
             console.print(
                 f"[red]correlate: cycle failed[/] (attempt {failures}, retrying in {delay:g}s): {exc}", highlight=False
             )
@@ -165,12 +166,6 @@ def _serve(
             console.print(f"correlate: cycles run again after {failures} failed attempt(s)", highlight=False)
             failures = 0
         time.sleep(max(0.0, interval - (time.monotonic() - started)))
-
-
-def _backoff(failures: int) -> float:
-    """0.5 s after the first failure, doubling up to 30 s: a node restart or a primary's re-election takes seconds
-    to a minute, and the cycle must neither hammer a recovering cluster nor wait long once it is back."""
-    return float(min(30.0, 0.5 * 2 ** min(failures - 1, 10)))
 
 
 def _judge(correlator: Correlator, path: str | None) -> Judge | None:

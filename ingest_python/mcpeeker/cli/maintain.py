@@ -12,6 +12,7 @@ from rich.console import Console
 from ..client import make_client
 from ..durations import parse_duration
 from ..maintain import run
+from ..retry import service_backoff
 from ..roles import authorize
 from ..settings import add_connection_arguments, resolve
 
@@ -27,9 +28,24 @@ def cmd_maintain(args: argparse.Namespace) -> int:
     authorize(settings, "correlation.run")  # the correlation service account runs it beside correlate
     client = make_client(settings)
     days = settings.lifecycle.events_retention_days
+    failures = 0  # consecutive failed runs of the service: a transient cluster error is retried with backoff
     while True:
         started = time.monotonic()
-        result = run(settings, client, dry_run=args.dry_run)
+        try:
+            result = run(settings, client, dry_run=args.dry_run)
+        except Exception as exc:  # noqa: BLE001 - a run once fails loudly; the service keeps going
+            if not args.every:
+                raise
+            failures += 1
+            delay = service_backoff(failures)
+            console.print(
+                f"[red]maintain: run failed[/] (attempt {failures}, retrying in {delay:g}s): {exc}", highlight=False
+            )
+            time.sleep(delay)
+            continue
+        if failures:
+            console.print(f"maintain: runs again after {failures} failed attempt(s)", highlight=False)
+            failures = 0
         if result.rollover is not None and result.rollover.rolled_over:
             console.print(f"rolled {result.rollover.old_index} over to {result.rollover.new_index}", highlight=False)
         verb = "would delete" if args.dry_run else "deleted"
