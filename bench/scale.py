@@ -191,19 +191,24 @@ def stored(client: Any, settings: Settings) -> int:
 
 
 def disk(client: Any, settings: Settings) -> tuple[int, int]:
-    """Store sizes once merges have settled: right after a burst of ingest the segments a merge replaced stay on disk
-    until the next commit, which inflated a first 10 M measurement by 45 %."""
+    """Store sizes once they have settled: after a burst of ingest the segments a merge replaced stay on disk until
+    the next commit (a first 10 M reading was 45 % high). Waits for no merge running, forces a commit, and reads
+    until two readings 10 s apart agree within 2 %."""
+    pattern = settings.index("mcp-events-*")
+    previous: tuple[int, int] | None = None
     deadline = time.monotonic() + 900
-    while time.monotonic() < deadline:
+    while True:
         stats = client.nodes.stats(metric="indices", index_metric="merge")["nodes"].values()
         if all(n["indices"]["merges"]["current"] == 0 for n in stats):
-            break
-        time.sleep(5)
-    client.indices.flush(index=settings.index("mcp-events-*"))
-    rows = client.cat.indices(
-        index=settings.index("mcp-events-*"), format="json", bytes="b", h="pri.store.size,store.size"
-    )
-    return sum(int(r["pri.store.size"]) for r in rows), sum(int(r["store.size"]) for r in rows)
+            client.indices.flush(index=pattern, force=True, wait_if_ongoing=True)
+            rows = client.cat.indices(index=pattern, format="json", bytes="b", h="pri.store.size,store.size")
+            sizes = sum(int(r["pri.store.size"]) for r in rows), sum(int(r["store.size"]) for r in rows)
+            if previous and all(abs(a - b) <= 0.02 * b for a, b in zip(sizes, previous)):
+                return sizes
+            previous = sizes
+        if time.monotonic() > deadline and previous:
+            return previous
+        time.sleep(10)
 
 
 def correlate(settings: Settings, client: Any, serial: int, window: timedelta) -> tuple[float, float, float, int]:
@@ -273,12 +278,31 @@ def fit_exponent(sizes: list[int], values: list[float]) -> float:
     return sum((x - mx) * (y - my) for x, y in points) / den
 
 
+def measure(settings: Settings, client: Any, serial: int, window: timedelta, ingest_rate: float, warm: bool) -> Row:
+    """Every measurement at the stored size; `warm`: a throw-away pass first (caches and JIT of a new cluster)."""
+    count = stored(client, settings)
+    if warm:  # its approval names an address outside the simulated hosts
+        correlate(settings, client, AGENTS + serial, window)
+    first, sweep, approved, findings = correlate(settings, client, serial, window)
+    print(f"  cycles: first {first:.2f}s full sweep {sweep:.2f}s registry change {approved:.2f}s", flush=True)
+    p95 = list_p95(settings, client)
+    primary, total = disk(client, settings)
+    nodes = client.nodes.stats(metric="jvm")["nodes"].values()
+    heap = max(int(n["jvm"]["mem"]["heap_used_percent"]) for n in nodes)
+    p50, p95_detect = detection(settings)
+    print(f"  detection p50 {p50:.2f}s p95 {p95_detect:.2f}s", flush=True)
+    return Row(count, ingest_rate, first, sweep, approved, findings, p95, primary, total, heap, p50, p95_detect)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="1000000,3000000,10000000", help="stored event counts to measure at")
     parser.add_argument("--heap", default="1g")
     parser.add_argument("--port", type=int, default=19900)
     parser.add_argument("--keep", action="store_true", help="leave the cluster running with its data")
+    parser.add_argument(
+        "--measure-only", action="store_true", help="measure what a kept cluster stores again, ingesting nothing"
+    )
     args = parser.parse_args()
     sizes = sorted(int(s) for s in args.sizes.split(","))
     base = REPO / "bench" / "out" / "scale"
@@ -290,6 +314,11 @@ def main() -> int:
         url=cluster.url, index_prefix="scale-", site_key=SITE_KEY, audit_key=AUDIT_KEY, identity="admin"
     )
     client = make_client(settings)
+    if args.measure_only:
+        serial = 100 + secrets.randbelow(AGENTS - 100)  # a host not approved by an earlier run (most likely)
+        row = measure(settings, client, serial, timedelta(days=30), float("nan"), warm=True)
+        report([row])
+        return 0
     client.indices.delete(index="scale-*", expand_wildcards="all", ignore_unavailable=True)
     indices.install(settings, client)
     work = Path(tempfile.mkdtemp(prefix="mcpeeker-scale-"))
@@ -324,34 +353,8 @@ def main() -> int:
                     f"{per_source['zeek'] + per_source['suricata']:,} of {lines:,} lines)",
                     flush=True,
                 )
-            count = stored(client, settings)
-            if not rows:  # a throw-away pass first: the cluster's caches and JIT warm, not charged to the 1st size
-                correlate(settings, client, 0, window)
-            first, sweep, approved, findings = correlate(settings, client, len(rows) + 1, window)
-            print(f"  cycles: first {first:.2f}s full sweep {sweep:.2f}s registry change {approved:.2f}s", flush=True)
-            p95 = list_p95(settings, client)
-            primary, total = disk(client, settings)
-            nodes = client.nodes.stats(metric="jvm")["nodes"].values()
-            heap = max(int(n["jvm"]["mem"]["heap_used_percent"]) for n in nodes)
-            p50, p95_detect = detection(settings)
-            print(f"  detection p50 {p50:.2f}s p95 {p95_detect:.2f}s", flush=True)
-            rows.append(
-                Row(
-                    count,
-                    indexed / seconds,
-                    first,
-                    sweep,
-                    approved,
-                    findings,
-                    p95,
-                    primary,
-                    total,
-                    heap,
-                    p50,
-                    p95_detect,
-                )
-            )
-            print(f"measured at {count:,}", flush=True)
+            rows.append(measure(settings, client, len(rows) + 1, window, indexed / seconds, warm=not rows))
+            print(f"measured at {rows[-1].stored:,}", flush=True)
         report(rows)
     finally:
         shutil.rmtree(work, ignore_errors=True)
