@@ -29,6 +29,7 @@ UNITS = [
     "mcpeeker-ingest@zeek.service",
     "mcpeeker-ingest@suricata.service",
     "mcpeeker-correlate.service",
+    "mcpeeker-maintain.service",
     "mcpeeker-collect.service",
     "mcpeeker-agent.service",
     "mcpeeker-agent.timer",
@@ -225,6 +226,8 @@ def test_execstart_parses(unit: str) -> None:
         assert args.follow and args.source == unit.split("@")[1].split(".")[0]
     if unit == "mcpeeker-correlate.service":
         assert args.every == "1m"
+    if unit == "mcpeeker-maintain.service":
+        assert args.every == "1h" and not args.dry_run
     # Everything the services keep is under their state directory, the only place ProtectSystem=strict lets them write.
     for path in (getattr(args, name, None) for name in ("dead_letter", "state", "checkpoint", "spool_dir")):
         if path is not None:
