@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 from rich.console import Console
+from rich.text import Text
 
 from ..client import make_client
 from ..durations import parse_duration
@@ -24,7 +25,7 @@ from ..judge.run import Judge
 from ..notify import NotifyConfig
 from ..notify import load as load_notify
 from ..notify import run_cycle as notify_cycle
-from ..retry import service_backoff
+from ..retry import Backoff
 from .judge import print_run as print_judge
 from .notify import print_result as print_notify
 
@@ -107,6 +108,11 @@ def _once_lease(lease: Lease) -> bool:
         time.sleep(max(0.2, min(1.0, lease.period / 10)))
 
 
+def _say(text: str, error: bool) -> None:
+    # Text, not markup: a cluster's error message may hold "[...]" that rich would read as a style.
+    console.print(Text(text, style="red" if error else ""), highlight=False)
+
+
 def _holder(state: LeaseState) -> str:
     until = datetime.fromtimestamp(state.expires_at, timezone.utc).strftime("%H:%M:%S UTC")
     return f"another correlator ({state.owner}) holds the correlation lease until {until}"
@@ -120,19 +126,13 @@ def _serve(
     poll = max(0.2, min(1.0, lease.period / 10))
     waiting: str | None = None
     holding = False
-    failures = 0  # consecutive failed attempts: a transient cluster error is retried with a growing delay
+    backoff = Backoff("correlate", _say)  # a transient cluster error is retried with a growing delay
     while True:
         started = time.monotonic()
         try:
             state = lease.acquire()
         except Exception as exc:  # noqa: BLE001 - the cluster is down or reorganising: back off and try again
-            failures += 1
-            delay = service_backoff(failures)
-            console.print(
-                f"[red]correlate: cannot reach the lease[/] (attempt {failures}, retrying in {delay:g}s): {exc}",
-                highlight=False,
-            )
-            time.sleep(delay)
+            backoff.failed("cannot reach the lease", exc)
             continue
         if not state.held:
             if holding:
@@ -155,16 +155,9 @@ def _serve(
             _one_cycle(correlator, notify, judge)
         except Exception as exc:  # noqa: BLE001 - a failed cycle is retried with backoff; the service keeps running
             CYCLES.labels("error").inc()
-            failures += 1
-            delay = service_backoff(failures)
-            console.print(
-                f"[red]correlate: cycle failed[/] (attempt {failures}, retrying in {delay:g}s): {exc}", highlight=False
-            )
-            time.sleep(delay)
+            backoff.failed("cycle failed", exc)
             continue
-        if failures:
-            console.print(f"correlate: cycles run again after {failures} failed attempt(s)", highlight=False)
-            failures = 0
+        backoff.succeeded("cycles run again")
         time.sleep(max(0.0, interval - (time.monotonic() - started)))
 
 

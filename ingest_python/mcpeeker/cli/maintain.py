@@ -8,15 +8,21 @@ import time
 from datetime import datetime, timezone
 
 from rich.console import Console
+from rich.text import Text
 
 from ..client import make_client
 from ..durations import parse_duration
 from ..maintain import run
-from ..retry import service_backoff
+from ..retry import Backoff
 from ..roles import authorize
 from ..settings import add_connection_arguments, resolve
 
 console = Console(stderr=True, soft_wrap=True)
+
+
+def say(text: str, error: bool) -> None:
+    # Text, not markup: a cluster's error message may hold "[...]" that rich would read as a style.
+    console.print(Text(text, style="red" if error else ""), highlight=False)
 
 
 def _when(epoch: float) -> str:
@@ -28,7 +34,7 @@ def cmd_maintain(args: argparse.Namespace) -> int:
     authorize(settings, "correlation.run")  # the correlation service account runs it beside correlate
     client = make_client(settings)
     days = settings.lifecycle.events_retention_days
-    failures = 0  # consecutive failed runs of the service: a transient cluster error is retried with backoff
+    backoff = Backoff("maintain", say)  # a transient cluster error is retried, never the end of the service
     while True:
         started = time.monotonic()
         try:
@@ -36,16 +42,9 @@ def cmd_maintain(args: argparse.Namespace) -> int:
         except Exception as exc:  # noqa: BLE001 - a run once fails loudly; the service keeps going
             if not args.every:
                 raise
-            failures += 1
-            delay = service_backoff(failures)
-            console.print(
-                f"[red]maintain: run failed[/] (attempt {failures}, retrying in {delay:g}s): {exc}", highlight=False
-            )
-            time.sleep(delay)
+            backoff.failed("run failed", exc)
             continue
-        if failures:
-            console.print(f"maintain: runs again after {failures} failed attempt(s)", highlight=False)
-            failures = 0
+        backoff.succeeded("runs again")
         if result.rollover is not None and result.rollover.rolled_over:
             console.print(f"rolled {result.rollover.old_index} over to {result.rollover.new_index}", highlight=False)
         verb = "would delete" if args.dry_run else "deleted"
