@@ -98,9 +98,11 @@ hook Intel::extend_match(info: Intel::Info, s: Intel::Seen, items: set[
 		# multi-name certificate): when the client asked for another name
 		# (SNI), the certificate merely also covers the MCP host. Without
 		# SNI (a client connecting by address) it is the only name there is.
-		if ( s$where == X509::IN_CERT && s?$conn && s$conn?$ssl &&
-		     s$conn$ssl?$server_name &&
-		     to_lower(s$conn$ssl$server_name) != to_lower(item$indicator) )
+		if ( s$where == X509::IN_CERT
+		    && s?$conn
+		    && s$conn?$ssl
+		    && s$conn$ssl?$server_name
+		    && to_lower(s$conn$ssl$server_name) != to_lower(item$indicator) )
 			next;
 		local where = cat(s$where);
 		local rec = RemoteInfo($ts=info$ts, $service=split_string1(item$meta$desc,
