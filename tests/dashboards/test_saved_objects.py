@@ -218,7 +218,7 @@ def test_every_saved_search_returns_sorted_rows(seeded: Seeded) -> None:
             "query": {"query_string": {"query": search_source(obj)["query"]["query"]}},
             "sort": sort,
             "_source": obj["attributes"]["columns"],
-            "size": 100,
+            "size": 1000,  # more than the seeded findings (101 with the remote captures)
         }
         hits = client.search(index=index, body=body)["hits"]["hits"]
         assert hits, f"{obj['id']} returns nothing"
