@@ -138,7 +138,7 @@ def normalise(
     kind = next((str(definition[k]) for k in _TYPE_KEYS if isinstance(definition.get(k), str)), "")
     if kind.lower() in _INTERNAL_TYPES:
         return None
-    command, args, extra_env = _command_and_args(definition)
+    command, args, extra_env = command_and_args(definition)
     url_key, url = next(((k, definition[k]) for k in _URL_KEYS if isinstance(definition.get(k), str)), (None, None))
     server = Server(name=name, key_path=key_path, transport=_transport(kind, url_key, url, command, client))
     server.raw_command, server.raw_args = command, list(args)
@@ -181,7 +181,7 @@ def normalise(
     return server
 
 
-def _command_and_args(definition: dict[str, Any]) -> tuple[str | None, list[str], dict[str, Any]]:
+def command_and_args(definition: dict[str, Any]) -> tuple[str | None, list[str], dict[str, Any]]:
     raw = next((definition[k] for k in _COMMAND_KEYS if k in definition), None)
     extra_env: dict[str, Any] = {}
     args_value = definition.get("args", [])

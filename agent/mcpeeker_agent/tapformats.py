@@ -45,7 +45,7 @@ class Plan:
 
 def command_target(definition: dict[str, Any]) -> tuple[dict[str, Any], str] | None:
     """The mapping and key holding a stdio server's command: `command`, Goose's `cmd`, or Zed's older
-    {"command": {"path", "args"}} (the same keys the scanner reads, servers._command_and_args)."""
+    {"command": {"path", "args"}} (the same keys the scanner reads, servers.command_and_args)."""
     for key in ("command", "cmd"):
         value = definition.get(key)
         if isinstance(value, str):

@@ -25,7 +25,7 @@ from typing import Any
 from . import parsers
 from .clients import ClientTable, FileSpec, Layout
 from .discovery import user_candidates
-from .servers import _command_and_args, iter_definitions
+from .servers import command_and_args, iter_definitions
 from .tapformats import BOM, Editor, Unsupported, command_target, open_editor, original_of, plan_wrap
 from .tapformats import is_wrapped as is_wrapped  # re-exported for callers of this module
 
@@ -130,7 +130,7 @@ def _check(spec: FileSpec, old: bytes, new: bytes, wrapped: list[str]) -> str | 
         if original is None or new_found is None:
             return f"server {name} would not be wrapped; not written"
         # What the tap will run is what the scanner read as the server's command line.
-        command, args, _env = _command_and_args(old_def)
+        command, args, _env = command_and_args(old_def)
         tail = [str(a) for a in new_found[0]["args"][original[1] :]]
         if tail != [command, *args] or _rest(new_def) != _rest(old_def):
             return f"server {name} would not keep its command, arguments and fields; not written"

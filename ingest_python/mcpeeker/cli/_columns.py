@@ -54,10 +54,9 @@ def _fold(value: str, width: int) -> str:
     return "\n".join(lines)
 
 
-def _width(column: Column[Row], rows: Sequence[Row], wide: bool, least: bool = False) -> int:
+def _width(column: Column[Row], values: list[str], wide: bool, least: bool = False) -> int:
     """The width the column needs: its longest value up to `cap` (`wide`: whole). `least`, for a wrapping
     column: its longest unbreakable piece, or `floor` if wider (the narrowest it is shown at)."""
-    values = [column.value(row) for row in rows]
     longest = max([len(column.header), *(len(v) for v in values)])
     if wide:
         return longest
@@ -68,66 +67,83 @@ def _width(column: Column[Row], rows: Sequence[Row], wide: bool, least: bool = F
     return min(natural, max(piece, column.floor))
 
 
-def choose_columns(
-    rows: Sequence[Row], columns: Sequence[Column[Row]], width: int, wide: bool = False
-) -> list[tuple[Column[Row], int]]:
-    """Columns in priority order with their widths, while the table fits `width`; `wide`: every column.
+def _choose(columns: Sequence[Column[Row]], values: list[list[str]], width: int, wide: bool) -> list[tuple[int, int]]:
+    """(index of the column, its width) in priority order while the table fits `width`; `wide`: every column.
     Wrapping columns are taken at their narrowest, then share what room is left, one character at a time in
     priority order, up to their longest value (rich's own shrinking ignores minimum widths: widths are fixed here)."""
-    chosen: list[tuple[Column[Row], int]] = []
+    chosen: list[tuple[int, int]] = []
     used = 1
-    for column in columns:
-        size = _width(column, rows, wide, least=column.wrap)
+    for i, column in enumerate(columns):
+        size = _width(column, values[i], wide, least=column.wrap)
         if not wide and chosen and used + size + 3 > width:
             continue  # a later, narrower column may still fit
-        chosen.append((column, size))
+        chosen.append((i, size))
         used += size + 3
     if wide:
         return chosen
-    sizes = [size for _c, size in chosen]
-    natural = [_width(column, rows, False) for column, _size in chosen]
+    sizes = [size for _i, size in chosen]
+    natural = [_width(columns[i], values[i], False) for i, _size in chosen]
     spare = width - used
     while spare > 0:
         grew = False
-        for i, (column, _size) in enumerate(chosen):
-            if spare > 0 and column.wrap and sizes[i] < natural[i]:
-                sizes[i] += 1
+        for n, (i, _size) in enumerate(chosen):
+            if spare > 0 and columns[i].wrap and sizes[n] < natural[n]:
+                sizes[n] += 1
                 spare -= 1
                 grew = True
         if not grew:
             break
-    return [(column, size) for (column, _s), size in zip(chosen, sizes)]
+    return [(i, size) for (i, _s), size in zip(chosen, sizes)]
+
+
+def _values(rows: Sequence[Row], columns: Sequence[Column[Row]]) -> list[list[str]]:
+    """Every cell's text, read once: per column, one value per row."""
+    return [[column.value(row) for row in rows] for column in columns]
+
+
+def choose_columns(
+    rows: Sequence[Row], columns: Sequence[Column[Row]], width: int, wide: bool = False
+) -> list[tuple[Column[Row], int]]:
+    """Columns in priority order with their widths, while the table fits `width`; `wide`: every column."""
+    return [(columns[i], size) for i, size in _choose(columns, _values(rows, columns), width, wide)]
+
+
+def _table(
+    rows: Sequence[Row], columns: Sequence[Column[Row]], width: int, wide: bool, title: str | None
+) -> tuple[Table, int]:
+    """The table and the width it needs (borders and padding included)."""
+    values = _values(rows, columns)
+    chosen = _choose(columns, values, width, wide)
+    table = Table(title=title, title_justify="left")
+    for i, size in chosen:
+        if columns[i].wrap and not wide:
+            table.add_column(columns[i].header, overflow="fold", min_width=size, max_width=size)
+        else:
+            table.add_column(columns[i].header, no_wrap=True, overflow="ellipsis", min_width=size, max_width=size)
+    for r, row in enumerate(rows):
+        cells = []
+        for i, size in chosen:
+            column, value = columns[i], values[i][r]
+            text = _fold(value, size) if column.wrap and not wide else value
+            cells.append(Text(text, style=column.style(row) if column.style else ""))
+        table.add_row(*cells)
+    return table, sum(size + 3 for _i, size in chosen) + 1
 
 
 def fitted_table(
     rows: Sequence[Row], columns: Sequence[Column[Row]], width: int, wide: bool = False, title: str | None = None
 ) -> Table:
-    table = Table(title=title, title_justify="left")
-    chosen = choose_columns(rows, columns, width, wide)
-    for column, size in chosen:
-        if column.wrap and not wide:
-            table.add_column(column.header, overflow="fold", min_width=size, max_width=size)
-        else:
-            table.add_column(column.header, no_wrap=True, overflow="ellipsis", min_width=size, max_width=size)
-    for row in rows:
-        cells = []
-        for column, size in chosen:
-            value = column.value(row)
-            text = _fold(value, size) if column.wrap and not wide else value
-            cells.append(Text(text, style=column.style(row) if column.style else ""))
-        table.add_row(*cells)
-    return table
+    return _table(rows, columns, width, wide, title)[0]
 
 
 def print_fitted(
     console: Console, rows: Sequence[Row], columns: Sequence[Column[Row]], wide: bool = False, title: str | None = None
 ) -> None:
-    table = fitted_table(rows, columns, console.width, wide, title)
+    table, needed = _table(rows, columns, console.width, wide, title)
     if not wide:
         console.print(table)
         return
     # Every column whole: wider than the terminal if it must be, never squeezed.
-    needed = sum(size + 3 for _c, size in choose_columns(rows, columns, console.width, True)) + 1
     width = console.width
     console.width = max(width, needed)
     try:
