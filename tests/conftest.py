@@ -85,14 +85,19 @@ def _new_prefix() -> str:
     return f"t-{uuid.uuid4().hex[:10]}-"
 
 
-@pytest.fixture
-def os_settings(os_url: str) -> Iterator[Settings]:
+def _prefixed_settings(url: str) -> Iterator[Settings]:
     """Settings with a unique index prefix and our templates installed; everything removed afterwards."""
-    settings = Settings(url=os_url, index_prefix=_new_prefix(), site_key=SITE_KEY, audit_key=AUDIT_KEY)
+    settings = Settings(url=url, index_prefix=_new_prefix(), site_key=SITE_KEY, audit_key=AUDIT_KEY)
     client = make_client(settings)
     indices.install(settings, client)
     yield settings
     drop_prefix(client, settings.index_prefix)
+
+
+@pytest.fixture
+def os_settings(os_url: str) -> Iterator[Settings]:
+    """Settings with a unique index prefix and our templates installed; everything removed afterwards."""
+    yield from _prefixed_settings(os_url)
 
 
 @pytest.fixture
@@ -155,9 +160,4 @@ def cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(params=["one-node", pytest.param("three-nodes", marks=pytest.mark.cluster)])
 def store_settings(request: pytest.FixtureRequest) -> Iterator[Settings]:
     """Like os_settings, once on the session's single node and once on the shared three-node cluster."""
-    url = request.getfixturevalue("os_url" if request.param == "one-node" else "cluster_url")
-    settings = Settings(url=url, index_prefix=_new_prefix(), site_key=SITE_KEY, audit_key=AUDIT_KEY)
-    client = make_client(settings)
-    indices.install(settings, client)
-    yield settings
-    drop_prefix(client, settings.index_prefix)
+    yield from _prefixed_settings(request.getfixturevalue("os_url" if request.param == "one-node" else "cluster_url"))
